@@ -1,0 +1,406 @@
+//! The AWS wire layer: one HTTP port, every service. A request is routed by what it carries:
+//!
+//! ```text
+//! /_tarn/health, /_tarn/metrics          tarn's own endpoints
+//! SigV4 scope "sts" or Action=...        query protocol (STS) -> sts.rs, signed per sigv4.rs
+//! anything else                          S3 -> s3s (parsing, SigV4, aws-chunked) -> s3.rs
+//! ```
+//!
+//! Only this crate knows HTTP. Service crates speak domain types; errors become AWS codes in
+//! one place per protocol (`s3_errors.rs`, `sts.rs`).
+
+pub mod metrics;
+pub mod s3;
+mod s3_errors;
+pub mod sigv4;
+pub mod sts;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3Result, s3_error};
+use tarn_common::limits;
+use tarn_iam::Identities;
+use tarn_objects::Objects;
+use tokio::net::TcpListener;
+
+/// What the wire layer needs to serve.
+#[derive(Clone)]
+pub struct ApiConfig {
+    pub region: String,
+    /// Base domains for virtual-host addressing: `BUCKET.<domain>`.
+    pub base_domains: Vec<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { region: "us-east-1".into(), base_domains: vec!["localhost".into(), "s3.localhost".into()] }
+    }
+}
+
+/// The whole HTTP surface of tarn.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<ApiInner>,
+}
+
+struct ApiInner {
+    s3: S3Service,
+    identities: Identities,
+    metrics: metrics::Metrics,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+/// Slot in a request's extensions where the S3 access hook leaves the operation name.
+#[derive(Clone, Default)]
+struct OperationSlot(Arc<Mutex<Option<String>>>);
+
+impl Api {
+    #[must_use]
+    pub fn new(objects: Objects, identities: Identities, config: &ApiConfig) -> Self {
+        let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
+        builder.set_auth(Auth { identities: identities.clone() });
+        builder.set_access(Access);
+        builder.set_host(Hosts::new(&config.base_domains));
+        let s3 = builder.build();
+        Self {
+            inner: Arc::new(ApiInner {
+                s3,
+                identities,
+                metrics: metrics::Metrics::default(),
+                ready: std::sync::atomic::AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// Marks the server as shutting down: health answers 503.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Handles one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Result<Response<s3s::Body>, Infallible> {
+        let started = Instant::now();
+        let request_id = new_request_id();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let (service, operation, mut resp) = self.route(req, &request_id).await;
+        let headers = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-amz-request-id", v.clone());
+            headers.insert("x-amzn-requestid", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!("tarn/{request_id}")) {
+            headers.insert("x-amz-id-2", v);
+        }
+        headers.insert(http::header::SERVER, HeaderValue::from_static("tarn"));
+        let status = resp.status().as_u16();
+        let elapsed = started.elapsed();
+        if service != "tarn" {
+            self.inner.metrics.record(service, &operation, status, elapsed);
+        }
+        tracing::info!(
+            service,
+            operation = %operation,
+            %method,
+            path = %path,
+            status,
+            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            request_id = %request_id,
+            "request"
+        );
+        Ok(resp)
+    }
+
+    async fn route(&self, mut req: Request<Incoming>, request_id: &str) -> (&'static str, String, Response<s3s::Body>) {
+        if let Some(internal) = req.uri().path().strip_prefix("/_tarn/") {
+            let internal = internal.to_string();
+            return ("tarn", internal.clone(), self.internal(&internal));
+        }
+        let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+        if header_bytes > limits::HEADER_SECTION_SIZE_MAX {
+            return (
+                "s3",
+                "unknown".into(),
+                s3_error_response(
+                    StatusCode::BAD_REQUEST,
+                    "RequestHeaderSectionTooLarge",
+                    "Your request header section exceeds the maximum allowed size.",
+                    request_id,
+                ),
+            );
+        }
+        if is_query_protocol(&req) {
+            return ("sts", "query".into(), self.query_protocol(req, request_id).await);
+        }
+        let slot = OperationSlot::default();
+        req.extensions_mut().insert(slot.clone());
+        let req = req.map(s3s::Body::from);
+        let resp = match self.inner.s3.call(req).await {
+            Ok(resp) => resp,
+            Err(err) => {
+                tracing::error!(error = ?err, "s3 service failed");
+                s3_error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    request_id,
+                )
+            }
+        };
+        let operation = slot.0.lock().expect("slot lock").take().unwrap_or_else(|| "unknown".to_string());
+        ("s3", operation, resp)
+    }
+
+    fn internal(&self, path: &str) -> Response<s3s::Body> {
+        match path {
+            "health" => {
+                let ready = self.inner.ready.load(std::sync::atomic::Ordering::SeqCst);
+                let (status, body) = if ready {
+                    (StatusCode::OK, "{\"status\":\"ok\"}")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "{\"status\":\"stopping\"}")
+                };
+                plain(status, "application/json", Bytes::from_static(body.as_bytes()))
+            }
+            "metrics" => plain(StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(self.inner.metrics.render())),
+            _ => plain(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
+        }
+    }
+
+    async fn query_protocol(&self, req: Request<Incoming>, request_id: &str) -> Response<s3s::Body> {
+        const BODY_MAX: usize = 64 * 1024;
+        let (parts, body) = req.into_parts();
+        let body = match http_body_util::Limited::new(body, BODY_MAX).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return sts_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    "the request body is too large or incomplete",
+                    request_id,
+                );
+            }
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let identities = &self.inner.identities;
+        let verified = sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string));
+        let verified = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                let (status, code) = match &e {
+                    sigv4::AuthError::Missing => (StatusCode::FORBIDDEN, "MissingAuthenticationToken"),
+                    sigv4::AuthError::Malformed(_) => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
+                    sigv4::AuthError::UnknownAccessKey(_) => (StatusCode::FORBIDDEN, "InvalidClientTokenId"),
+                    sigv4::AuthError::SignatureMismatch => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
+                    sigv4::AuthError::TimeTooSkewed => (StatusCode::FORBIDDEN, "RequestTimeTooSkewed"),
+                    sigv4::AuthError::Expired => (StatusCode::FORBIDDEN, "ExpiredToken"),
+                };
+                return sts_error(status, code, &e.to_string(), request_id);
+            }
+        };
+        let mut params: Vec<(String, String)> = parts.uri.query().map(parse_form).unwrap_or_default();
+        params.extend(parse_form(&String::from_utf8_lossy(&body)));
+        let Some(principal) = identities.principal_for(&verified.access_key_id) else {
+            return sts_error(
+                StatusCode::FORBIDDEN,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+                request_id,
+            );
+        };
+        let caller = sts::Caller { account_id: principal.account_id, arn: principal.arn, user_id: principal.user_id };
+        let (status, content_type, body) = sts::handle(&params, &caller, request_id);
+        plain(status, content_type, body)
+    }
+}
+
+fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode =
+                |x: &str| percent_encoding::percent_decode_str(&x.replace('+', " ")).decode_utf8_lossy().into_owned();
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Query-protocol requests (STS): a SigV4 scope naming sts/iam, or a form POST to `/` with an
+/// `Action`, or `?Action=` on `/`.
+fn is_query_protocol(req: &Request<Incoming>) -> bool {
+    if let Some((_, _, _, service)) = sigv4::credential_scope(&parts_ref(req)) {
+        return service == "sts" || service == "iam";
+    }
+    req.uri().path() == "/" && req.uri().query().is_some_and(|q| q.starts_with("Action=") || q.contains("&Action="))
+}
+
+/// A header-only copy of the request parts, for routing decisions.
+fn parts_ref(req: &Request<Incoming>) -> http::request::Parts {
+    let mut builder = Request::builder().method(req.method()).uri(req.uri()).version(req.version());
+    for (k, v) in req.headers() {
+        builder = builder.header(k, v);
+    }
+    builder.body(()).expect("copy of a valid request").into_parts().0
+}
+
+fn plain(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<s3s::Body> {
+    let mut resp = Response::new(s3s::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn sts_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<s3s::Body> {
+    plain(status, "text/xml", sts::error_xml(code, message, request_id))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// An S3-shaped error written by tarn itself (for failures before s3s sees the request).
+fn s3_error_response(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<s3s::Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        xml_escape(code),
+        xml_escape(message),
+        xml_escape(request_id)
+    );
+    plain(status, "application/xml", Bytes::from(body))
+}
+
+fn new_request_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode_upper(bytes)
+}
+
+/// Access keys -> secrets for s3s's SigV4/SigV2 verification.
+struct Auth {
+    identities: Identities,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for Auth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.identities.secret_for(access_key) {
+            Some(secret) => Ok(SecretKey::from(secret)),
+            None => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
+            }
+        }
+    }
+}
+
+/// Runs before every S3 operation: records its name, refuses anonymous requests.
+struct Access;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for Access {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        let name = cx.s3_op().name().to_string();
+        if let Some(slot) = cx.extensions_mut().get::<OperationSlot>() {
+            *slot.0.lock().expect("slot lock") = Some(name);
+        }
+        if cx.credentials().is_none() {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        Ok(())
+    }
+}
+
+/// Virtual-host addressing: `BUCKET.<base domain>[:port]`; any other host is path-style.
+struct Hosts {
+    /// Longest first, so `s3.localhost` wins over `localhost`.
+    domains: Vec<String>,
+}
+
+impl Hosts {
+    fn new(domains: &[String]) -> Self {
+        let mut domains: Vec<String> = domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+        domains.sort_by_key(|d| std::cmp::Reverse(d.len()));
+        Self { domains }
+    }
+}
+
+impl S3Host for Hosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        for domain in &self.domains {
+            if name.eq_ignore_ascii_case(domain) {
+                return Ok(VirtualHost::new(domain.as_str()));
+            }
+            if name.len() > domain.len() + 1
+                && name[name.len() - domain.len()..].eq_ignore_ascii_case(domain)
+                && name.as_bytes()[name.len() - domain.len() - 1] == b'.'
+            {
+                let bucket = &name[..name.len() - domain.len() - 1];
+                return Ok(VirtualHost::new(domain.as_str()).with_bucket(bucket.to_ascii_lowercase()));
+            }
+        }
+        Ok(VirtualHost::new(name))
+    }
+}
+
+/// Serves `api` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    api: Api,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .max_buf_size(64 * 1024)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(60));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let api = api.clone();
+            async move { api.handle(req).await }
+        });
+        let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    api.set_ready(false);
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(30)) => tracing::warn!("in-flight requests did not finish within 30 s"),
+    }
+    Ok(())
+}

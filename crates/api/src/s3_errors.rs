@@ -1,0 +1,97 @@
+//! Domain errors of `tarn-objects` -> S3 error codes, statuses and headers, in one place.
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use s3s::{S3Error, S3ErrorCode};
+use tarn_objects::ObjectsError;
+
+use crate::s3::http_date;
+
+pub fn to_s3_error(err: ObjectsError) -> S3Error {
+    use ObjectsError as E;
+    let msg = err.to_string();
+    let with = |code: S3ErrorCode, message: &str| S3Error::with_message(code, message.to_string());
+    match err {
+        E::NoSuchBucket => with(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist"),
+        E::BucketAlreadyOwnedByYou => with(
+            S3ErrorCode::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ),
+        E::BucketNotEmpty => with(S3ErrorCode::BucketNotEmpty, "The bucket you tried to delete is not empty"),
+        E::InvalidBucketName(_) => with(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid."),
+        E::NoSuchKey => with(S3ErrorCode::NoSuchKey, "The specified key does not exist."),
+        E::NoSuchVersion => with(S3ErrorCode::NoSuchVersion, "The specified version does not exist."),
+        E::NoSuchUpload => with(
+            S3ErrorCode::NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        ),
+        E::DeleteMarker { version_id, by_version, last_modified_ns } => {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+            if let Ok(v) = HeaderValue::from_str(&version_id) {
+                headers.insert("x-amz-version-id", v);
+            }
+            let mut e = if by_version {
+                if let Ok(v) = HeaderValue::from_str(&http_date(last_modified_ns)) {
+                    headers.insert(http::header::LAST_MODIFIED, v);
+                }
+                with(S3ErrorCode::MethodNotAllowed, "The specified method is not allowed against this resource.")
+            } else {
+                with(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+            };
+            e.set_headers(headers);
+            e
+        }
+        E::InvalidArgument(m) => with(S3ErrorCode::InvalidArgument, &m),
+        E::InvalidRequest(m) | E::InvalidChecksum(m) => with(S3ErrorCode::InvalidRequest, &m),
+        E::PreconditionFailed => {
+            with(S3ErrorCode::PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+        }
+        E::NotModified(rec) => {
+            let mut e = S3Error::new(S3ErrorCode::NotModified);
+            e.set_status_code(StatusCode::NOT_MODIFIED);
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&rec.quoted_etag()) {
+                headers.insert(http::header::ETAG, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&http_date(rec.last_modified_ns)) {
+                headers.insert(http::header::LAST_MODIFIED, v);
+            }
+            e.set_headers(headers);
+            e
+        }
+        E::InvalidRange { size } => {
+            let mut e = with(S3ErrorCode::InvalidRange, "The requested range is not satisfiable");
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(http::header::CONTENT_RANGE, v);
+            }
+            e.set_headers(headers);
+            e
+        }
+        E::BadDigest(m) => with(S3ErrorCode::BadDigest, &m),
+        E::InvalidDigest => with(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified is not valid."),
+        E::EntityTooLarge => with(S3ErrorCode::EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"),
+        E::EntityTooSmall => {
+            with(S3ErrorCode::EntityTooSmall, "Your proposed upload is smaller than the minimum allowed size")
+        }
+        E::InvalidPart(m) => with(S3ErrorCode::InvalidPart, &m),
+        E::InvalidPartOrder => with(
+            S3ErrorCode::InvalidPartOrder,
+            "The list of parts was not in ascending order. Parts must be ordered by part number.",
+        ),
+        E::MetadataTooLarge => {
+            with(S3ErrorCode::MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size.")
+        }
+        E::KeyTooLong => with(S3ErrorCode::KeyTooLongError, "Your key is too long"),
+        E::IncompleteBody(m) => with(S3ErrorCode::IncompleteBody, &m),
+        E::MalformedXml => with(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ),
+        E::Store(inner) => {
+            tracing::error!(error = %inner, "storage failure");
+            let _ = msg;
+            with(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.")
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! S3 semantics over the store: buckets, objects and their versions, multipart uploads,
+//! checksums and encryption at rest. Speaks domain types; `tarn-api` maps them to the wire.
+//!
+//! A PUT, end to end:
+//! ```text
+//! body stream --> md5 + checksum --> Sealer (AES-256-GCM, 64 KiB chunks)
+//!   <= 128 KiB: sealed bytes ride in the metadata commit (inline_blobs table)
+//!   larger:     blobs/<id>, written as it arrives, fsync'd file + dir
+//! --> group commit: version record + current pointer (+ inline bytes), one fsync per batch
+//! --> acknowledged; the replaced version's blob is released in the same commit
+//! ```
+
+pub mod checksum;
+mod ingest;
+mod list;
+mod multipart;
+mod object;
+pub mod record;
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+use redb::ReadableTable;
+use tarn_common::limits;
+use tarn_store::record::Record;
+use tarn_store::{Store, StoreError};
+
+pub use ingest::ChecksumInput;
+pub use list::{ListPage, ListParams, ListedObject, VersionsPage, VersionsParams};
+pub use multipart::{CompletedPart, PartOutcome, PartsPage, UploadSummary, UploadsPage};
+pub use object::{CopySource, DeleteOutcome, Found, GetTarget, PutOutcome, PutRequest, WriteConditions, etag_matches};
+pub use record::{BucketRecord, ObjectMeta, ObjectRecord, Versioning};
+
+/// A request body as it arrives.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Objects up to this size are stored inline in the metadata commit.
+pub const INLINE_SIZE_MAX: usize = 128 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectsError {
+    #[error("the specified bucket does not exist")]
+    NoSuchBucket,
+    #[error("your previous request to create the named bucket succeeded and you already own it")]
+    BucketAlreadyOwnedByYou,
+    #[error("the bucket you tried to delete is not empty")]
+    BucketNotEmpty,
+    #[error("the specified bucket is not valid: {0}")]
+    InvalidBucketName(String),
+    #[error("the specified key does not exist")]
+    NoSuchKey,
+    #[error("the specified version does not exist")]
+    NoSuchVersion,
+    #[error("the specified multipart upload does not exist")]
+    NoSuchUpload,
+    /// The key's current version is a delete marker (GET without version id: 404) or the
+    /// requested version is one (405).
+    #[error("the key is a delete marker")]
+    DeleteMarker { version_id: String, by_version: bool, last_modified_ns: i64 },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("at least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed,
+    #[error("not modified")]
+    NotModified(Box<ObjectRecord>),
+    #[error("the requested range is not satisfiable")]
+    InvalidRange { size: u64 },
+    #[error("{0}")]
+    BadDigest(String),
+    #[error("the Content-MD5 you specified is not valid")]
+    InvalidDigest,
+    #[error("{0}")]
+    InvalidChecksum(String),
+    #[error("your proposed upload exceeds the maximum allowed size")]
+    EntityTooLarge,
+    #[error("your proposed upload is smaller than the minimum allowed size")]
+    EntityTooSmall,
+    #[error("{0}")]
+    InvalidPart(String),
+    #[error("the list of parts was not in ascending order; parts must be ordered by part number")]
+    InvalidPartOrder,
+    #[error("your metadata headers exceed the maximum allowed metadata size")]
+    MetadataTooLarge,
+    #[error("the XML you provided was not well-formed or did not validate against our published schema")]
+    MalformedXml,
+    #[error("your key is too long")]
+    KeyTooLong,
+    #[error("{0}")]
+    IncompleteBody(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<redb::Error> for ObjectsError {
+    fn from(err: redb::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+impl From<redb::StorageError> for ObjectsError {
+    fn from(err: redb::StorageError) -> Self {
+        Self::Store(err.into())
+    }
+}
+impl From<redb::TableError> for ObjectsError {
+    fn from(err: redb::TableError) -> Self {
+        Self::Store(err.into())
+    }
+}
+impl From<redb::TransactionError> for ObjectsError {
+    fn from(err: redb::TransactionError) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+pub type Result<T, E = ObjectsError> = std::result::Result<T, E>;
+
+/// Bucket as listed.
+#[derive(Clone, Debug)]
+pub struct BucketInfo {
+    pub name: String,
+    pub created_ns: i64,
+    pub region: String,
+    pub versioning: Versioning,
+}
+
+/// The object store.
+#[derive(Clone)]
+pub struct Objects {
+    store: Store,
+    region: String,
+}
+
+impl Objects {
+    /// Opens the object store, creating its tables on first start.
+    pub async fn open(store: Store, region: &str) -> Result<Self> {
+        store
+            .write(|txn| {
+                txn.open_table(record::BUCKETS)?;
+                txn.open_table(record::CURRENT)?;
+                txn.open_table(record::VERSIONS)?;
+                txn.open_table(record::NULL_VERSIONS)?;
+                txn.open_table(record::UPLOADS)?;
+                txn.open_table(record::PARTS)?;
+                Ok(())
+            })
+            .await?;
+        Ok(Self { store, region: region.to_string() })
+    }
+
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    // ---- buckets ----
+
+    pub async fn create_bucket(&self, name: &str) -> Result<()> {
+        validate_bucket_name(name)?;
+        let name = name.to_string();
+        let region = self.region.clone();
+        let created = self
+            .store
+            .write(move |txn| {
+                let mut buckets = txn.open_table(record::BUCKETS)?;
+                if buckets.get(name.as_str())?.is_some() {
+                    return Ok(false);
+                }
+                let rec = BucketRecord {
+                    created_ns: tarn_common::now_unix_nanos(),
+                    region,
+                    versioning: Versioning::Unversioned,
+                };
+                buckets.insert(name.as_str(), rec.encode().as_slice())?;
+                Ok(true)
+            })
+            .await?;
+        // As AWS: re-creating a bucket you own is a no-op in us-east-1 and an error elsewhere.
+        if !created && self.region != "us-east-1" {
+            return Err(ObjectsError::BucketAlreadyOwnedByYou);
+        }
+        Ok(())
+    }
+
+    pub fn bucket(&self, name: &str) -> Result<BucketInfo> {
+        let txn = self.store.read()?;
+        let buckets = txn.open_table(record::BUCKETS)?;
+        let value = buckets.get(name)?.ok_or(ObjectsError::NoSuchBucket)?;
+        let rec = BucketRecord::decode(value.value())?;
+        Ok(BucketInfo {
+            name: name.to_string(),
+            created_ns: rec.created_ns,
+            region: rec.region,
+            versioning: rec.versioning,
+        })
+    }
+
+    pub fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let txn = self.store.read()?;
+        let buckets = txn.open_table(record::BUCKETS)?;
+        let mut out = Vec::new();
+        for entry in buckets.iter()? {
+            let (name, value) = entry?;
+            let rec = BucketRecord::decode(value.value())?;
+            out.push(BucketInfo {
+                name: name.value().to_string(),
+                created_ns: rec.created_ns,
+                region: rec.region,
+                versioning: rec.versioning,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let name = name.to_string();
+        self.store
+            .write(move |txn| {
+                let mut buckets = txn.open_table(record::BUCKETS)?;
+                if buckets.get(name.as_str())?.is_none() {
+                    return Ok(Err(ObjectsError::NoSuchBucket));
+                }
+                let versions = txn.open_table(record::VERSIONS)?;
+                if versions
+                    .range((name.as_str(), "", 0)..)?
+                    .next()
+                    .transpose()?
+                    .is_some_and(|(k, _)| k.value().0 == name)
+                {
+                    return Ok(Err(ObjectsError::BucketNotEmpty));
+                }
+                let uploads = txn.open_table(record::UPLOADS)?;
+                if uploads
+                    .range((name.as_str(), "", "")..)?
+                    .next()
+                    .transpose()?
+                    .is_some_and(|(k, _)| k.value().0 == name)
+                {
+                    return Ok(Err(ObjectsError::BucketNotEmpty));
+                }
+                buckets.remove(name.as_str())?;
+                Ok(Ok(()))
+            })
+            .await?
+    }
+
+    pub async fn set_versioning(&self, name: &str, enabled: bool) -> Result<()> {
+        let name = name.to_string();
+        self.store
+            .write(move |txn| {
+                let mut buckets = txn.open_table(record::BUCKETS)?;
+                let Some(value) = buckets.get(name.as_str())? else {
+                    return Ok(Err(ObjectsError::NoSuchBucket));
+                };
+                let mut rec = BucketRecord::decode(value.value())?;
+                drop(value);
+                rec.versioning = if enabled { Versioning::Enabled } else { Versioning::Suspended };
+                buckets.insert(name.as_str(), rec.encode().as_slice())?;
+                Ok(Ok(()))
+            })
+            .await?
+    }
+}
+
+/// S3's bucket naming rules (general purpose buckets).
+pub fn validate_bucket_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Err(ObjectsError::InvalidBucketName(format!("{name}: {why}")));
+    if name.len() < limits::BUCKET_NAME_LENGTH_MIN || name.len() > limits::BUCKET_NAME_LENGTH_MAX {
+        return bad("bucket names must be between 3 and 63 characters long");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+        return bad("bucket names can consist only of lowercase letters, numbers, dots and hyphens");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !(first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric()) {
+        return bad("bucket names must begin and end with a letter or number");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return bad("bucket names must not contain two adjacent periods");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("bucket names must not be formatted as an IP address");
+    }
+    if name.starts_with("xn--") || name.starts_with("sthree-") || name.starts_with("amzn-s3-demo-") {
+        return bad("bucket names must not start with a reserved prefix");
+    }
+    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") || name.ends_with(".mrap") || name.ends_with("--x-s3") {
+        return bad("bucket names must not end with a reserved suffix");
+    }
+    Ok(())
+}
+
+/// Reads the bucket record inside a write transaction.
+pub(crate) fn bucket_in(txn: &redb::WriteTransaction, name: &str) -> Result<Option<BucketRecord>, StoreError> {
+    let buckets = txn.open_table(record::BUCKETS)?;
+    let value = buckets.get(name)?;
+    value.map(|v| BucketRecord::decode(v.value())).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for good in ["abc", "my-bucket", "my.bucket.1", "a1b", &"a".repeat(63)] {
+            assert!(validate_bucket_name(good).is_ok(), "{good}");
+        }
+        for bad in
+            ["ab", "ABC", "-abc", "abc-", "a..b", "192.168.1.1", "xn--abc", "a_b", &"a".repeat(64), "abc-s3alias"]
+        {
+            assert!(validate_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+}

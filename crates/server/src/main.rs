@@ -1,0 +1,126 @@
+//! `tarn`: the AWS data stack on your own machine, in one process on one port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tarn", version, about = "The AWS data stack on your own machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every API on one port.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Where tarn keeps its data (metadata, blobs, keys).
+    #[arg(long, env = "TARN_DATA_DIR", default_value = "./tarn-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "TARN_LISTEN", default_value = "127.0.0.1:4566")]
+    listen: SocketAddr,
+    /// The region tarn reports and signs for.
+    #[arg(long, env = "TARN_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The account id in every ARN and owner field.
+    #[arg(long, env = "TARN_ACCOUNT_ID", default_value = tarn_common_account())]
+    account_id: String,
+    /// Base domains for virtual-host style requests (BUCKET.<domain>).
+    #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
+    domains: Vec<String>,
+}
+
+fn tarn_common_account() -> &'static str {
+    "000000000000"
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("tarn-io").build().expect("tokio runtime");
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tarn: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let explicit =
+        match (std::env::var("TARN_ROOT_ACCESS_KEY_ID").ok(), std::env::var("TARN_ROOT_SECRET_ACCESS_KEY").ok()) {
+            (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+                Some(tarn_iam::AccessKey { access_key_id: id, secret_access_key: secret })
+            }
+            (None, None) => None,
+            _ => return Err(tarn_iam::IamError::HalfConfigured.into()),
+        };
+    let store = tarn_store::Store::open(&args.data_dir)?;
+    let (identities, source) = tarn_iam::Identities::load(&args.data_dir.join("keys"), &args.account_id, explicit)?;
+    let objects = tarn_objects::Objects::open(store, &args.region).await?;
+    let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
+    let api = tarn_api::Api::new(objects, identities.clone(), &config);
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let local = listener.local_addr()?;
+    let root = identities.root();
+    match source {
+        tarn_iam::KeySource::Environment => {
+            println!("root credentials: from TARN_ROOT_ACCESS_KEY_ID / TARN_ROOT_SECRET_ACCESS_KEY")
+        }
+        tarn_iam::KeySource::Generated | tarn_iam::KeySource::DataDir => {
+            let how = if source == tarn_iam::KeySource::Generated { "generated" } else { "loaded" };
+            println!(
+                "root credentials ({how}, kept in {}):",
+                args.data_dir.join("keys/root-credentials.json").display()
+            );
+            println!("  export AWS_ACCESS_KEY_ID={}", root.access_key_id);
+            println!("  export AWS_SECRET_ACCESS_KEY={}", root.secret_access_key);
+        }
+    }
+    println!("  export AWS_ENDPOINT_URL=http://{local}");
+    println!("  export AWS_DEFAULT_REGION={}", args.region);
+    println!("tarn listening on http://{local} (data dir {})", args.data_dir.display());
+    tarn_api::serve(listener, api, shutdown_signal()).await?;
+    tracing::info!("tarn stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

@@ -1,0 +1,317 @@
+//! The only crate that knows the data dir: metadata in redb with group commit, sealed blob
+//! files, the master key, and crash recovery (orphan blobs removed at start).
+//!
+//! ```text
+//! tarn-data/
+//!   meta.redb    every table, ACID; one fsync per commit, shared by every write in the batch
+//!   blobs/<id>   sealed object bytes and multipart parts (header + 64 KiB AES-GCM chunks)
+//!   keys/        master.key (0600): wraps each object's data key
+//! ```
+//!
+//! A write becomes visible only through a metadata commit, and that commit happens only after
+//! the blob file it references is fsync'd (file and directory). So a crash leaves at worst a blob
+//! file no record references; [`Store::open`] deletes those.
+
+pub mod blob;
+pub mod commit;
+pub mod crypto;
+pub mod record;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::Stream;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+pub use blob::{BlobDir, BlobFileWriter, BlobId, Extent, Sealer};
+pub use commit::Committer;
+pub use crypto::{DataKey, MasterKey};
+pub use redb;
+
+/// Sealed bytes of small objects, keyed by blob id.
+pub const INLINE_BLOBS: TableDefinition<u128, &[u8]> = TableDefinition::new("inline_blobs");
+/// Every blob file some record references. A file in `blobs/` not listed here is an orphan.
+pub const BLOB_FILES: TableDefinition<u128, u64> = TableDefinition::new("blob_files");
+/// Monotonic counters (sequence numbers), by name.
+pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The disk or the OS failed; the caller may retry.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored bytes fail their checks: a disk fault or tampering.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The metadata database failed.
+    #[error("metadata database error: {0}")]
+    Db(String),
+    /// The write batch this request was in did not commit.
+    #[error("write batch did not commit: {0}")]
+    Aborted(String),
+    /// The store is shutting down.
+    #[error("store is closed")]
+    Closed,
+    /// An invariant broke: likely a bug in tarn.
+    #[error("internal error (likely a bug): {0}")]
+    Bug(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(err: $t) -> Self {
+                StoreError::Db(err.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Opened data dir.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    db: Arc<redb::Database>,
+    committer: Committer,
+    blobs: BlobDir,
+    master: MasterKey,
+}
+
+impl Store {
+    /// Opens (or creates) the data dir and removes blob files no record references.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(root)?;
+        let master = MasterKey::load_or_create(&root.join("keys"))?;
+        let blobs = BlobDir::open(root.join("blobs"))?;
+        let db = redb::Database::create(root.join("meta.redb"))?;
+        {
+            let txn = db.begin_write()?;
+            txn.open_table(INLINE_BLOBS)?;
+            txn.open_table(BLOB_FILES)?;
+            txn.open_table(COUNTERS)?;
+            txn.commit()?;
+        }
+        fsync_dir(root)?;
+        let db = Arc::new(db);
+        let removed = remove_orphan_blob_files(&db, &blobs)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed orphan blob files left by an interrupted write");
+        }
+        let committer = Committer::start(db.clone());
+        Ok(Self { inner: Arc::new(Inner { root: root.to_path_buf(), db, committer, blobs, master }) })
+    }
+
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    #[must_use]
+    pub fn master_key(&self) -> &MasterKey {
+        &self.inner.master
+    }
+
+    #[must_use]
+    pub fn blobs(&self) -> &BlobDir {
+        &self.inner.blobs
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.inner.db.begin_read()?)
+    }
+
+    /// Runs `f` in the next group commit and returns its result once the batch is durable.
+    ///
+    /// Contract: when `f` returns `Err`, it must not have changed anything it would want kept;
+    /// the whole batch aborts, so the error should be reserved for storage failures. Domain
+    /// outcomes (a missing key, a failed precondition) belong inside `R`.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&redb::WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner.committer.submit(f).await
+    }
+
+    /// Streams plaintext bytes `[start, end)` of the concatenation of `extents`.
+    ///
+    /// Inline extents are read from the snapshot `txn` up front; files are opened lazily.
+    pub fn read_range(
+        &self,
+        txn: &redb::ReadTransaction,
+        key: DataKey,
+        extents: &[Extent],
+        start: u64,
+        end: u64,
+    ) -> Result<impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static + use<>, StoreError> {
+        let mut plan = Vec::new();
+        let mut offset = 0u64;
+        let inline = txn.open_table(INLINE_BLOBS)?;
+        for extent in extents {
+            let (lo, hi) = (offset, offset + extent.plain_len);
+            offset = hi;
+            if hi <= start || lo >= end || extent.plain_len == 0 {
+                continue;
+            }
+            let from = start.max(lo) - lo;
+            let to = end.min(hi) - lo;
+            let sealed = if extent.inline {
+                let value = inline
+                    .get(extent.blob)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:032x} is missing", extent.blob)))?;
+                Some(Arc::new(value.value().to_vec()))
+            } else {
+                None
+            };
+            plan.push(ReadStep { extent: extent.clone(), from, to, sealed });
+        }
+        let state = ReadState { plan, step: 0, pos: None, key, blobs: self.inner.blobs.clone() };
+        Ok(unfold_read_state(state))
+    }
+}
+
+struct ReadStep {
+    extent: Extent,
+    from: u64,
+    to: u64,
+    sealed: Option<Arc<Vec<u8>>>,
+}
+
+struct ReadState {
+    plan: Vec<ReadStep>,
+    step: usize,
+    pos: Option<u64>,
+    key: DataKey,
+    blobs: BlobDir,
+}
+
+impl ReadState {
+    /// Produces the next batch of plaintext, or `None` at the end.
+    async fn next_batch(&mut self) -> Option<Result<Bytes, StoreError>> {
+        use crypto::CHUNK_PLAIN_LEN;
+        let chunk = CHUNK_PLAIN_LEN as u64;
+        loop {
+            let step = self.plan.get(self.step)?;
+            let pos = *self.pos.get_or_insert(step.from);
+            if pos >= step.to {
+                self.step += 1;
+                self.pos = None;
+                continue;
+            }
+            let first_chunk = pos / chunk;
+            let last_chunk = (step.to - 1) / chunk;
+            let chunks = (last_chunk - first_chunk + 1).min(blob::READ_BATCH_CHUNKS);
+            let key = self.key.clone();
+            let extent = step.extent.clone();
+            let result = match &step.sealed {
+                Some(sealed) => blob::open_inline_range(&key, &extent, sealed, first_chunk, chunks),
+                None => {
+                    let blobs = self.blobs.clone();
+                    match tokio::task::spawn_blocking(move || blobs.read_file_range(&key, &extent, first_chunk, chunks))
+                        .await
+                    {
+                        Ok(result) => result,
+                        Err(err) => Err(StoreError::Bug(format!("blob read task failed: {err}"))),
+                    }
+                }
+            };
+            let plain = match result {
+                Ok(plain) => plain,
+                Err(err) => {
+                    self.step = self.plan.len();
+                    return Some(Err(err));
+                }
+            };
+            let batch_start = first_chunk * chunk;
+            let skip = usize::try_from(pos - batch_start).expect("fits");
+            let batch_end = batch_start + plain.len() as u64;
+            let stop = step.to.min(batch_end);
+            let take = usize::try_from(stop - batch_start).expect("fits");
+            self.pos = Some(stop);
+            return Some(Ok(Bytes::from(plain).slice(skip..take)));
+        }
+    }
+}
+
+fn unfold_read_state(state: ReadState) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
+    futures::stream::unfold(state, |mut state| async move {
+        let item = state.next_batch().await?;
+        Some((item, state))
+    })
+}
+
+/// Next value of the named counter, starting at 1. Call inside a write transaction.
+pub fn next_counter(txn: &redb::WriteTransaction, name: &str) -> Result<u64, StoreError> {
+    let mut table = txn.open_table(COUNTERS)?;
+    let next = table.get(name)?.map_or(0, |v| v.value()) + 1;
+    table.insert(name, next)?;
+    Ok(next)
+}
+
+/// Makes a blob durable-visible: inline bytes are stored, a file is registered as live.
+pub fn register_extent(
+    txn: &redb::WriteTransaction,
+    extent: &Extent,
+    inline_sealed: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    if extent.inline {
+        let sealed = inline_sealed.ok_or_else(|| StoreError::Bug("inline extent without its bytes".into()))?;
+        txn.open_table(INLINE_BLOBS)?.insert(extent.blob, sealed)?;
+    } else {
+        txn.open_table(BLOB_FILES)?.insert(extent.blob, extent.plain_len)?;
+    }
+    Ok(())
+}
+
+/// Releases a blob in the transaction; returns the file to remove once the commit is durable.
+pub fn release_extent(txn: &redb::WriteTransaction, extent: &Extent) -> Result<Option<BlobId>, StoreError> {
+    if extent.inline {
+        txn.open_table(INLINE_BLOBS)?.remove(extent.blob)?;
+        Ok(None)
+    } else {
+        txn.open_table(BLOB_FILES)?.remove(extent.blob)?;
+        Ok(Some(extent.blob))
+    }
+}
+
+fn remove_orphan_blob_files(db: &redb::Database, blobs: &BlobDir) -> Result<usize, StoreError> {
+    let txn = db.begin_read()?;
+    let live = txn.open_table(BLOB_FILES)?;
+    let mut removed = 0;
+    for entry in fs::read_dir(blobs.dir())? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let keep = name
+            .to_str()
+            .and_then(|n| u128::from_str_radix(n, 16).ok())
+            .is_some_and(|id| live.get(id).map(|v| v.is_some()).unwrap_or(true));
+        if !keep {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        fsync_dir(blobs.dir())?;
+    }
+    Ok(removed)
+}
+
+/// Makes a directory's entries (new, renamed or removed files) durable.
+pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
