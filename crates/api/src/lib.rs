@@ -242,7 +242,16 @@ fn is_query_protocol(req: &Request<Incoming>) -> bool {
     if let Some((_, _, _, service)) = sigv4::credential_scope(&parts_ref(req)) {
         return service == "sts" || service == "iam";
     }
-    req.uri().path() == "/" && req.uri().query().is_some_and(|q| q.starts_with("Action=") || q.contains("&Action="))
+    if req.uri().path() != "/" {
+        return false;
+    }
+    let form = req.method() == http::Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    form || req.uri().query().is_some_and(|q| q.starts_with("Action=") || q.contains("&Action="))
 }
 
 /// A header-only copy of the request parts, for routing decisions.

@@ -83,6 +83,11 @@ pub fn to_s3_error(err: ObjectsError) -> S3Error {
             with(S3ErrorCode::MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size.")
         }
         E::KeyTooLong => with(S3ErrorCode::KeyTooLongError, "Your key is too long"),
+        // s3s reports a bad aws-chunked chunk signature as an error of the body stream
+        E::IncompleteBody(m) if m.contains("AwsChunkedStreamError: SignatureMismatch") => with(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        ),
         E::IncompleteBody(m) => with(S3ErrorCode::IncompleteBody, &m),
         E::MalformedXml => with(
             S3ErrorCode::MalformedXML,

@@ -1,1 +1,330 @@
-//! placeholder
+//! Test support: a real `tarn` process on an ephemeral port with its own data dir, SDK clients
+//! pointed at it, and a raw HTTP client (with a SigV4 signer) for requests no SDK would send.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use aws_sdk_s3;
+
+/// Root credentials every test server uses.
+pub const ACCESS_KEY_ID: &str = "AKIATARNTESTKEY00001";
+pub const SECRET_ACCESS_KEY: &str = "tarnTestSecretKey/0000000000000000000000";
+pub const REGION: &str = "us-east-1";
+
+/// A `tarn serve` child process. Killed on drop.
+pub struct TestServer {
+    binary: PathBuf,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    pub addr: SocketAddr,
+}
+
+impl TestServer {
+    /// Starts `binary` (a test's `env!("CARGO_BIN_EXE_tarn")`) on a fresh data dir.
+    #[must_use]
+    pub fn start(binary: &str) -> Self {
+        let temp = tempfile::Builder::new().prefix("tarn-test-").tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut server = Self { binary: binary.into(), data_dir, _temp: Some(temp), child: None, addr: free_addr() };
+        server.spawn();
+        server
+    }
+
+    #[must_use]
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    #[must_use]
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(&self.binary)
+            .args(["serve", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(["--listen", &self.addr.to_string()])
+            .env("TARN_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("TARN_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn tarn");
+        self.child = Some(child);
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(resp) =
+                raw_request(self.addr, b"GET /_tarn/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                && resp.status == 200
+            {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("tarn exited before becoming healthy: {status}");
+            }
+            assert!(Instant::now() < deadline, "tarn did not become healthy within 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            #[cfg(unix)]
+            {
+                let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            }
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Starts the server again after a [`TestServer::kill`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "server still running");
+        self.spawn();
+    }
+
+    /// An S3 client from the AWS SDK for Rust, path-style.
+    #[must_use]
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.endpoint(), true)
+    }
+
+    /// An S3 client using virtual-host addressing (`BUCKET.localhost:PORT`).
+    #[must_use]
+    pub fn s3_virtual_host(&self) -> aws_sdk_s3::Client {
+        s3_client(&format!("http://localhost:{}", self.addr.port()), false)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An S3 client with the test credentials.
+#[must_use]
+pub fn s3_client(endpoint: &str, path_style: bool) -> aws_sdk_s3::Client {
+    s3_client_with(endpoint, path_style, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+}
+
+/// An S3 client with the given credentials.
+#[must_use]
+pub fn s3_client_with(endpoint: &str, path_style: bool, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(key, secret, None, None, "tarn-test"))
+        .force_path_style(path_style)
+        .http_client(http)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
+    listener.local_addr().expect("local addr")
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    #[must_use]
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `<Code>` of an S3 XML error body.
+    #[must_use]
+    pub fn error_code(&self) -> Option<String> {
+        let text = self.body_text();
+        let start = text.find("<Code>")? + 6;
+        let end = text[start..].find("</Code>")? + start;
+        Some(text[start..end].to_string())
+    }
+}
+
+/// Sends raw bytes and reads the whole response (the request should say `Connection: close`).
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> std::io::Result<RawResponse> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request)?;
+    read_response(&mut stream)
+}
+
+/// Reads one response from a stream until the server closes it.
+pub fn read_response(stream: &mut TcpStream) -> std::io::Result<RawResponse> {
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf)?;
+    parse_response(&buf)
+        .ok_or_else(|| std::io::Error::other(format!("unparsable response: {:?}", String::from_utf8_lossy(&buf))))
+}
+
+fn parse_response(buf: &[u8]) -> Option<RawResponse> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..head_end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let raw_body = &buf[head_end + 4..];
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(raw_body) } else { raw_body.to_vec() };
+    Some(RawResponse { status, headers, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..pos]).unwrap_or("0").trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = pos + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    out
+}
+
+/// SigV4 signing for hand-built S3 requests.
+pub mod sign {
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::{Digest, Sha256};
+
+    type HmacSha256 = Hmac<Sha256>;
+
+    fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[must_use]
+    pub fn sha256_hex(data: &[u8]) -> String {
+        hex::encode(Sha256::digest(data))
+    }
+
+    /// `20261126T060000Z` for now.
+    #[must_use]
+    pub fn amz_date_now() -> String {
+        let now = time::OffsetDateTime::now_utc();
+        amz_date(now)
+    }
+
+    #[must_use]
+    pub fn amz_date(t: time::OffsetDateTime) -> String {
+        let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        t.format(&f).expect("formats")
+    }
+
+    fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+        let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+        let k = hmac(&k, region.as_bytes());
+        let k = hmac(&k, service.as_bytes());
+        hmac(&k, b"aws4_request")
+    }
+
+    /// A signed S3 request's headers. `path` must already be URI-encoded as sent; `query` is
+    /// the canonical (sorted, encoded) query string. `headers` must include `host`,
+    /// `x-amz-date` and `x-amz-content-sha256`; all are signed. Returns (Authorization, seed
+    /// signature).
+    #[must_use]
+    pub fn authorization(
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        payload_hash: &str,
+        key: &str,
+        secret: &str,
+        amz_date: &str,
+    ) -> (String, String) {
+        let mut hs: Vec<(String, String)> =
+            headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string())).collect();
+        hs.sort();
+        let canonical_headers: String = hs.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let signed: Vec<&str> = hs.iter().map(|(k, _)| k.as_str()).collect();
+        let signed = signed.join(";");
+        let canonical = format!("{method}\n{path}\n{query}\n{canonical_headers}\n{signed}\n{payload_hash}");
+        let date = &amz_date[..8];
+        let scope = format!("{date}/{}/s3/aws4_request", super::REGION);
+        let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical.as_bytes()));
+        let signature = hex::encode(hmac(&signing_key(secret, date, super::REGION, "s3"), to_sign.as_bytes()));
+        (format!("AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={signature}"), signature)
+    }
+
+    /// The signature of one aws-chunked chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD).
+    #[must_use]
+    pub fn chunk_signature(secret: &str, amz_date: &str, previous: &str, chunk: &[u8]) -> String {
+        let date = &amz_date[..8];
+        let scope = format!("{date}/{}/s3/aws4_request", super::REGION);
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{}\n{}",
+            sha256_hex(b""),
+            sha256_hex(chunk)
+        );
+        hex::encode(hmac(&signing_key(secret, date, super::REGION, "s3"), to_sign.as_bytes()))
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures replay.
+#[must_use]
+pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}

@@ -1,0 +1,133 @@
+use crate::{bucket, failure, get_bytes, put, server};
+
+#[tokio::test]
+async fn bucket_lifecycle_and_naming_rules() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "alpha").await;
+    bucket(&s3, "beta.data-1").await;
+    // us-east-1: re-creating your own bucket succeeds, as on AWS
+    s3.create_bucket().bucket("alpha").send().await.expect("re-create own bucket in us-east-1");
+    s3.head_bucket().bucket("alpha").send().await.expect("head_bucket");
+    let listed = s3.list_buckets().send().await.unwrap();
+    let names: Vec<_> = listed.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["alpha", "beta.data-1"]);
+    assert!(listed.buckets()[0].creation_date().is_some());
+    assert!(listed.owner().and_then(|o| o.id()).is_some());
+
+    let loc = s3.get_bucket_location().bucket("alpha").send().await.unwrap();
+    assert!(loc.location_constraint().is_none_or(|c| c.as_str().is_empty()), "{loc:?}");
+
+    for bad in ["ab", "Upper", "under_score", "-leading", "192.168.0.1", "a..b"] {
+        let (code, status) = failure(s3.create_bucket().bucket(bad).send().await);
+        assert_eq!((code.as_str(), status), ("InvalidBucketName", 400), "bucket name {bad}");
+    }
+
+    put(&s3, "alpha", "k", b"v").await;
+    let (code, status) = failure(s3.delete_bucket().bucket("alpha").send().await);
+    assert_eq!((code.as_str(), status), ("BucketNotEmpty", 409));
+    s3.delete_object().bucket("alpha").key("k").send().await.unwrap();
+    s3.delete_bucket().bucket("alpha").send().await.expect("delete empty bucket");
+    let (_, status) = failure(s3.head_bucket().bucket("alpha").send().await);
+    assert_eq!(status, 404);
+    let (code, status) = failure(s3.delete_bucket().bucket("alpha").send().await);
+    assert_eq!((code.as_str(), status), ("NoSuchBucket", 404));
+    let (code, _) = failure(s3.get_object().bucket("alpha").key("k").send().await);
+    assert_eq!(code, "NoSuchBucket");
+}
+
+/// Virtual-host requests name the bucket in the Host header (`BUCKET.localhost:PORT`). The
+/// SDK cannot resolve `*.localhost` names here, so these requests are built by hand.
+#[tokio::test]
+async fn virtual_host_addressing() {
+    let srv = server();
+    let port = srv.addr.port();
+    let vhost = |method: &str, host: &str, path: &str, body: &[u8]| {
+        use tarn_testkit::sign;
+        let date = sign::amz_date_now();
+        let payload = sign::sha256_hex(body);
+        let (auth, _) = sign::authorization(
+            method,
+            path,
+            "",
+            &[("host", host), ("x-amz-date", &date), ("x-amz-content-sha256", &payload)],
+            &payload,
+            tarn_testkit::ACCESS_KEY_ID,
+            tarn_testkit::SECRET_ACCESS_KEY,
+            &date,
+        );
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        tarn_testkit::raw_request(srv.addr, &req).unwrap()
+    };
+    let host = format!("vhost-bucket.localhost:{port}");
+    assert_eq!(vhost("PUT", &host, "/", b"").status, 200);
+    assert_eq!(vhost("PUT", &host, "/dir/file.txt", b"virtual").status, 200);
+    let got = vhost("GET", &host, "/dir/file.txt", b"");
+    assert_eq!((got.status, got.body.as_slice()), (200, b"virtual".as_slice()));
+    // the s3.localhost base domain works too
+    let got = vhost("GET", &format!("vhost-bucket.s3.localhost:{port}"), "/dir/file.txt", b"");
+    assert_eq!((got.status, got.body.as_slice()), (200, b"virtual".as_slice()));
+    // a listing of the bucket at "/"
+    let listed = vhost("GET", &host, "/", b"");
+    assert!(listed.body_text().contains("<Key>dir/file.txt</Key>"), "{}", listed.body_text());
+    // the same data through path-style and the SDK
+    assert_eq!(get_bytes(&srv.s3(), "vhost-bucket", "dir/file.txt").await, b"virtual");
+    // a plain localhost host is path-style
+    let got = vhost("GET", &format!("localhost:{port}"), "/vhost-bucket/dir/file.txt", b"");
+    assert_eq!(got.status, 200);
+}
+
+#[tokio::test]
+async fn data_survives_restart() {
+    let mut srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "keep").await;
+    let big = tarn_testkit::pseudo_random_bytes(7, 3 * 1024 * 1024 + 17);
+    put(&s3, "keep", "small", b"tiny object").await;
+    put(&s3, "keep", "big", &big).await;
+    s3.put_bucket_versioning()
+        .bucket("keep")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v2 = put(&s3, "keep", "small", b"second version").await;
+    srv.restart();
+    let s3 = srv.s3();
+    assert_eq!(get_bytes(&s3, "keep", "small").await, b"second version");
+    assert_eq!(get_bytes(&s3, "keep", "big").await, big);
+    let versions = s3.list_object_versions().bucket("keep").prefix("small").send().await.unwrap();
+    assert_eq!(versions.versions().len(), 2);
+    assert_eq!(versions.versions()[0].version_id(), v2.version_id());
+    let status = s3.get_bucket_versioning().bucket("keep").send().await.unwrap();
+    assert_eq!(status.status().map(|s| s.as_str()), Some("Enabled"));
+}
+
+#[tokio::test]
+async fn health_and_metrics_endpoints() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "met").await;
+    put(&s3, "met", "k", b"v").await;
+    let health =
+        tarn_testkit::raw_request(srv.addr, b"GET /_tarn/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    assert_eq!(health.status, 200);
+    let metrics =
+        tarn_testkit::raw_request(srv.addr, b"GET /_tarn/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    assert_eq!(metrics.status, 200);
+    let text = metrics.body_text();
+    assert!(text.contains("tarn_requests_total{service=\"s3\",operation=\"PutObject\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("tarn_requests_total{service=\"s3\",operation=\"CreateBucket\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("tarn_request_duration_seconds_count{service=\"s3\"}"), "{text}");
+}
