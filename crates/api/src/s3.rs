@@ -366,7 +366,7 @@ impl S3 for TarnS3 {
             ));
         }
         self.objects.create_bucket(&input.bucket).await.map_err(err)?;
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {

@@ -36,6 +36,60 @@ pub(crate) struct Ingested {
     pub size: u64,
 }
 
+/// MD5 and the flexible checksum of a body. Small bodies hash inline; once a body outgrows
+/// the inline size, hashing moves to its own thread so that it runs beside the sealing and
+/// writing of the blob file instead of before it.
+#[allow(clippy::large_enum_variant)] // one per request, on the stack of its task
+enum Digests {
+    Inline(md5::Md5, Hasher),
+    Thread(tokio::sync::mpsc::Sender<bytes::Bytes>, tokio::task::JoinHandle<(md5::Md5, Hasher)>),
+}
+
+impl Digests {
+    async fn update(&mut self, chunk: &bytes::Bytes) -> Result<()> {
+        match self {
+            Self::Inline(md5, hasher) => {
+                md5.update(chunk);
+                hasher.update(chunk);
+            }
+            Self::Thread(tx, _) => {
+                if tx.send(chunk.clone()).await.is_err() {
+                    return Err(tarn_store::StoreError::Bug("hashing thread stopped".into()).into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn into_thread(self) -> Self {
+        match self {
+            Self::Inline(mut md5, mut hasher) => {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+                let handle = tokio::task::spawn_blocking(move || {
+                    while let Some(chunk) = rx.blocking_recv() {
+                        md5.update(&chunk);
+                        hasher.update(&chunk);
+                    }
+                    (md5, hasher)
+                });
+                Self::Thread(tx, handle)
+            }
+            thread @ Self::Thread(..) => thread,
+        }
+    }
+
+    async fn finish(self) -> Result<([u8; 16], Hasher)> {
+        let (md5, hasher) = match self {
+            Self::Inline(md5, hasher) => (md5, hasher),
+            Self::Thread(tx, handle) => {
+                drop(tx);
+                handle.await.map_err(|e| tarn_store::StoreError::Bug(format!("hashing thread failed: {e}")))?
+            }
+        };
+        Ok((md5.finalize().into(), hasher))
+    }
+}
+
 enum Sink {
     /// Plaintext held until the body ends or outgrows [`INLINE_SIZE_MAX`].
     Buffer(Vec<u8>),
@@ -56,8 +110,7 @@ impl Objects {
         if declared_len.is_some_and(|len| len > size_max) {
             return Err(ObjectsError::EntityTooLarge);
         }
-        let mut md5 = md5::Md5::new();
-        let mut hasher = Hasher::new(checksum.algorithm());
+        let mut digests = Digests::Inline(md5::Md5::new(), Hasher::new(checksum.algorithm()));
         let mut sink = Sink::Buffer(Vec::new());
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
@@ -70,19 +123,19 @@ impl Objects {
             if declared_len.is_some_and(|len| size > len) {
                 return Err(ObjectsError::IncompleteBody("the request body is longer than its Content-Length".into()));
             }
-            md5.update(&chunk);
-            hasher.update(&chunk);
+            digests.update(&chunk).await?;
             match &mut sink {
                 Sink::Buffer(buffer) => {
                     buffer.extend_from_slice(&chunk);
                     if buffer.len() > INLINE_SIZE_MAX {
                         // too big to ride in the metadata commit: continue in a blob file
                         let mut writer = self.store.blobs().create(key.clone()).await?;
-                        writer.write(buffer).await?;
+                        writer.write(bytes::Bytes::from(std::mem::take(buffer))).await?;
                         sink = Sink::File(writer);
+                        digests = digests.into_thread();
                     }
                 }
-                Sink::File(writer) => writer.write(&chunk).await?,
+                Sink::File(writer) => writer.write(chunk).await?,
             }
         }
         if let Some(len) = declared_len
@@ -92,7 +145,7 @@ impl Objects {
                 "you did not provide the number of bytes specified by the Content-Length HTTP header ({size} of {len})"
             )));
         }
-        let md5: [u8; 16] = md5.finalize().into();
+        let (md5, hasher) = digests.finish().await?;
         if let Some(expected) = content_md5
             && expected != md5
         {

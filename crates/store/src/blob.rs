@@ -6,6 +6,8 @@
 //! it visible). A file is `header (16 bytes) || sealed chunks`; see docs/formats.md.
 
 use std::fs::{self, File};
+
+use bytes::Bytes;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,26 +136,26 @@ impl BlobDir {
     }
 
     /// Starts a new blob file. Dropping the writer before [`BlobFileWriter::finish`] removes it.
+    ///
+    /// Sealing and writing run on a blocking thread fed through a bounded channel, so the
+    /// caller's hashing of the next chunk overlaps the encryption and the disk write of the
+    /// previous ones (a two-stage pipeline on two cores).
     pub async fn create(&self, key: DataKey) -> Result<BlobFileWriter, StoreError> {
         let id = new_blob_id();
         let path = self.path(id);
-        let sealer = Sealer::new(key);
-        let prefix = sealer.nonce_prefix();
-        let file = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-                let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
-                let mut header = [0u8; FILE_HEADER_LEN as usize];
-                header[..4].copy_from_slice(FILE_MAGIC);
-                header[4] = FILE_VERSION;
-                header[8..].copy_from_slice(&prefix);
-                file.write_all(&header)?;
-                Ok(file)
-            })
-            .await
-            .map_err(|e| StoreError::Bug(format!("blob create task failed: {e}")))??
-        };
-        Ok(BlobFileWriter { id, path, dir: self.dir.clone(), file: Some(file), sealer: Some(sealer), finished: false })
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE_CHUNKS);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let dir = self.dir.clone();
+        let thread_path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = write_blob_file(&thread_path, &dir, key, rx);
+            if result.as_ref().map_or(true, Option::is_none) {
+                // failed, or the writer was dropped before finish: no trace may remain
+                let _ = fs::remove_file(&thread_path);
+            }
+            let _ = done_tx.send(result);
+        });
+        Ok(BlobFileWriter { id, tx: Some(tx), done: Some(done_rx), plain_len: 0 })
     }
 
     /// Removes blob files after the commit that released them. Best effort: a file left behind
@@ -245,14 +247,105 @@ pub(crate) fn open_inline_range(
     Ok(out)
 }
 
+/// A large blob starts its write-back while it is still arriving: without this the kernel
+/// holds gigabytes of dirty pages until the final fsync, which then waits for all of them.
+const FLUSH_EVERY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Runs `fdatasync` on a second handle of a file being written, so the disk works while the
+/// writer keeps filling the page cache; the final fsync then has little left to do.
+struct Flusher {
+    poke: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Flusher {
+    fn start(file: File) -> Self {
+        let (poke, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || {
+            file.sync_data()?;
+            while rx.recv().is_ok() {
+                file.sync_data()?;
+            }
+            Ok(())
+        });
+        Self { poke, thread }
+    }
+
+    /// Asks for another flush; a no-op while one is pending.
+    fn poke(&self) {
+        let _ = self.poke.try_send(());
+    }
+
+    fn stop(self) -> std::io::Result<()> {
+        drop(self.poke);
+        self.thread.join().unwrap_or_else(|_| Err(std::io::Error::other("flusher thread panicked")))
+    }
+}
+
+/// Chunks queued between the caller and the writer thread.
+const WRITE_QUEUE_CHUNKS: usize = 32;
+
+/// The writer thread: seal what arrives, write it in batches, and on the end-of-data marker
+/// (an empty chunk) seal the last chunk and fsync file and directory. Returns `None` when the
+/// channel closed without the marker (the upload was abandoned).
+fn write_blob_file(
+    path: &Path,
+    dir: &Path,
+    key: DataKey,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> Result<Option<Extent>, StoreError> {
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    let mut sealer = Sealer::new(key);
+    let prefix = sealer.nonce_prefix();
+    let mut header = [0u8; FILE_HEADER_LEN as usize];
+    header[..4].copy_from_slice(FILE_MAGIC);
+    header[4] = FILE_VERSION;
+    header[8..].copy_from_slice(&prefix);
+    file.write_all(&header)?;
+    let mut flusher: Option<Flusher> = None;
+    let mut unflushed = 0usize;
+    loop {
+        let Some(chunk) = rx.blocking_recv() else {
+            return Ok(None);
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        sealer.push(&chunk);
+        if sealer.sealed_ready() >= WRITE_BATCH_BYTES {
+            let sealed = sealer.take_sealed();
+            file.write_all(&sealed)?;
+            unflushed += sealed.len();
+            if unflushed >= FLUSH_EVERY_BYTES {
+                unflushed = 0;
+                match &flusher {
+                    Some(f) => f.poke(),
+                    None => flusher = Some(Flusher::start(file.try_clone()?)),
+                }
+            }
+        }
+    }
+    let plain_len = sealer.plain_len();
+    file.write_all(&sealer.finish())?;
+    if let Some(f) = flusher {
+        f.stop()?;
+    }
+    file.sync_data()?;
+    crate::fsync_dir(dir)?;
+    let id = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| u128::from_str_radix(n, 16).ok())
+        .ok_or_else(|| StoreError::Bug("blob file name is not an id".into()))?;
+    Ok(Some(Extent { blob: id, inline: false, plain_len, nonce_prefix: prefix }))
+}
+
 /// Streams plaintext into a new blob file.
 pub struct BlobFileWriter {
     id: BlobId,
-    path: PathBuf,
-    dir: Arc<PathBuf>,
-    file: Option<File>,
-    sealer: Option<Sealer>,
-    finished: bool,
+    tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    done: Option<tokio::sync::oneshot::Receiver<Result<Option<Extent>, StoreError>>>,
+    plain_len: u64,
 }
 
 impl BlobFileWriter {
@@ -263,58 +356,43 @@ impl BlobFileWriter {
 
     #[must_use]
     pub fn plain_len(&self) -> u64 {
-        self.sealer.as_ref().map_or(0, Sealer::plain_len)
+        self.plain_len
     }
 
-    pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
-        let sealer = self.sealer.as_mut().expect("writer used after finish");
-        sealer.push(data);
-        if sealer.sealed_ready() >= WRITE_BATCH_BYTES {
-            let sealed = sealer.take_sealed();
-            self.write_sealed(sealed, false).await?;
+    pub async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.plain_len += data.len() as u64;
+        let tx = self.tx.as_ref().expect("writer used after finish");
+        if tx.send(data).await.is_err() {
+            // the writer thread stopped: its result says why
+            return Err(self
+                .take_result()
+                .await
+                .err()
+                .unwrap_or_else(|| StoreError::Bug("blob writer stopped".into())));
         }
         Ok(())
     }
 
-    async fn write_sealed(&mut self, sealed: Vec<u8>, sync: bool) -> Result<(), StoreError> {
-        let mut file = self.file.take().expect("writer file present");
-        let dir = self.dir.clone();
-        let (file, result) = tokio::task::spawn_blocking(move || {
-            let result = (|| {
-                file.write_all(&sealed)?;
-                if sync {
-                    file.sync_data()?;
-                    crate::fsync_dir(&dir)?;
-                }
-                Ok::<(), std::io::Error>(())
-            })();
-            (file, result)
-        })
-        .await
-        .map_err(|e| StoreError::Bug(format!("blob write task failed: {e}")))?;
-        self.file = Some(file);
-        result?;
-        Ok(())
+    async fn take_result(&mut self) -> Result<Extent, StoreError> {
+        self.tx.take();
+        let done = self.done.take().expect("result taken once");
+        match done.await {
+            Ok(Ok(Some(extent))) => Ok(extent),
+            Ok(Ok(None)) => Err(StoreError::Bug("blob writer ended without its end marker".into())),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(StoreError::Bug("blob writer thread vanished".into())),
+        }
     }
 
     /// Seals the last chunk, writes it and makes the file durable (file and directory fsync).
     pub async fn finish(mut self) -> Result<Extent, StoreError> {
-        let sealer = self.sealer.take().expect("writer finished twice");
-        let nonce_prefix = sealer.nonce_prefix();
-        let plain_len = sealer.plain_len();
-        let sealed = sealer.finish();
-        self.write_sealed(sealed, true).await?;
-        self.finished = true;
-        Ok(Extent { blob: self.id, inline: false, plain_len, nonce_prefix })
-    }
-}
-
-impl Drop for BlobFileWriter {
-    fn drop(&mut self) {
-        if !self.finished {
-            // the upload failed or was cancelled: its bytes must never become visible
-            let _ = fs::remove_file(&self.path);
-        }
+        let tx = self.tx.as_ref().expect("writer finished twice");
+        // an empty chunk marks the end of the data
+        let _ = tx.send(Bytes::new()).await;
+        self.take_result().await
     }
 }
 

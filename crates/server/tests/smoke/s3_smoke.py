@@ -108,7 +108,7 @@ def show(cmd, p):
 
 
 def aws_ok(*args, input=None, what=None):
-    """Run aws-cli, check it exited 0, return stdout as text ('' on failure)."""
+    """Run aws-cli, check it exited 0, return stdout as text (None on failure)."""
     p = aws(*args, input=input)
     desc = what or "aws " + " ".join(args)
     if not check(p.returncode == 0, desc if p.returncode == 0 else show(["aws", *args], p)):
@@ -127,8 +127,8 @@ def aws_fails(expected_code, *args, what=None):
     """Run aws-cli expecting failure with `expected_code` in its error message."""
     p = aws(*args)
     desc = what or f"aws {' '.join(args)} fails with {expected_code}"
-    err = p.stderr.decode("utf-8", "replace")
-    return check(p.returncode != 0 and f"({expected_code})" in err, desc if p.returncode != 0 and f"({expected_code})" in err else show(["aws", *args], p))
+    ok = p.returncode != 0 and f"({expected_code})" in p.stderr.decode("utf-8", "replace")
+    return check(ok, desc if ok else f"{desc}, but: {show(['aws', *args], p)}")
 
 
 def md5_hex(data):
@@ -238,21 +238,31 @@ def cp_single():
     data = os.urandom(300 * 1024 + 7)
     src = os.path.join(WORK, "single", "up.bin")
     write(src, data)
-    out = aws_ok("s3", "cp", src, f"s3://{BUCKET}/single/file.bin")
+    out = aws_ok("s3", "cp", "--no-progress", src, f"s3://{BUCKET}/single/file.bin")
     if out is not None:
-        check("upload:" in out, f"cp output names an upload ({out.strip()!r})")
+        check(out.startswith("upload: ") and out.strip().endswith(f" to s3://{BUCKET}/single/file.bin"),
+              f"cp output reports the upload ({out.strip()!r})")
     head = s3.head_object(Bucket=BUCKET, Key="single/file.bin")
     check_eq(head["ContentLength"], len(data), "uploaded size")
     check_eq(etag(head["ETag"]), md5_hex(data), "single-part ETag is the MD5 of the body")
     dst = os.path.join(WORK, "single", "down.bin")
-    if aws_ok("s3", "cp", f"s3://{BUCKET}/single/file.bin", dst) is not None:
+    if aws_ok("s3", "cp", "--no-progress", f"s3://{BUCKET}/single/file.bin", dst) is not None:
         check(read(dst) == data, "cp download returns the uploaded bytes")
 
     # stdin -> object -> stdout
     stream = b"streamed through stdin\n" * 1000
-    aws_ok("s3", "cp", "-", f"s3://{BUCKET}/single/stream.txt", input=stream)
+    aws_ok("s3", "cp", "--no-progress", "-", f"s3://{BUCKET}/single/stream.txt", input=stream)
     p = aws("s3", "cp", f"s3://{BUCKET}/single/stream.txt", "-")
     check(p.returncode == 0 and p.stdout == stream, "cp - (stdin) up and cp to - (stdout) round-trips")
+
+    # server-side copy and move between S3 locations
+    aws_ok("s3", "cp", "--no-progress", f"s3://{BUCKET}/single/stream.txt", f"s3://{BUCKET}/single/copied.txt")
+    check_eq(s3.get_object(Bucket=BUCKET, Key="single/copied.txt")["Body"].read(), stream, "s3-to-s3 cp body")
+    out = aws_ok("s3", "mv", "--no-progress", f"s3://{BUCKET}/single/copied.txt", f"s3://{BUCKET}/single/moved.txt")
+    if out is not None:
+        check_eq(out.strip(), f"move: s3://{BUCKET}/single/copied.txt to s3://{BUCKET}/single/moved.txt", "mv output")
+    check_eq(client_error(s3.head_object, Bucket=BUCKET, Key="single/copied.txt")[1], 404, "mv removed the source")
+    check_eq(s3.get_object(Bucket=BUCKET, Key="single/moved.txt")["Body"].read(), stream, "mv destination body")
 
 
 TREE = {
@@ -269,7 +279,7 @@ def cp_recursive():
     src = os.path.join(WORK, "tree")
     for rel, data in TREE.items():
         write(os.path.join(src, rel), data)
-    out = aws_ok("s3", "cp", "--recursive", src, f"s3://{BUCKET}/tree/")
+    out = aws_ok("s3", "cp", "--no-progress", "--recursive", src, f"s3://{BUCKET}/tree/")
     if out is not None:
         uploads = [line for line in out.splitlines() if line.startswith("upload:")]
         check_eq(len(uploads), len(TREE), "cp --recursive upload lines")
@@ -279,7 +289,7 @@ def cp_recursive():
         body = s3.get_object(Bucket=BUCKET, Key=f"tree/{rel}")["Body"].read()
         check(body == data, f"boto3 get_object of tree/{rel} matches the local file")
     dst = os.path.join(WORK, "tree-down")
-    if aws_ok("s3", "cp", "--recursive", f"s3://{BUCKET}/tree/", dst) is not None:
+    if aws_ok("s3", "cp", "--no-progress", "--recursive", f"s3://{BUCKET}/tree/", dst) is not None:
         got = tree_files(dst)
         check_eq(sorted(got), sorted(TREE), "files after recursive download")
         check(all(got.get(k) == v for k, v in TREE.items()), "recursive download bytes match")
@@ -321,38 +331,38 @@ def sync():
         os.utime(p, (old, old))
     dest = f"s3://{BUCKET}/sync/"
 
-    out = aws_ok("s3", "sync", src, dest, what="sync (first)")
+    out = aws_ok("s3", "sync", "--no-progress", src, dest, what="sync (first)")
     if out is not None:
         ups = sorted(line.split(" to ")[-1] for line in out.splitlines() if line.startswith("upload:"))
         check_eq(ups, sorted(dest + k for k in files), "first sync uploads every file")
     before = {k: s3.head_object(Bucket=BUCKET, Key=f"sync/{k}") for k in files}
 
-    out = aws_ok("s3", "sync", src, dest, what="sync (unchanged)")
+    out = aws_ok("s3", "sync", "--no-progress", src, dest, what="sync (unchanged)")
     if out is not None:
         check_eq([line for line in out.splitlines() if line.strip()], [], "second sync with no changes does nothing")
 
     files["two.txt"] = b"two, but longer now\n"
     write(os.path.join(src, "two.txt"), files["two.txt"])
-    out = aws_ok("s3", "sync", src, dest, what="sync (one file modified)")
+    out = aws_ok("s3", "sync", "--no-progress", src, dest, what="sync (one file modified)")
     if out is not None:
         ups = [line.split(" to ")[-1] for line in out.splitlines() if line.startswith("upload:")]
         check_eq(ups, [dest + "two.txt"], "sync after modifying one file uploads only it")
     for k, data in files.items():
         h = s3.head_object(Bucket=BUCKET, Key=f"sync/{k}")
-        check_eq(etag(h["ETag"]), md5_hex(data), f"sync/{k} ETag after the second upload")
+        check_eq(etag(h["ETag"]), md5_hex(data), f"sync/{k} ETag matches the local file")
         if k != "two.txt":
             check_eq(h["LastModified"], before[k]["LastModified"], f"sync/{k} was not rewritten")
 
     os.remove(os.path.join(src, "one.txt"))
     del files["one.txt"]
-    out = aws_ok("s3", "sync", "--delete", src, dest, what="sync --delete")
+    out = aws_ok("s3", "sync", "--no-progress", "--delete", src, dest, what="sync --delete")
     if out is not None:
         dels = [line for line in out.splitlines() if line.startswith("delete:")]
         check_eq(dels, [f"delete: {dest}one.txt"], "sync --delete removes exactly the deleted file")
     check_eq(sorted(list_keys(s3, BUCKET, "sync/")), sorted(f"sync/{k}" for k in files), "keys after sync --delete")
 
     dl = os.path.join(WORK, "syncdl")
-    if aws_ok("s3", "sync", dest, dl, what="sync (download)") is not None:
+    if aws_ok("s3", "sync", "--no-progress", dest, dl, what="sync (download)") is not None:
         check_eq(tree_files(dl), files, "sync download reproduces the remaining files")
 
 
@@ -383,10 +393,13 @@ def multipart_100mib():
             part_md5s.append(hashlib.md5(chunk).digest())
             left -= len(chunk)
     nparts = len(part_md5s)
+    with open(path, "rb") as f:
+        f.seek(50 * MiB - 100)
+        middle = f.read(200)  # straddles the part 6 / part 7 boundary
     expected_etag = f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{nparts}"
 
     t = time.monotonic()
-    out = aws_ok("s3", "cp", path, f"s3://{BUCKET}/big/big.bin", what="cp 100 MiB up (multipart)")
+    out = aws_ok("s3", "cp", "--no-progress", path, f"s3://{BUCKET}/big/big.bin", what="cp 100 MiB up (multipart)")
     print(f"   upload took {time.monotonic() - t:.1f}s")
     if out is None:
         return
@@ -399,7 +412,7 @@ def multipart_100mib():
 
     dl = os.path.join(WORK, "big.down")
     t = time.monotonic()
-    if aws_ok("s3", "cp", f"s3://{BUCKET}/big/big.bin", dl, what="cp 100 MiB down") is not None:
+    if aws_ok("s3", "cp", "--no-progress", f"s3://{BUCKET}/big/big.bin", dl, what="cp 100 MiB down") is not None:
         print(f"   download took {time.monotonic() - t:.1f}s")
         got = hashlib.sha256()
         with open(dl, "rb") as f:
@@ -407,6 +420,17 @@ def multipart_100mib():
                 got.update(chunk)
         check_eq(got.hexdigest(), sha.hexdigest(), "sha256 of the downloaded 100 MiB file")
         os.remove(dl)
+
+    # s3-to-s3 copy of a multipart object: aws-cli uses UploadPartCopy with 8 MiB ranges,
+    # so the copy has the same parts and therefore the same ETag.
+    t = time.monotonic()
+    if aws_ok("s3", "cp", "--no-progress", f"s3://{BUCKET}/big/big.bin", f"s3://{BUCKET}/big/copy.bin",
+              what="cp 100 MiB s3-to-s3 (multipart copy)") is not None:
+        print(f"   copy took {time.monotonic() - t:.1f}s")
+        h = s3.head_object(Bucket=BUCKET, Key="big/copy.bin")
+        check_eq((h["ContentLength"], etag(h["ETag"])), (BIG_SIZE, expected_etag), "multipart copy size and ETag")
+        r = s3.get_object(Bucket=BUCKET, Key="big/copy.bin", Range=f"bytes={50 * MiB - 100}-{50 * MiB + 99}")
+        check_eq(r["Body"].read(), middle, "ranged get across a part boundary of the copy")
     os.remove(path)
 
 
@@ -568,15 +592,22 @@ def boto3_errors():
 
 
 def tamper(url, param):
-    """Change one character of query parameter `param` of a presigned URL."""
-    parts = urllib.parse.urlsplit(url)
-    q = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    """Change one character of query parameter `param` of a presigned URL, leaving
+    every other byte of the URL exactly as the SDK wrote it."""
+    base, _, query = url.partition("?")
     out = []
-    for k, v in q:
+    for pair in query.split("&"):
+        k, _, v = pair.partition("=")
         if k == param:
-            v = ("B" if v[0] != "B" else "C") + v[1:] if param == "Signature" else ("0" if v[0] != "0" else "1") + v[1:]
-        out.append((k, v))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(out)))
+            # flip the first alphanumeric character (skipping %XX escapes)
+            i = 0
+            while not v[i].isalnum() or (i >= 1 and v[i - 1] == "%") or (i >= 2 and v[i - 2] == "%"):
+                i += 1
+            v = v[:i] + ("1" if v[i] == "0" else "0") + v[i + 1:]
+        out.append(f"{k}={v}")
+    tampered = base + "?" + "&".join(out)
+    assert tampered != url and len(tampered) == len(url)
+    return tampered
 
 
 def presigned():
