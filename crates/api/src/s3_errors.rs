@@ -88,6 +88,14 @@ pub fn to_s3_error(err: ObjectsError) -> S3Error {
             S3ErrorCode::SignatureDoesNotMatch,
             "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
         ),
+        E::IncompleteBody(m) if m.contains("UploadStreamError: Sha256Mismatch") => {
+            let mut e = with(
+                S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            );
+            e.set_status_code(StatusCode::BAD_REQUEST);
+            e
+        }
         E::IncompleteBody(m) => with(S3ErrorCode::IncompleteBody, &m),
         E::MalformedXml => with(
             S3ErrorCode::MalformedXML,

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod buckets;
+mod checksums;
 mod list;
 mod multipart;
 mod objects;
