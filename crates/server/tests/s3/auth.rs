@@ -86,6 +86,32 @@ async fn presigned_urls_v4_and_v2() {
     .unwrap();
     assert_eq!((resp.status, resp.error_code().as_deref()), (403, Some("AccessDenied")));
 
+    // X-Amz-Expires is capped at seven days
+    let req = s3
+        .get_object()
+        .bucket("pre")
+        .key("file.txt")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(604_800)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let week: http::Uri = req.uri().parse().unwrap();
+    let week = week.path_and_query().unwrap().as_str().to_string();
+    let resp = raw_request(
+        srv.addr,
+        format!("GET {week} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(resp.status, 200, "seven days is allowed: {}", resp.body_text());
+    let too_long = week.replace("X-Amz-Expires=604800", "X-Amz-Expires=604801");
+    let resp = raw_request(
+        srv.addr,
+        format!("GET {too_long} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
+    )
+    .unwrap();
+    assert!(resp.status == 400 || resp.status == 403, "{} {}", resp.status, resp.body_text());
+
     // SigV2 query auth, as boto3's presigner emits by default
     let expires = (time::OffsetDateTime::now_utc().unix_timestamp() + 300).to_string();
     let to_sign = format!("GET\n\n\n{expires}\n/pre/file.txt");

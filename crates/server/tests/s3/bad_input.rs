@@ -230,3 +230,20 @@ async fn dropped_uploads_leave_previous_version_intact() {
     let files = std::fs::read_dir(srv.data_dir().join("blobs")).unwrap().count();
     assert_eq!(files, 1, "abandoned uploads must not leave blob files");
 }
+
+#[tokio::test]
+async fn single_put_over_5_gib_is_refused_before_the_body() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "bad").await;
+    let mut head = signed_head(&srv, "PUT", "/bad/huge", "", "UNSIGNED-PAYLOAD", &[]);
+    head.push_str("Content-Length: 5368709121\r\nConnection: close\r\n\r\n");
+    let mut stream = TcpStream::connect(srv.addr).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    // tarn answers from the headers alone and may close before reading any of the body
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let resp = tarn_testkit::read_response(&mut stream).unwrap();
+    assert_eq!((resp.status, resp.error_code().as_deref()), (400, Some("EntityTooLarge")), "{}", resp.body_text());
+    let (code, _) = failure(s3.get_object().bucket("bad").key("huge").send().await);
+    assert_eq!(code, "NoSuchKey");
+}
