@@ -266,30 +266,34 @@ async fn get_url(url: String, conns: usize, seconds: f64) {
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut failed = 0;
+            let mut size = 0;
             while !stop.load(Ordering::Relaxed) {
                 let t0 = Instant::now();
                 let req = http::Request::get(&url).body(Full::new(Bytes::new())).unwrap();
                 match client.request(req).await {
-                    Ok(resp) if resp.status() == 200 => {
-                        let _ = resp.into_body().collect().await;
-                    }
+                    Ok(resp) if resp.status() == 200 => match resp.into_body().collect().await {
+                        Ok(body) => size = body.to_bytes().len(),
+                        Err(_) => failed += 1,
+                    },
                     _ => failed += 1,
                 }
                 lat.push(t0.elapsed());
             }
-            (lat, failed)
+            (lat, failed, size)
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     let mut failed = 0;
+    let mut size = 0;
     for h in handles {
-        let (l, f) = h.await.unwrap();
+        let (l, f, s) = h.await.unwrap();
         all.extend(l);
         failed += f;
+        size = size.max(s);
     }
-    report("GET-URL", 0, conns, &mut all, failed, started.elapsed().as_secs_f64());
+    report("GET-URL", size, conns, &mut all, failed, started.elapsed().as_secs_f64());
 }
 
 fn disk(dir: &std::path::Path, seconds: f64, bytes: u64) {

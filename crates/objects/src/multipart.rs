@@ -228,7 +228,7 @@ impl Objects {
             .await;
         match result {
             Ok(Ok(files)) => {
-                self.store.blobs().remove(files).await;
+                self.store.blobs().release_later(files);
                 Ok(outcome)
             }
             Ok(Err(err)) => {
@@ -270,7 +270,7 @@ impl Objects {
         let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let (rec, files) =
             self.store.write(move |txn| complete_in(txn, &bucket, &key, &upload_id, &parts, &conditions)).await??;
-        self.store.blobs().remove(files).await;
+        self.store.blobs().release_later(files);
         Ok(PutOutcome {
             etag: rec.quoted_etag(),
             version_id: rec.version_id.clone(),
@@ -299,7 +299,7 @@ impl Objects {
                 Ok(Ok(files))
             })
             .await??;
-        self.store.blobs().remove(files).await;
+        self.store.blobs().release_later(files);
         Ok(())
     }
 

@@ -262,7 +262,7 @@ impl Objects {
             .await;
         match result {
             Ok(Ok((rec, released))) => {
-                self.store.blobs().remove(released).await;
+                self.store.blobs().release_later(released);
                 Ok(PutOutcome {
                     etag: rec.quoted_etag(),
                     version_id: rec.version_id.clone(),
@@ -463,7 +463,7 @@ impl Objects {
                 }
             })
             .await??;
-        self.store.blobs().remove(files).await;
+        self.store.blobs().release_later(files);
         Ok(outcome)
     }
 }

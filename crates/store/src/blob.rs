@@ -175,9 +175,28 @@ impl BlobDir {
         .await;
     }
 
-    /// Reads plaintext bytes `[start, end)` of a file blob, in batches of chunks.
+    /// Removes released blob files after a grace period, without making the caller wait.
+    ///
+    /// A reader that looked up a version just before the commit that released it opens the
+    /// file right after; the delay covers that window, and once open the reader keeps its
+    /// handle (the bytes outlive the unlink). A crash before the removal leaves an orphan,
+    /// which the next start deletes.
+    pub fn release_later(&self, ids: Vec<BlobId>) {
+        if ids.is_empty() {
+            return;
+        }
+        let blobs = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RELEASE_DELAY).await;
+            blobs.remove(ids).await;
+        });
+    }
+
+    /// Reads chunks `[first_chunk, first_chunk + chunks)` of a file blob and opens them,
+    /// opening the file on first use and keeping the handle in `file`.
     pub(crate) fn read_file_range(
         &self,
+        file: &mut Option<File>,
         key: &DataKey,
         extent: &Extent,
         first_chunk: u64,
@@ -185,8 +204,13 @@ impl BlobDir {
     ) -> Result<Vec<u8>, StoreError> {
         let total = chunk_count(extent.plain_len);
         let path = self.path(extent.blob);
-        let mut file = File::open(&path)
-            .map_err(|err| StoreError::Corrupt(format!("blob file {} cannot be opened: {err}", path.display())))?;
+        if file.is_none() {
+            *file =
+                Some(File::open(&path).map_err(|err| {
+                    StoreError::Corrupt(format!("blob file {} cannot be opened: {err}", path.display()))
+                })?);
+        }
+        let file = file.as_mut().expect("opened above");
         file.seek(SeekFrom::Start(FILE_HEADER_LEN + first_chunk * CHUNK_SEALED_LEN as u64))?;
         let mut out = Vec::with_capacity((chunks as usize) * CHUNK_PLAIN_LEN);
         let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
@@ -281,6 +305,9 @@ impl Flusher {
         self.thread.join().unwrap_or_else(|_| Err(std::io::Error::other("flusher thread panicked")))
     }
 }
+
+/// How long a released blob file stays on disk for readers that already found it.
+const RELEASE_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Chunks queued between the caller and the writer thread.
 const WRITE_QUEUE_CHUNKS: usize = 32;

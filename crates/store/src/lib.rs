@@ -30,6 +30,9 @@ pub use commit::Committer;
 pub use crypto::{DataKey, MasterKey};
 pub use redb;
 
+/// redb's in-memory page cache.
+const DB_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Sealed bytes of small objects, keyed by blob id.
 pub const INLINE_BLOBS: TableDefinition<u128, &[u8]> = TableDefinition::new("inline_blobs");
 /// Every blob file some record references. A file in `blobs/` not listed here is an orphan.
@@ -97,7 +100,8 @@ impl Store {
         fs::create_dir_all(root)?;
         let master = MasterKey::load_or_create(&root.join("keys"))?;
         let blobs = BlobDir::open(root.join("blobs"))?;
-        let db = redb::Database::create(root.join("meta.redb"))?;
+        // the page cache is bounded: metadata and inline objects beyond it are read from disk
+        let db = redb::Builder::new().set_cache_size(DB_CACHE_BYTES).create(root.join("meta.redb"))?;
         {
             let txn = db.begin_write()?;
             txn.open_table(INLINE_BLOBS)?;
@@ -180,7 +184,7 @@ impl Store {
             };
             plan.push(ReadStep { extent: extent.clone(), from, to, sealed });
         }
-        let state = ReadState { plan, step: 0, pos: None, key, blobs: self.inner.blobs.clone() };
+        let state = ReadState { plan, step: 0, pos: None, key, blobs: self.inner.blobs.clone(), file: None };
         Ok(unfold_read_state(state))
     }
 }
@@ -198,6 +202,8 @@ struct ReadState {
     pos: Option<u64>,
     key: DataKey,
     blobs: BlobDir,
+    /// The open blob file of the current step, kept across batches.
+    file: Option<std::fs::File>,
 }
 
 impl ReadState {
@@ -211,6 +217,7 @@ impl ReadState {
             if pos >= step.to {
                 self.step += 1;
                 self.pos = None;
+                self.file = None;
                 continue;
             }
             let first_chunk = pos / chunk;
@@ -222,10 +229,17 @@ impl ReadState {
                 Some(sealed) => blob::open_inline_range(&key, &extent, sealed, first_chunk, chunks),
                 None => {
                     let blobs = self.blobs.clone();
-                    match tokio::task::spawn_blocking(move || blobs.read_file_range(&key, &extent, first_chunk, chunks))
-                        .await
-                    {
-                        Ok(result) => result,
+                    let mut file = self.file.take();
+                    let read = tokio::task::spawn_blocking(move || {
+                        let result = blobs.read_file_range(&mut file, &key, &extent, first_chunk, chunks);
+                        (file, result)
+                    })
+                    .await;
+                    match read {
+                        Ok((file, result)) => {
+                            self.file = file;
+                            result
+                        }
                         Err(err) => Err(StoreError::Bug(format!("blob read task failed: {err}"))),
                     }
                 }
