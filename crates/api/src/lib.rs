@@ -55,6 +55,7 @@ pub struct Api {
 
 struct ApiInner {
     s3: S3Service,
+    store: tarn_store::Store,
     identities: Identities,
     metrics: metrics::Metrics,
     ready: std::sync::atomic::AtomicBool,
@@ -67,6 +68,7 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 impl Api {
     #[must_use]
     pub fn new(objects: Objects, identities: Identities, config: &ApiConfig) -> Self {
+        let store = objects.store().clone();
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
         builder.set_access(Access);
@@ -75,6 +77,7 @@ impl Api {
         Self {
             inner: Arc::new(ApiInner {
                 s3,
+                store,
                 identities,
                 metrics: metrics::Metrics::default(),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -140,7 +143,8 @@ impl Api {
             );
         }
         if is_query_protocol(&req) {
-            return ("sts", "query".into(), self.query_protocol(req, request_id).await);
+            let (operation, resp) = self.query_protocol(req, request_id).await;
+            return ("sts", operation, resp);
         }
         let slot = OperationSlot::default();
         req.extensions_mut().insert(slot.clone());
@@ -172,12 +176,34 @@ impl Api {
                 };
                 plain(status, "application/json", Bytes::from_static(body.as_bytes()))
             }
-            "metrics" => plain(StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(self.inner.metrics.render())),
+            "metrics" => {
+                let mut text = self.inner.metrics.render();
+                let (commits, writes) = self.inner.store.commit_stats();
+                text.push_str("# HELP tarn_store_commits_total Metadata transactions committed (one fsync each).\n");
+                text.push_str("# TYPE tarn_store_commits_total counter\n");
+                text.push_str(&format!("tarn_store_commits_total {commits}\n"));
+                text.push_str("# HELP tarn_store_writes_total Writes carried by those transactions (group commit).\n");
+                text.push_str("# TYPE tarn_store_writes_total counter\n");
+                text.push_str(&format!("tarn_store_writes_total {writes}\n"));
+                plain(StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(text))
+            }
             _ => plain(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
         }
     }
 
-    async fn query_protocol(&self, req: Request<Incoming>, request_id: &str) -> Response<s3s::Body> {
+    /// Answers a query-protocol request; returns the operation (the `Action`) for logs and metrics.
+    async fn query_protocol(&self, req: Request<Incoming>, request_id: &str) -> (String, Response<s3s::Body>) {
+        let mut action = "unknown".to_string();
+        let resp = self.query_protocol_inner(req, request_id, &mut action).await;
+        (action, resp)
+    }
+
+    async fn query_protocol_inner(
+        &self,
+        req: Request<Incoming>,
+        request_id: &str,
+        action: &mut String,
+    ) -> Response<s3s::Body> {
         const BODY_MAX: usize = 64 * 1024;
         let (parts, body) = req.into_parts();
         let body = match http_body_util::Limited::new(body, BODY_MAX).collect().await {
@@ -210,6 +236,9 @@ impl Api {
         };
         let mut params: Vec<(String, String)> = parts.uri.query().map(parse_form).unwrap_or_default();
         params.extend(parse_form(&String::from_utf8_lossy(&body)));
+        if let Some((_, a)) = params.iter().find(|(k, _)| k == "Action") {
+            a.clone_into(action);
+        }
         let Some(principal) = identities.principal_for(&verified.access_key_id) else {
             return sts_error(
                 StatusCode::FORBIDDEN,

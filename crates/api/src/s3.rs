@@ -262,20 +262,20 @@ fn resolve_range(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<
         if range.is_some() {
             return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
         }
+        let parts = rec.part_sizes.len().max(1);
+        let idx = usize::try_from(n - 1).ok().filter(|&i| i < parts).ok_or_else(|| {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            e
+        })?;
         if rec.part_sizes.is_empty() {
-            return if n == 1 {
-                Ok(None)
-            } else {
-                Err(err(tarn_objects::ObjectsError::InvalidRange { size: rec.size }))
-            };
+            return Ok(None);
         }
-        let idx = usize::try_from(n - 1)
-            .map_err(|_| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?;
-        let Some(&len) = rec.part_sizes.get(idx) else {
-            return Err(err(tarn_objects::ObjectsError::InvalidRange { size: rec.size }));
-        };
         let start: u64 = rec.part_sizes[..idx].iter().sum();
-        return Ok(Some((start, start + len)));
+        return Ok(Some((start, start + rec.part_sizes[idx])));
     }
     let Some(range) = range else { return Ok(None) };
     match range.check(rec.size) {
@@ -305,7 +305,7 @@ fn parse_copy_range(v: &str, size: u64) -> S3Result<(u64, u64)> {
     let first: u64 = a.parse().map_err(|_| bad())?;
     let last: u64 = b.parse().map_err(|_| bad())?;
     if first > last || last >= size {
-        return Err(err(tarn_objects::ObjectsError::InvalidRange { size }));
+        return Err(s3_error!(InvalidArgument, "Range specified is not valid for source object of size: {size}"));
     }
     Ok((first, last + 1))
 }

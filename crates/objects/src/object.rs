@@ -456,7 +456,14 @@ impl Objects {
                             let committed =
                                 commit_version(txn, bucket, key, marker, &WriteConditions::default(), Some(None))?;
                             Ok(committed.map(|(rec, files)| {
-                                (DeleteOutcome { delete_marker: true, version_id: rec.version_id.clone() }, files)
+                                // a suspended bucket's delete marker is the "null" version, and says so
+                                (
+                                    DeleteOutcome {
+                                        delete_marker: true,
+                                        version_id: Some(rec.version_id_str().to_string()),
+                                    },
+                                    files,
+                                )
                             }))
                         }
                     },

@@ -23,16 +23,35 @@ type Job = Box<dyn FnOnce(&redb::WriteTransaction) -> (bool, Completion) + Send>
 #[derive(Clone)]
 pub struct Committer {
     jobs: mpsc::Sender<Job>,
+    stats: Arc<CommitStats>,
+}
+
+/// Counters of the group-commit thread: how many transactions carried how many writes.
+#[derive(Default, Debug)]
+pub struct CommitStats {
+    /// Transactions committed (one fsync each).
+    pub commits: std::sync::atomic::AtomicU64,
+    /// Writes those transactions carried.
+    pub writes: std::sync::atomic::AtomicU64,
 }
 
 impl Committer {
     pub(crate) fn start(db: Arc<redb::Database>) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let stats = Arc::new(CommitStats::default());
+        let thread_stats = stats.clone();
         std::thread::Builder::new()
             .name("tarn-commit".into())
-            .spawn(move || run(&db, &rx))
+            .spawn(move || run(&db, &rx, &thread_stats))
             .expect("spawning the commit thread");
-        Self { jobs }
+        Self { jobs, stats }
+    }
+
+    /// (transactions committed, writes committed) since start.
+    #[must_use]
+    pub fn stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.stats.commits.load(Relaxed), self.stats.writes.load(Relaxed))
     }
 
     pub(crate) async fn submit<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -59,7 +78,7 @@ impl Committer {
     }
 }
 
-fn run(db: &redb::Database, rx: &mpsc::Receiver<Job>) {
+fn run(db: &redb::Database, rx: &mpsc::Receiver<Job>, stats: &CommitStats) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH_WRITES_MAX {
@@ -68,11 +87,16 @@ fn run(db: &redb::Database, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(db, batch);
+        let size = batch.len() as u64;
+        if commit_batch(db, batch) {
+            stats.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats.writes.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
-fn commit_batch(db: &redb::Database, batch: Vec<Job>) {
+/// Applies and commits one batch; true when it committed.
+fn commit_batch(db: &redb::Database, batch: Vec<Job>) -> bool {
     let size = batch.len();
     let txn = match db.begin_write() {
         Ok(txn) => txn,
@@ -80,7 +104,7 @@ fn commit_batch(db: &redb::Database, batch: Vec<Job>) {
             // dropping the jobs unblocks their callers with an error
             tracing::error!(%err, size, "cannot begin write transaction");
             drop(batch);
-            return;
+            return false;
         }
     };
     let mut completions = Vec::with_capacity(size);
@@ -109,7 +133,76 @@ fn commit_batch(db: &redb::Database, batch: Vec<Job>) {
             err.to_string()
         }),
     };
+    let committed = outcome.is_ok();
     for done in completions {
         done(outcome.clone());
+    }
+    committed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes that arrive while a commit is on the disk are applied together in the next one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_writes_share_one_commit() {
+        const TABLE: redb::TableDefinition<u64, u64> = redb::TableDefinition::new("t");
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(redb::Database::create(dir.path().join("db")).unwrap());
+        let committer = Committer::start(db.clone());
+        // the first write holds the commit thread long enough for the others to queue
+        let gate = committer.clone();
+        let first = tokio::spawn(async move {
+            gate.submit(|txn| {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                txn.open_table(TABLE)?.insert(0, 0)?;
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut waiting = Vec::new();
+        for i in 1..=50u64 {
+            let c = committer.clone();
+            waiting.push(tokio::spawn(async move {
+                c.submit(move |txn| {
+                    txn.open_table(TABLE)?.insert(i, i * 10)?;
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        first.await.unwrap().unwrap();
+        for (i, w) in waiting.into_iter().enumerate() {
+            assert_eq!(w.await.unwrap().unwrap(), i as u64 + 1);
+        }
+        let (commits, writes) = committer.stats();
+        assert_eq!(writes, 51);
+        assert!(commits <= 3, "50 queued writes should share a commit, took {commits}");
+        use redb::ReadableDatabase as _;
+        let table = db.begin_read().unwrap().open_table(TABLE).unwrap();
+        assert_eq!(table.get(50).unwrap().unwrap().value(), 500);
+    }
+
+    /// A write whose closure fails aborts its batch; nothing of the batch is visible.
+    #[tokio::test]
+    async fn a_failed_write_aborts_nothing_else_later() {
+        const TABLE: redb::TableDefinition<u64, u64> = redb::TableDefinition::new("t");
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(redb::Database::create(dir.path().join("db")).unwrap());
+        let committer = Committer::start(db.clone());
+        let failed =
+            committer.submit(|_txn| -> Result<(), StoreError> { Err(StoreError::Bug("injected".into())) }).await;
+        assert!(matches!(failed, Err(StoreError::Bug(_))));
+        committer
+            .submit(|txn| {
+                txn.open_table(TABLE)?.insert(1, 1)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        use redb::ReadableDatabase as _;
+        assert_eq!(db.begin_read().unwrap().open_table(TABLE).unwrap().get(1).unwrap().unwrap().value(), 1);
     }
 }

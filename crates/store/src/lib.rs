@@ -124,6 +124,13 @@ impl Store {
         &self.inner.root
     }
 
+    /// (transactions committed, writes committed) since start: writes / commits is the mean
+    /// number of writes that shared one fsync.
+    #[must_use]
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.inner.committer.stats()
+    }
+
     #[must_use]
     pub fn master_key(&self) -> &MasterKey {
         &self.inner.master

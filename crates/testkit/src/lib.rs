@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use aws_sdk_s3;
+pub use tempfile;
 
 /// Root credentials every test server uses.
 pub const ACCESS_KEY_ID: &str = "AKIATARNTESTKEY00001";
@@ -21,6 +22,16 @@ pub struct TestServer {
     _temp: Option<tempfile::TempDir>,
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// Extra arguments after `serve --data-dir DIR --listen ADDR`, on every (re)start.
+    extra_args: Vec<String>,
+    /// Extra environment variables, on every (re)start.
+    extra_env: Vec<(String, String)>,
+    /// Whether `TARN_ROOT_ACCESS_KEY_ID` / `TARN_ROOT_SECRET_ACCESS_KEY` are set to the test
+    /// credentials (otherwise both are removed from the child's environment).
+    root_env: bool,
+    /// Where the child's stdout goes: one file per start, in the temp dir.
+    stdout_path: Option<PathBuf>,
+    starts: u32,
 }
 
 impl TestServer {
@@ -29,9 +40,74 @@ impl TestServer {
     pub fn start(binary: &str) -> Self {
         let temp = tempfile::Builder::new().prefix("tarn-test-").tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
-        let mut server = Self { binary: binary.into(), data_dir, _temp: Some(temp), child: None, addr: free_addr() };
+        let mut server = Self {
+            binary: binary.into(),
+            data_dir,
+            _temp: Some(temp),
+            child: None,
+            addr: free_addr(),
+            extra_args: Vec::new(),
+            extra_env: Vec::new(),
+            root_env: true,
+            stdout_path: None,
+            starts: 0,
+        };
         server.spawn();
         server
+    }
+
+    /// Like [`TestServer::start`], with extra `args` after `serve --data-dir DIR --listen ADDR`
+    /// (e.g. `["--region", "eu-west-1"]`) and extra `env`. With `with_root_env` false the child
+    /// gets no `TARN_ROOT_*` variables at all, so it generates (or loads) root credentials in its
+    /// data dir. The same args and env apply on every restart. The child's stdout is captured;
+    /// see [`TestServer::stdout`].
+    #[must_use]
+    pub fn start_with(binary: &str, args: &[&str], env: &[(&str, &str)], with_root_env: bool) -> Self {
+        let temp = tempfile::Builder::new().prefix("tarn-test-").tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut server = Self {
+            binary: binary.into(),
+            data_dir,
+            _temp: Some(temp),
+            child: None,
+            addr: free_addr(),
+            extra_args: args.iter().map(|a| (*a).to_string()).collect(),
+            extra_env: env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(),
+            root_env: with_root_env,
+            stdout_path: None,
+            starts: 0,
+        };
+        server.spawn();
+        server
+    }
+
+    /// What the current (or last) run of the server printed to stdout so far.
+    #[must_use]
+    pub fn stdout(&self) -> String {
+        self.stdout_path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+
+    /// The root credentials the current (or last) run printed as `export AWS_ACCESS_KEY_ID=...`
+    /// and `export AWS_SECRET_ACCESS_KEY=...` lines, if it printed both.
+    #[must_use]
+    pub fn printed_credentials(&self) -> Option<(String, String)> {
+        parse_printed_credentials(&self.stdout())
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself (no signal is sent); kills it
+    /// if it does not. Returns its exit status if it exited in time.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// Process id of the running server.
@@ -67,17 +143,31 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(&self.binary)
-            .args(["serve", "--data-dir"])
+        self.starts += 1;
+        let stdout = match self._temp.as_ref() {
+            Some(temp) => {
+                let path = temp.path().join(format!("stdout-{}.log", self.starts));
+                let file = std::fs::File::create(&path).expect("create stdout capture file");
+                self.stdout_path = Some(path);
+                Stdio::from(file)
+            }
+            None => Stdio::null(),
+        };
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["serve", "--data-dir"])
             .arg(&self.data_dir)
             .args(["--listen", &self.addr.to_string()])
-            .env("TARN_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .env("TARN_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn tarn");
+            .args(&self.extra_args)
+            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()));
+        if self.root_env {
+            cmd.env("TARN_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID).env("TARN_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+        } else {
+            cmd.env_remove("TARN_ROOT_ACCESS_KEY_ID").env_remove("TARN_ROOT_SECRET_ACCESS_KEY");
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.stdout(stdout).stderr(Stdio::inherit()).spawn().expect("spawn tarn");
         self.child = Some(child);
         self.wait_healthy();
     }
@@ -143,6 +233,12 @@ impl TestServer {
         s3_client(&self.endpoint(), true)
     }
 
+    /// A path-style S3 client that signs for `region` (for servers started with `--region`).
+    #[must_use]
+    pub fn s3_in_region(&self, region: &str) -> aws_sdk_s3::Client {
+        s3_client_in_region(&self.endpoint(), true, ACCESS_KEY_ID, SECRET_ACCESS_KEY, region)
+    }
+
     /// An S3 client using virtual-host addressing (`BUCKET.localhost:PORT`).
     #[must_use]
     pub fn s3_virtual_host(&self) -> aws_sdk_s3::Client {
@@ -165,11 +261,23 @@ pub fn s3_client(endpoint: &str, path_style: bool) -> aws_sdk_s3::Client {
 /// An S3 client with the given credentials.
 #[must_use]
 pub fn s3_client_with(endpoint: &str, path_style: bool, key: &str, secret: &str) -> aws_sdk_s3::Client {
+    s3_client_in_region(endpoint, path_style, key, secret, REGION)
+}
+
+/// An S3 client with the given credentials that signs for `region`.
+#[must_use]
+pub fn s3_client_in_region(
+    endpoint: &str,
+    path_style: bool,
+    key: &str,
+    secret: &str,
+    region: &str,
+) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     let http = aws_smithy_http_client::Builder::new().build_http();
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(key, secret, None, None, "tarn-test"))
         .force_path_style(path_style)
@@ -178,7 +286,20 @@ pub fn s3_client_with(endpoint: &str, path_style: bool, key: &str, secret: &str)
     aws_sdk_s3::Client::from_conf(config)
 }
 
-fn free_addr() -> SocketAddr {
+/// The `(access key id, secret)` from `export AWS_ACCESS_KEY_ID=...` and
+/// `export AWS_SECRET_ACCESS_KEY=...` lines of `tarn serve`'s output, if both are there.
+#[must_use]
+pub fn parse_printed_credentials(stdout: &str) -> Option<(String, String)> {
+    let value = |name: &str| {
+        let prefix = format!("export {name}=");
+        stdout.lines().find_map(|l| l.trim().strip_prefix(prefix.as_str()).map(|v| v.trim().to_string()))
+    };
+    Some((value("AWS_ACCESS_KEY_ID")?, value("AWS_SECRET_ACCESS_KEY")?))
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+#[must_use]
+pub fn free_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
     listener.local_addr().expect("local addr")
 }
