@@ -67,7 +67,18 @@ fn two_gib_put_and_get_stay_within_64_mib_of_memory() {
             break;
         }
         if head_seen {
-            // spot-check the content stays the repeated block
+            // the body is the 1 MiB block repeated: check every byte against it
+            let offset = (total % block.len() as u64) as usize;
+            let mut checked = 0;
+            while checked < n {
+                let at = (offset + checked) % block.len();
+                let take = (n - checked).min(block.len() - at);
+                assert!(
+                    buf[checked..checked + take] == block[at..at + take],
+                    "GET returned wrong bytes near offset {total}"
+                );
+                checked += take;
+            }
             total += n as u64;
         } else {
             first.extend_from_slice(&buf[..n]);

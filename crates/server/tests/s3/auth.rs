@@ -125,6 +125,18 @@ async fn presigned_urls_v4_and_v2() {
     .unwrap();
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     assert_eq!(resp.body, b"presigned body");
+    let past = (time::OffsetDateTime::now_utc().unix_timestamp() - 10).to_string();
+    let expired_sig = sigv2(&format!("GET\n\n\n{past}\n/pre/file.txt"));
+    let expired_enc =
+        percent_encoding::utf8_percent_encode(&expired_sig, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let expired =
+        format!("/pre/file.txt?AWSAccessKeyId={}&Signature={expired_enc}&Expires={past}", tarn_testkit::ACCESS_KEY_ID);
+    let resp = raw_request(
+        srv.addr,
+        format!("GET {expired} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!((resp.status, resp.error_code().as_deref()), (403, Some("AccessDenied")), "{}", resp.body_text());
     let bad = url.replace(
         &format!("Signature={}", &enc[..2]),
         &format!("Signature={}", if &enc[..2] == "AA" { "BB" } else { "AA" }),
@@ -179,7 +191,16 @@ async fn sts_get_caller_identity() {
         body.len()
     );
     let resp = raw_request(srv.addr, req.as_bytes()).unwrap();
-    assert_eq!(resp.status / 100, 4);
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.error_code().as_deref(), Some("MissingAuthenticationToken"), "{}", resp.body_text());
+    // the operation is named in the metrics
+    let metrics =
+        raw_request(srv.addr, b"GET /_tarn/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    assert!(
+        metrics.body_text().contains("operation=\"GetCallerIdentity\",status=\"200\"} 1"),
+        "{}",
+        metrics.body_text()
+    );
 }
 
 /// A SigV4-signed request with a single-chunk payload.

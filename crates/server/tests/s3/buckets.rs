@@ -131,3 +131,38 @@ async fn health_and_metrics_endpoints() {
     assert!(text.contains("tarn_requests_total{service=\"s3\",operation=\"CreateBucket\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("tarn_request_duration_seconds_count{service=\"s3\"}"), "{text}");
 }
+
+/// Concurrent PUTs share fsyncs: the store commits fewer transactions than it acknowledges writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_share_commits() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "group").await;
+    let counter = |name: &str| -> u64 {
+        let m =
+            tarn_testkit::raw_request(srv.addr, b"GET /_tarn/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+        let text = m.body_text();
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (commits_before, writes_before) = (counter("tarn_store_commits_total"), counter("tarn_store_writes_total"));
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let s3 = s3.clone();
+        tasks.push(tokio::spawn(async move { put(&s3, "group", &format!("k{i}"), &[7u8; 4096]).await }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let commits = counter("tarn_store_commits_total") - commits_before;
+    let writes = counter("tarn_store_writes_total") - writes_before;
+    assert_eq!(writes, 64);
+    assert!(commits < writes, "64 concurrent PUTs took {commits} commits: no fsync was shared");
+    eprintln!("64 concurrent PUTs: {commits} commits");
+    // errors are counted by status too
+    let _ = s3.get_object().bucket("group").key("missing").send().await;
+    let m = tarn_testkit::raw_request(srv.addr, b"GET /_tarn/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert!(m.body_text().contains("operation=\"GetObject\",status=\"404\"} 1"), "{}", m.body_text());
+}

@@ -400,3 +400,59 @@ async fn reader_survives_concurrent_overwrite() {
     assert!(got == old, "the in-flight GET returned bytes of another version");
     assert_eq!(get_bytes(&s3, "race", "k").await, vec![2u8; 1024 * 1024]);
 }
+
+/// Create-only writes race safely: of 16 concurrent `If-None-Match: *` PUTs, exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_create_only_puts_have_one_winner() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "once").await;
+    let mut racers = Vec::new();
+    for i in 0..16u8 {
+        let s3 = s3.clone();
+        racers.push(tokio::spawn(async move {
+            let r = s3
+                .put_object()
+                .bucket("once")
+                .key("k")
+                .if_none_match("*")
+                .body(ByteStream::from(vec![i; 1000]))
+                .send()
+                .await;
+            (i, r.map_err(|e| e.raw_response().map_or(0, |r| r.status().as_u16())))
+        }));
+    }
+    let mut winners = Vec::new();
+    for r in racers {
+        match r.await.unwrap() {
+            (i, Ok(_)) => winners.push(i),
+            (_, Err(status)) => assert_eq!(status, 412),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one create-only PUT may succeed");
+    assert_eq!(get_bytes(&s3, "once", "k").await, vec![winners[0]; 1000]);
+}
+
+/// Objects sent without any checksum get a CRC64NVME computed and stored, as S3 does.
+#[tokio::test]
+async fn default_checksum_is_crc64nvme() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "dflt").await;
+    let resp = crate::auth::signed(&srv, "PUT", "/dflt/raw", "", &tarn_testkit::sign::amz_date_now(), b"hello world");
+    assert_eq!(resp.status, 200);
+    let head = s3.head_object().bucket("dflt").key("raw").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    let reference = s3
+        .put_object()
+        .bucket("dflt")
+        .key("sdk")
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .body(ByteStream::from_static(b"hello world"))
+        .send()
+        .await
+        .unwrap();
+    assert!(head.checksum_crc64_nvme().is_some());
+    assert_eq!(head.checksum_crc64_nvme(), reference.checksum_crc64_nvme());
+    assert_eq!(head.checksum_type().map(|t| t.as_str()), Some("FULL_OBJECT"));
+    assert!(head.checksum_crc32().is_none());
+}

@@ -222,6 +222,16 @@ def environment():
         print(f"   {out.strip()}; boto3 {boto3.__version__}")
 
 
+def sts():
+    """aws sts get-caller-identity, which tools call first to learn the account."""
+    ident = aws_json("sts", "get-caller-identity", what="aws sts get-caller-identity")
+    check_eq(ident.get("Account"), "000000000000", "sts Account (aws-cli)")
+    check_eq(ident.get("Arn"), "arn:aws:iam::000000000000:root", "sts Arn (aws-cli)")
+    ident = boto3.client("sts", endpoint_url=ENDPOINT, region_name="us-east-1").get_caller_identity()
+    check_eq(ident.get("Account"), "000000000000", "sts Account (boto3)")
+    check_eq(ident.get("Arn"), "arn:aws:iam::000000000000:root", "sts Arn (boto3)")
+
+
 def make_bucket():
     out = aws_ok("s3", "mb", f"s3://{BUCKET}")
     if out is not None:
@@ -667,7 +677,7 @@ def main():
     start = time.monotonic()
     print(f"tarn smoke against {ENDPOINT} (bucket {BUCKET}, work dir {WORK})", flush=True)
     try:
-        for fn in (environment, make_bucket, cp_single, cp_recursive, ls, sync, rm, multipart_100mib,
+        for fn in (environment, sts, make_bucket, cp_single, cp_recursive, ls, sync, rm, multipart_100mib,
                    s3api, versioning, boto3_errors, presigned, remove_bucket):
             section(fn)
     finally:
