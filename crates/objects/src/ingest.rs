@@ -98,20 +98,21 @@ enum Sink {
 
 impl Objects {
     /// Stores `body` sealed under `key`; fails, storing nothing, if any check fails.
-    pub(crate) async fn ingest(
+    /// Reads and checks the body into `sink`; returns (md5, checksum, size) once every check passed.
+    async fn ingest_checked(
         &self,
         mut body: BodyStream,
-        key: DataKey,
+        key: &DataKey,
+        sink: &mut Sink,
         size_max: u64,
         declared_len: Option<u64>,
         content_md5: Option<[u8; 16]>,
         checksum: ChecksumInput,
-    ) -> Result<Ingested> {
+    ) -> Result<([u8; 16], String, u64)> {
         if declared_len.is_some_and(|len| len > size_max) {
             return Err(ObjectsError::EntityTooLarge);
         }
         let mut digests = Digests::Inline(md5::Md5::new(), Hasher::new(checksum.algorithm()));
-        let mut sink = Sink::Buffer(Vec::new());
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk =
@@ -124,14 +125,14 @@ impl Objects {
                 return Err(ObjectsError::IncompleteBody("the request body is longer than its Content-Length".into()));
             }
             digests.update(&chunk).await?;
-            match &mut sink {
+            match sink {
                 Sink::Buffer(buffer) => {
                     buffer.extend_from_slice(&chunk);
                     if buffer.len() > INLINE_SIZE_MAX {
                         // too big to ride in the metadata commit: continue in a blob file
                         let mut writer = self.store.blobs().create(key.clone()).await?;
                         writer.write(bytes::Bytes::from(std::mem::take(buffer))).await?;
-                        sink = Sink::File(writer);
+                        *sink = Sink::File(writer);
                         digests = digests.into_thread();
                     }
                 }
@@ -179,6 +180,30 @@ impl Objects {
                 )));
             }
         }
+        Ok((md5, computed, size))
+    }
+
+    pub(crate) async fn ingest(
+        &self,
+        body: BodyStream,
+        key: DataKey,
+        size_max: u64,
+        declared_len: Option<u64>,
+        content_md5: Option<[u8; 16]>,
+        checksum: ChecksumInput,
+    ) -> Result<Ingested> {
+        let mut sink = Sink::Buffer(Vec::new());
+        let checked = self.ingest_checked(body, &key, &mut sink, size_max, declared_len, content_md5, checksum).await;
+        let (md5, computed, size) = match checked {
+            Ok(done) => done,
+            Err(err) => {
+                // remove a partial blob file before answering, so a refused request leaves nothing
+                if let Sink::File(writer) = sink {
+                    writer.abort().await;
+                }
+                return Err(err);
+            }
+        };
         let (extent, inline_sealed) = match sink {
             Sink::Buffer(buffer) => {
                 let mut sealer = Sealer::new(key);

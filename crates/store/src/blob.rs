@@ -414,6 +414,15 @@ impl BlobFileWriter {
         }
     }
 
+    /// Abandons the blob and waits until its file is gone. (Dropping the writer abandons it too,
+    /// but the file then disappears a moment later, on the writer thread.)
+    pub async fn abort(mut self) {
+        self.tx.take();
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+
     /// Seals the last chunk, writes it and makes the file durable (file and directory fsync).
     pub async fn finish(mut self) -> Result<Extent, StoreError> {
         let tx = self.tx.as_ref().expect("writer finished twice");

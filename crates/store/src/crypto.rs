@@ -25,6 +25,10 @@ pub const CHUNK_SEALED_LEN: usize = CHUNK_PLAIN_LEN + TAG_LEN;
 
 const WRAP_NONCE_LEN: usize = 12;
 const MASTER_KEY_FILE: &str = "master.key";
+/// A known value wrapped under the master key when the data dir was created: a start with a
+/// different `master.key` fails at once instead of answering every read with an error.
+const MASTER_CHECK_FILE: &str = "master.key.check";
+const MASTER_CHECK_AAD: &[u8] = b"tarn-master-key-check";
 
 /// The key that wraps every data key. Lives in `keys/master.key`, mode 0600.
 #[derive(Clone)]
@@ -54,7 +58,58 @@ impl MasterKey {
         };
         let cipher = Aes256Gcm::new_from_slice(&bytes)
             .map_err(|_| StoreError::Corrupt(format!("master key in {} is not 32 bytes", path.display())))?;
-        Ok(Self { cipher })
+        let key = Self { cipher };
+        key.check(keys_dir)?;
+        Ok(key)
+    }
+
+    /// Verifies (or, on first start, records) that this is the key the data dir was written under.
+    fn check(&self, keys_dir: &Path) -> Result<(), StoreError> {
+        let path = keys_dir.join(MASTER_CHECK_FILE);
+        match fs::read(&path) {
+            Ok(sealed) => {
+                let wrong = || {
+                    StoreError::Corrupt(format!(
+                        "{} is not the master key this data dir was written with ({} does not verify)",
+                        keys_dir.join(MASTER_KEY_FILE).display(),
+                        path.display()
+                    ))
+                };
+                if sealed.len() != WRAP_NONCE_LEN + TAG_LEN {
+                    return Err(wrong());
+                }
+                let (nonce, tag) = sealed.split_at(WRAP_NONCE_LEN);
+                let nonce: [u8; WRAP_NONCE_LEN] = nonce.try_into().expect("length checked");
+                let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
+                let mut empty: [u8; 0] = [];
+                self.cipher
+                    .decrypt_inout_detached(
+                        &Array::from(nonce),
+                        MASTER_CHECK_AAD,
+                        (&mut empty[..]).into(),
+                        &Array::from(tag),
+                    )
+                    .map_err(|_| wrong())
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let mut nonce = [0u8; WRAP_NONCE_LEN];
+                rand::rng().fill_bytes(&mut nonce);
+                let mut empty: [u8; 0] = [];
+                let tag = self
+                    .cipher
+                    .encrypt_inout_detached(&Array::from(nonce), MASTER_CHECK_AAD, (&mut empty[..]).into())
+                    .expect("aes-gcm over no bytes cannot fail");
+                let tmp = keys_dir.join("master.key.check.tmp");
+                let mut file = open_private(&tmp)?;
+                file.write_all(&nonce)?;
+                file.write_all(&tag)?;
+                file.sync_all()?;
+                fs::rename(&tmp, &path)?;
+                fsync_dir(keys_dir)?;
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Creates a fresh data key and returns it with its wrapped (sealed) form for the record.
@@ -196,6 +251,16 @@ mod tests {
         assert!(again.open_chunk([7; 8], 3, false, &mut sealed.clone()).is_err());
         sealed[0] ^= 1;
         assert!(again.open_chunk([7; 8], 3, true, &mut sealed).is_err());
+    }
+
+    #[test]
+    fn a_different_master_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        MasterKey::load_or_create(dir.path()).unwrap();
+        MasterKey::load_or_create(dir.path()).expect("the same key verifies");
+        fs::write(dir.path().join(MASTER_KEY_FILE), [9u8; 32]).unwrap();
+        let err = MasterKey::load_or_create(dir.path()).err().expect("a foreign key must be refused");
+        assert!(err.to_string().contains("not the master key"), "{err}");
     }
 
     #[test]

@@ -471,3 +471,67 @@ pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sign;
+
+    const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const DATE: &str = "20130524T000000Z";
+
+    /// AWS's S3 SigV4 example "GET Object" (the first 10 bytes of test.txt in examplebucket).
+    #[test]
+    fn s3_get_object_example_signature() {
+        let empty = sign::sha256_hex(b"");
+        let (auth, signature) = sign::authorization(
+            "GET",
+            "/test.txt",
+            "",
+            &[
+                ("host", "examplebucket.s3.amazonaws.com"),
+                ("range", "bytes=0-9"),
+                ("x-amz-content-sha256", &empty),
+                ("x-amz-date", DATE),
+            ],
+            &empty,
+            KEY,
+            SECRET,
+            DATE,
+        );
+        assert_eq!(signature, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature="));
+    }
+
+    /// AWS's S3 SigV4 example of a chunked upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): the seed
+    /// signature and the signature of each chunk.
+    #[test]
+    fn s3_chunked_upload_example_signatures() {
+        let payload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+        let (_, seed) = sign::authorization(
+            "PUT",
+            "/examplebucket/chunkObject.txt",
+            "",
+            &[
+                ("host", "s3.amazonaws.com"),
+                ("x-amz-date", DATE),
+                ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+                ("x-amz-content-sha256", payload),
+                ("content-encoding", "aws-chunked"),
+                ("x-amz-decoded-content-length", "66560"),
+                ("content-length", "66824"),
+            ],
+            payload,
+            KEY,
+            SECRET,
+            DATE,
+        );
+        assert_eq!(seed, "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9");
+        let first = sign::chunk_signature(SECRET, DATE, &seed, &[b'a'; 65536]);
+        assert_eq!(first, "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648");
+        let second = sign::chunk_signature(SECRET, DATE, &first, &[b'a'; 1024]);
+        assert_eq!(second, "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497");
+        let last = sign::chunk_signature(SECRET, DATE, &second, b"");
+        assert_eq!(last, "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9");
+    }
+}

@@ -179,3 +179,77 @@ async fn crc64nvme_full_object_for_multipart() {
     );
     assert_ne!(done.checksum_crc64_nvme(), Some(single.as_str()));
 }
+
+/// aws-chunked bodies that break their framing or their promises store nothing.
+#[tokio::test]
+async fn broken_aws_chunked_bodies_store_nothing() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "trl").await;
+    let data = b"hello world";
+    let cases: [(&str, Vec<u8>, usize, &str); 3] = [
+        // the final zero-length chunk and trailer never come
+        (
+            "truncated",
+            format!("{:x}\r\n", data.len())
+                .into_bytes()
+                .into_iter()
+                .chain(data.iter().copied())
+                .chain(*b"\r\n")
+                .collect(),
+            data.len(),
+            "x-amz-checksum-crc32",
+        ),
+        // x-amz-decoded-content-length promises more than the chunks carry
+        (
+            "short",
+            [format!("{:x}\r\n", data.len()).as_bytes(), data, b"\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n"]
+                .concat(),
+            data.len() + 5,
+            "x-amz-checksum-crc32",
+        ),
+        // a trailer is declared but not sent
+        (
+            "no-trailer",
+            [format!("{:x}\r\n", data.len()).as_bytes(), data, b"\r\n0\r\n\r\n"].concat(),
+            data.len(),
+            "x-amz-checksum-crc32",
+        ),
+    ];
+    for (key, body, decoded, trailer) in cases {
+        let date = sign::amz_date_now();
+        let host = srv.addr.to_string();
+        let payload = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+        let decoded = decoded.to_string();
+        let path = format!("/trl/{key}");
+        let headers = [
+            ("host", host.as_str()),
+            ("x-amz-date", date.as_str()),
+            ("x-amz-content-sha256", payload),
+            ("x-amz-decoded-content-length", decoded.as_str()),
+            ("x-amz-trailer", trailer),
+            ("content-encoding", "aws-chunked"),
+        ];
+        let (auth, _) = sign::authorization(
+            "PUT",
+            &path,
+            "",
+            &headers,
+            payload,
+            tarn_testkit::ACCESS_KEY_ID,
+            tarn_testkit::SECRET_ACCESS_KEY,
+            &date,
+        );
+        let mut req = format!(
+            "PUT {path} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload}\r\nx-amz-decoded-content-length: {decoded}\r\nx-amz-trailer: {trailer}\r\ncontent-encoding: aws-chunked\r\nContent-Length: {}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        let resp = raw_request(srv.addr, &req).unwrap();
+        assert_eq!(resp.status, 400, "{key}: {}", resp.body_text());
+        assert!(resp.error_code().is_some(), "{key}: an S3 error document");
+        let (code, _) = failure(s3.get_object().bucket("trl").key(key).send().await);
+        assert_eq!(code, "NoSuchKey", "{key}");
+    }
+}

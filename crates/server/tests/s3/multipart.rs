@@ -352,3 +352,53 @@ async fn upload_part_copy_and_checksums() {
     );
     assert_eq!(status / 100, 4, "{code}");
 }
+
+#[tokio::test]
+async fn list_multipart_uploads_prefix_delimiter_pagination() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "mpl").await;
+    let mut ids = Vec::new();
+    for key in ["a/1", "a/2", "b", "c/x/y", "c/z"] {
+        let id =
+            s3.create_multipart_upload().bucket("mpl").key(key).send().await.unwrap().upload_id().unwrap().to_string();
+        ids.push((key.to_string(), id));
+    }
+    // two uploads of the same key list in creation order
+    let again =
+        s3.create_multipart_upload().bucket("mpl").key("b").send().await.unwrap().upload_id().unwrap().to_string();
+    let all = s3.list_multipart_uploads().bucket("mpl").send().await.unwrap();
+    let listed: Vec<_> =
+        all.uploads().iter().map(|u| (u.key().unwrap().to_string(), u.upload_id().unwrap().to_string())).collect();
+    let mut expected = ids.clone();
+    expected.insert(3, ("b".to_string(), again.clone()));
+    assert_eq!(listed, expected);
+    let top = s3.list_multipart_uploads().bucket("mpl").delimiter("/").send().await.unwrap();
+    let prefixes: Vec<_> = top.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert_eq!(prefixes, ["a/", "c/"]);
+    assert_eq!(top.uploads().iter().filter_map(|u| u.key()).collect::<Vec<_>>(), ["b", "b"]);
+    let under_c = s3.list_multipart_uploads().bucket("mpl").prefix("c/").delimiter("/").send().await.unwrap();
+    assert_eq!(under_c.common_prefixes().iter().filter_map(|p| p.prefix()).collect::<Vec<_>>(), ["c/x/"]);
+    assert_eq!(under_c.uploads().iter().filter_map(|u| u.key()).collect::<Vec<_>>(), ["c/z"]);
+    // pages of two, resumed by key and upload id markers
+    let mut seen = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = s3
+            .list_multipart_uploads()
+            .bucket("mpl")
+            .max_uploads(2)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(page.uploads().iter().map(|u| (u.key().unwrap().to_string(), u.upload_id().unwrap().to_string())));
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        id_marker = page.next_upload_id_marker().map(str::to_string);
+    }
+    assert_eq!(seen, expected);
+}

@@ -98,6 +98,27 @@ async fn limits_on_keys_and_metadata() {
     let (code, status) =
         failure(s3.put_object().bucket("lim").key(&key_long).body(ByteStream::from_static(b"x")).send().await);
     assert_eq!((code.as_str(), status), ("KeyTooLongError", 400));
+    // 2 KiB of user metadata (names plus values) is the limit, to the byte
+    let at_limit = "v".repeat(2048 - "edge".len());
+    s3.put_object()
+        .bucket("lim")
+        .key("edge")
+        .metadata("edge", &at_limit)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let over = "v".repeat(2049 - "edge".len());
+    let (code, _) = failure(
+        s3.put_object()
+            .bucket("lim")
+            .key("edge2")
+            .metadata("edge", &over)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "MetadataTooLarge");
     let big_value = "v".repeat(2100);
     let (code, status) = failure(
         s3.put_object()

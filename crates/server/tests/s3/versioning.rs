@@ -126,3 +126,34 @@ async fn suspended_versioning_overwrites_the_null_version() {
     let old = s3.get_object().bucket("sus").key("k").version_id(&kept).send().await.unwrap();
     assert_eq!(old.body.collect().await.unwrap().into_bytes().as_ref(), b"versioned");
 }
+
+#[tokio::test]
+async fn copy_and_batch_delete_by_version() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "vcp").await;
+    set_versioning(&s3, "vcp", BucketVersioningStatus::Enabled).await;
+    let v1 = put(&s3, "vcp", "k", b"first").await.version_id().unwrap().to_string();
+    let v2 = put(&s3, "vcp", "k", b"second").await.version_id().unwrap().to_string();
+    // copy an older version
+    let out =
+        s3.copy_object().bucket("vcp").key("copied").copy_source(format!("vcp/k?versionId={v1}")).send().await.unwrap();
+    assert_eq!(out.copy_source_version_id(), Some(v1.as_str()));
+    assert!(out.version_id().is_some());
+    assert_eq!(get_bytes(&s3, "vcp", "copied").await, b"first");
+    // batch delete of one version and, with no version, a delete marker
+    let delete = aws_sdk_s3::types::Delete::builder()
+        .objects(aws_sdk_s3::types::ObjectIdentifier::builder().key("k").version_id(&v2).build().unwrap())
+        .objects(aws_sdk_s3::types::ObjectIdentifier::builder().key("copied").build().unwrap())
+        .build()
+        .unwrap();
+    let out = s3.delete_objects().bucket("vcp").delete(delete).send().await.unwrap();
+    let deleted: Vec<_> = out.deleted().iter().map(|d| (d.key().unwrap(), d.version_id(), d.delete_marker())).collect();
+    assert_eq!(deleted[0], ("k", Some(v2.as_str()), None));
+    assert_eq!(deleted[1].0, "copied");
+    assert_eq!(deleted[1].2, Some(true));
+    assert!(out.deleted()[1].delete_marker_version_id().is_some());
+    assert_eq!(get_bytes(&s3, "vcp", "k").await, b"first", "removing the newest version exposes the previous one");
+    let (code, _) = failure(s3.get_object().bucket("vcp").key("copied").send().await);
+    assert_eq!(code, "NoSuchKey");
+}
