@@ -478,7 +478,7 @@ impl S3 for TarnS3 {
         let conditions = WriteConditions {
             if_none_match_star: match &input.if_none_match {
                 Some(ETagCondition::Any) => true,
-                Some(_) => return Err(s3_error!(NotImplemented, "If-None-Match on PUT accepts only '*'")),
+                Some(_) => return Err(s3_error!(NotImplemented, "If-None-Match on writes accepts only '*'")),
                 None => false,
             },
             if_match: input.if_match.as_ref().map(condition_str),
@@ -701,6 +701,13 @@ impl S3 for TarnS3 {
             input.copy_source_if_modified_since.as_ref(),
             input.copy_source_if_unmodified_since.as_ref(),
         )?;
+        if rec.size > limits::PUT_OBJECT_SIZE_MAX {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: {}",
+                limits::PUT_OBJECT_SIZE_MAX
+            ));
+        }
         let replace = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
             None | Some("COPY") => false,
             Some("REPLACE") => true,
@@ -1083,7 +1090,11 @@ impl S3 for TarnS3 {
             })
             .collect();
         let conditions = WriteConditions {
-            if_none_match_star: matches!(input.if_none_match, Some(ETagCondition::Any)),
+            if_none_match_star: match &input.if_none_match {
+                Some(ETagCondition::Any) => true,
+                Some(_) => return Err(s3_error!(NotImplemented, "If-None-Match on writes accepts only '*'")),
+                None => false,
+            },
             if_match: input.if_match.as_ref().map(condition_str),
         };
         let outcome = self
