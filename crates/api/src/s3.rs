@@ -213,6 +213,106 @@ fn out_checksums(c: Option<&cks::Checksum>) -> OutChecksums {
     out
 }
 
+/// The headers GET and HEAD share, computed once from the version and the request.
+struct ObjectHeaders {
+    content_length: Option<i64>,
+    content_range: Option<String>,
+    content_type: Option<ContentType>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+    e_tag: Option<ETag>,
+    last_modified: Option<Timestamp>,
+    metadata: Option<Metadata>,
+    version_id: Option<String>,
+    storage_class: Option<StorageClass>,
+    website_redirect_location: Option<String>,
+    parts_count: Option<i32>,
+    checksums: OutChecksums,
+}
+
+impl ObjectHeaders {
+    fn new(
+        rec: &ObjectRecord,
+        range: Option<(u64, u64)>,
+        part_number: Option<i32>,
+        mode: Option<&ChecksumMode>,
+    ) -> Self {
+        let (start, end) = range.unwrap_or((0, rec.size));
+        let meta = &rec.meta;
+        // whole-object checksums describe whole objects only
+        let checksums = if range.is_none() && mode.is_some_and(|m| m.as_str() == "ENABLED") {
+            out_checksums(rec.checksum.as_ref())
+        } else {
+            out_checksums(None)
+        };
+        Self {
+            content_length: i64::try_from(end - start).ok(),
+            content_range: range.map(|(s, e)| {
+                if e > s { format!("bytes {s}-{}/{}", e - 1, rec.size) } else { format!("bytes */{}", rec.size) }
+            }),
+            content_type: meta.content_type.as_deref().and_then(|c| c.parse().ok()),
+            content_encoding: meta.content_encoding.clone(),
+            content_disposition: meta.content_disposition.clone(),
+            content_language: meta.content_language.clone(),
+            cache_control: meta.cache_control.clone(),
+            expires: meta.expires.as_deref().and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok()),
+            e_tag: Some(etag_of(&rec.etag)),
+            last_modified: Some(timestamp(rec.last_modified_ns)),
+            metadata: user_metadata(meta),
+            version_id: rec.version_id.clone(),
+            storage_class: meta.storage_class.clone().map(StorageClass::from),
+            website_redirect_location: meta.website_redirect_location.clone(),
+            parts_count: (part_number.is_some() && !rec.part_sizes.is_empty())
+                .then(|| i32::try_from(rec.part_sizes.len()).unwrap_or(i32::MAX)),
+            checksums,
+        }
+    }
+}
+
+/// Builds a GetObjectOutput or HeadObjectOutput (same field names) from [`ObjectHeaders`].
+macro_rules! object_output {
+    ($ty:ident, $h:expr) => {{
+        let h = $h;
+        $ty {
+            accept_ranges: Some("bytes".into()),
+            content_length: h.content_length,
+            content_range: h.content_range,
+            content_type: h.content_type,
+            content_encoding: h.content_encoding,
+            content_disposition: h.content_disposition,
+            content_language: h.content_language,
+            cache_control: h.cache_control,
+            expires: h.expires,
+            e_tag: h.e_tag,
+            last_modified: h.last_modified,
+            metadata: h.metadata,
+            version_id: h.version_id,
+            server_side_encryption: sse(),
+            storage_class: h.storage_class,
+            website_redirect_location: h.website_redirect_location,
+            parts_count: h.parts_count,
+            checksum_crc32: h.checksums.crc32,
+            checksum_crc32c: h.checksums.crc32c,
+            checksum_crc64nvme: h.checksums.crc64nvme,
+            checksum_sha1: h.checksums.sha1,
+            checksum_sha256: h.checksums.sha256,
+            checksum_type: h.checksums.kind,
+            ..Default::default()
+        }
+    }};
+}
+
+/// 206 for a range or part read.
+fn partial<T>(mut resp: S3Response<T>, range: Option<(u64, u64)>) -> S3Response<T> {
+    if range.is_some() {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    resp
+}
+
 /// Evaluates GET/HEAD preconditions in the order RFC 7232 and S3 use.
 fn check_read_conditions(
     rec: &ObjectRecord,
@@ -529,51 +629,17 @@ impl S3 for TarnS3 {
         let (start, end) = range.unwrap_or((0, rec.size));
         let stream = self.objects.open_range(&found, start, end).map_err(err)?;
         drop(found);
-        let checksums = if range.is_none() && input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
-            out_checksums(rec.checksum.as_ref())
-        } else {
-            out_checksums(None)
-        };
-        let meta = &rec.meta;
-        let output = GetObjectOutput {
-            body: Some(sync_body(stream)),
-            accept_ranges: Some("bytes".into()),
-            content_length: i64::try_from(end - start).ok(),
-            content_range: range.map(|(s, e)| {
-                if e > s { format!("bytes {s}-{}/{}", e - 1, rec.size) } else { format!("bytes */{}", rec.size) }
-            }),
-            content_type: input
-                .response_content_type
-                .or_else(|| meta.content_type.as_deref().and_then(|c| c.parse().ok())),
-            content_encoding: input.response_content_encoding.or_else(|| meta.content_encoding.clone()),
-            content_disposition: input.response_content_disposition.or_else(|| meta.content_disposition.clone()),
-            content_language: input.response_content_language.or_else(|| meta.content_language.clone()),
-            cache_control: input.response_cache_control.or_else(|| meta.cache_control.clone()),
-            expires: input
-                .response_expires
-                .or_else(|| meta.expires.as_deref().and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok())),
-            e_tag: Some(etag_of(&rec.etag)),
-            last_modified: Some(timestamp(rec.last_modified_ns)),
-            metadata: user_metadata(meta),
-            version_id: rec.version_id.clone(),
-            server_side_encryption: sse(),
-            storage_class: meta.storage_class.clone().map(StorageClass::from),
-            website_redirect_location: meta.website_redirect_location.clone(),
-            parts_count: (input.part_number.is_some() && !rec.part_sizes.is_empty())
-                .then(|| i32::try_from(rec.part_sizes.len()).unwrap_or(i32::MAX)),
-            checksum_crc32: checksums.crc32,
-            checksum_crc32c: checksums.crc32c,
-            checksum_crc64nvme: checksums.crc64nvme,
-            checksum_sha1: checksums.sha1,
-            checksum_sha256: checksums.sha256,
-            checksum_type: checksums.kind,
-            ..Default::default()
-        };
-        let mut resp = S3Response::new(output);
-        if range.is_some() {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        let h = ObjectHeaders::new(&rec, range, input.part_number, input.checksum_mode.as_ref());
+        let mut output = object_output!(GetObjectOutput, h);
+        output.body = Some(sync_body(stream));
+        // response-* query parameters override the stored headers, as S3 allows on GET
+        output.content_type = input.response_content_type.or(output.content_type);
+        output.content_encoding = input.response_content_encoding.or(output.content_encoding);
+        output.content_disposition = input.response_content_disposition.or(output.content_disposition);
+        output.content_language = input.response_content_language.or(output.content_language);
+        output.cache_control = input.response_cache_control.or(output.cache_control);
+        output.expires = input.response_expires.or(output.expires);
+        Ok(partial(S3Response::new(output), range))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
@@ -589,45 +655,8 @@ impl S3 for TarnS3 {
             input.if_unmodified_since.as_ref(),
         )?;
         let range = resolve_range(&rec, input.range.as_ref(), input.part_number)?;
-        let (start, end) = range.unwrap_or((0, rec.size));
-        let checksums = if range.is_none() && input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED") {
-            out_checksums(rec.checksum.as_ref())
-        } else {
-            out_checksums(None)
-        };
-        let meta = &rec.meta;
-        let output = HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            content_length: i64::try_from(end - start).ok(),
-            content_range: range.map(|(s, e)| format!("bytes {s}-{}/{}", e.saturating_sub(1), rec.size)),
-            content_type: meta.content_type.as_deref().and_then(|c| c.parse().ok()),
-            content_encoding: meta.content_encoding.clone(),
-            content_disposition: meta.content_disposition.clone(),
-            content_language: meta.content_language.clone(),
-            cache_control: meta.cache_control.clone(),
-            expires: meta.expires.as_deref().and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok()),
-            e_tag: Some(etag_of(&rec.etag)),
-            last_modified: Some(timestamp(rec.last_modified_ns)),
-            metadata: user_metadata(meta),
-            version_id: rec.version_id.clone(),
-            server_side_encryption: sse(),
-            storage_class: meta.storage_class.clone().map(StorageClass::from),
-            website_redirect_location: meta.website_redirect_location.clone(),
-            parts_count: (input.part_number.is_some() && !rec.part_sizes.is_empty())
-                .then(|| i32::try_from(rec.part_sizes.len()).unwrap_or(i32::MAX)),
-            checksum_crc32: checksums.crc32,
-            checksum_crc32c: checksums.crc32c,
-            checksum_crc64nvme: checksums.crc64nvme,
-            checksum_sha1: checksums.sha1,
-            checksum_sha256: checksums.sha256,
-            checksum_type: checksums.kind,
-            ..Default::default()
-        };
-        let mut resp = S3Response::new(output);
-        if range.is_some() {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        let h = ObjectHeaders::new(&rec, range, input.part_number, input.checksum_mode.as_ref());
+        Ok(partial(S3Response::new(object_output!(HeadObjectOutput, h)), range))
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {

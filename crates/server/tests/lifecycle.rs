@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration};
 use tarn_testkit::{TestServer, pseudo_random_bytes, sign};
@@ -20,19 +19,7 @@ const MIB: usize = 1024 * 1024;
 /// Released blob files are removed 2 s after the commit that released them; wait a bit longer.
 const RELEASE_WAIT: Duration = Duration::from_secs(3);
 
-/// (error code, HTTP status) of a failed SDK call.
-fn failure<E: ProvideErrorMetadata + std::fmt::Debug, T>(
-    result: Result<T, SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
-) -> (String, u16) {
-    match result {
-        Ok(_) => panic!("expected the call to fail"),
-        Err(err) => {
-            let status = err.raw_response().map_or(0, |r| r.status().as_u16());
-            let code = err.code().map(str::to_string).unwrap_or_else(|| format!("<no code: {err:?}>"));
-            (code, status)
-        }
-    }
-}
+use tarn_testkit::failure;
 
 async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
     s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).send().await.expect("put_object");
@@ -89,22 +76,8 @@ fn blob_files(data_dir: &Path) -> Vec<String> {
 
 /// Request head of a raw SigV4-signed request with an unsigned payload (test root credentials).
 fn signed_head(addr: SocketAddr, method: &str, path: &str, extra: &str) -> String {
-    let date = sign::amz_date_now();
-    let host = addr.to_string();
-    let payload = "UNSIGNED-PAYLOAD";
-    let (auth, _) = sign::authorization(
-        method,
-        path,
-        "",
-        &[("host", &host), ("x-amz-date", &date), ("x-amz-content-sha256", payload)],
-        payload,
-        tarn_testkit::ACCESS_KEY_ID,
-        tarn_testkit::SECRET_ACCESS_KEY,
-        &date,
-    );
-    format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload}\r\nAuthorization: {auth}\r\n{extra}Connection: close\r\n\r\n"
-    )
+    let head = sign::request_head(addr, method, path, "", "UNSIGNED-PAYLOAD", &[]);
+    format!("{head}{extra}Connection: close\r\n\r\n")
 }
 
 #[tokio::test]

@@ -17,22 +17,8 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 }
 
 fn head(srv: &TestServer, method: &str, path: &str, extra: &str) -> String {
-    let date = sign::amz_date_now();
-    let host = srv.addr.to_string();
-    let payload = "UNSIGNED-PAYLOAD";
-    let (auth, _) = sign::authorization(
-        method,
-        path,
-        "",
-        &[("host", &host), ("x-amz-date", &date), ("x-amz-content-sha256", payload)],
-        payload,
-        tarn_testkit::ACCESS_KEY_ID,
-        tarn_testkit::SECRET_ACCESS_KEY,
-        &date,
-    );
-    format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload}\r\nAuthorization: {auth}\r\n{extra}Connection: close\r\n\r\n"
-    )
+    let head = sign::request_head(srv.addr, method, path, "", "UNSIGNED-PAYLOAD", &[]);
+    format!("{head}{extra}Connection: close\r\n\r\n")
 }
 
 #[test]

@@ -376,6 +376,24 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// (error code, HTTP status) of a failed SDK call; panics if the call succeeded.
+pub fn failure<E, T>(
+    result: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> (String, u16)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    match result {
+        Ok(_) => panic!("expected the call to fail"),
+        Err(err) => {
+            let status = err.raw_response().map_or(0, |r| r.status().as_u16());
+            let code = err.code().map(str::to_string).unwrap_or_else(|| format!("<no code: {err:?}>"));
+            (code, status)
+        }
+    }
+}
+
 /// SigV4 signing for hand-built S3 requests.
 pub mod sign {
     use hmac::{Hmac, KeyInit, Mac};
@@ -441,6 +459,44 @@ pub mod sign {
         let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical.as_bytes()));
         let signature = hex::encode(hmac(&signing_key(secret, date, super::REGION, "s3"), to_sign.as_bytes()));
         (format!("AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={signature}"), signature)
+    }
+
+    /// The head of a request signed now with the test root credentials: request line, Host,
+    /// x-amz-date, x-amz-content-sha256 (`payload_hash`, e.g. `UNSIGNED-PAYLOAD`), every `extra`
+    /// header (all signed), and Authorization. Ends with a header line: the caller adds
+    /// Content-Length, Connection and the blank line.
+    #[must_use]
+    pub fn request_head(
+        addr: std::net::SocketAddr,
+        method: &str,
+        path: &str,
+        query: &str,
+        payload_hash: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let date = amz_date_now();
+        let host = addr.to_string();
+        let mut headers: Vec<(&str, &str)> =
+            vec![("host", &host), ("x-amz-date", &date), ("x-amz-content-sha256", payload_hash)];
+        headers.extend_from_slice(extra);
+        let (auth, _) = authorization(
+            method,
+            path,
+            query,
+            &headers,
+            payload_hash,
+            super::ACCESS_KEY_ID,
+            super::SECRET_ACCESS_KEY,
+            &date,
+        );
+        let target = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+        let mut head = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload_hash}\r\nAuthorization: {auth}\r\n"
+        );
+        for (k, v) in extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head
     }
 
     /// The signature of one aws-chunked chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD).

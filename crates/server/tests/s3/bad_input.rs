@@ -17,29 +17,7 @@ fn signed_head(
     payload_hash: &str,
     extra: &[(&str, &str)],
 ) -> String {
-    let date = sign::amz_date_now();
-    let host = srv.addr.to_string();
-    let mut headers: Vec<(&str, &str)> =
-        vec![("host", &host), ("x-amz-date", &date), ("x-amz-content-sha256", payload_hash)];
-    headers.extend_from_slice(extra);
-    let (auth, _) = sign::authorization(
-        method,
-        path,
-        query,
-        &headers,
-        payload_hash,
-        tarn_testkit::ACCESS_KEY_ID,
-        tarn_testkit::SECRET_ACCESS_KEY,
-        &date,
-    );
-    let target = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
-    let mut head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload_hash}\r\nAuthorization: {auth}\r\n"
-    );
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head
+    sign::request_head(srv.addr, method, path, query, payload_hash, extra)
 }
 
 #[tokio::test]

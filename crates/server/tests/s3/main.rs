@@ -10,7 +10,6 @@ mod multipart;
 mod objects;
 mod versioning;
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use tarn_testkit::TestServer;
 
@@ -18,19 +17,7 @@ pub fn server() -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_tarn"))
 }
 
-/// (error code, HTTP status) of a failed SDK call.
-pub fn failure<E: ProvideErrorMetadata + std::fmt::Debug, T>(
-    result: Result<T, SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
-) -> (String, u16) {
-    match result {
-        Ok(_) => panic!("expected the call to fail"),
-        Err(err) => {
-            let status = err.raw_response().map_or(0, |r| r.status().as_u16());
-            let code = err.code().map(str::to_string).unwrap_or_else(|| format!("<no code: {err:?}>"));
-            (code, status)
-        }
-    }
-}
+pub use tarn_testkit::failure;
 
 pub async fn put(
     s3: &aws_sdk_s3::Client,
