@@ -9,6 +9,8 @@
 //! Only this crate knows HTTP. Service crates speak domain types; errors become AWS codes in
 //! one place per protocol (`s3_errors.rs`, `sts.rs`).
 
+mod json;
+mod kinesis;
 pub mod metrics;
 pub mod s3;
 mod s3_errors;
@@ -56,6 +58,7 @@ pub struct Api {
 struct ApiInner {
     s3: S3Service,
     store: tarn_store::Store,
+    streams: tarn_streams::Streams,
     identities: Identities,
     metrics: metrics::Metrics,
     ready: std::sync::atomic::AtomicBool,
@@ -67,7 +70,7 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 
 impl Api {
     #[must_use]
-    pub fn new(objects: Objects, identities: Identities, config: &ApiConfig) -> Self {
+    pub fn new(objects: Objects, streams: tarn_streams::Streams, identities: Identities, config: &ApiConfig) -> Self {
         let store = objects.store().clone();
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
@@ -78,6 +81,7 @@ impl Api {
             inner: Arc::new(ApiInner {
                 s3,
                 store,
+                streams,
                 identities,
                 metrics: metrics::Metrics::default(),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -142,6 +146,10 @@ impl Api {
                 ),
             );
         }
+        if let Some(target) = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string) {
+            let (service, operation, resp) = self.json_protocol(req, &target, request_id).await;
+            return (service, operation, resp);
+        }
         if is_query_protocol(&req) {
             let (operation, resp) = self.query_protocol(req, request_id).await;
             return ("sts", operation, resp);
@@ -189,6 +197,60 @@ impl Api {
             }
             _ => plain(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
         }
+    }
+
+    /// Answers a JSON-protocol request named by `X-Amz-Target: <prefix>.<Operation>`.
+    async fn json_protocol(
+        &self,
+        req: Request<Incoming>,
+        target: &str,
+        _request_id: &str,
+    ) -> (&'static str, String, Response<s3s::Body>) {
+        /// PutRecords carries up to 5 MiB of data, base64-encoded in JSON.
+        const BODY_MAX: usize = 8 * 1024 * 1024;
+        let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+        let service: &'static str = match prefix {
+            "Kinesis_20131202" => "kinesis",
+            _ => "unknown",
+        };
+        let operation = operation.to_string();
+        let (parts, body) = req.into_parts();
+        let content_type =
+            json::content_type_for(parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()));
+        let body = match http_body_util::Limited::new(body, BODY_MAX).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                let e =
+                    json::JsonError::client("SerializationException", "the request body is too large or incomplete");
+                return (service, operation, e.to_response(content_type));
+            }
+        };
+        let identities = &self.inner.identities;
+        let verified = sigv4::verify(&parts, &body, time::OffsetDateTime::now_utc(), &|key| {
+            identities.secret_for(key).map(str::to_string)
+        });
+        if let Err(e) = verified {
+            let (status, kind) = match &e {
+                sigv4::AuthError::Missing => (StatusCode::BAD_REQUEST, "MissingAuthenticationTokenException"),
+                sigv4::AuthError::Malformed(_) => (StatusCode::BAD_REQUEST, "IncompleteSignatureException"),
+                sigv4::AuthError::UnknownAccessKey(_) => (StatusCode::BAD_REQUEST, "UnrecognizedClientException"),
+                sigv4::AuthError::SignatureMismatch => (StatusCode::BAD_REQUEST, "InvalidSignatureException"),
+                sigv4::AuthError::TimeTooSkewed | sigv4::AuthError::Expired => {
+                    (StatusCode::BAD_REQUEST, "InvalidSignatureException")
+                }
+            };
+            let e = json::JsonError { status, kind, message: e.to_string() };
+            return (service, operation, e.to_response(content_type));
+        }
+        let result = match service {
+            "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
+            _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
+        };
+        let resp = match result {
+            Ok(value) => json::ok(&value, content_type),
+            Err(e) => e.to_response(content_type),
+        };
+        (service, operation, resp)
     }
 
     /// Answers a query-protocol request; returns the operation (the `Action`) for logs and metrics.

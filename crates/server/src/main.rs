@@ -32,6 +32,9 @@ struct ServeArgs {
     /// The account id in every ARN and owner field.
     #[arg(long, env = "TARN_ACCOUNT_ID", default_value = tarn_common_account())]
     account_id: String,
+    /// Open Kinesis shards allowed across all streams (AWS's default account quota is 500).
+    #[arg(long, env = "TARN_KINESIS_SHARD_LIMIT", default_value_t = 500)]
+    kinesis_shard_limit: u32,
     /// Base domains for virtual-host style requests (BUCKET.<domain>).
     #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
     domains: Vec<String>,
@@ -75,9 +78,19 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         };
     let store = tarn_store::Store::open(&args.data_dir)?;
     let (identities, source) = tarn_iam::Identities::load(&args.data_dir.join("keys"), &args.account_id, explicit)?;
-    let objects = tarn_objects::Objects::open(store, &args.region).await?;
+    let objects = tarn_objects::Objects::open(store.clone(), &args.region).await?;
+    let streams = tarn_streams::Streams::open(
+        store,
+        tarn_streams::StreamsConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            shard_limit: args.kinesis_shard_limit,
+            ..tarn_streams::StreamsConfig::default()
+        },
+    )
+    .await?;
     let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
-    let api = tarn_api::Api::new(objects, identities.clone(), &config);
+    let api = tarn_api::Api::new(objects, streams, identities.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
     let root = identities.root();

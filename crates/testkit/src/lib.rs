@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use aws_sdk_kinesis;
 pub use aws_sdk_s3;
 pub use tempfile;
 
@@ -239,6 +240,12 @@ impl TestServer {
         s3_client_in_region(&self.endpoint(), true, ACCESS_KEY_ID, SECRET_ACCESS_KEY, region)
     }
 
+    /// A Kinesis client from the AWS SDK for Rust.
+    #[must_use]
+    pub fn kinesis(&self) -> aws_sdk_kinesis::Client {
+        kinesis_client(&self.endpoint())
+    }
+
     /// An S3 client using virtual-host addressing (`BUCKET.localhost:PORT`).
     #[must_use]
     pub fn s3_virtual_host(&self) -> aws_sdk_s3::Client {
@@ -250,6 +257,26 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A Kinesis client from the AWS SDK for Rust, with the test credentials.
+#[must_use]
+pub fn kinesis_client(endpoint: &str) -> aws_sdk_kinesis::Client {
+    kinesis_client_with(endpoint, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+}
+
+/// A Kinesis client with the given credentials.
+#[must_use]
+pub fn kinesis_client_with(endpoint: &str, key: &str, secret: &str) -> aws_sdk_kinesis::Client {
+    use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(key, secret, None, None, "tarn-test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_kinesis::Client::from_conf(config)
 }
 
 /// An S3 client with the test credentials.

@@ -1,0 +1,257 @@
+//! Kinesis Data Streams over JSON 1.1 (`X-Amz-Target: Kinesis_20131202.<Operation>`).
+//!
+//! DTOs follow botocore's `kinesis/2013-12-02` model: PascalCase members, timestamps as epoch
+//! seconds, hash keys as decimal strings. Errors are `{"__type": ..., "message": ...}`.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tarn_streams::{StreamMode, StreamRecord, Streams, StreamsError};
+
+use crate::json::JsonError;
+
+fn err(e: StreamsError) -> JsonError {
+    match e {
+        StreamsError::ResourceNotFound(m) => JsonError::client("ResourceNotFoundException", m),
+        StreamsError::ResourceInUse(m) => JsonError::client("ResourceInUseException", m),
+        StreamsError::LimitExceeded(m) => JsonError::client("LimitExceededException", m),
+        StreamsError::InvalidArgument(m) => JsonError::client("InvalidArgumentException", m),
+        StreamsError::Validation(m) => JsonError::client("ValidationException", m),
+        StreamsError::Store(inner) => {
+            tracing::error!(error = %inner, "kinesis storage failure");
+            JsonError::internal()
+        }
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, JsonError> {
+    let body = if body.is_empty() { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body)
+        .map_err(|e| JsonError::client("SerializationException", format!("the request body is not valid: {e}")))
+}
+
+fn epoch_seconds(ns: i64) -> Value {
+    // JSON 1.1 timestamps are epoch seconds, fractional
+    json!(ns as f64 / 1e9)
+}
+
+fn shard_json(s: &tarn_streams::ShardRecord) -> Value {
+    let mut range = json!({ "StartingSequenceNumber": s.starting_sequence_number });
+    if let Some(end) = &s.ending_sequence_number {
+        range["EndingSequenceNumber"] = json!(end);
+    }
+    let mut v = json!({
+        "ShardId": s.id,
+        "HashKeyRange": {
+            "StartingHashKey": s.starting_hash_key.to_string(),
+            "EndingHashKey": s.ending_hash_key.to_string(),
+        },
+        "SequenceNumberRange": range,
+    });
+    if let Some(p) = &s.parent_shard_id {
+        v["ParentShardId"] = json!(p);
+    }
+    if let Some(p) = &s.adjacent_parent_shard_id {
+        v["AdjacentParentShardId"] = json!(p);
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ModeDetails {
+    stream_mode: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateStreamInput {
+    stream_name: Option<String>,
+    shard_count: Option<i64>,
+    stream_mode_details: Option<ModeDetails>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamRef {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    limit: Option<i64>,
+    exclusive_start_shard_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListStreamsInput {
+    limit: Option<i64>,
+    exclusive_start_stream_name: Option<String>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListShardsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    next_token: Option<String>,
+    exclusive_start_shard_id: Option<String>,
+    max_results: Option<i64>,
+}
+
+fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<usize, JsonError> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).expect("positive")),
+        Some(n) => Err(JsonError::client(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{n}' at '{member}' failed to satisfy constraint: Member must have value between 1 and {max}"
+            ),
+        )),
+    }
+}
+
+/// Runs one Kinesis operation.
+pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
+    match operation {
+        "CreateStream" => {
+            let input: CreateStreamInput = parse(body)?;
+            let name = input.stream_name.ok_or_else(|| missing("streamName"))?;
+            let mode = input
+                .stream_mode_details
+                .map(|m| StreamMode::parse(&m.stream_mode))
+                .transpose()
+                .map_err(err)?
+                .unwrap_or(StreamMode::Provisioned);
+            let tags = input.tags.unwrap_or_default().into_iter().collect();
+            streams.create_stream(&name, input.shard_count, mode, tags).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "DeleteStream" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            streams.delete_stream(&name).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "DescribeStream" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let max = limit(input.limit, 100, 10_000, "limit")?;
+            let stream = streams.describe(&name).map_err(err)?;
+            let after = input.exclusive_start_shard_id.as_deref();
+            let mut shards: Vec<&tarn_streams::ShardRecord> =
+                stream.shards.iter().filter(|s| after.is_none_or(|a| s.id.as_str() > a)).collect();
+            let has_more = shards.len() > max;
+            shards.truncate(max);
+            let mut desc = description(streams, &stream);
+            desc["Shards"] = Value::Array(shards.into_iter().map(shard_json).collect());
+            desc["HasMoreShards"] = json!(has_more);
+            Ok(json!({ "StreamDescription": desc }))
+        }
+        "DescribeStreamSummary" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let stream = streams.describe(&name).map_err(err)?;
+            let mut desc = description(streams, &stream);
+            desc["OpenShardCount"] = json!(stream.open_shards());
+            desc["ConsumerCount"] = json!(0);
+            Ok(json!({ "StreamDescriptionSummary": desc }))
+        }
+        "ListStreams" => {
+            let input: ListStreamsInput = parse(body)?;
+            let max = limit(input.limit, 100, 10_000, "limit")?;
+            let after = match input.next_token.as_deref() {
+                Some(token) => Some(
+                    B64.decode(token)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(|| JsonError::client("InvalidArgumentException", "The NextToken is not valid."))?,
+                ),
+                None => input.exclusive_start_stream_name,
+            };
+            let (page, more) = streams.list(after.as_deref(), max).map_err(err)?;
+            let mut out = json!({
+                "StreamNames": page.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+                "HasMoreStreams": more,
+                "StreamSummaries": page.iter().map(|s| json!({
+                    "StreamName": s.name,
+                    "StreamARN": streams.arn(&s.name),
+                    "StreamStatus": streams.status(s).as_str(),
+                    "StreamModeDetails": { "StreamMode": s.mode.as_str() },
+                    "StreamCreationTimestamp": epoch_seconds(s.created_ns),
+                })).collect::<Vec<_>>(),
+            });
+            if more && let Some(last) = page.last() {
+                out["NextToken"] = json!(B64.encode(last.name.as_bytes()));
+            }
+            Ok(out)
+        }
+        "ListShards" => {
+            let input: ListShardsInput = parse(body)?;
+            let max = limit(input.max_results, 1000, 10_000, "maxResults")?;
+            let (name, after) = match input.next_token.as_deref() {
+                Some(token) => {
+                    if input.stream_name.is_some() || input.stream_arn.is_some() {
+                        return Err(JsonError::client(
+                            "InvalidArgumentException",
+                            "NextToken and StreamName cannot be provided together.",
+                        ));
+                    }
+                    let raw = B64
+                        .decode(token)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .and_then(|s| s.split_once('\n').map(|(a, b)| (a.to_string(), b.to_string())))
+                        .ok_or_else(|| JsonError::client("InvalidArgumentException", "The NextToken is not valid."))?;
+                    (raw.0, Some(raw.1))
+                }
+                None => (
+                    streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?,
+                    input.exclusive_start_shard_id,
+                ),
+            };
+            let stream = streams.describe(&name).map_err(err)?;
+            let mut shards: Vec<&tarn_streams::ShardRecord> =
+                stream.shards.iter().filter(|s| after.as_deref().is_none_or(|a| s.id.as_str() > a)).collect();
+            let more = shards.len() > max;
+            shards.truncate(max);
+            let mut out = json!({ "Shards": shards.iter().map(|s| shard_json(s)).collect::<Vec<_>>() });
+            if more && let Some(last) = shards.last() {
+                out["NextToken"] = json!(B64.encode(format!("{name}\n{}", last.id)));
+            }
+            Ok(out)
+        }
+        other => Err(JsonError::client(
+            "UnknownOperationException",
+            format!("tarn does not serve Kinesis_20131202.{other} yet"),
+        )),
+    }
+}
+
+fn missing(member: &str) -> JsonError {
+    JsonError::client(
+        "ValidationException",
+        format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ),
+    )
+}
+
+fn description(streams: &Streams, s: &StreamRecord) -> Value {
+    json!({
+        "StreamName": s.name,
+        "StreamARN": streams.arn(&s.name),
+        "StreamStatus": streams.status(s).as_str(),
+        "StreamModeDetails": { "StreamMode": s.mode.as_str() },
+        "RetentionPeriodHours": s.retention_hours,
+        "StreamCreationTimestamp": epoch_seconds(s.created_ns),
+        "EnhancedMonitoring": [{ "ShardLevelMetrics": [] }],
+        "EncryptionType": "NONE",
+    })
+}

@@ -1,0 +1,209 @@
+//! Kinesis control plane end to end: streams and shards through the AWS SDK for Rust, and raw
+//! JSON 1.1 requests for the shapes an SDK would refuse to send.
+
+use std::time::Duration;
+
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails, StreamStatus};
+use tarn_testkit::{TestServer, raw_request};
+
+fn server() -> TestServer {
+    TestServer::start(env!("CARGO_BIN_EXE_tarn"))
+}
+
+fn code<T, E: ProvideErrorMetadata>(r: Result<T, E>) -> String {
+    match r {
+        Ok(_) => panic!("expected the call to fail"),
+        Err(e) => e.code().unwrap_or("<none>").to_string(),
+    }
+}
+
+async fn wait_active(k: &aws_sdk_kinesis::Client, name: &str) {
+    for _ in 0..100 {
+        let s = k.describe_stream_summary().stream_name(name).send().await.unwrap();
+        if s.stream_description_summary().unwrap().stream_status() == &StreamStatus::Active {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never became ACTIVE");
+}
+
+/// A JSON 1.1 request signed with the test credentials.
+fn kinesis_raw(srv: &TestServer, operation: &str, body: &str) -> tarn_testkit::RawResponse {
+    let date = tarn_testkit::sign::amz_date_now();
+    let host = srv.addr.to_string();
+    let target = format!("Kinesis_20131202.{operation}");
+    let auth = tarn_api::sigv4::sign_for_test(
+        "POST",
+        "/",
+        &[
+            ("host", &host),
+            ("x-amz-date", &date),
+            ("x-amz-target", &target),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        body.as_bytes(),
+        tarn_testkit::ACCESS_KEY_ID,
+        tarn_testkit::SECRET_ACCESS_KEY,
+        "us-east-1",
+        "kinesis",
+        &date,
+    );
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-target: {target}\r\ncontent-type: application/x-amz-json-1.1\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    raw_request(srv.addr, req.as_bytes()).unwrap()
+}
+
+fn json_type(resp: &tarn_testkit::RawResponse) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(&resp.body).unwrap_or_else(|_| panic!("not JSON: {}", resp.body_text()));
+    v["__type"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn stream_lifecycle() {
+    let mut srv = server();
+    let k = srv.kinesis();
+    k.create_stream().stream_name("clicks").shard_count(3).send().await.unwrap();
+    let first = k.describe_stream_summary().stream_name("clicks").send().await.unwrap();
+    let status = first.stream_description_summary().unwrap().stream_status().clone();
+    assert!(status == StreamStatus::Creating || status == StreamStatus::Active, "{status:?}");
+    wait_active(&k, "clicks").await;
+
+    let d = k.describe_stream().stream_name("clicks").send().await.unwrap();
+    let desc = d.stream_description().unwrap();
+    assert_eq!(desc.stream_arn(), "arn:aws:kinesis:us-east-1:000000000000:stream/clicks");
+    assert_eq!(desc.retention_period_hours(), 24);
+    assert!(!desc.has_more_shards());
+    let shards = desc.shards();
+    assert_eq!(
+        shards.iter().map(|s| s.shard_id()).collect::<Vec<_>>(),
+        ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
+    );
+    // the hash key ranges tile 0 ..= 2^128 - 1
+    let ranges: Vec<(u128, u128)> = shards
+        .iter()
+        .map(|s| {
+            let r = s.hash_key_range().unwrap();
+            (r.starting_hash_key().parse().unwrap(), r.ending_hash_key().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(ranges[0].0, 0);
+    assert_eq!(ranges[2].1, u128::MAX);
+    assert_eq!(ranges[0].1 + 1, ranges[1].0);
+    assert_eq!(ranges[1].1 + 1, ranges[2].0);
+    for s in shards {
+        let start = s.sequence_number_range().unwrap().starting_sequence_number();
+        assert_eq!(start.len(), 56);
+        assert!(start.bytes().all(|b| b.is_ascii_digit()));
+    }
+    // describe with a shard limit pages through shards
+    let page = k.describe_stream().stream_name("clicks").limit(2).send().await.unwrap();
+    assert!(page.stream_description().unwrap().has_more_shards());
+    let rest = k
+        .describe_stream()
+        .stream_name("clicks")
+        .exclusive_start_shard_id("shardId-000000000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.stream_description().unwrap().shards().len(), 1);
+
+    let summary = k
+        .describe_stream_summary()
+        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/clicks")
+        .send()
+        .await
+        .unwrap();
+    let summary = summary.stream_description_summary().unwrap();
+    assert_eq!(summary.open_shard_count(), 3);
+    assert_eq!(summary.stream_mode_details().unwrap().stream_mode(), &StreamMode::Provisioned);
+
+    // ListShards with pagination
+    let p1 = k.list_shards().stream_name("clicks").max_results(2).send().await.unwrap();
+    assert_eq!(p1.shards().len(), 2);
+    let p2 = k.list_shards().next_token(p1.next_token().unwrap()).send().await.unwrap();
+    assert_eq!(p2.shards().iter().map(|s| s.shard_id()).collect::<Vec<_>>(), ["shardId-000000000002"]);
+    assert!(p2.next_token().is_none());
+
+    // ON_DEMAND streams start with four shards
+    k.create_stream()
+        .stream_name("auto")
+        .stream_mode_details(StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let auto = k.describe_stream_summary().stream_name("auto").send().await.unwrap();
+    assert_eq!(auto.stream_description_summary().unwrap().open_shard_count(), 4);
+
+    // ListStreams, paginated
+    let all = k.list_streams().send().await.unwrap();
+    assert_eq!(all.stream_names(), ["auto", "clicks"]);
+    assert!(!all.has_more_streams());
+    let first = k.list_streams().limit(1).send().await.unwrap();
+    assert_eq!(first.stream_names(), ["auto"]);
+    assert!(first.has_more_streams());
+    let second = k.list_streams().next_token(first.next_token().unwrap()).send().await.unwrap();
+    assert_eq!(second.stream_names(), ["clicks"]);
+    assert_eq!(second.stream_summaries()[0].stream_status(), &StreamStatus::Active);
+
+    // streams survive a restart
+    srv.restart();
+    let k = srv.kinesis();
+    let again = k.describe_stream().stream_name("clicks").send().await.unwrap();
+    assert_eq!(again.stream_description().unwrap().shards().len(), 3);
+
+    k.delete_stream().stream_name("auto").send().await.unwrap();
+    assert_eq!(code(k.describe_stream().stream_name("auto").send().await), "ResourceNotFoundException");
+    assert_eq!(k.list_streams().send().await.unwrap().stream_names(), ["clicks"]);
+}
+
+#[tokio::test]
+async fn control_plane_errors() {
+    let srv = server();
+    let k = srv.kinesis();
+    k.create_stream().stream_name("dup").shard_count(1).send().await.unwrap();
+    assert_eq!(code(k.create_stream().stream_name("dup").shard_count(1).send().await), "ResourceInUseException");
+    assert_eq!(code(k.describe_stream().stream_name("missing").send().await), "ResourceNotFoundException");
+    assert_eq!(code(k.delete_stream().stream_name("missing").send().await), "ResourceNotFoundException");
+    assert_eq!(code(k.create_stream().stream_name("zero").shard_count(0).send().await), "ValidationException");
+    assert_eq!(code(k.create_stream().stream_name("bad name!").shard_count(1).send().await), "ValidationException");
+    let on_demand = StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().unwrap();
+    assert_eq!(
+        code(k.create_stream().stream_name("od").shard_count(2).stream_mode_details(on_demand).send().await),
+        "InvalidArgumentException"
+    );
+
+    // an absurd shard count is refused by the quota before anything is allocated
+    let resp = kinesis_raw(&srv, "CreateStream", r#"{"StreamName":"huge","ShardCount":100000000000}"#);
+    assert_eq!(resp.status, 400);
+    assert_eq!(json_type(&resp), "LimitExceededException");
+    assert!(resp.body_text().contains("Current Limit: 500"), "{}", resp.body_text());
+    // the quota counts the shards of every stream
+    let resp = kinesis_raw(&srv, "CreateStream", r#"{"StreamName":"almost","ShardCount":500}"#);
+    assert_eq!(json_type(&resp), "LimitExceededException", "1 shard is already in use");
+    let resp = kinesis_raw(&srv, "CreateStream", r#"{"StreamName":"fits","ShardCount":499}"#);
+    assert_eq!(resp.status, 200, "{}", resp.body_text());
+    assert_eq!(resp.header("content-type"), Some("application/x-amz-json-1.1"));
+
+    // protocol errors in AWS's JSON shape
+    let resp = kinesis_raw(&srv, "CreateStream", "{not json");
+    assert_eq!((resp.status, json_type(&resp).as_str()), (400, "SerializationException"));
+    let resp = kinesis_raw(&srv, "CreateStream", r#"{"ShardCount":1}"#);
+    assert_eq!(json_type(&resp), "ValidationException");
+    let resp = kinesis_raw(&srv, "NoSuchOperation", "{}");
+    assert_eq!(json_type(&resp), "UnknownOperationException");
+    let unsigned = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nx-amz-target: Kinesis_20131202.ListStreams\r\ncontent-type: application/x-amz-json-1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+        srv.addr
+    );
+    let resp = raw_request(srv.addr, unsigned.as_bytes()).unwrap();
+    assert_eq!((resp.status, json_type(&resp).as_str()), (400, "MissingAuthenticationTokenException"));
+    let wrong = tarn_testkit::kinesis_client_with(&srv.endpoint(), "AKIAUNKNOWN000000000", "x");
+    assert_eq!(code(wrong.list_streams().send().await), "UnrecognizedClientException");
+    let bad_secret = tarn_testkit::kinesis_client_with(&srv.endpoint(), tarn_testkit::ACCESS_KEY_ID, "not-the-secret");
+    assert_eq!(code(bad_secret.list_streams().send().await), "InvalidSignatureException");
+}
