@@ -16,6 +16,7 @@ pub mod blob;
 pub mod commit;
 pub mod crypto;
 pub mod record;
+pub mod segment;
 
 use std::fs;
 use std::path::{Path, PathBuf};
