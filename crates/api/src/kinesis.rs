@@ -20,6 +20,7 @@ fn err(e: StreamsError) -> JsonError {
         StreamsError::LimitExceeded(m) => JsonError::client("LimitExceededException", m),
         StreamsError::InvalidArgument(m) => JsonError::client("InvalidArgumentException", m),
         StreamsError::Validation(m) => JsonError::client("ValidationException", m),
+        StreamsError::ExpiredIterator(m) => JsonError::client("ExpiredIteratorException", m),
         StreamsError::Store(inner) => {
             tracing::error!(error = %inner, "kinesis storage failure");
             JsonError::internal()
@@ -102,6 +103,58 @@ struct ListShardsInput {
     next_token: Option<String>,
     exclusive_start_shard_id: Option<String>,
     max_results: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    data: Option<String>,
+    partition_key: Option<String>,
+    explicit_hash_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsEntry {
+    data: Option<String>,
+    partition_key: Option<String>,
+    explicit_hash_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    records: Option<Vec<PutRecordsEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetShardIteratorInput {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    shard_id: Option<String>,
+    shard_iterator_type: Option<String>,
+    starting_sequence_number: Option<String>,
+    timestamp: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsInput {
+    shard_iterator: Option<String>,
+    limit: Option<i64>,
+}
+
+fn decode_data(data: Option<String>) -> Result<Vec<u8>, JsonError> {
+    let data = data.ok_or_else(|| missing("data"))?;
+    B64.decode(data.as_bytes()).map_err(|_| JsonError::client("SerializationException", "Data is not valid base64."))
 }
 
 fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<usize, JsonError> {
@@ -224,6 +277,116 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
             let mut out = json!({ "Shards": shards.iter().map(|s| shard_json(s)).collect::<Vec<_>>() });
             if more && let Some(last) = shards.last() {
                 out["NextToken"] = json!(B64.encode(format!("{name}\n{}", last.id)));
+            }
+            Ok(out)
+        }
+        "PutRecord" => {
+            let input: PutRecordInput = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let key = input.partition_key.ok_or_else(|| missing("partitionKey"))?;
+            let data = decode_data(input.data)?;
+            let (shard, seq) =
+                streams.put_record(&name, &key, input.explicit_hash_key.as_deref(), &data).await.map_err(err)?;
+            Ok(json!({ "ShardId": shard, "SequenceNumber": seq, "EncryptionType": "NONE" }))
+        }
+        "PutRecords" => {
+            let input: PutRecordsInput = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let entries = input.records.ok_or_else(|| missing("records"))?;
+            if entries.is_empty() || entries.len() > 500 {
+                return Err(JsonError::client(
+                    "ValidationException",
+                    format!(
+                        "1 validation error detected: Value '{}' at 'records' failed to satisfy constraint: Member must have length between 1 and 500",
+                        entries.len()
+                    ),
+                ));
+            }
+            let mut records = Vec::with_capacity(entries.len());
+            let mut total = 0usize;
+            for e in entries {
+                let key = e.partition_key.ok_or_else(|| missing("records.member.partitionKey"))?;
+                let data = decode_data(e.data)?;
+                total += data.len() + key.len();
+                records.push((key, e.explicit_hash_key, data));
+            }
+            if total > 5 * 1024 * 1024 {
+                return Err(JsonError::client("InvalidArgumentException", "Records size exceeds 5 MB limit"));
+            }
+            let results = streams.put_records(&name, records).await.map_err(err)?;
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            let records: Vec<Value> = results
+                .into_iter()
+                .map(|r| match r {
+                    Ok((shard, seq)) => json!({ "ShardId": shard, "SequenceNumber": seq }),
+                    Err((code, message)) => json!({ "ErrorCode": code, "ErrorMessage": message }),
+                })
+                .collect();
+            Ok(json!({ "FailedRecordCount": failed, "Records": records, "EncryptionType": "NONE" }))
+        }
+        "GetShardIterator" => {
+            let input: GetShardIteratorInput = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let shard = input.shard_id.ok_or_else(|| missing("shardId"))?;
+            let need_seq = |seq: Option<String>| {
+                seq.ok_or_else(|| {
+                    JsonError::client(
+                        "InvalidArgumentException",
+                        "StartingSequenceNumber is required for this ShardIteratorType.",
+                    )
+                })
+            };
+            let start = match input.shard_iterator_type.as_deref().ok_or_else(|| missing("shardIteratorType"))? {
+                "TRIM_HORIZON" => tarn_streams::IteratorStart::TrimHorizon,
+                "LATEST" => tarn_streams::IteratorStart::Latest,
+                "AT_SEQUENCE_NUMBER" => {
+                    tarn_streams::IteratorStart::AtSequenceNumber(need_seq(input.starting_sequence_number)?)
+                }
+                "AFTER_SEQUENCE_NUMBER" => {
+                    tarn_streams::IteratorStart::AfterSequenceNumber(need_seq(input.starting_sequence_number)?)
+                }
+                "AT_TIMESTAMP" => {
+                    let ts = input.timestamp.ok_or_else(|| {
+                        JsonError::client(
+                            "InvalidArgumentException",
+                            "Timestamp is required for ShardIteratorType AT_TIMESTAMP.",
+                        )
+                    })?;
+                    #[allow(clippy::cast_possible_truncation)]
+                    tarn_streams::IteratorStart::AtTimestamp((ts * 1000.0) as i64)
+                }
+                other => {
+                    return Err(JsonError::client(
+                        "ValidationException",
+                        format!(
+                            "1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, LATEST, TRIM_HORIZON]"
+                        ),
+                    ));
+                }
+            };
+            let iterator = streams.get_shard_iterator(&name, &shard, start).map_err(err)?;
+            Ok(json!({ "ShardIterator": iterator }))
+        }
+        "GetRecords" => {
+            let input: GetRecordsInput = parse(body)?;
+            let iterator = input.shard_iterator.ok_or_else(|| missing("shardIterator"))?;
+            let max = limit(input.limit, 10_000, 10_000, "limit")?;
+            let page = streams.get_records(&iterator, max).map_err(err)?;
+            let records: Vec<Value> = page
+                .records
+                .iter()
+                .map(|r| {
+                    json!({
+                        "SequenceNumber": r.sequence_number,
+                        "ApproximateArrivalTimestamp": epoch_seconds(r.arrival_ms * 1_000_000),
+                        "Data": B64.encode(&r.data),
+                        "PartitionKey": r.partition_key,
+                    })
+                })
+                .collect();
+            let mut out = json!({ "Records": records, "MillisBehindLatest": page.millis_behind_latest });
+            if let Some(next) = page.next_iterator {
+                out["NextShardIterator"] = json!(next);
             }
             Ok(out)
         }

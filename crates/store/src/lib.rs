@@ -132,6 +132,21 @@ impl Store {
         self.inner.committer.stats()
     }
 
+    /// Directory of the append log named by `path` (e.g. `["streams", stream, shard]`) under
+    /// `streams/`-style subtrees of the data dir. Each element must be a plain name.
+    #[must_use]
+    pub fn log_dir(&self, path: &[&str]) -> PathBuf {
+        let mut dir = self.inner.root.clone();
+        for part in path {
+            debug_assert!(
+                !part.is_empty() && !part.contains('/') && *part != "." && *part != "..",
+                "plain path element"
+            );
+            dir.push(part);
+        }
+        dir
+    }
+
     #[must_use]
     pub fn master_key(&self) -> &MasterKey {
         &self.inner.master

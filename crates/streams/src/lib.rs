@@ -5,6 +5,10 @@
 //! MD5 picks the shard). Every change is one group-committed metadata write. Records, their
 //! per-shard segment logs and iterators build on this (see docs/architecture.md).
 
+mod records;
+
+use std::sync::Arc;
+
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tarn_store::record::Record;
@@ -30,6 +34,8 @@ pub enum StreamsError {
     InvalidArgument(String),
     #[error("{0}")]
     Validation(String),
+    #[error("{0}")]
+    ExpiredIterator(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -51,6 +57,8 @@ impl From<redb::TransactionError> for StreamsError {
 }
 
 pub type Result<T, E = StreamsError> = std::result::Result<T, E>;
+
+pub use records::{IteratorStart, RECORD_BYTES_MAX, RecordsPage, StreamRecordOut, hash_key, parse_sequence_number};
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamMode {
@@ -179,6 +187,7 @@ pub fn split_hash_space(count: u32) -> Vec<(u128, u128)> {
 pub struct Streams {
     store: Store,
     config: StreamsConfig,
+    shards: Arc<records::ShardLogs>,
 }
 
 impl Streams {
@@ -190,7 +199,26 @@ impl Streams {
                 Ok(())
             })
             .await?;
-        Ok(Self { store, config })
+        let streams = Self { store, config, shards: Arc::default() };
+        streams.remove_orphan_logs()?;
+        Ok(streams)
+    }
+
+    /// Removes the logs of streams the metadata no longer has (a crash between DeleteStream's
+    /// commit and the removal of its files), so a new stream of the same name starts empty.
+    fn remove_orphan_logs(&self) -> Result<()> {
+        let root = self.store.log_dir(&["streams"]);
+        let Ok(entries) = std::fs::read_dir(&root) else { return Ok(()) };
+        let txn = self.store.read()?;
+        let table = txn.open_table(STREAMS)?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if table.get(name.as_str())?.is_none() {
+                tracing::info!(stream = %name, "removing the logs of a deleted stream");
+                self.shards.remove_stream(&self.store, &name)?;
+            }
+        }
+        Ok(())
     }
 
     #[must_use]
@@ -360,17 +388,19 @@ impl Streams {
     }
 
     pub async fn delete_stream(&self, name: &str) -> Result<()> {
-        let name = name.to_string();
+        let owned = name.to_string();
         let this = self.clone();
         self.store
             .write(move |txn| {
                 let mut table = txn.open_table(STREAMS)?;
-                if table.remove(name.as_str())?.is_none() {
-                    return Ok(Err(this.not_found(&name)));
+                if table.remove(owned.as_str())?.is_none() {
+                    return Ok(Err(this.not_found(&owned)));
                 }
                 Ok(Ok(()))
             })
-            .await?
+            .await??;
+        // the stream is gone from the metadata; its records go with it
+        self.shards.remove_stream(&self.store, name)
     }
 }
 

@@ -1,0 +1,423 @@
+//! Records: per-shard segment logs with group commit, partition-key routing, iterators.
+//!
+//! Each open shard has a [`SegmentLog`] in `streams/<stream>/<shard>/`. Appends to a shard queue
+//! up; one blocking flush takes everything queued and makes it durable with one write and one
+//! fdatasync, then answers every waiting PutRecord(s). A record's sequence number is its shard
+//! index and its number in the shard log, so a lookup by sequence number is a binary search in
+//! the log's index, and so is one by timestamp.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use md5::Digest as _;
+use tarn_store::segment::SegmentLog;
+use tarn_store::{Store, StoreError};
+use tokio::sync::oneshot;
+
+use crate::{Result, StreamRecord, StreamsError, sequence_number};
+
+/// Segment files roll over at this size.
+const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Iterators expire five minutes after they are handed out, as in Kinesis.
+pub const ITERATOR_TTL_MS: i64 = 300_000;
+/// A record's data plus partition key is at most 1 MiB.
+pub const RECORD_BYTES_MAX: usize = 1024 * 1024;
+
+type Reply = oneshot::Sender<std::result::Result<(u64, i64), String>>;
+
+/// One shard's log and its queue of appends waiting for the next flush.
+struct ShardLog {
+    log: Mutex<SegmentLog>,
+    queue: Mutex<Vec<(Vec<u8>, Reply)>>,
+    flushing: AtomicBool,
+}
+
+impl ShardLog {
+    /// Takes everything queued, appends it in one durable batch, answers, repeats until empty.
+    fn flush_loop(&self) {
+        loop {
+            let batch = std::mem::take(&mut *self.queue.lock().expect("queue lock"));
+            if batch.is_empty() {
+                self.flushing.store(false, Ordering::SeqCst);
+                // an append may have queued between the take and the store: pick it up
+                if self.queue.lock().expect("queue lock").is_empty() || self.flushing.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+            let payloads: Vec<&[u8]> = batch.iter().map(|(p, _)| p.as_slice()).collect();
+            let now_ms = tarn_common::now_unix_nanos() / 1_000_000;
+            let result = self.log.lock().expect("log lock").append(&payloads, now_ms);
+            match result {
+                Ok(numbered) => {
+                    for ((_, reply), at) in batch.into_iter().zip(numbered) {
+                        let _ = reply.send(Ok(at));
+                    }
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    tracing::error!(%message, "shard append failed");
+                    for (_, reply) in batch {
+                        let _ = reply.send(Err(message.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The open shard logs of every stream.
+#[derive(Default)]
+pub(crate) struct ShardLogs {
+    logs: Mutex<HashMap<(String, String), Arc<ShardLog>>>,
+}
+
+impl ShardLogs {
+    fn get(&self, store: &Store, stream: &str, shard: &str) -> Result<Arc<ShardLog>> {
+        let mut logs = self.logs.lock().expect("logs lock");
+        if let Some(log) = logs.get(&(stream.to_string(), shard.to_string())) {
+            return Ok(log.clone());
+        }
+        let dir = store.log_dir(&["streams", stream, shard]);
+        let log = Arc::new(ShardLog {
+            log: Mutex::new(SegmentLog::open(&dir, SEGMENT_BYTES_MAX)?),
+            queue: Mutex::new(Vec::new()),
+            flushing: AtomicBool::new(false),
+        });
+        logs.insert((stream.to_string(), shard.to_string()), log.clone());
+        Ok(log)
+    }
+
+    /// Forgets a deleted stream's logs and removes their files.
+    pub(crate) fn remove_stream(&self, store: &Store, stream: &str) -> Result<()> {
+        self.logs.lock().expect("logs lock").retain(|(s, _), _| s != stream);
+        let dir = store.log_dir(&["streams", stream]);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::from(e).into()),
+        }
+    }
+}
+
+/// Encodes a record as stored: partition key length, partition key, data.
+fn encode_record(partition_key: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + partition_key.len() + data.len());
+    out.extend_from_slice(&u16::try_from(partition_key.len()).expect("validated <= 256").to_le_bytes());
+    out.extend_from_slice(partition_key.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn decode_record(payload: &[u8]) -> Result<(String, Vec<u8>)> {
+    let corrupt = || StreamsError::Store(StoreError::Corrupt("record payload is malformed".into()));
+    let len = usize::from(u16::from_le_bytes(payload.get(..2).ok_or_else(corrupt)?.try_into().expect("2 bytes")));
+    let key = payload.get(2..2 + len).ok_or_else(corrupt)?;
+    Ok((String::from_utf8_lossy(key).into_owned(), payload[2 + len..].to_vec()))
+}
+
+/// The 128-bit hash key a partition key maps to: its MD5 as a big-endian integer.
+#[must_use]
+pub fn hash_key(partition_key: &str) -> u128 {
+    u128::from_be_bytes(md5::Md5::digest(partition_key.as_bytes()).into())
+}
+
+/// (shard index, record number) of a sequence number made by [`sequence_number`].
+#[must_use]
+pub fn parse_sequence_number(seq: &str) -> Option<(u32, u64)> {
+    if seq.len() != 56 || !seq.starts_with("49") || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((seq[2..12].parse().ok()?, seq[12..].parse().ok()?))
+}
+
+/// A record as GetRecords returns it.
+#[derive(Clone, Debug)]
+pub struct StreamRecordOut {
+    pub sequence_number: String,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+    pub arrival_ms: i64,
+}
+
+/// How a shard iterator starts.
+#[derive(Clone, Debug)]
+pub enum IteratorStart {
+    TrimHorizon,
+    Latest,
+    AtSequenceNumber(String),
+    AfterSequenceNumber(String),
+    AtTimestamp(i64),
+}
+
+struct Iterator {
+    stream: String,
+    shard: String,
+    n: u64,
+    issued_ms: i64,
+}
+
+fn encode_iterator(it: &Iterator) -> String {
+    B64.encode(format!("1\n{}\n{}\n{}\n{}", it.stream, it.shard, it.n, it.issued_ms))
+}
+
+fn decode_iterator(token: &str) -> Option<Iterator> {
+    let raw = String::from_utf8(B64.decode(token).ok()?).ok()?;
+    let mut parts = raw.split('\n');
+    if parts.next()? != "1" {
+        return None;
+    }
+    let it = Iterator {
+        stream: parts.next()?.to_string(),
+        shard: parts.next()?.to_string(),
+        n: parts.next()?.parse().ok()?,
+        issued_ms: parts.next()?.parse().ok()?,
+    };
+    parts.next().is_none().then_some(it)
+}
+
+fn shard_index(shard_id: &str) -> Option<u32> {
+    shard_id.strip_prefix("shardId-")?.parse().ok()
+}
+
+/// What GetRecords answers.
+pub struct RecordsPage {
+    pub records: Vec<StreamRecordOut>,
+    pub next_iterator: Option<String>,
+    pub millis_behind_latest: i64,
+}
+
+impl crate::Streams {
+    fn open_shard_for(&self, stream: &StreamRecord, hash: u128) -> Result<String> {
+        stream
+            .shards
+            .iter()
+            .find(|s| s.ending_sequence_number.is_none() && s.starting_hash_key <= hash && hash <= s.ending_hash_key)
+            .map(|s| s.id.clone())
+            .ok_or_else(|| StreamsError::Store(StoreError::Bug(format!("no open shard covers hash key {hash}"))))
+    }
+
+    /// Validates one record and picks its shard; returns (shard id, stored payload).
+    fn route(
+        &self,
+        stream: &StreamRecord,
+        partition_key: &str,
+        explicit_hash_key: Option<&str>,
+        data: &[u8],
+    ) -> Result<(String, Vec<u8>)> {
+        if partition_key.is_empty() || partition_key.chars().count() > 256 {
+            return Err(StreamsError::Validation(format!(
+                "1 validation error detected: Value '{partition_key}' at 'partitionKey' failed to satisfy constraint: Member must have length between 1 and 256"
+            )));
+        }
+        if data.len() + partition_key.len() > RECORD_BYTES_MAX {
+            return Err(StreamsError::Validation(format!(
+                "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {RECORD_BYTES_MAX}"
+            )));
+        }
+        let hash = match explicit_hash_key {
+            Some(h) => h.parse::<u128>().map_err(|_| {
+                StreamsError::InvalidArgument(format!(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {h}"
+                ))
+            })?,
+            None => hash_key(partition_key),
+        };
+        Ok((self.open_shard_for(stream, hash)?, encode_record(partition_key, data)))
+    }
+
+    /// Queues an append to a shard and makes sure a flush will take it.
+    fn enqueue(
+        &self,
+        stream: &str,
+        shard: &str,
+        payload: Vec<u8>,
+    ) -> Result<oneshot::Receiver<std::result::Result<(u64, i64), String>>> {
+        let log = self.shards.get(&self.store, stream, shard)?;
+        let (tx, rx) = oneshot::channel();
+        log.queue.lock().expect("queue lock").push((payload, tx));
+        if !log.flushing.swap(true, Ordering::SeqCst) {
+            let flusher = log.clone();
+            tokio::task::spawn_blocking(move || flusher.flush_loop());
+        }
+        Ok(rx)
+    }
+
+    async fn append(&self, stream: &str, shard: &str, payload: Vec<u8>) -> Result<String> {
+        let rx = self.enqueue(stream, shard, payload)?;
+        let (n, _) = rx
+            .await
+            .map_err(|_| StreamsError::Store(StoreError::Bug("shard flush stopped".into())))?
+            .map_err(|m| StreamsError::Store(StoreError::Aborted(m)))?;
+        let index =
+            shard_index(shard).ok_or_else(|| StreamsError::Store(StoreError::Bug(format!("bad shard id {shard}"))))?;
+        Ok(sequence_number(index, n))
+    }
+
+    /// PutRecord: the record is durable in its shard's log before this returns.
+    pub async fn put_record(
+        &self,
+        stream: &str,
+        partition_key: &str,
+        explicit_hash_key: Option<&str>,
+        data: &[u8],
+    ) -> Result<(String, String)> {
+        let rec = self.describe(stream)?;
+        let (shard, payload) = self.route(&rec, partition_key, explicit_hash_key, data)?;
+        let seq = self.append(stream, &shard, payload).await?;
+        Ok((shard, seq))
+    }
+
+    /// PutRecords: every record is validated and routed, then all appends are queued at once
+    /// (so a shard's group commit takes them together) and awaited. A record that fails gets
+    /// its own error; the others still succeed.
+    pub async fn put_records(
+        &self,
+        stream: &str,
+        records: Vec<(String, Option<String>, Vec<u8>)>,
+    ) -> Result<Vec<std::result::Result<(String, String), (String, String)>>> {
+        let rec = self.describe(stream)?;
+        let mut pending = Vec::with_capacity(records.len());
+        for (partition_key, explicit, data) in &records {
+            match self.route(&rec, partition_key, explicit.as_deref(), data) {
+                Ok((shard, payload)) => {
+                    // queued in request order, so a shard's records keep it
+                    let rx = self.enqueue(stream, &shard, payload)?;
+                    pending.push(Ok((shard, rx)));
+                }
+                Err(StreamsError::Store(e)) => return Err(e.into()),
+                Err(e) => pending.push(Err(e)),
+            }
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            match p {
+                Ok((shard, rx)) => match rx.await {
+                    Ok(Ok((n, _))) => {
+                        let index = shard_index(&shard).unwrap_or(0);
+                        out.push(Ok((shard, sequence_number(index, n))));
+                    }
+                    _ => out.push(Err(("InternalFailure".to_string(), "Internal service failure.".to_string()))),
+                },
+                Err(e) => out.push(Err((error_code(&e).to_string(), e.to_string()))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// GetShardIterator.
+    pub fn get_shard_iterator(&self, stream: &str, shard_id: &str, start: IteratorStart) -> Result<String> {
+        let rec = self.describe(stream)?;
+        if !rec.shards.iter().any(|s| s.id == shard_id) {
+            return Err(StreamsError::ResourceNotFound(format!(
+                "Shard {shard_id} in stream {stream} under account {} does not exist",
+                self.config.account_id
+            )));
+        }
+        let index = shard_index(shard_id).unwrap_or(u32::MAX);
+        let log = self.shards.get(&self.store, stream, shard_id)?;
+        let log = log.log.lock().expect("log lock");
+        let seq_n = |seq: &str| -> Result<u64> {
+            match parse_sequence_number(seq) {
+                Some((i, n)) if i == index => Ok(n),
+                _ => Err(StreamsError::InvalidArgument(format!(
+                    "Invalid StartingSequenceNumber. It encodes {seq}, which is not a sequence number of shard {shard_id}."
+                ))),
+            }
+        };
+        let n = match start {
+            IteratorStart::TrimHorizon => log.first_n(),
+            IteratorStart::Latest => log.next_n(),
+            IteratorStart::AtSequenceNumber(seq) => seq_n(&seq)?.max(log.first_n()),
+            IteratorStart::AfterSequenceNumber(seq) => (seq_n(&seq)? + 1).max(log.first_n()),
+            IteratorStart::AtTimestamp(ts_ms) => log.first_at_or_after(ts_ms),
+        };
+        let issued_ms = tarn_common::now_unix_nanos() / 1_000_000;
+        Ok(encode_iterator(&Iterator { stream: stream.to_string(), shard: shard_id.to_string(), n, issued_ms }))
+    }
+
+    /// GetRecords: up to `limit` records (and about 10 MiB) from the iterator's position.
+    pub fn get_records(&self, iterator: &str, limit: usize) -> Result<RecordsPage> {
+        let it = decode_iterator(iterator)
+            .ok_or_else(|| StreamsError::InvalidArgument(format!("Invalid ShardIterator: {iterator}")))?;
+        let now_ms = tarn_common::now_unix_nanos() / 1_000_000;
+        if now_ms - it.issued_ms > ITERATOR_TTL_MS {
+            return Err(StreamsError::ExpiredIterator(format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
+                it.issued_ms, now_ms
+            )));
+        }
+        let rec = self.describe(&it.stream)?;
+        if !rec.shards.iter().any(|s| s.id == it.shard) {
+            return Err(StreamsError::ResourceNotFound(format!(
+                "Shard {} in stream {} does not exist",
+                it.shard, it.stream
+            )));
+        }
+        let index = shard_index(&it.shard).unwrap_or(0);
+        let log = self.shards.get(&self.store, &it.stream, &it.shard)?;
+        let log = log.log.lock().expect("log lock");
+        let from = it.n.max(log.first_n());
+        let read = log.read(from, limit, 10 * 1024 * 1024)?;
+        let latest_ts = log.timestamp_of(log.next_n().saturating_sub(1));
+        drop(log);
+        let mut records = Vec::with_capacity(read.len());
+        for r in &read {
+            let (partition_key, data) = decode_record(&r.payload)?;
+            records.push(StreamRecordOut {
+                sequence_number: sequence_number(index, r.n),
+                partition_key,
+                data,
+                arrival_ms: r.ts_ms,
+            });
+        }
+        let next_n = read.last().map_or(from, |r| r.n + 1);
+        let millis_behind_latest = match (read.last(), latest_ts) {
+            (Some(last), Some(latest)) if last.n + 1 < u64::MAX => (latest - last.ts_ms).max(0),
+            _ => 0,
+        };
+        let next = Iterator { stream: it.stream, shard: it.shard, n: next_n, issued_ms: now_ms };
+        Ok(RecordsPage { records, next_iterator: Some(encode_iterator(&next)), millis_behind_latest })
+    }
+}
+
+/// The Kinesis error code of a per-record failure.
+fn error_code(e: &StreamsError) -> &'static str {
+    match e {
+        StreamsError::InvalidArgument(_) | StreamsError::Validation(_) => "InvalidArgumentException",
+        StreamsError::ResourceNotFound(_) => "ResourceNotFoundException",
+        _ => "InternalFailure",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_round_trip() {
+        let seq = sequence_number(7, 123_456);
+        assert_eq!(parse_sequence_number(&seq), Some((7, 123_456)));
+        assert_eq!(parse_sequence_number("12345"), None);
+    }
+
+    #[test]
+    fn iterators_round_trip() {
+        let it = Iterator { stream: "s.1".into(), shard: "shardId-000000000001".into(), n: 42, issued_ms: 7 };
+        let back = decode_iterator(&encode_iterator(&it)).unwrap();
+        assert_eq!(
+            (back.stream.as_str(), back.shard.as_str(), back.n, back.issued_ms),
+            ("s.1", "shardId-000000000001", 42, 7)
+        );
+        assert!(decode_iterator("not-an-iterator").is_none());
+    }
+
+    #[test]
+    fn partition_keys_hash_with_md5() {
+        // MD5("a") = 0cc175b9c0f1b6a831c399e269772661
+        assert_eq!(hash_key("a"), 0x0cc1_75b9_c0f1_b6a8_31c3_99e2_6977_2661);
+    }
+}
