@@ -84,6 +84,28 @@ struct StreamRef {
     stream_arn: Option<String>,
     limit: Option<i64>,
     exclusive_start_shard_id: Option<String>,
+    enforce_consumer_deletion: Option<bool>,
+    retention_period_hours: Option<i64>,
+    tags: Option<BTreeMap<String, String>>,
+    tag_keys: Option<Vec<String>>,
+    exclusive_start_tag_key: Option<String>,
+    stream_mode_details: Option<ModeDetails>,
+    consumer_name: Option<String>,
+    #[serde(rename = "ConsumerARN")]
+    consumer_arn: Option<String>,
+}
+
+fn consumer_json(streams: &Streams, stream: &str, c: &tarn_streams::ConsumerRecord, with_stream: bool) -> Value {
+    let mut v = json!({
+        "ConsumerName": c.name,
+        "ConsumerARN": streams.consumer_arn(stream, c),
+        "ConsumerStatus": "ACTIVE",
+        "ConsumerCreationTimestamp": epoch_seconds(c.created_ns),
+    });
+    if with_stream {
+        v["StreamARN"] = json!(streams.arn(stream));
+    }
+    v
 }
 
 #[derive(Deserialize)]
@@ -189,8 +211,91 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
         "DeleteStream" => {
             let input: StreamRef = parse(body)?;
             let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
-            streams.delete_stream(&name).await.map_err(err)?;
+            streams.delete_stream(&name, input.enforce_consumer_deletion.unwrap_or(false)).await.map_err(err)?;
             Ok(json!({}))
+        }
+        "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let hours = input.retention_period_hours.ok_or_else(|| missing("retentionPeriodHours"))?;
+            streams.set_retention(&name, hours, operation.starts_with("Increase")).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "AddTagsToStream" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let tags = input.tags.ok_or_else(|| missing("tags"))?;
+            streams.add_tags(&name, tags.into_iter().collect()).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "RemoveTagsFromStream" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let keys = input.tag_keys.ok_or_else(|| missing("tagKeys"))?;
+            streams.remove_tags(&name, keys).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "ListTagsForStream" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let max = limit(input.limit, 50, 50, "limit")?;
+            let stream = streams.describe(&name).map_err(err)?;
+            let after = input.exclusive_start_tag_key.as_deref();
+            let mut tags: Vec<&(String, String)> =
+                stream.tags.iter().filter(|(k, _)| after.is_none_or(|a| k.as_str() > a)).collect();
+            let more = tags.len() > max;
+            tags.truncate(max);
+            Ok(json!({
+                "Tags": tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect::<Vec<_>>(),
+                "HasMoreTags": more,
+            }))
+        }
+        "UpdateStreamMode" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams
+                .resolve_name(None, Some(input.stream_arn.as_deref().ok_or_else(|| missing("streamARN"))?))
+                .map_err(err)?;
+            let mode = input.stream_mode_details.ok_or_else(|| missing("streamModeDetails"))?;
+            let mode = StreamMode::parse(&mode.stream_mode).map_err(err)?;
+            streams.set_mode(&name, mode).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "RegisterStreamConsumer" => {
+            let input: StreamRef = parse(body)?;
+            let arn = input.stream_arn.ok_or_else(|| missing("streamARN"))?;
+            let name = streams.resolve_name(None, Some(&arn)).map_err(err)?;
+            let consumer_name = input.consumer_name.ok_or_else(|| missing("consumerName"))?;
+            let c = streams.register_consumer(&name, &consumer_name).await.map_err(err)?;
+            Ok(json!({ "Consumer": consumer_json(streams, &name, &c, false) }))
+        }
+        "ListStreamConsumers" => {
+            let input: StreamRef = parse(body)?;
+            let arn = input.stream_arn.ok_or_else(|| missing("streamARN"))?;
+            let name = streams.resolve_name(None, Some(&arn)).map_err(err)?;
+            let consumers = streams.list_consumers(&name).map_err(err)?;
+            Ok(
+                json!({ "Consumers": consumers.iter().map(|c| consumer_json(streams, &name, c, false)).collect::<Vec<_>>() }),
+            )
+        }
+        "DescribeStreamConsumer" | "DeregisterStreamConsumer" => {
+            let input: StreamRef = parse(body)?;
+            let (name, consumer_name) =
+                match (input.consumer_arn.as_deref(), input.stream_arn.as_deref(), input.consumer_name) {
+                    (Some(carn), _, _) => streams.parse_consumer_arn(carn).map_err(err)?,
+                    (None, Some(sarn), Some(c)) => (streams.resolve_name(None, Some(sarn)).map_err(err)?, c),
+                    _ => {
+                        return Err(JsonError::client(
+                            "InvalidArgumentException",
+                            "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
+                        ));
+                    }
+                };
+            if operation == "DeregisterStreamConsumer" {
+                streams.deregister_consumer(&name, &consumer_name).await.map_err(err)?;
+                return Ok(json!({}));
+            }
+            let c = streams.describe_consumer(&name, &consumer_name).map_err(err)?;
+            Ok(json!({ "ConsumerDescription": consumer_json(streams, &name, &c, true) }))
         }
         "DescribeStream" => {
             let input: StreamRef = parse(body)?;
@@ -213,7 +318,7 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
             let stream = streams.describe(&name).map_err(err)?;
             let mut desc = description(streams, &stream);
             desc["OpenShardCount"] = json!(stream.open_shards());
-            desc["ConsumerCount"] = json!(0);
+            desc["ConsumerCount"] = json!(streams.list_consumers(&name).map_err(err)?.len());
             Ok(json!({ "StreamDescriptionSummary": desc }))
         }
         "ListStreams" => {

@@ -207,3 +207,90 @@ async fn control_plane_errors() {
     let bad_secret = tarn_testkit::kinesis_client_with(&srv.endpoint(), tarn_testkit::ACCESS_KEY_ID, "not-the-secret");
     assert_eq!(code(bad_secret.list_streams().send().await), "InvalidSignatureException");
 }
+
+#[tokio::test]
+async fn retention_tags_mode_and_consumers() {
+    let srv = server();
+    let k = srv.kinesis();
+    k.create_stream().stream_name("admin").shard_count(1).send().await.unwrap();
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/admin";
+    let hours = |k: aws_sdk_kinesis::Client| async move {
+        k.describe_stream_summary()
+            .stream_name("admin")
+            .send()
+            .await
+            .unwrap()
+            .stream_description_summary()
+            .unwrap()
+            .retention_period_hours()
+    };
+    k.increase_stream_retention_period().stream_name("admin").retention_period_hours(48).send().await.unwrap();
+    assert_eq!(hours(k.clone()).await, 48);
+    assert_eq!(
+        code(k.increase_stream_retention_period().stream_name("admin").retention_period_hours(30).send().await),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        code(k.increase_stream_retention_period().stream_name("admin").retention_period_hours(8761).send().await),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        code(k.decrease_stream_retention_period().stream_name("admin").retention_period_hours(23).send().await),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        code(k.decrease_stream_retention_period().stream_name("admin").retention_period_hours(72).send().await),
+        "InvalidArgumentException"
+    );
+    k.decrease_stream_retention_period().stream_name("admin").retention_period_hours(24).send().await.unwrap();
+    assert_eq!(hours(k.clone()).await, 24);
+
+    k.add_tags_to_stream().stream_name("admin").tags("team", "ml").tags("env", "dev").send().await.unwrap();
+    k.add_tags_to_stream().stream_name("admin").tags("env", "prod").send().await.unwrap();
+    let tags = k.list_tags_for_stream().stream_name("admin").send().await.unwrap();
+    let pairs: Vec<_> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(pairs, [("env", Some("prod")), ("team", Some("ml"))]);
+    k.remove_tags_from_stream().stream_name("admin").tag_keys("env").send().await.unwrap();
+    assert_eq!(k.list_tags_for_stream().stream_name("admin").send().await.unwrap().tags().len(), 1);
+    let mut too_many = k.add_tags_to_stream().stream_name("admin");
+    for i in 0..50 {
+        too_many = too_many.tags(format!("k{i}"), "v");
+    }
+    assert_eq!(code(too_many.send().await), "InvalidArgumentException");
+
+    let on_demand = StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().unwrap();
+    k.update_stream_mode().stream_arn(arn).stream_mode_details(on_demand.clone()).send().await.unwrap();
+    let mode = k.describe_stream_summary().stream_name("admin").send().await.unwrap();
+    assert_eq!(
+        mode.stream_description_summary().unwrap().stream_mode_details().unwrap().stream_mode(),
+        &StreamMode::OnDemand
+    );
+    assert_eq!(
+        code(k.update_stream_mode().stream_arn(arn).stream_mode_details(on_demand).send().await),
+        "ResourceInUseException"
+    );
+
+    let c = k.register_stream_consumer().stream_arn(arn).consumer_name("app-1").send().await.unwrap();
+    let consumer = c.consumer().unwrap();
+    assert!(consumer.consumer_arn().starts_with("arn:aws:kinesis:us-east-1:000000000000:stream/admin/consumer/app-1:"));
+    assert_eq!(
+        code(k.register_stream_consumer().stream_arn(arn).consumer_name("app-1").send().await),
+        "ResourceInUseException"
+    );
+    let listed = k.list_stream_consumers().stream_arn(arn).send().await.unwrap();
+    assert_eq!(listed.consumers().iter().map(|c| c.consumer_name()).collect::<Vec<_>>(), ["app-1"]);
+    let d = k.describe_stream_consumer().consumer_arn(consumer.consumer_arn()).send().await.unwrap();
+    assert_eq!(d.consumer_description().unwrap().stream_arn(), arn);
+    let summary = k.describe_stream_summary().stream_name("admin").send().await.unwrap();
+    assert_eq!(summary.stream_description_summary().unwrap().consumer_count(), Some(1));
+    // a stream with consumers is deleted only when asked to take them along
+    assert_eq!(code(k.delete_stream().stream_name("admin").send().await), "ResourceInUseException");
+    k.deregister_stream_consumer().stream_arn(arn).consumer_name("app-1").send().await.unwrap();
+    assert_eq!(
+        code(k.describe_stream_consumer().stream_arn(arn).consumer_name("app-1").send().await),
+        "ResourceNotFoundException"
+    );
+    k.register_stream_consumer().stream_arn(arn).consumer_name("app-2").send().await.unwrap();
+    k.delete_stream().stream_name("admin").enforce_consumer_deletion(true).send().await.unwrap();
+    assert_eq!(code(k.describe_stream().stream_name("admin").send().await), "ResourceNotFoundException");
+}

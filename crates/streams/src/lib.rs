@@ -5,7 +5,10 @@
 //! MD5 picks the shard). Every change is one group-committed metadata write. Records, their
 //! per-shard segment logs and iterators build on this (see docs/architecture.md).
 
+mod admin;
 mod records;
+
+pub use admin::{CONSUMERS_MAX, ConsumerRecord, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, TAGS_MAX};
 
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ use tarn_store::record::Record;
 use tarn_store::{Store, StoreError};
 
 /// Stream name -> [`StreamRecord`].
-const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("kinesis_streams");
+pub(crate) const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("kinesis_streams");
 
 /// Shards a stream in ON_DEMAND mode starts with, as AWS provisions them.
 pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
@@ -196,6 +199,7 @@ impl Streams {
         store
             .write(|txn| {
                 txn.open_table(STREAMS)?;
+                txn.open_table(admin::CONSUMERS)?;
                 Ok(())
             })
             .await?;
@@ -241,7 +245,7 @@ impl Streams {
         }
     }
 
-    fn not_found(&self, name: &str) -> StreamsError {
+    pub(crate) fn not_found(&self, name: &str) -> StreamsError {
         StreamsError::ResourceNotFound(format!("Stream {name} under account {} not found.", self.config.account_id))
     }
 
@@ -387,14 +391,40 @@ impl Streams {
         Ok((out, more))
     }
 
-    pub async fn delete_stream(&self, name: &str) -> Result<()> {
+    /// DeleteStream. A stream with registered consumers is deleted only when
+    /// `enforce_consumer_deletion` says so (its consumers go with it).
+    pub async fn delete_stream(&self, name: &str, enforce_consumer_deletion: bool) -> Result<()> {
         let owned = name.to_string();
         let this = self.clone();
         self.store
             .write(move |txn| {
+                let consumers: Vec<String> = {
+                    let table = txn.open_table(admin::CONSUMERS)?;
+                    let mut names = Vec::new();
+                    for entry in table.range((owned.as_str(), "")..)? {
+                        let (k, _) = entry?;
+                        if k.value().0 != owned {
+                            break;
+                        }
+                        names.push(k.value().1.to_string());
+                    }
+                    names
+                };
                 let mut table = txn.open_table(STREAMS)?;
-                if table.remove(owned.as_str())?.is_none() {
+                if table.get(owned.as_str())?.is_none() {
                     return Ok(Err(this.not_found(&owned)));
+                }
+                if !consumers.is_empty() && !enforce_consumer_deletion {
+                    return Ok(Err(StreamsError::ResourceInUse(format!(
+                        "Stream {owned} has {} registered consumers; set EnforceConsumerDeletion to delete them with the stream.",
+                        consumers.len()
+                    ))));
+                }
+                table.remove(owned.as_str())?;
+                drop(table);
+                let mut table = txn.open_table(admin::CONSUMERS)?;
+                for c in &consumers {
+                    table.remove((owned.as_str(), c.as_str()))?;
                 }
                 Ok(Ok(()))
             })
