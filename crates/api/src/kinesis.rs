@@ -93,6 +93,12 @@ struct StreamRef {
     consumer_name: Option<String>,
     #[serde(rename = "ConsumerARN")]
     consumer_arn: Option<String>,
+    shard_to_split: Option<String>,
+    new_starting_hash_key: Option<String>,
+    shard_to_merge: Option<String>,
+    adjacent_shard_to_merge: Option<String>,
+    target_shard_count: Option<i64>,
+    scaling_type: Option<String>,
 }
 
 fn consumer_json(streams: &Streams, stream: &str, c: &tarn_streams::ConsumerRecord, with_stream: bool) -> Value {
@@ -213,6 +219,46 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
             let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
             streams.delete_stream(&name, input.enforce_consumer_deletion.unwrap_or(false)).await.map_err(err)?;
             Ok(json!({}))
+        }
+        "SplitShard" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let shard = input.shard_to_split.ok_or_else(|| missing("shardToSplit"))?;
+            let key = input.new_starting_hash_key.ok_or_else(|| missing("newStartingHashKey"))?;
+            streams.split_shard(&name, &shard, &key).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "MergeShards" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let a = input.shard_to_merge.ok_or_else(|| missing("shardToMerge"))?;
+            let b = input.adjacent_shard_to_merge.ok_or_else(|| missing("adjacentShardToMerge"))?;
+            streams.merge_shards(&name, &a, &b).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "UpdateShardCount" => {
+            let input: StreamRef = parse(body)?;
+            let name = streams.resolve_name(input.stream_name.as_deref(), input.stream_arn.as_deref()).map_err(err)?;
+            let target = input.target_shard_count.ok_or_else(|| missing("targetShardCount"))?;
+            match input.scaling_type.as_deref() {
+                Some("UNIFORM_SCALING") => {}
+                Some(other) => {
+                    return Err(JsonError::client(
+                        "ValidationException",
+                        format!(
+                            "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
+                        ),
+                    ));
+                }
+                None => return Err(missing("scalingType")),
+            }
+            let (current, target) = streams.update_shard_count(&name, target).await.map_err(err)?;
+            Ok(json!({
+                "StreamName": name,
+                "StreamARN": streams.arn(&name),
+                "CurrentShardCount": current,
+                "TargetShardCount": target,
+            }))
         }
         "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
             let input: StreamRef = parse(body)?;

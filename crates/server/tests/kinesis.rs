@@ -294,3 +294,114 @@ async fn retention_tags_mode_and_consumers() {
     k.delete_stream().stream_name("admin").enforce_consumer_deletion(true).send().await.unwrap();
     assert_eq!(code(k.describe_stream().stream_name("admin").send().await), "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn reshard_operations_and_errors() {
+    let srv = server();
+    let k = srv.kinesis();
+    k.create_stream().stream_name("rs").shard_count(2).send().await.unwrap();
+    // split keys outside the shard, merges of shards that do not touch, closed shards
+    assert_eq!(
+        code(
+            k.split_shard()
+                .stream_name("rs")
+                .shard_to_split("shardId-000000000000")
+                .new_starting_hash_key("0")
+                .send()
+                .await
+        ),
+        "InvalidArgumentException"
+    );
+    assert_eq!(
+        code(
+            k.split_shard()
+                .stream_name("rs")
+                .shard_to_split("shardId-000000000009")
+                .new_starting_hash_key("5")
+                .send()
+                .await
+        ),
+        "ResourceNotFoundException"
+    );
+    k.split_shard()
+        .stream_name("rs")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("1000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            k.split_shard()
+                .stream_name("rs")
+                .shard_to_split("shardId-000000000000")
+                .new_starting_hash_key("2000")
+                .send()
+                .await
+        ),
+        "InvalidArgumentException",
+        "a closed shard cannot be split again"
+    );
+    assert_eq!(
+        code(
+            k.merge_shards()
+                .stream_name("rs")
+                .shard_to_merge("shardId-000000000002")
+                .adjacent_shard_to_merge("shardId-000000000001")
+                .send()
+                .await
+        ),
+        "InvalidArgumentException",
+        "shard 2 covers [0, 999] and does not touch shard 1"
+    );
+    // uniform scaling: 3 open shards -> 6, every open shard closes, the new ones tile the space
+    let out = k
+        .update_shard_count()
+        .stream_name("rs")
+        .target_shard_count(6)
+        .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((out.current_shard_count(), out.target_shard_count()), (Some(3), Some(6)));
+    let d = k.describe_stream().stream_name("rs").limit(100).send().await.unwrap();
+    let open: Vec<(u128, u128)> = d
+        .stream_description()
+        .unwrap()
+        .shards()
+        .iter()
+        .filter(|s| s.sequence_number_range().unwrap().ending_sequence_number().is_none())
+        .map(|s| {
+            (
+                s.hash_key_range().unwrap().starting_hash_key().parse().unwrap(),
+                s.hash_key_range().unwrap().ending_hash_key().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(open.len(), 6);
+    assert_eq!(open[0].0, 0);
+    assert_eq!(open[5].1, u128::MAX);
+    assert!(open.windows(2).all(|w| w[0].1 + 1 == w[1].0));
+    assert_eq!(
+        code(
+            k.update_shard_count()
+                .stream_name("rs")
+                .target_shard_count(13)
+                .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+                .send()
+                .await
+        ),
+        "InvalidArgumentException",
+        "more than double"
+    );
+    // records still flow after resharding
+    let put = k
+        .put_record()
+        .stream_name("rs")
+        .partition_key("after")
+        .data(aws_sdk_kinesis::primitives::Blob::new("x"))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.shard_id() >= "shardId-000000000005");
+}

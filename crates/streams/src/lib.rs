@@ -7,6 +7,7 @@
 
 mod admin;
 mod records;
+mod reshard;
 
 pub use admin::{CONSUMERS_MAX, ConsumerRecord, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, TAGS_MAX};
 

@@ -26,11 +26,17 @@ pub const ITERATOR_TTL_MS: i64 = 300_000;
 /// A record's data plus partition key is at most 1 MiB.
 pub const RECORD_BYTES_MAX: usize = 1024 * 1024;
 
+/// What an append to a shard closed by resharding answers; PutRecord routes again.
+const SHARD_CLOSED: &str = "shard is closed";
+
 type Reply = oneshot::Sender<std::result::Result<(u64, i64), String>>;
 
 /// One shard's log and its queue of appends waiting for the next flush.
 struct ShardLog {
-    log: Mutex<SegmentLog>,
+    /// The log, and whether the shard is closed (by a split or merge). Both under one lock:
+    /// an append checks `closed` and writes while holding it, so once a shard is closed no
+    /// record can land after its ending sequence number.
+    log: Mutex<(SegmentLog, bool)>,
     queue: Mutex<Vec<(Vec<u8>, Reply)>>,
     flushing: AtomicBool,
 }
@@ -50,7 +56,11 @@ impl ShardLog {
             }
             let payloads: Vec<&[u8]> = batch.iter().map(|(p, _)| p.as_slice()).collect();
             let now_ms = tarn_common::now_unix_nanos() / 1_000_000;
-            let result = self.log.lock().expect("log lock").append(&payloads, now_ms);
+            let result = {
+                let mut guard = self.log.lock().expect("log lock");
+                let (log, closed) = &mut *guard;
+                if *closed { Err(StoreError::Aborted(SHARD_CLOSED.into())) } else { log.append(&payloads, now_ms) }
+            };
             match result {
                 Ok(numbered) => {
                     for ((_, reply), at) in batch.into_iter().zip(numbered) {
@@ -76,19 +86,34 @@ pub(crate) struct ShardLogs {
 }
 
 impl ShardLogs {
-    fn get(&self, store: &Store, stream: &str, shard: &str) -> Result<Arc<ShardLog>> {
+    fn get(&self, store: &Store, stream: &str, shard: &str, closed: bool) -> Result<Arc<ShardLog>> {
         let mut logs = self.logs.lock().expect("logs lock");
         if let Some(log) = logs.get(&(stream.to_string(), shard.to_string())) {
             return Ok(log.clone());
         }
         let dir = store.log_dir(&["streams", stream, shard]);
         let log = Arc::new(ShardLog {
-            log: Mutex::new(SegmentLog::open(&dir, SEGMENT_BYTES_MAX)?),
+            log: Mutex::new((SegmentLog::open(&dir, SEGMENT_BYTES_MAX)?, closed)),
             queue: Mutex::new(Vec::new()),
             flushing: AtomicBool::new(false),
         });
         logs.insert((stream.to_string(), shard.to_string()), log.clone());
         Ok(log)
+    }
+
+    /// Closes a shard to appends; returns the number of its last record, if any.
+    pub(crate) fn close(&self, store: &Store, stream: &str, shard: &str) -> Result<Option<u64>> {
+        let log = self.get(store, stream, shard, false)?;
+        let mut guard = log.log.lock().expect("log lock");
+        guard.1 = true;
+        Ok(guard.0.next_n().checked_sub(1))
+    }
+
+    /// Reopens a shard whose closing did not commit.
+    pub(crate) fn reopen(&self, store: &Store, stream: &str, shard: &str) -> Result<()> {
+        let log = self.get(store, stream, shard, false)?;
+        log.log.lock().expect("log lock").1 = false;
+        Ok(())
     }
 
     /// Forgets a deleted stream's logs and removes their files.
@@ -236,7 +261,8 @@ impl crate::Streams {
         shard: &str,
         payload: Vec<u8>,
     ) -> Result<oneshot::Receiver<std::result::Result<(u64, i64), String>>> {
-        let log = self.shards.get(&self.store, stream, shard)?;
+        // only open shards are routed to; a closed one refuses the append at flush time
+        let log = self.shards.get(&self.store, stream, shard, false)?;
         let (tx, rx) = oneshot::channel();
         log.queue.lock().expect("queue lock").push((payload, tx));
         if !log.flushing.swap(true, Ordering::SeqCst) {
@@ -257,7 +283,8 @@ impl crate::Streams {
         Ok(sequence_number(index, n))
     }
 
-    /// PutRecord: the record is durable in its shard's log before this returns.
+    /// PutRecord: the record is durable in its shard's log before this returns. A record routed
+    /// to a shard that a concurrent split or merge closed is routed again to its child.
     pub async fn put_record(
         &self,
         stream: &str,
@@ -265,10 +292,17 @@ impl crate::Streams {
         explicit_hash_key: Option<&str>,
         data: &[u8],
     ) -> Result<(String, String)> {
-        let rec = self.describe(stream)?;
-        let (shard, payload) = self.route(&rec, partition_key, explicit_hash_key, data)?;
-        let seq = self.append(stream, &shard, payload).await?;
-        Ok((shard, seq))
+        for _ in 0..10 {
+            let rec = self.describe(stream)?;
+            let (shard, payload) = self.route(&rec, partition_key, explicit_hash_key, data)?;
+            match self.append(stream, &shard, payload).await {
+                Err(StreamsError::Store(StoreError::Aborted(m))) if m == SHARD_CLOSED => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                other => return other.map(|seq| (shard, seq)),
+            }
+        }
+        Err(StreamsError::ResourceInUse(format!("Stream {stream} is being resharded; retry the request.")))
     }
 
     /// PutRecords: every record is validated and routed, then all appends are queued at once
@@ -300,6 +334,10 @@ impl crate::Streams {
                         let index = shard_index(&shard).unwrap_or(0);
                         out.push(Ok((shard, sequence_number(index, n))));
                     }
+                    Ok(Err(m)) if m == SHARD_CLOSED => out.push(Err((
+                        "ResourceInUseException".to_string(),
+                        "The shard was closed by resharding; retry the record.".to_string(),
+                    ))),
                     _ => out.push(Err(("InternalFailure".to_string(), "Internal service failure.".to_string()))),
                 },
                 Err(e) => out.push(Err((error_code(&e).to_string(), e.to_string()))),
@@ -318,8 +356,10 @@ impl crate::Streams {
             )));
         }
         let index = shard_index(shard_id).unwrap_or(u32::MAX);
-        let log = self.shards.get(&self.store, stream, shard_id)?;
-        let log = log.log.lock().expect("log lock");
+        let closed = rec.shards.iter().any(|s| s.id == shard_id && s.ending_sequence_number.is_some());
+        let log = self.shards.get(&self.store, stream, shard_id, closed)?;
+        let guard = log.log.lock().expect("log lock");
+        let log = &guard.0;
         let seq_n = |seq: &str| -> Result<u64> {
             match parse_sequence_number(seq) {
                 Some((i, n)) if i == index => Ok(n),
@@ -351,19 +391,21 @@ impl crate::Streams {
             )));
         }
         let rec = self.describe(&it.stream)?;
-        if !rec.shards.iter().any(|s| s.id == it.shard) {
+        let Some(shard) = rec.shards.iter().find(|s| s.id == it.shard) else {
             return Err(StreamsError::ResourceNotFound(format!(
                 "Shard {} in stream {} does not exist",
                 it.shard, it.stream
             )));
-        }
+        };
         let index = shard_index(&it.shard).unwrap_or(0);
-        let log = self.shards.get(&self.store, &it.stream, &it.shard)?;
-        let log = log.log.lock().expect("log lock");
+        let log = self.shards.get(&self.store, &it.stream, &it.shard, shard.ending_sequence_number.is_some())?;
+        let guard = log.log.lock().expect("log lock");
+        let (log, closed) = (&guard.0, guard.1);
         let from = it.n.max(log.first_n());
         let read = log.read(from, limit, 10 * 1024 * 1024)?;
         let latest_ts = log.timestamp_of(log.next_n().saturating_sub(1));
-        drop(log);
+        let at_end = read.last().map_or(from, |r| r.n + 1) >= log.next_n();
+        drop(guard);
         let mut records = Vec::with_capacity(read.len());
         for r in &read {
             let (partition_key, data) = decode_record(&r.payload)?;
@@ -379,8 +421,13 @@ impl crate::Streams {
             (Some(last), Some(latest)) if last.n + 1 < u64::MAX => (latest - last.ts_ms).max(0),
             _ => 0,
         };
-        let next = Iterator { stream: it.stream, shard: it.shard, n: next_n, issued_ms: now_ms };
-        Ok(RecordsPage { records, next_iterator: Some(encode_iterator(&next)), millis_behind_latest })
+        // a closed shard read to its end has no next iterator: readers move on to its children
+        let next_iterator = if closed && at_end && records.is_empty() {
+            None
+        } else {
+            Some(encode_iterator(&Iterator { stream: it.stream, shard: it.shard, n: next_n, issued_ms: now_ms }))
+        };
+        Ok(RecordsPage { records, next_iterator, millis_behind_latest })
     }
 }
 
