@@ -21,6 +21,9 @@ fn err(e: StreamsError) -> JsonError {
         StreamsError::InvalidArgument(m) => JsonError::client("InvalidArgumentException", m),
         StreamsError::Validation(m) => JsonError::client("ValidationException", m),
         StreamsError::ExpiredIterator(m) => JsonError::client("ExpiredIteratorException", m),
+        StreamsError::ProvisionedThroughputExceeded(m) => {
+            JsonError::client("ProvisionedThroughputExceededException", m)
+        }
         StreamsError::Store(inner) => {
             tracing::error!(error = %inner, "kinesis storage failure");
             JsonError::internal()

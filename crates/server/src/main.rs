@@ -35,6 +35,10 @@ struct ServeArgs {
     /// Open Kinesis shards allowed across all streams (AWS's default account quota is 500).
     #[arg(long, env = "TARN_KINESIS_SHARD_LIMIT", default_value_t = 500)]
     kinesis_shard_limit: u32,
+    /// Enforce provisioned shard throughput (1 MiB/s or 1,000 records/s in, 2 MiB/s out) as
+    /// Kinesis does; `--kinesis-enforce-limits=false` turns it off for load tests.
+    #[arg(long, env = "TARN_KINESIS_ENFORCE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    kinesis_enforce_limits: bool,
     /// Base domains for virtual-host style requests (BUCKET.<domain>).
     #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
     domains: Vec<String>,
@@ -85,6 +89,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             region: args.region.clone(),
             account_id: args.account_id.clone(),
             shard_limit: args.kinesis_shard_limit,
+            enforce_limits: args.kinesis_enforce_limits,
             ..tarn_streams::StreamsConfig::default()
         },
     )

@@ -14,6 +14,11 @@ fn server() -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_tarn"))
 }
 
+/// A server without provisioned throughput limits, for load tests.
+fn server_unlimited() -> TestServer {
+    TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &["--kinesis-enforce-limits=false"], &[], true)
+}
+
 async fn create(k: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
     k.create_stream().stream_name(name).shard_count(shards).send().await.unwrap();
     for _ in 0..100 {
@@ -199,7 +204,7 @@ async fn put_and_read_with_every_iterator_type() {
 async fn concurrent_producers_keep_per_key_order_exactly_once() {
     const PRODUCERS: usize = 4;
     const PER_PRODUCER: usize = 20_000;
-    let srv = server();
+    let srv = server_unlimited();
     let k = srv.kinesis();
     create(&k, "load", 4).await;
     let mut tasks = Vec::new();
@@ -286,7 +291,7 @@ async fn concurrent_producers_keep_per_key_order_exactly_once() {
 /// with its original sequence number.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_no_acknowledged_record() {
-    let mut srv = server();
+    let mut srv = server_unlimited();
     let k = srv.kinesis();
     create(&k, "crash", 2).await;
     let acked: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
@@ -339,7 +344,7 @@ async fn sigkill_loses_no_acknowledged_record() {
 /// reading parents before children keeps each key's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resharding_under_load_loses_and_duplicates_nothing() {
-    let srv = server();
+    let srv = server_unlimited();
     let k = srv.kinesis();
     create(&k, "reshard", 2).await;
     let acked: Arc<Mutex<Vec<(usize, usize, String)>>> = Arc::default();
@@ -453,4 +458,43 @@ async fn resharding_under_load_loses_and_duplicates_nothing() {
     }
     assert_eq!(seen.len(), acked.len(), "nothing unacknowledged appears");
     eprintln!("resharding under load: {} records across {} shards", acked.len(), ids.len());
+}
+
+/// Provisioned shards take 1,000 records or 1 MiB per second and serve 2 MiB per second, as
+/// Kinesis does; beyond that, ProvisionedThroughputExceededException.
+#[tokio::test]
+async fn provisioned_throughput_is_enforced() {
+    let srv = server();
+    // SDKs retry throttling with backoff; this client must see the first refusal
+    let k = srv.kinesis();
+    let k = aws_sdk_kinesis::Client::from_conf(
+        k.config().to_builder().retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled()).build(),
+    );
+    create(&k, "limited", 1).await;
+    let batch = || {
+        (0..500)
+            .map(|i| {
+                PutRecordsRequestEntry::builder().partition_key(format!("k{i}")).data(Blob::new("x")).build().unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut failed = 0;
+    for _ in 0..3 {
+        let out = k.put_records().stream_name("limited").set_records(Some(batch())).send().await.unwrap();
+        failed += out.failed_record_count().unwrap_or(0);
+        for r in out.records().iter().filter(|r| r.error_code().is_some()) {
+            assert_eq!(r.error_code(), Some("ProvisionedThroughputExceededException"));
+            assert!(r.sequence_number().is_none());
+        }
+    }
+    assert!(failed >= 400, "1,500 records in well under a second exceed 1,000 records/s ({failed} failed)");
+    // bytes: two 700 KiB records back to back exceed 1 MiB/s
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let big = Blob::new(vec![7u8; 700 * 1024]);
+    k.put_record().stream_name("limited").partition_key("a").data(big.clone()).send().await.unwrap();
+    let e = k.put_record().stream_name("limited").partition_key("a").data(big).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ProvisionedThroughputExceededException"));
+    // and the allowance comes back
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    k.put_record().stream_name("limited").partition_key("a").data(Blob::new("again")).send().await.unwrap();
 }

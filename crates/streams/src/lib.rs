@@ -40,6 +40,8 @@ pub enum StreamsError {
     Validation(String),
     #[error("{0}")]
     ExpiredIterator(String),
+    #[error("{0}")]
+    ProvisionedThroughputExceeded(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -151,6 +153,9 @@ pub struct StreamsConfig {
     pub shard_limit: u32,
     /// How long a new stream reports CREATING before it is ACTIVE.
     pub activation_delay_ms: u64,
+    /// Enforce provisioned-mode shard throughput (1 MiB/s or 1,000 records/s in, 2 MiB/s
+    /// out), answering ProvisionedThroughputExceededException as Kinesis does.
+    pub enforce_limits: bool,
 }
 
 impl Default for StreamsConfig {
@@ -160,6 +165,7 @@ impl Default for StreamsConfig {
             account_id: tarn_common::DEFAULT_ACCOUNT_ID.into(),
             shard_limit: 500,
             activation_delay_ms: 300,
+            enforce_limits: true,
         }
     }
 }

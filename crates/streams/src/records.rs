@@ -31,8 +31,69 @@ const SHARD_CLOSED: &str = "shard is closed";
 
 type Reply = oneshot::Sender<std::result::Result<(u64, i64), String>>;
 
+/// Per-shard write and read allowances, refilled continuously (a token bucket holding at most
+/// one second's worth).
+struct Throughput {
+    at_ms: i64,
+    write_records: f64,
+    write_bytes: f64,
+    read_bytes: f64,
+}
+
+const WRITE_RECORDS_PER_SECOND: f64 = 1000.0;
+const WRITE_BYTES_PER_SECOND: f64 = 1024.0 * 1024.0;
+const READ_BYTES_PER_SECOND: f64 = 2.0 * 1024.0 * 1024.0;
+
+impl Throughput {
+    fn full() -> Self {
+        Self {
+            at_ms: tarn_common::now_unix_nanos() / 1_000_000,
+            write_records: WRITE_RECORDS_PER_SECOND,
+            write_bytes: WRITE_BYTES_PER_SECOND,
+            read_bytes: READ_BYTES_PER_SECOND,
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = tarn_common::now_unix_nanos() / 1_000_000;
+        #[allow(clippy::cast_precision_loss)]
+        let secs = (now - self.at_ms).max(0) as f64 / 1000.0;
+        self.at_ms = now;
+        self.write_records = (self.write_records + secs * WRITE_RECORDS_PER_SECOND).min(WRITE_RECORDS_PER_SECOND);
+        self.write_bytes = (self.write_bytes + secs * WRITE_BYTES_PER_SECOND).min(WRITE_BYTES_PER_SECOND);
+        self.read_bytes = (self.read_bytes + secs * READ_BYTES_PER_SECOND).min(READ_BYTES_PER_SECOND);
+    }
+
+    /// Takes one record of `bytes` from the write allowance, if it has room.
+    fn take_write(&mut self, bytes: usize) -> bool {
+        self.refill();
+        #[allow(clippy::cast_precision_loss)]
+        let bytes = bytes as f64;
+        if self.write_records >= 1.0 && self.write_bytes >= bytes {
+            self.write_records -= 1.0;
+            self.write_bytes -= bytes;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether a read may start (the allowance is not in debt), then charges what it read.
+    fn can_read(&mut self) -> bool {
+        self.refill();
+        self.read_bytes > 0.0
+    }
+
+    fn charge_read(&mut self, bytes: usize) {
+        #[allow(clippy::cast_precision_loss)]
+        let bytes = bytes as f64;
+        self.read_bytes -= bytes;
+    }
+}
+
 /// One shard's log and its queue of appends waiting for the next flush.
 struct ShardLog {
+    throughput: Mutex<Throughput>,
     /// The log, and whether the shard is closed (by a split or merge). Both under one lock:
     /// an append checks `closed` and writes while holding it, so once a shard is closed no
     /// record can land after its ending sequence number.
@@ -93,6 +154,7 @@ impl ShardLogs {
         }
         let dir = store.log_dir(&["streams", stream, shard]);
         let log = Arc::new(ShardLog {
+            throughput: Mutex::new(Throughput::full()),
             log: Mutex::new((SegmentLog::open(&dir, SEGMENT_BYTES_MAX)?, closed)),
             queue: Mutex::new(Vec::new()),
             flushing: AtomicBool::new(false),
@@ -260,9 +322,16 @@ impl crate::Streams {
         stream: &str,
         shard: &str,
         payload: Vec<u8>,
+        limited: bool,
     ) -> Result<oneshot::Receiver<std::result::Result<(u64, i64), String>>> {
         // only open shards are routed to; a closed one refuses the append at flush time
         let log = self.shards.get(&self.store, stream, shard, false)?;
+        if limited && !log.throughput.lock().expect("throughput lock").take_write(payload.len()) {
+            return Err(StreamsError::ProvisionedThroughputExceeded(format!(
+                "Rate exceeded for shard {shard} in stream {stream} under account {}.",
+                self.config.account_id
+            )));
+        }
         let (tx, rx) = oneshot::channel();
         log.queue.lock().expect("queue lock").push((payload, tx));
         if !log.flushing.swap(true, Ordering::SeqCst) {
@@ -272,8 +341,8 @@ impl crate::Streams {
         Ok(rx)
     }
 
-    async fn append(&self, stream: &str, shard: &str, payload: Vec<u8>) -> Result<String> {
-        let rx = self.enqueue(stream, shard, payload)?;
+    async fn append(&self, stream: &str, shard: &str, payload: Vec<u8>, limited: bool) -> Result<String> {
+        let rx = self.enqueue(stream, shard, payload, limited)?;
         let (n, _) = rx
             .await
             .map_err(|_| StreamsError::Store(StoreError::Bug("shard flush stopped".into())))?
@@ -295,7 +364,8 @@ impl crate::Streams {
         for _ in 0..10 {
             let rec = self.describe(stream)?;
             let (shard, payload) = self.route(&rec, partition_key, explicit_hash_key, data)?;
-            match self.append(stream, &shard, payload).await {
+            let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
+            match self.append(stream, &shard, payload, limited).await {
                 Err(StreamsError::Store(StoreError::Aborted(m))) if m == SHARD_CLOSED => {
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
@@ -314,13 +384,17 @@ impl crate::Streams {
         records: Vec<(String, Option<String>, Vec<u8>)>,
     ) -> Result<Vec<std::result::Result<(String, String), (String, String)>>> {
         let rec = self.describe(stream)?;
+        let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
         let mut pending = Vec::with_capacity(records.len());
         for (partition_key, explicit, data) in &records {
             match self.route(&rec, partition_key, explicit.as_deref(), data) {
                 Ok((shard, payload)) => {
                     // queued in request order, so a shard's records keep it
-                    let rx = self.enqueue(stream, &shard, payload)?;
-                    pending.push(Ok((shard, rx)));
+                    match self.enqueue(stream, &shard, payload, limited) {
+                        Ok(rx) => pending.push(Ok((shard, rx))),
+                        Err(e @ StreamsError::ProvisionedThroughputExceeded(_)) => pending.push(Err(e)),
+                        Err(e) => return Err(e),
+                    }
                 }
                 Err(StreamsError::Store(e)) => return Err(e.into()),
                 Err(e) => pending.push(Err(e)),
@@ -399,6 +473,14 @@ impl crate::Streams {
         };
         let index = shard_index(&it.shard).unwrap_or(0);
         let log = self.shards.get(&self.store, &it.stream, &it.shard, shard.ending_sequence_number.is_some())?;
+        let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
+        if limited && !log.throughput.lock().expect("throughput lock").can_read() {
+            return Err(StreamsError::ProvisionedThroughputExceeded(format!(
+                "Rate exceeded for shard {} in stream {} under account {}.",
+                it.shard, it.stream, self.config.account_id
+            )));
+        }
+        let throughput = &log.throughput;
         let guard = log.log.lock().expect("log lock");
         let (log, closed) = (&guard.0, guard.1);
         let from = it.n.max(log.first_n());
@@ -406,6 +488,9 @@ impl crate::Streams {
         let latest_ts = log.timestamp_of(log.next_n().saturating_sub(1));
         let at_end = read.last().map_or(from, |r| r.n + 1) >= log.next_n();
         drop(guard);
+        if limited {
+            throughput.lock().expect("throughput lock").charge_read(read.iter().map(|r| r.payload.len()).sum());
+        }
         let mut records = Vec::with_capacity(read.len());
         for r in &read {
             let (partition_key, data) = decode_record(&r.payload)?;
@@ -436,6 +521,7 @@ fn error_code(e: &StreamsError) -> &'static str {
     match e {
         StreamsError::InvalidArgument(_) | StreamsError::Validation(_) => "InvalidArgumentException",
         StreamsError::ResourceNotFound(_) => "ResourceNotFoundException",
+        StreamsError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
         _ => "InternalFailure",
     }
 }
