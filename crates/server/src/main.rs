@@ -95,6 +95,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
+    spawn_retention(streams.clone());
     let api = tarn_api::Api::new(objects, streams, identities.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
@@ -119,6 +120,23 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     tarn_api::serve(listener, api, shutdown_signal()).await?;
     tracing::info!("tarn stopped");
     Ok(())
+}
+
+/// Drops expired Kinesis records once a minute (whole segment files, on a blocking thread).
+fn spawn_retention(streams: tarn_streams::Streams) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let streams = streams.clone();
+            match tokio::task::spawn_blocking(move || streams.enforce_retention()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(removed)) => tracing::info!(removed, "dropped expired stream segments"),
+                Ok(Err(err)) => tracing::warn!(%err, "retention pass failed"),
+                Err(err) => tracing::warn!(%err, "retention task failed"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -156,6 +156,8 @@ pub struct StreamsConfig {
     /// Enforce provisioned-mode shard throughput (1 MiB/s or 1,000 records/s in, 2 MiB/s
     /// out), answering ProvisionedThroughputExceededException as Kinesis does.
     pub enforce_limits: bool,
+    /// Shard log segment files roll over at this size; retention drops whole segments.
+    pub segment_bytes_max: u64,
 }
 
 impl Default for StreamsConfig {
@@ -166,6 +168,7 @@ impl Default for StreamsConfig {
             shard_limit: 500,
             activation_delay_ms: 300,
             enforce_limits: true,
+            segment_bytes_max: 64 * 1024 * 1024,
         }
     }
 }
@@ -210,9 +213,35 @@ impl Streams {
                 Ok(())
             })
             .await?;
-        let streams = Self { store, config, shards: Arc::default() };
+        let shards = Arc::new(records::ShardLogs::new(config.segment_bytes_max));
+        let streams = Self { store, config, shards };
         streams.remove_orphan_logs()?;
         Ok(streams)
+    }
+
+    /// Drops records older than each stream's retention period: whole segment files whose
+    /// newest record has expired (the segment being written is kept). Returns files removed.
+    pub fn enforce_retention(&self) -> Result<usize> {
+        self.enforce_retention_at(tarn_common::now_unix_nanos() / 1_000_000)
+    }
+
+    /// [`Streams::enforce_retention`] as if the time were `now_ms`.
+    pub fn enforce_retention_at(&self, now_ms: i64) -> Result<usize> {
+        let (streams, _) = self.list(None, usize::MAX)?;
+        let mut removed = 0;
+        for stream in streams {
+            let cutoff = now_ms - i64::from(stream.retention_hours) * 3_600_000;
+            for shard in &stream.shards {
+                removed += self.shards.drop_older_than(
+                    &self.store,
+                    &stream.name,
+                    &shard.id,
+                    shard.ending_sequence_number.is_some(),
+                    cutoff,
+                )?;
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes the logs of streams the metadata no longer has (a crash between DeleteStream's
@@ -457,6 +486,33 @@ pub fn validate_stream_name(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records older than the retention period go, a whole segment at a time; newer ones stay.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retention_drops_expired_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let config = StreamsConfig { segment_bytes_max: 2048, enforce_limits: false, ..StreamsConfig::default() };
+        let streams = Streams::open(store, config).await.unwrap();
+        streams.create_stream("r", Some(1), StreamMode::Provisioned, Vec::new()).await.unwrap();
+        for i in 0..50 {
+            streams.put_record("r", "key", None, format!("record {i} {}", "x".repeat(100)).as_bytes()).await.unwrap();
+        }
+        let segments = || std::fs::read_dir(dir.path().join("streams/r/shardId-000000000000")).unwrap().count();
+        let before = segments();
+        assert!(before > 2, "small segments roll over ({before})");
+        // nothing has expired yet
+        assert_eq!(streams.enforce_retention().unwrap(), 0);
+        // a day and a minute later, every finished segment has
+        let later = tarn_common::now_unix_nanos() / 1_000_000 + 24 * 3_600_000 + 60_000;
+        let removed = streams.enforce_retention_at(later).unwrap();
+        assert_eq!(removed, before - 1, "all but the segment being written");
+        assert_eq!(segments(), 1);
+        let it = streams.get_shard_iterator("r", "shardId-000000000000", IteratorStart::TrimHorizon).unwrap();
+        let page = streams.get_records(&it, 1000).unwrap();
+        assert!(!page.records.is_empty() && page.records.len() < 50, "only the newest segment's records remain");
+        assert!(page.records.last().unwrap().data.starts_with(b"record 49 "));
+    }
 
     #[test]
     fn hash_space_is_covered_without_gaps() {

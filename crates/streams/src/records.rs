@@ -19,8 +19,6 @@ use tokio::sync::oneshot;
 
 use crate::{Result, StreamRecord, StreamsError, sequence_number};
 
-/// Segment files roll over at this size.
-const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Iterators expire five minutes after they are handed out, as in Kinesis.
 pub const ITERATOR_TTL_MS: i64 = 300_000;
 /// A record's data plus partition key is at most 1 MiB.
@@ -141,12 +139,16 @@ impl ShardLog {
 }
 
 /// The open shard logs of every stream.
-#[derive(Default)]
 pub(crate) struct ShardLogs {
     logs: Mutex<HashMap<(String, String), Arc<ShardLog>>>,
+    segment_bytes_max: u64,
 }
 
 impl ShardLogs {
+    pub(crate) fn new(segment_bytes_max: u64) -> Self {
+        Self { logs: Mutex::default(), segment_bytes_max }
+    }
+
     fn get(&self, store: &Store, stream: &str, shard: &str, closed: bool) -> Result<Arc<ShardLog>> {
         let mut logs = self.logs.lock().expect("logs lock");
         if let Some(log) = logs.get(&(stream.to_string(), shard.to_string())) {
@@ -155,7 +157,7 @@ impl ShardLogs {
         let dir = store.log_dir(&["streams", stream, shard]);
         let log = Arc::new(ShardLog {
             throughput: Mutex::new(Throughput::full()),
-            log: Mutex::new((SegmentLog::open(&dir, SEGMENT_BYTES_MAX)?, closed)),
+            log: Mutex::new((SegmentLog::open(&dir, self.segment_bytes_max)?, closed)),
             queue: Mutex::new(Vec::new()),
             flushing: AtomicBool::new(false),
         });
@@ -169,6 +171,20 @@ impl ShardLogs {
         let mut guard = log.log.lock().expect("log lock");
         guard.1 = true;
         Ok(guard.0.next_n().checked_sub(1))
+    }
+
+    /// Applies retention to one shard's log.
+    pub(crate) fn drop_older_than(
+        &self,
+        store: &Store,
+        stream: &str,
+        shard: &str,
+        closed: bool,
+        cutoff_ms: i64,
+    ) -> Result<usize> {
+        let log = self.get(store, stream, shard, closed)?;
+        let mut guard = log.log.lock().expect("log lock");
+        Ok(guard.0.drop_older_than(cutoff_ms)?)
     }
 
     /// Reopens a shard whose closing did not commit.
