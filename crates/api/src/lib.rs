@@ -215,14 +215,15 @@ impl Api {
         };
         let operation = operation.to_string();
         let (parts, body) = req.into_parts();
-        let content_type =
-            json::content_type_for(parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()));
+        let request_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let cbor = json::cbor::is_cbor(request_type);
+        let content_type = if cbor { json::cbor::CONTENT_TYPE } else { json::content_type_for(request_type) };
         let body = match http_body_util::Limited::new(body, BODY_MAX).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
                 let e =
                     json::JsonError::client("SerializationException", "the request body is too large or incomplete");
-                return (service, operation, e.to_response(content_type));
+                return (service, operation, e.to_response_as(content_type, cbor));
             }
         };
         let identities = &self.inner.identities;
@@ -240,15 +241,28 @@ impl Api {
                 }
             };
             let e = json::JsonError { status, kind, message: e.to_string() };
-            return (service, operation, e.to_response(content_type));
+            return (service, operation, e.to_response_as(content_type, cbor));
         }
+        // the signature covers the bytes as sent; only then is a CBOR body read as JSON
+        let body = if cbor {
+            match json::cbor::decode(&body) {
+                Ok(b) => Bytes::from(b),
+                Err(message) => {
+                    let e = json::JsonError::client("SerializationException", message);
+                    return (service, operation, e.to_response_as(content_type, cbor));
+                }
+            }
+        } else {
+            body
+        };
         let result = match service {
             "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
             _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
         };
         let resp = match result {
+            Ok(value) if cbor => json::ok_bytes(json::cbor::encode(&value), content_type),
             Ok(value) => json::ok(&value, content_type),
-            Err(e) => e.to_response(content_type),
+            Err(e) => e.to_response_as(content_type, cbor),
         };
         (service, operation, resp)
     }

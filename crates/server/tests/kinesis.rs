@@ -405,3 +405,92 @@ async fn reshard_operations_and_errors() {
         .unwrap();
     assert!(put.shard_id() >= "shardId-000000000005");
 }
+
+/// A CBOR request signed like the Java SDK's: `application/x-amz-cbor-1.1`, blobs as byte
+/// strings, timestamps as tag 1.
+fn kinesis_cbor(srv: &TestServer, operation: &str, body: &ciborium::value::Value) -> (u16, ciborium::value::Value) {
+    let mut bytes = Vec::new();
+    ciborium::ser::into_writer(body, &mut bytes).unwrap();
+    let date = tarn_testkit::sign::amz_date_now();
+    let host = srv.addr.to_string();
+    let target = format!("Kinesis_20131202.{operation}");
+    let auth = tarn_api::sigv4::sign_for_test(
+        "POST",
+        "/",
+        &[
+            ("host", &host),
+            ("x-amz-date", &date),
+            ("x-amz-target", &target),
+            ("content-type", "application/x-amz-cbor-1.1"),
+        ],
+        &bytes,
+        tarn_testkit::ACCESS_KEY_ID,
+        tarn_testkit::SECRET_ACCESS_KEY,
+        "us-east-1",
+        "kinesis",
+        &date,
+    );
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-target: {target}\r\ncontent-type: application/x-amz-cbor-1.1\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&bytes);
+    let resp = raw_request(srv.addr, &req).unwrap();
+    assert_eq!(resp.header("content-type"), Some("application/x-amz-cbor-1.1"));
+    (resp.status, ciborium::de::from_reader(resp.body.as_slice()).expect("a CBOR answer"))
+}
+
+fn field<'a>(v: &'a ciborium::value::Value, name: &str) -> &'a ciborium::value::Value {
+    &v.as_map()
+        .expect("a map")
+        .iter()
+        .find(|(k, _)| k.as_text() == Some(name))
+        .unwrap_or_else(|| panic!("{name} missing in {v:?}"))
+        .1
+}
+
+#[tokio::test]
+async fn cbor_protocol_as_the_java_sdk_sends_it() {
+    use ciborium::value::Value as C;
+    let srv = server();
+    let map = |pairs: Vec<(&str, C)>| C::Map(pairs.into_iter().map(|(k, v)| (C::Text(k.into()), v)).collect());
+    let (status, _) = kinesis_cbor(
+        &srv,
+        "CreateStream",
+        &map(vec![("StreamName", C::Text("cbor".into())), ("ShardCount", C::Integer(1.into()))]),
+    );
+    assert_eq!(status, 200);
+    let (status, put) = kinesis_cbor(
+        &srv,
+        "PutRecord",
+        &map(vec![
+            ("StreamName", C::Text("cbor".into())),
+            ("PartitionKey", C::Text("pk".into())),
+            ("Data", C::Bytes(vec![0, 1, 2, 255])),
+        ]),
+    );
+    assert_eq!(status, 200);
+    let seq = field(&put, "SequenceNumber").as_text().unwrap().to_string();
+    let (_, it) = kinesis_cbor(
+        &srv,
+        "GetShardIterator",
+        &map(vec![
+            ("StreamName", C::Text("cbor".into())),
+            ("ShardId", C::Text("shardId-000000000000".into())),
+            ("ShardIteratorType", C::Text("AT_TIMESTAMP".into())),
+            ("Timestamp", C::Tag(1, Box::new(C::Float(0.0)))),
+        ]),
+    );
+    let iterator = field(&it, "ShardIterator").clone();
+    let (status, records) = kinesis_cbor(&srv, "GetRecords", &map(vec![("ShardIterator", iterator)]));
+    assert_eq!(status, 200);
+    let first = &field(&records, "Records").as_array().unwrap()[0];
+    assert_eq!(field(first, "Data"), &C::Bytes(vec![0, 1, 2, 255]), "blobs come back as byte strings");
+    assert_eq!(field(first, "SequenceNumber").as_text(), Some(seq.as_str()));
+    assert!(matches!(field(first, "ApproximateArrivalTimestamp"), C::Tag(1, _)), "timestamps come back as tag 1");
+    // errors are CBOR too
+    let (status, error) = kinesis_cbor(&srv, "DescribeStream", &map(vec![("StreamName", C::Text("missing".into()))]));
+    assert_eq!(status, 400);
+    assert_eq!(field(&error, "__type").as_text(), Some("ResourceNotFoundException"));
+}
