@@ -127,7 +127,16 @@ struct ListStreamsInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct ShardFilter {
+    #[serde(rename = "Type")]
+    kind: String,
+    shard_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct ListShardsInput {
+    shard_filter: Option<ShardFilter>,
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -424,8 +433,39 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
                 ),
             };
             let stream = streams.describe(&name).map_err(err)?;
-            let mut shards: Vec<&tarn_streams::ShardRecord> =
-                stream.shards.iter().filter(|s| after.as_deref().is_none_or(|a| s.id.as_str() > a)).collect();
+            // ShardFilter: AFTER_SHARD_ID starts after a shard; AT_LATEST keeps open shards;
+            // the trim-horizon and timestamp filters keep every shard tarn still holds (all of
+            // them are within retention), a superset of what they name
+            let (after, only_open) = match input.shard_filter {
+                None => (after, false),
+                Some(f) => match f.kind.as_str() {
+                    "AFTER_SHARD_ID" => (
+                        Some(f.shard_id.ok_or_else(|| {
+                            JsonError::client(
+                                "InvalidArgumentException",
+                                "ShardFilter of type AFTER_SHARD_ID needs a ShardId.",
+                            )
+                        })?),
+                        false,
+                    ),
+                    "AT_LATEST" => (after, true),
+                    "AT_TRIM_HORIZON" | "FROM_TRIM_HORIZON" | "AT_TIMESTAMP" | "FROM_TIMESTAMP" => (after, false),
+                    other => {
+                        return Err(JsonError::client(
+                            "ValidationException",
+                            format!(
+                                "1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]"
+                            ),
+                        ));
+                    }
+                },
+            };
+            let mut shards: Vec<&tarn_streams::ShardRecord> = stream
+                .shards
+                .iter()
+                .filter(|s| after.as_deref().is_none_or(|a| s.id.as_str() > a))
+                .filter(|s| !only_open || s.ending_sequence_number.is_none())
+                .collect();
             let more = shards.len() > max;
             shards.truncate(max);
             let mut out = json!({ "Shards": shards.iter().map(|s| shard_json(s)).collect::<Vec<_>>() });

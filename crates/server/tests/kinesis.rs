@@ -494,3 +494,51 @@ async fn cbor_protocol_as_the_java_sdk_sends_it() {
     assert_eq!(status, 400);
     assert_eq!(field(&error, "__type").as_text(), Some("ResourceNotFoundException"));
 }
+
+#[tokio::test]
+async fn list_shards_filters() {
+    use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType};
+    let srv = server();
+    let k = srv.kinesis();
+    k.create_stream().stream_name("f").shard_count(2).send().await.unwrap();
+    k.split_shard()
+        .stream_name("f")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("1000")
+        .send()
+        .await
+        .unwrap();
+    let ids = |out: aws_sdk_kinesis::operation::list_shards::ListShardsOutput| {
+        out.shards().iter().map(|s| s.shard_id().to_string()).collect::<Vec<_>>()
+    };
+    let latest = k
+        .list_shards()
+        .stream_name("f")
+        .shard_filter(ShardFilter::builder().r#type(ShardFilterType::AtLatest).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(latest), ["shardId-000000000001", "shardId-000000000002", "shardId-000000000003"]);
+    let after = k
+        .list_shards()
+        .stream_name("f")
+        .shard_filter(
+            ShardFilter::builder()
+                .r#type(ShardFilterType::AfterShardId)
+                .shard_id("shardId-000000000001")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(after), ["shardId-000000000002", "shardId-000000000003"]);
+    let horizon = k
+        .list_shards()
+        .stream_name("f")
+        .shard_filter(ShardFilter::builder().r#type(ShardFilterType::AtTrimHorizon).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids(horizon).len(), 4);
+}
