@@ -39,6 +39,9 @@ struct ServeArgs {
     /// Kinesis does; `--kinesis-enforce-limits=false` turns it off for load tests.
     #[arg(long, env = "TARN_KINESIS_ENFORCE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     kinesis_enforce_limits: bool,
+    /// How long a stream reports CREATING after CreateStream and UPDATING after a reshard.
+    #[arg(long, env = "TARN_KINESIS_STATUS_DELAY_MS", default_value_t = 300)]
+    kinesis_status_delay_ms: u64,
     /// Base domains for virtual-host style requests (BUCKET.<domain>).
     #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
     domains: Vec<String>,
@@ -90,6 +93,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             account_id: args.account_id.clone(),
             shard_limit: args.kinesis_shard_limit,
             enforce_limits: args.kinesis_enforce_limits,
+            activation_delay_ms: args.kinesis_status_delay_ms,
             ..tarn_streams::StreamsConfig::default()
         },
     )

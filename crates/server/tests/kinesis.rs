@@ -297,9 +297,14 @@ async fn retention_tags_mode_and_consumers() {
 
 #[tokio::test]
 async fn reshard_operations_and_errors() {
-    let srv = server();
+    // a wide CREATING/UPDATING window, so the test sees it even on a loaded machine
+    let srv = TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &["--kinesis-status-delay-ms=2000"], &[], true);
     let k = srv.kinesis();
     k.create_stream().stream_name("rs").shard_count(2).send().await.unwrap();
+    // resharding needs an ACTIVE stream
+    let early = k.split_shard().stream_name("rs").shard_to_split("shardId-000000000000").new_starting_hash_key("1000");
+    assert_eq!(code(early.send().await), "ResourceInUseException");
+    wait_active(&k, "rs").await;
     // split keys outside the shard, merges of shards that do not touch, closed shards
     assert_eq!(
         code(
@@ -330,6 +335,15 @@ async fn reshard_operations_and_errors() {
         .send()
         .await
         .unwrap();
+    let status = k.describe_stream_summary().stream_name("rs").send().await.unwrap();
+    assert_eq!(status.stream_description_summary().unwrap().stream_status(), &StreamStatus::Updating);
+    let during = k
+        .merge_shards()
+        .stream_name("rs")
+        .shard_to_merge("shardId-000000000002")
+        .adjacent_shard_to_merge("shardId-000000000003");
+    assert_eq!(code(during.send().await), "ResourceInUseException", "no resharding while UPDATING");
+    wait_active(&k, "rs").await;
     assert_eq!(
         code(
             k.split_shard()
@@ -364,6 +378,7 @@ async fn reshard_operations_and_errors() {
         .await
         .unwrap();
     assert_eq!((out.current_shard_count(), out.target_shard_count()), (Some(3), Some(6)));
+    wait_active(&k, "rs").await;
     let d = k.describe_stream().stream_name("rs").limit(100).send().await.unwrap();
     let open: Vec<(u128, u128)> = d
         .stream_description()
@@ -501,6 +516,7 @@ async fn list_shards_filters() {
     let srv = server();
     let k = srv.kinesis();
     k.create_stream().stream_name("f").shard_count(2).send().await.unwrap();
+    wait_active(&k, "f").await;
     k.split_shard()
         .stream_name("f")
         .shard_to_split("shardId-000000000000")

@@ -21,6 +21,10 @@ fn server_unlimited() -> TestServer {
 
 async fn create(k: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
     k.create_stream().stream_name(name).shard_count(shards).send().await.unwrap();
+    wait_active(k, name).await;
+}
+
+async fn wait_active(k: &aws_sdk_kinesis::Client, name: &str) {
     for _ in 0..100 {
         let s = k.describe_stream_summary().stream_name(name).send().await.unwrap();
         if s.stream_description_summary().unwrap().stream_status() == &StreamStatus::Active {
@@ -384,6 +388,7 @@ async fn resharding_under_load_loses_and_duplicates_nothing() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_active(&k, "reshard").await;
     k.merge_shards()
         .stream_name("reshard")
         .shard_to_merge("shardId-000000000003")

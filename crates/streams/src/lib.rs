@@ -132,6 +132,7 @@ impl StreamRecord {
 pub enum StreamStatus {
     Creating,
     Active,
+    Updating,
 }
 
 impl StreamStatus {
@@ -140,6 +141,7 @@ impl StreamStatus {
         match self {
             Self::Creating => "CREATING",
             Self::Active => "ACTIVE",
+            Self::Updating => "UPDATING",
         }
     }
 }
@@ -201,6 +203,8 @@ pub struct Streams {
     store: Store,
     config: StreamsConfig,
     shards: Arc<records::ShardLogs>,
+    /// Streams resharded recently: name -> until when (ns) they report UPDATING.
+    updating: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 impl Streams {
@@ -214,7 +218,7 @@ impl Streams {
             })
             .await?;
         let shards = Arc::new(records::ShardLogs::new(config.segment_bytes_max));
-        let streams = Self { store, config, shards };
+        let streams = Self { store, config, shards, updating: Arc::default() };
         streams.remove_orphan_logs()?;
         Ok(streams)
     }
@@ -273,11 +277,33 @@ impl Streams {
 
     #[must_use]
     pub fn status(&self, stream: &StreamRecord) -> StreamStatus {
-        let age_ms = (tarn_common::now_unix_nanos() - stream.created_ns) / 1_000_000;
+        let now = tarn_common::now_unix_nanos();
+        let age_ms = (now - stream.created_ns) / 1_000_000;
         if u64::try_from(age_ms).unwrap_or(0) < self.config.activation_delay_ms {
-            StreamStatus::Creating
-        } else {
-            StreamStatus::Active
+            return StreamStatus::Creating;
+        }
+        let updating = self.updating.lock().expect("updating lock").get(&stream.name).is_some_and(|&until| until > now);
+        if updating { StreamStatus::Updating } else { StreamStatus::Active }
+    }
+
+    /// Marks a stream UPDATING for the activation delay (after a reshard). Transient: a restart
+    /// finds every stream ACTIVE, as the reshard itself was one atomic commit.
+    pub(crate) fn mark_updating(&self, name: &str) {
+        let until =
+            tarn_common::now_unix_nanos() + i64::try_from(self.config.activation_delay_ms).unwrap_or(0) * 1_000_000;
+        self.updating.lock().expect("updating lock").insert(name.to_string(), until);
+    }
+
+    /// Resharding needs an ACTIVE stream, as in Kinesis.
+    pub(crate) fn require_active(&self, stream: &StreamRecord) -> Result<()> {
+        match self.status(stream) {
+            StreamStatus::Active => Ok(()),
+            other => Err(StreamsError::ResourceInUse(format!(
+                "Stream {} under account {} not ACTIVE, instead in state {}",
+                stream.name,
+                self.config.account_id,
+                other.as_str()
+            ))),
         }
     }
 

@@ -70,7 +70,9 @@ impl Streams {
         }
         let closed_for_commit = closed.clone();
         let result = self.update_stream(stream, move |rec| change(rec, &closed_for_commit)).await;
-        if result.is_err() {
+        if result.is_ok() {
+            self.mark_updating(stream);
+        } else {
             for (p, _) in &closed {
                 self.shards.reopen(&self.store, stream, p)?;
             }
@@ -80,6 +82,7 @@ impl Streams {
 
     pub async fn split_shard(&self, stream: &str, shard: &str, new_starting_hash_key: &str) -> Result<()> {
         let rec = self.describe(stream)?;
+        self.require_active(&rec)?;
         let parent = open_shard(&rec, shard, stream)?;
         let split: u128 = new_starting_hash_key.parse().map_err(|_| {
             StreamsError::InvalidArgument(format!(
@@ -110,6 +113,7 @@ impl Streams {
 
     pub async fn merge_shards(&self, stream: &str, shard: &str, adjacent: &str) -> Result<()> {
         let rec = self.describe(stream)?;
+        self.require_active(&rec)?;
         let a = open_shard(&rec, shard, stream)?;
         let b = open_shard(&rec, adjacent, stream)?;
         let adjacent_ok = a.ending_hash_key.checked_add(1) == Some(b.starting_hash_key)
@@ -145,6 +149,7 @@ impl Streams {
     /// split the hash key space evenly; each child names the old shards its range overlaps.
     pub async fn update_shard_count(&self, stream: &str, target: i64) -> Result<(usize, u32)> {
         let rec = self.describe(stream)?;
+        self.require_active(&rec)?;
         let current = rec.open_shards();
         let current_i = i64::try_from(current).unwrap_or(i64::MAX);
         if target < 1 || target > 2 * current_i || target * 2 < current_i {
