@@ -504,6 +504,77 @@ async fn cbor_protocol_as_the_java_sdk_sends_it() {
     assert_eq!(field(first, "Data"), &C::Bytes(vec![0, 1, 2, 255]), "blobs come back as byte strings");
     assert_eq!(field(first, "SequenceNumber").as_text(), Some(seq.as_str()));
     assert!(matches!(field(first, "ApproximateArrivalTimestamp"), C::Tag(1, _)), "timestamps come back as tag 1");
+    // every other operation speaks CBOR as well
+    let text = |s: &str| C::Text(s.into());
+    let int = |n: i64| C::Integer(n.into());
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/cbor";
+    let stream = || ("StreamName", text("cbor"));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let calls: Vec<(&str, C, &str)> = vec![
+        ("DescribeStreamSummary", map(vec![stream()]), "StreamDescriptionSummary"),
+        ("ListStreams", map(vec![]), "StreamNames"),
+        ("ListShards", map(vec![stream()]), "Shards"),
+        (
+            "PutRecords",
+            map(vec![
+                stream(),
+                ("Records", C::Array(vec![map(vec![("Data", C::Bytes(vec![9; 3])), ("PartitionKey", text("a"))])])),
+            ]),
+            "Records",
+        ),
+        ("IncreaseStreamRetentionPeriod", map(vec![stream(), ("RetentionPeriodHours", int(48))]), ""),
+        ("DecreaseStreamRetentionPeriod", map(vec![stream(), ("RetentionPeriodHours", int(24))]), ""),
+        ("AddTagsToStream", map(vec![stream(), ("Tags", map(vec![("team", text("ml"))]))]), ""),
+        ("ListTagsForStream", map(vec![stream()]), "Tags"),
+        ("RemoveTagsFromStream", map(vec![stream(), ("TagKeys", C::Array(vec![text("team")]))]), ""),
+        ("RegisterStreamConsumer", map(vec![("StreamARN", text(arn)), ("ConsumerName", text("c1"))]), "Consumer"),
+        ("ListStreamConsumers", map(vec![("StreamARN", text(arn))]), "Consumers"),
+        (
+            "DescribeStreamConsumer",
+            map(vec![("StreamARN", text(arn)), ("ConsumerName", text("c1"))]),
+            "ConsumerDescription",
+        ),
+        ("DeregisterStreamConsumer", map(vec![("StreamARN", text(arn)), ("ConsumerName", text("c1"))]), ""),
+        (
+            "SplitShard",
+            map(vec![stream(), ("ShardToSplit", text("shardId-000000000000")), ("NewStartingHashKey", text("1000"))]),
+            "",
+        ),
+    ];
+    for (operation, body, expect) in calls {
+        let (status, answer) = kinesis_cbor(&srv, operation, &body);
+        assert_eq!(status, 200, "{operation}: {answer:?}");
+        if !expect.is_empty() {
+            field(&answer, expect);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (status, _) = kinesis_cbor(
+        &srv,
+        "MergeShards",
+        &map(vec![
+            stream(),
+            ("ShardToMerge", text("shardId-000000000001")),
+            ("AdjacentShardToMerge", text("shardId-000000000002")),
+        ]),
+    );
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (status, answer) = kinesis_cbor(
+        &srv,
+        "UpdateShardCount",
+        &map(vec![stream(), ("TargetShardCount", int(2)), ("ScalingType", text("UNIFORM_SCALING"))]),
+    );
+    assert_eq!(status, 200, "{answer:?}");
+    assert_eq!(field(&answer, "TargetShardCount"), &int(2));
+    let (status, _) = kinesis_cbor(
+        &srv,
+        "UpdateStreamMode",
+        &map(vec![("StreamARN", text(arn)), ("StreamModeDetails", map(vec![("StreamMode", text("ON_DEMAND"))]))]),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = kinesis_cbor(&srv, "DeleteStream", &map(vec![stream()]));
+    assert_eq!(status, 200);
     // errors are CBOR too
     let (status, error) = kinesis_cbor(&srv, "DescribeStream", &map(vec![("StreamName", C::Text("missing".into()))]));
     assert_eq!(status, 400);

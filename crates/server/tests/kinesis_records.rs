@@ -211,6 +211,11 @@ async fn concurrent_producers_keep_per_key_order_exactly_once() {
     let srv = server_unlimited();
     let k = srv.kinesis();
     create(&k, "load", 4).await;
+    // LATEST iterators taken before anything is written see everything written after
+    let mut latest = HashMap::new();
+    for shard in shard_ids(&k, "load").await {
+        latest.insert(shard.clone(), iterator(&k, "load", &shard, ShardIteratorType::Latest, None).await);
+    }
     let mut tasks = Vec::new();
     for p in 0..PRODUCERS {
         let k = k.clone();
@@ -238,7 +243,13 @@ async fn concurrent_producers_keep_per_key_order_exactly_once() {
     }
     let shards = shard_ids(&k, "load").await;
     assert_eq!(shards.len(), 4);
-    for kind in [ShardIteratorType::TrimHorizon, ShardIteratorType::AtSequenceNumber, ShardIteratorType::AtTimestamp] {
+    for kind in [
+        ShardIteratorType::TrimHorizon,
+        ShardIteratorType::AtSequenceNumber,
+        ShardIteratorType::AfterSequenceNumber,
+        ShardIteratorType::AtTimestamp,
+        ShardIteratorType::Latest,
+    ] {
         let mut seen: HashMap<(usize, usize), usize> = HashMap::new();
         let mut last_per_producer_key: HashMap<(usize, String), usize> = HashMap::new();
         let mut keys_per_shard: HashMap<String, String> = HashMap::new();
@@ -268,9 +279,23 @@ async fn concurrent_producers_keep_per_key_order_exactly_once() {
                     .shard_iterator()
                     .unwrap()
                     .to_string(),
+                ShardIteratorType::Latest => latest[shard].clone(),
+                // read below from the first record's sequence number
+                ShardIteratorType::AfterSequenceNumber => String::new(),
                 _ => iterator(&k, "load", shard, kind.clone(), None).await,
             };
-            for r in drain(&k, start).await {
+            let mut records = if start.is_empty() { Vec::new() } else { drain(&k, start).await };
+            if kind == ShardIteratorType::AfterSequenceNumber {
+                // after the first record, plus the first record itself, is the whole shard
+                let first = drain(&k, iterator(&k, "load", shard, ShardIteratorType::TrimHorizon, None).await)
+                    .await
+                    .swap_remove(0);
+                let after =
+                    drain(&k, iterator(&k, "load", shard, kind.clone(), Some(first.sequence_number())).await).await;
+                assert_eq!(after.first().map(|r| r.sequence_number() > first.sequence_number()), Some(true));
+                records = std::iter::once(first).chain(after).collect();
+            }
+            for r in records {
                 let text = String::from_utf8(r.data().as_ref().to_vec()).unwrap();
                 let mut parts = text.split(':');
                 let p: usize = parts.next().unwrap().parse().unwrap();
