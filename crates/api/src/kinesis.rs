@@ -210,6 +210,59 @@ fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<u
     }
 }
 
+/// Reads a page on a blocking thread: up to 10 MiB of file reads and checksums.
+async fn get_records_page(streams: &Streams, body: &[u8]) -> Result<tarn_streams::RecordsPage, JsonError> {
+    let input: GetRecordsInput = parse(body)?;
+    let iterator = input.shard_iterator.ok_or_else(|| missing("shardIterator"))?;
+    let max = limit(input.limit, 10_000, 10_000, "limit")?;
+    let streams = streams.clone();
+    tokio::task::spawn_blocking(move || streams.get_records(&iterator, max))
+        .await
+        .map_err(|_| JsonError::internal())?
+        .map_err(err)
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RecordJson<'a> {
+    sequence_number: &'a str,
+    approximate_arrival_timestamp: f64,
+    data: String,
+    partition_key: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRecordsJson<'a> {
+    records: Vec<RecordJson<'a>>,
+    millis_behind_latest: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_shard_iterator: Option<String>,
+}
+
+/// GetRecords straight to JSON bytes: the hot read path, without building a value tree of up
+/// to 10,000 records first.
+pub async fn get_records_json(streams: &Streams, body: &[u8]) -> Result<Vec<u8>, JsonError> {
+    let page = get_records_page(streams, body).await?;
+    #[allow(clippy::cast_precision_loss)]
+    let records = page
+        .records
+        .iter()
+        .map(|r| RecordJson {
+            sequence_number: &r.sequence_number,
+            approximate_arrival_timestamp: r.arrival_ms as f64 / 1000.0,
+            data: B64.encode(&r.data),
+            partition_key: &r.partition_key,
+        })
+        .collect();
+    let out = GetRecordsJson {
+        records,
+        millis_behind_latest: page.millis_behind_latest,
+        next_shard_iterator: page.next_iterator,
+    };
+    serde_json::to_vec(&out).map_err(|_| JsonError::internal())
+}
+
 /// Runs one Kinesis operation.
 pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
     match operation {
@@ -562,10 +615,7 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
             Ok(json!({ "ShardIterator": iterator }))
         }
         "GetRecords" => {
-            let input: GetRecordsInput = parse(body)?;
-            let iterator = input.shard_iterator.ok_or_else(|| missing("shardIterator"))?;
-            let max = limit(input.limit, 10_000, 10_000, "limit")?;
-            let page = streams.get_records(&iterator, max).map_err(err)?;
+            let page = get_records_page(streams, body).await?;
             let records: Vec<Value> = page
                 .records
                 .iter()

@@ -255,6 +255,13 @@ impl Api {
         } else {
             body
         };
+        if service == "kinesis" && operation == "GetRecords" && !cbor {
+            let resp = match kinesis::get_records_json(&self.inner.streams, &body).await {
+                Ok(bytes) => json::ok_bytes(bytes, content_type),
+                Err(e) => e.to_response_as(content_type, cbor),
+            };
+            return (service, operation, resp);
+        }
         let result = match service {
             "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
             _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),

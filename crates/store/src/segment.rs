@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use crate::{StoreError, fsync_dir};
 
 const FRAME_HEADER_LEN: usize = 4 + 4 + 8 + 8;
+/// Buffer of a sequential read.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
 /// Largest payload a frame may carry (Kinesis records are at most 10 MiB).
 pub const PAYLOAD_MAX: usize = 16 * 1024 * 1024;
 
@@ -212,21 +214,27 @@ impl SegmentLog {
         let start = self.index.partition_point(|e| e.n < from);
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        let mut file: Option<(usize, File)> = None;
+        // frames of a segment are contiguous: read them through one buffer, seeking only when
+        // a read starts or moves to another segment
+        let mut reader: Option<(usize, u64, std::io::BufReader<File>)> = None;
         for entry in self.index[start..].iter().take(max_records) {
             if !out.is_empty() && bytes >= max_bytes {
                 break;
             }
-            if file.as_ref().is_none_or(|(s, _)| *s != entry.segment) {
-                file = Some((entry.segment, File::open(&self.segments[entry.segment].path)?));
+            let positioned = reader.as_ref().is_some_and(|(s, pos, _)| *s == entry.segment && *pos == entry.offset);
+            if !positioned {
+                let mut file = File::open(&self.segments[entry.segment].path)?;
+                file.seek(SeekFrom::Start(entry.offset))?;
+                reader =
+                    Some((entry.segment, entry.offset, std::io::BufReader::with_capacity(READ_BUFFER_BYTES, file)));
             }
-            let (_, f) = file.as_mut().expect("opened above");
-            f.seek(SeekFrom::Start(entry.offset))?;
+            let (_, pos, r) = reader.as_mut().expect("positioned above");
             let mut header = [0u8; FRAME_HEADER_LEN];
-            f.read_exact(&mut header)?;
+            r.read_exact(&mut header)?;
             let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
             let mut payload = vec![0u8; len];
-            f.read_exact(&mut payload)?;
+            r.read_exact(&mut payload)?;
+            *pos += (FRAME_HEADER_LEN + len) as u64;
             let stored_crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
             if crc(entry.n, entry.ts_ms, &payload) != stored_crc {
                 return Err(StoreError::Corrupt(format!("record {} fails its checksum", entry.n)));
