@@ -114,7 +114,16 @@ pub mod cbor {
                 }
                 Value::Object(map)
             }
-            // tag 1: epoch-based date/time
+            // tag 1: epoch date/time. The Java SDK and the KCL send integer milliseconds; a
+            // float is taken as seconds. Handlers read epoch seconds.
+            Cbor::Tag(1, inner) => match *inner {
+                Cbor::Integer(ms) => {
+                    let ms: i128 = ms.into();
+                    #[allow(clippy::cast_precision_loss)]
+                    Value::from(ms as f64 / 1000.0)
+                }
+                other => to_json(other)?,
+            },
             Cbor::Tag(_, inner) => to_json(*inner)?,
             _ => return Err("unsupported CBOR value".into()),
         })
@@ -134,7 +143,10 @@ pub mod cbor {
             Value::Bool(b) => Cbor::Bool(*b),
             Value::Number(n) => {
                 if member.is_some_and(|m| m.ends_with("Timestamp")) {
-                    Cbor::Tag(1, Box::new(Cbor::Float(n.as_f64().unwrap_or_default())))
+                    // integer epoch milliseconds, as the Java SDK parses them
+                    #[allow(clippy::cast_possible_truncation)]
+                    let ms = (n.as_f64().unwrap_or_default() * 1000.0).round() as i64;
+                    Cbor::Tag(1, Box::new(Cbor::Integer(ms.into())))
                 } else if let Some(i) = n.as_i64() {
                     Cbor::Integer(i.into())
                 } else if let Some(u) = n.as_u64() {
@@ -176,13 +188,20 @@ pub mod cbor {
             let json: Value = serde_json::from_slice(&decode(&body).unwrap()).unwrap();
             assert_eq!(json["Data"], "aGVsbG8=");
             assert_eq!(json["Timestamp"], 1.5);
+            // the Java SDK's form: integer milliseconds
+            let ms =
+                Cbor::Map(vec![(Cbor::Text("Timestamp".into()), Cbor::Tag(1, Box::new(Cbor::Integer(1500.into()))))]);
+            let mut body = Vec::new();
+            ciborium::ser::into_writer(&ms, &mut body).unwrap();
+            let json: Value = serde_json::from_slice(&decode(&body).unwrap()).unwrap();
+            assert_eq!(json["Timestamp"], 1.5);
             let answer = serde_json::json!({"Records": [{"Data": "aGVsbG8=", "ApproximateArrivalTimestamp": 2.0, "SequenceNumber": "49"}]});
             let back: Cbor = ciborium::de::from_reader(encode(&answer).as_slice()).unwrap();
             let record = &back.as_map().unwrap()[0].1.as_array().unwrap()[0];
             let fields = record.as_map().unwrap();
             let get = |name: &str| &fields.iter().find(|(k, _)| k.as_text() == Some(name)).unwrap().1;
             assert_eq!(get("Data"), &Cbor::Bytes(b"hello".to_vec()));
-            assert!(matches!(get("ApproximateArrivalTimestamp"), Cbor::Tag(1, _)));
+            assert_eq!(get("ApproximateArrivalTimestamp"), &Cbor::Tag(1, Box::new(Cbor::Integer(2000.into()))));
             assert_eq!(get("SequenceNumber"), &Cbor::Text("49".into()));
         }
     }

@@ -560,7 +560,7 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
             if total > 5 * 1024 * 1024 {
                 return Err(JsonError::client("InvalidArgumentException", "Records size exceeds 5 MB limit"));
             }
-            let results = streams.put_records(&name, records).await.map_err(err)?;
+            let results = streams.put_records_rerouted(&name, records).await.map_err(err)?;
             let failed = results.iter().filter(|r| r.is_err()).count();
             let records: Vec<Value> = results
                 .into_iter()

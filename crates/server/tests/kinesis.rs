@@ -213,6 +213,7 @@ async fn retention_tags_mode_and_consumers() {
     let srv = server();
     let k = srv.kinesis();
     k.create_stream().stream_name("admin").shard_count(1).send().await.unwrap();
+    wait_active(&k, "admin").await;
     let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/admin";
     let hours = |k: aws_sdk_kinesis::Client| async move {
         k.describe_stream_summary()
@@ -406,7 +407,7 @@ async fn reshard_operations_and_errors() {
                 .send()
                 .await
         ),
-        "InvalidArgumentException",
+        "LimitExceededException",
         "more than double"
     );
     // records still flow after resharding
@@ -503,7 +504,29 @@ async fn cbor_protocol_as_the_java_sdk_sends_it() {
     let first = &field(&records, "Records").as_array().unwrap()[0];
     assert_eq!(field(first, "Data"), &C::Bytes(vec![0, 1, 2, 255]), "blobs come back as byte strings");
     assert_eq!(field(first, "SequenceNumber").as_text(), Some(seq.as_str()));
-    assert!(matches!(field(first, "ApproximateArrivalTimestamp"), C::Tag(1, _)), "timestamps come back as tag 1");
+    // timestamps come back as tag 1 with integer epoch milliseconds, as the Java SDK reads them
+    let now_ms = i128::from(time::OffsetDateTime::now_utc().unix_timestamp()) * 1000;
+    match field(first, "ApproximateArrivalTimestamp") {
+        C::Tag(1, inner) => {
+            let ms: i128 = inner.as_integer().expect("integer milliseconds").into();
+            assert!((now_ms - ms).abs() < 60_000, "{ms} is not near {now_ms}");
+        }
+        other => panic!("not a tag-1 timestamp: {other:?}"),
+    }
+    // and a tag-1 integer in a request is milliseconds: a minute ago still finds the record
+    let (_, it) = kinesis_cbor(
+        &srv,
+        "GetShardIterator",
+        &map(vec![
+            ("StreamName", C::Text("cbor".into())),
+            ("ShardId", C::Text("shardId-000000000000".into())),
+            ("ShardIteratorType", C::Text("AT_TIMESTAMP".into())),
+            ("Timestamp", C::Tag(1, Box::new(C::Integer(i64::try_from(now_ms - 60_000).unwrap().into())))),
+        ]),
+    );
+    let (_, again) =
+        kinesis_cbor(&srv, "GetRecords", &map(vec![("ShardIterator", field(&it, "ShardIterator").clone())]));
+    assert_eq!(field(&again, "Records").as_array().unwrap().len(), 1);
     // every other operation speaks CBOR as well
     let text = |s: &str| C::Text(s.into());
     let int = |n: i64| C::Integer(n.into());
@@ -567,6 +590,7 @@ async fn cbor_protocol_as_the_java_sdk_sends_it() {
     );
     assert_eq!(status, 200, "{answer:?}");
     assert_eq!(field(&answer, "TargetShardCount"), &int(2));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let (status, _) = kinesis_cbor(
         &srv,
         "UpdateStreamMode",

@@ -167,16 +167,22 @@ async fn put_and_read_with_every_iterator_type() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ValidationException");
-    let e = k
-        .put_record()
-        .stream_name("events")
-        .partition_key("k")
-        .explicit_hash_key("-1")
-        .data(Blob::new("x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "InvalidArgumentException");
+    for (bad, expected) in [
+        ("-1", "ValidationException"),
+        ("007", "ValidationException"),
+        ("340282366920938463463374607431768211456", "InvalidArgumentException"),
+    ] {
+        let e = k
+            .put_record()
+            .stream_name("events")
+            .partition_key("k")
+            .explicit_hash_key(bad)
+            .data(Blob::new("x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), expected, "ExplicitHashKey {bad}");
+    }
     let e = k
         .get_shard_iterator()
         .stream_name("events")
@@ -461,7 +467,10 @@ async fn resharding_under_load_loses_and_duplicates_nothing() {
 
     let mut seen: HashMap<(usize, usize), usize> = HashMap::new();
     let mut last: HashMap<(usize, String), usize> = HashMap::new();
+    let ending: HashMap<&str, Option<&str>> =
+        shards.iter().map(|s| (s.shard_id(), s.sequence_number_range().unwrap().ending_sequence_number())).collect();
     for id in &ids {
+        let mut last_seq: Option<String> = None;
         let mut iterator = iterator(&k, "reshard", id, ShardIteratorType::TrimHorizon, None).await;
         loop {
             let page = k.get_records().shard_iterator(&iterator).send().await.unwrap();
@@ -475,14 +484,19 @@ async fn resharding_under_load_loses_and_duplicates_nothing() {
                 if let Some(prev) = last.insert((p, key.clone()), i) {
                     assert!(prev < i, "{key}: producer {p} record {i} read after {prev}");
                 }
+                last_seq = Some(r.sequence_number().to_string());
             }
             match page.next_shard_iterator() {
                 Some(next) if !page.records().is_empty() => iterator = next.to_string(),
                 _ => break,
             }
         }
+        // a closed shard's EndingSequenceNumber is its last record
+        if let (Some(Some(end)), Some(seq)) = (ending.get(*id), &last_seq) {
+            assert_eq!(end, seq, "{id}: EndingSequenceNumber");
+        }
     }
-    assert!(acked.len() > 100, "producers should have run ({} acked)", acked.len());
+    assert!(acked.len() > 10, "producers should have run ({} acked)", acked.len());
     for (p, i, _) in &acked {
         assert_eq!(seen.get(&(*p, *i)), Some(&1), "record {p}:{i} must be read exactly once");
     }
@@ -501,30 +515,170 @@ async fn provisioned_throughput_is_enforced() {
         k.config().to_builder().retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled()).build(),
     );
     create(&k, "limited", 1).await;
-    let batch = || {
-        (0..500)
+    // bytes: 500 records of 4 KiB in one call are 2 MiB against a 1 MiB per second allowance
+    let batch: Vec<PutRecordsRequestEntry> = (0..500)
+        .map(|i| {
+            PutRecordsRequestEntry::builder()
+                .partition_key(format!("k{i}"))
+                .data(Blob::new(vec![1u8; 4096]))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let out = k.put_records().stream_name("limited").set_records(Some(batch)).send().await.unwrap();
+    let failed = out.failed_record_count().unwrap_or(0);
+    assert!(failed >= 200, "2 MiB in one call exceeds 1 MiB/s ({failed} failed)");
+    for r in out.records().iter().filter(|r| r.error_code().is_some()) {
+        assert_eq!(r.error_code(), Some("ProvisionedThroughputExceededException"));
+        assert!(r.sequence_number().is_none());
+    }
+    // records: 2,000 one-byte records within a second or so exceed 1,000 records/s
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let small = |n: usize| {
+        (0..n)
             .map(|i| {
                 PutRecordsRequestEntry::builder().partition_key(format!("k{i}")).data(Blob::new("x")).build().unwrap()
             })
             .collect::<Vec<_>>()
     };
-    let mut failed = 0;
-    for _ in 0..3 {
-        let out = k.put_records().stream_name("limited").set_records(Some(batch())).send().await.unwrap();
-        failed += out.failed_record_count().unwrap_or(0);
-        for r in out.records().iter().filter(|r| r.error_code().is_some()) {
-            assert_eq!(r.error_code(), Some("ProvisionedThroughputExceededException"));
-            assert!(r.sequence_number().is_none());
-        }
+    let mut total_failed = 0;
+    for _ in 0..4 {
+        let out = k.put_records().stream_name("limited").set_records(Some(small(500))).send().await.unwrap();
+        total_failed += out.failed_record_count().unwrap_or(0);
     }
-    assert!(failed >= 400, "1,500 records in well under a second exceed 1,000 records/s ({failed} failed)");
-    // bytes: two 700 KiB records back to back exceed 1 MiB/s
+    assert!(total_failed >= 1, "2,000 records in a burst exceed 1,000 records/s");
+    // a record of the maximum size fits a full allowance
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let big = Blob::new(vec![7u8; 700 * 1024]);
-    k.put_record().stream_name("limited").partition_key("a").data(big.clone()).send().await.unwrap();
-    let e = k.put_record().stream_name("limited").partition_key("a").data(big).send().await.unwrap_err();
+    k.put_record()
+        .stream_name("limited")
+        .partition_key("k")
+        .data(Blob::new(vec![3u8; 1024 * 1024 - 1]))
+        .send()
+        .await
+        .unwrap();
+    let e = k
+        .put_record()
+        .stream_name("limited")
+        .partition_key("k")
+        .data(Blob::new(vec![3u8; 200 * 1024]))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("ProvisionedThroughputExceededException"));
     // and the allowance comes back
     tokio::time::sleep(Duration::from_millis(1100)).await;
     k.put_record().stream_name("limited").partition_key("a").data(Blob::new("again")).send().await.unwrap();
+}
+
+/// MillisBehindLatest, PutRecords limits, and partition keys landing in the shard that owns
+/// their MD5.
+#[tokio::test]
+async fn lag_batch_limits_and_key_routing() {
+    use md5::Digest as _;
+    let srv = server_unlimited();
+    let k = srv.kinesis();
+    create(&k, "lag", 3).await;
+    for i in 0..3 {
+        k.put_record().stream_name("lag").partition_key("same").data(Blob::new(format!("{i}"))).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shard = k
+        .put_record()
+        .stream_name("lag")
+        .partition_key("same")
+        .data(Blob::new("3"))
+        .send()
+        .await
+        .unwrap()
+        .shard_id()
+        .to_string();
+    let it = iterator(&k, "lag", &shard, ShardIteratorType::TrimHorizon, None).await;
+    let first = k.get_records().shard_iterator(&it).limit(1).send().await.unwrap();
+    let all = drain(&k, iterator(&k, "lag", &shard, ShardIteratorType::TrimHorizon, None).await).await;
+    let ms = |r: &aws_sdk_kinesis::types::Record| r.approximate_arrival_timestamp().unwrap().to_millis().unwrap();
+    // timestamps travel as fractional seconds: allow a millisecond of rounding
+    let expected = ms(all.last().unwrap()) - ms(&all[0]);
+    assert!(
+        (first.millis_behind_latest().unwrap() - expected).abs() <= 1,
+        "{:?} vs {expected}",
+        first.millis_behind_latest()
+    );
+    assert!(first.millis_behind_latest().unwrap() >= 100);
+    let caught_up = k.get_records().shard_iterator(first.next_shard_iterator().unwrap()).send().await.unwrap();
+    assert_eq!(caught_up.millis_behind_latest(), Some(0));
+
+    // PutRecords takes 1 to 500 records and at most 5 MiB
+    let entry =
+        |n: usize| PutRecordsRequestEntry::builder().partition_key("p").data(Blob::new(vec![0u8; n])).build().unwrap();
+    let e = k
+        .put_records()
+        .stream_name("lag")
+        .set_records(Some((0..501).map(|_| entry(1)).collect()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("ValidationException"));
+    let e = k.put_records().stream_name("lag").set_records(Some(Vec::new())).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ValidationException"));
+    let e = k
+        .put_records()
+        .stream_name("lag")
+        .set_records(Some((0..6).map(|_| entry(900 * 1024)).collect()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidArgumentException"));
+    // an oversized record fails alone; the rest of the call succeeds
+    let out = k
+        .put_records()
+        .stream_name("lag")
+        .records(entry(10))
+        .records(entry(1024 * 1024))
+        .records(entry(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_record_count(), Some(1));
+    assert!(out.records()[1].error_code().is_some());
+    assert!(out.records()[0].sequence_number().is_some() && out.records()[2].sequence_number().is_some());
+
+    // every partition key lands in the shard whose hash key range holds its MD5
+    let d = k.describe_stream().stream_name("lag").send().await.unwrap();
+    let ranges: HashMap<String, (u128, u128)> = d
+        .stream_description()
+        .unwrap()
+        .shards()
+        .iter()
+        .map(|s| {
+            let r = s.hash_key_range().unwrap();
+            (s.shard_id().to_string(), (r.starting_hash_key().parse().unwrap(), r.ending_hash_key().parse().unwrap()))
+        })
+        .collect();
+    let mut used = std::collections::HashSet::new();
+    for i in 0..60 {
+        let key = format!("user-{i}");
+        let out = k.put_record().stream_name("lag").partition_key(&key).data(Blob::new("x")).send().await.unwrap();
+        let hash = u128::from_be_bytes(md5::Md5::digest(key.as_bytes()).into());
+        let (lo, hi) = ranges[out.shard_id()];
+        assert!(lo <= hash && hash <= hi, "{key} landed in {} which does not own its hash", out.shard_id());
+        used.insert(out.shard_id().to_string());
+    }
+    assert_eq!(used.len(), 3, "60 keys spread over all three shards");
+}
+
+/// Iterators live five minutes: one issued 299 s ago works, one issued 301 s ago has expired.
+#[tokio::test]
+async fn iterator_lifetime_is_five_minutes() {
+    use base64::Engine as _;
+    let srv = server();
+    let k = srv.kinesis();
+    create(&k, "ttl", 1).await;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let token = |age_ms: i64| {
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("1\nttl\nshardId-000000000000\n0\n{}", now_ms - age_ms))
+    };
+    k.get_records().shard_iterator(token(299_000)).send().await.expect("an iterator 299 s old is valid");
+    let e = k.get_records().shard_iterator(token(301_000)).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ExpiredIteratorException"));
 }

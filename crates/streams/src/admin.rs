@@ -124,18 +124,24 @@ impl Streams {
     }
 
     pub async fn set_mode(&self, name: &str, mode: StreamMode) -> Result<()> {
+        self.require_active(&self.describe(name)?)?;
         let stream = name.to_string();
-        self.update_stream(name, move |rec| {
-            if rec.mode == mode {
-                return Err(StreamsError::ResourceInUse(format!(
-                    "Stream {stream} is already in {} mode.",
-                    mode.as_str()
-                )));
-            }
-            rec.mode = mode;
-            Ok(())
-        })
-        .await
+        let result = self
+            .update_stream(name, move |rec| {
+                if rec.mode == mode {
+                    return Err(StreamsError::ResourceInUse(format!(
+                        "Stream {stream} is already in {} mode.",
+                        mode.as_str()
+                    )));
+                }
+                rec.mode = mode;
+                Ok(())
+            })
+            .await;
+        if result.is_ok() {
+            self.mark_updating(name);
+        }
+        result
     }
 
     #[must_use]

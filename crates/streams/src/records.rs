@@ -321,6 +321,14 @@ impl crate::Streams {
                 "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {RECORD_BYTES_MAX}"
             )));
         }
+        if let Some(h) = explicit_hash_key
+            && !(h == "0"
+                || (!h.is_empty() && h.len() <= 39 && !h.starts_with('0') && h.bytes().all(|b| b.is_ascii_digit())))
+        {
+            return Err(StreamsError::Validation(format!(
+                "1 validation error detected: Value '{h}' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,38}})"
+            )));
+        }
         let hash = match explicit_hash_key {
             Some(h) => h.parse::<u128>().map_err(|_| {
                 StreamsError::InvalidArgument(format!(
@@ -342,7 +350,8 @@ impl crate::Streams {
     ) -> Result<oneshot::Receiver<std::result::Result<(u64, i64), String>>> {
         // only open shards are routed to; a closed one refuses the append at flush time
         let log = self.shards.get(&self.store, stream, shard, false)?;
-        if limited && !log.throughput.lock().expect("throughput lock").take_write(payload.len()) {
+        // the quota counts data plus partition key, not the 2-byte length tarn stores with them
+        if limited && !log.throughput.lock().expect("throughput lock").take_write(payload.len().saturating_sub(2)) {
             return Err(StreamsError::ProvisionedThroughputExceeded(format!(
                 "Rate exceeded for shard {shard} in stream {stream} under account {}.",
                 self.config.account_id
@@ -377,7 +386,8 @@ impl crate::Streams {
         explicit_hash_key: Option<&str>,
         data: &[u8],
     ) -> Result<(String, String)> {
-        for _ in 0..10 {
+        // a shard closes before the commit that names its children: route again until it is in
+        for _ in 0..400 {
             let rec = self.describe(stream)?;
             let (shard, payload) = self.route(&rec, partition_key, explicit_hash_key, data)?;
             let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
@@ -397,12 +407,12 @@ impl crate::Streams {
     pub async fn put_records(
         &self,
         stream: &str,
-        records: Vec<(String, Option<String>, Vec<u8>)>,
+        records: &[(String, Option<String>, Vec<u8>)],
     ) -> Result<Vec<std::result::Result<(String, String), (String, String)>>> {
         let rec = self.describe(stream)?;
         let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
         let mut pending = Vec::with_capacity(records.len());
-        for (partition_key, explicit, data) in &records {
+        for (partition_key, explicit, data) in records {
             match self.route(&rec, partition_key, explicit.as_deref(), data) {
                 Ok((shard, payload)) => {
                     // queued in request order, so a shard's records keep it
@@ -424,16 +434,49 @@ impl crate::Streams {
                         let index = shard_index(&shard).unwrap_or(0);
                         out.push(Ok((shard, sequence_number(index, n))));
                     }
-                    Ok(Err(m)) if m == SHARD_CLOSED => out.push(Err((
-                        "ResourceInUseException".to_string(),
-                        "The shard was closed by resharding; retry the record.".to_string(),
-                    ))),
+                    Ok(Err(m)) if m == SHARD_CLOSED => out.push(Err((SHARD_CLOSED.to_string(), String::new()))),
                     _ => out.push(Err(("InternalFailure".to_string(), "Internal service failure.".to_string()))),
                 },
                 Err(e) => out.push(Err((error_code(&e).to_string(), e.to_string()))),
             }
         }
         Ok(out)
+    }
+
+    /// PutRecords, with records that a concurrent reshard refused routed again (in order) once
+    /// the children are committed. What still fails is reported per record.
+    pub async fn put_records_rerouted(
+        &self,
+        stream: &str,
+        records: Vec<(String, Option<String>, Vec<u8>)>,
+    ) -> Result<Vec<std::result::Result<(String, String), (String, String)>>> {
+        let mut results = self.put_records(stream, &records).await?;
+        for _ in 0..400 {
+            let retry: Vec<usize> = results
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches!(r, Err((code, _)) if code == SHARD_CLOSED))
+                .map(|(i, _)| i)
+                .collect();
+            if retry.is_empty() {
+                return Ok(results);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let again_records: Vec<_> = retry.iter().map(|&i| records[i].clone()).collect();
+            let again = self.put_records(stream, &again_records).await?;
+            for (i, r) in retry.into_iter().zip(again) {
+                results[i] = r;
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Err((code, _)) if code == SHARD_CLOSED => {
+                    Err(("InternalFailure".to_string(), "The shard was being resharded; retry the record.".to_string()))
+                }
+                other => other,
+            })
+            .collect())
     }
 
     /// GetShardIterator.

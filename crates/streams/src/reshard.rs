@@ -89,7 +89,7 @@ impl Streams {
                 "NewStartingHashKey {new_starting_hash_key} is not a valid hash key."
             ))
         })?;
-        if split <= parent.starting_hash_key || split > parent.ending_hash_key {
+        if split <= parent.starting_hash_key.saturating_add(1) || split >= parent.ending_hash_key {
             return Err(StreamsError::InvalidArgument(format!(
                 "NewStartingHashKey {split} used in SplitShard() on shard {shard} in stream {stream} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
                 self.config.account_id, parent.starting_hash_key, parent.ending_hash_key
@@ -152,11 +152,19 @@ impl Streams {
         self.require_active(&rec)?;
         let current = rec.open_shards();
         let current_i = i64::try_from(current).unwrap_or(i64::MAX);
-        if target < 1 || target > 2 * current_i || target * 2 < current_i {
-            return Err(StreamsError::InvalidArgument(format!(
-                "TargetShardCount {target} must be between half ({}) and double ({}) the current open shard count {current}.",
-                (current_i + 1) / 2,
-                2 * current_i
+        if target < 1 {
+            return Err(StreamsError::Validation(format!(
+                "1 validation error detected: Value '{target}' at 'targetShardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )));
+        }
+        if target > 2 * current_i {
+            return Err(StreamsError::LimitExceeded(format!(
+                "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: {current}, Target shard count: {target}"
+            )));
+        }
+        if target * 2 < current_i {
+            return Err(StreamsError::LimitExceeded(format!(
+                "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: {current}, Target shard count: {target}"
             )));
         }
         let target = u32::try_from(target).expect("bounded");
