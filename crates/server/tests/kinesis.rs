@@ -653,3 +653,77 @@ async fn list_shards_filters() {
         .unwrap();
     assert_eq!(ids(horizon).len(), 4);
 }
+
+/// Everything a stream carries survives a restart: settings, consumers, closed parents and
+/// their children, and the numbering of shards and records.
+#[tokio::test]
+async fn stream_state_survives_restart() {
+    let mut srv = server();
+    let k = srv.kinesis();
+    k.create_stream().stream_name("keep").shard_count(1).send().await.unwrap();
+    wait_active(&k, "keep").await;
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/keep";
+    k.increase_stream_retention_period().stream_name("keep").retention_period_hours(48).send().await.unwrap();
+    k.add_tags_to_stream().stream_name("keep").tags("team", "ml").send().await.unwrap();
+    k.register_stream_consumer().stream_arn(arn).consumer_name("reader").send().await.unwrap();
+    let before = k
+        .put_record()
+        .stream_name("keep")
+        .partition_key("k")
+        .data(aws_sdk_kinesis::primitives::Blob::new("x"))
+        .send()
+        .await
+        .unwrap();
+    k.split_shard()
+        .stream_name("keep")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("1000000")
+        .send()
+        .await
+        .unwrap();
+    srv.restart();
+    let k = srv.kinesis();
+    let s = k.describe_stream_summary().stream_name("keep").send().await.unwrap();
+    let s = s.stream_description_summary().unwrap();
+    assert_eq!(s.retention_period_hours(), 48);
+    assert_eq!(s.consumer_count(), Some(1));
+    assert_eq!(s.stream_status(), &StreamStatus::Active, "a restart finds every stream ACTIVE");
+    let tags = k.list_tags_for_stream().stream_name("keep").send().await.unwrap();
+    assert_eq!(tags.tags()[0].key(), "team");
+    let d = k.describe_stream().stream_name("keep").send().await.unwrap();
+    let shards = d.stream_description().unwrap().shards();
+    assert_eq!(shards.len(), 3);
+    assert!(shards[0].sequence_number_range().unwrap().ending_sequence_number().is_some());
+    assert_eq!(shards[0].sequence_number_range().unwrap().ending_sequence_number(), Some(before.sequence_number()));
+    assert_eq!(shards[1].parent_shard_id(), Some("shardId-000000000000"));
+    // new shards and new records continue the numbering
+    k.split_shard()
+        .stream_name("keep")
+        .shard_to_split("shardId-000000000002")
+        .new_starting_hash_key("2000000")
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = k
+        .list_shards()
+        .stream_name("keep")
+        .send()
+        .await
+        .unwrap()
+        .shards()
+        .iter()
+        .map(|s| s.shard_id().to_string())
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(ids[4], "shardId-000000000004");
+    let after = k
+        .put_record()
+        .stream_name("keep")
+        .partition_key("k")
+        .explicit_hash_key("5")
+        .data(aws_sdk_kinesis::primitives::Blob::new("y"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.shard_id(), "shardId-000000000001");
+}
