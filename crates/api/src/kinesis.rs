@@ -238,6 +238,21 @@ struct GetRecordsJson<'a> {
     millis_behind_latest: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_shard_iterator: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    child_shards: Vec<Value>,
+}
+
+/// A ChildShard as GetRecords names it: id, parents, hash key range.
+fn child_shard_json(s: &tarn_streams::ShardRecord) -> Value {
+    let parents: Vec<&String> = s.parent_shard_id.iter().chain(s.adjacent_parent_shard_id.iter()).collect();
+    json!({
+        "ShardId": s.id,
+        "ParentShards": parents,
+        "HashKeyRange": {
+            "StartingHashKey": s.starting_hash_key.to_string(),
+            "EndingHashKey": s.ending_hash_key.to_string(),
+        },
+    })
 }
 
 /// GetRecords straight to JSON bytes: the hot read path, without building a value tree of up
@@ -259,6 +274,7 @@ pub async fn get_records_json(streams: &Streams, body: &[u8]) -> Result<Vec<u8>,
         records,
         millis_behind_latest: page.millis_behind_latest,
         next_shard_iterator: page.next_iterator,
+        child_shards: page.child_shards.iter().map(child_shard_json).collect(),
     };
     serde_json::to_vec(&out).map_err(|_| JsonError::internal())
 }
@@ -631,6 +647,9 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
             let mut out = json!({ "Records": records, "MillisBehindLatest": page.millis_behind_latest });
             if let Some(next) = page.next_iterator {
                 out["NextShardIterator"] = json!(next);
+            }
+            if !page.child_shards.is_empty() {
+                out["ChildShards"] = Value::Array(page.child_shards.iter().map(child_shard_json).collect());
             }
             Ok(out)
         }

@@ -464,6 +464,19 @@ async fn resharding_under_load_loses_and_duplicates_nothing() {
     let it = iterator(&k, "reshard", "shardId-000000000000", ShardIteratorType::Latest, None).await;
     let end_page = k.get_records().shard_iterator(&it).send().await.unwrap();
     assert!(end_page.next_shard_iterator().is_none());
+    // and names its children, as the KCL expects
+    let children: Vec<(&str, Vec<&str>)> = end_page
+        .child_shards()
+        .iter()
+        .map(|c| (c.shard_id(), c.parent_shards().iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        children,
+        [
+            ("shardId-000000000002", vec!["shardId-000000000000"]),
+            ("shardId-000000000003", vec!["shardId-000000000000"])
+        ]
+    );
 
     let mut seen: HashMap<(usize, usize), usize> = HashMap::new();
     let mut last: HashMap<(usize, String), usize> = HashMap::new();

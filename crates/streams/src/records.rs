@@ -291,6 +291,9 @@ pub struct RecordsPage {
     pub records: Vec<StreamRecordOut>,
     pub next_iterator: Option<String>,
     pub millis_behind_latest: i64,
+    /// At the end of a closed shard: the shards that took over its hash keys (the KCL moves on
+    /// to them), each with its parents and hash key range.
+    pub child_shards: Vec<crate::ShardRecord>,
 }
 
 impl crate::Streams {
@@ -566,12 +569,25 @@ impl crate::Streams {
             _ => 0,
         };
         // a closed shard read to its end has no next iterator: readers move on to its children
-        let next_iterator = if closed && at_end && records.is_empty() {
+        let finished = closed && at_end && records.is_empty();
+        let child_shards = if finished {
+            rec.shards
+                .iter()
+                .filter(|s| {
+                    s.parent_shard_id.as_deref() == Some(&it.shard)
+                        || s.adjacent_parent_shard_id.as_deref() == Some(&it.shard)
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let next_iterator = if finished {
             None
         } else {
             Some(encode_iterator(&Iterator { stream: it.stream, shard: it.shard, n: next_n, issued_ms: now_ms }))
         };
-        Ok(RecordsPage { records, next_iterator, millis_behind_latest })
+        Ok(RecordsPage { records, next_iterator, millis_behind_latest, child_shards })
     }
 }
 
