@@ -24,6 +24,7 @@ type Job = Box<dyn FnOnce(&redb::WriteTransaction) -> (bool, Completion) + Send>
 pub struct Committer {
     jobs: mpsc::Sender<Job>,
     stats: Arc<CommitStats>,
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 /// Counters of the group-commit thread: how many transactions carried how many writes.
@@ -40,11 +41,24 @@ impl Committer {
         let (jobs, rx) = mpsc::channel::<Job>();
         let stats = Arc::new(CommitStats::default());
         let thread_stats = stats.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("tarn-commit".into())
             .spawn(move || run(&db, &rx, &thread_stats))
             .expect("spawning the commit thread");
-        Self { jobs, stats }
+        Self { jobs, stats, thread: Arc::new(std::sync::Mutex::new(Some(thread))) }
+    }
+
+    /// Stops taking jobs and waits until the commit thread has finished the queued ones and
+    /// released the database, so the data dir can be opened again in this process.
+    pub(crate) fn shutdown(&mut self) {
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.jobs, closed));
+        let handle = self.thread.lock().map(|mut t| t.take()).unwrap_or(None);
+        if let Some(handle) = handle
+            && handle.thread().id() != std::thread::current().id()
+        {
+            let _ = handle.join();
+        }
     }
 
     /// (transactions committed, writes committed) since start.

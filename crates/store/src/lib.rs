@@ -95,6 +95,12 @@ struct Inner {
     master: MasterKey,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.committer.shutdown();
+    }
+}
+
 impl Store {
     /// Opens (or creates) the data dir and removes blob files no record references.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
