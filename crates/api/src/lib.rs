@@ -9,6 +9,7 @@
 //! Only this crate knows HTTP. Service crates speak domain types; errors become AWS codes in
 //! one place per protocol (`s3_errors.rs`, `sts.rs`).
 
+mod glue;
 mod json;
 mod kinesis;
 pub mod metrics;
@@ -55,10 +56,18 @@ pub struct Api {
     inner: Arc<ApiInner>,
 }
 
+/// The services the wire layer serves.
+pub struct Services {
+    pub objects: Objects,
+    pub streams: tarn_streams::Streams,
+    pub catalog: tarn_catalog::Catalog,
+}
+
 struct ApiInner {
     s3: S3Service,
     store: tarn_store::Store,
     streams: tarn_streams::Streams,
+    catalog: tarn_catalog::Catalog,
     identities: Identities,
     metrics: metrics::Metrics,
     ready: std::sync::atomic::AtomicBool,
@@ -70,7 +79,8 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 
 impl Api {
     #[must_use]
-    pub fn new(objects: Objects, streams: tarn_streams::Streams, identities: Identities, config: &ApiConfig) -> Self {
+    pub fn new(services: Services, identities: Identities, config: &ApiConfig) -> Self {
+        let Services { objects, streams, catalog } = services;
         let store = objects.store().clone();
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
@@ -82,6 +92,7 @@ impl Api {
                 s3,
                 store,
                 streams,
+                catalog,
                 identities,
                 metrics: metrics::Metrics::default(),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -211,6 +222,7 @@ impl Api {
         let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
         let service: &'static str = match prefix {
             "Kinesis_20131202" => "kinesis",
+            "AWSGlue" => "glue",
             _ => "unknown",
         };
         let operation = operation.to_string();
@@ -264,6 +276,7 @@ impl Api {
         }
         let result = match service {
             "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
+            "glue" => glue::handle(&self.inner.catalog, &operation, &body).await,
             _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
         };
         let resp = match result {

@@ -87,7 +87,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (identities, source) = tarn_iam::Identities::load(&args.data_dir.join("keys"), &args.account_id, explicit)?;
     let objects = tarn_objects::Objects::open(store.clone(), &args.region).await?;
     let streams = tarn_streams::Streams::open(
-        store,
+        store.clone(),
         tarn_streams::StreamsConfig {
             region: args.region.clone(),
             account_id: args.account_id.clone(),
@@ -100,7 +100,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
     spawn_retention(streams.clone());
-    let api = tarn_api::Api::new(objects, streams, identities.clone(), &config);
+    let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
+    let services = tarn_api::Services { objects, streams, catalog };
+    let api = tarn_api::Api::new(services, identities.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
     let root = identities.root();

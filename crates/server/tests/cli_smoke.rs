@@ -10,117 +10,16 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Pinned clients. awscli 1.46 vendors its own botocore (`awscli.botocore`, 1.43.x), so boto3
-/// does not have to match it; boto3 1.44.8 requires botocore 1.44.x and s3transfer 0.19.x, pinned
-/// here too so the install is the same on every machine.
-const PINS: &[&str] = &["awscli==1.46.3", "boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3"];
 
 const ACCESS_KEY_ID: &str = "AKIASMOKETESTEXAMPLE";
 const SECRET_ACCESS_KEY: &str = "smokeTestSecretKey0123456789abcdefghijKL";
-
 /// How long the whole script may run before it is killed (it normally takes about a minute).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn target_dir() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is `<target>/tmp`.
-    Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("CARGO_TARGET_TMPDIR has a parent").to_path_buf()
-}
-
-fn venv_bin(venv: &Path) -> PathBuf {
-    if cfg!(windows) { venv.join("Scripts") } else { venv.join("bin") }
-}
-
-fn venv_python(venv: &Path) -> PathBuf {
-    venv_bin(venv).join(if cfg!(windows) { "python.exe" } else { "python" })
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_checked(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: could not run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{what} failed: {cmd:?}\n{}", describe(&out));
-}
-
-/// Returns the venv with the pinned clients, creating it if needed.
-///
-/// Concurrent test processes serialise on an exclusive lock on `smoke-venv.lock`; the venv
-/// counts as ready only once `smoke-venv/.installed` holds the pin list, which is written
-/// after a successful install (venvs cannot be renamed into place: their scripts hold
-/// absolute paths). A half-made or outdated venv is removed and made again.
-fn ensure_venv() -> PathBuf {
-    let target = target_dir();
-    let venv = target.join("smoke-venv");
-    let marker = venv.join(".installed");
-    let want = PINS.join("\n");
-    let ready = || {
-        fs::read_to_string(&marker).is_ok_and(|m| m == want)
-            && Command::new(venv_python(&venv))
-                .args(["-c", "import boto3, awscli"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return venv;
-    }
-
-    fs::create_dir_all(&target).expect("create target dir");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(target.join("smoke-venv.lock"))
-        .expect("open smoke-venv.lock");
-    lock.lock().expect("lock smoke-venv.lock");
-    if ready() {
-        return venv; // another process made it while we waited
-    }
-
-    let python = python3();
-    let started = Instant::now();
-    eprintln!("cli_smoke: creating {} with {}", venv.display(), PINS.join(" "));
-    if venv.exists() {
-        fs::remove_dir_all(&venv).expect("remove stale smoke-venv");
-    }
-    run_checked(
-        Command::new(&python).arg("-m").arg("venv").arg(&venv),
-        "creating the smoke-test venv (on Debian/Ubuntu, `apt-get install python3-venv`)",
-    );
-    run_checked(
-        Command::new(venv_python(&venv))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"])
-            .args(PINS),
-        "pip install of the pinned AWS clients",
-    );
-    fs::write(&marker, &want).expect("write venv marker");
-    eprintln!("cli_smoke: venv ready in {:.1}s", started.elapsed().as_secs_f64());
-    venv // the lock is released when `lock` drops
-}
-
-/// The host's python3, or a failing test that says what is missing.
-fn python3() -> PathBuf {
-    let python = PathBuf::from("python3");
-    match Command::new(&python).arg("--version").output() {
-        Ok(out) if out.status.success() => python,
-        Ok(out) => panic!("`python3 --version` failed; the CLI smoke test needs python3 with venv\n{}", describe(&out)),
-        Err(e) => panic!(
-            "python3 not found ({e}): the CLI smoke test (tests/cli_smoke.rs) needs python3 with the venv module \
-             on PATH to install aws-cli and boto3"
-        ),
-    }
-}
+use tarn_testkit::python::{ensure_venv, venv_bin, venv_python};
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

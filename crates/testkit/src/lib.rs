@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod python;
+
 pub use aws_sdk_kinesis;
 pub use aws_sdk_s3;
 pub use tempfile;
@@ -190,6 +192,11 @@ impl TestServer {
             assert!(Instant::now() < deadline, "tarn did not become healthy within 30 s");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the server process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Stops the server gracefully (SIGTERM) and waits for it.
