@@ -173,6 +173,12 @@ pub struct Catalog {
     account_id: String,
 }
 
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Catalog({})", self.account_id)
+    }
+}
+
 impl Catalog {
     /// Opens the catalog, creating its tables on first start.
     pub async fn open(store: Store, account_id: &str) -> Result<Self> {

@@ -1,1 +1,155 @@
-//! placeholder
+//! SQL over the catalog and the object store, on Apache DataFusion.
+//!
+//! [`Engine::execute`] runs one statement: Athena's Hive-style DDL and utility statements are
+//! parsed here and applied to the Glue catalog; everything else (SELECT, WITH, EXPLAIN, ...) is
+//! planned by DataFusion against [`tables::GlueCatalog`], which reads tables in place from their
+//! `s3://` locations through [`store::TarnRegistry`] (no HTTP loopback). Results stream as Arrow
+//! record batches.
+
+pub mod store;
+pub mod tables;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use tarn_catalog::Catalog;
+use tarn_objects::Objects;
+
+pub use tables::CATALOG_NAME;
+
+/// Why a statement failed, sorted by who must act.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The SQL does not parse, names something missing, or asks for something not allowed.
+    #[error("{0}")]
+    User(String),
+    /// The caller may not read or write a location.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Reading data failed (a corrupt file, say); the message names the object.
+    #[error("{0}")]
+    Data(String),
+    /// A bug or a storage failure in tarn.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl QueryError {
+    fn from_df(e: DataFusionError) -> Self {
+        let root = e.find_root();
+        let text = root.to_string();
+        match root {
+            DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
+                Self::User(clean_message(&text))
+            }
+            DataFusionError::NotImplemented(_) => Self::User(clean_message(&text)),
+            DataFusionError::ParquetError(_) | DataFusionError::ArrowError(..) | DataFusionError::ObjectStore(_) => {
+                Self::Data(clean_message(&text))
+            }
+            DataFusionError::External(inner) if inner.to_string().contains("s3://") => Self::Data(text),
+            _ => Self::Data(clean_message(&text)),
+        }
+    }
+}
+
+/// DataFusion's messages, without its internal prefixes.
+fn clean_message(text: &str) -> String {
+    let mut s = text.trim();
+    for prefix in ["Error during planning: ", "SQL error: ", "This feature is not implemented: ", "Schema error: "] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest;
+        }
+    }
+    s.to_string()
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> Self {
+        Self::from_df(e)
+    }
+}
+
+impl From<tarn_catalog::CatalogError> for QueryError {
+    fn from(e: tarn_catalog::CatalogError) -> Self {
+        match e {
+            tarn_catalog::CatalogError::Store(s) => Self::Internal(s.to_string()),
+            other => Self::User(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// What a statement produced: rows (possibly none) with their schema.
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub stream: SendableRecordBatchStream,
+    /// What kind of statement ran: `DML` (a query), `DDL`, or `UTILITY`, as Athena reports.
+    pub statement_type: &'static str,
+}
+
+/// The SQL engine: shared by Athena executions, the PostgreSQL wire and `tarn sql`.
+#[derive(Clone)]
+pub struct Engine {
+    catalog: Catalog,
+    objects: Objects,
+    registry: Arc<store::TarnRegistry>,
+    runtime: Arc<RuntimeEnv>,
+}
+
+impl Engine {
+    pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
+        let registry = Arc::new(store::TarnRegistry::new(objects.clone()));
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(registry.clone())
+            .build_arc()
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        Ok(Self { catalog, objects, registry, runtime })
+    }
+
+    #[must_use]
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    #[must_use]
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// A session whose default schema is `database` (Athena's QueryExecutionContext).
+    #[must_use]
+    pub fn context(&self, database: Option<&str>) -> Arc<SessionContext> {
+        let db = database.unwrap_or("default").to_lowercase();
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG_NAME, &db)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true);
+        let ctx = Arc::new(SessionContext::new_with_config_rt(config, self.runtime.clone()));
+        let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
+        ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
+        ctx
+    }
+
+    /// Runs one statement with `database` as the default schema.
+    pub async fn execute(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
+        let ctx = self.context(database);
+        let df = ctx.sql(sql).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await?;
+        Ok(QueryOutput { schema, stream, statement_type: "DML" })
+    }
+
+    /// The registry resolving `s3://` URLs to tarn buckets.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<store::TarnRegistry> {
+        &self.registry
+    }
+}
+
+#[cfg(test)]
+mod tests;

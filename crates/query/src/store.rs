@@ -1,0 +1,444 @@
+//! `object_store` over tarn's own object store: DataFusion reads and writes buckets in process,
+//! with no HTTP loopback.
+//!
+//! One [`BucketStore`] per bucket; [`TarnRegistry`] hands them out for `s3://bucket` (and
+//! `s3a://`) URLs. Reads stream from the snapshot a lookup took (a concurrent overwrite never
+//! tears a read). Multipart writes spool their parts to a temp file in the data dir, then store
+//! the object in one durable PUT, so memory stays bounded and no partial object is visible.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use dashmap_like::BucketMap;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
+};
+use tarn_objects::{
+    ChecksumInput, GetTarget, ListParams, ObjectRecord, Objects, ObjectsError, PutRequest, WriteConditions,
+};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+/// Turns an object key into an `object_store` path and back: `Path::from` escapes what a path
+/// segment may not hold, and [`key_of`] undoes it.
+#[must_use]
+pub fn path_of(key: &str) -> Path {
+    Path::from_iter(key.split('/').filter(|s| !s.is_empty()))
+}
+
+#[must_use]
+pub fn key_of(path: &Path) -> String {
+    percent_decode(path.as_ref())
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn to_os_error(bucket: &str, key: &str, err: ObjectsError) -> object_store::Error {
+    match err {
+        ObjectsError::NoSuchKey | ObjectsError::DeleteMarker { .. } | ObjectsError::NoSuchVersion => {
+            object_store::Error::NotFound { path: format!("s3://{bucket}/{key}"), source: Box::new(err) }
+        }
+        ObjectsError::NoSuchBucket => {
+            object_store::Error::NotFound { path: format!("s3://{bucket}"), source: Box::new(err) }
+        }
+        ObjectsError::PreconditionFailed => {
+            object_store::Error::Precondition { path: format!("s3://{bucket}/{key}"), source: Box::new(err) }
+        }
+        other => object_store::Error::Generic { store: "tarn", source: Box::new(other) },
+    }
+}
+
+fn meta_of(key: &str, rec: &ObjectRecord) -> ObjectMeta {
+    ObjectMeta {
+        location: path_of(key),
+        last_modified: DateTime::<Utc>::from_timestamp_nanos(rec.last_modified_ns),
+        size: rec.size,
+        e_tag: Some(rec.quoted_etag()),
+        version: rec.version_id.clone(),
+    }
+}
+
+/// One bucket as an [`ObjectStore`].
+#[derive(Clone)]
+pub struct BucketStore {
+    objects: Objects,
+    bucket: String,
+    spool_dir: std::path::PathBuf,
+}
+
+impl fmt::Debug for BucketStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BucketStore(s3://{})", self.bucket)
+    }
+}
+
+impl fmt::Display for BucketStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tarn(s3://{})", self.bucket)
+    }
+}
+
+impl BucketStore {
+    #[must_use]
+    pub fn new(objects: Objects, bucket: &str) -> Self {
+        let spool_dir = objects.store().root().join("tmp").join("query-spool");
+        Self { objects, bucket: bucket.to_string(), spool_dir }
+    }
+
+    async fn put_stream(
+        &self,
+        key: String,
+        body: tarn_objects::BodyStream,
+        len: u64,
+    ) -> object_store::Result<PutResult> {
+        let req = PutRequest {
+            bucket: self.bucket.clone(),
+            key: key.clone(),
+            meta: tarn_objects::ObjectMeta::default(),
+            body,
+            declared_len: Some(len),
+            content_md5: None,
+            checksum: ChecksumInput::Compute(tarn_objects::checksum::ChecksumAlgorithm::Crc64Nvme),
+            conditions: WriteConditions::default(),
+        };
+        let out = self.objects.put_object(req).await.map_err(|e| to_os_error(&self.bucket, &key, e))?;
+        Ok(PutResult { e_tag: Some(out.etag), version: out.version_id })
+    }
+
+    fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<String>,
+    ) -> object_store::Result<tarn_objects::ListPage> {
+        let params =
+            ListParams { prefix: prefix.to_string(), delimiter: delimiter.map(str::to_string), after, max_keys: 1000 };
+        self.objects.list_objects(&self.bucket, &params).map_err(|e| to_os_error(&self.bucket, prefix, e))
+    }
+}
+
+fn prefix_of(prefix: Option<&Path>) -> String {
+    match prefix {
+        Some(p) if !p.as_ref().is_empty() => format!("{}/", key_of(p)),
+        _ => String::new(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for BucketStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        _opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let len = payload.content_length() as u64;
+        let chunks: Vec<Bytes> = payload.into_iter().collect();
+        let body = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
+        self.put_stream(key_of(location), body, len).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        _opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        std::fs::create_dir_all(&self.spool_dir).map_err(|e| generic(e.into()))?;
+        let file = tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| generic(e.into()))?;
+        let (std_file, path) = file.into_parts();
+        Ok(Box::new(SpoolUpload {
+            store: self.clone(),
+            key: key_of(location),
+            state: Arc::new(tokio::sync::Mutex::new(Spool { file: tokio::fs::File::from_std(std_file), len: 0 })),
+            path: Arc::new(Mutex::new(Some(path))),
+        }))
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        let key = key_of(location);
+        let target = GetTarget::from_version_id(options.version.as_deref());
+        let found = self.objects.lookup(&self.bucket, &key, &target).map_err(|e| to_os_error(&self.bucket, &key, e))?;
+        let meta = meta_of(&key, &found.record);
+        options.check_preconditions(&meta)?;
+        let size = found.record.size;
+        let range = match &options.range {
+            None => 0..size,
+            Some(r) => {
+                r.as_range(size).map_err(|e| object_store::Error::Generic { store: "tarn", source: Box::new(e) })?
+            }
+        };
+        let payload = if options.head {
+            futures::stream::empty().boxed()
+        } else {
+            let bucket = self.bucket.clone();
+            let k = key.clone();
+            self.objects
+                .open_range(&found, range.start, range.end)
+                .map_err(|e| to_os_error(&self.bucket, &key, e))?
+                .map_err(move |e| object_store::Error::Generic {
+                    store: "tarn",
+                    source: format!("reading s3://{bucket}/{k}: {e}").into(),
+                })
+                .boxed()
+        };
+        Ok(GetResult { payload: GetResultPayload::Stream(payload), meta, range, attributes: Default::default() })
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
+        // one snapshot for all ranges: they read the same version
+        let key = key_of(location);
+        let found = self
+            .objects
+            .lookup(&self.bucket, &key, &GetTarget::Current)
+            .map_err(|e| to_os_error(&self.bucket, &key, e))?;
+        let mut out = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let end = r.end.min(found.record.size);
+            let stream = self
+                .objects
+                .open_range(&found, r.start.min(end), end)
+                .map_err(|e| to_os_error(&self.bucket, &key, e))?;
+            let parts: Vec<Bytes> = stream
+                .try_collect()
+                .await
+                .map_err(|e| object_store::Error::Generic { store: "tarn", source: Box::new(e) })?;
+            out.push(if parts.len() == 1 {
+                parts.into_iter().next().unwrap_or_default()
+            } else {
+                Bytes::from(parts.concat())
+            });
+        }
+        Ok(out)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        let this = self.clone();
+        locations
+            .and_then(move |path| {
+                let this = this.clone();
+                async move {
+                    let key = key_of(&path);
+                    this.objects
+                        .delete_object(&this.bucket, &key, None)
+                        .await
+                        .map_err(|e| to_os_error(&this.bucket, &key, e))?;
+                    Ok(path)
+                }
+            })
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let this = self.clone();
+        let prefix = prefix_of(prefix);
+        futures::stream::unfold(Some(None::<String>), move |state| {
+            let this = this.clone();
+            let prefix = prefix.clone();
+            async move {
+                let after = state?;
+                match this.list_page(&prefix, None, after) {
+                    Err(e) => Some((vec![Err(e)], None)),
+                    Ok(page) => {
+                        let next = if page.is_truncated { page.next_marker.clone().map(Some) } else { None };
+                        let metas = page.objects.iter().map(|o| Ok(meta_of(&o.key, &o.record))).collect();
+                        Some((metas, next))
+                    }
+                }
+            }
+        })
+        .flat_map(futures::stream::iter)
+        .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        let prefix = prefix_of(prefix);
+        let mut out = ListResult { common_prefixes: Vec::new(), objects: Vec::new() };
+        let mut after = None;
+        loop {
+            let page = self.list_page(&prefix, Some("/"), after)?;
+            out.objects.extend(page.objects.iter().map(|o| meta_of(&o.key, &o.record)));
+            out.common_prefixes.extend(page.common_prefixes.iter().map(|p| path_of(p)));
+            if !page.is_truncated {
+                return Ok(out);
+            }
+            after = page.next_marker;
+        }
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, _options: CopyOptions) -> object_store::Result<()> {
+        let (from, to) = (key_of(from), key_of(to));
+        let found = self
+            .objects
+            .lookup(&self.bucket, &from, &GetTarget::Current)
+            .map_err(|e| to_os_error(&self.bucket, &from, e))?;
+        self.objects
+            .copy_object(
+                tarn_objects::CopySource { found },
+                self.bucket.clone(),
+                to.clone(),
+                None,
+                None,
+                WriteConditions::default(),
+            )
+            .await
+            .map_err(|e| to_os_error(&self.bucket, &to, e))?;
+        Ok(())
+    }
+}
+
+fn generic(e: Box<dyn std::error::Error + Send + Sync>) -> object_store::Error {
+    object_store::Error::Generic { store: "tarn", source: e }
+}
+
+struct Spool {
+    file: tokio::fs::File,
+    len: u64,
+}
+
+/// A multipart write spooled to a temp file; `complete` stores it with one durable PUT.
+struct SpoolUpload {
+    store: BucketStore,
+    key: String,
+    state: Arc<tokio::sync::Mutex<Spool>>,
+    path: Arc<Mutex<Option<tempfile::TempPath>>>,
+}
+
+impl fmt::Debug for SpoolUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpoolUpload(s3://{}/{})", self.store.bucket, self.key)
+    }
+}
+
+#[async_trait]
+impl MultipartUpload for SpoolUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        // parts arrive in order and each waits for the spool lock, so the file is in order
+        let state = self.state.clone();
+        let lock = state.clone();
+        Box::pin(async move {
+            let mut spool = lock.lock().await;
+            for chunk in data.iter() {
+                spool.file.write_all(chunk).await.map_err(|e| generic(e.into()))?;
+                spool.len += chunk.len() as u64;
+            }
+            drop(state);
+            Ok(())
+        })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        let len = {
+            let mut spool = self.state.lock().await;
+            spool.file.flush().await.map_err(|e| generic(e.into()))?;
+            spool.len
+        };
+        let path = self.path.lock().map_err(|_| generic("spool poisoned".into()))?.take();
+        let Some(path) = path else { return Err(generic("multipart upload already completed".into())) };
+        let file = tokio::fs::File::open(&path).await.map_err(|e| generic(e.into()))?;
+        let body = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map_err(|e| Box::new(e) as tarn_objects::BoxError)
+            .boxed();
+        let result = self.store.put_stream(self.key.clone(), body, len).await;
+        drop(path); // removes the spool file
+        result
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        if let Ok(mut p) = self.path.lock() {
+            p.take();
+        }
+        Ok(())
+    }
+}
+
+mod dashmap_like {
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+
+    use super::BucketStore;
+
+    /// Bucket name -> its store, made on first use.
+    #[derive(Default)]
+    pub struct BucketMap(RwLock<HashMap<String, Arc<BucketStore>>>);
+
+    impl BucketMap {
+        pub fn get_or_make(&self, bucket: &str, make: impl FnOnce() -> BucketStore) -> Arc<BucketStore> {
+            if let Some(s) = self.0.read().ok().and_then(|m| m.get(bucket).cloned()) {
+                return s;
+            }
+            let mut m = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            m.entry(bucket.to_string()).or_insert_with(|| Arc::new(make())).clone()
+        }
+    }
+}
+
+/// Resolves `s3://bucket/...` (and `s3a://`) to that bucket's [`BucketStore`].
+pub struct TarnRegistry {
+    objects: Objects,
+    buckets: BucketMap,
+}
+
+impl fmt::Debug for TarnRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TarnRegistry")
+    }
+}
+
+impl TarnRegistry {
+    #[must_use]
+    pub fn new(objects: Objects) -> Self {
+        Self { objects, buckets: BucketMap::default() }
+    }
+
+    #[must_use]
+    pub fn bucket(&self, bucket: &str) -> Arc<BucketStore> {
+        self.buckets.get_or_make(bucket, || BucketStore::new(self.objects.clone(), bucket))
+    }
+}
+
+impl datafusion::execution::object_store::ObjectStoreRegistry for TarnRegistry {
+    fn register_store(&self, _url: &Url, _store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+        None
+    }
+
+    fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        match (url.scheme(), url.host_str()) {
+            ("s3" | "s3a" | "s3n", Some(bucket)) => Ok(self.bucket(bucket)),
+            _ => Err(datafusion::error::DataFusionError::Plan(format!(
+                "tarn reads tables from s3://BUCKET/ locations; '{url}' is not one"
+            ))),
+        }
+    }
+
+    fn deregister_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        self.get_store(url)
+    }
+}

@@ -1,0 +1,594 @@
+//! The Glue catalog as DataFusion's catalog: databases are schemas, tables are read in place
+//! from their `s3://` locations through [`crate::store`].
+//!
+//! - Parquet tables read with the table's columns (by name) and DataFusion's projection and
+//!   predicate pushdown.
+//! - Text tables (CSV by LazySimpleSerDe or OpenCSVSerde, JSON by the OpenX/Hive JSON SerDe)
+//!   read every column as text and convert it with TRY_CAST, as Hive's SerDes do: a value that
+//!   does not parse is NULL, and a short row has NULLs for its missing fields.
+//! - Partitioned tables list their partitions from the catalog, keep those the query's filters
+//!   allow (partition pruning), scan each partition's location and add its values as columns.
+//! - Views plan their SQL on use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{Column as ColumnExpr, Literal, TryCastExpr};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::prelude::SessionContext;
+use tarn_catalog::{Catalog, Partition, Table};
+
+/// The catalog name queries see (`awsdatacatalog.db.table`), as in Athena.
+pub const CATALOG_NAME: &str = "awsdatacatalog";
+
+/// Parses a Glue/Hive column type (`bigint`, `decimal(10,2)`, `array<struct<a:int>>`, ...).
+pub fn arrow_type(glue: &str) -> Result<DataType, String> {
+    let mut p = TypeParser { s: glue.trim().as_bytes(), pos: 0 };
+    let t = p.parse()?;
+    p.skip_ws();
+    if p.pos != p.s.len() {
+        return Err(format!("unexpected text in type '{glue}'"));
+    }
+    Ok(t)
+}
+
+struct TypeParser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl TypeParser<'_> {
+    fn skip_ws(&mut self) {
+        while self.pos < self.s.len() && self.s[self.pos].is_ascii_whitespace() {
+            self.pos += 1;
+        }
+    }
+
+    fn word(&mut self) -> String {
+        self.skip_ws();
+        let start = self.pos;
+        while self.pos < self.s.len() && (self.s[self.pos].is_ascii_alphanumeric() || self.s[self.pos] == b'_') {
+            self.pos += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.pos]).to_ascii_lowercase()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_ws();
+        if self.s.get(self.pos) == Some(&c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.eat(c) { Ok(()) } else { Err(format!("expected '{}' in a column type", c as char)) }
+    }
+
+    fn number(&mut self) -> Result<u32, String> {
+        let w = self.word();
+        w.parse().map_err(|_| format!("expected a number in a column type, found '{w}'"))
+    }
+
+    fn parse(&mut self) -> Result<DataType, String> {
+        let name = self.word();
+        Ok(match name.as_str() {
+            "tinyint" => DataType::Int8,
+            "smallint" => DataType::Int16,
+            "int" | "integer" => DataType::Int32,
+            "bigint" | "long" => DataType::Int64,
+            "float" | "real" => DataType::Float32,
+            "double" => DataType::Float64,
+            "boolean" => DataType::Boolean,
+            "string" | "varchar" | "char" => {
+                if self.eat(b'(') {
+                    self.number()?;
+                    self.expect(b')')?;
+                }
+                DataType::Utf8
+            }
+            "date" => DataType::Date32,
+            "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+            "binary" => DataType::Binary,
+            "decimal" | "numeric" => {
+                let (mut p, mut s) = (10, 0);
+                if self.eat(b'(') {
+                    p = self.number()?;
+                    if self.eat(b',') {
+                        s = self.number()?;
+                    }
+                    self.expect(b')')?;
+                }
+                if p == 0 || p > 38 || s > p {
+                    return Err(format!("decimal({p},{s}) is out of range"));
+                }
+                DataType::Decimal128(p as u8, s as i8)
+            }
+            "array" => {
+                self.expect(b'<')?;
+                let item = self.parse()?;
+                self.expect(b'>')?;
+                DataType::List(Arc::new(Field::new("item", item, true)))
+            }
+            "map" => {
+                self.expect(b'<')?;
+                let k = self.parse()?;
+                self.expect(b',')?;
+                let v = self.parse()?;
+                self.expect(b'>')?;
+                let entries = Field::new(
+                    "entries",
+                    DataType::Struct(Fields::from(vec![Field::new("key", k, false), Field::new("value", v, true)])),
+                    false,
+                );
+                DataType::Map(Arc::new(entries), false)
+            }
+            "struct" => {
+                self.expect(b'<')?;
+                let mut fields = Vec::new();
+                if !self.eat(b'>') {
+                    loop {
+                        let name = self.field_name();
+                        self.expect(b':')?;
+                        fields.push(Field::new(name, self.parse()?, true));
+                        if self.eat(b'>') {
+                            break;
+                        }
+                        self.expect(b',')?;
+                    }
+                }
+                DataType::Struct(Fields::from(fields))
+            }
+            "" => return Err("missing column type".into()),
+            other => return Err(format!("unsupported column type '{other}'")),
+        })
+    }
+
+    fn field_name(&mut self) -> String {
+        self.skip_ws();
+        let start = self.pos;
+        while self.pos < self.s.len() && !matches!(self.s[self.pos], b':' | b',' | b'<' | b'>') {
+            self.pos += 1;
+        }
+        String::from_utf8_lossy(&self.s[start..self.pos]).trim().trim_matches('`').to_string()
+    }
+}
+
+fn field_of(c: &tarn_catalog::Column) -> Result<Field> {
+    let t = arrow_type(c.type_name()).map_err(|e| DataFusionError::Plan(format!("column {}: {e}", c.name)))?;
+    Ok(Field::new(c.name.to_lowercase(), t, true))
+}
+
+/// How a table's files are read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Format {
+    Parquet,
+    Csv,
+    Json,
+}
+
+fn format_of(t: &Table) -> Result<Format> {
+    let sd = t.storage_descriptor.as_ref();
+    let serde = sd.and_then(|s| s.serde_info.as_ref()).and_then(|s| s.serialization_library.as_deref()).unwrap_or("");
+    let input = sd.and_then(|s| s.input_format.as_deref()).unwrap_or("");
+    let class = t.property("classification").unwrap_or("").to_ascii_lowercase();
+    let lower = format!("{serde} {input}").to_ascii_lowercase();
+    if lower.contains("parquet") || class == "parquet" {
+        Ok(Format::Parquet)
+    } else if lower.contains("json") || class == "json" {
+        Ok(Format::Json)
+    } else if lower.contains("lazysimpleserde")
+        || lower.contains("opencsv")
+        || lower.contains("textinputformat")
+        || class == "csv"
+    {
+        Ok(Format::Csv)
+    } else if lower.contains("orc") || lower.contains("avro") || class == "orc" || class == "avro" {
+        Err(DataFusionError::NotImplemented(format!(
+            "table {} is stored as {}; tarn reads Parquet, CSV and JSON tables",
+            t.name,
+            if lower.contains("orc") || class == "orc" { "ORC" } else { "Avro" }
+        )))
+    } else {
+        Ok(Format::Parquet)
+    }
+}
+
+fn compression_of(t: &Table) -> FileCompressionType {
+    match t.property("compressionType").map(str::to_ascii_lowercase).as_deref() {
+        Some("gzip") => FileCompressionType::GZIP,
+        Some("bzip2") => FileCompressionType::BZIP2,
+        Some("zstd") => FileCompressionType::ZSTD,
+        _ => FileCompressionType::UNCOMPRESSED,
+    }
+}
+
+fn unescape_delim(s: &str) -> u8 {
+    match s {
+        "\\t" => b'\t',
+        "\\001" | "\u{1}" => 1,
+        s => s.bytes().next().unwrap_or(b','),
+    }
+}
+
+/// The file format and the schema its files are read with (all text for CSV/JSON).
+fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>, SchemaRef, Format)> {
+    let format = format_of(t)?;
+    let compression = compression_of(t);
+    match format {
+        Format::Parquet => {
+            Ok((Arc::new(ParquetFormat::default()), Arc::new(Schema::new(data_fields.to_vec())), format))
+        }
+        Format::Csv => {
+            let serde = t.storage_descriptor.as_ref().and_then(|s| s.serde_info.as_ref());
+            let param = |k: &str| serde.and_then(|s| s.parameters.get(k)).map(String::as_str);
+            let open_csv =
+                serde.and_then(|s| s.serialization_library.as_deref()).is_some_and(|l| l.contains("OpenCSV"));
+            let delim = param("field.delim")
+                .or(param("separatorChar"))
+                .or(t.property("delimiter"))
+                .map_or(if open_csv { b',' } else { 1 }, unescape_delim);
+            let skip = t.property("skip.header.line.count").and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+            let mut csv = CsvFormat::default()
+                .with_delimiter(delim)
+                .with_has_header(skip >= 1)
+                .with_truncated_rows(true)
+                .with_file_compression_type(compression);
+            csv = if open_csv {
+                csv.with_quote(param("quoteChar").map_or(b'"', unescape_delim))
+                    .with_escape(param("escapeChar").map(unescape_delim))
+            } else {
+                // LazySimpleSerDe does not unquote
+                csv.with_quote(0)
+            };
+            let text: Vec<Field> = data_fields.iter().map(|f| Field::new(f.name(), DataType::Utf8, true)).collect();
+            Ok((Arc::new(csv), Arc::new(Schema::new(text)), format))
+        }
+        Format::Json => {
+            let json = JsonFormat::default().with_file_compression_type(compression);
+            // nested columns are read as their own types; scalars as text, converted after
+            let read: Vec<Field> = data_fields
+                .iter()
+                .map(|f| if f.data_type().is_nested() { f.clone() } else { Field::new(f.name(), DataType::Utf8, true) })
+                .collect();
+            Ok((Arc::new(json), Arc::new(Schema::new(read)), format))
+        }
+    }
+}
+
+fn location_url(location: &str) -> Result<ListingTableUrl> {
+    let loc = if location.ends_with('/') { location.to_string() } else { format!("{location}/") };
+    ListingTableUrl::parse(&loc)
+}
+
+/// A Glue table as a DataFusion table.
+#[derive(Debug)]
+pub struct GlueTable {
+    table: Table,
+    schema: SchemaRef,
+    data_fields: Vec<Field>,
+    partition_fields: Vec<Field>,
+    catalog: Catalog,
+    database: String,
+}
+
+impl GlueTable {
+    pub fn new(catalog: Catalog, database: &str, table: Table) -> Result<Self> {
+        let data_fields: Vec<Field> = table.columns().iter().map(field_of).collect::<Result<_>>()?;
+        let partition_fields: Vec<Field> = table.partition_keys.iter().map(field_of).collect::<Result<_>>()?;
+        let schema = Arc::new(Schema::new([data_fields.clone(), partition_fields.clone()].concat()));
+        Ok(Self { table, schema, data_fields, partition_fields, catalog, database: database.to_string() })
+    }
+
+    /// The scan of one location, producing the data columns in `projection` (indices into the
+    /// data fields), converted to the table's types.
+    async fn scan_location(
+        &self,
+        state: &dyn Session,
+        location: &str,
+        projection: &[usize],
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let (format, file_schema, kind) = file_format(&self.table, &self.data_fields)?;
+        let ext = String::new();
+        let options = ListingOptions::new(format).with_file_extension(ext);
+        let config = ListingTableConfig::new(location_url(location)?)
+            .with_listing_options(options)
+            .with_schema(file_schema.clone());
+        let listing = ListingTable::try_new(config)?;
+        let proj = projection.to_vec();
+        if kind == Format::Parquet {
+            return listing.scan(state, Some(&proj), filters, limit).await;
+        }
+        let plan = listing.scan(state, Some(&proj), &[], limit).await?;
+        let input_schema = plan.schema();
+        let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = proj
+            .iter()
+            .enumerate()
+            .map(|(i, &col)| {
+                let target = &self.data_fields[col];
+                let column: Arc<dyn PhysicalExpr> = Arc::new(ColumnExpr::new(input_schema.field(i).name(), i));
+                let expr: Arc<dyn PhysicalExpr> = if file_schema.field(col).data_type() == target.data_type() {
+                    column
+                } else {
+                    Arc::new(TryCastExpr::new(column, target.data_type().clone()))
+                };
+                (expr, target.name().clone())
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
+    }
+
+    /// Partitions the filters allow, evaluating the filters that use only partition keys on
+    /// each partition's values.
+    fn pruned_partitions(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<(Partition, Vec<ScalarValue>)>> {
+        let key_schema = Arc::new(Schema::new(self.partition_fields.clone()));
+        let df_schema = DFSchema::try_from(key_schema.as_ref().clone())?;
+        let key_names: Vec<&str> = self.partition_fields.iter().map(|f| f.name().as_str()).collect();
+        let usable: Vec<Arc<dyn PhysicalExpr>> = filters
+            .iter()
+            .filter(|f| f.column_refs().iter().all(|c| key_names.contains(&c.name.as_str())))
+            .map(|f| state.create_physical_expr(f.clone(), &df_schema))
+            .collect::<Result<_>>()?;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (page, next) = self
+                .catalog
+                .get_partitions(&self.database, &self.table.name, None, None, token.as_deref(), None)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            for p in page {
+                let values: Vec<ScalarValue> = self
+                    .partition_fields
+                    .iter()
+                    .zip(&p.values)
+                    .map(|(f, v)| {
+                        let text = ScalarValue::Utf8(Some(v.clone()));
+                        if v == "__HIVE_DEFAULT_PARTITION__" {
+                            ScalarValue::try_from(f.data_type())
+                        } else {
+                            Ok(text.cast_to(f.data_type()).unwrap_or(ScalarValue::try_from(f.data_type())?))
+                        }
+                    })
+                    .collect::<Result<_>>()?;
+                if !usable.is_empty() {
+                    let columns: Vec<ArrayRef> = values.iter().map(|v| v.to_array()).collect::<Result<_>>()?;
+                    let batch = RecordBatch::try_new(key_schema.clone(), columns)?;
+                    let mut keep = true;
+                    for f in &usable {
+                        let result = f.evaluate(&batch)?.into_array(1)?;
+                        let b = result.as_any().downcast_ref::<datafusion::arrow::array::BooleanArray>();
+                        if !b.is_some_and(|b| b.is_valid(0) && b.value(0)) {
+                            keep = false;
+                            break;
+                        }
+                    }
+                    if !keep {
+                        continue;
+                    }
+                }
+                out.push((p, values));
+            }
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for GlueTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // pruning and Parquet row-group skipping are best-effort; DataFusion filters again
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let n_data = self.data_fields.len();
+        let all: Vec<usize> = (0..self.schema.fields().len()).collect();
+        let projection = projection.unwrap_or(&all);
+        let data_proj: Vec<usize> = projection.iter().copied().filter(|&i| i < n_data).collect();
+        let data_names: Vec<&str> = self.data_fields.iter().map(|f| f.name().as_str()).collect();
+        let data_filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| f.column_refs().iter().all(|c| data_names.contains(&c.name.as_str())))
+            .cloned()
+            .collect();
+        let location = self.table.location().unwrap_or_default().to_string();
+        if self.partition_fields.is_empty() {
+            if location.is_empty() {
+                return Err(DataFusionError::Plan(format!("table {} has no LOCATION", self.table.name)));
+            }
+            return self.scan_location(state, &location, &data_proj, &data_filters, limit).await;
+        }
+        let projected = Arc::new(self.schema.project(projection)?);
+        let partitions = self.pruned_partitions(state, filters)?;
+        let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        for (p, values) in partitions {
+            let Some(loc) = p.location().map(str::to_string).or_else(|| default_location(&location, &self.table, &p))
+            else {
+                continue;
+            };
+            let inner = self.scan_location(state, &loc, &data_proj, &data_filters, limit).await?;
+            let inner_schema = inner.schema();
+            let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
+            let mut data_pos = 0;
+            for &i in projection {
+                if i < n_data {
+                    exprs.push((
+                        Arc::new(ColumnExpr::new(inner_schema.field(data_pos).name(), data_pos)),
+                        self.schema.field(i).name().clone(),
+                    ));
+                    data_pos += 1;
+                } else {
+                    exprs.push((
+                        Arc::new(Literal::new(values[i - n_data].clone())),
+                        self.schema.field(i).name().clone(),
+                    ));
+                }
+            }
+            inputs.push(Arc::new(ProjectionExec::try_new(exprs, inner)?));
+        }
+        if inputs.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        UnionExec::try_new(inputs)
+    }
+}
+
+/// A partition without its own location lives under the table's, Hive-style.
+fn default_location(table_location: &str, table: &Table, p: &Partition) -> Option<String> {
+    if table_location.is_empty() {
+        return None;
+    }
+    let base = table_location.trim_end_matches('/');
+    let parts: Vec<String> =
+        table.partition_keys.iter().zip(&p.values).map(|(k, v)| format!("{}={v}", k.name)).collect();
+    Some(format!("{base}/{}/", parts.join("/")))
+}
+
+/// One Glue database as a DataFusion schema.
+#[derive(Debug)]
+pub struct GlueSchema {
+    catalog: Catalog,
+    database: String,
+    ctx: Weak<SessionContext>,
+}
+
+#[async_trait]
+impl SchemaProvider for GlueSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let Ok((page, next)) = self.catalog.get_tables(&self.database, None, token.as_deref(), None) else {
+                return names;
+            };
+            names.extend(page.into_iter().map(|t| t.name));
+            match next {
+                Some(t) => token = Some(t),
+                None => return names,
+            }
+        }
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let table = match self.catalog.get_table(&self.database, name) {
+            Ok(t) => t,
+            Err(tarn_catalog::CatalogError::EntityNotFound(_)) => return Ok(None),
+            Err(e) => return Err(DataFusionError::External(Box::new(e))),
+        };
+        if table.is_view() {
+            let sql = table.view_original_text.clone().unwrap_or_default();
+            let Some(ctx) = self.ctx.upgrade() else {
+                return Err(DataFusionError::Internal("query context is gone".into()));
+            };
+            let plan = ctx.state().create_logical_plan(&sql).await?;
+            return Ok(Some(Arc::new(datafusion::catalog::view::ViewTable::new(plan, Some(sql)))));
+        }
+        Ok(Some(Arc::new(GlueTable::new(self.catalog.clone(), &self.database, table)?)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.catalog.get_table(&self.database, name).is_ok()
+    }
+}
+
+/// The account's Glue catalog as a DataFusion catalog.
+#[derive(Debug)]
+pub struct GlueCatalog {
+    catalog: Catalog,
+    ctx: Weak<SessionContext>,
+    schemas: std::sync::Mutex<HashMap<String, Arc<GlueSchema>>>,
+}
+
+impl GlueCatalog {
+    #[must_use]
+    pub fn new(catalog: Catalog, ctx: Weak<SessionContext>) -> Self {
+        Self { catalog, ctx, schemas: std::sync::Mutex::default() }
+    }
+}
+
+impl CatalogProvider for GlueCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let Ok((page, next)) = self.catalog.get_databases(token.as_deref(), None) else { return names };
+            names.extend(page.into_iter().map(|d| d.name));
+            match next {
+                Some(t) => token = Some(t),
+                None => return names,
+            }
+        }
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let name = name.to_lowercase();
+        self.catalog.get_database(&name).ok()?;
+        let mut schemas = self.schemas.lock().ok()?;
+        let s = schemas
+            .entry(name.clone())
+            .or_insert_with(|| {
+                Arc::new(GlueSchema { catalog: self.catalog.clone(), database: name, ctx: self.ctx.clone() })
+            })
+            .clone();
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glue_types_map_to_arrow() {
+        assert_eq!(arrow_type("bigint").unwrap(), DataType::Int64);
+        assert_eq!(arrow_type("DECIMAL(15, 2)").unwrap(), DataType::Decimal128(15, 2));
+        assert_eq!(arrow_type("varchar(25)").unwrap(), DataType::Utf8);
+        let nested = arrow_type("array<struct<a:int,b:map<string,double>>>").unwrap();
+        let DataType::List(item) = nested else { panic!("list") };
+        let DataType::Struct(fields) = item.data_type() else { panic!("struct") };
+        assert_eq!(fields.len(), 2);
+        assert!(matches!(fields[1].data_type(), DataType::Map(..)));
+        assert!(arrow_type("nonsense").is_err());
+        assert!(arrow_type("decimal(40,2)").is_err());
+        assert!(arrow_type("array<int").is_err());
+    }
+}
