@@ -9,6 +9,7 @@
 //! Only this crate knows HTTP. Service crates speak domain types; errors become AWS codes in
 //! one place per protocol (`s3_errors.rs`, `sts.rs`).
 
+mod athena;
 mod glue;
 mod json;
 mod kinesis;
@@ -61,6 +62,7 @@ pub struct Services {
     pub objects: Objects,
     pub streams: tarn_streams::Streams,
     pub catalog: tarn_catalog::Catalog,
+    pub athena: tarn_query::athena::Athena,
 }
 
 struct ApiInner {
@@ -68,6 +70,7 @@ struct ApiInner {
     store: tarn_store::Store,
     streams: tarn_streams::Streams,
     catalog: tarn_catalog::Catalog,
+    athena: tarn_query::athena::Athena,
     identities: Identities,
     metrics: metrics::Metrics,
     ready: std::sync::atomic::AtomicBool,
@@ -80,7 +83,7 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 impl Api {
     #[must_use]
     pub fn new(services: Services, identities: Identities, config: &ApiConfig) -> Self {
-        let Services { objects, streams, catalog } = services;
+        let Services { objects, streams, catalog, athena } = services;
         let store = objects.store().clone();
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
@@ -93,6 +96,7 @@ impl Api {
                 store,
                 streams,
                 catalog,
+                athena,
                 identities,
                 metrics: metrics::Metrics::default(),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -223,6 +227,7 @@ impl Api {
         let service: &'static str = match prefix {
             "Kinesis_20131202" => "kinesis",
             "AWSGlue" => "glue",
+            "AmazonAthena" => "athena",
             _ => "unknown",
         };
         let operation = operation.to_string();
@@ -277,6 +282,7 @@ impl Api {
         let result = match service {
             "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
             "glue" => glue::handle(&self.inner.catalog, &operation, &body).await,
+            "athena" => athena::handle(&self.inner.athena, &operation, &body).await,
             _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
         };
         let resp = match result {

@@ -6,6 +6,7 @@
 //! `s3://` locations through [`store::TarnRegistry`] (no HTTP loopback). Results stream as Arrow
 //! record batches.
 
+pub mod athena;
 pub mod store;
 pub mod tables;
 
@@ -64,6 +65,15 @@ fn clean_message(text: &str) -> String {
             s = rest;
         }
     }
+    // sqlparser: ParserError("Expected: ..., found: X at Line: 1, Column: 1") -> Athena's form
+    if let Some(inner) = s.strip_prefix("ParserError(\"").and_then(|r| r.strip_suffix("\")")) {
+        if let Some((msg, pos)) = inner.rsplit_once(" at Line: ")
+            && let Some((line, col)) = pos.split_once(", Column: ")
+        {
+            return format!("line {line}:{col}: {msg}");
+        }
+        return inner.to_string();
+    }
     s.to_string()
 }
 
@@ -90,6 +100,8 @@ pub struct QueryOutput {
     pub stream: SendableRecordBatchStream,
     /// What kind of statement ran: `DML` (a query), `DDL`, or `UTILITY`, as Athena reports.
     pub statement_type: &'static str,
+    /// The registry the statement reads through: its byte count is the data scanned so far.
+    pub registry: Arc<store::TarnRegistry>,
 }
 
 /// The SQL engine: shared by Athena executions, the PostgreSQL wire and `tarn sql`.
@@ -98,17 +110,12 @@ pub struct Engine {
     catalog: Catalog,
     objects: Objects,
     registry: Arc<store::TarnRegistry>,
-    runtime: Arc<RuntimeEnv>,
 }
 
 impl Engine {
     pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
         let registry = Arc::new(store::TarnRegistry::new(objects.clone()));
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(registry.clone())
-            .build_arc()
-            .map_err(|e| QueryError::Internal(e.to_string()))?;
-        Ok(Self { catalog, objects, registry, runtime })
+        Ok(Self { catalog, objects, registry })
     }
 
     #[must_use]
@@ -123,28 +130,34 @@ impl Engine {
 
     /// A session whose default schema is `database` (Athena's QueryExecutionContext).
     #[must_use]
-    pub fn context(&self, database: Option<&str>) -> Arc<SessionContext> {
+    pub fn context(&self, database: Option<&str>) -> Result<(Arc<SessionContext>, Arc<store::TarnRegistry>)> {
+        // a registry per statement, so the bytes it reads are its own
+        let registry = Arc::new(store::TarnRegistry::new(self.objects.clone()));
+        let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
+            .with_object_store_registry(registry.clone())
+            .build_arc()
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
         let db = database.unwrap_or("default").to_lowercase();
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, &db)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true);
-        let ctx = Arc::new(SessionContext::new_with_config_rt(config, self.runtime.clone()));
+        let ctx = Arc::new(SessionContext::new_with_config_rt(config, runtime));
         let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
-        ctx
+        Ok((ctx, registry))
     }
 
     /// Runs one statement with `database` as the default schema.
     pub async fn execute(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
-        let ctx = self.context(database);
+        let (ctx, registry) = self.context(database)?;
         let df = ctx.sql(sql).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await?;
-        Ok(QueryOutput { schema, stream, statement_type: "DML" })
+        Ok(QueryOutput { schema, stream, statement_type: "DML", registry })
     }
 
-    /// The registry resolving `s3://` URLs to tarn buckets.
+    /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).
     #[must_use]
     pub fn registry(&self) -> &Arc<store::TarnRegistry> {
         &self.registry

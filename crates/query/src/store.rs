@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -89,6 +90,8 @@ pub struct BucketStore {
     objects: Objects,
     bucket: String,
     spool_dir: std::path::PathBuf,
+    /// Bytes read, for a query's DataScannedInBytes.
+    scanned: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for BucketStore {
@@ -105,9 +108,9 @@ impl fmt::Display for BucketStore {
 
 impl BucketStore {
     #[must_use]
-    pub fn new(objects: Objects, bucket: &str) -> Self {
+    pub fn new(objects: Objects, bucket: &str, scanned: Arc<AtomicU64>) -> Self {
         let spool_dir = objects.store().root().join("tmp").join("query-spool");
-        Self { objects, bucket: bucket.to_string(), spool_dir }
+        Self { objects, bucket: bucket.to_string(), spool_dir, scanned }
     }
 
     async fn put_stream(
@@ -197,9 +200,14 @@ impl ObjectStore for BucketStore {
         } else {
             let bucket = self.bucket.clone();
             let k = key.clone();
+            let scanned = self.scanned.clone();
             self.objects
                 .open_range(&found, range.start, range.end)
                 .map_err(|e| to_os_error(&self.bucket, &key, e))?
+                .map_ok(move |b| {
+                    scanned.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    b
+                })
                 .map_err(move |e| object_store::Error::Generic {
                     store: "tarn",
                     source: format!("reading s3://{bucket}/{k}: {e}").into(),
@@ -227,6 +235,7 @@ impl ObjectStore for BucketStore {
                 .try_collect()
                 .await
                 .map_err(|e| object_store::Error::Generic { store: "tarn", source: Box::new(e) })?;
+            self.scanned.fetch_add(end - r.start.min(end), Ordering::Relaxed);
             out.push(if parts.len() == 1 {
                 parts.into_iter().next().unwrap_or_default()
             } else {
@@ -404,6 +413,7 @@ mod dashmap_like {
 pub struct TarnRegistry {
     objects: Objects,
     buckets: BucketMap,
+    scanned: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for TarnRegistry {
@@ -415,12 +425,18 @@ impl fmt::Debug for TarnRegistry {
 impl TarnRegistry {
     #[must_use]
     pub fn new(objects: Objects) -> Self {
-        Self { objects, buckets: BucketMap::default() }
+        Self { objects, buckets: BucketMap::default(), scanned: Arc::default() }
     }
 
     #[must_use]
     pub fn bucket(&self, bucket: &str) -> Arc<BucketStore> {
-        self.buckets.get_or_make(bucket, || BucketStore::new(self.objects.clone(), bucket))
+        self.buckets.get_or_make(bucket, || BucketStore::new(self.objects.clone(), bucket, self.scanned.clone()))
+    }
+
+    /// Bytes read through this registry's stores so far.
+    #[must_use]
+    pub fn scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Relaxed)
     }
 }
 

@@ -101,7 +101,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
     spawn_retention(streams.clone());
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
-    let services = tarn_api::Services { objects, streams, catalog };
+    let engine = tarn_query::Engine::new(objects.clone(), catalog.clone())?;
+    let athena = tarn_query::athena::Athena::open(engine, store.clone()).await?;
+    let services = tarn_api::Services { objects, streams, catalog, athena };
     let api = tarn_api::Api::new(services, identities.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
