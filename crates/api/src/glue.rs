@@ -5,7 +5,8 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tarn_catalog::{Catalog, CatalogError, Database, ErrorDetail, Partition, Table};
+use tarn_catalog::crawler::{CrawlerError, Crawlers};
+use tarn_catalog::{CatalogError, Database, ErrorDetail, Partition, Table};
 
 use crate::json::JsonError;
 
@@ -103,7 +104,95 @@ fn partition_errors(errors: Vec<(Vec<String>, ErrorDetail)>) -> Value {
     )
 }
 
-pub async fn handle(catalog: &Catalog, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
+fn crawler_err(e: CrawlerError) -> JsonError {
+    match e {
+        CrawlerError::Catalog(c) => catalog_err(c),
+        CrawlerError::Store(inner) => catalog_err(CatalogError::Store(inner)),
+        other => JsonError::client(other.code(), other.to_string()),
+    }
+}
+
+fn parse_as<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, JsonError> {
+    parse(body)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NameReq {
+    name: Option<String>,
+    crawler_name: Option<String>,
+    schedule: Option<String>,
+}
+
+/// The crawler operations; None when `operation` is not one.
+async fn crawler_op(crawlers: &Crawlers, operation: &str, body: &[u8]) -> Option<Result<Value, JsonError>> {
+    let e = crawler_err;
+    let name = |r: &NameReq| -> Result<String, JsonError> {
+        r.name.clone().or_else(|| r.crawler_name.clone()).ok_or_else(|| missing("name"))
+    };
+    let result = async {
+        match operation {
+            "CreateCrawler" => {
+                crawlers.create_crawler(parse_as(body)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "UpdateCrawler" => {
+                crawlers.update_crawler(parse_as(body)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "GetCrawler" => {
+                let r: NameReq = parse_as(body)?;
+                Ok(json!({ "Crawler": value(&crawlers.get_crawler(&name(&r)?).map_err(e)?) }))
+            }
+            "GetCrawlers" => Ok(value(&crawlers.get_crawlers(parse_as(body)?).map_err(e)?)),
+            "ListCrawlers" => Ok(value(&crawlers.list_crawlers(parse_as(body)?).map_err(e)?)),
+            "BatchGetCrawlers" => Ok(value(&crawlers.batch_get_crawlers(parse_as(body)?).map_err(e)?)),
+            "GetCrawlerMetrics" => Ok(value(&crawlers.get_crawler_metrics(parse_as(body)?).map_err(e)?)),
+            "DeleteCrawler" => {
+                let r: NameReq = parse_as(body)?;
+                crawlers.delete_crawler(&name(&r)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "StartCrawler" => {
+                let r: NameReq = parse_as(body)?;
+                crawlers.start_crawler(&name(&r)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "StopCrawler" => {
+                let r: NameReq = parse_as(body)?;
+                crawlers.stop_crawler(&name(&r)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "UpdateCrawlerSchedule" => {
+                let r: NameReq = parse_as(body)?;
+                crawlers.update_crawler_schedule(&name(&r)?, r.schedule.as_deref()).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "StartCrawlerSchedule" => {
+                let r: NameReq = parse_as(body)?;
+                crawlers.start_crawler_schedule(&name(&r)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            "StopCrawlerSchedule" => {
+                let r: NameReq = parse_as(body)?;
+                crawlers.stop_crawler_schedule(&name(&r)?).await.map_err(e)?;
+                Ok(json!({}))
+            }
+            _ => Err(JsonError::client("UnknownOperationException", String::new())),
+        }
+    }
+    .await;
+    match result {
+        Err(err) if err.kind == "UnknownOperationException" && err.message.is_empty() => None,
+        other => Some(other),
+    }
+}
+
+pub async fn handle(crawlers: &Crawlers, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
+    if let Some(result) = crawler_op(crawlers, operation, body).await {
+        return result;
+    }
+    let catalog = crawlers.catalog();
     let req: Req = parse(body)?;
     catalog.check_catalog_id(req.catalog_id.as_deref()).map_err(catalog_err)?;
     let c = catalog;

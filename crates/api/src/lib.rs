@@ -61,7 +61,7 @@ pub struct Api {
 pub struct Services {
     pub objects: Objects,
     pub streams: tarn_streams::Streams,
-    pub catalog: tarn_catalog::Catalog,
+    pub crawlers: tarn_catalog::crawler::Crawlers,
     pub athena: tarn_query::athena::Athena,
 }
 
@@ -69,7 +69,7 @@ struct ApiInner {
     s3: S3Service,
     store: tarn_store::Store,
     streams: tarn_streams::Streams,
-    catalog: tarn_catalog::Catalog,
+    crawlers: tarn_catalog::crawler::Crawlers,
     athena: tarn_query::athena::Athena,
     identities: Identities,
     metrics: metrics::Metrics,
@@ -83,7 +83,7 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 impl Api {
     #[must_use]
     pub fn new(services: Services, identities: Identities, config: &ApiConfig) -> Self {
-        let Services { objects, streams, catalog, athena } = services;
+        let Services { objects, streams, crawlers, athena } = services;
         let store = objects.store().clone();
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
@@ -95,7 +95,7 @@ impl Api {
                 s3,
                 store,
                 streams,
-                catalog,
+                crawlers,
                 athena,
                 identities,
                 metrics: metrics::Metrics::default(),
@@ -281,7 +281,7 @@ impl Api {
         }
         let result = match service {
             "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
-            "glue" => glue::handle(&self.inner.catalog, &operation, &body).await,
+            "glue" => glue::handle(&self.inner.crawlers, &operation, &body).await,
             "athena" => athena::handle(&self.inner.athena, &operation, &body).await,
             _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
         };

@@ -5,6 +5,7 @@
 //! group-committed write, so a crash leaves either the whole change or none of it. Names of
 //! databases and tables are stored in lower case, as Glue does.
 
+pub mod crawler;
 pub mod expr;
 pub mod model;
 

@@ -555,7 +555,8 @@ impl Athena {
 
     /// Runs the statement and writes its rows to the output location.
     async fn execute_into(&self, e: &mut Execution) -> std::result::Result<(), QueryError> {
-        let mut out = self.engine.execute(&e.query, e.database.as_deref()).await?;
+        let ctas_base = format!("{}/tables/{}/", e.output_location.rsplit_once('/').map_or("", |(b, _)| b), e.id);
+        let mut out = self.engine.execute_with(&e.query, e.database.as_deref(), Some(&ctas_base)).await?;
         e.statement_type = out.statement_type.into();
         let db = e.database.clone().unwrap_or_default();
         e.columns = out
@@ -612,7 +613,7 @@ impl Athena {
             .put(&crate::store::path_of(&format!("{key}.metadata")), metadata.into())
             .await
             .map_err(|x| QueryError::Internal(x.to_string()))?;
-        e.scanned = out.registry.scanned();
+        e.scanned = out.registry.as_ref().map_or(0, |r| r.scanned());
         Ok(())
     }
 

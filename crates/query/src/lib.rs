@@ -7,6 +7,9 @@
 //! record batches.
 
 pub mod athena;
+pub mod ddl;
+mod exec;
+pub mod pg;
 pub mod store;
 pub mod tables;
 
@@ -100,8 +103,9 @@ pub struct QueryOutput {
     pub stream: SendableRecordBatchStream,
     /// What kind of statement ran: `DML` (a query), `DDL`, or `UTILITY`, as Athena reports.
     pub statement_type: &'static str,
-    /// The registry the statement reads through: its byte count is the data scanned so far.
-    pub registry: Arc<store::TarnRegistry>,
+    /// The registry the statement reads through: its byte count is the data scanned so far
+    /// (None for statements that read no data).
+    pub registry: Option<Arc<store::TarnRegistry>>,
 }
 
 /// The SQL engine: shared by Athena executions, the PostgreSQL wire and `tarn sql`.
@@ -129,7 +133,6 @@ impl Engine {
     }
 
     /// A session whose default schema is `database` (Athena's QueryExecutionContext).
-    #[must_use]
     pub fn context(&self, database: Option<&str>) -> Result<(Arc<SessionContext>, Arc<store::TarnRegistry>)> {
         // a registry per statement, so the bytes it reads are its own
         let registry = Arc::new(store::TarnRegistry::new(self.objects.clone()));
@@ -150,11 +153,31 @@ impl Engine {
 
     /// Runs one statement with `database` as the default schema.
     pub async fn execute(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
+        self.execute_with(sql, database, None).await
+    }
+
+    /// [`Engine::execute`], with where a CTAS without `external_location` writes.
+    pub async fn execute_with(
+        &self,
+        sql: &str,
+        database: Option<&str>,
+        ctas_location: Option<&str>,
+    ) -> Result<QueryOutput> {
+        if let Some(stmt) = ddl::parse(sql).map_err(QueryError::User)? {
+            return self.run_statement(stmt, database, ctas_location).await;
+        }
         let (ctx, registry) = self.context(database)?;
         let df = ctx.sql(sql).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await?;
-        Ok(QueryOutput { schema, stream, statement_type: "DML", registry })
+        Ok(QueryOutput { schema, stream, statement_type: "DML", registry: Some(registry) })
+    }
+
+    /// The schema a query's rows will have, without running it.
+    pub async fn plan_schema(&self, sql: &str, database: Option<&str>) -> Result<SchemaRef> {
+        let (ctx, _) = self.context(database)?;
+        let plan = ctx.state().create_logical_plan(sql).await?;
+        Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 
     /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).
@@ -162,6 +185,12 @@ impl Engine {
     pub fn registry(&self) -> &Arc<store::TarnRegistry> {
         &self.registry
     }
+}
+
+/// Whether `sql` is one of the statements tarn runs itself (DDL and utility statements).
+#[must_use]
+pub fn is_ddl(sql: &str) -> bool {
+    matches!(ddl::parse(sql), Ok(Some(_)))
 }
 
 #[cfg(test)]

@@ -214,6 +214,12 @@ fn format_of(t: &Table) -> Result<Format> {
     }
 }
 
+/// Whether a table's files are Parquet.
+#[must_use]
+pub fn is_parquet(t: &Table) -> bool {
+    matches!(format_of(t), Ok(Format::Parquet))
+}
+
 fn compression_of(t: &Table) -> FileCompressionType {
     match t.property("compressionType").map(str::to_ascii_lowercase).as_deref() {
         Some("gzip") => FileCompressionType::GZIP,

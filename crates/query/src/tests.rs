@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use futures::TryStreamExt;
@@ -155,4 +155,84 @@ async fn errors_name_the_problem() {
     };
     // TODO(issue 4): name the object (a reader factory that tags errors with the file path)
     assert!(matches!(&result, QueryError::Data(m) if m.contains("Parquet")), "{result:?}");
+}
+
+async fn strings(engine: &Engine, sql: &str) -> Vec<Vec<String>> {
+    let out =
+        engine.execute_with(sql, Some("db"), Some("s3://data/ctas/")).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let batches: Vec<RecordBatch> = out.stream.try_collect().await.unwrap();
+    let mut rows = Vec::new();
+    for b in batches {
+        let cols: Vec<_> =
+            b.columns().iter().map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8).unwrap()).collect();
+        for r in 0..b.num_rows() {
+            rows.push(
+                cols.iter()
+                    .map(|c| {
+                        let s = c.as_any().downcast_ref::<StringArray>().unwrap();
+                        if s.is_null(r) { "NULL".to_string() } else { s.value(r).to_string() }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+#[tokio::test]
+async fn athena_ddl_ctas_insert_and_views() {
+    let f = fixture().await;
+    let e = &f.engine;
+    put(e, "sales/year=2025/month=1/a.csv", b"1,apple,2.5\n2,pear,1.0\n".to_vec()).await;
+    put(e, "sales/year=2026/month=2/b.csv", b"3,fig,4.0\n".to_vec()).await;
+    strings(
+        e,
+        "CREATE EXTERNAL TABLE IF NOT EXISTS sales (id bigint, item string, price double) \
+         PARTITIONED BY (year string, month int) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' \
+         STORED AS TEXTFILE LOCATION 's3://data/sales/'",
+    )
+    .await;
+    assert!(strings(e, "SELECT * FROM sales").await.is_empty(), "no partitions registered yet");
+    let repaired = strings(e, "MSCK REPAIR TABLE sales").await;
+    assert_eq!(repaired.len(), 2, "{repaired:?}");
+    assert_eq!(strings(e, "SHOW PARTITIONS sales").await, vec![vec!["year=2025/month=1"], vec!["year=2026/month=2"]]);
+    let sum = strings(e, "SELECT year, sum(price) FROM sales GROUP BY year ORDER BY year").await;
+    assert_eq!(sum, vec![vec!["2025", "3.5"], vec!["2026", "4.0"]]);
+    strings(e, "ALTER TABLE sales DROP PARTITION (year='2026', month=2)").await;
+    assert_eq!(strings(e, "SELECT count(*) FROM sales").await, vec![vec!["2"]]);
+    strings(e, "ALTER TABLE sales ADD PARTITION (year='2026', month=2) LOCATION 's3://data/sales/year=2026/month=2/'")
+        .await;
+    assert_eq!(strings(e, "SELECT count(*) FROM sales").await, vec![vec!["3"]]);
+    let described = strings(e, "DESCRIBE sales").await;
+    assert_eq!(described[0], vec!["id", "bigint", ""]);
+    assert!(described.iter().any(|r| r[0] == "# Partition Information"));
+    assert_eq!(strings(e, "SHOW TABLES").await, vec![vec!["sales"]]);
+    assert!(strings(e, "SHOW DATABASES").await.contains(&vec!["db".to_string()]));
+
+    // CTAS, partitioned, into the default location; then INSERT INTO adds rows
+    strings(e, "CREATE TABLE by_year WITH (format = 'PARQUET', partitioned_by = ARRAY['year']) AS SELECT id, price, year FROM sales").await;
+    let t = e.catalog().get_table("db", "by_year").unwrap();
+    assert_eq!(t.partition_keys.len(), 1);
+    assert_eq!(
+        strings(e, "SELECT year, count(*) FROM by_year GROUP BY year ORDER BY year").await,
+        vec![vec!["2025", "2"], vec!["2026", "1"]]
+    );
+    strings(e, "INSERT INTO by_year SELECT 9, 9.5, '2027'").await;
+    assert_eq!(strings(e, "SELECT sum(id) FROM by_year").await, vec![vec!["15"]]);
+    let err = e
+        .execute_with("CREATE TABLE by_year AS SELECT 1 AS x", Some("db"), Some("s3://data/ctas/"))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("already exists"), "{err}");
+
+    // views
+    strings(e, "CREATE VIEW cheap AS SELECT item FROM sales WHERE price < 3").await;
+    assert_eq!(strings(e, "SELECT item FROM cheap ORDER BY item").await, vec![vec!["apple"], vec!["pear"]]);
+    strings(e, "DROP VIEW cheap").await;
+    assert!(e.execute("SELECT * FROM cheap", Some("db")).await.is_err());
+    strings(e, "DROP TABLE sales").await;
+    assert!(e.execute("SELECT * FROM sales", Some("db")).await.is_err());
+    let bad = e.execute("CREATE EXTERNAL TABLE x (a int) STORED AS PARQUET", Some("db")).await.err().unwrap();
+    assert!(bad.to_string().contains("LOCATION"), "{bad}");
 }

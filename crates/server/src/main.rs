@@ -42,6 +42,10 @@ struct ServeArgs {
     /// How long a stream reports CREATING after CreateStream and UPDATING after a reshard.
     #[arg(long, env = "TARN_KINESIS_STATUS_DELAY_MS", default_value_t = 300)]
     kinesis_status_delay_ms: u64,
+    /// Address for the PostgreSQL wire protocol (SQL as Redshift serves it; user = access key
+    /// id, password = secret key); `off` disables it.
+    #[arg(long, env = "TARN_PG_LISTEN", default_value = "127.0.0.1:5439")]
+    pg_listen: String,
     /// Base domains for virtual-host style requests (BUCKET.<domain>).
     #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
     domains: Vec<String>,
@@ -102,8 +106,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     spawn_retention(streams.clone());
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
     let engine = tarn_query::Engine::new(objects.clone(), catalog.clone())?;
-    let athena = tarn_query::athena::Athena::open(engine, store.clone()).await?;
-    let services = tarn_api::Services { objects, streams, catalog, athena };
+    let athena = tarn_query::athena::Athena::open(engine.clone(), store.clone()).await?;
+    let crawlers = tarn_catalog::crawler::Crawlers::open(catalog, objects.clone()).await?;
+    tokio::spawn(crawlers.clone().run_scheduler());
+    let services = tarn_api::Services { objects, streams, crawlers, athena };
     let api = tarn_api::Api::new(services, identities.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
@@ -125,6 +131,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("  export AWS_ENDPOINT_URL=http://{local}");
     println!("  export AWS_DEFAULT_REGION={}", args.region);
     println!("tarn listening on http://{local} (data dir {})", args.data_dir.display());
+    if args.pg_listen != "off" {
+        let pg_addr: SocketAddr = args.pg_listen.parse().map_err(|e| format!("--pg-listen {}: {e}", args.pg_listen))?;
+        let pg = tokio::net::TcpListener::bind(pg_addr).await.map_err(|e| format!("--pg-listen {pg_addr}: {e}"))?;
+        println!("  psql -h {} -p {} -U {} default", pg_addr.ip(), pg.local_addr()?.port(), root.access_key_id);
+        let ids = identities.clone();
+        let secrets: tarn_query::pg::SecretLookup =
+            std::sync::Arc::new(move |key| ids.secret_for(key).map(str::to_string));
+        tokio::spawn(tarn_query::pg::serve(pg, engine, secrets));
+    }
     tarn_api::serve(listener, api, shutdown_signal()).await?;
     tracing::info!("tarn stopped");
     Ok(())

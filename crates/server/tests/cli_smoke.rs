@@ -47,6 +47,7 @@ impl Server {
             .arg(&data)
             .arg("--listen")
             .arg(addr.to_string())
+            .args(["--pg-listen", "127.0.0.1:0"])
             .env("TARN_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("TARN_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .env("TARN_REGION", "us-east-1")

@@ -25,6 +25,8 @@ pub struct TestServer {
     _temp: Option<tempfile::TempDir>,
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// Where the PostgreSQL wire protocol listens.
+    pub pg_addr: SocketAddr,
     /// Extra arguments after `serve --data-dir DIR --listen ADDR`, on every (re)start.
     extra_args: Vec<String>,
     /// Extra environment variables, on every (re)start.
@@ -49,6 +51,7 @@ impl TestServer {
             _temp: Some(temp),
             child: None,
             addr: free_addr(),
+            pg_addr: free_addr(),
             extra_args: Vec::new(),
             extra_env: Vec::new(),
             root_env: true,
@@ -74,6 +77,7 @@ impl TestServer {
             _temp: Some(temp),
             child: None,
             addr: free_addr(),
+            pg_addr: free_addr(),
             extra_args: args.iter().map(|a| (*a).to_string()).collect(),
             extra_env: env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(),
             root_env: with_root_env,
@@ -160,6 +164,7 @@ impl TestServer {
         cmd.args(["serve", "--data-dir"])
             .arg(&self.data_dir)
             .args(["--listen", &self.addr.to_string()])
+            .args(["--pg-listen", &self.pg_addr.to_string()])
             .args(&self.extra_args)
             .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()));
         if self.root_env {

@@ -1,0 +1,546 @@
+//! Athena's DDL and utility statements, applied to the Glue catalog; CTAS and INSERT INTO
+//! write files into the table's location and register what they wrote.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::logical_expr::{cast, col};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use tarn_catalog::{CatalogError, Column, Database, Partition, SerDeInfo, StorageDescriptor, Table};
+
+use crate::ddl::{PropValue, Statement};
+use crate::{Engine, QueryError, QueryOutput, Result};
+
+const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+const PARQUET_IN: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+const PARQUET_OUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+
+/// Glue's name for an Arrow type.
+#[must_use]
+pub fn glue_type(t: &DataType) -> String {
+    match t {
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 => "tinyint".into(),
+        DataType::Int16 | DataType::UInt8 => "smallint".into(),
+        DataType::Int32 | DataType::UInt16 => "int".into(),
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => "bigint".into(),
+        DataType::Float16 | DataType::Float32 => "float".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("decimal({p},{s})"),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(..) => "timestamp".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            "binary".into()
+        }
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            format!("array<{}>", glue_type(f.data_type()))
+        }
+        DataType::Struct(fields) => format!(
+            "struct<{}>",
+            fields.iter().map(|f| format!("{}:{}", f.name(), glue_type(f.data_type()))).collect::<Vec<_>>().join(",")
+        ),
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => {
+                format!("map<{},{}>", glue_type(kv[0].data_type()), glue_type(kv[1].data_type()))
+            }
+            _ => "string".into(),
+        },
+        _ => "string".into(),
+    }
+}
+
+fn rows(columns: &[&str], data: Vec<Vec<String>>) -> Result<QueryOutput> {
+    let schema: SchemaRef =
+        Arc::new(Schema::new(columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)).collect::<Vec<_>>()));
+    let arrays: Vec<ArrayRef> = (0..columns.len())
+        .map(|i| Arc::new(StringArray::from(data.iter().map(|r| r[i].clone()).collect::<Vec<_>>())) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| QueryError::Internal(e.to_string()))?;
+    Ok(output(schema, vec![batch], "UTILITY"))
+}
+
+fn done(kind: &'static str) -> QueryOutput {
+    output(Arc::new(Schema::empty()), Vec::new(), kind)
+}
+
+fn output(schema: SchemaRef, batches: Vec<RecordBatch>, kind: &'static str) -> QueryOutput {
+    let stream = futures::stream::iter(batches.into_iter().map(Ok));
+    QueryOutput {
+        schema: schema.clone(),
+        stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+        statement_type: kind,
+        registry: None,
+    }
+}
+
+fn ignore(result: std::result::Result<(), CatalogError>, allowed: bool) -> Result<()> {
+    match result {
+        Err(CatalogError::AlreadyExists(_) | CatalogError::EntityNotFound(_)) if allowed => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn like(pattern: Option<&str>, name: &str) -> bool {
+    pattern.is_none_or(|p| tarn_catalog::name_matches(p, name))
+}
+
+fn split_location(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .or_else(|| url.strip_prefix("s3a://"))
+        .ok_or_else(|| QueryError::User(format!("'{url}' is not an s3:// location")))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+fn with_slash(s: &str) -> String {
+    if s.ends_with('/') { s.to_string() } else { format!("{s}/") }
+}
+
+impl Engine {
+    /// Runs a parsed DDL or utility statement. `ctas_location` is where a CTAS without
+    /// `external_location` writes (Athena: under the query's result location).
+    pub(crate) async fn run_statement(
+        &self,
+        stmt: Statement,
+        default_db: Option<&str>,
+        ctas_location: Option<&str>,
+    ) -> Result<QueryOutput> {
+        let c = &self.catalog;
+        let db_of = |d: &Option<String>| {
+            d.clone().or_else(|| default_db.map(str::to_lowercase)).unwrap_or_else(|| "default".into())
+        };
+        match stmt {
+            Statement::CreateDatabase { name, if_not_exists, comment, location, properties } => {
+                let db = Database {
+                    name,
+                    description: comment,
+                    location_uri: location,
+                    parameters: properties,
+                    ..Database::default()
+                };
+                ignore(c.create_database(db).await, if_not_exists)?;
+                Ok(done("DDL"))
+            }
+            Statement::DropDatabase { name, if_exists, cascade } => {
+                if !cascade
+                    && let Ok((tables, _)) = c.get_tables(&name, None, None, Some(1))
+                    && !tables.is_empty()
+                {
+                    return Err(QueryError::User(format!("Database {name} is not empty. One or more tables exist.")));
+                }
+                ignore(c.delete_database(&name).await, if_exists)?;
+                Ok(done("DDL"))
+            }
+            Statement::CreateTable { database, table, if_not_exists } => {
+                let db = db_of(&database);
+                for col in table.columns().iter().chain(&table.partition_keys) {
+                    crate::tables::arrow_type(col.type_name()).map_err(QueryError::User)?;
+                }
+                ignore(c.create_table(&db, table).await, if_not_exists)?;
+                Ok(done("DDL"))
+            }
+            Statement::DropTable { database, name, if_exists } | Statement::DropView { database, name, if_exists } => {
+                ignore(c.delete_table(&db_of(&database), &name).await, if_exists)?;
+                Ok(done("DDL"))
+            }
+            Statement::MsckRepair { database, name } => self.msck(&db_of(&database), &name).await,
+            Statement::AddPartitions { database, name, if_not_exists, partitions } => {
+                let db = db_of(&database);
+                let table = c.get_table(&db, &name)?;
+                let mut inputs = Vec::new();
+                for (spec, location) in partitions {
+                    let values = partition_values(&table, &spec)?;
+                    let location = location.or_else(|| {
+                        table.location().map(|l| {
+                            let parts: Vec<String> = table
+                                .partition_keys
+                                .iter()
+                                .zip(&values)
+                                .map(|(k, v)| format!("{}={v}", k.name))
+                                .collect();
+                            format!("{}{}/", with_slash(l), parts.join("/"))
+                        })
+                    });
+                    inputs.push(partition_input(&table, values, location));
+                }
+                let errors = c.batch_create_partitions(&db, &name, inputs).await?;
+                if let Some((values, e)) =
+                    errors.into_iter().find(|(_, e)| !(if_not_exists && e.error_code == "AlreadyExistsException"))
+                {
+                    return Err(QueryError::User(format!("Partition {values:?}: {}", e.error_message)));
+                }
+                Ok(done("DDL"))
+            }
+            Statement::DropPartitions { database, name, if_exists, partitions } => {
+                let db = db_of(&database);
+                let table = c.get_table(&db, &name)?;
+                let values: Vec<Vec<String>> =
+                    partitions.iter().map(|spec| partition_values(&table, spec)).collect::<Result<_>>()?;
+                let errors = c.batch_delete_partitions(&db, &name, values, usize::MAX).await?;
+                if !if_exists && let Some((values, _)) = errors.first() {
+                    return Err(QueryError::User(format!("Partition {values:?} not found")));
+                }
+                Ok(done("DDL"))
+            }
+            Statement::ShowDatabases { like: pattern } => {
+                let mut names = Vec::new();
+                let mut token = None;
+                loop {
+                    let (page, next) = c.get_databases(token.as_deref(), None)?;
+                    names.extend(page.into_iter().map(|d| d.name).filter(|n| like(pattern.as_deref(), n)));
+                    match next {
+                        Some(t) => token = Some(t),
+                        None => break,
+                    }
+                }
+                rows(&["database_name"], names.into_iter().map(|n| vec![n]).collect())
+            }
+            Statement::ShowTables { database, like: pattern } => {
+                let db = db_of(&database);
+                let mut names = Vec::new();
+                let mut token = None;
+                loop {
+                    let (page, next) = c.get_tables(&db, pattern.as_deref(), token.as_deref(), None)?;
+                    names.extend(page.into_iter().map(|t| t.name));
+                    match next {
+                        Some(t) => token = Some(t),
+                        None => break,
+                    }
+                }
+                rows(&["tab_name"], names.into_iter().map(|n| vec![n]).collect())
+            }
+            Statement::ShowPartitions { database, name } => {
+                let db = db_of(&database);
+                let table = c.get_table(&db, &name)?;
+                if table.partition_keys.is_empty() {
+                    return Err(QueryError::User(format!("Table {name} is not partitioned")));
+                }
+                let mut out = Vec::new();
+                let mut token = None;
+                loop {
+                    let (page, next) = c.get_partitions(&db, &name, None, None, token.as_deref(), None)?;
+                    for p in page {
+                        let spec: Vec<String> = table
+                            .partition_keys
+                            .iter()
+                            .zip(&p.values)
+                            .map(|(k, v)| format!("{}={v}", k.name))
+                            .collect();
+                        out.push(vec![spec.join("/")]);
+                    }
+                    match next {
+                        Some(t) => token = Some(t),
+                        None => break,
+                    }
+                }
+                rows(&["partition"], out)
+            }
+            Statement::Describe { database, name } => {
+                let table = c.get_table(&db_of(&database), &name)?;
+                let mut out: Vec<Vec<String>> = table
+                    .columns()
+                    .iter()
+                    .chain(&table.partition_keys)
+                    .map(|col| {
+                        vec![col.name.clone(), col.type_name().to_string(), col.comment.clone().unwrap_or_default()]
+                    })
+                    .collect();
+                if !table.partition_keys.is_empty() {
+                    out.push(vec![String::new(), String::new(), String::new()]);
+                    out.push(vec!["# Partition Information".into(), String::new(), String::new()]);
+                    out.push(vec!["# col_name".into(), "data_type".into(), "comment".into()]);
+                    for k in &table.partition_keys {
+                        out.push(vec![
+                            k.name.clone(),
+                            k.type_name().to_string(),
+                            k.comment.clone().unwrap_or_default(),
+                        ]);
+                    }
+                }
+                rows(&["col_name", "data_type", "comment"], out)
+            }
+            Statement::ShowColumns { database, name } => {
+                let table = c.get_table(&db_of(&database), &name)?;
+                let cols =
+                    table.columns().iter().chain(&table.partition_keys).map(|col| vec![col.name.clone()]).collect();
+                rows(&["field"], cols)
+            }
+            Statement::ShowCreateTable { database, name } => {
+                let db = db_of(&database);
+                let table = c.get_table(&db, &name)?;
+                rows(&["createtab_stmt"], show_create(&db, &table).lines().map(|l| vec![l.to_string()]).collect())
+            }
+            Statement::CreateView { database, name, or_replace, query } => {
+                let db = db_of(&database);
+                let schema = self.plan_schema(&query, Some(&db)).await?;
+                let table = Table {
+                    name: name.clone(),
+                    table_type: Some("VIRTUAL_VIEW".into()),
+                    view_original_text: Some(query.clone()),
+                    view_expanded_text: Some(query),
+                    parameters: [("presto_view".to_string(), "true".to_string())].into(),
+                    storage_descriptor: Some(StorageDescriptor {
+                        columns: schema
+                            .fields()
+                            .iter()
+                            .map(|f| Column::new(f.name(), glue_type(f.data_type())))
+                            .collect(),
+                        ..StorageDescriptor::default()
+                    }),
+                    ..Table::default()
+                };
+                match c.get_table(&db, &name) {
+                    Ok(old) if or_replace && old.is_view() => c.update_table(&db, table, false, None).await?,
+                    Ok(_) => return Err(QueryError::User(format!("View {name} already exists"))),
+                    Err(_) => c.create_table(&db, table).await?,
+                }
+                Ok(done("DDL"))
+            }
+            Statement::Ctas { database, name, if_not_exists, properties, query, with_data } => {
+                let db = db_of(&database);
+                if c.get_table(&db, &name).is_ok() {
+                    if if_not_exists {
+                        return Ok(done("DDL"));
+                    }
+                    return Err(QueryError::User(format!("Table {name} already exists")));
+                }
+                self.ctas(&db, &name, &properties, &query, with_data, ctas_location).await
+            }
+            Statement::InsertInto { database, name, columns, query } => {
+                self.insert_into(&db_of(&database), &name, &columns, &query).await
+            }
+        }
+    }
+
+    /// Registers the Hive-style partitions (`k=v/...`) found under a table's location.
+    async fn msck(&self, db: &str, name: &str) -> Result<QueryOutput> {
+        let table = self.catalog.get_table(db, name)?;
+        if table.partition_keys.is_empty() {
+            return Err(QueryError::User(format!("Table {name} is not partitioned")));
+        }
+        let location = table.location().ok_or_else(|| QueryError::User(format!("Table {name} has no LOCATION")))?;
+        let (bucket, prefix) = split_location(location)?;
+        let prefix = with_slash(&prefix);
+        let store = self.registry.bucket(&bucket);
+        let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
+        let mut list = store.list(Some(&crate::store::path_of(&prefix)));
+        while let Some(meta) = list.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
+            let key = crate::store::key_of(&meta.location);
+            let rel = key.strip_prefix(&prefix).unwrap_or(&key);
+            let dirs: Vec<&str> = rel.split('/').collect();
+            if dirs.len() <= table.partition_keys.len() {
+                continue;
+            }
+            let mut values = Vec::new();
+            for (k, dir) in table.partition_keys.iter().zip(&dirs) {
+                match dir.split_once('=') {
+                    Some((kk, v)) if kk.eq_ignore_ascii_case(&k.name) => values.push(v.to_string()),
+                    _ => break,
+                }
+            }
+            if values.len() == table.partition_keys.len() {
+                let loc = format!("s3://{bucket}/{prefix}{}/", dirs[..values.len()].join("/"));
+                found.entry(values).or_insert(loc);
+            }
+        }
+        let wanted: Vec<Vec<String>> = found.keys().cloned().collect();
+        let (existing, _) = self.catalog.batch_get_partitions(db, name, &wanted)?;
+        let existing: std::collections::HashSet<Vec<String>> = existing.into_iter().map(|p| p.values).collect();
+        let mut out = Vec::new();
+        let new: Vec<(Vec<String>, String)> = found.into_iter().filter(|(v, _)| !existing.contains(v)).collect();
+        for chunk in new.chunks(tarn_catalog::limits::BATCH_CREATE_PARTITIONS_MAX) {
+            let inputs = chunk.iter().map(|(v, l)| partition_input(&table, v.clone(), Some(l.clone()))).collect();
+            self.catalog.batch_create_partitions(db, name, inputs).await?;
+            for (v, _) in chunk {
+                let spec: Vec<String> =
+                    table.partition_keys.iter().zip(v).map(|(k, v)| format!("{}={v}", k.name)).collect();
+                out.push(vec![format!("Repair: Added partition to metastore {name}:{}", spec.join("/"))]);
+            }
+        }
+        rows(&["result"], out)
+    }
+
+    async fn ctas(
+        &self,
+        db: &str,
+        name: &str,
+        props: &BTreeMap<String, PropValue>,
+        query: &str,
+        with_data: bool,
+        default_location: Option<&str>,
+    ) -> Result<QueryOutput> {
+        let text = |k: &str| match props.get(k) {
+            Some(PropValue::Str(s) | PropValue::Num(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let format = text("format").unwrap_or_else(|| "PARQUET".into()).to_ascii_uppercase();
+        if format != "PARQUET" {
+            return Err(QueryError::User(format!("CTAS format '{format}' is not supported yet; use PARQUET")));
+        }
+        let partitioned_by: Vec<String> = match props.get("partitioned_by") {
+            Some(PropValue::Array(a)) => a.iter().map(|s| s.to_lowercase()).collect(),
+            _ => Vec::new(),
+        };
+        let location = match text("external_location") {
+            Some(l) => with_slash(&l),
+            None => match (self.catalog.get_database(db)?.location_uri, default_location) {
+                (Some(base), _) => format!("{}{name}/", with_slash(&base)),
+                (None, Some(base)) => with_slash(base),
+                (None, None) => {
+                    return Err(QueryError::User(
+                        "CTAS needs a location: give WITH (external_location = 's3://...') or a database LOCATION"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        let (bucket, prefix) = split_location(&location)?;
+        let store = self.registry.bucket(&bucket);
+        let mut existing = store.list(Some(&crate::store::path_of(&prefix)));
+        if existing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))?.is_some() {
+            return Err(QueryError::User(format!(
+                "HIVE_PATH_ALREADY_EXISTS: Target directory for table '{db}.{name}' already exists: {location}. You may need to manually clean the data at location '{location}' before retrying."
+            )));
+        }
+        let (ctx, _) = self.context(Some(db))?;
+        let df = ctx.sql(query).await?;
+        let schema = df.schema().as_arrow().clone();
+        for p in &partitioned_by {
+            if schema.field_with_name(p).is_err() {
+                return Err(QueryError::User(format!("Partition column {p} is not in the query's columns")));
+            }
+        }
+        // partition columns go last, as Athena requires
+        let data_cols: Vec<&Field> =
+            schema.fields().iter().map(AsRef::as_ref).filter(|f| !partitioned_by.contains(f.name())).collect();
+        let table = Table {
+            name: name.to_string(),
+            table_type: Some("EXTERNAL_TABLE".into()),
+            parameters: [
+                ("classification".to_string(), "parquet".to_string()),
+                ("EXTERNAL".to_string(), "TRUE".to_string()),
+            ]
+            .into(),
+            storage_descriptor: Some(StorageDescriptor {
+                columns: data_cols.iter().map(|f| Column::new(f.name(), glue_type(f.data_type()))).collect(),
+                location: Some(location.clone()),
+                input_format: Some(PARQUET_IN.into()),
+                output_format: Some(PARQUET_OUT.into()),
+                serde_info: Some(SerDeInfo {
+                    serialization_library: Some(PARQUET_SERDE.into()),
+                    ..SerDeInfo::default()
+                }),
+                ..StorageDescriptor::default()
+            }),
+            partition_keys: partitioned_by
+                .iter()
+                .filter_map(|p| schema.field_with_name(p).ok())
+                .map(|f| Column::new(f.name(), glue_type(f.data_type())))
+                .collect(),
+            ..Table::default()
+        };
+        if with_data {
+            let options = DataFrameWriteOptions::new().with_partition_by(partitioned_by.clone());
+            df.write_parquet(&location, options, None).await?;
+        }
+        self.catalog.create_table(db, table).await?;
+        if !partitioned_by.is_empty() {
+            self.msck(db, name).await?;
+        }
+        Ok(done("DDL"))
+    }
+
+    async fn insert_into(&self, db: &str, name: &str, columns: &[String], query: &str) -> Result<QueryOutput> {
+        let table = self.catalog.get_table(db, name)?;
+        if table.is_view() {
+            return Err(QueryError::User(format!("{name} is a view; INSERT INTO needs a table")));
+        }
+        let location =
+            table.location().ok_or_else(|| QueryError::User(format!("Table {name} has no LOCATION")))?.to_string();
+        let format_ok = crate::tables::is_parquet(&table);
+        if !format_ok {
+            return Err(QueryError::User("INSERT INTO writes Parquet tables only for now".into()));
+        }
+        let (ctx, _) = self.context(Some(db))?;
+        let df = ctx.sql(query).await?;
+        let targets: Vec<&Column> = table.columns().iter().chain(&table.partition_keys).collect();
+        let names: Vec<String> =
+            if columns.is_empty() { targets.iter().map(|c| c.name.clone()).collect() } else { columns.to_vec() };
+        if names.len() != df.schema().fields().len() {
+            return Err(QueryError::User(format!(
+                "Insert query has {} columns but the target list has {}",
+                df.schema().fields().len(),
+                names.len()
+            )));
+        }
+        let source: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let mut exprs = Vec::new();
+        for target in &targets {
+            let t = crate::tables::arrow_type(target.type_name()).map_err(QueryError::User)?;
+            let e = match names.iter().position(|n| n.eq_ignore_ascii_case(&target.name)) {
+                Some(i) => cast(col(format!("\"{}\"", source[i].replace('"', "\"\""))), t),
+                None => cast(datafusion::logical_expr::lit(datafusion::common::ScalarValue::Null), t),
+            };
+            exprs.push(e.alias(&target.name));
+        }
+        let df = df.select(exprs)?;
+        let keys: Vec<String> = table.partition_keys.iter().map(|k| k.name.clone()).collect();
+        let out = with_slash(&location);
+        let options = DataFrameWriteOptions::new().with_partition_by(keys.clone());
+        // new files get fresh names, so earlier data stays
+        df.write_parquet(&out, options, None).await?;
+        if !keys.is_empty() {
+            self.msck(db, name).await?;
+        }
+        Ok(done("DML"))
+    }
+}
+
+fn partition_values(table: &Table, spec: &[(String, String)]) -> Result<Vec<String>> {
+    table
+        .partition_keys
+        .iter()
+        .map(|k| {
+            spec.iter().find(|(n, _)| n.eq_ignore_ascii_case(&k.name)).map(|(_, v)| v.clone()).ok_or_else(|| {
+                QueryError::User(format!("Partition key {} is missing from the PARTITION clause", k.name))
+            })
+        })
+        .collect()
+}
+
+fn partition_input(table: &Table, values: Vec<String>, location: Option<String>) -> Partition {
+    let mut sd = table.storage_descriptor.clone().unwrap_or_default();
+    sd.location = location;
+    Partition { values, storage_descriptor: Some(sd), ..Partition::default() }
+}
+
+fn show_create(db: &str, t: &Table) -> String {
+    let cols =
+        |cs: &[Column]| cs.iter().map(|c| format!("  `{}` {}", c.name, c.type_name())).collect::<Vec<_>>().join(",\n");
+    let mut s = format!("CREATE EXTERNAL TABLE `{db}`.`{}`(\n{})\n", t.name, cols(t.columns()));
+    if !t.partition_keys.is_empty() {
+        s.push_str(&format!("PARTITIONED BY (\n{})\n", cols(&t.partition_keys)));
+    }
+    if let Some(sd) = &t.storage_descriptor {
+        if let Some(lib) = sd.serde_info.as_ref().and_then(|s| s.serialization_library.as_deref()) {
+            s.push_str(&format!("ROW FORMAT SERDE\n  '{lib}'\n"));
+        }
+        if let (Some(i), Some(o)) = (&sd.input_format, &sd.output_format) {
+            s.push_str(&format!("STORED AS INPUTFORMAT\n  '{i}'\nOUTPUTFORMAT\n  '{o}'\n"));
+        }
+        if let Some(l) = &sd.location {
+            s.push_str(&format!("LOCATION\n  '{l}'\n"));
+        }
+    }
+    if !t.parameters.is_empty() {
+        let props: Vec<String> = t.parameters.iter().map(|(k, v)| format!("  '{k}'='{v}'")).collect();
+        s.push_str(&format!("TBLPROPERTIES (\n{})", props.join(",\n")));
+    }
+    s
+}

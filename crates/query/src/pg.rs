@@ -1,0 +1,336 @@
+//! The PostgreSQL wire protocol (Redshift-style access) on the same engine as Athena.
+//!
+//! Log in with the access key id as user and the secret key as password (SCRAM-SHA-256); the
+//! connection's database names the default Glue database (`default` when there is none by
+//! that name). Simple and extended query protocols; results stream row by row in text or
+//! binary as the client asks.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use futures::{Stream, StreamExt, stream};
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
+use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{
+    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
+};
+use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
+use pgwire::api::{ClientInfo, METADATA_DATABASE, PgWireServerHandlers, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
+use tokio::net::TcpListener;
+
+use crate::{Engine, QueryError};
+
+/// Looks up an access key's secret (the password of the user named by the key id).
+pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+const SCRAM_ITERATIONS: usize = 4096;
+
+struct Secrets(SecretLookup);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets")
+    }
+}
+
+#[async_trait]
+impl AuthSource for Secrets {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        let user = login.user().unwrap_or_default();
+        let Some(secret) = (self.0)(user) else {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                "28P01".into(),
+                format!("password authentication failed for user \"{user}\""),
+            ))));
+        };
+        let salt: [u8; 16] = rand::random();
+        Ok(Password::new(Some(salt.to_vec()), gen_salted_password(&secret, &salt, SCRAM_ITERATIONS)))
+    }
+}
+
+/// The query side of a connection.
+pub struct Backend {
+    engine: Engine,
+    parser: Arc<NoopQueryParser>,
+}
+
+fn pg_error(e: QueryError) -> PgWireError {
+    let code = match &e {
+        QueryError::User(m) if m.contains("not found") => "42P01",
+        QueryError::User(m) if m.starts_with("line ") => "42601",
+        QueryError::User(_) => "42000",
+        QueryError::AccessDenied(_) => "42501",
+        QueryError::Data(_) => "XX001",
+        QueryError::Internal(_) => "XX000",
+    };
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), e.to_string())))
+}
+
+fn pg_type(t: &DataType) -> Type {
+    match t {
+        DataType::Boolean => Type::BOOL,
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
+        DataType::Int32 | DataType::UInt16 => Type::INT4,
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => Type::INT8,
+        DataType::Float32 | DataType::Float16 => Type::FLOAT4,
+        DataType::Float64 => Type::FLOAT8,
+        DataType::Date32 => Type::DATE,
+        DataType::Timestamp(_, None) => Type::TIMESTAMP,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Type::BYTEA,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::VARCHAR,
+        // decimals, nested values, intervals...: their text form
+        _ => Type::TEXT,
+    }
+}
+
+fn fields(schema: &datafusion::arrow::datatypes::Schema, format: &Format) -> Vec<FieldInfo> {
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FieldInfo::new(f.name().clone(), None, None, pg_type(f.data_type()), format.format_for(i)))
+        .collect()
+}
+
+fn encode_err(e: impl std::fmt::Display) -> PgWireError {
+    PgWireError::ApiError(e.to_string().into())
+}
+
+/// Encodes one batch as data rows.
+fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
+    let options = FormatOptions::default().with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"));
+    let text: Vec<ArrayFormatter> = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<_, _>>()
+        .map_err(encode_err)?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let mut enc = DataRowEncoder::new(schema.clone());
+        for (i, col) in batch.columns().iter().enumerate() {
+            if col.is_null(row) {
+                enc.encode_field(&None::<i32>)?;
+                continue;
+            }
+            match col.data_type() {
+                DataType::Boolean => enc.encode_field(&col.as_boolean().value(row))?,
+                DataType::Int8 => enc.encode_field(&i16::from(col.as_primitive::<Int8Type>().value(row)))?,
+                DataType::Int16 => enc.encode_field(&col.as_primitive::<Int16Type>().value(row))?,
+                DataType::UInt8 => enc.encode_field(&i16::from(col.as_primitive::<UInt8Type>().value(row)))?,
+                DataType::Int32 => enc.encode_field(&col.as_primitive::<Int32Type>().value(row))?,
+                DataType::UInt16 => enc.encode_field(&i32::from(col.as_primitive::<UInt16Type>().value(row)))?,
+                DataType::Int64 => enc.encode_field(&col.as_primitive::<Int64Type>().value(row))?,
+                DataType::UInt32 => enc.encode_field(&i64::from(col.as_primitive::<UInt32Type>().value(row)))?,
+                DataType::UInt64 => enc.encode_field(&(col.as_primitive::<UInt64Type>().value(row) as i64))?,
+                DataType::Float32 => enc.encode_field(&col.as_primitive::<Float32Type>().value(row))?,
+                DataType::Float64 => enc.encode_field(&col.as_primitive::<Float64Type>().value(row))?,
+                DataType::Date32 => {
+                    let days = col.as_primitive::<Date32Type>().value(row);
+                    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                        .and_then(|d| d.checked_add_signed(chrono::Duration::days(i64::from(days))))
+                        .ok_or_else(|| encode_err("date out of range"))?;
+                    enc.encode_field(&date)?;
+                }
+                DataType::Timestamp(unit, None) => {
+                    let micros = match unit {
+                        TimeUnit::Second => col.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
+                        TimeUnit::Millisecond => col.as_primitive::<TimestampMillisecondType>().value(row) * 1000,
+                        TimeUnit::Microsecond => col.as_primitive::<TimestampMicrosecondType>().value(row),
+                        TimeUnit::Nanosecond => col.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
+                    };
+                    let ts = chrono::DateTime::from_timestamp_micros(micros)
+                        .ok_or_else(|| encode_err("timestamp out of range"))?
+                        .naive_utc();
+                    enc.encode_field(&ts)?;
+                }
+                DataType::Binary => enc.encode_field(&col.as_binary::<i32>().value(row))?,
+                DataType::LargeBinary => enc.encode_field(&col.as_binary::<i64>().value(row))?,
+                DataType::BinaryView => enc.encode_field(&col.as_binary_view().value(row))?,
+                DataType::Utf8 => enc.encode_field(&col.as_string::<i32>().value(row))?,
+                DataType::LargeUtf8 => enc.encode_field(&col.as_string::<i64>().value(row))?,
+                DataType::Utf8View => enc.encode_field(&col.as_string_view().value(row))?,
+                _ => enc.encode_field(&text[i].value(row).to_string())?,
+            }
+        }
+        rows.push(enc.take_row());
+    }
+    Ok(rows)
+}
+
+fn default_database<C: ClientInfo>(engine: &Engine, client: &C) -> Option<String> {
+    let db = client.metadata().get(METADATA_DATABASE)?;
+    engine.catalog().get_database(db).ok().map(|d| d.name)
+}
+
+impl Backend {
+    async fn run(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Response> {
+        let out = self.engine.execute(sql, database).await.map_err(pg_error)?;
+        if out.schema.fields().is_empty() {
+            // DDL: drain, then a command tag
+            let mut s = out.stream;
+            while let Some(b) = s.next().await {
+                b.map_err(|e| pg_error(e.into()))?;
+            }
+            return Ok(Response::Execution(Tag::new("OK")));
+        }
+        let header = Arc::new(fields(&out.schema, format));
+        let h = header.clone();
+        let rows =
+            out.stream.flat_map(move |batch| -> std::pin::Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>> {
+                match batch {
+                    Err(e) => Box::pin(stream::iter(vec![Err(pg_error(e.into()))])),
+                    Ok(b) => match encode_batch(&b, &h) {
+                        Ok(rows) => Box::pin(stream::iter(rows.into_iter().map(Ok))),
+                        Err(e) => Box::pin(stream::iter(vec![Err(e)])),
+                    },
+                }
+            });
+        Ok(Response::Query(QueryResponse::new(header, rows)))
+    }
+
+    async fn describe(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+        if crate::is_ddl(sql) {
+            return Ok(Vec::new());
+        }
+        let schema = self.engine.plan_schema(sql, database).await.map_err(pg_error)?;
+        Ok(fields(&schema, format))
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Backend {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let db = default_database(&self.engine, client);
+        let trimmed = query.trim().trim_end_matches(';').trim();
+        if trimmed.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        Ok(vec![self.run(trimmed, db.as_deref(), &Format::UnifiedText).await?])
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Backend {
+    type Statement = String;
+    type QueryParser = NoopQueryParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        if portal.parameter_len() > 0 {
+            return Err(pg_error(QueryError::User("query parameters ($1, ...) are not supported yet".into())));
+        }
+        let db = default_database(&self.engine, client);
+        let sql = portal.statement.statement.trim().trim_end_matches(';');
+        if sql.trim().is_empty() {
+            return Ok(Response::EmptyQuery);
+        }
+        self.run(sql, db.as_deref(), &portal.result_column_format).await
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        client: &mut C,
+        stmt: &StoredStatement<Self::Statement>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let db = default_database(&self.engine, client);
+        let params = stmt.parameter_types.iter().map(|t| t.clone().unwrap_or(Type::UNKNOWN)).collect();
+        let fields =
+            self.describe(stmt.statement.trim().trim_end_matches(';'), db.as_deref(), &Format::UnifiedBinary).await?;
+        Ok(DescribeStatementResponse::new(params, fields))
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let db = default_database(&self.engine, client);
+        let fields = self
+            .describe(
+                portal.statement.statement.trim().trim_end_matches(';'),
+                db.as_deref(),
+                &portal.result_column_format,
+            )
+            .await?;
+        Ok(DescribePortalResponse::new(fields))
+    }
+}
+
+struct Handlers {
+    backend: Arc<Backend>,
+    secrets: SecretLookup,
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.backend.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.backend.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        let mut scram = ScramAuth::new(Arc::new(Secrets(self.secrets.clone())));
+        scram.set_iterations(SCRAM_ITERATIONS);
+        let mut params = DefaultServerParameterProvider::default();
+        params.server_version = "16.0 (tarn)".into();
+        Arc::new(SASLAuthStartupHandler::new(Arc::new(params)).with_scram(scram))
+    }
+}
+
+/// Serves the PostgreSQL wire protocol on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, engine: Engine, secrets: SecretLookup) {
+    let handlers =
+        Arc::new(Handlers { backend: Arc::new(Backend { engine, parser: Arc::new(NoopQueryParser::new()) }), secrets });
+    loop {
+        let (socket, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "postgres wire: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let handlers = handlers.clone();
+        tokio::spawn(async move {
+            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                tracing::debug!(error = %e, "postgres wire connection ended");
+            }
+        });
+    }
+}
