@@ -1,0 +1,83 @@
+//! SQL over the PostgreSQL wire protocol with tokio-postgres: SCRAM login with the access key,
+//! DDL and queries on the same catalog Athena uses, typed results, errors.
+
+use tarn_testkit::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, TestServer};
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+async fn connect(
+    server: &TestServer,
+    db: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let conn = format!(
+        "host={} port={} user={ACCESS_KEY_ID} password={password} dbname={db}",
+        server.pg_addr.ip(),
+        server.pg_addr.port()
+    );
+    let (client, connection) = tokio_postgres::connect(&conn, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_over_the_postgres_wire() {
+    let server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let s3 = server.s3();
+    s3.create_bucket().bucket("pgdata").send().await.expect("create bucket");
+    s3.put_object()
+        .bucket("pgdata")
+        .key("orders/part-0.csv")
+        .body(b"1,apple,2.5,2026-11-01\n2,pear,1.0,2026-11-02\n3,fig,4.0,2026-11-03\n".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+
+    // a wrong password is refused
+    let refused = connect(&server, "default", "not-the-secret").await;
+    assert!(refused.is_err(), "a wrong password must fail");
+
+    let client = connect(&server, "default", SECRET_ACCESS_KEY).await.expect("SCRAM login with the access key");
+    client.batch_execute("CREATE DATABASE shop").await.expect("CREATE DATABASE");
+    client
+        .batch_execute(
+            "CREATE EXTERNAL TABLE shop.orders (id bigint, item string, price double, day date) \
+             ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://pgdata/orders/'",
+        )
+        .await
+        .expect("CREATE EXTERNAL TABLE");
+
+    // extended protocol, binary results, typed
+    let row = client
+        .query_one("SELECT count(*) AS n, sum(price) AS total, min(day) AS first FROM shop.orders", &[])
+        .await
+        .expect("query");
+    assert_eq!(row.get::<_, i64>("n"), 3);
+    assert!((row.get::<_, f64>("total") - 7.5).abs() < 1e-9);
+    let rows = client.query("SELECT id, item FROM shop.orders WHERE price > 2 ORDER BY id", &[]).await.expect("query");
+    let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, vec![(1, "apple".to_string()), (3, "fig".to_string())]);
+
+    // simple protocol (psql's), text results, DDL output rows
+    let msgs = client.simple_query("SHOW TABLES IN shop").await.expect("SHOW TABLES");
+    let names: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, vec!["orders"]);
+
+    // errors carry SQLSTATE and leave the connection usable
+    let err = client.simple_query("SELEC 1").await.expect_err("a syntax error");
+    assert_eq!(err.code().map(|c| c.code()), Some("42601"), "{err:?}");
+    let err = client.query("SELECT * FROM shop.nope", &[]).await.expect_err("a missing table");
+    assert_eq!(err.code().map(|c| c.code()), Some("42P01"), "{err:?}");
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("nope"), "{message}");
+
+    // the connection's database is the default schema
+    let shop = connect(&server, "shop", SECRET_ACCESS_KEY).await.expect("login to shop");
+    let n: i64 = shop.query_one("SELECT count(*) FROM orders", &[]).await.expect("unqualified name").get(0);
+    assert_eq!(n, 3);
+}
