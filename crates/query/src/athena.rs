@@ -563,14 +563,18 @@ impl Athena {
             .schema
             .fields()
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(i, f)| {
                 let (t, p, s) = athena_type(f.data_type());
+                // Athena names an unnamed expression `_col<i>`
+                let plain = !f.name().is_empty() && f.name().chars().all(|c| c.is_alphanumeric() || c == '_');
+                let name = if plain { f.name().clone() } else { format!("_col{i}") };
                 ColumnInfo {
                     catalog_name: "hive".into(),
                     schema_name: db.clone(),
                     table_name: String::new(),
-                    name: f.name().clone(),
-                    label: f.name().clone(),
+                    name: name.clone(),
+                    label: name,
                     r#type: t.into(),
                     precision: p,
                     scale: s,

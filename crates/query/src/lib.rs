@@ -63,7 +63,13 @@ impl QueryError {
 /// DataFusion's messages, without its internal prefixes.
 fn clean_message(text: &str) -> String {
     let mut s = text.trim();
-    for prefix in ["Error during planning: ", "SQL error: ", "This feature is not implemented: ", "Schema error: "] {
+    for prefix in [
+        "Error during planning: ",
+        "SQL error: ",
+        "This feature is not implemented: ",
+        "Schema error: ",
+        "Execution error: ",
+    ] {
         if let Some(rest) = s.strip_prefix(prefix) {
             s = rest;
         }

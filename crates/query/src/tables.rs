@@ -17,14 +17,17 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::Statistics;
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
-use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::{FileFormat, FileMeta};
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::physical_plan::{FileScanConfig, FileSource};
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
@@ -34,6 +37,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::prelude::SessionContext;
+use object_store::ObjectMeta;
 use tarn_catalog::{Catalog, Partition, Table};
 
 /// The catalog name queries see (`awsdatacatalog.db.table`), as in Athena.
@@ -243,7 +247,13 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
     let compression = compression_of(t);
     match format {
         Format::Parquet => {
-            Ok((Arc::new(ParquetFormat::default()), Arc::new(Schema::new(data_fields.to_vec())), format))
+            let bucket = t
+                .location()
+                .and_then(|l| l.split_once("://"))
+                .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            let parquet = NamedParquet { inner: ParquetFormat::default(), bucket };
+            Ok((Arc::new(parquet), Arc::new(Schema::new(data_fields.to_vec())), format))
         }
         Format::Csv => {
             let serde = t.storage_descriptor.as_ref().and_then(|s| s.serde_info.as_ref());
@@ -279,6 +289,80 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
                 .collect();
             Ok((Arc::new(json), Arc::new(Schema::new(read)), format))
         }
+    }
+}
+
+/// Parquet, with errors about a file naming the object (Athena's HIVE_CANNOT_OPEN_SPLIT), so a
+/// corrupt file among thousands can be found.
+#[derive(Debug)]
+struct NamedParquet {
+    inner: ParquetFormat,
+    bucket: String,
+}
+
+impl NamedParquet {
+    fn name_err(&self, object: &ObjectMeta, e: DataFusionError) -> DataFusionError {
+        let key = crate::store::key_of(&object.location);
+        DataFusionError::Execution(format!(
+            "HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split s3://{}/{key}: {}",
+            self.bucket,
+            e.find_root()
+        ))
+    }
+}
+
+#[async_trait]
+impl FileFormat for NamedParquet {
+    fn get_ext(&self) -> String {
+        self.inner.get_ext()
+    }
+
+    fn get_ext_with_compression(&self, c: &FileCompressionType) -> Result<String> {
+        self.inner.get_ext_with_compression(c)
+    }
+
+    fn compression_type(&self) -> Option<FileCompressionType> {
+        self.inner.compression_type()
+    }
+
+    async fn infer_schema(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn object_store::ObjectStore>,
+        objects: &[ObjectMeta],
+    ) -> Result<SchemaRef> {
+        self.inner.infer_schema(state, store, objects).await
+    }
+
+    async fn infer_stats(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn object_store::ObjectStore>,
+        table_schema: SchemaRef,
+        object: &ObjectMeta,
+    ) -> Result<Statistics> {
+        self.inner.infer_stats(state, store, table_schema, object).await.map_err(|e| self.name_err(object, e))
+    }
+
+    async fn infer_stats_and_ordering(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn object_store::ObjectStore>,
+        table_schema: SchemaRef,
+        object: &ObjectMeta,
+    ) -> Result<FileMeta> {
+        self.inner
+            .infer_stats_and_ordering(state, store, table_schema, object)
+            .await
+            .map_err(|e| self.name_err(object, e))
+    }
+
+    async fn create_physical_plan(&self, state: &dyn Session, conf: FileScanConfig) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.create_physical_plan(state, conf).await
+    }
+
+    fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
+        self.inner.file_source(table_schema)
     }
 }
 

@@ -153,8 +153,10 @@ async fn errors_name_the_problem() {
             Ok(_) => panic!("a corrupt parquet file read"),
         },
     };
-    // TODO(issue 4): name the object (a reader factory that tags errors with the file path)
-    assert!(matches!(&result, QueryError::Data(m) if m.contains("Parquet")), "{result:?}");
+    assert!(
+        matches!(&result, QueryError::Data(m) if m.contains("s3://data/bad/x.parquet")),
+        "the object is named: {result:?}"
+    );
 }
 
 async fn strings(engine: &Engine, sql: &str) -> Vec<Vec<String>> {

@@ -92,6 +92,9 @@ r = rows(qid, page=7)
 check(len(r) == 26 and r[1] == ["1", "item 1", "2026-11-02"] and r[25][0] == "25",
       f"pagination keeps every row once, in order: {len(r)}")
 
+qid, q = run("SELECT count(*), max(id) AS m FROM orders")
+check(rows(qid)[0] == ["_col0", "m"], f"an unnamed expression is _col<i>, as in Athena: {rows(qid)[0]}")
+
 qid, q = run("SELECT CAST(NULL AS varchar) AS a, '' AS b, 'x,\"y\"' AS c")
 r = rows(qid)
 check(r[1] == [None, "", 'x,"y"'], f"NULL has no VarCharValue, empty strings and quotes survive: {r[1]}")
@@ -105,6 +108,13 @@ check(error_code(athena.get_query_results, QueryExecutionId=qid) == "InvalidRequ
 qid, q = run("SELECT * FROM no_such_table")
 reason = q["Status"].get("StateChangeReason", "")
 check(q["Status"]["State"] == "FAILED" and "no_such_table" in reason, f"a missing table FAILS naming it: {reason}")
+s3.put_object(Bucket="raw", Key="broken/part-7.parquet", Body=b"PAR1 this is not a parquet file")
+qid, q = run("CREATE EXTERNAL TABLE broken (id bigint) STORED AS PARQUET LOCATION 's3://raw/broken/'")
+check(q["Status"]["State"] == "SUCCEEDED" and q["StatementType"] == "DDL", f"CREATE EXTERNAL TABLE through Athena: {q['Status']}")
+qid, q = run("SELECT count(*) FROM broken")
+reason = q["Status"].get("StateChangeReason", "")
+check(q["Status"]["State"] == "FAILED" and "s3://raw/broken/part-7.parquet" in reason,
+      f"a corrupt Parquet file fails the query naming the object: {reason}")
 check(error_code(athena.start_query_execution, QueryString="SELECT 1") == "InvalidRequestException",
       "no output location anywhere -> InvalidRequestException")
 check(error_code(athena.get_query_execution, QueryExecutionId="nope") == "InvalidRequestException",
