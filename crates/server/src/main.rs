@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod sql;
+
 #[derive(Parser)]
 #[command(name = "tarn", version, about = "The AWS data stack on your own machine")]
 struct Cli {
@@ -16,6 +18,8 @@ struct Cli {
 enum Command {
     /// Serve every API on one port.
     Serve(ServeArgs),
+    /// Run SQL against a running tarn (an interactive shell when no SQL is given).
+    Sql(sql::SqlArgs),
 }
 
 #[derive(clap::Args)]
@@ -68,6 +72,7 @@ fn main() -> std::process::ExitCode {
         tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("tarn-io").build().expect("tokio runtime");
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Sql(args) => runtime.block_on(sql::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
