@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+
+mod tpch;
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -64,6 +66,13 @@ struct Target {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Write TPC-H tables as Parquet: DIR/<table>/part-0.parquet.
+    TpchGen {
+        #[arg(long, default_value_t = 1.0)]
+        sf: f64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// PUT objects of --size bytes.
     Put(Target),
     /// GET objects written by `put` (run `put` first with the same --keys and --size).
@@ -132,6 +141,12 @@ fn main() {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     match cli.command {
+        Cmd::TpchGen { sf, out } => {
+            if let Err(e) = tpch::generate(sf, &out) {
+                eprintln!("tpch-gen: {e}");
+                std::process::exit(1);
+            }
+        }
         Cmd::Put(t) => rt.block_on(load(t, Op::Put)),
         Cmd::Get(t) => rt.block_on(load(t, Op::Get)),
         Cmd::Mb(t) => rt.block_on(async move {
