@@ -325,9 +325,10 @@ pub async fn handle(crawlers: &Crawlers, operation: &str, body: &[u8]) -> Result
                 .into_iter()
                 .map(|p| p.values)
                 .collect();
-            let (found, missing_values) = c.batch_get_partitions(req.db()?, req.table()?, &wanted).map_err(e)?;
-            let unprocessed: Vec<Value> = missing_values.into_iter().map(|v| json!({ "Values": v })).collect();
-            Ok(json!({ "Partitions": value(&found), "UnprocessedKeys": unprocessed }))
+            // partitions that do not exist are simply absent, as in Glue (UnprocessedKeys is
+            // for keys Glue could not get to, which clients retry)
+            let (found, _missing) = c.batch_get_partitions(req.db()?, req.table()?, &wanted).map_err(e)?;
+            Ok(json!({ "Partitions": value(&found), "UnprocessedKeys": [] }))
         }
         "UpdatePartition" => {
             let values = req.partition_value_list.clone().ok_or_else(|| missing("partitionValueList"))?;

@@ -153,8 +153,9 @@ impl Execution {
         }
         if self.state == "FAILED" {
             status["AthenaError"] = json!({
-                "ErrorCategory": if self.error_type == Some(1) { 1 } else { 2 },
-                "ErrorType": self.error_type.unwrap_or(1000),
+                // ErrorCategory 1 = SYSTEM, 2 = USER; ErrorType 1000-1999 are the caller's errors
+                "ErrorCategory": if self.error_type.is_some_and(|t| (1000..2000).contains(&t)) { 2 } else { 1 },
+                "ErrorType": self.error_type.unwrap_or(0),
                 "Retryable": false,
                 "ErrorMessage": self.reason.clone().unwrap_or_default(),
             });
@@ -389,7 +390,7 @@ impl Athena {
                     {
                         e.state = "FAILED".into();
                         e.reason = Some("The query was interrupted by a restart of tarn.".into());
-                        e.error_type = Some(1);
+                        e.error_type = Some(0);
                         e.completed = Some(now_secs());
                         fix.push((k.value().to_string(), e));
                     }
@@ -485,11 +486,14 @@ impl Athena {
         };
         split_s3(&base)?;
         let id = new_id();
-        let output_location = format!("{}/{id}.csv", base.trim_end_matches('/'));
+        // Athena writes query results as .csv and DDL/utility output as .txt
+        let statement_type = crate::statement_type(&req.query);
+        let ext = if statement_type == "DML" { "csv" } else { "txt" };
+        let output_location = format!("{}/{id}.{ext}", base.trim_end_matches('/'));
         let e = Execution {
             id: id.clone(),
             query: req.query,
-            statement_type: "DML".into(),
+            statement_type: statement_type.into(),
             database: req.database,
             catalog: req.catalog,
             output_location,
@@ -533,8 +537,9 @@ impl Athena {
             Err(err) => {
                 e.state = "FAILED".into();
                 e.error_type = Some(match &err {
-                    QueryError::User(_) | QueryError::AccessDenied(_) => 1,
-                    _ => 1002,
+                    QueryError::User(_) | QueryError::AccessDenied(_) => 1000,
+                    QueryError::Data(_) => 1002,
+                    QueryError::Internal(_) => 0,
                 });
                 e.reason = Some(err.to_string());
             }
@@ -588,13 +593,16 @@ impl Athena {
         let path = crate::store::path_of(&key);
         let mut upload = store.put_multipart(&path).await.map_err(|x| QueryError::User(x.to_string()))?;
         let mut text = String::new();
-        for (i, c) in e.columns.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
+        // a header row for queries only: DDL and utility output (SHOW, DESCRIBE) has none
+        if e.statement_type == "DML" && !e.columns.is_empty() {
+            for (i, c) in e.columns.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                quote(&c.name, &mut text);
             }
-            quote(&c.name, &mut text);
+            text.push('\n');
         }
-        text.push('\n');
         let options = FormatOptions::default()
             .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
             .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.3f %Z"));

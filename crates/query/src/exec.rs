@@ -306,7 +306,7 @@ impl Engine {
                 let db = db_of(&database);
                 if c.get_table(&db, &name).is_ok() {
                     if if_not_exists {
-                        return Ok(done("DDL"));
+                        return Ok(done("DML"));
                     }
                     return Err(QueryError::User(format!("Table {name} already exists")));
                 }
@@ -453,7 +453,7 @@ impl Engine {
         if !partitioned_by.is_empty() {
             self.msck(db, name).await?;
         }
-        Ok(done("DDL"))
+        Ok(done("DML"))
     }
 
     async fn insert_into(&self, db: &str, name: &str, columns: &[String], query: &str) -> Result<QueryOutput> {

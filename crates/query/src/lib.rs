@@ -193,6 +193,25 @@ impl Engine {
     }
 }
 
+/// Athena's StatementType of `sql`: `DML` for queries, CTAS and INSERT INTO, `DDL` for
+/// statements that change the catalog, `UTILITY` for SHOW and DESCRIBE.
+#[must_use]
+pub fn statement_type(sql: &str) -> &'static str {
+    use ddl::Statement as S;
+    match ddl::parse(sql) {
+        Ok(Some(S::Ctas { .. } | S::InsertInto { .. })) | Ok(None) | Err(_) => "DML",
+        Ok(Some(
+            S::ShowDatabases { .. }
+            | S::ShowTables { .. }
+            | S::ShowPartitions { .. }
+            | S::Describe { .. }
+            | S::ShowCreateTable { .. }
+            | S::ShowColumns { .. },
+        )) => "UTILITY",
+        Ok(Some(_)) => "DDL",
+    }
+}
+
 /// Whether `sql` is one of the statements tarn runs itself (DDL and utility statements).
 #[must_use]
 pub fn is_ddl(sql: &str) -> bool {

@@ -281,13 +281,9 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
             Ok((Arc::new(csv), Arc::new(Schema::new(text)), format))
         }
         Format::Json => {
+            // JSON values carry their types: read each column as the table types it
             let json = JsonFormat::default().with_file_compression_type(compression);
-            // nested columns are read as their own types; scalars as text, converted after
-            let read: Vec<Field> = data_fields
-                .iter()
-                .map(|f| if f.data_type().is_nested() { f.clone() } else { Field::new(f.name(), DataType::Utf8, true) })
-                .collect();
-            Ok((Arc::new(json), Arc::new(Schema::new(read)), format))
+            Ok((Arc::new(json), Arc::new(Schema::new(data_fields.to_vec())), format))
         }
     }
 }

@@ -238,3 +238,18 @@ async fn athena_ddl_ctas_insert_and_views() {
     let bad = e.execute("CREATE EXTERNAL TABLE x (a int) STORED AS PARQUET", Some("db")).await.err().unwrap();
     assert!(bad.to_string().contains("LOCATION"), "{bad}");
 }
+
+#[tokio::test]
+async fn json_tables_read_their_types() {
+    let f = fixture().await;
+    let e = &f.engine;
+    put(e, "ev/part-0.json", b"{\"id\": 1, \"user\": {\"name\": \"a\", \"age\": 30}, \"tags\": [\"x\"], \"ok\": true}\n{\"id\": 2, \"user\": {\"name\": \"b\", \"age\": 40}, \"tags\": [], \"ok\": false}\n".to_vec()).await;
+    strings(
+        e,
+        "CREATE EXTERNAL TABLE ev (id bigint, user struct<name:string,age:bigint>, tags array<string>, ok boolean) \
+         ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://data/ev/'",
+    )
+    .await;
+    let rows = strings(e, "SELECT id, user['name'], cardinality(tags), ok FROM ev ORDER BY id").await;
+    assert_eq!(rows, vec![vec!["1", "a", "1", "true"], vec!["2", "b", "0", "false"]]);
+}

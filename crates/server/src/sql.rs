@@ -80,13 +80,17 @@ fn print(
             }
         }
         OutputFormat::Json => {
+            // one object per row, members in column order, values as text (NULL as null)
             for r in rows {
-                let obj: serde_json::Map<String, serde_json::Value> = columns
+                let members: Vec<String> = columns
                     .iter()
                     .zip(r)
-                    .map(|(c, v)| (c.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String)))
+                    .map(|(c, v)| {
+                        let value = v.clone().map_or(serde_json::Value::Null, serde_json::Value::String);
+                        format!("{}:{value}", serde_json::Value::String(c.clone()))
+                    })
                     .collect();
-                writeln!(out, "{}", serde_json::Value::Object(obj))?;
+                writeln!(out, "{{{}}}", members.join(","))?;
             }
         }
         OutputFormat::Table => {

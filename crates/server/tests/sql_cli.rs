@@ -38,7 +38,7 @@ fn tarn_sql_runs_statements_in_every_format() {
     let out = tarn_sql(&server, &["--format", "csv", "SELECT 1 AS one, 'a,b' AS two"], None);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "one,two\n1,\"a,b\"\n");
     let out = tarn_sql(&server, &["--format", "json", "SELECT 1 AS one, CAST(NULL AS int) AS n"], None);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"n\":null,\"one\":\"1\"}\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"one\":\"1\",\"n\":null}\n");
 
     // the shell: statements end with ';', DDL then a query on what it made
     let script = "CREATE DATABASE shell;\nSHOW DATABASES\n  LIKE 'sh*';\nSELEC oops;\nSELECT 2 AS two;\n";

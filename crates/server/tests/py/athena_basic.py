@@ -103,6 +103,8 @@ check(r[1] == [None, "", 'x,"y"'], f"NULL has no VarCharValue, empty strings and
 qid, q = run("SELEC * FROM orders")
 check(q["Status"]["State"] == "FAILED" and q["Status"].get("StateChangeReason"),
       f"a syntax error FAILS with a reason: {q['Status'].get('StateChangeReason')}")
+err = q["Status"].get("AthenaError", {})
+check(err.get("ErrorCategory") == 2 and err.get("ErrorType") == 1000, f"a syntax error is a USER error: {err}")
 check(error_code(athena.get_query_results, QueryExecutionId=qid) == "InvalidRequestException",
       "GetQueryResults of a failed query -> InvalidRequestException")
 qid, q = run("SELECT * FROM no_such_table")
@@ -122,6 +124,19 @@ check(error_code(athena.get_query_execution, QueryExecutionId="nope") == "Invali
 check(error_code(athena.start_query_execution, QueryString="SELECT 1", WorkGroup="nope",
                  ResultConfiguration={"OutputLocation": "s3://results/x/"}) == "InvalidRequestException",
       "an unknown workgroup -> InvalidRequestException")
+
+# utility statements: no header row, output as .txt
+qid, q = run("SHOW TABLES")
+check(q["StatementType"] == "UTILITY" and q["ResultConfiguration"]["OutputLocation"].endswith(".txt"),
+      f"SHOW TABLES is UTILITY with .txt output: {q['StatementType']} {q['ResultConfiguration']}")
+check(rows(qid) == [["broken"], ["orders"]], f"SHOW TABLES rows, no header: {rows(qid)}")
+# CTAS without external_location lands under the result location and is DML
+qid, q = run("CREATE TABLE cheap AS SELECT id, name FROM orders WHERE price < 3")
+check(q["Status"]["State"] == "SUCCEEDED" and q["StatementType"] == "DML", f"CTAS through Athena: {q['Status']}")
+loc = glue.get_table(DatabaseName="shop", Name="cheap")["Table"]["StorageDescriptor"]["Location"]
+check(loc == f"s3://results/athena/tables/{qid}/", f"CTAS data under <output>/tables/<id>/: {loc}")
+qid, q = run("SELECT count(*) AS n FROM cheap")
+check(rows(qid)[1] == ["1"], f"the CTAS table reads back: {rows(qid)}")
 
 # idempotency
 a = athena.start_query_execution(QueryString="SELECT 1", ClientRequestToken="t" * 32,
