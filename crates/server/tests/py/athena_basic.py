@@ -1,39 +1,15 @@
 """Athena through boto3 over tables in the Glue catalog: executions, results, errors, workgroups."""
-import sys
-import time
-
 import boto3
-from botocore.exceptions import ClientError
+
+from tarn_checks import check, error_code, finish, wait_query
 
 s3 = boto3.client("s3")
 glue = boto3.client("glue")
 athena = boto3.client("athena")
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def error_code(fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
 
 
 def wait(qid, timeout=60):
-    deadline = time.time() + timeout
-    while True:
-        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
-        if q["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return q
-        if time.time() > deadline:
-            raise TimeoutError(qid)
-        time.sleep(0.05)
+    return wait_query(athena, qid, timeout)
 
 
 def run(sql, db="shop", **kw):
@@ -165,5 +141,4 @@ check(nq in athena.list_named_queries()["NamedQueryIds"], "ListNamedQueries")
 
 # the server stays up after everything above
 check(athena.get_work_group(WorkGroup="primary")["WorkGroup"]["Name"] == "primary", "the server is still up")
-print(f"athena: {len(failures)} failures")
-sys.exit(1 if failures else 0)
+finish("athena")

@@ -7,17 +7,12 @@ import time
 import boto3
 from botocore.exceptions import ClientError
 
+from tarn_checks import check, finish
+
 s3 = boto3.client("s3")
 glue = boto3.client("glue")
 athena = boto3.client("athena")
-failures = []
 parquet_path = sys.argv[1]
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def put(key, body):
@@ -145,5 +140,4 @@ try:
     check(False, "a bad cron expression -> InvalidInputException")
 except ClientError as e:
     check(e.response["Error"]["Code"] == "InvalidInputException", "a bad cron expression -> InvalidInputException")
-print(f"crawler: {len(failures)} failures")
-sys.exit(1 if failures else 0)
+finish("crawler")

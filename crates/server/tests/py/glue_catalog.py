@@ -1,25 +1,9 @@
 """Glue Data Catalog through boto3: databases, tables and versions, partitions, errors."""
-import sys
-
 import boto3
-from botocore.exceptions import ClientError
+
+from tarn_checks import check, error_and_status as error_code, finish
 
 glue = boto3.client("glue")
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def error_code(fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    return None, 200
 
 
 cols = [{"Name": "id", "Type": "bigint"}, {"Name": "label", "Type": "string"}]
@@ -135,5 +119,4 @@ glue.delete_table(DatabaseName="analytics", Name="clicks")
 check(error_code(glue.get_table, DatabaseName="analytics", Name="clicks")[0] == "EntityNotFoundException",
       "DeleteTable")
 glue.delete_database(Name="extra0")
-print(f"glue: {len(failures)} failures")
-sys.exit(1 if failures else 0)
+finish("glue")

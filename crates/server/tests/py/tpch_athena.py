@@ -14,6 +14,8 @@ import time
 
 import boto3
 
+from tarn_checks import wait_query
+
 queries_dir, out_path = sys.argv[1], sys.argv[2]
 glue = boto3.client("glue")
 athena = boto3.client("athena")
@@ -43,14 +45,7 @@ TABLES = {
 
 
 def wait(qid, timeout=300):
-    deadline = time.time() + timeout
-    while True:
-        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
-        if q["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return q
-        if time.time() > deadline:
-            raise TimeoutError(f"query {qid} still {q['Status']['State']} after {timeout}s")
-        time.sleep(0.02)
+    return wait_query(athena, qid, timeout)
 
 
 def start(sql, db=None):

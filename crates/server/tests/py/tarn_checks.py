@@ -1,0 +1,43 @@
+"""What the boto3 test scripts share: checks that record failures, error codes, Athena polling."""
+import sys
+import time
+
+from botocore.exceptions import ClientError
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def error_and_status(fn, *args, **kwargs):
+    """(AWS error code, HTTP status) of a call, or (None, 200) when it succeeds."""
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None, 200
+
+
+def error_code(fn, *args, **kwargs):
+    return error_and_status(fn, *args, **kwargs)[0]
+
+
+def wait_query(athena, qid, timeout=60):
+    """Polls an Athena execution until it ends; returns its QueryExecution."""
+    deadline = time.time() + timeout
+    while True:
+        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if q["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return q
+        if time.time() > deadline:
+            raise TimeoutError(f"query {qid} still {q['Status']['State']} after {timeout}s")
+        time.sleep(0.02)
+
+
+def finish(name):
+    print(f"{name}: {len(failures)} failures")
+    sys.exit(1 if failures else 0)
