@@ -10,8 +10,6 @@ pub mod expr;
 pub mod model;
 
 use redb::{ReadableTable, TableDefinition};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tarn_store::{Store, StoreError};
 
 pub use expr::{PartitionFilter, name_matches};
@@ -28,7 +26,6 @@ const PARTITIONS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::
 
 /// Joins partition values into one key; values cannot hold it (Glue's strings are printable).
 const VALUE_SEP: char = '\u{1}';
-const RECORD_VERSION: u8 = 1;
 
 /// Limits from Glue's API model and quotas.
 pub mod limits {
@@ -78,34 +75,11 @@ impl CatalogError {
     }
 }
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for CatalogError {
-            fn from(err: $t) -> Self {
-                Self::Store(err.into())
-            }
-        }
-    )*};
-}
-from_redb!(redb::StorageError, redb::TableError, redb::TransactionError);
+tarn_store::from_redb_errors!(CatalogError, CatalogError::Store);
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
-    serde_json::to_writer(&mut out, value).expect("catalog records serialize");
-    out
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            serde_json::from_slice(rest).map_err(|e| StoreError::Corrupt(format!("{what} record does not decode: {e}")))
-        }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("{what} record has unknown version {v}"))),
-        None => Err(StoreError::Corrupt(format!("{what} record is empty"))),
-    }
-}
+use tarn_store::record::{json_decode as decode, json_encode as encode};
 
 fn now_secs() -> f64 {
     // millisecond precision, as Glue reports

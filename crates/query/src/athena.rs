@@ -28,7 +28,6 @@ use crate::{Engine, QueryError};
 const EXECUTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("athena_executions");
 const WORKGROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("athena_workgroups");
 const NAMED_QUERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("athena_named_queries");
-const RECORD_VERSION: u8 = 1;
 
 /// Executions running at once; later ones wait QUEUED.
 pub const RUNNING_MAX: usize = 4;
@@ -65,31 +64,14 @@ impl From<StoreError> for AthenaError {
     }
 }
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for AthenaError {
-            fn from(err: $t) -> Self {
-                Self::Internal(err.to_string())
-            }
-        }
-    )*};
-}
-from_redb!(redb::StorageError, redb::TableError, redb::TransactionError);
+tarn_store::from_redb_errors!(AthenaError, AthenaError::from);
 
 type Result<T, E = AthenaError> = std::result::Result<T, E>;
 
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
-    serde_json::to_writer(&mut out, v).expect("athena records serialize");
-    out
-}
+use tarn_store::record::json_encode as encode;
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => serde_json::from_slice(rest)
-            .map_err(|e| AthenaError::Internal(format!("athena record does not decode: {e}"))),
-        _ => Err(AthenaError::Internal("athena record has an unknown version".into())),
-    }
+    Ok(tarn_store::record::json_decode(bytes, "athena")?)
 }
 
 fn now_secs() -> f64 {

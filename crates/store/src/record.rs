@@ -29,3 +29,40 @@ pub trait Record: Serialize + DeserializeOwned {
         }
     }
 }
+
+/// A JSON document behind version byte `1`: for records that keep an AWS API shape whose
+/// members tarn does not all interpret (Glue, Athena), so unknown members round-trip.
+pub fn json_encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![1];
+    serde_json::to_writer(&mut out, value).expect("JSON records serialize");
+    out
+}
+
+/// Reads a [`json_encode`]d record; `what` names it in errors.
+pub fn json_decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((1, rest)) => {
+            serde_json::from_slice(rest).map_err(|e| StoreError::Corrupt(format!("{what} record does not decode: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!("{what} record has unknown version {v}"))),
+        None => Err(StoreError::Corrupt(format!("{what} record is empty"))),
+    }
+}
+
+/// `From<redb::StorageError | TableError | TransactionError>` for a service error type that
+/// wraps [`StoreError`] through `$wrap` (e.g. `Self::Store`).
+#[macro_export]
+macro_rules! from_redb_errors {
+    ($target:ty, $wrap:expr) => {
+        $crate::from_redb_errors!(@one $target, $wrap, redb::StorageError);
+        $crate::from_redb_errors!(@one $target, $wrap, redb::TableError);
+        $crate::from_redb_errors!(@one $target, $wrap, redb::TransactionError);
+    };
+    (@one $target:ty, $wrap:expr, $err:ty) => {
+        impl From<$err> for $target {
+            fn from(err: $err) -> Self {
+                ($wrap)($crate::StoreError::from(err))
+            }
+        }
+    };
+}

@@ -34,7 +34,6 @@ use crate::{Catalog, limits};
 const CRAWLERS: TableDefinition<&str, &[u8]> = TableDefinition::new("glue_crawlers");
 /// (crawler name, folder URL) of folders an earlier crawl has seen (CRAWL_NEW_FOLDERS_ONLY).
 const CRAWLER_FOLDERS: TableDefinition<(&str, &str), ()> = TableDefinition::new("glue_crawler_folders");
-const RECORD_VERSION: u8 = 1;
 /// Completed runs whose durations feed MedianRuntimeSeconds.
 const RUNTIMES_KEPT: usize = 20;
 /// Written into LastCrawl.ErrorMessage of a crawl a restart interrupted.
@@ -44,18 +43,11 @@ const LOG_GROUP: &str = "/aws-glue/crawlers";
 pub type Result<T, E = CrawlerError> = std::result::Result<T, E>;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
-    serde_json::to_writer(&mut out, value).expect("crawler records serialize");
-    out
+    tarn_store::record::json_encode(value)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => serde_json::from_slice(rest)
-            .map_err(|e| StoreError::Corrupt(format!("glue crawler record does not decode: {e}"))),
-        Some((v, _)) => Err(StoreError::Corrupt(format!("glue crawler record has unknown version {v}"))),
-        None => Err(StoreError::Corrupt("glue crawler record is empty".into())),
-    }
+    tarn_store::record::json_decode(bytes, "glue crawler")
 }
 
 fn now_secs() -> f64 {

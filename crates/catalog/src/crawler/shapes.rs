@@ -453,13 +453,4 @@ impl CrawlerError {
     }
 }
 
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for CrawlerError {
-            fn from(err: $t) -> Self {
-                Self::Store(err.into())
-            }
-        }
-    )*};
-}
-from_redb!(redb::StorageError, redb::TableError, redb::TransactionError);
+tarn_store::from_redb_errors!(CrawlerError, CrawlerError::Store);
