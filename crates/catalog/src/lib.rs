@@ -8,6 +8,7 @@
 pub mod crawler;
 pub mod expr;
 pub mod model;
+pub mod types;
 
 use redb::{ReadableTable, TableDefinition};
 use tarn_store::{Store, StoreError};

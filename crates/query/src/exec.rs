@@ -140,7 +140,7 @@ impl Engine {
             Statement::CreateTable { database, table, if_not_exists } => {
                 let db = db_of(&database);
                 for col in table.columns().iter().chain(&table.partition_keys) {
-                    crate::tables::arrow_type(col.type_name()).map_err(QueryError::User)?;
+                    tarn_catalog::types::arrow_type(col.type_name()).map_err(QueryError::User)?;
                 }
                 ignore(c.create_table(&db, table).await, if_not_exists)?;
                 Ok(done("DDL"))
@@ -482,7 +482,7 @@ impl Engine {
         let source: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
         let mut exprs = Vec::new();
         for target in &targets {
-            let t = crate::tables::arrow_type(target.type_name()).map_err(QueryError::User)?;
+            let t = tarn_catalog::types::arrow_type(target.type_name()).map_err(QueryError::User)?;
             let e = match names.iter().position(|n| n.eq_ignore_ascii_case(&target.name)) {
                 Some(i) => cast(col(format!("\"{}\"", source[i].replace('"', "\"\""))), t),
                 None => cast(datafusion::logical_expr::lit(datafusion::common::ScalarValue::Null), t),
