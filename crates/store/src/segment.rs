@@ -285,6 +285,30 @@ impl SegmentLog {
     }
 }
 
+impl SegmentLog {
+    /// Drops whole segments whose records are all numbered below `n` (consumed by a reader
+    /// that keeps its own position). The segment being appended to is kept, so record numbers
+    /// continue across a restart. Returns the number of files removed.
+    pub fn drop_before(&mut self, n: u64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        while self.segments.len() > 1 && self.segments[1].first_n <= n {
+            let next_first = self.segments[1].first_n;
+            let seg = self.segments.remove(0);
+            fs::remove_file(&seg.path)?;
+            let cut = self.index.partition_point(|e| e.n < next_first);
+            self.index.drain(..cut);
+            for e in &mut self.index {
+                e.segment -= 1;
+            }
+            removed += 1;
+        }
+        if removed > 0 {
+            fsync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+}
+
 /// (n, ts, payload len) of a complete, checksummed frame at the start of `bytes`.
 fn parse_frame(bytes: &[u8]) -> Option<(u64, i64, usize)> {
     let header = bytes.get(..FRAME_HEADER_LEN)?;
@@ -327,6 +351,29 @@ mod tests {
         let log = SegmentLog::open(dir.path(), 1024).unwrap();
         assert_eq!(log.next_n(), 100);
         assert_eq!(log.read(99, 10, usize::MAX).unwrap()[0].payload, payload(99));
+    }
+
+    #[test]
+    fn drop_before_keeps_unconsumed_segments_and_numbering() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = SegmentLog::open(dir.path(), 100).unwrap();
+        for i in 0..30u64 {
+            log.append(&[payload(i).as_slice()], 1).unwrap();
+        }
+        let files = fs::read_dir(dir.path()).unwrap().count();
+        assert!(files > 3);
+        assert_eq!(log.drop_before(0).unwrap(), 0);
+        let removed = log.drop_before(17).unwrap();
+        assert!(removed > 0);
+        assert!(log.first_n() <= 17, "record 17 is not consumed and stays");
+        assert_eq!(log.read(17, 1, usize::MAX).unwrap()[0].payload, payload(17));
+        // consuming everything still keeps the segment being appended to
+        log.drop_before(30).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(log);
+        let mut log = SegmentLog::open(dir.path(), 100).unwrap();
+        assert_eq!(log.next_n(), 30);
+        assert_eq!(log.append(&[b"next"], 2).unwrap()[0].0, 30);
     }
 
     #[test]
