@@ -462,8 +462,11 @@ fn place(node: &Node, rel: String, files: &[GroupFile], out: &mut Vec<(String, V
     let hive_keys: HashSet<Option<&str>> = node.children.keys().map(|n| hive(n).map(|(k, _)| k)).collect();
     let hive_style = hive_keys.len() == 1 && !hive_keys.contains(&None);
     // below the include path a lone subfolder is a partition level too (`sales/2026/...`);
-    // at the include path it is a dataset of its own
-    let partition_like = node.children.len() >= 2 || hive_style || !rel.is_empty();
+    // at the include path it is a dataset of its own, unless its name is a number: a time
+    // layout such as Firehose's `YYYY/MM/DD/HH/` starting with its first year
+    let lone_number = node.children.len() == 1
+        && node.children.keys().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let partition_like = node.children.len() >= 2 || hive_style || !rel.is_empty() || lone_number;
     if depths.len() == 1 && partition_like && clusters(files, &ids).len() == 1 {
         out.push((rel, ids));
         return;
@@ -669,6 +672,28 @@ mod tests {
         assert!(ex.excludes("2015/03/x.csv"));
         assert!(!ex.excludes("2015/07/x.csv"));
         assert!(!ex.excludes("catalog/logs.csv"));
+    }
+
+    #[test]
+    fn a_time_layout_under_the_include_path_is_one_table() {
+        // Firehose's YYYY/MM/DD/HH/ layout: the include path is the table, each level a partition
+        let include = S3Path::parse("s3://lake/clicks/").unwrap();
+        let fs = files(&["2026/11/26/09/clicks-1-a.parquet", "2026/11/26/10/clicks-1-b.parquet"]);
+        let tables = group(&include, &fs, &GroupOptions::default());
+        assert_eq!(tables.len(), 1);
+        assert_eq!(
+            summary(&tables[0]),
+            (
+                "clicks".to_string(),
+                "s3://lake/clicks/".to_string(),
+                strings(&["partition_0", "partition_1", "partition_2", "partition_3"]),
+                vec![strings(&["2026", "11", "26", "09"]), strings(&["2026", "11", "26", "10"])]
+            )
+        );
+        // a lone named folder is still a dataset of its own
+        let fs = files(&["sales/2026/a.csv", "sales/2027/b.csv"]);
+        let tables = group(&include, &fs, &GroupOptions::default());
+        assert_eq!(tables[0].name, "sales");
     }
 
     #[test]
