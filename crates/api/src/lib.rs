@@ -10,6 +10,7 @@
 //! one place per protocol (`s3_errors.rs`, `sts.rs`).
 
 mod athena;
+mod firehose;
 mod glue;
 mod json;
 mod kinesis;
@@ -63,6 +64,7 @@ pub struct Services {
     pub streams: tarn_streams::Streams,
     pub crawlers: tarn_catalog::crawler::Crawlers,
     pub athena: tarn_query::athena::Athena,
+    pub delivery: tarn_delivery::Delivery,
 }
 
 struct ApiInner {
@@ -71,6 +73,7 @@ struct ApiInner {
     streams: tarn_streams::Streams,
     crawlers: tarn_catalog::crawler::Crawlers,
     athena: tarn_query::athena::Athena,
+    delivery: tarn_delivery::Delivery,
     identities: Identities,
     metrics: metrics::Metrics,
     ready: std::sync::atomic::AtomicBool,
@@ -83,7 +86,7 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 impl Api {
     #[must_use]
     pub fn new(services: Services, identities: Identities, config: &ApiConfig) -> Self {
-        let Services { objects, streams, crawlers, athena } = services;
+        let Services { objects, streams, crawlers, athena, delivery } = services;
         let store = objects.store().clone();
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
@@ -97,6 +100,7 @@ impl Api {
                 streams,
                 crawlers,
                 athena,
+                delivery,
                 identities,
                 metrics: metrics::Metrics::default(),
                 ready: std::sync::atomic::AtomicBool::new(true),
@@ -208,6 +212,7 @@ impl Api {
                 text.push_str("# HELP tarn_store_writes_total Writes carried by those transactions (group commit).\n");
                 text.push_str("# TYPE tarn_store_writes_total counter\n");
                 text.push_str(&format!("tarn_store_writes_total {writes}\n"));
+                text.push_str(&self.inner.delivery.render_metrics());
                 plain(StatusCode::OK, "text/plain; version=0.0.4", Bytes::from(text))
             }
             _ => plain(StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"not found\n")),
@@ -228,6 +233,7 @@ impl Api {
             "Kinesis_20131202" => "kinesis",
             "AWSGlue" => "glue",
             "AmazonAthena" => "athena",
+            "Firehose_20150804" => "firehose",
             _ => "unknown",
         };
         let operation = operation.to_string();
@@ -283,6 +289,7 @@ impl Api {
             "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
             "glue" => glue::handle(&self.inner.crawlers, &operation, &body).await,
             "athena" => athena::handle(&self.inner.athena, &operation, &body).await,
+            "firehose" => firehose::handle(&self.inner.delivery, &operation, &body).await,
             _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
         };
         let resp = match result {

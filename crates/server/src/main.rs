@@ -46,6 +46,9 @@ struct ServeArgs {
     /// How long a stream reports CREATING after CreateStream and UPDATING after a reshard.
     #[arg(long, env = "TARN_KINESIS_STATUS_DELAY_MS", default_value_t = 300)]
     kinesis_status_delay_ms: u64,
+    /// How long a Firehose delivery stream reports CREATING after CreateDeliveryStream.
+    #[arg(long, env = "TARN_FIREHOSE_STATUS_DELAY_MS", default_value_t = 300)]
+    firehose_status_delay_ms: u64,
     /// Address for the PostgreSQL wire protocol (SQL as Redshift serves it; user = access key
     /// id, password = secret key); `off` disables it.
     #[arg(long, env = "TARN_PG_LISTEN", default_value = "127.0.0.1:5439")]
@@ -112,9 +115,21 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
     let engine = tarn_query::Engine::new(objects.clone(), catalog.clone())?;
     let athena = tarn_query::athena::Athena::open(engine.clone(), store.clone()).await?;
+    let delivery = tarn_delivery::Delivery::open(
+        store.clone(),
+        objects.clone(),
+        catalog.clone(),
+        streams.clone(),
+        tarn_delivery::DeliveryConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            activation_delay_ms: args.firehose_status_delay_ms,
+        },
+    )
+    .await?;
     let crawlers = tarn_catalog::crawler::Crawlers::open(catalog, objects.clone()).await?;
     tokio::spawn(crawlers.clone().run_scheduler());
-    let services = tarn_api::Services { objects, streams, crawlers, athena };
+    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery };
     let api = tarn_api::Api::new(services, identities.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;

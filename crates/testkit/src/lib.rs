@@ -258,6 +258,20 @@ impl TestServer {
         kinesis_client(&self.endpoint())
     }
 
+    /// A Firehose client from the AWS SDK for Rust.
+    #[must_use]
+    pub fn firehose(&self) -> aws_sdk_firehose::Client {
+        use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_firehose::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "tarn-test"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_firehose::Client::from_conf(config)
+    }
+
     /// An S3 client using virtual-host addressing (`BUCKET.localhost:PORT`).
     #[must_use]
     pub fn s3_virtual_host(&self) -> aws_sdk_s3::Client {

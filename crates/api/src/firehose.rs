@@ -1,0 +1,337 @@
+//! Data Firehose over JSON 1.1 (`X-Amz-Target: Firehose_20150804.<Operation>`).
+//!
+//! Shapes follow botocore's `firehose/2015-08-04` model. Destinations are kept in the API's
+//! own shape by tarn-delivery, so most handlers parse a request, call the service and wrap
+//! the answer.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tarn_delivery::{CreateRequest, Delivery, DeliveryError, limits};
+
+use crate::json::JsonError;
+
+fn err(e: DeliveryError) -> JsonError {
+    if let DeliveryError::Store(inner) = &e {
+        tracing::error!(error = %inner, "firehose storage failure");
+        return JsonError {
+            status: http::StatusCode::SERVICE_UNAVAILABLE,
+            kind: "ServiceUnavailableException",
+            message: "The service is unavailable. Back off and retry the operation.".into(),
+        };
+    }
+    JsonError::client(e.code(), e.to_string())
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, JsonError> {
+    let body = if body.is_empty() { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body)
+        .map_err(|e| JsonError::client("SerializationException", format!("the request body is not valid: {e}")))
+}
+
+fn missing(member: &str) -> JsonError {
+    JsonError::client(
+        "ValidationException",
+        format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagIn {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KinesisSourceIn {
+    #[serde(rename = "KinesisStreamARN")]
+    kinesis_stream_arn: Option<String>,
+    #[serde(rename = "RoleARN")]
+    role_arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptionIn {
+    #[serde(rename = "KeyARN")]
+    key_arn: Option<String>,
+    key_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RecordIn {
+    #[serde(rename = "Data")]
+    data: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Req {
+    delivery_stream_name: Option<String>,
+    delivery_stream_type: Option<String>,
+    kinesis_stream_source_configuration: Option<KinesisSourceIn>,
+    delivery_stream_encryption_configuration_input: Option<EncryptionIn>,
+    s3_destination_configuration: Option<Value>,
+    extended_s3_destination_configuration: Option<Value>,
+    redshift_destination_configuration: Option<Value>,
+    elasticsearch_destination_configuration: Option<Value>,
+    amazonopensearchservice_destination_configuration: Option<Value>,
+    splunk_destination_configuration: Option<Value>,
+    http_endpoint_destination_configuration: Option<Value>,
+    amazon_open_search_serverless_destination_configuration: Option<Value>,
+    snowflake_destination_configuration: Option<Value>,
+    iceberg_destination_configuration: Option<Value>,
+    #[serde(rename = "MSKSourceConfiguration")]
+    msk_source_configuration: Option<Value>,
+    tags: Option<Vec<TagIn>>,
+    tag_keys: Option<Vec<String>>,
+    limit: Option<i64>,
+    exclusive_start_delivery_stream_name: Option<String>,
+    exclusive_start_tag_key: Option<String>,
+    current_delivery_stream_version_id: Option<String>,
+    destination_id: Option<String>,
+    s3_destination_update: Option<Value>,
+    extended_s3_destination_update: Option<Value>,
+    record: Option<RecordIn>,
+    records: Option<Vec<RecordIn>>,
+    allow_force_delete: Option<bool>,
+}
+
+impl Req {
+    fn name(&self) -> Result<&str, JsonError> {
+        self.delivery_stream_name.as_deref().ok_or_else(|| missing("deliveryStreamName"))
+    }
+}
+
+fn decode_data(r: &RecordIn, member: &str) -> Result<Vec<u8>, JsonError> {
+    let data = r.data.as_deref().ok_or_else(|| missing(member))?;
+    B64.decode(data.as_bytes())
+        .map_err(|_| JsonError::client("SerializationException", format!("{member} is not valid base64.")))
+}
+
+fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<usize, JsonError> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
+        Some(n) => Err(JsonError::client(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{n}' at '{member}' failed to satisfy constraint: Member must have value between 1 and {max}"
+            ),
+        )),
+    }
+}
+
+fn tags_of(tags: Option<Vec<TagIn>>) -> Result<Vec<(String, Option<String>)>, JsonError> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .map(|t| Ok((t.key.ok_or_else(|| missing("tags.member.key"))?, t.value)))
+        .collect()
+}
+
+pub async fn handle(delivery: &Delivery, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
+    let req: Req = parse(body)?;
+    match operation {
+        "CreateDeliveryStream" => {
+            let name = req.name()?.to_string();
+            let other = [
+                ("RedshiftDestinationConfiguration", req.redshift_destination_configuration.is_some()),
+                ("ElasticsearchDestinationConfiguration", req.elasticsearch_destination_configuration.is_some()),
+                (
+                    "AmazonopensearchserviceDestinationConfiguration",
+                    req.amazonopensearchservice_destination_configuration.is_some(),
+                ),
+                ("SplunkDestinationConfiguration", req.splunk_destination_configuration.is_some()),
+                ("HttpEndpointDestinationConfiguration", req.http_endpoint_destination_configuration.is_some()),
+                (
+                    "AmazonOpenSearchServerlessDestinationConfiguration",
+                    req.amazon_open_search_serverless_destination_configuration.is_some(),
+                ),
+                ("SnowflakeDestinationConfiguration", req.snowflake_destination_configuration.is_some()),
+                ("IcebergDestinationConfiguration", req.iceberg_destination_configuration.is_some()),
+                ("MSKSourceConfiguration", req.msk_source_configuration.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, given)| *given)
+            .map(|(n, _)| n.to_string());
+            let given = usize::from(req.s3_destination_configuration.is_some())
+                + usize::from(req.extended_s3_destination_configuration.is_some());
+            if given > 1 {
+                return Err(JsonError::client(
+                    "InvalidArgumentException",
+                    "Only one destination configuration may be given.",
+                ));
+            }
+            let destination = req
+                .extended_s3_destination_configuration
+                .clone()
+                .or_else(|| req.s3_destination_configuration.as_ref().map(tarn_delivery::model::extend_plain_s3));
+            let kinesis_source = match req.kinesis_stream_source_configuration {
+                Some(k) => Some((
+                    k.kinesis_stream_arn.ok_or_else(|| missing("kinesisStreamSourceConfiguration.kinesisStreamARN"))?,
+                    k.role_arn.ok_or_else(|| missing("kinesisStreamSourceConfiguration.roleARN"))?,
+                )),
+                None => None,
+            };
+            let encryption = match req.delivery_stream_encryption_configuration_input {
+                Some(e) => Some((
+                    e.key_type.ok_or_else(|| missing("deliveryStreamEncryptionConfigurationInput.keyType"))?,
+                    e.key_arn,
+                )),
+                None => None,
+            };
+            let arn = delivery
+                .create(CreateRequest {
+                    name,
+                    stream_type: req.delivery_stream_type,
+                    kinesis_source,
+                    destination,
+                    encryption,
+                    tags: tags_of(req.tags)?,
+                    other_destination: other,
+                })
+                .await
+                .map_err(err)?;
+            Ok(json!({ "DeliveryStreamARN": arn }))
+        }
+        "DescribeDeliveryStream" => {
+            limit(req.limit, 1, 10_000, "limit")?;
+            let d = delivery.describe(req.name()?).map_err(err)?;
+            Ok(json!({ "DeliveryStreamDescription": d }))
+        }
+        "ListDeliveryStreams" => {
+            let n = limit(req.limit, 10, 10_000, "limit")?;
+            let (names, more) = delivery
+                .list(n, req.delivery_stream_type.as_deref(), req.exclusive_start_delivery_stream_name.as_deref())
+                .map_err(err)?;
+            Ok(json!({ "DeliveryStreamNames": names, "HasMoreDeliveryStreams": more }))
+        }
+        "DeleteDeliveryStream" => {
+            let _ = req.allow_force_delete;
+            delivery.delete(req.name()?).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "UpdateDestination" => {
+            let name = req.name()?;
+            let version = req
+                .current_delivery_stream_version_id
+                .as_deref()
+                .ok_or_else(|| missing("currentDeliveryStreamVersionId"))?;
+            let dest_id = req.destination_id.as_deref().ok_or_else(|| missing("destinationId"))?;
+            let update =
+                req.extended_s3_destination_update.clone().or_else(|| req.s3_destination_update.clone()).ok_or_else(
+                    || {
+                        JsonError::client(
+                            "InvalidArgumentException",
+                            "An ExtendedS3DestinationUpdate or S3DestinationUpdate is required.",
+                        )
+                    },
+                )?;
+            delivery.update_destination(name, version, dest_id, &update).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "PutRecord" => {
+            let name = req.name()?;
+            let record = req.record.as_ref().ok_or_else(|| missing("record"))?;
+            let data = decode_data(record, "record.data")?;
+            let (ids, encrypted) = delivery.put(name, vec![data]).await.map_err(err)?;
+            Ok(json!({ "RecordId": ids[0], "Encrypted": encrypted }))
+        }
+        "PutRecordBatch" => {
+            let name = req.name()?;
+            let records = req.records.as_ref().ok_or_else(|| missing("records"))?;
+            if records.is_empty() || records.len() > limits::BATCH_RECORDS_MAX {
+                return Err(JsonError::client(
+                    "ValidationException",
+                    format!(
+                        "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and {}",
+                        limits::BATCH_RECORDS_MAX
+                    ),
+                ));
+            }
+            let data: Vec<Vec<u8>> =
+                records.iter().map(|r| decode_data(r, "records.member.data")).collect::<Result<_, _>>()?;
+            let total: usize = data.iter().map(Vec::len).sum();
+            if total > limits::BATCH_BYTES_MAX {
+                return Err(JsonError::client(
+                    "InvalidArgumentException",
+                    format!(
+                        "Records size exceeds {} bytes limit: the batch holds {total} bytes of data.",
+                        limits::BATCH_BYTES_MAX
+                    ),
+                ));
+            }
+            let count = data.len();
+            match delivery.put(name, data).await {
+                Ok((ids, encrypted)) => Ok(json!({
+                    "FailedPutCount": 0,
+                    "Encrypted": encrypted,
+                    "RequestResponses": ids.into_iter().map(|id| json!({ "RecordId": id })).collect::<Vec<_>>(),
+                })),
+                // the buffer could not take the batch: every record failed, and says why
+                Err(DeliveryError::Store(e)) => {
+                    tracing::error!(error = %e, "firehose buffer append failed");
+                    let entry = json!({
+                        "ErrorCode": "ServiceUnavailableException",
+                        "ErrorMessage": "Slow down: the buffer could not store the record; retry it.",
+                    });
+                    Ok(json!({
+                        "FailedPutCount": count,
+                        "Encrypted": false,
+                        "RequestResponses": vec![entry; count],
+                    }))
+                }
+                Err(e) => Err(err(e)),
+            }
+        }
+        "TagDeliveryStream" => {
+            let name = req.name()?.to_string();
+            let tags = tags_of(req.tags)?;
+            if tags.is_empty() || tags.len() > limits::TAGS_MAX {
+                return Err(JsonError::client(
+                    "ValidationException",
+                    "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length between 1 and 50",
+                ));
+            }
+            delivery.tag(&name, &tags).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "UntagDeliveryStream" => {
+            let keys = req.tag_keys.clone().ok_or_else(|| missing("tagKeys"))?;
+            delivery.untag(req.name()?, &keys).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "ListTagsForDeliveryStream" => {
+            let n = limit(req.limit, 50, 50, "limit")?;
+            let (tags, more) =
+                delivery.list_tags(req.name()?, req.exclusive_start_tag_key.as_deref(), n).map_err(err)?;
+            let tags: Vec<Value> = tags.into_iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
+            Ok(json!({ "Tags": tags, "HasMoreTags": more }))
+        }
+        "StartDeliveryStreamEncryption" => {
+            let name = req.name()?.to_string();
+            let key = match req.delivery_stream_encryption_configuration_input {
+                Some(e) => Some((
+                    e.key_type.ok_or_else(|| missing("deliveryStreamEncryptionConfigurationInput.keyType"))?,
+                    e.key_arn,
+                )),
+                None => None,
+            };
+            delivery.start_encryption(&name, key).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        "StopDeliveryStreamEncryption" => {
+            delivery.stop_encryption(req.name()?).await.map_err(err)?;
+            Ok(json!({}))
+        }
+        other => Err(JsonError::client(
+            "UnknownOperationException",
+            format!("Firehose operation {other} is not supported by tarn"),
+        )),
+    }
+}

@@ -1,0 +1,465 @@
+//! The delivery task of one stream: decides when to flush, turns a range of buffered records
+//! into objects (processors, partitions, Parquet/ORC or compression, error documents), stores
+//! them and only then marks the range delivered.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::json;
+use tarn_objects::checksum::ChecksumAlgorithm;
+use tarn_objects::{ChecksumInput, PutRequest, WriteConditions};
+
+use crate::buffer::Pending;
+use crate::compress::Compressor;
+use crate::convert::{ConversionSpec, RecordWriter};
+use crate::model::{Conversion, Destination, StreamDoc};
+use crate::{Inner, Runtime, update_progress};
+
+/// Largest read from the buffer at a time.
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
+const PAGE_RECORDS: usize = 10_000;
+/// Retry cadence of a failed delivery: 1 s, doubling, at most 5 s (AWS retries S3 every 5 s).
+const BACKOFF_FIRST_MS: u64 = 1000;
+const BACKOFF_MAX_MS: u64 = 5000;
+
+pub const CONVERSION_FAILED: &str = "format-conversion-failed";
+
+fn now_ms() -> i64 {
+    tarn_common::now_unix_nanos() / 1_000_000
+}
+
+fn utc(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Runs until the stream is deleted.
+pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>, spool: PathBuf) {
+    let mut backoff = BACKOFF_FIRST_MS;
+    loop {
+        if rt.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let p = rt.buffer.pending();
+        let dest = rt.destination();
+        if p.end <= p.delivered {
+            rt.buffer.wake.notified().await;
+            continue;
+        }
+        let age = u64::try_from(p.oldest_ms.map_or(0, |o| (now_ms() - o).max(0))).unwrap_or(0);
+        if p.bytes < dest.size_bytes && age < dest.interval_ms {
+            let wait = Duration::from_millis(dest.interval_ms - age);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = rt.buffer.wake.notified() => {}
+            }
+            continue;
+        }
+        match flush(&inner, &rt, &dest, &spool, p).await {
+            Ok(()) => {
+                backoff = BACKOFF_FIRST_MS;
+                *rt.failure.lock().expect("failure lock") = None;
+            }
+            Err((kind, message)) => {
+                let name = rt.doc().name;
+                tracing::warn!(stream = %name, %message, retry_in_ms = backoff, "firehose delivery failed; will retry");
+                rt.metrics.delivery_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                *rt.failure.lock().expect("failure lock") = Some((kind.to_string(), message));
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(backoff)) => {}
+                    () = wait_stopped(&rt) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX_MS);
+            }
+        }
+    }
+}
+
+async fn wait_stopped(rt: &Runtime) {
+    while !rt.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One output object, spooled.
+struct Output {
+    path: PathBuf,
+    key: String,
+}
+
+/// What one flush produced.
+struct Built {
+    upto: u64,
+    bytes: u64,
+    records: u64,
+    outputs: Vec<Output>,
+    converted: u64,
+    conversion_failed: u64,
+    processing_failed: u64,
+}
+
+type FlushError = (&'static str, String);
+
+async fn flush(
+    inner: &Arc<Inner>,
+    rt: &Arc<Runtime>,
+    dest: &Arc<Destination>,
+    spool: &Path,
+    p: Pending,
+) -> Result<(), FlushError> {
+    let doc = rt.doc();
+    let spec = match &dest.conversion {
+        Some(c) => Some(spec_of(&inner.catalog, c).map_err(|m| ("UNKNOWN_ERROR", m))?),
+        None => None,
+    };
+    let (buffer, dest2, spool2, doc2) = (rt.buffer.clone(), dest.clone(), spool.to_path_buf(), doc.clone());
+    let account = inner.config.account_id.clone();
+    let built = tokio::task::spawn_blocking(move || build(&buffer, &dest2, spec, &doc2, p, &spool2, &account))
+        .await
+        .map_err(|e| ("UNKNOWN_ERROR", format!("the delivery worker failed: {e}")))?;
+    let built = built.map_err(|m| ("UNKNOWN_ERROR", m))?;
+    let result = store_outputs(inner, &dest.bucket, &built.outputs).await;
+    for o in &built.outputs {
+        let _ = std::fs::remove_file(&o.path);
+    }
+    result?;
+    let upto = built.upto;
+    update_progress(&inner.store, &doc.name, move |pr| pr.delivered = pr.delivered.max(upto))
+        .await
+        .map_err(|e| ("UNKNOWN_ERROR", format!("recording delivery progress failed: {e}")))?;
+    rt.buffer.delivered(built.upto, built.bytes);
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &rt.metrics;
+    m.delivered_records.fetch_add(built.records, Relaxed);
+    m.delivered_bytes.fetch_add(built.bytes, Relaxed);
+    m.delivered_objects.fetch_add(built.outputs.len() as u64, Relaxed);
+    m.conversion_succeeded.fetch_add(built.converted, Relaxed);
+    m.conversion_failed.fetch_add(built.conversion_failed, Relaxed);
+    m.processing_failed.fetch_add(built.processing_failed, Relaxed);
+    Ok(())
+}
+
+fn spec_of(catalog: &tarn_catalog::Catalog, c: &Conversion) -> Result<ConversionSpec, String> {
+    let table = catalog
+        .get_table(&c.database, &c.table)
+        .map_err(|e| format!("Could not read the schema of table {}.{} from the catalog: {e}", c.database, c.table))?;
+    let columns: Vec<(String, String)> =
+        table.columns().iter().map(|col| (col.name.to_lowercase(), col.type_name().to_string())).collect();
+    if columns.is_empty() {
+        return Err(format!("Table {}.{} has no columns to convert records into.", c.database, c.table));
+    }
+    Ok(ConversionSpec {
+        columns,
+        case_insensitive: c.case_insensitive,
+        column_to_json_key: c.column_to_json_key.clone(),
+        dots_to_underscores: c.dots_to_underscores,
+        output: c.output.clone(),
+    })
+}
+
+async fn store_outputs(inner: &Inner, bucket: &str, outputs: &[Output]) -> Result<(), FlushError> {
+    for o in outputs {
+        let file = tokio::fs::File::open(&o.path).await.map_err(|e| ("UNKNOWN_ERROR", e.to_string()))?;
+        let len = file.metadata().await.map_err(|e| ("UNKNOWN_ERROR", e.to_string()))?.len();
+        let body = tokio_util_stream(file);
+        let req = PutRequest {
+            bucket: bucket.to_string(),
+            key: o.key.clone(),
+            meta: tarn_objects::ObjectMeta::default(),
+            body,
+            declared_len: Some(len),
+            content_md5: None,
+            checksum: ChecksumInput::Compute(ChecksumAlgorithm::Crc64Nvme),
+            conditions: WriteConditions::default(),
+        };
+        inner
+            .objects
+            .put_object(req)
+            .await
+            .map_err(|e| ("UNKNOWN_ERROR", format!("Could not deliver s3://{bucket}/{}: {e}", o.key)))?;
+    }
+    Ok(())
+}
+
+/// A file as an object body, read in 256 KiB pieces.
+fn tokio_util_stream(file: tokio::fs::File) -> tarn_objects::BodyStream {
+    use tokio::io::AsyncReadExt as _;
+    let stream = futures::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(Box::new(e) as tarn_objects::BoxError), None)),
+        }
+    });
+    Box::pin(stream)
+}
+
+enum Writer {
+    Convert(Box<RecordWriter<File>>),
+    Compress(Compressor<File>),
+}
+
+/// An open output file: a partition's data, or an error type's documents.
+struct Sink {
+    path: PathBuf,
+    writer: Writer,
+    rows: u64,
+    oldest_ms: i64,
+}
+
+fn new_spool_file(spool: &Path) -> Result<(PathBuf, File), String> {
+    let path = spool.join(format!("{:032x}", rand::random::<u128>()));
+    let file = File::create(&path).map_err(|e| format!("spool file {}: {e}", path.display()))?;
+    Ok((path, file))
+}
+
+/// The error document of one failed record, as AWS writes it.
+fn error_document(
+    error_type: &str,
+    code: &str,
+    message: &str,
+    arrival_ms: i64,
+    raw: &[u8],
+    conversion: Option<&Conversion>,
+    account: &str,
+) -> Vec<u8> {
+    let now = now_ms();
+    let mut doc = if error_type == CONVERSION_FAILED {
+        json!({
+            "attemptsMade": 1,
+            "arrivalTimestamp": arrival_ms,
+            "ErrorCode": code,
+            "ErrorMessage": message,
+            "attemptEndingTimestamp": now,
+            "rawData": B64.encode(raw),
+        })
+    } else {
+        json!({
+            "attemptsMade": 1,
+            "arrivalTimestamp": arrival_ms,
+            "errorCode": code,
+            "errorMessage": message,
+            "attemptEndingTimestamp": now,
+            "rawData": B64.encode(raw),
+        })
+    };
+    if let Some(c) = conversion {
+        doc["dataCatalogTable"] = json!({
+            "catalogId": account,
+            "databaseName": c.database,
+            "tableName": c.table,
+        });
+    }
+    let mut line = doc.to_string().into_bytes();
+    line.push(b'\n');
+    line
+}
+
+#[allow(clippy::too_many_lines)]
+fn build(
+    buffer: &crate::buffer::Buffer,
+    dest: &Destination,
+    spec: Option<ConversionSpec>,
+    doc: &StreamDoc,
+    p: Pending,
+    spool: &Path,
+    account: &str,
+) -> Result<Built, String> {
+    let mut sinks: BTreeMap<BTreeMap<String, String>, Sink> = BTreeMap::new();
+    let mut errors: BTreeMap<&'static str, Sink> = BTreeMap::new();
+    let mut built = Built {
+        upto: p.delivered,
+        bytes: 0,
+        records: 0,
+        outputs: Vec::new(),
+        converted: 0,
+        conversion_failed: 0,
+        processing_failed: 0,
+    };
+    let needed_keys = dest.prefix.partition_keys();
+    let delimiter = dest.pipeline.delimiter().map(<[u8]>::to_vec);
+    let cleanup = |sinks: &BTreeMap<BTreeMap<String, String>, Sink>, errors: &BTreeMap<&'static str, Sink>| {
+        for s in sinks.values().chain(errors.values()) {
+            let _ = std::fs::remove_file(&s.path);
+        }
+    };
+    let mut from = p.delivered;
+    let result: Result<(), String> = (|| {
+        while from < p.end && built.bytes < dest.size_bytes.max(1) {
+            let page = buffer.read(from, PAGE_RECORDS, PAGE_BYTES).map_err(|e| e.to_string())?;
+            let Some(last) = page.last() else { break };
+            from = last.n + 1;
+            for rec in page {
+                built.upto = rec.n + 1;
+                built.bytes += rec.data.len() as u64;
+                built.records += 1;
+                let mut fail = |error_type: &'static str, code: &str, message: &str, built: &mut Built| {
+                    if error_type == CONVERSION_FAILED {
+                        built.conversion_failed += 1;
+                    } else {
+                        built.processing_failed += 1;
+                    }
+                    let sink = match errors.entry(error_type) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            let (path, file) = new_spool_file(spool)?;
+                            let writer = Compressor::new(crate::compress::Compression::Uncompressed, file, "")
+                                .map_err(|e| e.to_string())?;
+                            v.insert(Sink {
+                                path,
+                                writer: Writer::Compress(writer),
+                                rows: 0,
+                                oldest_ms: rec.arrival_ms,
+                            })
+                        }
+                    };
+                    let line = error_document(
+                        error_type,
+                        code,
+                        message,
+                        rec.arrival_ms,
+                        &rec.data,
+                        dest.conversion.as_ref().filter(|_| error_type == CONVERSION_FAILED),
+                        account,
+                    );
+                    if let Writer::Compress(c) = &mut sink.writer {
+                        c.write_all(&line).map_err(|e| e.to_string())?;
+                    }
+                    sink.rows += 1;
+                    sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
+                    Ok::<(), String>(())
+                };
+                let outs = match dest.pipeline.apply(&rec.data) {
+                    Ok(outs) => outs,
+                    Err(f) => {
+                        fail(f.error_output_type(), f.code, &f.message, &mut built)?;
+                        continue;
+                    }
+                };
+                for (data, keys) in outs {
+                    let keys = if dest.dynamic_partitioning { keys } else { BTreeMap::new() };
+                    if let Some(missing) = needed_keys.iter().find(|k| !keys.contains_key(*k)) {
+                        fail(
+                            "metadata-extraction-failed",
+                            crate::process::METADATA_EXTRACTION_FAILED,
+                            &format!(
+                                "The partition key {missing} used in the prefix was not extracted from the record."
+                            ),
+                            &mut built,
+                        )?;
+                        continue;
+                    }
+                    let sink = match sinks.entry(keys) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            let (path, file) = new_spool_file(spool)?;
+                            let writer = match &spec {
+                                Some(spec) => {
+                                    Writer::Convert(Box::new(RecordWriter::new(spec, file).map_err(|e| e.to_string())?))
+                                }
+                                None => Writer::Compress(
+                                    Compressor::new(dest.compression, file, &format!("{}.data", doc.name))
+                                        .map_err(|e| e.to_string())?,
+                                ),
+                            };
+                            v.insert(Sink { path, writer, rows: 0, oldest_ms: rec.arrival_ms })
+                        }
+                    };
+                    match &mut sink.writer {
+                        Writer::Convert(w) => match w.push(&data) {
+                            Ok(()) => {
+                                built.converted += 1;
+                                sink.rows += 1;
+                                sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
+                            }
+                            Err(e) => fail(CONVERSION_FAILED, e.code, &e.message, &mut built)?,
+                        },
+                        Writer::Compress(c) => {
+                            c.write_all(&data).map_err(|e| e.to_string())?;
+                            if let Some(d) = &delimiter {
+                                c.write_all(d).map_err(|e| e.to_string())?;
+                            }
+                            sink.rows += 1;
+                            sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        cleanup(&sinks, &errors);
+        return Err(e);
+    }
+    let ext = dest.extension();
+    let empty = BTreeMap::new();
+    let finish = |sink: Sink, key: Result<String, String>, outputs: &mut Vec<Output>| -> Result<(), String> {
+        let file = match sink.writer {
+            Writer::Convert(w) => w.finish().map_err(|e| e.to_string())?,
+            Writer::Compress(c) => c.finish().map_err(|e| e.to_string())?,
+        };
+        let mut file = BufWriter::new(file);
+        file.flush().map_err(|e| e.to_string())?;
+        drop(file);
+        if sink.rows == 0 {
+            let _ = std::fs::remove_file(&sink.path);
+            return Ok(());
+        }
+        outputs.push(Output { path: sink.path, key: key? });
+        Ok(())
+    };
+    let mut outputs = Vec::new();
+    let mut sinks_left: Vec<(BTreeMap<String, String>, Sink)> = sinks.into_iter().collect();
+    let mut errors_left: Vec<(&'static str, Sink)> = errors.into_iter().collect();
+    let mut failed = None;
+    for (keys, sink) in sinks_left.drain(..) {
+        let key =
+            crate::prefix::object_key(&dest.prefix, &doc.name, doc.version_id, utc(sink.oldest_ms), None, &keys, &ext)
+                .map_err(|e| e.0);
+        let path = sink.path.clone();
+        if let Err(e) = finish(sink, key, &mut outputs) {
+            let _ = std::fs::remove_file(path);
+            failed.get_or_insert(e);
+        }
+    }
+    for (error_type, sink) in errors_left.drain(..) {
+        let key = error_object_key(dest, doc, error_type, utc(sink.oldest_ms), &empty);
+        let path = sink.path.clone();
+        if let Err(e) = finish(sink, key, &mut outputs) {
+            let _ = std::fs::remove_file(path);
+            failed.get_or_insert(e);
+        }
+    }
+    if let Some(e) = failed {
+        for o in &outputs {
+            let _ = std::fs::remove_file(&o.path);
+        }
+        return Err(e);
+    }
+    built.outputs = outputs;
+    Ok(built)
+}
+
+/// Where failed records go: the ErrorOutputPrefix, else `<Prefix><error-output-type>/YYYY/MM/dd/HH/`.
+fn error_object_key(
+    dest: &Destination,
+    doc: &StreamDoc,
+    error_type: &str,
+    ts: time::OffsetDateTime,
+    keys: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let template = dest.error_prefix.as_ref().unwrap_or(&dest.prefix);
+    crate::prefix::object_key(template, &doc.name, doc.version_id, ts, Some(error_type), keys, "").map_err(|e| e.0)
+}
