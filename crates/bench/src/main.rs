@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 
+mod firehose;
 mod tpch;
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
@@ -125,6 +126,22 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         limit: u32,
     },
+    /// Firehose PutRecordBatch of --records JSON records of about --size bytes (a click-stream
+    /// shape) from --producers loops; `--dump FILE` only writes the same records as JSON Lines.
+    FirehosePut {
+        #[command(flatten)]
+        conn: KinesisConn,
+        #[arg(long, default_value_t = 8)]
+        producers: usize,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, default_value_t = 500)]
+        size: usize,
+        #[arg(long)]
+        dump: Option<std::path::PathBuf>,
+    },
     /// The disk's own rates: fsync'd 4 KiB writes per second and sequential write MB/s.
     Disk {
         #[arg(long)]
@@ -166,6 +183,16 @@ fn main() {
         Cmd::KinesisPut { conn, producers, batch, size, seconds } => {
             if let Err(e) = rt.block_on(kinesis_put(conn, producers, batch, size, seconds)) {
                 eprintln!("kinesis-put: {e}");
+                std::process::exit(1);
+            }
+        }
+        Cmd::FirehosePut { conn, producers, batch, records, size, dump } => {
+            let result = match dump {
+                Some(path) => firehose::dump(&path, records, size),
+                None => rt.block_on(firehose::put(Kinesis::firehose(conn), producers, batch, records, size)),
+            };
+            if let Err(e) = result {
+                eprintln!("firehose-put: {e}");
                 std::process::exit(1);
             }
         }
@@ -434,6 +461,9 @@ struct Kinesis {
     conn: Arc<KinesisConn>,
     host: String,
     url: String,
+    /// SigV4 service name and `X-Amz-Target` prefix (Kinesis, or Firehose for `firehose-put`).
+    service: &'static str,
+    target_prefix: &'static str,
 }
 
 impl Kinesis {
@@ -441,7 +471,18 @@ impl Kinesis {
         let base = conn.endpoint.trim_end_matches('/');
         let host = base.trim_start_matches("http://").to_string();
         let url = format!("{base}/");
-        Self { client: client(), conn: Arc::new(conn), host, url }
+        Self {
+            client: client(),
+            conn: Arc::new(conn),
+            host,
+            url,
+            service: "kinesis",
+            target_prefix: "Kinesis_20131202",
+        }
+    }
+
+    fn firehose(conn: KinesisConn) -> Self {
+        Self { service: "firehose", target_prefix: "Firehose_20150804", ..Self::new(conn) }
     }
 
     fn authorization(&self, target: &str, date: &str, body: &[u8]) -> String {
@@ -451,13 +492,13 @@ impl Kinesis {
             "POST\n/\n\ncontent-type:{JSON_11}\nhost:{}\nx-amz-date:{date}\nx-amz-target:{target}\n\n{SIGNED}\n{payload}",
             self.host
         );
-        let (scope, sig) = sigv4_signature(&self.conn.secret_key, &self.conn.region, "kinesis", date, &canonical);
+        let (scope, sig) = sigv4_signature(&self.conn.secret_key, &self.conn.region, self.service, date, &canonical);
         format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={SIGNED}, Signature={sig}", self.conn.access_key)
     }
 
     /// POSTs `body` as `Kinesis_20131202.<op>`; Ok is the body of a 200 response.
     async fn call(&self, op: &str, body: Vec<u8>) -> Result<Bytes, CallError> {
-        let target = format!("Kinesis_20131202.{op}");
+        let target = format!("{}.{op}", self.target_prefix);
         let date = amz_date();
         let auth = self.authorization(&target, &date, &body);
         let req = http::Request::builder()

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Firehose benchmark: FIREHOSE_RECORDS (default 1,000,000) JSON records of about 500 bytes through
+# PutRecordBatch into a delivery stream that converts them to Parquet with a catalog table's
+# schema, end to end (first put to last record delivered), beside pyarrow's own single-threaded
+# JSON -> Parquet conversion of the same records, in one run.
+# Run from the repo root: bench/firehose.sh   (see bench/README.md)
+#
+# Env knobs: FIREHOSE_RECORDS, FIREHOSE_SIZE (bytes per record, 500), FIREHOSE_PRODUCERS (8),
+# BENCH_TMP (parent of the temp dir, default target/)
+set -euo pipefail
+N=${FIREHOSE_RECORDS:-1000000}
+SIZE=${FIREHOSE_SIZE:-500}
+PRODUCERS=${FIREHOSE_PRODUCERS:-8}
+VENV=target/bench-venv
+OUT=target/bench-firehose.md
+export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
+export AWS_ACCESS_KEY_ID=benchaccesskey AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789
+export AWS_DEFAULT_REGION=us-east-1 TARN_ROOT_ACCESS_KEY_ID=benchaccesskey TARN_ROOT_SECRET_ACCESS_KEY=benchsecretkey0123456789
+[[ -f Cargo.toml && -d crates/bench ]] || { echo "run from the repo root" >&2; exit 2; }
+
+cargo build --release -p tarn-server -p tarn-bench
+[[ -x $VENV/bin/python ]] || python3 -m venv $VENV
+$VENV/bin/pip install --quiet --disable-pip-version-check pyarrow boto3
+
+WORK=$(mktemp -d "${BENCH_TMP:-target}/bench-firehose-XXXX")
+PORT=$((20000 + RANDOM % 20000))
+PID=
+trap '[[ -n $PID ]] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+
+# the records, once, as JSON Lines (the pyarrow baseline reads this file; tarn-bench generates
+# the same bytes again for its puts)
+target/release/tarn-bench firehose-put --dump "$WORK/records.jsonl" --records "$N" --size "$SIZE" >/dev/null
+
+# baseline: pyarrow, one thread, JSON Lines -> Arrow with the table's schema -> Parquet (snappy)
+BASE=$($VENV/bin/python - "$WORK/records.jsonl" "$WORK/baseline.parquet" <<'PY'
+import sys, time
+import pyarrow as pa, pyarrow.json as pj, pyarrow.parquet as pq
+pa.set_cpu_count(1); pa.set_io_thread_count(1)
+schema = pa.schema([("id", pa.int64()), ("user_id", pa.int64()), ("session", pa.string()), ("url", pa.string()),
+                    ("country", pa.string()), ("ts", pa.int64()), ("score", pa.float64()), ("payload", pa.string())])
+t0 = time.perf_counter()
+table = pj.read_json(sys.argv[1], read_options=pj.ReadOptions(use_threads=False, block_size=8 << 20),
+                     parse_options=pj.ParseOptions(explicit_schema=schema))
+pq.write_table(table, sys.argv[2], compression="snappy")
+print(f"{table.num_rows} {time.perf_counter() - t0:.3f}")
+PY
+)
+read -r BASE_ROWS BASE_SECS <<<"$BASE"
+
+target/release/tarn serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --pg-listen off > "$WORK/tarn.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/_tarn/health >/dev/null && break; sleep 0.1; done
+export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT
+$VENV/bin/python - <<'PY'
+import time, boto3
+boto3.client("s3").create_bucket(Bucket="bench")
+glue = boto3.client("glue")
+glue.create_database(DatabaseInput={"Name": "bench"})
+cols = [("id", "bigint"), ("user_id", "bigint"), ("session", "string"), ("url", "string"),
+        ("country", "string"), ("ts", "bigint"), ("score", "double"), ("payload", "string")]
+glue.create_table(DatabaseName="bench", TableInput={"Name": "clicks", "StorageDescriptor": {
+    "Columns": [{"Name": n, "Type": t} for n, t in cols]}})
+role = "arn:aws:iam::000000000000:role/firehose"
+f = boto3.client("firehose")
+f.create_delivery_stream(DeliveryStreamName="bench", ExtendedS3DestinationConfiguration={
+    "RoleARN": role, "BucketARN": "arn:aws:s3:::bench", "Prefix": "clicks/",
+    "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+    "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 2},
+    "DataFormatConversionConfiguration": {"Enabled": True,
+        "SchemaConfiguration": {"RoleARN": role, "DatabaseName": "bench", "TableName": "clicks"},
+        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}}}})
+while f.describe_delivery_stream(DeliveryStreamName="bench")["DeliveryStreamDescription"]["DeliveryStreamStatus"] != "ACTIVE":
+    time.sleep(0.05)
+PY
+
+delivered() {
+  curl -sf http://127.0.0.1:$PORT/_tarn/metrics | awk '/^tarn_firehose_delivery_to_s3_records_total\{delivery_stream="bench"\}/ {print $2}'
+}
+T0=$(date +%s.%N)
+PUT=$(target/release/tarn-bench firehose-put --endpoint http://127.0.0.1:$PORT --stream bench \
+  --records "$N" --size "$SIZE" --producers "$PRODUCERS" 2>"$WORK/put.err")
+T1=$(date +%s.%N)
+for _ in $(seq 6000); do [[ "$(delivered)" == "$N" ]] && break; sleep 0.05; done
+T2=$(date +%s.%N)
+GOT=$(delivered)
+# the delivered Parquet holds every record
+ROWS=$($VENV/bin/python - <<'PY'
+import io, boto3, pyarrow.parquet as pq
+s3 = boto3.client("s3"); rows = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="clicks/"):
+    for o in page.get("Contents", []):
+        rows += pq.ParquetFile(io.BytesIO(s3.get_object(Bucket="bench", Key=o["Key"])["Body"].read())).metadata.num_rows
+print(rows)
+PY
+)
+ERRS=$(grep -cE ' (ERROR|WARN) ' "$WORK/tarn.log" || true)
+
+python3 - "$N" "$SIZE" "$BASE_ROWS" "$BASE_SECS" "$T0" "$T1" "$T2" "$GOT" "$ROWS" "$ERRS" "$PUT" <<'PY' | tee "$OUT"
+import sys
+n, size, base_rows, base_secs, t0, t1, t2, got, rows, errs, put = sys.argv[1:12]
+n, size, base_rows = int(n), int(size), int(base_rows)
+base_secs, t0, t1, t2 = float(base_secs), float(t0), float(t1), float(t2)
+e2e = t2 - t0
+base_rate, tarn_rate = base_rows / base_secs, n / e2e
+print(f"# Firehose JSON -> Parquet, {n:,} records of {size} bytes\n")
+print("| | records/s | MB/s | seconds |")
+print("|---|---|---|---|")
+print(f"| pyarrow read_json + write_table, 1 thread | {base_rate:,.0f} | {base_rate*size/1e6:.1f} | {base_secs:.2f} |")
+print(f"| tarn PutRecordBatch only ({put.split('producers=')[1].split()[0]} producers) | {n/(t1-t0):,.0f} | {n/(t1-t0)*size/1e6:.1f} | {t1-t0:.2f} |")
+print(f"| tarn end to end (first put to last record in Parquet) | {tarn_rate:,.0f} | {tarn_rate*size/1e6:.1f} | {e2e:.2f} |")
+print(f"\n**tarn end to end / pyarrow: {tarn_rate/base_rate:.2f}x** (target >= 0.5x)\n")
+ok = int(got or 0) == n and int(rows) == n
+print(f"delivered (metrics) = {got}, rows in delivered Parquet = {rows}, expected {n}: {'ok' if ok else 'MISMATCH'}; "
+      f"ERROR/WARN lines in the tarn log: {errs}\n")
+print("```\n" + put + "\n```")
+PY
+echo "written to $OUT (tarn log: $WORK/tarn.log is removed on exit)"
