@@ -24,11 +24,17 @@ use crate::{Inner, Runtime, update_progress};
 /// Largest read from the buffer at a time.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 const PAGE_RECORDS: usize = 10_000;
+/// Partitions one flush may write (AWS's active-partition quota per stream): each holds a spool
+/// file and, when converting, a row group being built.
+const ACTIVE_PARTITIONS_MAX: usize = 500;
 /// Retry cadence of a failed delivery: 1 s, doubling, at most 5 s (AWS retries S3 every 5 s).
 const BACKOFF_FIRST_MS: u64 = 1000;
 const BACKOFF_MAX_MS: u64 = 5000;
 
 pub const CONVERSION_FAILED: &str = "format-conversion-failed";
+/// Records whose delivery kept failing for the whole retry window (tarn's name: AWS documents
+/// none for S3 destinations).
+pub const DELIVERY_FAILED: &str = "s3-delivery-failed";
 
 fn now_ms() -> i64 {
     tarn_common::now_unix_nanos() / 1_000_000
@@ -42,6 +48,9 @@ fn utc(ms: i64) -> time::OffsetDateTime {
 /// Runs until the stream is deleted.
 pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>, spool: PathBuf) {
     let mut backoff = BACKOFF_FIRST_MS;
+    // since when the delivery of the oldest buffered records has been failing
+    let mut failing_since: Option<std::time::Instant> = None;
+    let mut last_failure = String::new();
     loop {
         if rt.stopped.load(std::sync::atomic::Ordering::SeqCst) {
             return;
@@ -61,8 +70,14 @@ pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>, spool: PathBuf) {
             }
             continue;
         }
-        match flush(&inner, &rt, &dest, &spool, p).await {
+        // past the retry window the records go to the error prefix instead (which, if it
+        // fails too, is retried for ever, blocking the stream, as AWS does)
+        let give_up = failing_since
+            .filter(|t| t.elapsed() >= Duration::from_secs(dest.retry_seconds))
+            .map(|_| last_failure.clone());
+        match flush(&inner, &rt, &dest, &spool, p, give_up).await {
             Ok(()) => {
+                failing_since = None;
                 backoff = BACKOFF_FIRST_MS;
                 *rt.failure.lock().expect("failure lock") = None;
             }
@@ -70,6 +85,8 @@ pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>, spool: PathBuf) {
                 let name = rt.doc().name;
                 tracing::warn!(stream = %name, %message, retry_in_ms = backoff, "firehose delivery failed; will retry");
                 rt.metrics.delivery_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                failing_since.get_or_insert_with(std::time::Instant::now);
+                last_failure.clone_from(&message);
                 *rt.failure.lock().expect("failure lock") = Some((kind.to_string(), message));
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(backoff)) => {}
@@ -90,6 +107,7 @@ async fn wait_stopped(rt: &Runtime) {
 /// One output object, spooled.
 struct Output {
     path: PathBuf,
+    bucket: String,
     key: String,
 }
 
@@ -112,25 +130,28 @@ async fn flush(
     dest: &Arc<Destination>,
     spool: &Path,
     p: Pending,
+    give_up: Option<String>,
 ) -> Result<(), FlushError> {
     let doc = rt.doc();
-    let spec = match &dest.conversion {
-        Some(c) => Some(spec_of(&inner.catalog, c).map_err(|m| ("UNKNOWN_ERROR", m))?),
-        None => None,
+    let spec = match (&dest.conversion, &give_up) {
+        (Some(c), None) => Some(spec_of(&inner.catalog, c).map_err(|m| ("UNKNOWN_ERROR", m))?),
+        _ => None,
     };
     let (buffer, dest2, spool2, doc2) = (rt.buffer.clone(), dest.clone(), spool.to_path_buf(), doc.clone());
     let account = inner.config.account_id.clone();
-    let built = tokio::task::spawn_blocking(move || build(&buffer, &dest2, spec, &doc2, p, &spool2, &account))
-        .await
-        .map_err(|e| ("UNKNOWN_ERROR", format!("the delivery worker failed: {e}")))?;
+    let built = tokio::task::spawn_blocking(move || {
+        build(&buffer, &dest2, spec, &doc2, p, &spool2, &account, give_up.as_deref())
+    })
+    .await
+    .map_err(|e| ("UNKNOWN_ERROR", format!("the delivery worker failed: {e}")))?;
     let built = built.map_err(|m| ("UNKNOWN_ERROR", m))?;
-    let result = store_outputs(inner, &dest.bucket, &built.outputs).await;
+    let result = store_outputs(inner, &built.outputs).await;
     for o in &built.outputs {
         let _ = std::fs::remove_file(&o.path);
     }
     result?;
     let upto = built.upto;
-    update_progress(&inner.store, &doc.name, move |pr| pr.delivered = pr.delivered.max(upto))
+    update_progress(&inner.store, &doc.name, doc.incarnation, move |pr| pr.delivered = pr.delivered.max(upto))
         .await
         .map_err(|e| ("UNKNOWN_ERROR", format!("recording delivery progress failed: {e}")))?;
     rt.buffer.delivered(built.upto, built.bytes);
@@ -163,8 +184,9 @@ fn spec_of(catalog: &tarn_catalog::Catalog, c: &Conversion) -> Result<Conversion
     })
 }
 
-async fn store_outputs(inner: &Inner, bucket: &str, outputs: &[Output]) -> Result<(), FlushError> {
+async fn store_outputs(inner: &Inner, outputs: &[Output]) -> Result<(), FlushError> {
     for o in outputs {
+        let bucket = &o.bucket;
         let file = tokio::fs::File::open(&o.path).await.map_err(|e| ("UNKNOWN_ERROR", e.to_string()))?;
         let len = file.metadata().await.map_err(|e| ("UNKNOWN_ERROR", e.to_string()))?.len();
         let body = tokio_util_stream(file);
@@ -275,6 +297,7 @@ fn build(
     p: Pending,
     spool: &Path,
     account: &str,
+    give_up: Option<&str>,
 ) -> Result<Built, String> {
     let mut sinks: BTreeMap<BTreeMap<String, String>, Sink> = BTreeMap::new();
     let mut errors: BTreeMap<&'static str, Sink> = BTreeMap::new();
@@ -288,22 +311,41 @@ fn build(
         processing_failed: 0,
     };
     let needed_keys = dest.prefix.partition_keys();
+    let ext = dest.extension();
     let delimiter = dest.pipeline.delimiter().map(<[u8]>::to_vec);
     let cleanup = |sinks: &BTreeMap<BTreeMap<String, String>, Sink>, errors: &BTreeMap<&'static str, Sink>| {
         for s in sinks.values().chain(errors.values()) {
             let _ = std::fs::remove_file(&s.path);
         }
     };
+    let mut backup: Option<Sink> = None;
     let mut from = p.delivered;
     let result: Result<(), String> = (|| {
-        while from < p.end && built.bytes < dest.size_bytes.max(1) {
+        // an object holds about SizeInMBs: records past that wait for the next flush
+        'pages: while from < p.end && built.bytes < dest.size_bytes.max(1) {
             let page = buffer.read(from, PAGE_RECORDS, PAGE_BYTES).map_err(|e| e.to_string())?;
             let Some(last) = page.last() else { break };
             from = last.n + 1;
             for rec in page {
+                if built.bytes >= dest.size_bytes.max(1) {
+                    break 'pages;
+                }
                 built.upto = rec.n + 1;
                 built.bytes += rec.data.len() as u64;
                 built.records += 1;
+                if let Some(b) = &dest.backup {
+                    if backup.is_none() {
+                        let (path, file) = new_spool_file(spool)?;
+                        let writer = Compressor::new(b.compression, file, &format!("{}.backup", doc.name))
+                            .map_err(|e| e.to_string())?;
+                        backup =
+                            Some(Sink { path, writer: Writer::Compress(writer), rows: 0, oldest_ms: rec.arrival_ms });
+                    }
+                    if let Some(Sink { writer: Writer::Compress(c), rows, .. }) = backup.as_mut() {
+                        c.write_all(&rec.data).map_err(|e| e.to_string())?;
+                        *rows += 1;
+                    }
+                }
                 let mut fail = |error_type: &'static str, code: &str, message: &str, built: &mut Built| {
                     if error_type == CONVERSION_FAILED {
                         built.conversion_failed += 1;
@@ -340,6 +382,10 @@ fn build(
                     sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
                     Ok::<(), String>(())
                 };
+                if let Some(reason) = give_up {
+                    fail(DELIVERY_FAILED, "S3.DeliveryFailed", reason, &mut built)?;
+                    continue;
+                }
                 let outs = match dest.pipeline.apply(&rec.data) {
                     Ok(outs) => outs,
                     Err(f) => {
@@ -356,6 +402,36 @@ fn build(
                             &format!(
                                 "The partition key {missing} used in the prefix was not extracted from the record."
                             ),
+                            &mut built,
+                        )?;
+                        continue;
+                    }
+                    if dest.dynamic_partitioning && !sinks.contains_key(&keys) && sinks.len() >= ACTIVE_PARTITIONS_MAX {
+                        fail(
+                            "processing-failed",
+                            "DynamicPartitioning.ActivePartitionsLimitExceeded",
+                            &format!("A buffer may hold at most {ACTIVE_PARTITIONS_MAX} active partitions."),
+                            &mut built,
+                        )?;
+                        continue;
+                    }
+                    // a partition whose keys make no valid object key (too long, say) is the
+                    // records' fault, not the bucket's: they go to the error prefix
+                    if !sinks.contains_key(&keys)
+                        && let Err(e) = crate::prefix::object_key(
+                            &dest.prefix,
+                            &doc.name,
+                            doc.version_id,
+                            utc(rec.arrival_ms),
+                            None,
+                            &keys,
+                            &ext,
+                        )
+                    {
+                        fail(
+                            "metadata-extraction-failed",
+                            crate::process::METADATA_EXTRACTION_FAILED,
+                            &format!("The partition keys do not make a valid prefix: {}", e.0),
                             &mut built,
                         )?;
                         continue;
@@ -401,25 +477,28 @@ fn build(
     })();
     if let Err(e) = result {
         cleanup(&sinks, &errors);
+        if let Some(b) = &backup {
+            let _ = std::fs::remove_file(&b.path);
+        }
         return Err(e);
     }
-    let ext = dest.extension();
     let empty = BTreeMap::new();
-    let finish = |sink: Sink, key: Result<String, String>, outputs: &mut Vec<Output>| -> Result<(), String> {
-        let file = match sink.writer {
-            Writer::Convert(w) => w.finish().map_err(|e| e.to_string())?,
-            Writer::Compress(c) => c.finish().map_err(|e| e.to_string())?,
+    let finish =
+        |sink: Sink, bucket: &str, key: Result<String, String>, outputs: &mut Vec<Output>| -> Result<(), String> {
+            let file = match sink.writer {
+                Writer::Convert(w) => w.finish().map_err(|e| e.to_string())?,
+                Writer::Compress(c) => c.finish().map_err(|e| e.to_string())?,
+            };
+            let mut file = BufWriter::new(file);
+            file.flush().map_err(|e| e.to_string())?;
+            drop(file);
+            if sink.rows == 0 {
+                let _ = std::fs::remove_file(&sink.path);
+                return Ok(());
+            }
+            outputs.push(Output { path: sink.path, bucket: bucket.to_string(), key: key? });
+            Ok(())
         };
-        let mut file = BufWriter::new(file);
-        file.flush().map_err(|e| e.to_string())?;
-        drop(file);
-        if sink.rows == 0 {
-            let _ = std::fs::remove_file(&sink.path);
-            return Ok(());
-        }
-        outputs.push(Output { path: sink.path, key: key? });
-        Ok(())
-    };
     let mut outputs = Vec::new();
     let mut sinks_left: Vec<(BTreeMap<String, String>, Sink)> = sinks.into_iter().collect();
     let mut errors_left: Vec<(&'static str, Sink)> = errors.into_iter().collect();
@@ -429,7 +508,24 @@ fn build(
             crate::prefix::object_key(&dest.prefix, &doc.name, doc.version_id, utc(sink.oldest_ms), None, &keys, &ext)
                 .map_err(|e| e.0);
         let path = sink.path.clone();
-        if let Err(e) = finish(sink, key, &mut outputs) {
+        if let Err(e) = finish(sink, &dest.bucket, key, &mut outputs) {
+            let _ = std::fs::remove_file(path);
+            failed.get_or_insert(e);
+        }
+    }
+    if let (Some(sink), Some(b)) = (backup, &dest.backup) {
+        let key = crate::prefix::object_key(
+            &b.prefix,
+            &doc.name,
+            doc.version_id,
+            utc(sink.oldest_ms),
+            None,
+            &empty,
+            b.compression.extension(),
+        )
+        .map_err(|e| e.0);
+        let path = sink.path.clone();
+        if let Err(e) = finish(sink, &b.bucket, key, &mut outputs) {
             let _ = std::fs::remove_file(path);
             failed.get_or_insert(e);
         }
@@ -437,7 +533,7 @@ fn build(
     for (error_type, sink) in errors_left.drain(..) {
         let key = error_object_key(dest, doc, error_type, utc(sink.oldest_ms), &empty);
         let path = sink.path.clone();
-        if let Err(e) = finish(sink, key, &mut outputs) {
+        if let Err(e) = finish(sink, &dest.bucket, key, &mut outputs) {
             let _ = std::fs::remove_file(path);
             failed.get_or_insert(e);
         }

@@ -136,6 +136,8 @@ pub(crate) struct Runtime {
     pub metrics: Arc<StreamMetrics>,
     /// The last delivery failure (FailureDescription), cleared by a success.
     pub failure: Mutex<Option<(String, String)>>,
+    /// The delivery task and the Kinesis reader, awaited when the stream is deleted.
+    pub tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Runtime {
@@ -198,14 +200,23 @@ pub(crate) fn load_progress(store: &Store, name: &str) -> Result<Progress> {
     Ok(json_decode(v.value(), "firehose progress")?)
 }
 
-/// Changes a stream's progress in one group commit (read, modify, write inside the commit).
-pub(crate) async fn update_progress<F>(store: &Store, name: &str, f: F) -> Result<()>
+/// Changes a stream's progress in one group commit (read, modify, write inside the commit),
+/// only while the stream is still the incarnation the caller works for: a task finishing after
+/// its stream was deleted (and perhaps created again under the name) changes nothing.
+pub(crate) async fn update_progress<F>(store: &Store, name: &str, incarnation: u64, f: F) -> Result<()>
 where
     F: FnOnce(&mut Progress) + Send + 'static,
 {
     let name = name.to_string();
     store
         .write(move |txn| {
+            let current = match txn.open_table(STREAMS)?.get(name.as_str())? {
+                Some(v) => json_decode::<StreamDoc>(v.value(), "firehose stream")?,
+                None => return Ok(()),
+            };
+            if current.incarnation != incarnation || current.deleting {
+                return Ok(());
+            }
             let mut table = txn.open_table(PROGRESS)?;
             let mut p: Progress = match table.get(name.as_str())? {
                 Some(v) => json_decode(v.value(), "firehose progress")?,
@@ -259,10 +270,10 @@ impl Delivery {
             out
         };
         for doc in docs {
-            if doc.deleting {
-                delivery.finish_delete(&doc).await?;
-            } else {
-                delivery.start(doc)?;
+            let name = doc.name.clone();
+            let started = if doc.deleting { delivery.finish_delete(&doc).await } else { delivery.start(doc) };
+            if let Err(err) = started {
+                tracing::error!(stream = %name, %err, "firehose stream could not be started; it is left as stored");
             }
         }
         Ok(delivery)
@@ -301,12 +312,14 @@ impl Delivery {
             stopped: AtomicBool::new(false),
             metrics: Arc::new(StreamMetrics::default()),
             failure: Mutex::new(None),
+            tasks: Mutex::default(),
         });
         self.inner.running.lock().expect("running lock").insert(doc.name.clone(), rt.clone());
-        tokio::spawn(deliver::run(self.inner.clone(), rt.clone(), self.spool_dir()));
+        let mut tasks = vec![tokio::spawn(deliver::run(self.inner.clone(), rt.clone(), self.spool_dir()))];
         if doc.source.is_some() {
-            tokio::spawn(source::run(self.inner.clone(), rt));
+            tasks.push(tokio::spawn(source::run(self.inner.clone(), rt.clone())));
         }
+        *rt.tasks.lock().expect("tasks lock") = tasks;
         Ok(())
     }
 
@@ -396,6 +409,9 @@ impl Delivery {
                 "A destination configuration (ExtendedS3DestinationConfiguration) is required.".into(),
             )
         })?;
+        if !destination.is_object() {
+            return Err(DeliveryError::InvalidArgument("The destination configuration must be an object.".into()));
+        }
         let destination = model::with_defaults(destination);
         Destination::parse(&destination)?;
         let tags = check_tags(&req.tags, &BTreeMap::new())?;
@@ -566,6 +582,11 @@ impl Delivery {
         self.save(&rt, doc.clone()).await?;
         rt.stop();
         self.inner.running.lock().expect("running lock").remove(name);
+        // a flush in flight finishes (its progress write is ignored) before the buffer goes
+        let tasks = std::mem::take(&mut *rt.tasks.lock().expect("tasks lock"));
+        for t in tasks {
+            let _ = t.await;
+        }
         self.finish_delete(&doc).await
     }
 
@@ -619,6 +640,9 @@ impl Delivery {
                 "Cannot update firehose: {name} since the current version id: {} and specified version id: {current_version} do not match",
                 doc.version_id
             )));
+        }
+        if !update.is_object() {
+            return Err(DeliveryError::InvalidArgument("The destination update must be an object.".into()));
         }
         let merged = model::with_defaults(model::merge_update(&doc.destination, update));
         let dest = Destination::parse(&merged)?;

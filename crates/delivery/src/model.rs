@@ -88,6 +88,13 @@ pub struct Conversion {
     pub output: OutputFormat,
 }
 
+/// Where S3BackupMode `Enabled` copies the source records (before any processing).
+pub struct Backup {
+    pub bucket: String,
+    pub prefix: PrefixTemplate,
+    pub compression: Compression,
+}
+
 /// The typed view of the destination the delivery task works from.
 pub struct Destination {
     pub bucket: String,
@@ -98,9 +105,11 @@ pub struct Destination {
     pub compression: Compression,
     pub pipeline: Pipeline,
     pub dynamic_partitioning: bool,
+    /// How long a failing delivery is retried before its records go to the error prefix.
     pub retry_seconds: u64,
     pub conversion: Option<Conversion>,
     pub file_extension: Option<String>,
+    pub backup: Option<Backup>,
 }
 
 fn invalid(message: impl Into<String>) -> DeliveryError {
@@ -143,7 +152,7 @@ pub fn with_defaults(mut v: Value) -> Value {
         .get("DataFormatConversionConfiguration")
         .is_some_and(|c| get_bool(c, "Enabled").unwrap_or(true) && c.get("SchemaConfiguration").is_some());
     let dynamic = v.get("DynamicPartitioningConfiguration").and_then(|d| get_bool(d, "Enabled")).unwrap_or(false);
-    let o = v.as_object_mut().expect("destinations are objects");
+    let Some(o) = v.as_object_mut() else { return v };
     let hints = o.entry("BufferingHints").or_insert_with(|| json!({}));
     if let Some(h) = hints.as_object_mut() {
         let big = conversion || dynamic;
@@ -163,7 +172,17 @@ pub fn merge_update(current: &Value, update: &Value) -> Value {
     let mut out = current.clone();
     if let (Some(o), Some(u)) = (out.as_object_mut(), update.as_object()) {
         for (k, v) in u {
-            o.insert(k.clone(), v.clone());
+            // BufferingHints members given alone keep the other hint
+            match (k.as_str(), o.get_mut(k), v.as_object()) {
+                ("BufferingHints", Some(Value::Object(cur)), Some(new)) => {
+                    for (hk, hv) in new {
+                        cur.insert(hk.clone(), hv.clone());
+                    }
+                }
+                _ => {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
         }
     }
     out
@@ -329,7 +348,33 @@ impl Destination {
                 "FileExtension {ext} is not valid: it must start with '.' and use [0-9a-z!-_.*'()]."
             )));
         }
+        let backup = match get_str(v, "S3BackupMode").unwrap_or("Disabled") {
+            "Disabled" => None,
+            "Enabled" => {
+                let b = v
+                    .get("S3BackupConfiguration")
+                    .ok_or_else(|| invalid("S3BackupConfiguration is required when S3BackupMode is Enabled."))?;
+                let arn =
+                    get_str(b, "BucketARN").ok_or_else(|| invalid("S3BackupConfiguration.BucketARN is required."))?;
+                let prefix = PrefixTemplate::parse(get_str(b, "Prefix").unwrap_or("")).map_err(|e| invalid(e.0))?;
+                if prefix.uses("partitionKeyFromQuery") || prefix.uses("partitionKeyFromLambda") {
+                    return Err(invalid("The S3 backup Prefix cannot use partition keys."));
+                }
+                let compression = match get_str(b, "CompressionFormat") {
+                    None => Compression::Uncompressed,
+                    Some(c) => Compression::parse(c)
+                        .ok_or_else(|| invalid(format!("S3BackupConfiguration.CompressionFormat {c} is not valid.")))?,
+                };
+                Some(Backup { bucket: bucket_of_arn(arn)?, prefix, compression })
+            }
+            other => {
+                return Err(DeliveryError::Validation(format!(
+                    "1 validation error detected: Value '{other}' at 'extendedS3DestinationConfiguration.s3BackupMode' failed to satisfy constraint: Member must satisfy enum value set: [Disabled, Enabled]"
+                )));
+            }
+        };
         Ok(Self {
+            backup,
             bucket,
             prefix,
             error_prefix,
@@ -338,7 +383,9 @@ impl Destination {
             compression,
             pipeline,
             dynamic_partitioning: dynamic,
-            retry_seconds: u64::try_from(retry_seconds).unwrap_or(300),
+            // AWS retries a failing S3 delivery for 24 hours; with dynamic partitioning for
+            // RetryOptions.DurationInSeconds (default 300)
+            retry_seconds: if dynamic { u64::try_from(retry_seconds).unwrap_or(300) } else { 24 * 3600 },
             conversion,
             file_extension,
         })

@@ -89,8 +89,8 @@ async fn poll(
         } else {
             continue;
         }
-        let (name, id, cp2) = (rt.doc().name, shard.id.clone(), next.clone());
-        update_progress(&inner.store, &name, move |p| {
+        let (doc, id, cp2) = (rt.doc(), shard.id.clone(), next.clone());
+        update_progress(&inner.store, &doc.name, doc.incarnation, move |p| {
             p.shards.insert(id, cp2);
         })
         .await

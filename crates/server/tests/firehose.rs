@@ -18,7 +18,7 @@ use aws_sdk_firehose::types::{
     Deserializer, DynamicPartitioningConfiguration, ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
     InputFormatConfiguration, KinesisStreamSourceConfiguration, OpenXJsonSerDe, OutputFormatConfiguration,
     ParquetSerDe, ProcessingConfiguration, Processor, ProcessorParameter, ProcessorParameterName, ProcessorType,
-    Record, SchemaConfiguration, Serializer, Tag,
+    Record, S3BackupMode, S3DestinationConfiguration, SchemaConfiguration, Serializer, Tag,
 };
 use serde_json::{Value, json};
 use tarn_testkit::{TestServer, raw_request};
@@ -370,6 +370,7 @@ async fn gzip_delivery_and_the_interval_hint() {
     wait_active(&f, "logs").await;
     let mut expected = Vec::new();
     let mut ids = Vec::new();
+    let first_put = Instant::now();
     for batch in 0..4 {
         let records: Vec<Record> = (0..100)
             .map(|i| {
@@ -383,14 +384,17 @@ async fn gzip_delivery_and_the_interval_hint() {
         assert_eq!(out.request_responses().len(), 100);
         ids.extend(out.request_responses().iter().map(|r| r.record_id().unwrap().to_string()));
     }
-    let first_put = Instant::now();
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), 400, "record ids are unique");
     let keys = wait_keys(&s3, "lake", "logs/", 1, Duration::from_secs(10)).await;
     let waited = first_put.elapsed();
     assert_eq!(keys.len(), 1, "one object for one buffer: {keys:?}");
-    // the interval hint (2 s) flushed it, not the size hint (5 MiB), within 1 s of the interval
-    assert!(waited < Duration::from_secs(3), "delivered {waited:?} after the puts");
+    // the interval hint (2 s) flushed it, not the size hint (5 MiB): not before the interval,
+    // and within 1 s of it
+    assert!(waited >= Duration::from_millis(1900), "delivered after {waited:?}, before the 2 s interval");
+    assert!(waited < Duration::from_secs(3), "delivered {waited:?} after the first put");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(list_keys(&s3, "lake", "logs/").await.len(), 1, "one flush for one buffer");
     let key = &keys[0];
     let now = time::OffsetDateTime::now_utc();
     let hour_dir = format!("logs/{:04}/{:02}/{:02}/", now.year(), u8::from(now.month()), now.day());
@@ -435,6 +439,17 @@ async fn the_size_hint_flushes_before_the_interval() {
     let body = get(&s3, "lake", &keys[0]).await;
     assert!(body.len() >= 1024 * 1024, "a full buffer of about SizeInMBs: {} bytes", body.len());
     assert!(body.len() <= 1024 * 1024 + 8 * 4096 * 100, "{} bytes", body.len());
+    // the rest (under the size hint) waits for the 15-minute interval
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let keys = list_keys(&s3, "lake", "").await;
+    let delivered: usize = {
+        let mut n = 0;
+        for k in &keys {
+            n += get(&s3, "lake", k).await.len();
+        }
+        n
+    };
+    assert!(delivered < 300 * 4096, "{delivered} of {} bytes delivered before the interval", 300 * 4096);
 }
 
 /// Registers `db.table` in the catalog with `columns` ((name, type)).
@@ -526,8 +541,29 @@ async fn json_to_parquet_with_the_catalog_schema_and_errors_under_the_error_pref
     let body = bytes::Bytes::from(get(&s3, "lake", &data[0]).await);
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body).unwrap();
     let schema = reader.schema().clone();
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(names, ["user_id", "page", "score", "ok"]);
+    // the file's columns are the catalog table's, in order, with the matching types
+    let table = glue(&srv, "GetTable", json!({ "DatabaseName": "web", "Name": "events" }));
+    let catalog_cols: Vec<(String, String)> = table["Table"]["StorageDescriptor"]["Columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["Name"].as_str().unwrap().to_string(), c["Type"].as_str().unwrap().to_string()))
+        .collect();
+    let file_cols: Vec<(String, String)> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let glue_type = match f.data_type() {
+                arrow_schema::DataType::Int64 => "bigint",
+                arrow_schema::DataType::Utf8 => "string",
+                arrow_schema::DataType::Float64 => "double",
+                arrow_schema::DataType::Boolean => "boolean",
+                other => panic!("unexpected column type {other}"),
+            };
+            (f.name().clone(), glue_type.to_string())
+        })
+        .collect();
+    assert_eq!(file_cols, catalog_cols);
     let mut rows = Vec::new();
     for batch in reader.build().unwrap() {
         let batch = batch.unwrap();
@@ -584,6 +620,16 @@ async fn dynamic_partitioning_by_a_jq_key() {
                 .buffering_hints(hints(64, 1))
                 .dynamic_partitioning_configuration(DynamicPartitioningConfiguration::builder().enabled(true).build())
                 .processing_configuration(jq_processing("{customer: .customer.id}", true))
+                .s3_backup_mode(S3BackupMode::Enabled)
+                .s3_backup_configuration(
+                    S3DestinationConfiguration::builder()
+                        .role_arn(ROLE)
+                        .bucket_arn("arn:aws:s3:::lake")
+                        .prefix("backup/")
+                        .compression_format(CompressionFormat::Gzip)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -592,14 +638,21 @@ async fn dynamic_partitioning_by_a_jq_key() {
         .unwrap();
     wait_active(&f, "orders").await;
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut raw = Vec::new();
     let mut records = Vec::new();
     for i in 0..30 {
         let customer = ["acme", "globex", "initech"][i % 3];
         let doc = json!({ "order": i, "customer": { "id": customer } }).to_string();
         expected.entry(customer.to_string()).or_default().push(doc.clone());
+        raw.extend_from_slice(doc.as_bytes());
         records.push(Record::builder().data(Blob::new(doc)).build().unwrap());
     }
     records.push(Record::builder().data(Blob::new("{broken")).build().unwrap());
+    raw.extend_from_slice(b"{broken");
+    // a key value too long for an object key is the record's fault: error prefix, not a stall
+    let long = json!({ "order": 99, "customer": { "id": "x".repeat(600) } }).to_string();
+    records.push(Record::builder().data(Blob::new(long.clone())).build().unwrap());
+    raw.extend_from_slice(long.as_bytes());
     f.put_record_batch().delivery_stream_name("orders").set_records(Some(records)).send().await.unwrap();
     let keys = wait_keys(&s3, "lake", "orders/", 3, Duration::from_secs(10)).await;
     assert_eq!(keys.len(), 3, "one object per partition: {keys:?}");
@@ -613,13 +666,87 @@ async fn dynamic_partitioning_by_a_jq_key() {
     let errors = wait_keys(&s3, "lake", "errors/", 1, Duration::from_secs(10)).await;
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("errors/metadata-extraction-failed/"), "{}", errors[0]);
-    let doc: Value = serde_json::from_slice(&get(&s3, "lake", &errors[0]).await).unwrap();
-    assert_eq!(doc["rawData"], json!("e2Jyb2tlbg=="), "{doc}");
+    let text = String::from_utf8(get(&s3, "lake", &errors[0]).await).unwrap();
+    let docs: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(docs.len(), 2, "{text}");
+    assert_eq!(docs[0]["rawData"], json!("e2Jyb2tlbg=="), "{text}");
+    assert_eq!(docs[0]["errorCode"], json!("DynamicPartitioning.MetadataExtractionFailed"));
+    use base64::Engine as _;
+    let long_back = base64::engine::general_purpose::STANDARD.decode(docs[1]["rawData"].as_str().unwrap()).unwrap();
+    assert_eq!(long_back, long.as_bytes());
+    // S3BackupMode Enabled: every source record, before processing, in the backup prefix
+    let backup = wait_keys(&s3, "lake", "backup/", 1, Duration::from_secs(10)).await;
+    assert_eq!(backup.len(), 1, "{backup:?}");
+    assert!(backup[0].ends_with(".gz"), "{}", backup[0]);
+    assert_eq!(gunzip(&get(&s3, "lake", &backup[0]).await), raw);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_deliveries_retry_then_go_to_the_error_prefix() {
+    let srv = server();
+    let (f, s3) = (srv.firehose(), srv.s3());
+    // the bucket does not exist yet: deliveries fail and are retried
+    f.create_delivery_stream()
+        .delivery_stream_name("late")
+        .extended_s3_destination_configuration(
+            s3_dest("late-bucket")
+                .prefix("data/k=!{partitionKeyFromQuery:k}/")
+                .error_output_prefix("errors/!{firehose:error-output-type}/")
+                .buffering_hints(hints(64, 0))
+                .dynamic_partitioning_configuration(
+                    DynamicPartitioningConfiguration::builder()
+                        .enabled(true)
+                        .retry_options(aws_sdk_firehose::types::RetryOptions::builder().duration_in_seconds(2).build())
+                        .build(),
+                )
+                .processing_configuration(jq_processing("{k: .k}", false))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_active(&f, "late").await;
+    let docs: Vec<String> = (0..5).map(|i| json!({ "k": "a", "i": i }).to_string()).collect();
+    let records = docs.iter().map(|d| Record::builder().data(Blob::new(d.clone())).build().unwrap()).collect();
+    f.put_record_batch().delivery_stream_name("late").set_records(Some(records)).send().await.unwrap();
+    // the failure shows in DescribeDeliveryStream while it lasts
+    let start = Instant::now();
+    loop {
+        let d = f.describe_delivery_stream().delivery_stream_name("late").send().await.unwrap();
+        if let Some(fd) = d.delivery_stream_description().unwrap().failure_description() {
+            assert!(fd.details().contains("late-bucket"), "{}", fd.details());
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no FailureDescription while delivery fails");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // past the 2 s retry window the records go to the error prefix, once the bucket takes writes
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s3.create_bucket().bucket("late-bucket").send().await.unwrap();
+    let errors = wait_keys(&s3, "late-bucket", "errors/", 1, Duration::from_secs(15)).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("errors/s3-delivery-failed/"), "{}", errors[0]);
+    let text = String::from_utf8(get(&s3, "late-bucket", &errors[0]).await).unwrap();
+    use base64::Engine as _;
+    let raws: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["errorCode"], "S3.DeliveryFailed", "{v}");
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v["rawData"].as_str().unwrap()).unwrap())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(raws, docs, "no record lost");
+    assert!(list_keys(&s3, "late-bucket", "data/").await.is_empty());
+    let d = f.describe_delivery_stream().delivery_stream_name("late").send().await.unwrap();
+    assert!(d.delivery_stream_description().unwrap().failure_description().is_none(), "cleared after success");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kinesis_stream_as_the_source() {
-    let srv = server();
+    let mut srv = server();
     let (f, s3, k) = (srv.firehose(), srv.s3(), srv.kinesis());
     s3.create_bucket().bucket("lake").send().await.unwrap();
     k.create_stream().stream_name("raw").shard_count(2).send().await.unwrap();
@@ -711,6 +838,36 @@ async fn a_kinesis_stream_as_the_source() {
         ordered.sort_unstable();
         assert_eq!(nums, ordered, "records of one partition key stay in order");
     }
+
+    // after a restart the source resumes from its checkpoints: new records, no re-reads
+    srv.restart();
+    let (s3, k) = (srv.s3(), srv.kinesis());
+    for i in 200..250 {
+        let line = format!("event-{i}\n");
+        k.put_record()
+            .stream_name("raw")
+            .partition_key(format!("user-{}", i % 7))
+            .data(aws_sdk_kinesis::primitives::Blob::new(line.clone()))
+            .send()
+            .await
+            .unwrap();
+        sent.push(line);
+    }
+    let start = Instant::now();
+    loop {
+        got.clear();
+        for key in list_keys(&s3, "lake", "fromk/").await {
+            let body = String::from_utf8(get(&s3, "lake", &key).await).unwrap();
+            got.extend(body.split_inclusive('\n').map(str::to_string));
+        }
+        if got.len() >= sent.len() || start.elapsed() > Duration::from_secs(15) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    got.sort();
+    sent.sort();
+    assert_eq!(got, sent, "after the restart: every record once");
 }
 
 #[test]
@@ -753,6 +910,8 @@ fn records_buffered_at_a_crash_are_delivered_after_restart() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
+    let before = rt.block_on(list_keys(&s3, "lake", "crashy/"));
+    assert!(before.is_empty(), "records must still be buffered at the kill: {before:?}");
     srv.kill();
     stop.store(true, Ordering::SeqCst);
     rt.block_on(async {
@@ -780,11 +939,16 @@ fn records_buffered_at_a_crash_are_delivered_after_restart() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     });
+    let well_formed = |l: &str| {
+        let parts: Vec<&str> = l.trim_end().split('-').collect();
+        parts.len() == 3 && parts[0].starts_with('p') && parts[1].starts_with('b') && parts[2].starts_with('r')
+    };
+    assert!(got.keys().all(|l| well_formed(l)), "only records the producers sent are delivered, whole");
     let lost: Vec<&String> = acked.iter().filter(|l| !got.contains_key(*l)).collect();
     assert!(lost.is_empty(), "{} acknowledged records lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(3)]);
     let duplicates: usize = got.values().map(|c| c - 1).sum();
     let unacked_delivered = got.keys().filter(|l| !acked.contains(l)).count();
-    println!(
+    eprintln!(
         "crash: {} records acknowledged, all delivered; {duplicates} duplicates (at least once); {unacked_delivered} delivered that were durable but not acknowledged before the kill",
         acked.len()
     );

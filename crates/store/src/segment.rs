@@ -188,9 +188,20 @@ impl SegmentLog {
             offset += (FRAME_HEADER_LEN + payload.len()) as u64;
             n += 1;
         }
-        let file = self.current.as_mut().expect("rolled above");
-        file.write_all(&buf)?;
-        file.sync_data()?;
+        let Some(file) = self.current.as_mut() else {
+            return Err(StoreError::Io(std::io::Error::other(
+                "the log refused appends after a write it could not undo; reopen it",
+            )));
+        };
+        if let Err(err) = file.write_all(&buf).and_then(|()| file.sync_data()) {
+            // cut what may have reached the file, so the next append and a later open see the
+            // log as it was; if even that fails, refuse appends rather than number wrongly
+            let good = self.segments[segment].len;
+            if file.set_len(good).and_then(|()| file.sync_data()).is_err() {
+                self.current = None;
+            }
+            return Err(err.into());
+        }
         // visible only once durable
         self.segments[segment].len = offset;
         self.index.extend(entries);
