@@ -88,9 +88,9 @@ impl Api {
     pub fn new(services: Services, identities: Identities, config: &ApiConfig) -> Self {
         let Services { objects, streams, crawlers, athena, delivery } = services;
         let store = objects.store().clone();
-        let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects, identities.account_id()));
+        let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), identities.account_id()));
         builder.set_auth(Auth { identities: identities.clone() });
-        builder.set_access(Access);
+        builder.set_access(Access { objects: objects.clone(), account_id: identities.account_id().to_string() });
         builder.set_host(Hosts::new(&config.base_domains));
         let s3 = builder.build();
         Self {
@@ -452,19 +452,54 @@ impl S3Auth for Auth {
 }
 
 /// Runs before every S3 operation: records its name, refuses anonymous requests.
-struct Access;
+/// Every S3 request: authenticated, and not denied by the bucket's policy.
+struct Access {
+    objects: Objects,
+    account_id: String,
+}
+
+/// The IAM action an S3 operation needs, as bucket policies name it.
+fn s3_action(op: &str) -> String {
+    match op {
+        "HeadObject" => "s3:GetObject".into(),
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket".into(),
+        "ListObjectVersions" => "s3:ListBucketVersions".into(),
+        "GetObjectAttributes" => "s3:GetObject".into(),
+        "DeleteObjects" => "s3:DeleteObject".into(),
+        "CopyObject" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "CreateMultipartUpload" => {
+            "s3:PutObject".into()
+        }
+        "ListParts" => "s3:ListMultipartUploadParts".into(),
+        "ListMultipartUploads" => "s3:ListBucketMultipartUploads".into(),
+        "AbortMultipartUpload" => "s3:AbortMultipartUpload".into(),
+        "GetBucketLocation" => "s3:GetBucketLocation".into(),
+        other => format!("s3:{other}"),
+    }
+}
 
 #[async_trait::async_trait]
 impl s3s::access::S3Access for Access {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
         let name = cx.s3_op().name().to_string();
         if let Some(slot) = cx.extensions_mut().get::<OperationSlot>() {
-            *slot.0.lock().expect("slot lock") = Some(name);
+            *slot.0.lock().expect("slot lock") = Some(name.clone());
         }
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
-        Ok(())
+        // the account root may always manage the policy itself, as in S3
+        if matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy") {
+            return Ok(());
+        }
+        let (bucket, key) = match cx.s3_path() {
+            s3s::path::S3Path::Root => return Ok(()),
+            s3s::path::S3Path::Bucket { bucket } => (bucket.to_string(), None),
+            s3s::path::S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
+        };
+        let principal = format!("arn:aws:iam::{}:root", self.account_id);
+        self.objects
+            .authorize(&principal, &self.account_id, &s3_action(&name), &bucket, key.as_deref())
+            .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
     }
 }
 

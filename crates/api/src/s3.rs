@@ -543,6 +543,30 @@ impl S3 for TarnS3 {
         Ok(S3Response::new(PutBucketVersioningOutput {}))
     }
 
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        self.objects.put_bucket_policy(&req.input.bucket, &req.input.policy).await.map_err(err)?;
+        Ok(S3Response::new(PutBucketPolicyOutput {}))
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        let policy = self.objects.get_bucket_policy(&req.input.bucket).map_err(err)?;
+        Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy) }))
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.objects.delete_bucket_policy(&req.input.bucket).await.map_err(err)?;
+        Ok(S3Response::new(DeleteBucketPolicyOutput {}))
+    }
+
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let headers = req.headers;
         let trailing = req.trailing_headers;

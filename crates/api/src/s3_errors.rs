@@ -12,6 +12,9 @@ pub fn to_s3_error(err: ObjectsError) -> S3Error {
     let with = |code: S3ErrorCode, message: &str| S3Error::with_message(code, message.to_string());
     match err {
         E::NoSuchBucket => with(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist"),
+        E::NoSuchBucketPolicy => with(S3ErrorCode::NoSuchBucketPolicy, "The bucket policy does not exist"),
+        E::MalformedPolicy(m) => with(S3ErrorCode::MalformedPolicy, &m),
+        E::AccessDenied => with(S3ErrorCode::AccessDenied, "Access Denied"),
         E::BucketAlreadyOwnedByYou => with(
             S3ErrorCode::BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it.",

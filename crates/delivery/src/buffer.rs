@@ -40,6 +40,15 @@ pub struct Pending {
     pub oldest_ms: Option<i64>,
 }
 
+/// The data size of a stored payload, without its flag byte (and seal).
+fn data_len(payload: &[u8]) -> u64 {
+    let overhead = match payload.first() {
+        Some(&SEALED) => 1 + 8 + 16,
+        _ => 1,
+    };
+    payload.len().saturating_sub(overhead) as u64
+}
+
 pub struct Buffer {
     log: Mutex<SegmentLog>,
     queue: Mutex<Vec<Queued>>,
@@ -65,7 +74,7 @@ impl Buffer {
             let page = log.read(from, 10_000, 8 * 1024 * 1024)?;
             let Some(last) = page.last() else { break };
             from = last.n + 1;
-            bytes += page.iter().map(|r| r.payload.len().saturating_sub(1) as u64).sum::<u64>();
+            bytes += page.iter().map(|r| data_len(&r.payload)).sum::<u64>();
         }
         let oldest_ms = log.timestamp_of(delivered);
         Ok(Self {

@@ -4,6 +4,8 @@
 //! `TARN_ROOT_ACCESS_KEY_ID` / `TARN_ROOT_SECRET_ACCESS_KEY`, or else is generated on first start
 //! and kept in `keys/root-credentials.json` (mode 0600) in the data dir.
 
+pub mod policy;
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;

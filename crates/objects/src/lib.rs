@@ -91,6 +91,12 @@ pub enum ObjectsError {
     KeyTooLong,
     #[error("{0}")]
     IncompleteBody(String),
+    #[error("the bucket does not have a bucket policy")]
+    NoSuchBucketPolicy,
+    #[error("{0}")]
+    MalformedPolicy(String),
+    #[error("access denied")]
+    AccessDenied,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -118,6 +124,8 @@ impl From<redb::TransactionError> for ObjectsError {
 
 pub type Result<T, E = ObjectsError> = std::result::Result<T, E>;
 
+use tarn_iam::policy::{Decision, Policy};
+
 /// Bucket as listed.
 #[derive(Clone, Debug)]
 pub struct BucketInfo {
@@ -132,7 +140,13 @@ pub struct BucketInfo {
 pub struct Objects {
     store: Store,
     region: String,
+    /// Parsed bucket policies by bucket (absent: the bucket has none), kept in step with
+    /// `s3_bucket_policies` by the calls that change it.
+    policies: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Policy>>>>,
 }
+
+/// Bucket policies, as sent (JSON text), by bucket.
+const BUCKET_POLICIES: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_policies");
 
 impl Objects {
     /// Opens the object store, creating its tables on first start.
@@ -145,10 +159,98 @@ impl Objects {
                 txn.open_table(record::NULL_VERSIONS)?;
                 txn.open_table(record::UPLOADS)?;
                 txn.open_table(record::PARTS)?;
+                txn.open_table(BUCKET_POLICIES)?;
                 Ok(())
             })
             .await?;
-        Ok(Self { store, region: region.to_string() })
+        let mut policies = std::collections::HashMap::new();
+        {
+            let txn = store.read()?;
+            for entry in txn.open_table(BUCKET_POLICIES)?.iter()? {
+                let (bucket, text) = entry?;
+                match Policy::parse(text.value()) {
+                    Ok(p) => {
+                        policies.insert(bucket.value().to_string(), std::sync::Arc::new(p));
+                    }
+                    Err(e) => tracing::error!(bucket = bucket.value(), %e, "a stored bucket policy no longer parses"),
+                }
+            }
+        }
+        Ok(Self { store, region: region.to_string(), policies: std::sync::Arc::new(std::sync::RwLock::new(policies)) })
+    }
+
+    // ---- bucket policies ----
+
+    /// PutBucketPolicy: the policy must parse and name only this bucket and its objects.
+    pub async fn put_bucket_policy(&self, bucket: &str, text: &str) -> Result<()> {
+        self.bucket(bucket)?;
+        let policy = Policy::parse(text).map_err(|e| ObjectsError::MalformedPolicy(e.0))?;
+        let own = format!("arn:aws:s3:::{bucket}");
+        if let Some(r) = policy.resources().into_iter().find(|r| *r != own && !r.starts_with(&format!("{own}/"))) {
+            return Err(ObjectsError::MalformedPolicy(format!("Policy has invalid resource {r}")));
+        }
+        let (b, t) = (bucket.to_string(), text.to_string());
+        let stored = self
+            .store
+            .write(move |txn| {
+                if txn.open_table(record::BUCKETS)?.get(b.as_str())?.is_none() {
+                    return Ok(false);
+                }
+                txn.open_table(BUCKET_POLICIES)?.insert(b.as_str(), t.as_str())?;
+                Ok(true)
+            })
+            .await?;
+        if !stored {
+            return Err(ObjectsError::NoSuchBucket);
+        }
+        self.policies.write().expect("policies lock").insert(bucket.to_string(), std::sync::Arc::new(policy));
+        Ok(())
+    }
+
+    /// GetBucketPolicy: the policy as it was sent.
+    pub fn get_bucket_policy(&self, bucket: &str) -> Result<String> {
+        self.bucket(bucket)?;
+        let txn = self.store.read()?;
+        let table = txn.open_table(BUCKET_POLICIES)?;
+        let text = table.get(bucket)?.ok_or(ObjectsError::NoSuchBucketPolicy)?;
+        Ok(text.value().to_string())
+    }
+
+    /// DeleteBucketPolicy (deleting none is not an error, as in S3).
+    pub async fn delete_bucket_policy(&self, bucket: &str) -> Result<()> {
+        self.bucket(bucket)?;
+        let b = bucket.to_string();
+        self.store
+            .write(move |txn| {
+                txn.open_table(BUCKET_POLICIES)?.remove(b.as_str())?;
+                Ok(())
+            })
+            .await?;
+        self.policies.write().expect("policies lock").remove(bucket);
+        Ok(())
+    }
+
+    /// Whether the bucket's policy lets `principal` (an ARN of account `account`) do `action`
+    /// on the bucket (`key` None) or one of its objects. Only an explicit Deny refuses: tarn's
+    /// identities are allowed what no policy denies.
+    pub fn authorize(
+        &self,
+        principal: &str,
+        account: &str,
+        action: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Result<()> {
+        let policy = self.policies.read().expect("policies lock").get(bucket).cloned();
+        let Some(policy) = policy else { return Ok(()) };
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        match policy.evaluate(principal, account, action, &resource) {
+            Decision::Deny => Err(ObjectsError::AccessDenied),
+            Decision::Allow | Decision::Silent => Ok(()),
+        }
     }
 
     #[must_use]
@@ -221,6 +323,7 @@ impl Objects {
     }
 
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let name_for_cache = name.to_string();
         let name = name.to_string();
         self.store
             .write(move |txn| {
@@ -247,9 +350,12 @@ impl Objects {
                     return Ok(Err(ObjectsError::BucketNotEmpty));
                 }
                 buckets.remove(name.as_str())?;
+                txn.open_table(BUCKET_POLICIES)?.remove(name.as_str())?;
                 Ok(Ok(()))
             })
-            .await?
+            .await??;
+        self.policies.write().expect("policies lock").remove(name_for_cache.as_str());
+        Ok(())
     }
 
     pub async fn set_versioning(&self, name: &str, enabled: bool) -> Result<()> {

@@ -124,7 +124,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
-        let registry = Arc::new(store::TarnRegistry::new(objects.clone()));
+        let registry = Arc::new(store::TarnRegistry::new(objects.clone(), catalog.account_id()));
         Ok(Self { catalog, objects, registry })
     }
 
@@ -141,7 +141,7 @@ impl Engine {
     /// A session whose default schema is `database` (Athena's QueryExecutionContext).
     pub fn context(&self, database: Option<&str>) -> Result<(Arc<SessionContext>, Arc<store::TarnRegistry>)> {
         // a registry per statement, so the bytes it reads are its own
-        let registry = Arc::new(store::TarnRegistry::new(self.objects.clone()));
+        let registry = Arc::new(store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()));
         let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
             .with_object_store_registry(registry.clone())
             .build_arc()

@@ -88,6 +88,8 @@ fn meta_of(key: &str, rec: &ObjectRecord) -> ObjectMeta {
 #[derive(Clone)]
 pub struct BucketStore {
     objects: Objects,
+    /// The caller's account: reads are checked against the bucket's policy for its root.
+    account: String,
     bucket: String,
     spool_dir: std::path::PathBuf,
     /// Bytes read, for a query's DataScannedInBytes.
@@ -108,9 +110,25 @@ impl fmt::Display for BucketStore {
 
 impl BucketStore {
     #[must_use]
-    pub fn new(objects: Objects, bucket: &str, scanned: Arc<AtomicU64>) -> Self {
+    pub fn new(objects: Objects, account: &str, bucket: &str, scanned: Arc<AtomicU64>) -> Self {
         let spool_dir = objects.store().root().join("tmp").join("query-spool");
-        Self { objects, bucket: bucket.to_string(), spool_dir, scanned }
+        Self { objects, account: account.to_string(), bucket: bucket.to_string(), spool_dir, scanned }
+    }
+
+    /// Every read of a table's data is a GetObject (and every listing a ListBucket) the
+    /// caller must be allowed: a bucket policy's Deny fails the query naming the path.
+    fn authorize(&self, action: &str, key: Option<&str>) -> object_store::Result<()> {
+        let principal = format!("arn:aws:iam::{}:root", self.account);
+        self.objects.authorize(&principal, &self.account, action, &self.bucket, key).map_err(|_| {
+            let path = match key {
+                Some(k) => format!("s3://{}/{k}", self.bucket),
+                None => format!("s3://{}", self.bucket),
+            };
+            object_store::Error::PermissionDenied {
+                path: path.clone(),
+                source: format!("Permission denied on S3 path: {path}: Access Denied ({action})").into(),
+            }
+        })
     }
 
     async fn put_stream(
@@ -184,6 +202,7 @@ impl ObjectStore for BucketStore {
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
         let key = key_of(location);
+        self.authorize("s3:GetObject", Some(&key))?;
         let target = GetTarget::from_version_id(options.version.as_deref());
         let found = self.objects.lookup(&self.bucket, &key, &target).map_err(|e| to_os_error(&self.bucket, &key, e))?;
         let meta = meta_of(&key, &found.record);
@@ -220,6 +239,7 @@ impl ObjectStore for BucketStore {
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
         // one snapshot for all ranges: they read the same version
         let key = key_of(location);
+        self.authorize("s3:GetObject", Some(&key))?;
         let found = self
             .objects
             .lookup(&self.bucket, &key, &GetTarget::Current)
@@ -266,6 +286,9 @@ impl ObjectStore for BucketStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        if let Err(e) = self.authorize("s3:ListBucket", None) {
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
         let this = self.clone();
         let prefix = prefix_of(prefix);
         futures::stream::unfold(Some(None::<String>), move |state| {
@@ -288,6 +311,7 @@ impl ObjectStore for BucketStore {
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.authorize("s3:ListBucket", None)?;
         let prefix = prefix_of(prefix);
         let mut out = ListResult { common_prefixes: Vec::new(), objects: Vec::new() };
         let mut after = None;
@@ -412,6 +436,7 @@ mod dashmap_like {
 /// Resolves `s3://bucket/...` (and `s3a://`) to that bucket's [`BucketStore`].
 pub struct TarnRegistry {
     objects: Objects,
+    account: String,
     buckets: BucketMap,
     scanned: Arc<AtomicU64>,
 }
@@ -424,13 +449,14 @@ impl fmt::Debug for TarnRegistry {
 
 impl TarnRegistry {
     #[must_use]
-    pub fn new(objects: Objects) -> Self {
-        Self { objects, buckets: BucketMap::default(), scanned: Arc::default() }
+    pub fn new(objects: Objects, account: &str) -> Self {
+        Self { objects, account: account.to_string(), buckets: BucketMap::default(), scanned: Arc::default() }
     }
 
     #[must_use]
     pub fn bucket(&self, bucket: &str) -> Arc<BucketStore> {
-        self.buckets.get_or_make(bucket, || BucketStore::new(self.objects.clone(), bucket, self.scanned.clone()))
+        self.buckets
+            .get_or_make(bucket, || BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone()))
     }
 
     /// Bytes read through this registry's stores so far.
