@@ -409,6 +409,33 @@ async fn gzip_delivery_and_the_interval_hint() {
     let metrics = reqwest_metrics(&srv);
     assert!(metrics.contains("tarn_firehose_delivery_to_s3_records_total{delivery_stream=\"logs\"} 400"), "{metrics}");
     assert!(metrics.contains("tarn_firehose_incoming_records_total{delivery_stream=\"logs\"} 400"));
+
+    // UpdateDestination changes live delivery: the next objects use the new prefix, format
+    // and stream version
+    f.update_destination()
+        .delivery_stream_name("logs")
+        .current_delivery_stream_version_id("1")
+        .destination_id("destinationId-000000000001")
+        .extended_s3_destination_update(
+            ExtendedS3DestinationUpdate::builder()
+                .prefix("logs-v2/")
+                .compression_format(CompressionFormat::Uncompressed)
+                .buffering_hints(hints(5, 1))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    f.put_record()
+        .delivery_stream_name("logs")
+        .record(Record::builder().data(Blob::new("after the update\n")).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let keys = wait_keys(&s3, "lake", "logs-v2/", 1, Duration::from_secs(10)).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].contains("/logs-2-") && !keys[0].ends_with(".gz"), "{}", keys[0]);
+    assert_eq!(get(&s3, "lake", &keys[0]).await, b"after the update\n");
 }
 
 fn reqwest_metrics(srv: &TestServer) -> String {
@@ -604,6 +631,49 @@ async fn json_to_parquet_with_the_catalog_schema_and_errors_under_the_error_pref
     let metrics = reqwest_metrics(&srv);
     assert!(metrics.contains("tarn_firehose_failed_conversion_records_total{delivery_stream=\"events\"} 2"));
     assert!(metrics.contains("tarn_firehose_succeed_conversion_records_total{delivery_stream=\"events\"} 50"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_to_orc() {
+    let srv = server();
+    let (f, s3) = (srv.firehose(), srv.s3());
+    s3.create_bucket().bucket("lake").send().await.unwrap();
+    catalog_table(&srv, "web", "hits", &[("id", "bigint"), ("path", "string")], "s3://lake/hits/");
+    let mut conversion = parquet_conversion("web", "hits");
+    conversion.output_format_configuration = Some(
+        OutputFormatConfiguration::builder()
+            .serializer(Serializer::builder().orc_ser_de(aws_sdk_firehose::types::OrcSerDe::builder().build()).build())
+            .build(),
+    );
+    f.create_delivery_stream()
+        .delivery_stream_name("hits")
+        .extended_s3_destination_configuration(
+            s3_dest("lake")
+                .prefix("hits/")
+                .error_output_prefix("errors/!{firehose:error-output-type}/")
+                .buffering_hints(hints(64, 1))
+                .data_format_conversion_configuration(conversion)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_active(&f, "hits").await;
+    let records: Vec<Record> = (0..20)
+        .map(|i| {
+            Record::builder().data(Blob::new(json!({ "id": i, "path": format!("/{i}") }).to_string())).build().unwrap()
+        })
+        .collect();
+    f.put_record_batch().delivery_stream_name("hits").set_records(Some(records)).send().await.unwrap();
+    let keys = wait_keys(&s3, "lake", "hits/", 1, Duration::from_secs(10)).await;
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].ends_with(".orc"), "{}", keys[0]);
+    let body = get(&s3, "lake", &keys[0]).await;
+    assert_eq!(&body[..3], b"ORC", "ORC magic");
+    assert!((*body.last().unwrap() as usize) + 1 < body.len(), "a postscript length that fits");
+    let metrics = reqwest_metrics(&srv);
+    assert!(metrics.contains("tarn_firehose_succeed_conversion_records_total{delivery_stream=\"hits\"} 20"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
