@@ -24,12 +24,6 @@ fn err(e: DeliveryError) -> JsonError {
     JsonError::client(e.code(), e.to_string())
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, JsonError> {
-    let body = if body.is_empty() { b"{}".as_slice() } else { body };
-    serde_json::from_slice(body)
-        .map_err(|e| JsonError::client("SerializationException", format!("the request body is not valid: {e}")))
-}
-
 fn missing(member: &str) -> JsonError {
     JsonError::client(
         "ValidationException",
@@ -64,14 +58,15 @@ struct EncryptionIn {
 }
 
 #[derive(Deserialize)]
-struct RecordIn {
-    #[serde(rename = "Data")]
-    data: Option<String>,
+struct RecordIn<'a> {
+    /// Borrowed from the body when it has no escapes (base64 never needs any): no copy.
+    #[serde(rename = "Data", borrow)]
+    data: Option<std::borrow::Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
-struct Req {
+struct Req<'a> {
     delivery_stream_name: Option<String>,
     delivery_stream_type: Option<String>,
     kinesis_stream_source_configuration: Option<KinesisSourceIn>,
@@ -97,12 +92,14 @@ struct Req {
     destination_id: Option<String>,
     s3_destination_update: Option<Value>,
     extended_s3_destination_update: Option<Value>,
-    record: Option<RecordIn>,
-    records: Option<Vec<RecordIn>>,
+    #[serde(borrow)]
+    record: Option<RecordIn<'a>>,
+    #[serde(borrow)]
+    records: Option<Vec<RecordIn<'a>>>,
     allow_force_delete: Option<bool>,
 }
 
-impl Req {
+impl Req<'_> {
     fn name(&self) -> Result<&str, JsonError> {
         self.delivery_stream_name.as_deref().ok_or_else(|| missing("deliveryStreamName"))
     }
@@ -135,7 +132,9 @@ fn tags_of(tags: Option<Vec<TagIn>>) -> Result<Vec<(String, Option<String>)>, Js
 }
 
 pub async fn handle(delivery: &Delivery, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
-    let req: Req = parse(body)?;
+    let body = if body.is_empty() { b"{}".as_slice() } else { body };
+    let req: Req<'_> = serde_json::from_slice(body)
+        .map_err(|e| JsonError::client("SerializationException", format!("the request body is not valid: {e}")))?;
     match operation {
         "CreateDeliveryStream" => {
             let name = req.name()?.to_string();

@@ -24,7 +24,17 @@ type Queued = (Vec<Vec<u8>>, u64, Reply);
 pub struct Buffered {
     pub n: u64,
     pub arrival_ms: i64,
-    pub data: Vec<u8>,
+    /// The stored payload, or the opened one; the record's data starts at `start`.
+    payload: Vec<u8>,
+    start: usize,
+}
+
+impl Buffered {
+    /// The record's data.
+    #[must_use]
+    pub fn data(&self) -> &[u8] {
+        &self.payload[self.start..]
+    }
 }
 
 /// What is waiting to be delivered.
@@ -122,21 +132,19 @@ impl Buffer {
         }
     }
 
-    fn decode(&self, mut payload: Vec<u8>, n: u64) -> Result<Vec<u8>, StoreError> {
+    /// (payload, where the data starts): plain records are not copied.
+    fn decode(&self, payload: Vec<u8>, n: u64) -> Result<(Vec<u8>, usize), StoreError> {
         match payload.first() {
-            Some(&PLAIN) => {
-                payload.remove(0);
-                Ok(payload)
-            }
+            Some(&PLAIN) => Ok((payload, 1)),
             Some(&SEALED) if payload.len() >= 9 => {
                 let nonce: [u8; 8] = payload[1..9].try_into().expect("8 bytes");
-                let mut sealed = payload.split_off(9);
+                let mut sealed = payload[9..].to_vec();
                 let k = self.key.lock().expect("key lock");
                 let key = k.0.as_ref().ok_or_else(|| {
                     StoreError::Corrupt(format!("buffered record {n} is sealed, but the stream has no data key"))
                 })?;
                 key.open_chunk(nonce, 0, true, &mut sealed)?;
-                Ok(sealed)
+                Ok((sealed, 0))
             }
             _ => Err(StoreError::Corrupt(format!("buffered record {n} has an unknown encoding"))),
         }
@@ -206,7 +214,10 @@ impl Buffer {
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Buffered>, StoreError> {
         let raw = self.log.lock().expect("log lock").read(from, max_records, max_bytes)?;
         raw.into_iter()
-            .map(|r| Ok(Buffered { n: r.n, arrival_ms: r.ts_ms, data: self.decode(r.payload, r.n)? }))
+            .map(|r| {
+                let (payload, start) = self.decode(r.payload, r.n)?;
+                Ok(Buffered { n: r.n, arrival_ms: r.ts_ms, payload, start })
+            })
             .collect()
     }
 

@@ -311,6 +311,7 @@ fn build(
         processing_failed: 0,
     };
     let needed_keys = dest.prefix.partition_keys();
+    let passthrough = dest.pipeline.passes_through();
     let ext = dest.extension();
     let delimiter = dest.pipeline.delimiter().map(<[u8]>::to_vec);
     let cleanup = |sinks: &BTreeMap<BTreeMap<String, String>, Sink>, errors: &BTreeMap<&'static str, Sink>| {
@@ -331,7 +332,7 @@ fn build(
                     break 'pages;
                 }
                 built.upto = rec.n + 1;
-                built.bytes += rec.data.len() as u64;
+                built.bytes += rec.data().len() as u64;
                 built.records += 1;
                 if let Some(b) = &dest.backup {
                     if backup.is_none() {
@@ -342,7 +343,7 @@ fn build(
                             Some(Sink { path, writer: Writer::Compress(writer), rows: 0, oldest_ms: rec.arrival_ms });
                     }
                     if let Some(Sink { writer: Writer::Compress(c), rows, .. }) = backup.as_mut() {
-                        c.write_all(&rec.data).map_err(|e| e.to_string())?;
+                        c.write_all(rec.data()).map_err(|e| e.to_string())?;
                         *rows += 1;
                     }
                 }
@@ -371,7 +372,7 @@ fn build(
                         code,
                         message,
                         rec.arrival_ms,
-                        &rec.data,
+                        rec.data(),
                         dest.conversion.as_ref().filter(|_| error_type == CONVERSION_FAILED),
                         account,
                     );
@@ -386,12 +387,19 @@ fn build(
                     fail(DELIVERY_FAILED, "S3.DeliveryFailed", reason, &mut built)?;
                     continue;
                 }
-                let outs = match dest.pipeline.apply(&rec.data) {
-                    Ok(outs) => outs,
-                    Err(f) => {
-                        fail(f.error_output_type(), f.code, &f.message, &mut built)?;
-                        continue;
-                    }
+                // records pass through untouched unless a processor is configured
+                let applied;
+                let outs: Vec<(&[u8], BTreeMap<String, String>)> = if passthrough {
+                    vec![(rec.data(), BTreeMap::new())]
+                } else {
+                    applied = match dest.pipeline.apply(rec.data()) {
+                        Ok(outs) => outs,
+                        Err(f) => {
+                            fail(f.error_output_type(), f.code, &f.message, &mut built)?;
+                            continue;
+                        }
+                    };
+                    applied.iter().map(|(d, k)| (d.as_slice(), k.clone())).collect()
                 };
                 for (data, keys) in outs {
                     let keys = if dest.dynamic_partitioning { keys } else { BTreeMap::new() };
@@ -453,7 +461,7 @@ fn build(
                         }
                     };
                     match &mut sink.writer {
-                        Writer::Convert(w) => match w.push(&data) {
+                        Writer::Convert(w) => match w.push(data) {
                             Ok(()) => {
                                 built.converted += 1;
                                 sink.rows += 1;
@@ -462,7 +470,7 @@ fn build(
                             Err(e) => fail(CONVERSION_FAILED, e.code, &e.message, &mut built)?,
                         },
                         Writer::Compress(c) => {
-                            c.write_all(&data).map_err(|e| e.to_string())?;
+                            c.write_all(data).map_err(|e| e.to_string())?;
                             if let Some(d) = &delimiter {
                                 c.write_all(d).map_err(|e| e.to_string())?;
                             }

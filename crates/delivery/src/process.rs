@@ -185,6 +185,9 @@ enum Eval {
     Fields(Vec<(String, Field)>),
 }
 
+/// What a record becomes: output records, each with its partition keys.
+pub type Processed = Vec<(Vec<u8>, BTreeMap<String, String>)>;
+
 /// The compiled pipeline of one delivery stream's destination.
 pub struct Pipeline {
     enabled: bool,
@@ -1064,11 +1067,18 @@ impl Pipeline {
         self.query.as_ref().map(|q| q.text.as_str())
     }
 
+    /// Whether [`Pipeline::apply`] would hand every record back unchanged, with no keys (the
+    /// delivery task then skips it and its copy).
+    #[must_use]
+    pub fn passes_through(&self) -> bool {
+        !self.enabled
+            || (!self.decompress && !self.extract_messages && self.deaggregation.is_none() && self.query.is_none())
+    }
+
     /// Applies everything but the delimiter to one incoming record: 0..n output records, each
     /// with its partition keys (empty without `MetadataExtraction`), or a failure for the whole
     /// record (a sub-record that fails fails the record it came from).
-    #[allow(clippy::type_complexity)]
-    pub fn apply(&self, record: &[u8]) -> Result<Vec<(Vec<u8>, BTreeMap<String, String>)>, RecordFailure> {
+    pub fn apply(&self, record: &[u8]) -> Result<Processed, RecordFailure> {
         if !self.enabled {
             return Ok(vec![(record.to_vec(), BTreeMap::new())]);
         }
