@@ -465,7 +465,6 @@ fn s3_action(op: &str) -> String {
         "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket".into(),
         "ListObjectVersions" => "s3:ListBucketVersions".into(),
         "GetObjectAttributes" => "s3:GetObject".into(),
-        "DeleteObjects" => "s3:DeleteObject".into(),
         "CopyObject" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "CreateMultipartUpload" => {
             "s3:PutObject".into()
         }
@@ -487,9 +486,16 @@ impl s3s::access::S3Access for Access {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
-        // the account root may always manage the policy itself, as in S3
-        if matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy") {
+        // the account root may always manage the policy itself, as in S3; DeleteObjects is
+        // checked key by key by its handler
+        if matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy" | "DeleteObjects") {
             return Ok(());
+        }
+        // addressing a version needs the *Version action
+        let versioned = cx.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+        let mut action = s3_action(&name);
+        if versioned && matches!(action.as_str(), "s3:GetObject" | "s3:DeleteObject") {
+            action.push_str("Version");
         }
         let (bucket, key) = match cx.s3_path() {
             s3s::path::S3Path::Root => return Ok(()),
@@ -498,7 +504,7 @@ impl s3s::access::S3Access for Access {
         };
         let principal = format!("arn:aws:iam::{}:root", self.account_id);
         self.objects
-            .authorize(&principal, &self.account_id, &s3_action(&name), &bucket, key.as_deref())
+            .authorize(&principal, &self.account_id, &action, &bucket, key.as_deref())
             .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
     }
 }

@@ -19,12 +19,20 @@ use crate::s3_errors::to_s3_error;
 pub struct TarnS3 {
     objects: Objects,
     owner_id: String,
+    account_id: String,
 }
 
 impl TarnS3 {
     #[must_use]
     pub fn new(objects: Objects, account_id: &str) -> Self {
-        Self { objects, owner_id: format!("{account_id:0>64}") }
+        Self { objects, owner_id: format!("{account_id:0>64}"), account_id: account_id.to_string() }
+    }
+
+    /// A copy reads its source: the source bucket's policy must not deny s3:GetObject.
+    fn authorize_copy_source(&self, bucket: &str, key: &str, versioned: bool) -> S3Result<()> {
+        let principal = format!("arn:aws:iam::{}:root", self.account_id);
+        let action = if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" };
+        self.objects.authorize(&principal, &self.account_id, action, bucket, Some(key)).map_err(err)
     }
 
     fn owner(&self) -> Owner {
@@ -706,8 +714,16 @@ impl S3 for TarnS3 {
         let quiet = input.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
+        let principal = format!("arn:aws:iam::{}:root", self.account_id);
         for obj in input.delete.objects {
-            match self.objects.delete_object(&input.bucket, &obj.key, obj.version_id.as_deref()).await {
+            // each key is its own DeleteObject(Version) for the bucket policy
+            let action = if obj.version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
+            let allowed = self.objects.authorize(&principal, &self.account_id, action, &input.bucket, Some(&obj.key));
+            let result = match allowed {
+                Ok(()) => self.objects.delete_object(&input.bucket, &obj.key, obj.version_id.as_deref()).await,
+                Err(e) => Err(e),
+            };
+            match result {
                 Ok(outcome) => {
                     if !quiet {
                         let (version_id, delete_marker_version_id) = if obj.version_id.is_some() {
@@ -745,6 +761,7 @@ impl S3 for TarnS3 {
         let input = req.input;
         check_sse_request(input.server_side_encryption.as_ref())?;
         let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
+        self.authorize_copy_source(&src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
         let found: Found = self.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
         let rec = found.record.clone();
         check_copy_conditions(
@@ -1084,6 +1101,7 @@ impl S3 for TarnS3 {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
+        self.authorize_copy_source(&src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
         let found = self.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
         let rec = found.record.clone();
         check_copy_conditions(

@@ -139,6 +139,22 @@ impl Policy {
         Ok(Self { statements })
     }
 
+    /// A policy that denies everything to everyone: what a stored policy that no longer parses
+    /// becomes, so that a Deny never silently stops working.
+    #[must_use]
+    pub fn deny_all() -> Self {
+        Self {
+            statements: vec![Statement {
+                effect: Effect::Deny,
+                principals: Principals::Everyone,
+                actions: vec!["*".into()],
+                not_action: false,
+                resources: vec!["*".into()],
+                not_resource: false,
+            }],
+        }
+    }
+
     /// Every resource the policy names (a bucket policy may name only its own bucket).
     #[must_use]
     pub fn resources(&self) -> Vec<&str> {
@@ -176,13 +192,14 @@ fn glob(pattern: &str, s: &str) -> bool {
     let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
     let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
     while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // a `*` in the pattern is a wildcard even where the string has a `*` too
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = si;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
         } else if let Some(st) = star {
             pi = st + 1;
             mark += 1;
@@ -257,5 +274,7 @@ mod tests {
         assert!(glob("a?c", "abc"));
         assert!(!glob("a?c", "ac"));
         assert!(glob("*", ""));
+        assert!(glob("arn:aws:s3:::lake/secret/*", "arn:aws:s3:::lake/secret/*x"), "a '*' in a key is no escape");
+        assert!(glob("a*b", "a*b"));
     }
 }

@@ -143,6 +143,9 @@ pub struct Objects {
     /// Parsed bucket policies by bucket (absent: the bucket has none), kept in step with
     /// `s3_bucket_policies` by the calls that change it.
     policies: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Policy>>>>,
+    /// Held across a policy change's commit and cache update (and bucket deletion), so the
+    /// cache and the table agree.
+    policy_changes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Bucket policies, as sent (JSON text), by bucket.
@@ -172,11 +175,19 @@ impl Objects {
                     Ok(p) => {
                         policies.insert(bucket.value().to_string(), std::sync::Arc::new(p));
                     }
-                    Err(e) => tracing::error!(bucket = bucket.value(), %e, "a stored bucket policy no longer parses"),
+                    Err(e) => {
+                        tracing::error!(bucket = bucket.value(), %e, "a stored bucket policy no longer parses: denying every request to the bucket until it is replaced");
+                        policies.insert(bucket.value().to_string(), std::sync::Arc::new(Policy::deny_all()));
+                    }
                 }
             }
         }
-        Ok(Self { store, region: region.to_string(), policies: std::sync::Arc::new(std::sync::RwLock::new(policies)) })
+        Ok(Self {
+            store,
+            region: region.to_string(),
+            policies: std::sync::Arc::new(std::sync::RwLock::new(policies)),
+            policy_changes: std::sync::Arc::default(),
+        })
     }
 
     // ---- bucket policies ----
@@ -190,6 +201,7 @@ impl Objects {
             return Err(ObjectsError::MalformedPolicy(format!("Policy has invalid resource {r}")));
         }
         let (b, t) = (bucket.to_string(), text.to_string());
+        let _change = self.policy_changes.lock().await;
         let stored = self
             .store
             .write(move |txn| {
@@ -220,6 +232,7 @@ impl Objects {
     pub async fn delete_bucket_policy(&self, bucket: &str) -> Result<()> {
         self.bucket(bucket)?;
         let b = bucket.to_string();
+        let _change = self.policy_changes.lock().await;
         self.store
             .write(move |txn| {
                 txn.open_table(BUCKET_POLICIES)?.remove(b.as_str())?;
@@ -323,6 +336,7 @@ impl Objects {
     }
 
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        let _change = self.policy_changes.lock().await;
         let name_for_cache = name.to_string();
         let name = name.to_string();
         self.store

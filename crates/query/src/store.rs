@@ -115,8 +115,9 @@ impl BucketStore {
         Self { objects, account: account.to_string(), bucket: bucket.to_string(), spool_dir, scanned }
     }
 
-    /// Every read of a table's data is a GetObject (and every listing a ListBucket) the
-    /// caller must be allowed: a bucket policy's Deny fails the query naming the path.
+    /// Every read of a table's data is a GetObject (every listing a ListBucket, every write a
+    /// PutObject) the caller must be allowed: a bucket policy's Deny fails the query naming
+    /// the path.
     fn authorize(&self, action: &str, key: Option<&str>) -> object_store::Result<()> {
         let principal = format!("arn:aws:iam::{}:root", self.account);
         self.objects.authorize(&principal, &self.account, action, &self.bucket, key).map_err(|_| {
@@ -178,6 +179,7 @@ impl ObjectStore for BucketStore {
         payload: PutPayload,
         _opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.authorize("s3:PutObject", Some(&key_of(location)))?;
         let len = payload.content_length() as u64;
         let chunks: Vec<Bytes> = payload.into_iter().collect();
         let body = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
@@ -189,6 +191,7 @@ impl ObjectStore for BucketStore {
         location: &Path,
         _opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.authorize("s3:PutObject", Some(&key_of(location)))?;
         std::fs::create_dir_all(&self.spool_dir).map_err(|e| generic(e.into()))?;
         let file = tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| generic(e.into()))?;
         let (std_file, path) = file.into_parts();
@@ -275,6 +278,7 @@ impl ObjectStore for BucketStore {
                 let this = this.clone();
                 async move {
                     let key = key_of(&path);
+                    this.authorize("s3:DeleteObject", Some(&key))?;
                     this.objects
                         .delete_object(&this.bucket, &key, None)
                         .await
@@ -328,6 +332,8 @@ impl ObjectStore for BucketStore {
 
     async fn copy_opts(&self, from: &Path, to: &Path, _options: CopyOptions) -> object_store::Result<()> {
         let (from, to) = (key_of(from), key_of(to));
+        self.authorize("s3:GetObject", Some(&from))?;
+        self.authorize("s3:PutObject", Some(&to))?;
         let found = self
             .objects
             .lookup(&self.bucket, &from, &GetTarget::Current)

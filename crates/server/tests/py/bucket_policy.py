@@ -18,6 +18,9 @@ deny_secret = {
     "Statement": [{
         "Sid": "no-secret-reads", "Effect": "Deny", "Principal": "*",
         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lake/secret/*",
+    }, {
+        "Sid": "keep-secrets", "Effect": "Deny", "Principal": {"AWS": "000000000000"},
+        "Action": ["s3:DeleteObject", "S3:DeleteObjectVersion"], "Resource": "arn:aws:s3:::lake/secret/*",
     }],
 }
 
@@ -65,6 +68,17 @@ if phase in ("setup", "after-restart"):
           "objects the policy does not name stay readable")
     s3.put_object(Bucket="lake", Key="secret/part-1.csv", Body=b"4,d\n")
     check(True, "PutObject is not denied by a GetObject Deny")
+    s3.put_object(Bucket="lake", Key="secret/*x", Body=b"starred")
+    check(error_code(s3.get_object, Bucket="lake", Key="secret/*x") == "AccessDenied",
+          "a '*' in a key does not escape the Resource wildcard")
+    out = s3.delete_objects(Bucket="lake", Delete={"Objects": [{"Key": "secret/part-1.csv"}, {"Key": "open/none.csv"}]})
+    errs = {e["Key"]: e["Code"] for e in out.get("Errors", [])}
+    check(errs == {"secret/part-1.csv": "AccessDenied"}, f"DeleteObjects is checked key by key: {errs}")
+    check(error_code(s3.delete_object, Bucket="lake", Key="secret/part-1.csv") == "AccessDenied",
+          "DeleteObject denied (the action matches case-insensitively)")
+    check(error_code(s3.copy_object, Bucket="results", Key="stolen.csv",
+                     CopySource={"Bucket": "lake", "Key": "secret/part-0.csv"}) == "AccessDenied",
+          "CopyObject reads its source: denied")
 
     q = query("SELECT count(*) FROM secret")
     reason = q["Status"].get("StateChangeReason", "")
