@@ -25,6 +25,10 @@ use tarn_testkit::{TestServer, raw_request};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/firehose";
 
+/// The tests that time flushes never overlap the crash test's load (8 producers flat out):
+/// on 2 cores that load, not tarn, would decide their timing.
+static TIMING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn server() -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_tarn"))
 }
@@ -351,6 +355,7 @@ fn jq_processing(query: &str, append_newline: bool) -> ProcessingConfiguration {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gzip_delivery_and_the_interval_hint() {
+    let _timing = TIMING.lock().await;
     let srv = server();
     let (f, s3) = (srv.firehose(), srv.s3());
     s3.create_bucket().bucket("lake").send().await.unwrap();
@@ -445,6 +450,7 @@ fn reqwest_metrics(srv: &TestServer) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_size_hint_flushes_before_the_interval() {
+    let _timing = TIMING.lock().await;
     let srv = server();
     let (f, s3) = (srv.firehose(), srv.s3());
     s3.create_bucket().bucket("lake").send().await.unwrap();
@@ -942,6 +948,7 @@ async fn a_kinesis_stream_as_the_source() {
 
 #[test]
 fn records_buffered_at_a_crash_are_delivered_after_restart() {
+    let _timing = TIMING.blocking_lock();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut srv = server();
     let f = srv.firehose();
