@@ -3,22 +3,17 @@
 //! stream's data key.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tarn_store::segment::SegmentLog;
+use tarn_store::segment::{GroupQueue, SegmentLog};
 use tarn_store::{DataKey, StoreError};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 
 /// Buffer segment files roll over at this size; delivered segments are deleted whole.
 const SEGMENT_BYTES_MAX: u64 = 32 * 1024 * 1024;
 
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
-
-type Reply = oneshot::Sender<Result<Vec<(u64, i64)>, String>>;
-/// A put waiting for the next append: its encoded records, their data bytes, where to answer.
-type Queued = (Vec<Vec<u8>>, u64, Reply);
 
 /// One buffered record as read back.
 pub struct Buffered {
@@ -61,8 +56,7 @@ fn data_len(payload: &[u8]) -> u64 {
 
 pub struct Buffer {
     log: Mutex<SegmentLog>,
-    queue: Mutex<Vec<Queued>>,
-    flushing: AtomicBool,
+    queue: GroupQueue,
     /// The stream's data key once SSE was ever enabled (sealed records stay readable), and
     /// whether new records are sealed.
     key: Mutex<(Option<DataKey>, bool)>,
@@ -89,8 +83,7 @@ impl Buffer {
         let oldest_ms = log.timestamp_of(delivered);
         Ok(Self {
             log: Mutex::new(log),
-            queue: Mutex::default(),
-            flushing: AtomicBool::new(false),
+            queue: GroupQueue::default(),
             key: Mutex::new((key, seal)),
             pending: Mutex::new(Pending { delivered, end, bytes, oldest_ms }),
             wake: Notify::new(),
@@ -153,11 +146,9 @@ impl Buffer {
     /// Appends records durably; returns each record's number and arrival time once the batch
     /// they were written in is fsync'd.
     pub async fn append(self: &Arc<Self>, records: Vec<Vec<u8>>) -> Result<Vec<(u64, i64)>, StoreError> {
-        let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
         let encoded: Vec<Vec<u8>> = records.iter().map(|r| self.encode(r)).collect();
-        let (tx, rx) = oneshot::channel();
-        self.queue.lock().expect("queue lock").push((encoded, bytes, tx));
-        if !self.flushing.swap(true, Ordering::SeqCst) {
+        let (rx, start) = self.queue.enqueue(encoded);
+        if start {
             // fdatasync blocks: the flusher runs on the blocking pool
             let this = self.clone();
             tokio::task::spawn_blocking(move || this.flush_loop());
@@ -168,46 +159,24 @@ impl Buffer {
         Ok(numbered)
     }
 
-    /// Takes everything queued, appends it in one durable batch, answers, repeats until empty.
+    /// Appends everything queued, batch by batch, and counts it as pending.
     fn flush_loop(&self) {
-        loop {
-            let batch = std::mem::take(&mut *self.queue.lock().expect("queue lock"));
-            if batch.is_empty() {
-                self.flushing.store(false, Ordering::SeqCst);
-                // a put may have queued between the take and the store: pick it up
-                if self.queue.lock().expect("queue lock").is_empty() || self.flushing.swap(true, Ordering::SeqCst) {
-                    return;
-                }
-                continue;
-            }
-            let payloads: Vec<&[u8]> = batch.iter().flat_map(|(recs, _, _)| recs.iter().map(Vec::as_slice)).collect();
+        self.queue.flush_loop(|payloads| {
             let now_ms = tarn_common::now_unix_nanos() / 1_000_000;
-            let result = self.log.lock().expect("log lock").append(&payloads, now_ms);
-            match result {
+            let result = self.log.lock().expect("log lock").append(payloads, now_ms);
+            match &result {
                 Ok(numbered) => {
-                    {
-                        let mut p = self.pending.lock().expect("pending lock");
-                        if p.oldest_ms.is_none() {
-                            p.oldest_ms = numbered.first().map(|&(_, ts)| ts);
-                        }
-                        p.end = numbered.last().map_or(p.end, |&(n, _)| n + 1);
-                        p.bytes += batch.iter().map(|(_, b, _)| b).sum::<u64>();
+                    let mut p = self.pending.lock().expect("pending lock");
+                    if p.oldest_ms.is_none() {
+                        p.oldest_ms = numbered.first().map(|&(_, ts)| ts);
                     }
-                    let mut at = numbered.into_iter();
-                    for (recs, _, reply) in batch {
-                        let mine: Vec<(u64, i64)> = at.by_ref().take(recs.len()).collect();
-                        let _ = reply.send(Ok(mine));
-                    }
+                    p.end = numbered.last().map_or(p.end, |&(n, _)| n + 1);
+                    p.bytes += payloads.iter().map(|d| data_len(d)).sum::<u64>();
                 }
-                Err(err) => {
-                    let message = err.to_string();
-                    tracing::error!(%message, "firehose buffer append failed");
-                    for (_, _, reply) in batch {
-                        let _ = reply.send(Err(message.clone()));
-                    }
-                }
+                Err(err) => tracing::error!(%err, "firehose buffer append failed"),
             }
-        }
+            result
+        });
     }
 
     /// Reads up to about `max_bytes` of records starting at `from`.

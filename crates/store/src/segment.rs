@@ -320,6 +320,63 @@ impl SegmentLog {
     }
 }
 
+/// What a queued append is answered with: each record's (n, ts), or why the batch failed.
+pub type AppendReply = tokio::sync::oneshot::Receiver<Result<Vec<(u64, i64)>, String>>;
+
+type Queued = (Vec<Vec<u8>>, tokio::sync::oneshot::Sender<Result<Vec<(u64, i64)>, String>>);
+
+/// Group append for a [`SegmentLog`]: writers queue their records, and one flusher appends
+/// whatever is queued in one batch (one write, one fdatasync), answers each writer, and repeats
+/// until the queue is empty. Concurrent writers so share fsyncs (Kinesis shards, Firehose
+/// buffers).
+#[derive(Default)]
+pub struct GroupQueue {
+    queue: std::sync::Mutex<Vec<Queued>>,
+    flushing: std::sync::atomic::AtomicBool,
+}
+
+impl GroupQueue {
+    /// Queues one writer's records. When the second value is true, no flusher is running and
+    /// the caller must start [`GroupQueue::flush_loop`] (on a blocking thread: it fsyncs).
+    pub fn enqueue(&self, records: Vec<Vec<u8>>) -> (AppendReply, bool) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue.lock().expect("queue lock").push((records, tx));
+        let start = !self.flushing.swap(true, std::sync::atomic::Ordering::SeqCst);
+        (rx, start)
+    }
+
+    /// Runs until the queue is empty: `append` makes one batch durable and numbers it.
+    pub fn flush_loop(&self, mut append: impl FnMut(&[&[u8]]) -> Result<Vec<(u64, i64)>, StoreError>) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let batch = std::mem::take(&mut *self.queue.lock().expect("queue lock"));
+            if batch.is_empty() {
+                self.flushing.store(false, Ordering::SeqCst);
+                // a writer may have queued between the take and the store: pick it up
+                if self.queue.lock().expect("queue lock").is_empty() || self.flushing.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+            let payloads: Vec<&[u8]> = batch.iter().flat_map(|(recs, _)| recs.iter().map(Vec::as_slice)).collect();
+            match append(&payloads) {
+                Ok(numbered) => {
+                    let mut at = numbered.into_iter();
+                    for (recs, reply) in batch {
+                        let _ = reply.send(Ok(at.by_ref().take(recs.len()).collect()));
+                    }
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    for (_, reply) in batch {
+                        let _ = reply.send(Err(message.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// (n, ts, payload len) of a complete, checksummed frame at the start of `bytes`.
 fn parse_frame(bytes: &[u8]) -> Option<(u64, i64, usize)> {
     let header = bytes.get(..FRAME_HEADER_LEN)?;

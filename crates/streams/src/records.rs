@@ -7,15 +7,13 @@
 //! the log's index, and so is one by timestamp.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::Digest as _;
-use tarn_store::segment::SegmentLog;
+use tarn_store::segment::{AppendReply, GroupQueue, SegmentLog};
 use tarn_store::{Store, StoreError};
-use tokio::sync::oneshot;
 
 use crate::{Result, StreamRecord, StreamsError, sequence_number};
 
@@ -26,8 +24,6 @@ pub const RECORD_BYTES_MAX: usize = 1024 * 1024;
 
 /// What an append to a shard closed by resharding answers; PutRecord routes again.
 const SHARD_CLOSED: &str = "shard is closed";
-
-type Reply = oneshot::Sender<std::result::Result<(u64, i64), String>>;
 
 /// Per-shard write and read allowances, refilled continuously (a token bucket holding at most
 /// one second's worth).
@@ -96,45 +92,23 @@ struct ShardLog {
     /// an append checks `closed` and writes while holding it, so once a shard is closed no
     /// record can land after its ending sequence number.
     log: Mutex<(SegmentLog, bool)>,
-    queue: Mutex<Vec<(Vec<u8>, Reply)>>,
-    flushing: AtomicBool,
+    queue: GroupQueue,
 }
 
 impl ShardLog {
-    /// Takes everything queued, appends it in one durable batch, answers, repeats until empty.
+    /// Appends everything queued, batch by batch, until the queue is empty.
     fn flush_loop(&self) {
-        loop {
-            let batch = std::mem::take(&mut *self.queue.lock().expect("queue lock"));
-            if batch.is_empty() {
-                self.flushing.store(false, Ordering::SeqCst);
-                // an append may have queued between the take and the store: pick it up
-                if self.queue.lock().expect("queue lock").is_empty() || self.flushing.swap(true, Ordering::SeqCst) {
-                    return;
-                }
-                continue;
-            }
-            let payloads: Vec<&[u8]> = batch.iter().map(|(p, _)| p.as_slice()).collect();
+        self.queue.flush_loop(|payloads| {
             let now_ms = tarn_common::now_unix_nanos() / 1_000_000;
-            let result = {
-                let mut guard = self.log.lock().expect("log lock");
-                let (log, closed) = &mut *guard;
-                if *closed { Err(StoreError::Aborted(SHARD_CLOSED.into())) } else { log.append(&payloads, now_ms) }
-            };
-            match result {
-                Ok(numbered) => {
-                    for ((_, reply), at) in batch.into_iter().zip(numbered) {
-                        let _ = reply.send(Ok(at));
-                    }
-                }
-                Err(err) => {
-                    let message = err.to_string();
-                    tracing::error!(%message, "shard append failed");
-                    for (_, reply) in batch {
-                        let _ = reply.send(Err(message.clone()));
-                    }
-                }
+            let mut guard = self.log.lock().expect("log lock");
+            let (log, closed) = &mut *guard;
+            let result =
+                if *closed { Err(StoreError::Aborted(SHARD_CLOSED.into())) } else { log.append(payloads, now_ms) };
+            if let Err(err) = &result {
+                tracing::error!(message = %err, "shard append failed");
             }
-        }
+            result
+        });
     }
 }
 
@@ -158,8 +132,7 @@ impl ShardLogs {
         let log = Arc::new(ShardLog {
             throughput: Mutex::new(Throughput::full()),
             log: Mutex::new((SegmentLog::open(&dir, self.segment_bytes_max)?, closed)),
-            queue: Mutex::new(Vec::new()),
-            flushing: AtomicBool::new(false),
+            queue: GroupQueue::default(),
         });
         logs.insert((stream.to_string(), shard.to_string()), log.clone());
         Ok(log)
@@ -344,13 +317,7 @@ impl crate::Streams {
     }
 
     /// Queues an append to a shard and makes sure a flush will take it.
-    fn enqueue(
-        &self,
-        stream: &str,
-        shard: &str,
-        payload: Vec<u8>,
-        limited: bool,
-    ) -> Result<oneshot::Receiver<std::result::Result<(u64, i64), String>>> {
+    fn enqueue(&self, stream: &str, shard: &str, payload: Vec<u8>, limited: bool) -> Result<AppendReply> {
         // only open shards are routed to; a closed one refuses the append at flush time
         let log = self.shards.get(&self.store, stream, shard, false)?;
         // the quota counts data plus partition key, not the 2-byte length tarn stores with them
@@ -360,9 +327,8 @@ impl crate::Streams {
                 self.config.account_id
             )));
         }
-        let (tx, rx) = oneshot::channel();
-        log.queue.lock().expect("queue lock").push((payload, tx));
-        if !log.flushing.swap(true, Ordering::SeqCst) {
+        let (rx, start) = log.queue.enqueue(vec![payload]);
+        if start {
             let flusher = log.clone();
             tokio::task::spawn_blocking(move || flusher.flush_loop());
         }
@@ -371,10 +337,11 @@ impl crate::Streams {
 
     async fn append(&self, stream: &str, shard: &str, payload: Vec<u8>, limited: bool) -> Result<String> {
         let rx = self.enqueue(stream, shard, payload, limited)?;
-        let (n, _) = rx
+        let numbered = rx
             .await
             .map_err(|_| StreamsError::Store(StoreError::Bug("shard flush stopped".into())))?
             .map_err(|m| StreamsError::Store(StoreError::Aborted(m)))?;
+        let (n, _) = numbered[0];
         let index =
             shard_index(shard).ok_or_else(|| StreamsError::Store(StoreError::Bug(format!("bad shard id {shard}"))))?;
         Ok(sequence_number(index, n))
@@ -433,7 +400,8 @@ impl crate::Streams {
         for p in pending {
             match p {
                 Ok((shard, rx)) => match rx.await {
-                    Ok(Ok((n, _))) => {
+                    Ok(Ok(numbered)) => {
+                        let (n, _) = numbered[0];
                         let index = shard_index(&shard).unwrap_or(0);
                         out.push(Ok((shard, sequence_number(index, n))));
                     }
