@@ -734,18 +734,24 @@ impl Delivery {
         Ok((tags, more))
     }
 
-    /// StartDeliveryStreamEncryption: new records are sealed in the buffer.
-    pub async fn start_encryption(&self, name: &str, key: Option<(String, Option<String>)>) -> Result<()> {
+    /// A DirectPut stream and its document: only those encrypt their buffer.
+    fn encryptable(&self, name: &str) -> Result<(Arc<Runtime>, StreamDoc)> {
         validate_name(name, "deliveryStreamName")?;
-        let _guard = self.inner.control.lock().await;
         let rt = self.runtime(name)?;
-        let mut doc = rt.doc();
+        let doc = rt.doc();
         if doc.stream_type != "DirectPut" {
             return Err(DeliveryError::InvalidArgument(format!(
                 "Encryption is not supported for delivery stream {name} of type {}: the source stream's encryption applies.",
                 doc.stream_type
             )));
         }
+        Ok((rt, doc))
+    }
+
+    /// StartDeliveryStreamEncryption: new records are sealed in the buffer.
+    pub async fn start_encryption(&self, name: &str, key: Option<(String, Option<String>)>) -> Result<()> {
+        let _guard = self.inner.control.lock().await;
+        let (rt, mut doc) = self.encryptable(name)?;
         let (key_type, key_arn) = key.unwrap_or_else(|| ("AWS_OWNED_CMK".into(), None));
         let fresh = self.new_encryption(&key_type, key_arn.as_deref())?;
         // keep an existing data key: records sealed under it must stay readable
@@ -759,16 +765,8 @@ impl Delivery {
 
     /// StopDeliveryStreamEncryption: new records are stored plain; sealed ones stay readable.
     pub async fn stop_encryption(&self, name: &str) -> Result<()> {
-        validate_name(name, "deliveryStreamName")?;
         let _guard = self.inner.control.lock().await;
-        let rt = self.runtime(name)?;
-        let mut doc = rt.doc();
-        if doc.stream_type != "DirectPut" {
-            return Err(DeliveryError::InvalidArgument(format!(
-                "Encryption is not supported for delivery stream {name} of type {}.",
-                doc.stream_type
-            )));
-        }
+        let (rt, mut doc) = self.encryptable(name)?;
         if let Some(e) = doc.encryption.as_mut() {
             e.status = "DISABLED".into();
         }

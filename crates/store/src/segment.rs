@@ -273,37 +273,28 @@ impl SegmentLog {
     /// Drops whole segments whose newest record is older than `cutoff_ms` (retention). The
     /// segment being appended to is kept. Returns the number of files removed.
     pub fn drop_older_than(&mut self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        while self.segments.len() > 1 {
-            let next_first = self.segments[1].first_n;
-            let newest = self.index.iter().take_while(|e| e.n < next_first).map(|e| e.ts_ms).max();
-            if newest.is_some_and(|ts| ts >= cutoff_ms) {
-                break;
-            }
-            let seg = self.segments.remove(0);
-            fs::remove_file(&seg.path)?;
-            let cut = self.index.partition_point(|e| e.n < next_first);
-            self.index.drain(..cut);
-            for e in &mut self.index {
-                e.segment -= 1;
-            }
-            removed += 1;
-        }
-        if removed > 0 {
-            fsync_dir(&self.dir)?;
-        }
-        Ok(removed)
+        self.drop_front_while(|index, next_first| {
+            let newest = index.iter().take_while(|e| e.n < next_first).map(|e| e.ts_ms).max();
+            newest.is_none_or(|ts| ts < cutoff_ms)
+        })
     }
-}
 
-impl SegmentLog {
     /// Drops whole segments whose records are all numbered below `n` (consumed by a reader
     /// that keeps its own position). The segment being appended to is kept, so record numbers
     /// continue across a restart. Returns the number of files removed.
     pub fn drop_before(&mut self, n: u64) -> Result<usize, StoreError> {
+        self.drop_front_while(|_, next_first| next_first <= n)
+    }
+
+    /// Drops the oldest segment while `drop(index, first record of the next segment)` says so,
+    /// never the one being appended to; one directory fsync at the end.
+    fn drop_front_while(&mut self, mut drop: impl FnMut(&[IndexEntry], u64) -> bool) -> Result<usize, StoreError> {
         let mut removed = 0;
-        while self.segments.len() > 1 && self.segments[1].first_n <= n {
+        while self.segments.len() > 1 {
             let next_first = self.segments[1].first_n;
+            if !drop(&self.index, next_first) {
+                break;
+            }
             let seg = self.segments.remove(0);
             fs::remove_file(&seg.path)?;
             let cut = self.index.partition_point(|e| e.n < next_first);
