@@ -4,8 +4,8 @@
 //!
 //! `push` validates a whole record and converts it into typed values (nothing of a failing
 //! record is kept); rows are buffered per column and turned into an Arrow batch every 8,192 rows
-//! (or 32 MiB of input), which goes to `parquet`'s Arrow writer (row groups cut by size) or to
-//! `orc-rust`'s Arrow writer on a thread of its own (its writer is not `Send`).
+//! (or 32 MiB of input) and encoded by `parquet`'s Arrow writer (row groups cut by size) or
+//! `orc-rust`'s, on a thread of the file's own while the next records are parsed.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -15,6 +15,7 @@ use std::rc::Rc;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
+use crate::json::Value;
 use arrow_array::builder::{NullBufferBuilder, OffsetBufferBuilder};
 use arrow_array::{
     ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array,
@@ -25,7 +26,6 @@ use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields, Schema, Schema
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, GzipLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
-use serde_json::Value;
 
 /// Error code of a record that is not JSON or not a JSON object.
 pub const MALFORMED_DATA: &str = "DataFormatConversion.MalformedData";
@@ -151,7 +151,7 @@ pub fn arrow_schema(spec: &ConversionSpec) -> Result<SchemaRef, ConvertError> {
 /// Converts JSON records into one Parquet or ORC file written to `W`.
 pub struct RecordWriter<W: Write + Send> {
     schema: SchemaRef,
-    columns: Vec<Kind>,
+    columns: Arc<[Kind]>,
     names: Names,
     opts: Opts,
     /// Buffered values, one vector per column.
@@ -159,9 +159,7 @@ pub struct RecordWriter<W: Write + Send> {
     buffered_rows: usize,
     buffered_bytes: usize,
     rows: u64,
-    sink: Sink<W>,
-    /// A failure of the writer while pushing; reported by `finish`.
-    failed: Option<ConvertError>,
+    file: FileThread<W>,
 }
 
 impl<W: Write + Send + 'static> RecordWriter<W> {
@@ -169,46 +167,31 @@ impl<W: Write + Send + 'static> RecordWriter<W> {
     pub fn new(spec: &ConversionSpec, out: W) -> Result<Self, ConvertError> {
         let schema = arrow_schema(spec)?;
         let opts = Opts { case_insensitive: spec.case_insensitive, dots: spec.dots_to_underscores };
-        let columns = schema
+        let columns: Arc<[Kind]> = schema
             .fields()
             .iter()
             .map(|f| Kind::of(f.data_type(), opts.case_insensitive))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(ConvertError::Schema)?;
+            .map_err(ConvertError::Schema)?
+            .into();
         let targets = spec.columns.iter().map(|(name, _)| json_key(spec, name)).collect();
         let names = Names::new(targets, opts.case_insensitive);
-        let sink = match &spec.output {
-            OutputFormat::Parquet(p) => {
+        match &spec.output {
+            OutputFormat::Parquet(_) => {
                 ArrowSchemaConverter::new()
                     .convert(&schema)
                     .map_err(|e| ConvertError::Schema(format!("no Parquet schema for the table: {e}")))?;
-                let writer = ArrowWriter::try_new(out, schema.clone(), Some(parquet_properties(p)))
-                    .map_err(|e| ConvertError::Write(e.to_string()))?;
-                Sink::Parquet(Box::new(writer))
             }
-            OutputFormat::Orc(o) => {
-                check_orc(spec, &schema)?;
-                Sink::Orc(OrcThread::start(out, schema.clone(), o)?)
-            }
-        };
+            OutputFormat::Orc(_) => check_orc(spec, &schema)?,
+        }
+        let file = FileThread::start(out, schema.clone(), columns.clone(), spec.output.clone())?;
         let buffer = (0..columns.len()).map(|_| Vec::new()).collect();
-        Ok(Self {
-            schema,
-            columns,
-            names,
-            opts,
-            buffer,
-            buffered_rows: 0,
-            buffered_bytes: 0,
-            rows: 0,
-            sink,
-            failed: None,
-        })
+        Ok(Self { schema, columns, names, opts, buffer, buffered_rows: 0, buffered_bytes: 0, rows: 0, file })
     }
 
     /// Validates and buffers one record; on Err nothing of the record is kept.
     pub fn push(&mut self, record: &[u8]) -> Result<(), RecordError> {
-        let value: Value = serde_json::from_slice(record)
+        let value = Value::parse(record)
             .map_err(|e| RecordError { code: MALFORMED_DATA, message: format!("The record is not valid JSON: {e}") })?;
         let Value::Object(object) = &value else {
             return Err(RecordError {
@@ -247,28 +230,13 @@ impl<W: Write + Send + 'static> RecordWriter<W> {
     /// Writes buffered rows and the footer; returns the sink.
     pub fn finish(mut self) -> Result<W, ConvertError> {
         self.flush_batch();
-        let failed = self.failed.take();
-        let mut out = match self.sink {
-            Sink::Parquet(writer) => {
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                writer.into_inner().map_err(|e| ConvertError::Write(e.to_string()))?
-            }
-            Sink::Orc(thread) => {
-                let out = thread.finish()?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                out
-            }
-        };
+        let mut out = self.file.finish()?;
         out.flush().map_err(|e| ConvertError::Write(e.to_string()))?;
         Ok(out)
     }
 
-    /// Turns the buffered rows into a batch and hands it to the writer. Failures are kept for
-    /// `finish`; after one, rows are dropped.
+    /// Hands the buffered rows to the file's thread. A failure there ends the thread; `finish`
+    /// reports it.
     fn flush_batch(&mut self) {
         if self.buffered_rows == 0 {
             return;
@@ -276,25 +244,19 @@ impl<W: Write + Send + 'static> RecordWriter<W> {
         let columns = std::mem::replace(&mut self.buffer, (0..self.columns.len()).map(|_| Vec::new()).collect());
         self.buffered_rows = 0;
         self.buffered_bytes = 0;
-        if self.failed.is_some() {
-            return;
-        }
-        let result = self.batch(&columns).and_then(|batch| self.sink.write(batch));
-        if let Err(e) = result {
-            self.failed = Some(e);
-        }
+        self.file.send(columns);
     }
+}
 
-    fn batch(&self, columns: &[Vec<Val>]) -> Result<RecordBatch, ConvertError> {
-        let arrays = self
-            .columns
-            .iter()
-            .zip(columns)
-            .map(|(kind, values)| kind.build(&values.iter().collect::<Vec<_>>()))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|arrays| RecordBatch::try_new(self.schema.clone(), arrays));
-        arrays.map_err(|e| ConvertError::Write(format!("building a batch: {e}")))
-    }
+/// Builds one Arrow batch from buffered column values.
+fn build_batch(schema: &SchemaRef, kinds: &[Kind], columns: &[Vec<Val>]) -> Result<RecordBatch, ConvertError> {
+    let arrays = kinds
+        .iter()
+        .zip(columns)
+        .map(|(kind, values)| kind.build(&values.iter().collect::<Vec<_>>()))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|arrays| RecordBatch::try_new(schema.clone(), arrays));
+    arrays.map_err(|e| ConvertError::Write(format!("building a batch: {e}")))
 }
 
 /// The JSON key read for a column: its `column_to_json_key` entry or its name.
@@ -356,70 +318,80 @@ fn check_orc(spec: &ConversionSpec, schema: &Schema) -> Result<(), ConvertError>
     Ok(())
 }
 
-enum Sink<W: Write + Send> {
-    Parquet(Box<ArrowWriter<W>>),
-    Orc(OrcThread<W>),
-}
-
-impl<W: Write + Send> Sink<W> {
-    fn write(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
-        match self {
-            Sink::Parquet(writer) => writer.write(&batch).map_err(|e| ConvertError::Write(e.to_string())),
-            Sink::Orc(thread) => thread.write(batch),
-        }
-    }
-}
-
-/// orc-rust's writer on a thread of its own, fed batches through a channel of one.
-struct OrcThread<W> {
-    tx: mpsc::SyncSender<RecordBatch>,
+/// The file's encoder (Parquet or ORC) on a thread of its own, fed buffered columns through a
+/// channel of two: it builds each batch's arrays and encodes them while the caller parses the
+/// next records, so one conversion keeps two cores busy. (orc-rust's writer is not `Send`
+/// either, so it is created on the thread.)
+struct FileThread<W> {
+    tx: Option<mpsc::SyncSender<Vec<Vec<Val>>>>,
     handle: JoinHandle<Result<W, ConvertError>>,
 }
 
-impl<W: Write + Send + 'static> OrcThread<W> {
-    fn start(out: W, schema: SchemaRef, options: &OrcOptions) -> Result<Self, ConvertError> {
-        let (tx, rx) = mpsc::sync_channel::<RecordBatch>(1);
-        let compression = match options.compression {
-            OrcCompression::Snappy => Some(orc_rust::compression::CompressionType::Snappy),
-            OrcCompression::Zlib => Some(orc_rust::compression::CompressionType::Zlib),
-            OrcCompression::None => None,
-        };
-        let stripe = options.stripe_size_bytes.unwrap_or(64 << 20).max(1);
+impl<W: Write + Send + 'static> FileThread<W> {
+    fn start(out: W, schema: SchemaRef, kinds: Arc<[Kind]>, format: OutputFormat) -> Result<Self, ConvertError> {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Vec<Val>>>(2);
         let handle = std::thread::Builder::new()
-            .name("tarn-orc-writer".into())
-            .spawn(move || {
-                let orc_err = |e: orc_rust::error::OrcError| ConvertError::Write(format!("ORC: {e}"));
-                let shared = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 20, out)));
-                let mut builder = orc_rust::ArrowWriterBuilder::new(SharedWrite(shared.clone()), schema)
-                    .with_stripe_byte_size(stripe);
-                if let Some(c) = compression {
-                    builder = builder.with_compression(c);
+            .name("tarn-file-writer".into())
+            .spawn(move || match format {
+                OutputFormat::Parquet(options) => {
+                    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(parquet_properties(&options)))
+                        .map_err(|e| ConvertError::Write(e.to_string()))?;
+                    for columns in rx {
+                        let batch = build_batch(&schema, &kinds, &columns)?;
+                        writer.write(&batch).map_err(|e| ConvertError::Write(e.to_string()))?;
+                    }
+                    writer.into_inner().map_err(|e| ConvertError::Write(e.to_string()))
                 }
-                let mut writer = builder.try_build().map_err(orc_err)?;
-                for batch in rx {
-                    writer.write(&batch).map_err(orc_err)?;
-                }
-                writer.close().map_err(orc_err)?;
-                let buffered = Rc::try_unwrap(shared)
-                    .map_err(|_| ConvertError::Write("the ORC writer kept its output".into()))?
-                    .into_inner();
-                buffered.into_inner().map_err(|e| ConvertError::Write(e.error().to_string()))
+                OutputFormat::Orc(options) => write_orc(out, &schema, &kinds, &options, rx),
             })
-            .map_err(|e| ConvertError::Write(format!("cannot start the ORC writer thread: {e}")))?;
-        Ok(Self { tx, handle })
+            .map_err(|e| ConvertError::Write(format!("cannot start the file writer thread: {e}")))?;
+        Ok(Self { tx: Some(tx), handle })
     }
 
-    fn finish(self) -> Result<W, ConvertError> {
-        drop(self.tx);
-        self.handle.join().map_err(|_| ConvertError::Write("the ORC writer panicked".into()))?
+    /// Queues one batch's columns. A closed channel means the thread stopped on an error, which
+    /// `finish` returns; later batches are dropped.
+    fn send(&mut self, columns: Vec<Vec<Val>>) {
+        if let Some(tx) = &self.tx
+            && tx.send(columns).is_err()
+        {
+            self.tx = None;
+        }
+    }
+
+    fn finish(mut self) -> Result<W, ConvertError> {
+        self.tx = None;
+        self.handle.join().map_err(|_| ConvertError::Write("the file writer panicked".into()))?
     }
 }
 
-impl<W> OrcThread<W> {
-    fn write(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
-        // A closed channel means the thread stopped on an error, which `finish` returns.
-        self.tx.send(batch).map_err(|_| ConvertError::Write("the ORC writer stopped".into()))
+fn write_orc<W: Write>(
+    out: W,
+    schema: &SchemaRef,
+    kinds: &[Kind],
+    options: &OrcOptions,
+    rx: mpsc::Receiver<Vec<Vec<Val>>>,
+) -> Result<W, ConvertError> {
+    let orc_err = |e: orc_rust::error::OrcError| ConvertError::Write(format!("ORC: {e}"));
+    let compression = match options.compression {
+        OrcCompression::Snappy => Some(orc_rust::compression::CompressionType::Snappy),
+        OrcCompression::Zlib => Some(orc_rust::compression::CompressionType::Zlib),
+        OrcCompression::None => None,
+    };
+    let stripe = options.stripe_size_bytes.unwrap_or(64 << 20).max(1);
+    let shared = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 20, out)));
+    let mut builder =
+        orc_rust::ArrowWriterBuilder::new(SharedWrite(shared.clone()), schema.clone()).with_stripe_byte_size(stripe);
+    if let Some(c) = compression {
+        builder = builder.with_compression(c);
     }
+    let mut writer = builder.try_build().map_err(orc_err)?;
+    for columns in rx {
+        writer.write(&build_batch(schema, kinds, &columns)?).map_err(orc_err)?;
+    }
+    writer.close().map_err(orc_err)?;
+    let buffered =
+        Rc::try_unwrap(shared).map_err(|_| ConvertError::Write("the ORC writer kept its output".into()))?.into_inner();
+    buffered.into_inner().map_err(|e| ConvertError::Write(e.error().to_string()))
 }
 
 /// Lets the ORC thread take its output back after orc-rust's `close` consumed the writer.
@@ -471,11 +443,12 @@ impl Names {
 
     /// The value of each field in `object`. When several keys reach a field, the best match
     /// wins: exact case before folded case, the key as written before dots replaced.
-    fn resolve<'v>(&self, object: &'v serde_json::Map<String, Value>, opts: Opts) -> Vec<Option<&'v Value>> {
-        let mut slots: Vec<Option<(&Value, u8)>> = vec![None; self.targets.len()];
+    /// Among equally good matches the last in the document wins (as a repeated key does).
+    fn resolve<'v, 'a>(&self, object: &'v [(Cow<'a, str>, Value<'a>)], opts: Opts) -> Vec<Option<&'v Value<'a>>> {
+        let mut slots: Vec<Option<(&Value<'a>, u8)>> = vec![None; self.targets.len()];
         for (key, value) in object {
             let mut offer = |i: usize, rank: u8| {
-                if slots[i].is_none_or(|(_, r)| rank > r) {
+                if slots[i].is_none_or(|(_, r)| rank >= r) {
                     slots[i] = Some((value, rank));
                 }
             };
@@ -549,11 +522,11 @@ impl Bad {
         Self { path: Vec::new(), message }
     }
 
-    fn mismatch(v: &Value, kind: &Kind) -> Self {
+    fn mismatch(v: &Value<'_>, kind: &Kind) -> Self {
         Self::new(format!("cannot convert {} to {}", preview(v), kind.name()))
     }
 
-    fn range(v: &Value, kind: &Kind) -> Self {
+    fn range(v: &Value<'_>, kind: &Kind) -> Self {
         Self::new(format!("{} is out of range for {}", preview(v), kind.name()))
     }
 
@@ -635,7 +608,7 @@ impl Kind {
     }
 
     /// Converts a JSON value to this type, or says why it does not fit.
-    fn coerce(&self, v: &Value, opts: Opts) -> Result<Val, Bad> {
+    fn coerce(&self, v: &Value<'_>, opts: Opts) -> Result<Val, Bad> {
         if v.is_null() {
             return Ok(Val::Null);
         }
@@ -659,13 +632,13 @@ impl Kind {
             }
             Kind::Float64 => float_of(v).map(Val::Float).ok_or_else(|| Bad::mismatch(v, self)),
             Kind::Utf8 => Ok(Val::Str(match v {
-                Value::String(s) => s.clone(),
+                Value::String(s) => s.to_string(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 other => other.to_string(),
             })),
             Kind::Binary => match v {
-                Value::String(s) => Ok(Val::Str(s.clone())),
+                Value::String(s) => Ok(Val::Str(s.to_string())),
                 _ => Err(Bad::mismatch(v, self)),
             },
             Kind::Date32 => {
@@ -725,12 +698,18 @@ impl Kind {
                 let Value::Object(object) = v else {
                     return Err(Bad::mismatch(v, self));
                 };
-                let mut out = Vec::with_capacity(object.len());
+                // a repeated key keeps its last value, in its first place
+                let mut out: Vec<(Val, Val)> = Vec::with_capacity(object.len());
+                let mut seen: HashMap<&str, usize> = HashMap::new();
                 for (key, x) in object {
-                    let k = key_kind
-                        .coerce(&Value::String(key.clone()), opts)
-                        .map_err(|b| b.at(format!(" (key {})", preview(&Value::String(key.clone())))))?;
                     let value = value_kind.coerce(x, opts).map_err(|b| b.at(format!("[{key:?}]")))?;
+                    if let Some(&i) = seen.get(key.as_ref()) {
+                        out[i].1 = value;
+                        continue;
+                    }
+                    let text = Value::String(key.clone());
+                    let k = key_kind.coerce(&text, opts).map_err(|b| b.at(format!(" (key {})", preview(&text))))?;
+                    seen.insert(key, out.len());
                     out.push((k, value));
                 }
                 Ok(Val::Map(out))
@@ -738,7 +717,7 @@ impl Kind {
         }
     }
 
-    fn int_in(&self, v: &Value, min: i128, max: i128) -> Result<Val, Bad> {
+    fn int_in(&self, v: &Value<'_>, min: i128, max: i128) -> Result<Val, Bad> {
         let i = int_of(v).ok_or_else(|| Bad::mismatch(v, self))?;
         if i < min || i > max {
             return Err(Bad::range(v, self));
@@ -841,7 +820,7 @@ fn check_offset(len: usize) -> Result<(), ArrowError> {
 }
 
 /// A JSON value for a message, cut at about 100 bytes.
-fn preview(v: &Value) -> String {
+fn preview(v: &Value<'_>) -> String {
     let s = v.to_string();
     if s.len() <= 100 {
         return s;
@@ -853,7 +832,7 @@ fn preview(v: &Value) -> String {
     format!("{}...", &s[..end])
 }
 
-fn json_kind(v: &Value) -> &'static str {
+fn json_kind(v: &Value<'_>) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -869,7 +848,7 @@ fn integral(f: f64) -> Option<i128> {
 }
 
 /// An integer from a JSON number or a numeric string (`12`, `"12"`, `12.0`, `"1e3"`).
-fn int_of(v: &Value) -> Option<i128> {
+fn int_of(v: &Value<'_>) -> Option<i128> {
     match v {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
@@ -888,7 +867,7 @@ fn int_of(v: &Value) -> Option<i128> {
     }
 }
 
-fn float_of(v: &Value) -> Option<f64> {
+fn float_of(v: &Value<'_>) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -911,7 +890,7 @@ fn epoch_float(f: f64) -> Option<i64> {
 }
 
 /// Microseconds since the epoch from an epoch number or a date-time string.
-fn timestamp_of(v: &Value) -> Option<i64> {
+fn timestamp_of(v: &Value<'_>) -> Option<i64> {
     match v {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
@@ -1565,7 +1544,10 @@ mod tests {
         for bad in ["1970-01-01T", "1970-13-01", "70-01-01", "1970-01-01T00:00:60", "1970-01-01 00:00 +25:00"] {
             assert!(parse_datetime(bad).is_none(), "{bad}");
         }
-        let ts = |v: Value| timestamp_of(&v);
+        let ts = |v: serde_json::Value| {
+            let text = v.to_string();
+            timestamp_of(&Value::parse(text.as_bytes()).unwrap())
+        };
         assert_eq!(ts(serde_json::json!(1)), Some(1_000_000));
         assert_eq!(ts(serde_json::json!(99_999_999_999i64)), Some(99_999_999_999_000_000));
         assert_eq!(ts(serde_json::json!(100_000_000_000i64)), Some(100_000_000_000_000));

@@ -11,6 +11,7 @@ pub mod buffer;
 pub mod compress;
 pub mod convert;
 mod deliver;
+mod json;
 pub mod metrics;
 pub mod model;
 pub mod prefix;
