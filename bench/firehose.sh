@@ -42,11 +42,17 @@ import pyarrow as pa, pyarrow.json as pj, pyarrow.parquet as pq
 pa.set_cpu_count(1); pa.set_io_thread_count(1)
 schema = pa.schema([("id", pa.int64()), ("user_id", pa.int64()), ("session", pa.string()), ("url", pa.string()),
                     ("country", pa.string()), ("ts", pa.int64()), ("score", pa.float64()), ("payload", pa.string())])
-t0 = time.perf_counter()
-table = pj.read_json(sys.argv[1], read_options=pj.ReadOptions(use_threads=False, block_size=8 << 20),
-                     parse_options=pj.ParseOptions(explicit_schema=schema))
-pq.write_table(table, sys.argv[2], compression="snappy")
-print(f"{table.num_rows} {time.perf_counter() - t0:.3f}")
+best = None
+for _ in range(3):  # best of 3: the baseline at its fastest on this noisy, shared machine
+    t0 = time.perf_counter()
+    table = pj.read_json(sys.argv[1], read_options=pj.ReadOptions(use_threads=False, block_size=8 << 20),
+                         parse_options=pj.ParseOptions(explicit_schema=schema))
+    pq.write_table(table, sys.argv[2], compression="snappy")
+    secs = time.perf_counter() - t0
+    best = secs if best is None else min(best, secs)
+    rows = table.num_rows
+    del table
+print(f"{rows} {best:.3f}")
 PY
 )
 read -r BASE_ROWS BASE_SECS <<<"$BASE"
@@ -81,12 +87,20 @@ PY
 delivered() {
   curl -sf http://127.0.0.1:$PORT/_tarn/metrics | awk '/^tarn_firehose_delivery_to_s3_records_total\{delivery_stream="bench"\}/ {print $2}'
 }
-T0=$(date +%s.%N)
+# CPU seconds (user + system) the server has used so far
+cpu() { awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' /proc/$PID/stat; }
+CPU0=$(cpu)
+# tarn-bench generates every request body first, then starts its clock (started_unix) and
+# reports the seconds and its own CPU seconds from there
 PUT=$(target/release/tarn-bench firehose-put --endpoint http://127.0.0.1:$PORT --stream bench \
   --records "$N" --size "$SIZE" --producers "$PRODUCERS" 2>"$WORK/put.err")
-T1=$(date +%s.%N)
+field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$PUT"; }
+T0=$(field started_unix)
+T1=$(python3 -c "print($T0 + $(field seconds))")
+CLIENT_CPU=$(field cpu)
 for _ in $(seq 6000); do [[ "$(delivered)" == "$N" ]] && break; sleep 0.05; done
 T2=$(date +%s.%N)
+SERVER_CPU=$(python3 -c "print(f'{$(cpu) - $CPU0:.2f}')")
 GOT=$(delivered)
 # the delivered Parquet holds every record
 ROWS=$($VENV/bin/python - <<'PY'
@@ -100,9 +114,10 @@ PY
 )
 ERRS=$(grep -cE ' (ERROR|WARN) ' "$WORK/tarn.log" || true)
 
-python3 - "$N" "$SIZE" "$BASE_ROWS" "$BASE_SECS" "$T0" "$T1" "$T2" "$GOT" "$ROWS" "$ERRS" "$PUT" "$INTERVAL" <<'PY' | tee "$OUT"
+python3 - "$N" "$SIZE" "$BASE_ROWS" "$BASE_SECS" "$T0" "$T1" "$T2" "$GOT" "$ROWS" "$ERRS" "$PUT" "$INTERVAL" \
+  "$SERVER_CPU" "$CLIENT_CPU" <<'PY' | tee "$OUT"
 import sys
-n, size, base_rows, base_secs, t0, t1, t2, got, rows, errs, put, interval = sys.argv[1:13]
+n, size, base_rows, base_secs, t0, t1, t2, got, rows, errs, put, interval, server_cpu, client_cpu = sys.argv[1:15]
 n, size, base_rows = int(n), int(size), int(base_rows)
 base_secs, t0, t1, t2 = float(base_secs), float(t0), float(t1), float(t2)
 e2e = t2 - t0
@@ -110,10 +125,12 @@ base_rate, tarn_rate = base_rows / base_secs, n / e2e
 print(f"# Firehose JSON -> Parquet, {n:,} records of {size} bytes, SizeInMBs 128, IntervalInSeconds {interval}\n")
 print("| | records/s | MB/s | seconds |")
 print("|---|---|---|---|")
-print(f"| pyarrow read_json + write_table, 1 thread | {base_rate:,.0f} | {base_rate*size/1e6:.1f} | {base_secs:.2f} |")
+print(f"| pyarrow read_json + write_table, 1 thread, best of 3 | {base_rate:,.0f} | {base_rate*size/1e6:.1f} | {base_secs:.2f} |")
 print(f"| tarn PutRecordBatch only ({put.split('producers=')[1].split()[0]} producers) | {n/(t1-t0):,.0f} | {n/(t1-t0)*size/1e6:.1f} | {t1-t0:.2f} |")
 print(f"| tarn end to end (first put to last record in Parquet) | {tarn_rate:,.0f} | {tarn_rate*size/1e6:.1f} | {e2e:.2f} |")
 print(f"\n**tarn end to end / pyarrow: {tarn_rate/base_rate:.2f}x** (target >= 0.5x)\n")
+print(f"CPU seconds from the first put to the last delivery (2 cores = {2 * e2e:.2f} available): "
+      f"tarn server {server_cpu}, load generator (tarn-bench on the same cores, from its clock's start) {client_cpu}\n")
 ok = int(got or 0) == n and int(rows) == n
 print(f"delivered (metrics) = {got}, rows in delivered Parquet = {rows}, expected {n}: {'ok' if ok else 'MISMATCH'}; "
       f"ERROR/WARN lines in the tarn log: {errs}\n")

@@ -54,24 +54,18 @@ pub async fn put(k: Kinesis, producers: usize, batch: usize, records: u64, size:
     if !(1..=500).contains(&batch) {
         return Err(format!("--batch must be 1..=500, not {batch}"));
     }
-    let k = Arc::new(k);
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for _ in 0..producers {
-        let (k, next) = (k.clone(), next.clone());
-        handles.push(tokio::spawn(async move {
-            let (mut acked, mut failed, mut latencies, mut first_error) = (0u64, 0u64, Vec::new(), None::<String>);
-            loop {
-                let from = next.fetch_add(batch as u64, Ordering::Relaxed);
-                if from >= records {
-                    break;
-                }
+    // Every request body is generated (records, base64, JSON) before the clock starts: the
+    // load generator shares the 2 cores with tarn, and what is measured is tarn's intake.
+    // Signing and sending stay timed, as a producer's SDK does them per call.
+    let stream = serde_json::to_string(&k.conn.stream).expect("a string");
+    let bodies: Arc<Vec<(u64, bytes::Bytes)>> = Arc::new(
+        (0..records)
+            .step_by(batch)
+            .map(|from| {
                 let to = (from + batch as u64).min(records);
-                // the body written directly: the load generator shares the 2 cores with tarn
                 let mut body = String::with_capacity((to - from) as usize * (size * 4 / 3 + 16) + 64);
                 body.push_str("{\"DeliveryStreamName\":");
-                body.push_str(&serde_json::to_string(&k.conn.stream).expect("a string"));
+                body.push_str(&stream);
                 body.push_str(",\"Records\":[");
                 for i in from..to {
                     if i > from {
@@ -82,7 +76,22 @@ pub async fn put(k: Kinesis, producers: usize, batch: usize, records: u64, size:
                     body.push_str("\"}");
                 }
                 body.push_str("]}");
-                let body = bytes::Bytes::from(body);
+                (to - from, bytes::Bytes::from(body))
+            })
+            .collect(),
+    );
+    let k = Arc::new(k);
+    let next = Arc::new(AtomicU64::new(0));
+    let started_unix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let started = Instant::now();
+    let cpu0 = process_cpu_seconds();
+    let mut handles = Vec::new();
+    for _ in 0..producers {
+        let (k, next, bodies) = (k.clone(), next.clone(), bodies.clone());
+        handles.push(tokio::spawn(async move {
+            let (mut acked, mut failed, mut latencies, mut first_error) = (0u64, 0u64, Vec::new(), None::<String>);
+            while let Some((count, body)) = bodies.get(next.fetch_add(1, Ordering::Relaxed) as usize) {
                 // a failed call is retried, as producers do: every record must get in once
                 let mut attempt = 0;
                 loop {
@@ -94,7 +103,7 @@ pub async fn put(k: Kinesis, producers: usize, batch: usize, records: u64, size:
                     latencies.push(t0.elapsed());
                     match res {
                         Ok(out) if out["FailedPutCount"].as_u64() == Some(0) => {
-                            acked += to - from;
+                            acked += count;
                             break;
                         }
                         Ok(out) => first_error.get_or_insert(format!("FailedPutCount {}", out["FailedPutCount"])),
@@ -102,7 +111,7 @@ pub async fn put(k: Kinesis, producers: usize, batch: usize, records: u64, size:
                     };
                     attempt += 1;
                     if attempt > 5 {
-                        failed += to - from;
+                        failed += count;
                         break;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
@@ -127,9 +136,22 @@ pub async fn put(k: Kinesis, producers: usize, batch: usize, records: u64, size:
         eprintln!("firehose-put: first error: {e}");
     }
     println!(
-        "FIREHOSE-PUT producers={producers} records={acked} failed={failed} seconds={elapsed:.2} rate={:.0}/s throughput={:.1}MB/s p50={p50:.2}ms p99={p99:.2}ms batch={batch} size={size}",
+        "FIREHOSE-PUT producers={producers} records={acked} failed={failed} started_unix={started_unix:.3} seconds={elapsed:.3} cpu={:.2} rate={:.0}/s throughput={:.1}MB/s p50={p50:.2}ms p99={p99:.2}ms batch={batch} size={size}",
+        process_cpu_seconds() - cpu0,
         acked as f64 / elapsed,
         acked as f64 * size as f64 / elapsed / 1e6
     );
     Ok(())
+}
+
+/// User + system CPU seconds this process has used (Linux `/proc/self/stat`, 100 ticks a second);
+/// 0 where that is not readable.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // the fields after the command name, which is in parentheses and may hold spaces
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name
+    (ticks(11) + ticks(12)) / 100.0
 }

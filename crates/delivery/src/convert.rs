@@ -200,18 +200,21 @@ impl<W: Write + Send + 'static> RecordWriter<W> {
             });
         };
         let slots = self.names.resolve(object, self.opts);
-        let mut row = Vec::with_capacity(self.columns.len());
         for (i, (kind, slot)) in self.columns.iter().zip(slots).enumerate() {
             let v = match slot {
-                None => Val::Null,
-                Some(v) => {
-                    kind.coerce(v, self.opts).map_err(|bad| bad.into_record_error(self.schema.field(i).name()))?
-                }
+                None => Ok(Val::Null),
+                Some(v) => kind.coerce(v, self.opts),
             };
-            row.push(v);
-        }
-        for (column, v) in self.buffer.iter_mut().zip(row) {
-            column.push(v);
+            match v {
+                Ok(v) => self.buffer[i].push(v),
+                Err(bad) => {
+                    // take back the record's earlier columns
+                    for column in &mut self.buffer[..i] {
+                        column.pop();
+                    }
+                    return Err(bad.into_record_error(self.schema.field(i).name()));
+                }
+            }
         }
         self.rows += 1;
         self.buffered_rows += 1;
@@ -429,6 +432,8 @@ struct Names {
     /// Target key (folded when case-insensitive) -> field indexes.
     index: HashMap<String, Vec<usize>>,
     targets: Vec<String>,
+    /// No two targets reach the same field (a key that equals a target reaches that field only).
+    distinct: bool,
 }
 
 impl Names {
@@ -438,7 +443,8 @@ impl Names {
             let key = if case_insensitive { fold(t).into_owned() } else { t.clone() };
             index.entry(key).or_default().push(i);
         }
-        Self { index, targets }
+        let distinct = index.values().all(|ids| ids.len() == 1);
+        Self { index, targets, distinct }
     }
 
     /// The value of each field in `object`. When several keys reach a field, the best match
@@ -446,13 +452,18 @@ impl Names {
     /// Among equally good matches the last in the document wins (as a repeated key does).
     fn resolve<'v, 'a>(&self, object: &'v [(Cow<'a, str>, Value<'a>)], opts: Opts) -> Vec<Option<&'v Value<'a>>> {
         let mut slots: Vec<Option<(&Value<'a>, u8)>> = vec![None; self.targets.len()];
-        for (key, value) in object {
+        for (position, (key, value)) in object.iter().enumerate() {
             let mut offer = |i: usize, rank: u8| {
                 if slots[i].is_none_or(|(_, r)| rank >= r) {
                     slots[i] = Some((value, rank));
                 }
             };
-            self.matches(key, opts, 1, &mut offer);
+            if self.distinct && self.targets.get(position).is_some_and(|t| t == key) {
+                // keys written in column order, as written: no lookup
+                offer(position, 3);
+            } else {
+                self.matches(key, opts, 1, &mut offer);
+            }
             if opts.dots && key.contains('.') {
                 self.matches(&key.replace('.', "_"), opts, 0, &mut offer);
             }
@@ -1330,6 +1341,23 @@ mod tests {
         let (file, _) = convert(&s, &[r#"{"UserId":5,"a.b":"dotted"}"#]);
         let batch = one_batch(file);
         assert!(col(&batch, "userid").is_null(0) && col(&batch, "a_b").is_null(0));
+
+        // keys in column order take a shortcut; the best match still wins wherever it is, and
+        // a repeated key keeps its last value
+        let s = spec(&[("id", "int"), ("name", "string")], parquet());
+        let (file, _) = convert(
+            &s,
+            &[
+                r#"{"id":1,"name":"a","ID":9,"Name":"z"}"#,
+                r#"{"ID":9,"Name":"z","id":2,"name":"b"}"#,
+                r#"{"id":1,"id":3,"name":"c"}"#,
+                r#"{"name":"d","id":4}"#,
+            ],
+        );
+        let batch = one_batch(file);
+        assert_eq!(col(&batch, "id").as_primitive::<Int32Type>().values().to_vec(), vec![1, 2, 3, 4]);
+        let names = col(&batch, "name").as_string::<i32>();
+        assert_eq!((0..4).map(|i| names.value(i)).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
     }
 
     #[test]
