@@ -15,7 +15,8 @@ pub mod tables;
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -172,8 +173,32 @@ impl Engine {
         if let Some(stmt) = ddl::parse(sql).map_err(QueryError::User)? {
             return self.run_statement(stmt, database, ctas_location).await;
         }
+        self.query(sql, database, Vec::new()).await
+    }
+
+    /// A query with values for its parameters `$1, $2, ...` (the PostgreSQL wire's extended
+    /// protocol); each value is cast to the type the query gives its parameter.
+    pub async fn execute_params(
+        &self,
+        sql: &str,
+        database: Option<&str>,
+        params: Vec<ScalarValue>,
+    ) -> Result<QueryOutput> {
+        if params.is_empty() {
+            return self.execute(sql, database).await;
+        }
+        if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
+            return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
+        }
+        self.query(sql, database, params).await
+    }
+
+    async fn query(&self, sql: &str, database: Option<&str>, params: Vec<ScalarValue>) -> Result<QueryOutput> {
         let (ctx, registry) = self.context(database)?;
-        let df = ctx.sql(sql).await?;
+        let mut df = ctx.sql(sql).await?;
+        if !params.is_empty() {
+            df = df.with_param_values(params)?;
+        }
         let schema = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await?;
         Ok(QueryOutput { schema, stream, statement_type: "DML", registry: Some(registry) })
@@ -184,6 +209,19 @@ impl Engine {
         let (ctx, _) = self.context(database)?;
         let plan = ctx.state().create_logical_plan(sql).await?;
         Ok(Arc::new(plan.schema().as_arrow().clone()))
+    }
+
+    /// The types the query gives its parameters `$1..$n` (None where it leaves one open); no
+    /// parameters for DDL.
+    pub async fn parameter_types(&self, sql: &str, database: Option<&str>) -> Result<Vec<Option<DataType>>> {
+        if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let (ctx, _) = self.context(database)?;
+        let plan = ctx.state().create_logical_plan(sql).await?;
+        let types = plan.get_parameter_types()?;
+        let count = types.keys().filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok()).max().unwrap_or(0);
+        Ok((1..=count).map(|i| types.get(&format!("${i}")).cloned().flatten()).collect())
     }
 
     /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).

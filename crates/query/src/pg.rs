@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::{
     UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::common::ScalarValue;
 use futures::{Stream, StreamExt, stream};
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
@@ -176,9 +177,95 @@ fn default_database<C: ClientInfo>(engine: &Engine, client: &C) -> Option<String
     engine.catalog().get_database(db).ok().map(|d| d.name)
 }
 
+/// The PostgreSQL epoch (2000-01-01) in days and microseconds since the Unix epoch.
+const PG_EPOCH_DAYS: i32 = 10_957;
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A bound parameter as a value of the type the query gives it: text-format values are cast
+/// from their text, binary ones decoded by their PostgreSQL type first.
+fn parameter_value(
+    raw: Option<&[u8]>,
+    binary: bool,
+    pg: &Type,
+    target: Option<&DataType>,
+    index: usize,
+) -> PgWireResult<ScalarValue> {
+    let bad = |what: String| pg_error(QueryError::User(format!("parameter ${}: {what}", index + 1)));
+    let value = match raw {
+        None => return ScalarValue::try_from(target.unwrap_or(&DataType::Utf8)).map_err(|e| bad(e.to_string())),
+        Some(bytes) if !binary || is_text_type(pg) => {
+            ScalarValue::Utf8(Some(String::from_utf8(bytes.to_vec()).map_err(|_| bad("not valid UTF-8".into()))?))
+        }
+        Some(bytes) => {
+            let fixed = |n: usize| -> PgWireResult<&[u8]> {
+                (bytes.len() == n)
+                    .then_some(bytes)
+                    .ok_or_else(|| bad(format!("{} bytes for {}", bytes.len(), pg.name())))
+            };
+            match *pg {
+                Type::BOOL => ScalarValue::Boolean(Some(fixed(1)?[0] != 0)),
+                Type::INT2 => ScalarValue::Int16(Some(i16::from_be_bytes(fixed(2)?.try_into().expect("2 bytes")))),
+                Type::INT4 => ScalarValue::Int32(Some(i32::from_be_bytes(fixed(4)?.try_into().expect("4 bytes")))),
+                Type::INT8 => ScalarValue::Int64(Some(i64::from_be_bytes(fixed(8)?.try_into().expect("8 bytes")))),
+                Type::FLOAT4 => ScalarValue::Float32(Some(f32::from_be_bytes(fixed(4)?.try_into().expect("4 bytes")))),
+                Type::FLOAT8 => ScalarValue::Float64(Some(f64::from_be_bytes(fixed(8)?.try_into().expect("8 bytes")))),
+                Type::DATE => {
+                    let days = i32::from_be_bytes(fixed(4)?.try_into().expect("4 bytes"));
+                    ScalarValue::Date32(Some(
+                        days.checked_add(PG_EPOCH_DAYS).ok_or_else(|| bad("date out of range".into()))?,
+                    ))
+                }
+                Type::TIMESTAMP | Type::TIMESTAMPTZ => {
+                    let micros = i64::from_be_bytes(fixed(8)?.try_into().expect("8 bytes"));
+                    let micros =
+                        micros.checked_add(PG_EPOCH_MICROS).ok_or_else(|| bad("timestamp out of range".into()))?;
+                    let zone = (*pg == Type::TIMESTAMPTZ).then(|| Arc::from("+00:00"));
+                    ScalarValue::TimestampMicrosecond(Some(micros), zone)
+                }
+                Type::BYTEA => ScalarValue::Binary(Some(bytes.to_vec())),
+                _ => {
+                    return Err(bad(format!(
+                        "binary {} values are not supported; send this parameter as text",
+                        pg.name()
+                    )));
+                }
+            }
+        }
+    };
+    match target {
+        Some(t) if value.data_type() != *t => value.cast_to(t).map_err(|e| bad(format!("cannot be read as {t}: {e}"))),
+        _ => Ok(value),
+    }
+}
+
+fn is_text_type(pg: &Type) -> bool {
+    matches!(*pg, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON)
+}
+
+/// Each parameter's type as the client declared it, else as the query implies (text when
+/// it does not say).
+fn parameter_pg_types(declared: &[Option<Type>], inferred: &[Option<DataType>]) -> Vec<Type> {
+    (0..declared.len().max(inferred.len()))
+        .map(|i| match declared.get(i).cloned().flatten().filter(|t| *t != Type::UNKNOWN) {
+            Some(t) => t,
+            None => inferred.get(i).cloned().flatten().map_or(Type::TEXT, |t| pg_type(&t)),
+        })
+        .collect()
+}
+
 impl Backend {
     async fn run(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Response> {
-        let out = self.engine.execute(sql, database).await.map_err(pg_error)?;
+        self.run_params(sql, database, format, Vec::new()).await
+    }
+
+    async fn run_params(
+        &self,
+        sql: &str,
+        database: Option<&str>,
+        format: &Format,
+        params: Vec<ScalarValue>,
+    ) -> PgWireResult<Response> {
+        let out = self.engine.execute_params(sql, database, params).await.map_err(pg_error)?;
         if out.schema.fields().is_empty() {
             // DDL: drain, then a command tag
             let mut s = out.stream;
@@ -244,15 +331,22 @@ impl ExtendedQueryHandler for Backend {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        if portal.parameter_len() > 0 {
-            return Err(pg_error(QueryError::User("query parameters ($1, ...) are not supported yet".into())));
-        }
         let db = default_database(&self.engine, client);
         let sql = portal.statement.statement.trim().trim_end_matches(';');
         if sql.trim().is_empty() {
             return Ok(Response::EmptyQuery);
         }
-        self.run(sql, db.as_deref(), &portal.result_column_format).await
+        let mut params = Vec::with_capacity(portal.parameter_len());
+        if portal.parameter_len() > 0 {
+            let inferred = self.engine.parameter_types(sql, db.as_deref()).await.map_err(pg_error)?;
+            let types = parameter_pg_types(&portal.statement.parameter_types, &inferred);
+            for (i, raw) in portal.parameters.iter().enumerate() {
+                let pg = types.get(i).cloned().unwrap_or(Type::TEXT);
+                let target = inferred.get(i).and_then(Option::as_ref);
+                params.push(parameter_value(raw.as_deref(), portal.parameter_format.is_binary(i), &pg, target, i)?);
+            }
+        }
+        self.run_params(sql, db.as_deref(), &portal.result_column_format, params).await
     }
 
     async fn do_describe_statement<C>(
@@ -264,9 +358,14 @@ impl ExtendedQueryHandler for Backend {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let db = default_database(&self.engine, client);
-        let params = stmt.parameter_types.iter().map(|t| t.clone().unwrap_or(Type::UNKNOWN)).collect();
-        let fields =
-            self.describe(stmt.statement.trim().trim_end_matches(';'), db.as_deref(), &Format::UnifiedBinary).await?;
+        let sql = stmt.statement.trim().trim_end_matches(';');
+        let inferred = if sql.contains('$') {
+            self.engine.parameter_types(sql, db.as_deref()).await.map_err(pg_error)?
+        } else {
+            Vec::new()
+        };
+        let params = parameter_pg_types(&stmt.parameter_types, &inferred);
+        let fields = self.describe(sql, db.as_deref(), &Format::UnifiedBinary).await?;
         Ok(DescribeStatementResponse::new(params, fields))
     }
 

@@ -2,6 +2,7 @@
 //! DDL and queries on the same catalog Athena uses, typed results, errors.
 
 use tarn_testkit::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, TestServer};
+use tokio_postgres::types::Type;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 async fn connect(
@@ -56,6 +57,31 @@ async fn sql_over_the_postgres_wire() {
     let rows = client.query("SELECT id, item FROM shop.orders WHERE price > 2 ORDER BY id", &[]).await.expect("query");
     let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(got, vec![(1, "apple".to_string()), (3, "fig".to_string())]);
+
+    // parameters: tokio-postgres prepares (the server infers the types from the query) and binds
+    // binary values
+    let rows = client
+        .query("SELECT id FROM shop.orders WHERE price > $1 AND item <> $2 ORDER BY id", &[&2.0f64, &"fig"])
+        .await
+        .expect("a query with parameters");
+    assert_eq!(rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(), vec![1]);
+    let stmt = client.prepare("SELECT item FROM shop.orders WHERE id = $1").await.expect("prepare");
+    assert_eq!(stmt.params(), &[Type::INT8], "the parameter's type comes from the column it meets");
+    let item: String = client.query_one(&stmt, &[&2i64]).await.expect("bound").get(0);
+    assert_eq!(item, "pear");
+    assert!(client.query(&stmt, &[&None::<i64>]).await.expect("NULL").is_empty(), "id = NULL matches nothing");
+    // a client that declares text sends text; the server casts it to the column's type
+    let stmt = client
+        .prepare_typed("SELECT count(*) FROM shop.orders WHERE day >= $1 AND id < $2", &[Type::TEXT, Type::TEXT])
+        .await
+        .expect("prepare_typed");
+    let n: i64 = client.query_one(&stmt, &[&"2026-11-02", &"3"]).await.expect("text parameters").get(0);
+    assert_eq!(n, 1);
+    let err = client.query(&stmt, &[&"not a date", &"3"]).await.expect_err("a value that does not cast");
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("$1"), "{message}");
+    let err = client.query("CREATE DATABASE other$1", &[&"x"]).await.expect_err("no parameters in DDL");
+    assert!(err.as_db_error().is_some(), "{err:?}");
 
     // simple protocol (psql's), text results, DDL output rows
     let msgs = client.simple_query("SHOW TABLES IN shop").await.expect("SHOW TABLES");
