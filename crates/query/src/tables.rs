@@ -1,8 +1,8 @@
 //! The Glue catalog as DataFusion's catalog: databases are schemas, tables are read in place
 //! from their `s3://` locations through [`crate::store`].
 //!
-//! - Parquet tables read with the table's columns (by name) and DataFusion's projection and
-//!   predicate pushdown.
+//! - Parquet tables read with the table's columns (by name, ignoring case as Athena does) and
+//!   DataFusion's projection and predicate pushdown.
 //! - Text tables (CSV by LazySimpleSerDe or OpenCSVSerde, JSON by the OpenX/Hive JSON SerDe)
 //!   read every column as text and convert it with TRY_CAST, as Hive's SerDes do: a value that
 //!   does not parse is NULL, and a short row has NULLs for its missing fields.
@@ -15,9 +15,10 @@ use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::Statistics;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -32,6 +33,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column as ColumnExpr, Literal, TryCastExpr};
+use datafusion::physical_expr_adapter::{
+    DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -163,6 +167,27 @@ struct NamedParquet {
 }
 
 impl NamedParquet {
+    /// The table's schema spelled as `object` spells its columns (statistics are matched by
+    /// name), and whether any column was renamed. The footer read here is cached for the scan.
+    async fn as_spelled(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn object_store::ObjectStore>,
+        table_schema: SchemaRef,
+        object: &ObjectMeta,
+    ) -> Result<(SchemaRef, bool)> {
+        let file_schema = self
+            .inner
+            .infer_schema(state, store, std::slice::from_ref(object))
+            .await
+            .map_err(|e| self.name_err(object, e))?;
+        let renames = case_renames(&table_schema, &file_schema);
+        if renames.is_empty() {
+            return Ok((table_schema, false));
+        }
+        Ok((spelled(&table_schema, &renames), true))
+    }
+
     fn name_err(&self, object: &ObjectMeta, e: DataFusionError) -> DataFusionError {
         let key = crate::store::key_of(&object.location);
         DataFusionError::Execution(format!(
@@ -203,6 +228,7 @@ impl FileFormat for NamedParquet {
         table_schema: SchemaRef,
         object: &ObjectMeta,
     ) -> Result<Statistics> {
+        let (table_schema, _) = self.as_spelled(state, store, table_schema, object).await?;
         self.inner.infer_stats(state, store, table_schema, object).await.map_err(|e| self.name_err(object, e))
     }
 
@@ -213,6 +239,12 @@ impl FileFormat for NamedParquet {
         table_schema: SchemaRef,
         object: &ObjectMeta,
     ) -> Result<FileMeta> {
+        let (table_schema, renamed) = self.as_spelled(state, store, table_schema, object).await?;
+        if renamed {
+            // an ordering would name the file's spelling: claim none
+            let statistics = self.inner.infer_stats(state, store, table_schema, object).await;
+            return Ok(FileMeta::new(statistics.map_err(|e| self.name_err(object, e))?));
+        }
         self.inner
             .infer_stats_and_ordering(state, store, table_schema, object)
             .await
@@ -244,6 +276,81 @@ pub struct GlueTable {
     database: String,
 }
 
+/// Parquet files meet the table's columns by name ignoring case, as Athena reads them: Spark
+/// and pandas keep the case a column was given (`userId`), Glue and Hive lowercase it. A table
+/// column missing from a file under its own name reads the file's one column that differs from
+/// it only in case (none when two do, or when another table column claims the same spelling).
+#[derive(Debug)]
+struct CaseInsensitiveColumns;
+
+impl PhysicalExprAdapterFactory for CaseInsensitiveColumns {
+    fn create(&self, logical: SchemaRef, physical: SchemaRef) -> Result<Arc<dyn PhysicalExprAdapter>> {
+        let renames = case_renames(&logical, &physical);
+        if renames.is_empty() {
+            return DefaultPhysicalExprAdapterFactory.create(logical, physical);
+        }
+        // the default adapter (casts, missing columns as NULL) over the table's columns spelled
+        // as the file spells them; expressions are renamed to match before it rewrites them
+        let inner = DefaultPhysicalExprAdapterFactory.create(spelled(&logical, &renames), physical)?;
+        Ok(Arc::new(RenamedColumns { renames, inner }))
+    }
+}
+
+/// Table column name -> the file's spelling, for the table columns a file has only in another
+/// case (see [`CaseInsensitiveColumns`]).
+fn case_renames(table: &Schema, file: &Schema) -> HashMap<String, String> {
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let mut renames = HashMap::new();
+    for t in table.fields() {
+        if file.field_with_name(t.name()).is_ok() {
+            continue;
+        }
+        let mut in_file = file.fields().iter().filter(|f| same(f.name(), t.name()));
+        if let (Some(f), None) = (in_file.next(), in_file.next())
+            && table.fields().iter().filter(|x| same(x.name(), f.name())).count() == 1
+        {
+            renames.insert(t.name().clone(), f.name().clone());
+        }
+    }
+    renames
+}
+
+/// The table's schema with its columns spelled as one file spells them.
+fn spelled(table: &Schema, renames: &HashMap<String, String>) -> SchemaRef {
+    let fields: Fields = table
+        .fields()
+        .iter()
+        .map(|f| match renames.get(f.name()) {
+            Some(name) => Arc::new(f.as_ref().clone().with_name(name)),
+            None => f.clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, table.metadata().clone()))
+}
+
+#[derive(Debug)]
+struct RenamedColumns {
+    /// Table column name -> the file's spelling.
+    renames: HashMap<String, String>,
+    inner: Arc<dyn PhysicalExprAdapter>,
+}
+
+impl PhysicalExprAdapter for RenamedColumns {
+    fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
+        let renamed = expr
+            .transform(|e| {
+                if let Some(c) = e.downcast_ref::<ColumnExpr>()
+                    && let Some(name) = self.renames.get(c.name())
+                {
+                    return Ok(Transformed::yes(Arc::new(ColumnExpr::new(name, c.index())) as Arc<dyn PhysicalExpr>));
+                }
+                Ok(Transformed::no(e))
+            })?
+            .data;
+        self.inner.rewrite(renamed)
+    }
+}
+
 impl GlueTable {
     pub fn new(catalog: Catalog, database: &str, table: Table) -> Result<Self> {
         let data_fields: Vec<Field> = table.columns().iter().map(field_of).collect::<Result<_>>()?;
@@ -265,9 +372,12 @@ impl GlueTable {
         let (format, file_schema, kind) = file_format(&self.table, &self.data_fields)?;
         let ext = String::new();
         let options = ListingOptions::new(format).with_file_extension(ext);
-        let config = ListingTableConfig::new(location_url(location)?)
+        let mut config = ListingTableConfig::new(location_url(location)?)
             .with_listing_options(options)
             .with_schema(file_schema.clone());
+        if kind == Format::Parquet {
+            config = config.with_expr_adapter_factory(Arc::new(CaseInsensitiveColumns));
+        }
         let listing = ListingTable::try_new(config)?;
         let proj = projection.to_vec();
         if kind == Format::Parquet {

@@ -253,3 +253,67 @@ async fn json_tables_read_their_types() {
     let rows = strings(e, "SELECT id, user['name'], cardinality(tags), ok FROM ev ORDER BY id").await;
     assert_eq!(rows, vec![vec!["1", "a", "1", "true"], vec!["2", "b", "0", "false"]]);
 }
+
+/// Spark and pandas write column names as given (`userId`); Glue and Athena lowercase them and
+/// match Parquet columns ignoring case.
+#[tokio::test]
+async fn parquet_columns_match_the_table_ignoring_case() {
+    let f = fixture().await;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("UserId", DataType::Int64, false),
+        Field::new("eventName", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int64Array::from(vec![1_i64, 2, 3])), Arc::new(StringArray::from(vec!["a", "b", "c"]))],
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    put(&f.engine, "mixed/part-0.parquet", buf).await;
+    // a second file written with other casing and a column of its own
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("userid", DataType::Int64, false),
+        Field::new("EVENTNAME", DataType::Utf8, true),
+        Field::new("extra", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![4_i64])),
+            Arc::new(StringArray::from(vec!["d"])),
+            Arc::new(StringArray::from(vec!["x"])),
+        ],
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    put(&f.engine, "mixed/part-1.parquet", buf).await;
+    let table = Table {
+        name: "mixed".into(),
+        storage_descriptor: Some(StorageDescriptor {
+            columns: vec![Column::new("userid", "bigint"), Column::new("eventname", "string")],
+            location: Some("s3://data/mixed/".into()),
+            serde_info: Some(SerDeInfo {
+                serialization_library: Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe".into()),
+                ..SerDeInfo::default()
+            }),
+            ..StorageDescriptor::default()
+        }),
+        ..Table::default()
+    };
+    f.engine.catalog().create_table("db", table).await.unwrap();
+    let out = rows(&f.engine, "SELECT userid, eventname FROM mixed ORDER BY userid").await;
+    for (id, name) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
+        assert!(out.contains(&format!("| {id}      | {name}         |")), "{out}");
+    }
+    // filters (pushed into the Parquet scan) see the same columns
+    let out = rows(&f.engine, "SELECT eventname FROM mixed WHERE userid >= 2 AND eventname <> 'c' ORDER BY 1").await;
+    assert!(out.contains("| b ") && out.contains("| d ") && !out.contains("| a ") && !out.contains("| c "), "{out}");
+    let out = rows(&f.engine, "SELECT count(*) AS n FROM mixed WHERE userid > 1").await;
+    assert!(out.contains("| 3 |"), "{out}");
+}
