@@ -111,6 +111,10 @@ fn unescape_delim(s: &str) -> u8 {
     }
 }
 
+/// Fields a CSV row may have past the table's columns (ignored, as Hive does); a row with
+/// more fails the query with the reader's error.
+const CSV_EXTRA_FIELDS: usize = 64;
+
 /// The file format and the schema its files are read with (all text for CSV/JSON).
 fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>, SchemaRef, Format)> {
     let format = format_of(t)?;
@@ -147,7 +151,13 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
                 // LazySimpleSerDe does not unquote
                 csv.with_quote(0)
             };
-            let text: Vec<Field> = data_fields.iter().map(|f| Field::new(f.name(), DataType::Utf8, true)).collect();
+            // Hive ignores fields past the table's columns; the CSV reader refuses a row longer
+            // than its schema, so the schema ends in unread columns that take them
+            let text: Vec<Field> = data_fields
+                .iter()
+                .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                .chain((1..=CSV_EXTRA_FIELDS).map(|i| Field::new(format!("$tarn_extra_{i}"), DataType::Utf8, true)))
+                .collect();
             Ok((Arc::new(csv), Arc::new(Schema::new(text)), format))
         }
         Format::Json => {
