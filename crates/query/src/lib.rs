@@ -9,6 +9,7 @@
 pub mod athena;
 pub mod ddl;
 mod exec;
+mod orc;
 pub mod pg;
 pub mod store;
 pub mod tables;

@@ -59,6 +59,7 @@ enum Format {
     Parquet,
     Csv,
     Json,
+    Orc,
 }
 
 fn format_of(t: &Table) -> Result<Format> {
@@ -77,11 +78,12 @@ fn format_of(t: &Table) -> Result<Format> {
         || class == "csv"
     {
         Ok(Format::Csv)
-    } else if lower.contains("orc") || lower.contains("avro") || class == "orc" || class == "avro" {
+    } else if lower.contains("orc") || class == "orc" {
+        Ok(Format::Orc)
+    } else if lower.contains("avro") || class == "avro" {
         Err(DataFusionError::NotImplemented(format!(
-            "table {} is stored as {}; tarn reads Parquet, CSV and JSON tables",
-            t.name,
-            if lower.contains("orc") || class == "orc" { "ORC" } else { "Avro" }
+            "table {} is stored as Avro; tarn reads Parquet, ORC, CSV and JSON tables",
+            t.name
         )))
     } else {
         Ok(Format::Parquet)
@@ -121,12 +123,7 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
     let compression = compression_of(t);
     match format {
         Format::Parquet => {
-            let bucket = t
-                .location()
-                .and_then(|l| l.split_once("://"))
-                .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
-                .unwrap_or_default();
-            let parquet = NamedParquet { inner: ParquetFormat::default(), bucket };
+            let parquet = NamedParquet { inner: ParquetFormat::default(), bucket: bucket_of(t) };
             Ok((Arc::new(parquet), Arc::new(Schema::new(data_fields.to_vec())), format))
         }
         Format::Csv => {
@@ -165,7 +162,16 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
             let json = JsonFormat::default().with_file_compression_type(compression);
             Ok((Arc::new(json), Arc::new(Schema::new(data_fields.to_vec())), format))
         }
+        Format::Orc => Err(DataFusionError::Internal("ORC tables are read by crate::orc, not a listing table".into())),
     }
+}
+
+/// The bucket of the table's location (for messages).
+fn bucket_of(t: &Table) -> String {
+    t.location()
+        .and_then(|l| l.split_once("://"))
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default().to_string())
+        .unwrap_or_default()
 }
 
 /// Parquet, with errors about a file naming the object (Athena's HIVE_CANNOT_OPEN_SPLIT), so a
@@ -379,6 +385,10 @@ impl GlueTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if format_of(&self.table)? == Format::Orc {
+            let fields = projection.iter().map(|&i| self.data_fields[i].clone()).collect();
+            return crate::orc::scan(state, &location_url(location)?, &bucket_of(&self.table), fields, limit).await;
+        }
         let (format, file_schema, kind) = file_format(&self.table, &self.data_fields)?;
         let ext = String::new();
         let options = ListingOptions::new(format).with_file_extension(ext);

@@ -485,6 +485,28 @@ async fn the_size_hint_flushes_before_the_interval() {
     assert!(delivered < 300 * 4096, "{delivered} of {} bytes delivered before the interval", 300 * 4096);
 }
 
+/// Runs `sql` through Athena (results under s3://results/q/) and returns GetQueryResults.
+async fn athena_query(srv: &TestServer, sql: &str) -> Value {
+    let q = athena(
+        srv,
+        "StartQueryExecution",
+        json!({ "QueryString": sql, "ResultConfiguration": { "OutputLocation": "s3://results/q/" } }),
+    );
+    let id = q["QueryExecutionId"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    loop {
+        let e = athena(srv, "GetQueryExecution", json!({ "QueryExecutionId": id }));
+        match e["QueryExecution"]["Status"]["State"].as_str().unwrap() {
+            "SUCCEEDED" => break,
+            "FAILED" | "CANCELLED" => panic!("query failed: {e}"),
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    athena(srv, "GetQueryResults", json!({ "QueryExecutionId": id }))
+}
+
 /// Registers `db.table` in the catalog with `columns` ((name, type)).
 fn catalog_table(srv: &TestServer, db: &str, table: &str, columns: &[(&str, &str)], location: &str) {
     let (status, _) = json_call(srv, "glue", "AWSGlue.CreateDatabase", &json!({ "DatabaseInput": { "Name": db } }));
@@ -680,6 +702,18 @@ async fn json_to_orc() {
     assert!((*body.last().unwrap() as usize) + 1 < body.len(), "a postscript length that fits");
     let metrics = reqwest_metrics(&srv);
     assert!(metrics.contains("tarn_firehose_succeed_conversion_records_total{delivery_stream=\"hits\"} 20"));
+
+    // the delivered ORC (under the default time layout) is queryable through Athena
+    s3.create_bucket().bucket("results").send().await.unwrap();
+    athena_query(
+        &srv,
+        "CREATE EXTERNAL TABLE web.hits_orc (id bigint, path string) STORED AS ORC LOCATION 's3://lake/hits/'",
+    )
+    .await;
+    let r = athena_query(&srv, "SELECT count(*), sum(id), min(path) FROM web.hits_orc WHERE id >= 10").await;
+    let row = &r["ResultSet"]["Rows"][1]["Data"];
+    assert_eq!((&row[0]["VarCharValue"], &row[1]["VarCharValue"]), (&json!("10"), &json!("145")), "{r}");
+    assert_eq!(row[2]["VarCharValue"], "/10", "{r}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1121,27 +1155,9 @@ async fn delivered_parquet_is_crawled_and_queried_through_athena() {
         .map(|c| (c["Name"].as_str().unwrap(), c["Type"].as_str().unwrap()))
         .collect();
     assert_eq!(cols, [("user_id", "bigint"), ("url", "string"), ("ms", "bigint")]);
-    let q = athena(
-        &srv,
-        "StartQueryExecution",
-        json!({
-            "QueryString": "SELECT count(*) AS n, sum(ms) AS total, count(DISTINCT user_id) AS users FROM lake.clicks",
-            "ResultConfiguration": { "OutputLocation": "s3://results/q/" }
-        }),
-    );
-    let id = q["QueryExecutionId"].as_str().unwrap().to_string();
-    let start = Instant::now();
-    loop {
-        let e = athena(&srv, "GetQueryExecution", json!({ "QueryExecutionId": id }));
-        match e["QueryExecution"]["Status"]["State"].as_str().unwrap() {
-            "SUCCEEDED" => break,
-            "FAILED" | "CANCELLED" => panic!("query failed: {e}"),
-            _ => {}
-        }
-        assert!(start.elapsed() < Duration::from_secs(30));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let r = athena(&srv, "GetQueryResults", json!({ "QueryExecutionId": id }));
+    let r =
+        athena_query(&srv, "SELECT count(*) AS n, sum(ms) AS total, count(DISTINCT user_id) AS users FROM lake.clicks")
+            .await;
     let row = &r["ResultSet"]["Rows"][1]["Data"];
     assert_eq!(row[0]["VarCharValue"], "1000", "{r}");
     assert_eq!(row[1]["VarCharValue"], total_ms.to_string());
