@@ -59,6 +59,29 @@ fn csv_table(name: &str, location: &str, cols: &[(&str, &str)], keys: &[(&str, &
     }
 }
 
+/// `batch` as a Parquet file.
+fn parquet_bytes(batch: &RecordBatch) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+    buf
+}
+
+/// A table of `columns` at `location` read by the SerDe `library`.
+fn serde_table(name: &str, columns: &[(&str, &str)], location: &str, library: &str) -> Table {
+    Table {
+        name: name.into(),
+        storage_descriptor: Some(StorageDescriptor {
+            columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+            location: Some(location.into()),
+            serde_info: Some(SerDeInfo { serialization_library: Some(library.into()), ..SerDeInfo::default() }),
+            ..StorageDescriptor::default()
+        }),
+        ..Table::default()
+    }
+}
+
 #[tokio::test]
 async fn csv_tables_follow_lazy_simple_serde() {
     let f = fixture().await;
@@ -105,25 +128,16 @@ async fn parquet_tables_and_partition_pruning() {
             vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(vec!["a", "b"]))],
         )
         .unwrap();
-        let mut buf = Vec::new();
-        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut buf, schema.clone(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        put(&f.engine, &format!("t/year={year}/part-0.parquet"), buf).await;
+        put(&f.engine, &format!("t/year={year}/part-0.parquet"), parquet_bytes(&batch)).await;
     }
     let table = Table {
-        name: "t".into(),
-        storage_descriptor: Some(StorageDescriptor {
-            columns: vec![Column::new("id", "bigint"), Column::new("v", "string")],
-            location: Some("s3://data/t/".into()),
-            serde_info: Some(SerDeInfo {
-                serialization_library: Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe".into()),
-                ..SerDeInfo::default()
-            }),
-            ..StorageDescriptor::default()
-        }),
         partition_keys: vec![Column::new("year", "int")],
-        ..Table::default()
+        ..serde_table(
+            "t",
+            &[("id", "bigint"), ("v", "string")],
+            "s3://data/t/",
+            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        )
     };
     let c = f.engine.catalog();
     c.create_table("db", table).await.unwrap();
@@ -275,11 +289,7 @@ async fn parquet_columns_match_the_table_ignoring_case() {
         vec![Arc::new(Int64Array::from(vec![1_i64, 2, 3])), Arc::new(StringArray::from(vec!["a", "b", "c"]))],
     )
     .unwrap();
-    let mut buf = Vec::new();
-    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-    put(&f.engine, "mixed/part-0.parquet", buf).await;
+    put(&f.engine, "mixed/part-0.parquet", parquet_bytes(&batch)).await;
     // a second file written with other casing and a column of its own
     let schema = Arc::new(Schema::new(vec![
         Field::new("userid", DataType::Int64, false),
@@ -295,24 +305,13 @@ async fn parquet_columns_match_the_table_ignoring_case() {
         ],
     )
     .unwrap();
-    let mut buf = Vec::new();
-    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-    put(&f.engine, "mixed/part-1.parquet", buf).await;
-    let table = Table {
-        name: "mixed".into(),
-        storage_descriptor: Some(StorageDescriptor {
-            columns: vec![Column::new("userid", "bigint"), Column::new("eventname", "string")],
-            location: Some("s3://data/mixed/".into()),
-            serde_info: Some(SerDeInfo {
-                serialization_library: Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe".into()),
-                ..SerDeInfo::default()
-            }),
-            ..StorageDescriptor::default()
-        }),
-        ..Table::default()
-    };
+    put(&f.engine, "mixed/part-1.parquet", parquet_bytes(&batch)).await;
+    let table = serde_table(
+        "mixed",
+        &[("userid", "bigint"), ("eventname", "string")],
+        "s3://data/mixed/",
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+    );
     f.engine.catalog().create_table("db", table).await.unwrap();
     let out = rows(&f.engine, "SELECT userid, eventname FROM mixed ORDER BY userid").await;
     for (id, name) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
@@ -353,19 +352,12 @@ async fn orc_tables_are_read() {
     }
     put(&f.engine, "orc/_SUCCESS", b"".to_vec()).await;
     put(&f.engine, "orc/.part.crc", b"not orc".to_vec()).await;
-    let table = Table {
-        name: "o".into(),
-        storage_descriptor: Some(StorageDescriptor {
-            columns: vec![Column::new("id", "bigint"), Column::new("name", "string"), Column::new("score", "double")],
-            location: Some("s3://data/orc/".into()),
-            serde_info: Some(SerDeInfo {
-                serialization_library: Some("org.apache.hadoop.hive.ql.io.orc.OrcSerde".into()),
-                ..SerDeInfo::default()
-            }),
-            ..StorageDescriptor::default()
-        }),
-        ..Table::default()
-    };
+    let table = serde_table(
+        "o",
+        &[("id", "bigint"), ("name", "string"), ("score", "double")],
+        "s3://data/orc/",
+        "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
+    );
     f.engine.catalog().create_table("db", table).await.unwrap();
     let out = rows(&f.engine, "SELECT id, name, score FROM o ORDER BY id").await;
     let expected = "\
