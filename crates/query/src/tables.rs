@@ -369,7 +369,16 @@ impl PhysicalExprAdapter for RenamedColumns {
 
 impl GlueTable {
     pub fn new(catalog: Catalog, database: &str, table: Table) -> Result<Self> {
-        let data_fields: Vec<Field> = table.columns().iter().map(field_of).collect::<Result<_>>()?;
+        let mut data_fields: Vec<Field> = table.columns().iter().map(field_of).collect::<Result<_>>()?;
+        if matches!(format_of(&table), Ok(Format::Parquet)) {
+            // Parquet strings decode straight into string views (as DataFusion reads Parquet by
+            // default): no copy into contiguous buffers, and faster comparisons in filters
+            for f in &mut data_fields {
+                if f.data_type() == &DataType::Utf8 {
+                    *f = f.clone().with_data_type(DataType::Utf8View);
+                }
+            }
+        }
         let partition_fields: Vec<Field> = table.partition_keys.iter().map(field_of).collect::<Result<_>>()?;
         let schema = Arc::new(Schema::new([data_fields.clone(), partition_fields.clone()].concat()));
         Ok(Self { table, schema, data_fields, partition_fields, catalog, database: database.to_string() })
