@@ -379,3 +379,38 @@ async fn orc_tables_are_read() {
     };
     assert!(err.contains("s3://data/orc/c.orc"), "{err}");
 }
+
+/// Avro tables (what crawlers classify as `avro`): columns by name, typed as the table says.
+#[tokio::test]
+async fn avro_tables_are_read() {
+    let f = fixture().await;
+    let schema = Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema.clone()),
+        vec![
+            Arc::new(Int64Array::from(vec![1_i64, 2, 3])),
+            Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])),
+        ],
+    )
+    .unwrap();
+    let mut w = arrow_avro::writer::AvroWriter::new(Vec::new(), schema).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    put(&f.engine, "avro/part-0.avro", w.into_inner()).await;
+    let table = serde_table(
+        "a",
+        &[("id", "bigint"), ("name", "string")],
+        "s3://data/avro/",
+        "org.apache.hadoop.hive.serde2.avro.AvroSerDe",
+    );
+    f.engine.catalog().create_table("db", table).await.unwrap();
+    let out = rows(&f.engine, "SELECT id, name FROM a WHERE id > 1 ORDER BY id").await;
+    let expected = "\
++----+------+
+| id | name |
++----+------+
+| 2  |      |
+| 3  | c    |
++----+------+";
+    assert_eq!(out, expected);
+}
