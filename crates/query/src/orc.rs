@@ -57,7 +57,7 @@ pub(crate) async fn scan(
     Ok(Arc::new(StreamingTableExec::try_new(schema, partitions, None, [], false, limit)?))
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct OrcFile {
     store: Arc<dyn ObjectStore>,
     meta: ObjectMeta,
@@ -79,21 +79,17 @@ impl OrcFile {
         let reader = ObjectReader { store: self.store.clone(), path: self.meta.location.clone(), size: self.meta.size };
         let builder = ArrowReaderBuilder::try_new_async(reader).await.map_err(|e| self.named(e))?;
         let file_schema = builder.schema();
-        // the file column each table column reads: its own name, else the one column that
-        // differs only in case
+        // the file column each table column reads: its own name, else its spelling in the file
+        // (the rule Parquet tables follow)
+        let mut renames = crate::tables::case_renames(&self.schema, &file_schema);
         let sources: Vec<Option<String>> = self
             .schema
             .fields()
             .iter()
             .map(|f| {
-                if file_schema.field_with_name(f.name()).is_ok() {
-                    return Some(f.name().clone());
-                }
-                let mut same = file_schema.fields().iter().filter(|c| c.name().eq_ignore_ascii_case(f.name()));
-                match (same.next(), same.next()) {
-                    (Some(c), None) => Some(c.name().clone()),
-                    _ => None,
-                }
+                renames
+                    .remove(f.name())
+                    .or_else(|| file_schema.field_with_name(f.name()).ok().map(|_| f.name().clone()))
             })
             .collect();
         let names: Vec<&str> = sources.iter().flatten().map(String::as_str).collect();
@@ -141,13 +137,7 @@ impl PartitionStream for OrcFile {
     }
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let this = Arc::new(OrcFile {
-            store: self.store.clone(),
-            meta: self.meta.clone(),
-            bucket: self.bucket.clone(),
-            schema: self.schema.clone(),
-        });
-        let stream = futures::stream::once(this.open()).try_flatten();
+        let stream = futures::stream::once(Arc::new(self.clone()).open()).try_flatten();
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
     }
 }

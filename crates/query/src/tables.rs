@@ -316,7 +316,7 @@ impl PhysicalExprAdapterFactory for CaseInsensitiveColumns {
 
 /// Table column name -> the file's spelling, for the table columns a file has only in another
 /// case (see [`CaseInsensitiveColumns`]).
-fn case_renames(table: &Schema, file: &Schema) -> HashMap<String, String> {
+pub(crate) fn case_renames(table: &Schema, file: &Schema) -> HashMap<String, String> {
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     let mut renames = HashMap::new();
     for t in table.fields() {
