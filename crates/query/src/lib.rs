@@ -174,32 +174,33 @@ impl Engine {
         if let Some(stmt) = ddl::parse(sql).map_err(QueryError::User)? {
             return self.run_statement(stmt, database, ctas_location).await;
         }
-        self.query(sql, database, Vec::new()).await
+        self.query(sql, database).await
     }
 
-    /// A query with values for its parameters `$1, $2, ...` (the PostgreSQL wire's extended
-    /// protocol); each value is cast to the type the query gives its parameter.
+    /// A query with parameters `$1, $2, ...` (the PostgreSQL wire's extended protocol): `bind`
+    /// gets the type the planned query gives each parameter (None where it leaves one open)
+    /// and returns their values, which are then cast to those types. The query is planned once.
     pub async fn execute_params(
         &self,
         sql: &str,
         database: Option<&str>,
-        params: Vec<ScalarValue>,
+        bind: impl FnOnce(&[Option<DataType>]) -> Result<Vec<ScalarValue>>,
     ) -> Result<QueryOutput> {
-        if params.is_empty() {
-            return self.execute(sql, database).await;
-        }
         if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
             return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
         }
-        self.query(sql, database, params).await
+        let (ctx, registry) = self.context(database)?;
+        let df = ctx.sql(sql).await?;
+        let params = bind(&ordered_parameter_types(df.logical_plan())?)?;
+        Self::output(df.with_param_values(params)?, registry).await
     }
 
-    async fn query(&self, sql: &str, database: Option<&str>, params: Vec<ScalarValue>) -> Result<QueryOutput> {
+    async fn query(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
         let (ctx, registry) = self.context(database)?;
-        let mut df = ctx.sql(sql).await?;
-        if !params.is_empty() {
-            df = df.with_param_values(params)?;
-        }
+        Self::output(ctx.sql(sql).await?, registry).await
+    }
+
+    async fn output(df: datafusion::dataframe::DataFrame, registry: Arc<store::TarnRegistry>) -> Result<QueryOutput> {
         let schema = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await?;
         Ok(QueryOutput { schema, stream, statement_type: "DML", registry: Some(registry) })
@@ -219,10 +220,7 @@ impl Engine {
             return Ok(Vec::new());
         }
         let (ctx, _) = self.context(database)?;
-        let plan = ctx.state().create_logical_plan(sql).await?;
-        let types = plan.get_parameter_types()?;
-        let count = types.keys().filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok()).max().unwrap_or(0);
-        Ok((1..=count).map(|i| types.get(&format!("${i}")).cloned().flatten()).collect())
+        ordered_parameter_types(&ctx.state().create_logical_plan(sql).await?)
     }
 
     /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).
@@ -230,6 +228,13 @@ impl Engine {
     pub fn registry(&self) -> &Arc<store::TarnRegistry> {
         &self.registry
     }
+}
+
+/// The types a plan gives `$1..$n`, in order (None where it leaves one open).
+fn ordered_parameter_types(plan: &datafusion::logical_expr::LogicalPlan) -> Result<Vec<Option<DataType>>> {
+    let types = plan.get_parameter_types()?;
+    let count = types.keys().filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok()).max().unwrap_or(0);
+    Ok((1..=count).map(|i| types.get(&format!("${i}")).cloned().flatten()).collect())
 }
 
 /// Athena's StatementType of `sql`: `DML` for queries, CTAS and INSERT INTO, `DDL` for

@@ -189,15 +189,15 @@ fn parameter_value(
     pg: &Type,
     target: Option<&DataType>,
     index: usize,
-) -> PgWireResult<ScalarValue> {
-    let bad = |what: String| pg_error(QueryError::User(format!("parameter ${}: {what}", index + 1)));
+) -> Result<ScalarValue, QueryError> {
+    let bad = |what: String| QueryError::User(format!("parameter ${}: {what}", index + 1));
     let value = match raw {
         None => return ScalarValue::try_from(target.unwrap_or(&DataType::Utf8)).map_err(|e| bad(e.to_string())),
         Some(bytes) if !binary || is_text_type(pg) => {
             ScalarValue::Utf8(Some(String::from_utf8(bytes.to_vec()).map_err(|_| bad("not valid UTF-8".into()))?))
         }
         Some(bytes) => {
-            let fixed = |n: usize| -> PgWireResult<&[u8]> {
+            let fixed = |n: usize| -> Result<&[u8], QueryError> {
                 (bytes.len() == n)
                     .then_some(bytes)
                     .ok_or_else(|| bad(format!("{} bytes for {}", bytes.len(), pg.name())))
@@ -255,17 +255,40 @@ fn parameter_pg_types(declared: &[Option<Type>], inferred: &[Option<DataType>]) 
 
 impl Backend {
     async fn run(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Response> {
-        self.run_params(sql, database, format, Vec::new()).await
+        let out = self.engine.execute(sql, database).await.map_err(pg_error)?;
+        Self::respond(out, format).await
     }
 
-    async fn run_params(
+    /// A portal with parameters: each value decoded by its type (as the client declared it, or
+    /// as the query implies) and cast to the query's type for it.
+    async fn run_portal(
         &self,
         sql: &str,
         database: Option<&str>,
-        format: &Format,
-        params: Vec<ScalarValue>,
+        portal: &Portal<<Self as ExtendedQueryHandler>::Statement>,
     ) -> PgWireResult<Response> {
-        let out = self.engine.execute_params(sql, database, params).await.map_err(pg_error)?;
+        let out = self
+            .engine
+            .execute_params(sql, database, |inferred| {
+                let types = parameter_pg_types(&portal.statement.parameter_types, inferred);
+                let text = Type::TEXT;
+                portal
+                    .parameters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, raw)| {
+                        let pg = types.get(i).unwrap_or(&text);
+                        let binary = portal.parameter_format.is_binary(i);
+                        parameter_value(raw.as_deref(), binary, pg, inferred.get(i).and_then(Option::as_ref), i)
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(pg_error)?;
+        Self::respond(out, &portal.result_column_format).await
+    }
+
+    async fn respond(out: crate::QueryOutput, format: &Format) -> PgWireResult<Response> {
         if out.schema.fields().is_empty() {
             // DDL: drain, then a command tag
             let mut s = out.stream;
@@ -336,17 +359,10 @@ impl ExtendedQueryHandler for Backend {
         if sql.trim().is_empty() {
             return Ok(Response::EmptyQuery);
         }
-        let mut params = Vec::with_capacity(portal.parameter_len());
         if portal.parameter_len() > 0 {
-            let inferred = self.engine.parameter_types(sql, db.as_deref()).await.map_err(pg_error)?;
-            let types = parameter_pg_types(&portal.statement.parameter_types, &inferred);
-            for (i, raw) in portal.parameters.iter().enumerate() {
-                let pg = types.get(i).cloned().unwrap_or(Type::TEXT);
-                let target = inferred.get(i).and_then(Option::as_ref);
-                params.push(parameter_value(raw.as_deref(), portal.parameter_format.is_binary(i), &pg, target, i)?);
-            }
+            return self.run_portal(sql, db.as_deref(), portal).await;
         }
-        self.run_params(sql, db.as_deref(), &portal.result_column_format, params).await
+        self.run(sql, db.as_deref(), &portal.result_column_format).await
     }
 
     async fn do_describe_statement<C>(
