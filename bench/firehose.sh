@@ -6,7 +6,8 @@
 # Run from the repo root: bench/firehose.sh   (see bench/README.md)
 #
 # Env knobs: FIREHOSE_RECORDS, FIREHOSE_SIZE (bytes per record, 500), FIREHOSE_PRODUCERS (8),
-# FIREHOSE_INTERVAL (the stream's IntervalInSeconds, 0),
+# FIREHOSE_INTERVAL (the stream's IntervalInSeconds, 0), FIREHOSE_PERF (a file: `perf record`
+# the server from the first put to the last delivery into it; read with `perf report -i FILE`),
 # BENCH_TMP (parent of the temp dir, default target/)
 set -euo pipefail
 N=${FIREHOSE_RECORDS:-1000000}
@@ -91,6 +92,11 @@ delivered() {
 # CPU seconds (user + system) the server has used so far
 cpu() { awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' /proc/$PID/stat; }
 CPU0=$(cpu)
+PERF=
+if [[ -n ${FIREHOSE_PERF:-} ]]; then
+  perf record -F 999 -p $PID -o "$FIREHOSE_PERF" 2>/dev/null & PERF=$!
+  sleep 0.5
+fi
 # tarn-bench generates every request body first, then starts its clock (started_unix) and
 # reports the seconds and its own CPU seconds from there
 PUT=$(target/release/tarn-bench firehose-put --endpoint http://127.0.0.1:$PORT --stream bench \
@@ -101,6 +107,7 @@ T1=$(python3 -c "print($T0 + $(field seconds))")
 CLIENT_CPU=$(field cpu)
 for _ in $(seq 6000); do [[ "$(delivered)" == "$N" ]] && break; sleep 0.05; done
 T2=$(date +%s.%N)
+[[ -n $PERF ]] && { kill -INT $PERF; wait $PERF || true; }
 SERVER_CPU=$(python3 -c "print(f'{$(cpu) - $CPU0:.2f}')")
 GOT=$(delivered)
 # the delivered Parquet holds every record

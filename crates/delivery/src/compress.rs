@@ -1,5 +1,5 @@
 //! Output compression for S3 delivery: Firehose's `CompressionFormat` (`UNCOMPRESSED`, `GZIP`,
-//! `ZIP`, `Snappy`, `HADOOP_SNAPPY`) as a streaming writer over the object's spool file.
+//! `ZIP`, `Snappy`, `HADOOP_SNAPPY`) as a streaming writer over the object being uploaded.
 //!
 //! * `GZIP`: one gzip member.
 //! * `ZIP`: an archive holding one deflated entry, named by the caller. Written with a
@@ -12,11 +12,11 @@
 //! Memory stays bounded by the formats' own buffers (gzip's and deflate's windows, Snappy's
 //! 64 KiB frames, one Hadoop block); nothing holds the whole object.
 
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 
 use flate2::write::GzEncoder;
 use zip::ZipWriter;
-use zip::write::SimpleFileOptions;
+use zip::write::{SimpleFileOptions, StreamWriter};
 
 /// Firehose's `CompressionFormat` for S3 destinations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
@@ -82,19 +82,19 @@ impl std::fmt::Display for Compression {
 pub const HADOOP_SNAPPY_BLOCK_SIZE: usize = 256 * 1024 - (256 * 1024 / 6 + 32);
 
 /// A streaming compressor: bytes written go to `out` compressed with the chosen format.
-pub struct Compressor<W: Write + Seek + Send> {
+pub struct Compressor<W: Write + Send> {
     inner: Inner<W>,
 }
 
-enum Inner<W: Write + Seek> {
+enum Inner<W: Write> {
     Plain(W),
     Gzip(Box<GzEncoder<W>>),
-    Zip(Box<ZipWriter<W>>),
+    Zip(Box<ZipWriter<StreamWriter<W>>>),
     Snappy(Box<snap::write::FrameEncoder<W>>),
     HadoopSnappy(Box<HadoopSnappyWriter<W>>),
 }
 
-impl<W: Write + Seek + Send> Compressor<W> {
+impl<W: Write + Send> Compressor<W> {
     /// Starts a compressed stream over `out`. `zip_entry_name` names the single entry of a
     /// `ZIP` archive and is ignored by the other formats.
     pub fn new(c: Compression, out: W, zip_entry_name: &str) -> io::Result<Self> {
@@ -102,7 +102,7 @@ impl<W: Write + Seek + Send> Compressor<W> {
             Compression::Uncompressed => Inner::Plain(out),
             Compression::Gzip => Inner::Gzip(Box::new(GzEncoder::new(out, flate2::Compression::default()))),
             Compression::Zip => {
-                let mut zip = ZipWriter::new(out);
+                let mut zip = ZipWriter::new_stream(out);
                 let options = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)
                     .last_modified_time(zip_now())
@@ -133,7 +133,7 @@ impl<W: Write + Seek + Send> Compressor<W> {
         let mut out = match self.inner {
             Inner::Plain(w) => w,
             Inner::Gzip(w) => w.finish()?,
-            Inner::Zip(w) => w.finish()?,
+            Inner::Zip(w) => w.finish()?.into_inner(),
             Inner::Snappy(w) => w.into_inner().map_err(|e| e.into_error())?,
             Inner::HadoopSnappy(w) => w.finish()?,
         };
@@ -145,7 +145,7 @@ impl<W: Write + Seek + Send> Compressor<W> {
 /// `Compressor` is also an `io::Write`, for use with `io::copy` and writers that take one.
 /// `flush` pushes out what the format allows without ending it (a Hadoop-Snappy block in
 /// progress stays buffered so blocks keep their full size).
-impl<W: Write + Seek + Send> Write for Compressor<W> {
+impl<W: Write + Send> Write for Compressor<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Compressor::write_all(self, buf)?;
         Ok(buf.len())
@@ -250,6 +250,7 @@ impl<W: Write> HadoopSnappyWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Seek as _;
     use std::io::{Cursor, Read};
 
     /// Deterministic test data: compressible text interleaved with pseudo-random bytes.

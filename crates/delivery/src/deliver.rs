@@ -3,29 +3,25 @@
 //! them and only then marks the range delivered.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
-use tarn_objects::checksum::ChecksumAlgorithm;
-use tarn_objects::{ChecksumInput, PutRequest, WriteConditions};
 
 use crate::buffer::Pending;
 use crate::compress::Compressor;
 use crate::convert::{ConversionSpec, RecordWriter};
 use crate::model::{Conversion, Destination, StreamDoc};
+use crate::upload::{Done, Target, Upload};
 use crate::{Inner, Runtime, update_progress};
 
 /// Largest read from the buffer at a time.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 const PAGE_RECORDS: usize = 10_000;
-/// Partitions one flush may write (AWS's active-partition quota per stream): each holds a spool
-/// file and, when converting, a row group being built.
+/// Partitions one flush may write (AWS's active-partition quota per stream): each holds an
+/// upload's chunks in flight and, when converting, a row group being built.
 const ACTIVE_PARTITIONS_MAX: usize = 500;
 /// Retry cadence of a failed delivery: 1 s, doubling, at most 5 s (AWS retries S3 every 5 s).
 const BACKOFF_FIRST_MS: u64 = 1000;
@@ -46,7 +42,7 @@ fn utc(ms: i64) -> time::OffsetDateTime {
 }
 
 /// Runs until the stream is deleted.
-pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>, spool: PathBuf) {
+pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>) {
     let mut backoff = BACKOFF_FIRST_MS;
     // since when the delivery of the oldest buffered records has been failing
     let mut failing_since: Option<std::time::Instant> = None;
@@ -75,7 +71,7 @@ pub(crate) async fn run(inner: Arc<Inner>, rt: Arc<Runtime>, spool: PathBuf) {
         let give_up = failing_since
             .filter(|t| t.elapsed() >= Duration::from_secs(dest.retry_seconds))
             .map(|_| last_failure.clone());
-        match flush(&inner, &rt, &dest, &spool, p, give_up).await {
+        match flush(&inner, &rt, &dest, p, give_up).await {
             Ok(()) => {
                 failing_since = None;
                 backoff = BACKOFF_FIRST_MS;
@@ -104,11 +100,9 @@ async fn wait_stopped(rt: &Runtime) {
     }
 }
 
-/// One output object, spooled.
+/// One output object, being stored.
 struct Output {
-    path: PathBuf,
-    bucket: String,
-    key: String,
+    done: Done,
 }
 
 /// What one flush produced.
@@ -128,7 +122,6 @@ async fn flush(
     inner: &Arc<Inner>,
     rt: &Arc<Runtime>,
     dest: &Arc<Destination>,
-    spool: &Path,
     p: Pending,
     give_up: Option<String>,
 ) -> Result<(), FlushError> {
@@ -137,19 +130,23 @@ async fn flush(
         (Some(c), None) => Some(spec_of(&inner.catalog, c).map_err(|m| ("UNKNOWN_ERROR", m))?),
         _ => None,
     };
-    let (buffer, dest2, spool2, doc2) = (rt.buffer.clone(), dest.clone(), spool.to_path_buf(), doc.clone());
+    let (buffer, dest2, doc2) = (rt.buffer.clone(), dest.clone(), doc.clone());
     let account = inner.config.account_id.clone();
+    let uploads = Uploads { runtime: tokio::runtime::Handle::current(), objects: inner.objects.clone() };
     let built = tokio::task::spawn_blocking(move || {
-        build(&buffer, &dest2, spec, &doc2, p, &spool2, &account, give_up.as_deref())
+        build(&buffer, &dest2, spec, &doc2, p, &uploads, &account, give_up.as_deref())
     })
     .await
     .map_err(|e| ("UNKNOWN_ERROR", format!("the delivery worker failed: {e}")))?;
     let built = built.map_err(|m| ("UNKNOWN_ERROR", m))?;
-    let result = store_outputs(inner, &built.outputs).await;
-    for o in &built.outputs {
-        let _ = std::fs::remove_file(&o.path);
+    // every object of the flush is stored before its records count as delivered
+    let objects = built.outputs.len() as u64;
+    for o in built.outputs {
+        o.done
+            .await
+            .map_err(|_| ("UNKNOWN_ERROR", "the object upload stopped".to_string()))?
+            .map_err(|m| ("UNKNOWN_ERROR", m))?;
     }
-    result?;
     let upto = built.upto;
     update_progress(&inner.store, &doc.name, doc.incarnation, move |pr| pr.delivered = pr.delivered.max(upto))
         .await
@@ -159,7 +156,7 @@ async fn flush(
     let m = &rt.metrics;
     m.delivered_records.fetch_add(built.records, Relaxed);
     m.delivered_bytes.fetch_add(built.bytes, Relaxed);
-    m.delivered_objects.fetch_add(built.outputs.len() as u64, Relaxed);
+    m.delivered_objects.fetch_add(objects, Relaxed);
     m.conversion_succeeded.fetch_add(built.converted, Relaxed);
     m.conversion_failed.fetch_add(built.conversion_failed, Relaxed);
     m.processing_failed.fetch_add(built.processing_failed, Relaxed);
@@ -184,66 +181,34 @@ fn spec_of(catalog: &tarn_catalog::Catalog, c: &Conversion) -> Result<Conversion
     })
 }
 
-async fn store_outputs(inner: &Inner, outputs: &[Output]) -> Result<(), FlushError> {
-    for o in outputs {
-        let bucket = &o.bucket;
-        let file = tokio::fs::File::open(&o.path).await.map_err(|e| ("UNKNOWN_ERROR", e.to_string()))?;
-        let len = file.metadata().await.map_err(|e| ("UNKNOWN_ERROR", e.to_string()))?.len();
-        let body = tokio_util_stream(file);
-        let req = PutRequest {
-            bucket: bucket.to_string(),
-            key: o.key.clone(),
-            meta: tarn_objects::ObjectMeta::default(),
-            body,
-            declared_len: Some(len),
-            content_md5: None,
-            checksum: ChecksumInput::Compute(ChecksumAlgorithm::Crc64Nvme),
-            conditions: WriteConditions::default(),
-        };
-        inner
-            .objects
-            .put_object(req)
-            .await
-            .map_err(|e| ("UNKNOWN_ERROR", format!("Could not deliver s3://{bucket}/{}: {e}", o.key)))?;
-    }
-    Ok(())
+/// How a flush starts its uploads.
+struct Uploads {
+    runtime: tokio::runtime::Handle,
+    objects: tarn_objects::Objects,
 }
 
-/// A file as an object body, read in 256 KiB pieces.
-fn tokio_util_stream(file: tokio::fs::File) -> tarn_objects::BodyStream {
-    use tokio::io::AsyncReadExt as _;
-    let stream = futures::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), Some(file)))
-            }
-            Err(e) => Some((Err(Box::new(e) as tarn_objects::BoxError), None)),
-        }
-    });
-    Box::pin(stream)
+impl Uploads {
+    fn to(&self, bucket: &str, key: String) -> Upload {
+        Upload::new(Target {
+            runtime: self.runtime.clone(),
+            objects: self.objects.clone(),
+            bucket: bucket.to_string(),
+            key,
+        })
+    }
 }
 
 enum Writer {
-    Convert(Box<RecordWriter<File>>),
-    Compress(Compressor<File>),
+    Convert(Box<RecordWriter<Upload>>),
+    Compress(Compressor<Upload>),
 }
 
-/// An open output file: a partition's data, or an error type's documents.
+/// An open output object: a partition's data, or an error type's documents. Its key is made
+/// when its first record arrives, from that record's arrival time (the oldest: the buffer is
+/// in arrival order).
 struct Sink {
-    path: PathBuf,
     writer: Writer,
     rows: u64,
-    oldest_ms: i64,
-}
-
-fn new_spool_file(spool: &Path) -> Result<(PathBuf, File), String> {
-    let path = spool.join(format!("{:032x}", rand::random::<u128>()));
-    let file = File::create(&path).map_err(|e| format!("spool file {}: {e}", path.display()))?;
-    Ok((path, file))
 }
 
 /// The error document of one failed record, as AWS writes it.
@@ -295,7 +260,7 @@ fn build(
     spec: Option<ConversionSpec>,
     doc: &StreamDoc,
     p: Pending,
-    spool: &Path,
+    uploads: &Uploads,
     account: &str,
     give_up: Option<&str>,
 ) -> Result<Built, String> {
@@ -314,11 +279,6 @@ fn build(
     let passthrough = dest.pipeline.passes_through();
     let ext = dest.extension();
     let delimiter = dest.pipeline.delimiter().map(<[u8]>::to_vec);
-    let cleanup = |sinks: &BTreeMap<BTreeMap<String, String>, Sink>, errors: &BTreeMap<&'static str, Sink>| {
-        for s in sinks.values().chain(errors.values()) {
-            let _ = std::fs::remove_file(&s.path);
-        }
-    };
     let mut backup: Option<Sink> = None;
     let mut from = p.delivered;
     let result: Result<(), String> = (|| {
@@ -336,11 +296,20 @@ fn build(
                 built.records += 1;
                 if let Some(b) = &dest.backup {
                     if backup.is_none() {
-                        let (path, file) = new_spool_file(spool)?;
-                        let writer = Compressor::new(b.compression, file, &format!("{}.backup", doc.name))
-                            .map_err(|e| e.to_string())?;
-                        backup =
-                            Some(Sink { path, writer: Writer::Compress(writer), rows: 0, oldest_ms: rec.arrival_ms });
+                        let key = crate::prefix::object_key(
+                            &b.prefix,
+                            &doc.name,
+                            doc.version_id,
+                            utc(rec.arrival_ms),
+                            None,
+                            &BTreeMap::new(),
+                            b.compression.extension(),
+                        )
+                        .map_err(|e| e.0)?;
+                        let writer =
+                            Compressor::new(b.compression, uploads.to(&b.bucket, key), &format!("{}.backup", doc.name))
+                                .map_err(|e| e.to_string())?;
+                        backup = Some(Sink { writer: Writer::Compress(writer), rows: 0 });
                     }
                     if let Some(Sink { writer: Writer::Compress(c), rows, .. }) = backup.as_mut() {
                         c.write_all(rec.data()).map_err(|e| e.to_string())?;
@@ -356,15 +325,14 @@ fn build(
                     let sink = match errors.entry(error_type) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::btree_map::Entry::Vacant(v) => {
-                            let (path, file) = new_spool_file(spool)?;
-                            let writer = Compressor::new(crate::compress::Compression::Uncompressed, file, "")
-                                .map_err(|e| e.to_string())?;
-                            v.insert(Sink {
-                                path,
-                                writer: Writer::Compress(writer),
-                                rows: 0,
-                                oldest_ms: rec.arrival_ms,
-                            })
+                            let key = error_object_key(dest, doc, error_type, utc(rec.arrival_ms), &BTreeMap::new())?;
+                            let writer = Compressor::new(
+                                crate::compress::Compression::Uncompressed,
+                                uploads.to(&dest.bucket, key),
+                                "",
+                            )
+                            .map_err(|e| e.to_string())?;
+                            v.insert(Sink { writer: Writer::Compress(writer), rows: 0 })
                         }
                     };
                     let line = error_document(
@@ -380,7 +348,6 @@ fn build(
                         c.write_all(&line).map_err(|e| e.to_string())?;
                     }
                     sink.rows += 1;
-                    sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
                     Ok::<(), String>(())
                 };
                 if let Some(reason) = give_up {
@@ -425,39 +392,40 @@ fn build(
                     }
                     // a partition whose keys make no valid object key (too long, say) is the
                     // records' fault, not the bucket's: they go to the error prefix
-                    if !sinks.contains_key(&keys)
-                        && let Err(e) = crate::prefix::object_key(
-                            &dest.prefix,
-                            &doc.name,
-                            doc.version_id,
-                            utc(rec.arrival_ms),
-                            None,
-                            &keys,
-                            &ext,
-                        )
-                    {
-                        fail(
-                            "metadata-extraction-failed",
-                            crate::process::METADATA_EXTRACTION_FAILED,
-                            &format!("The partition keys do not make a valid prefix: {}", e.0),
-                            &mut built,
-                        )?;
-                        continue;
-                    }
                     let sink = match sinks.entry(keys) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::btree_map::Entry::Vacant(v) => {
-                            let (path, file) = new_spool_file(spool)?;
+                            let key = match crate::prefix::object_key(
+                                &dest.prefix,
+                                &doc.name,
+                                doc.version_id,
+                                utc(rec.arrival_ms),
+                                None,
+                                v.key(),
+                                &ext,
+                            ) {
+                                Ok(key) => key,
+                                Err(e) => {
+                                    fail(
+                                        "metadata-extraction-failed",
+                                        crate::process::METADATA_EXTRACTION_FAILED,
+                                        &format!("The partition keys do not make a valid prefix: {}", e.0),
+                                        &mut built,
+                                    )?;
+                                    continue;
+                                }
+                            };
+                            let out = uploads.to(&dest.bucket, key);
                             let writer = match &spec {
                                 Some(spec) => {
-                                    Writer::Convert(Box::new(RecordWriter::new(spec, file).map_err(|e| e.to_string())?))
+                                    Writer::Convert(Box::new(RecordWriter::new(spec, out).map_err(|e| e.to_string())?))
                                 }
                                 None => Writer::Compress(
-                                    Compressor::new(dest.compression, file, &format!("{}.data", doc.name))
+                                    Compressor::new(dest.compression, out, &format!("{}.data", doc.name))
                                         .map_err(|e| e.to_string())?,
                                 ),
                             };
-                            v.insert(Sink { path, writer, rows: 0, oldest_ms: rec.arrival_ms })
+                            v.insert(Sink { writer, rows: 0 })
                         }
                     };
                     match &mut sink.writer {
@@ -465,7 +433,6 @@ fn build(
                             Ok(()) => {
                                 built.converted += 1;
                                 sink.rows += 1;
-                                sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
                             }
                             Err(e) => fail(CONVERSION_FAILED, e.code, &e.message, &mut built)?,
                         },
@@ -475,7 +442,6 @@ fn build(
                                 c.write_all(d).map_err(|e| e.to_string())?;
                             }
                             sink.rows += 1;
-                            sink.oldest_ms = sink.oldest_ms.min(rec.arrival_ms);
                         }
                     }
                 }
@@ -483,76 +449,25 @@ fn build(
         }
         Ok(())
     })();
-    if let Err(e) = result {
-        cleanup(&sinks, &errors);
-        if let Some(b) = &backup {
-            let _ = std::fs::remove_file(&b.path);
-        }
-        return Err(e);
-    }
-    let empty = BTreeMap::new();
-    let finish =
-        |sink: Sink, bucket: &str, key: Result<String, String>, outputs: &mut Vec<Output>| -> Result<(), String> {
-            let file = match sink.writer {
-                Writer::Convert(w) => w.finish().map_err(|e| e.to_string())?,
-                Writer::Compress(c) => c.finish().map_err(|e| e.to_string())?,
-            };
-            let mut file = BufWriter::new(file);
-            file.flush().map_err(|e| e.to_string())?;
-            drop(file);
-            if sink.rows == 0 {
-                let _ = std::fs::remove_file(&sink.path);
-                return Ok(());
-            }
-            outputs.push(Output { path: sink.path, bucket: bucket.to_string(), key: key? });
-            Ok(())
+    // a failed flush drops its sinks: their uploads end unfinished and store nothing
+    result?;
+    // a sink that took no record (its one record failed conversion, say) makes no object
+    let finish = |sink: Sink| -> Result<Option<Output>, String> {
+        let upload = match sink.writer {
+            Writer::Convert(w) => w.finish().map_err(|e| e.to_string())?,
+            Writer::Compress(c) => c.finish().map_err(|e| e.to_string())?,
         };
-    let mut outputs = Vec::new();
-    let mut sinks_left: Vec<(BTreeMap<String, String>, Sink)> = sinks.into_iter().collect();
-    let mut errors_left: Vec<(&'static str, Sink)> = errors.into_iter().collect();
-    let mut failed = None;
-    for (keys, sink) in sinks_left.drain(..) {
-        let key =
-            crate::prefix::object_key(&dest.prefix, &doc.name, doc.version_id, utc(sink.oldest_ms), None, &keys, &ext)
-                .map_err(|e| e.0);
-        let path = sink.path.clone();
-        if let Err(e) = finish(sink, &dest.bucket, key, &mut outputs) {
-            let _ = std::fs::remove_file(path);
-            failed.get_or_insert(e);
+        if sink.rows == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Output { done: upload.finish().map_err(|e| e.to_string())? }))
+    };
+    let all = sinks.into_values().chain(backup).chain(errors.into_values());
+    for sink in all {
+        if let Some(output) = finish(sink)? {
+            built.outputs.push(output);
         }
     }
-    if let (Some(sink), Some(b)) = (backup, &dest.backup) {
-        let key = crate::prefix::object_key(
-            &b.prefix,
-            &doc.name,
-            doc.version_id,
-            utc(sink.oldest_ms),
-            None,
-            &empty,
-            b.compression.extension(),
-        )
-        .map_err(|e| e.0);
-        let path = sink.path.clone();
-        if let Err(e) = finish(sink, &b.bucket, key, &mut outputs) {
-            let _ = std::fs::remove_file(path);
-            failed.get_or_insert(e);
-        }
-    }
-    for (error_type, sink) in errors_left.drain(..) {
-        let key = error_object_key(dest, doc, error_type, utc(sink.oldest_ms), &empty);
-        let path = sink.path.clone();
-        if let Err(e) = finish(sink, &dest.bucket, key, &mut outputs) {
-            let _ = std::fs::remove_file(path);
-            failed.get_or_insert(e);
-        }
-    }
-    if let Some(e) = failed {
-        for o in &outputs {
-            let _ = std::fs::remove_file(&o.path);
-        }
-        return Err(e);
-    }
-    built.outputs = outputs;
     Ok(built)
 }
 

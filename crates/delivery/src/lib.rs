@@ -17,6 +17,7 @@ pub mod model;
 pub mod prefix;
 pub mod process;
 mod source;
+mod upload;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -240,9 +241,8 @@ impl Delivery {
         streams: Streams,
         config: DeliveryConfig,
     ) -> Result<Self> {
-        let spool = store.root().join("tmp").join("firehose-spool");
-        let _ = std::fs::remove_dir_all(&spool);
-        std::fs::create_dir_all(&spool).map_err(StoreError::from)?;
+        // output objects used to be spooled here before they were stored; they now stream
+        let _ = std::fs::remove_dir_all(store.root().join("tmp").join("firehose-spool"));
         store
             .write(|txn| {
                 txn.open_table(STREAMS)?;
@@ -280,10 +280,6 @@ impl Delivery {
         Ok(delivery)
     }
 
-    fn spool_dir(&self) -> std::path::PathBuf {
-        self.inner.store.root().join("tmp").join("firehose-spool")
-    }
-
     fn buffer_dir(&self, doc: &StreamDoc) -> std::path::PathBuf {
         self.inner.store.log_dir(&["firehose", &format!("{}.{}", doc.name, doc.incarnation)])
     }
@@ -316,7 +312,7 @@ impl Delivery {
             tasks: Mutex::default(),
         });
         self.inner.running.lock().expect("running lock").insert(doc.name.clone(), rt.clone());
-        let mut tasks = vec![tokio::spawn(deliver::run(self.inner.clone(), rt.clone(), self.spool_dir()))];
+        let mut tasks = vec![tokio::spawn(deliver::run(self.inner.clone(), rt.clone()))];
         if doc.source.is_some() {
             tasks.push(tokio::spawn(source::run(self.inner.clone(), rt.clone())));
         }
