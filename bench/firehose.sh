@@ -94,7 +94,7 @@ cpu() { awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' /proc/$PID/s
 CPU0=$(cpu)
 PERF=
 if [[ -n ${FIREHOSE_PERF:-} ]]; then
-  perf record -F 999 -p $PID -o "$FIREHOSE_PERF" 2>/dev/null & PERF=$!
+  perf record -F 999 ${FIREHOSE_PERF_ARGS:-} -p $PID -o "$FIREHOSE_PERF" 2>/dev/null & PERF=$!
   sleep 0.5
 fi
 # tarn-bench generates every request body first, then starts its clock (started_unix) and

@@ -4,8 +4,6 @@
 //! own shape by tarn-delivery, so most handlers parse a request, call the service and wrap
 //! the answer.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tarn_delivery::{CreateRequest, Delivery, DeliveryError, limits};
@@ -107,7 +105,8 @@ impl Req<'_> {
 
 fn decode_data(r: &RecordIn, member: &str) -> Result<Vec<u8>, JsonError> {
     let data = r.data.as_deref().ok_or_else(|| missing(member))?;
-    B64.decode(data.as_bytes())
+    base64_simd::STANDARD
+        .decode_to_vec(data.as_bytes())
         .map_err(|_| JsonError::client("SerializationException", format!("{member} is not valid base64.")))
 }
 

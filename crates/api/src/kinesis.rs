@@ -194,7 +194,9 @@ struct GetRecordsInput {
 
 fn decode_data(data: Option<String>) -> Result<Vec<u8>, JsonError> {
     let data = data.ok_or_else(|| missing("data"))?;
-    B64.decode(data.as_bytes()).map_err(|_| JsonError::client("SerializationException", "Data is not valid base64."))
+    base64_simd::STANDARD
+        .decode_to_vec(data.as_bytes())
+        .map_err(|_| JsonError::client("SerializationException", "Data is not valid base64."))
 }
 
 fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<usize, JsonError> {
@@ -266,7 +268,7 @@ pub async fn get_records_json(streams: &Streams, body: &[u8]) -> Result<Vec<u8>,
         .map(|r| RecordJson {
             sequence_number: &r.sequence_number,
             approximate_arrival_timestamp: r.arrival_ms as f64 / 1000.0,
-            data: B64.encode(&r.data),
+            data: base64_simd::STANDARD.encode_to_string(&r.data),
             partition_key: &r.partition_key,
         })
         .collect();
@@ -639,7 +641,7 @@ pub async fn handle(streams: &Streams, operation: &str, body: &[u8]) -> Result<V
                     json!({
                         "SequenceNumber": r.sequence_number,
                         "ApproximateArrivalTimestamp": epoch_seconds(r.arrival_ms * 1_000_000),
-                        "Data": B64.encode(&r.data),
+                        "Data": base64_simd::STANDARD.encode_to_string(&r.data),
                         "PartitionKey": r.partition_key,
                     })
                 })

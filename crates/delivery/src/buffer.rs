@@ -19,8 +19,9 @@ const SEALED: u8 = 1;
 pub struct Buffered {
     pub n: u64,
     pub arrival_ms: i64,
-    /// The stored payload, or the opened one; the record's data starts at `start`.
-    payload: Vec<u8>,
+    /// The stored payload (a slice of the page it was read with), or the opened one; the
+    /// record's data starts at `start`.
+    payload: bytes::Bytes,
     start: usize,
 }
 
@@ -126,7 +127,7 @@ impl Buffer {
     }
 
     /// (payload, where the data starts): plain records are not copied.
-    fn decode(&self, payload: Vec<u8>, n: u64) -> Result<(Vec<u8>, usize), StoreError> {
+    fn decode(&self, payload: bytes::Bytes, n: u64) -> Result<(bytes::Bytes, usize), StoreError> {
         match payload.first() {
             Some(&PLAIN) => Ok((payload, 1)),
             Some(&SEALED) if payload.len() >= 9 => {
@@ -137,7 +138,7 @@ impl Buffer {
                     StoreError::Corrupt(format!("buffered record {n} is sealed, but the stream has no data key"))
                 })?;
                 key.open_chunk(nonce, 0, true, &mut sealed)?;
-                Ok((sealed, 0))
+                Ok((sealed.into(), 0))
             }
             _ => Err(StoreError::Corrupt(format!("buffered record {n} has an unknown encoding"))),
         }

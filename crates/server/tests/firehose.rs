@@ -178,6 +178,22 @@ async fn control_plane_and_errors() {
     assert_eq!(code(early), "ResourceNotFoundException");
     wait_active(&f, "clicks").await;
 
+    // record data must be base64: a batch with one bad record is refused whole, as AWS does
+    let (status, v) = json_call(
+        &srv,
+        "firehose",
+        "Firehose_20150804.PutRecordBatch",
+        &json!({ "DeliveryStreamName": "clicks", "Records": [{ "Data": "aGk=" }, { "Data": "not base64!" }] }),
+    );
+    assert_eq!((status, v["__type"].as_str()), (400, Some("SerializationException")), "{v}");
+    let (status, v) = json_call(
+        &srv,
+        "firehose",
+        "Firehose_20150804.PutRecord",
+        &json!({ "DeliveryStreamName": "clicks", "Record": { "Data": "aGk" } }),
+    );
+    assert_eq!((status, v["__type"].as_str()), (400, Some("SerializationException")), "unpadded: {v}");
+
     // creation errors
     let dup = f
         .create_delivery_stream()
