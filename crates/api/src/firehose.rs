@@ -110,6 +110,155 @@ fn decode_data(r: &RecordIn, member: &str) -> Result<Vec<u8>, JsonError> {
         .map_err(|_| JsonError::client("SerializationException", format!("{member} is not valid base64.")))
 }
 
+/// PutRecordBatch: `data` is each record's base64 text.
+async fn put_batch(delivery: &Delivery, name: &str, data: &[&[u8]]) -> Result<Value, JsonError> {
+    if data.is_empty() || data.len() > limits::BATCH_RECORDS_MAX {
+        return Err(JsonError::client(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and {}",
+                limits::BATCH_RECORDS_MAX
+            ),
+        ));
+    }
+    let data: Vec<Vec<u8>> = data
+        .iter()
+        .map(|d| {
+            base64_simd::STANDARD
+                .decode_to_vec(d)
+                .map_err(|_| JsonError::client("SerializationException", "records.member.data is not valid base64."))
+        })
+        .collect::<Result<_, _>>()?;
+    let total: usize = data.iter().map(Vec::len).sum();
+    if total > limits::BATCH_BYTES_MAX {
+        return Err(JsonError::client(
+            "InvalidArgumentException",
+            format!(
+                "Records size exceeds {} bytes limit: the batch holds {total} bytes of data.",
+                limits::BATCH_BYTES_MAX
+            ),
+        ));
+    }
+    let count = data.len();
+    match delivery.put(name, data).await {
+        Ok((ids, encrypted)) => Ok(json!({
+            "FailedPutCount": 0,
+            "Encrypted": encrypted,
+            "RequestResponses": ids.into_iter().map(|id| json!({ "RecordId": id })).collect::<Vec<_>>(),
+        })),
+        // the buffer could not take the batch: every record failed, and says why
+        Err(DeliveryError::Store(e)) => {
+            tracing::error!(error = %e, "firehose buffer append failed");
+            let entry = json!({
+                "ErrorCode": "ServiceUnavailableException",
+                "ErrorMessage": "Slow down: the buffer could not store the record; retry it.",
+            });
+            Ok(json!({
+                "FailedPutCount": count,
+                "Encrypted": false,
+                "RequestResponses": vec![entry; count],
+            }))
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// A PutRecordBatch body as the SDKs write it, `{"DeliveryStreamName": "...", "Records":
+/// [{"Data": "..."}, ...]}` (members in either order, any whitespace), scanned without a
+/// general JSON parser: the records' base64 is nearly all of the body, and decoding it checks
+/// every character anyway. Any other shape (other members, escapes, duplicates, trailing
+/// bytes) answers None, and the request takes the general path, which also words the errors.
+fn scan_batch(body: &[u8]) -> Option<(&str, Vec<&[u8]>)> {
+    struct Cursor<'a> {
+        b: &'a [u8],
+        at: usize,
+    }
+    impl<'a> Cursor<'a> {
+        fn ws(&mut self) {
+            while self.b.get(self.at).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+                self.at += 1;
+            }
+        }
+        /// The next non-space byte is `c`: consume it.
+        fn eat(&mut self, c: u8) -> bool {
+            self.ws();
+            let hit = self.b.get(self.at) == Some(&c);
+            if hit {
+                self.at += 1;
+            }
+            hit
+        }
+        /// A string without escapes or control characters; its bytes.
+        fn string(&mut self) -> Option<&'a [u8]> {
+            if !self.eat(b'"') {
+                return None;
+            }
+            let rest = &self.b[self.at..];
+            let end = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest[end] != b'"' {
+                return None;
+            }
+            self.at += end + 1;
+            Some(&rest[..end])
+        }
+    }
+    let mut c = Cursor { b: body, at: 0 };
+    let (mut name, mut records) = (None, None);
+    if !c.eat(b'{') {
+        return None;
+    }
+    loop {
+        match c.string()? {
+            b"DeliveryStreamName" if name.is_none() => {
+                if !c.eat(b':') {
+                    return None;
+                }
+                let n = c.string()?;
+                if n.iter().any(|&b| b < 0x20) {
+                    return None;
+                }
+                name = Some(std::str::from_utf8(n).ok()?);
+            }
+            b"Records" if records.is_none() => {
+                if !c.eat(b':') || !c.eat(b'[') {
+                    return None;
+                }
+                let mut list = Vec::with_capacity(limits::BATCH_RECORDS_MAX);
+                if !c.eat(b']') {
+                    loop {
+                        if !c.eat(b'{') || c.string()? != b"Data" || !c.eat(b':') {
+                            return None;
+                        }
+                        list.push(c.string()?);
+                        if !c.eat(b'}') {
+                            return None;
+                        }
+                        if c.eat(b']') {
+                            break;
+                        }
+                        if !c.eat(b',') {
+                            return None;
+                        }
+                    }
+                }
+                records = Some(list);
+            }
+            _ => return None,
+        }
+        if c.eat(b'}') {
+            break;
+        }
+        if !c.eat(b',') {
+            return None;
+        }
+    }
+    c.ws();
+    if c.at != body.len() {
+        return None;
+    }
+    Some((name?, records?))
+}
+
 fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<usize, JsonError> {
     match value {
         None => Ok(default),
@@ -132,6 +281,11 @@ fn tags_of(tags: Option<Vec<TagIn>>) -> Result<Vec<(String, Option<String>)>, Js
 
 pub async fn handle(delivery: &Delivery, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
     let body = if body.is_empty() { b"{}".as_slice() } else { body };
+    if operation == "PutRecordBatch"
+        && let Some((name, data)) = scan_batch(body)
+    {
+        return put_batch(delivery, name, &data).await;
+    }
     let req: Req<'_> = serde_json::from_slice(body)
         .map_err(|e| JsonError::client("SerializationException", format!("the request body is not valid: {e}")))?;
     match operation {
@@ -243,49 +397,11 @@ pub async fn handle(delivery: &Delivery, operation: &str, body: &[u8]) -> Result
         "PutRecordBatch" => {
             let name = req.name()?;
             let records = req.records.as_ref().ok_or_else(|| missing("records"))?;
-            if records.is_empty() || records.len() > limits::BATCH_RECORDS_MAX {
-                return Err(JsonError::client(
-                    "ValidationException",
-                    format!(
-                        "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and {}",
-                        limits::BATCH_RECORDS_MAX
-                    ),
-                ));
-            }
-            let data: Vec<Vec<u8>> =
-                records.iter().map(|r| decode_data(r, "records.member.data")).collect::<Result<_, _>>()?;
-            let total: usize = data.iter().map(Vec::len).sum();
-            if total > limits::BATCH_BYTES_MAX {
-                return Err(JsonError::client(
-                    "InvalidArgumentException",
-                    format!(
-                        "Records size exceeds {} bytes limit: the batch holds {total} bytes of data.",
-                        limits::BATCH_BYTES_MAX
-                    ),
-                ));
-            }
-            let count = data.len();
-            match delivery.put(name, data).await {
-                Ok((ids, encrypted)) => Ok(json!({
-                    "FailedPutCount": 0,
-                    "Encrypted": encrypted,
-                    "RequestResponses": ids.into_iter().map(|id| json!({ "RecordId": id })).collect::<Vec<_>>(),
-                })),
-                // the buffer could not take the batch: every record failed, and says why
-                Err(DeliveryError::Store(e)) => {
-                    tracing::error!(error = %e, "firehose buffer append failed");
-                    let entry = json!({
-                        "ErrorCode": "ServiceUnavailableException",
-                        "ErrorMessage": "Slow down: the buffer could not store the record; retry it.",
-                    });
-                    Ok(json!({
-                        "FailedPutCount": count,
-                        "Encrypted": false,
-                        "RequestResponses": vec![entry; count],
-                    }))
-                }
-                Err(e) => Err(err(e)),
-            }
+            let data: Vec<&[u8]> = records
+                .iter()
+                .map(|r| r.data.as_deref().map(str::as_bytes).ok_or_else(|| missing("records.member.data")))
+                .collect::<Result<_, _>>()?;
+            put_batch(delivery, name, &data).await
         }
         "TagDeliveryStream" => {
             let name = req.name()?.to_string();
@@ -331,5 +447,49 @@ pub async fn handle(delivery: &Delivery, operation: &str, body: &[u8]) -> Result
             "UnknownOperationException",
             format!("Firehose operation {other} is not supported by tarn"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_batch;
+
+    #[test]
+    fn scan_batch_reads_what_the_sdks_send() {
+        let (name, data) =
+            scan_batch(br#"{"DeliveryStreamName":"clicks","Records":[{"Data":"aGk="},{"Data":"eA=="}]}"#)
+                .expect("the SDKs' shape");
+        assert_eq!((name, data), ("clicks", vec![b"aGk=".as_slice(), b"eA=="]));
+        // either order, any whitespace, an empty list
+        let (name, data) =
+            scan_batch(b" {\n \"Records\" : [ { \"Data\" : \"QQ==\" } ] ,\t\"DeliveryStreamName\":\"s\" }\r\n")
+                .unwrap();
+        assert_eq!((name, data), ("s", vec![b"QQ==".as_slice()]));
+        assert_eq!(scan_batch(br#"{"DeliveryStreamName":"s","Records":[]}"#).unwrap().1.len(), 0);
+    }
+
+    #[test]
+    fn scan_batch_leaves_anything_else_to_the_json_parser() {
+        for body in [
+            // an escape ("\/" is what some encoders write for '/')
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":"a\/b="}]}"#,
+            r#"{"DeliveryStreamName":"s\u0041","Records":[{"Data":"QQ=="}]}"#,
+            // other members, anywhere
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":"QQ==","Other":1}]}"#,
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":"QQ=="}],"Extra":true}"#,
+            // duplicates, missing members, wrong types
+            r#"{"DeliveryStreamName":"s","DeliveryStreamName":"t","Records":[]}"#,
+            r#"{"Records":[{"Data":"QQ=="}]}"#,
+            r#"{"DeliveryStreamName":"s"}"#,
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":null}]}"#,
+            r#"{"DeliveryStreamName":"s","Records":{"Data":"QQ=="}}"#,
+            // not JSON, or more after it
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":"QQ=="},]}"#,
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":"QQ=="}]}x"#,
+            r#"{"DeliveryStreamName":"s","Records":[{"Data":"QQ=="}"#,
+            "",
+        ] {
+            assert!(scan_batch(body.as_bytes()).is_none(), "{body}");
+        }
     }
 }
