@@ -1,7 +1,10 @@
 //! A delivery stream's durable buffer: a segment log of incoming records, appended in groups
 //! (one write and one fdatasync for whatever puts are waiting), optionally sealed with the
-//! stream's data key.
+//! stream's data key. Records appended but not yet read by the delivery task also stay in
+//! memory (up to [`HOT_BYTES_MAX`]), so the common case of delivery keeping up reads nothing
+//! back from the file; the log stays the truth for retries and after a restart.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +14,9 @@ use tokio::sync::Notify;
 
 /// Buffer segment files roll over at this size; delivered segments are deleted whole.
 const SEGMENT_BYTES_MAX: u64 = 32 * 1024 * 1024;
+
+/// Bytes of durable, not yet read records a stream keeps in memory.
+pub const HOT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 const PLAIN: u8 = 0;
 const SEALED: u8 = 1;
@@ -55,8 +61,49 @@ fn data_len(payload: &[u8]) -> u64 {
     payload.len().saturating_sub(overhead) as u64
 }
 
+/// Durable records not yet read, numbered `first..first + recs.len()` without gaps.
+#[derive(Default)]
+struct Hot {
+    first: u64,
+    recs: VecDeque<(i64, bytes::Bytes)>,
+    bytes: usize,
+}
+
+impl Hot {
+    fn end(&self) -> u64 {
+        self.first + self.recs.len() as u64
+    }
+
+    /// Takes a just-appended batch if it continues what is held (or nothing is held) and fits.
+    fn push(&mut self, numbered: &[(u64, i64)], payloads: &[bytes::Bytes]) {
+        let Some(&(first, _)) = numbered.first() else { return };
+        let size: usize = payloads.iter().map(bytes::Bytes::len).sum();
+        if self.recs.is_empty() {
+            self.first = first;
+        }
+        if first != self.end() || self.bytes + size > HOT_BYTES_MAX {
+            return;
+        }
+        self.recs.extend(numbered.iter().zip(payloads).map(|(&(_, ts), p)| (ts, p.clone())));
+        self.bytes += size;
+    }
+
+    /// Forgets the records numbered below `n`.
+    fn drop_before(&mut self, n: u64) {
+        while self.first < n {
+            let Some((_, p)) = self.recs.pop_front() else {
+                self.first = n;
+                return;
+            };
+            self.bytes -= p.len();
+            self.first += 1;
+        }
+    }
+}
+
 pub struct Buffer {
     log: Mutex<SegmentLog>,
+    hot: Mutex<Hot>,
     queue: GroupQueue,
     /// The stream's data key once SSE was ever enabled (sealed records stay readable), and
     /// whether new records are sealed.
@@ -84,6 +131,7 @@ impl Buffer {
         let oldest_ms = log.timestamp_of(delivered);
         Ok(Self {
             log: Mutex::new(log),
+            hot: Mutex::default(),
             queue: GroupQueue::default(),
             key: Mutex::new((key, seal)),
             pending: Mutex::new(Pending { delivered, end, bytes, oldest_ms }),
@@ -105,7 +153,7 @@ impl Buffer {
         *self.pending.lock().expect("pending lock")
     }
 
-    fn encode(&self, data: &[u8]) -> Vec<u8> {
+    fn encode(&self, data: &[u8]) -> bytes::Bytes {
         let k = self.key.lock().expect("key lock");
         match (&k.0, k.1) {
             (Some(key), true) => {
@@ -115,13 +163,13 @@ impl Buffer {
                 out.push(SEALED);
                 out.extend_from_slice(&nonce);
                 key.seal_chunk(nonce, 0, true, data, &mut out);
-                out
+                out.into()
             }
             _ => {
                 let mut out = Vec::with_capacity(data.len() + 1);
                 out.push(PLAIN);
                 out.extend_from_slice(data);
-                out
+                out.into()
             }
         }
     }
@@ -147,7 +195,7 @@ impl Buffer {
     /// Appends records durably; returns each record's number and arrival time once the batch
     /// they were written in is fsync'd.
     pub async fn append(self: &Arc<Self>, records: Vec<Vec<u8>>) -> Result<Vec<(u64, i64)>, StoreError> {
-        let encoded: Vec<Vec<u8>> = records.iter().map(|r| self.encode(r)).collect();
+        let encoded: Vec<bytes::Bytes> = records.iter().map(|r| self.encode(r)).collect();
         let (rx, start) = self.queue.enqueue(encoded);
         if start {
             // fdatasync blocks: the flusher runs on the blocking pool
@@ -167,6 +215,7 @@ impl Buffer {
             let result = self.log.lock().expect("log lock").append(payloads, now_ms);
             match &result {
                 Ok(numbered) => {
+                    self.hot.lock().expect("hot lock").push(numbered, payloads);
                     let mut p = self.pending.lock().expect("pending lock");
                     if p.oldest_ms.is_none() {
                         p.oldest_ms = numbered.first().map(|&(_, ts)| ts);
@@ -180,8 +229,37 @@ impl Buffer {
         });
     }
 
-    /// Reads up to about `max_bytes` of records starting at `from`.
+    /// Reads up to about `max_bytes` of records starting at `from` (at least one if there is
+    /// one), from memory where they still are (and forgets them there: the delivery task reads
+    /// forward, and a retry reads the log), otherwise from the log.
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Buffered>, StoreError> {
+        let held = {
+            let mut hot = self.hot.lock().expect("hot lock");
+            hot.drop_before(from);
+            if hot.first == from && !hot.recs.is_empty() {
+                let mut taken = Vec::new();
+                let mut size = 0;
+                while taken.len() < max_records.max(1) && (taken.is_empty() || size < max_bytes) {
+                    let Some((ts, payload)) = hot.recs.pop_front() else { break };
+                    hot.bytes -= payload.len();
+                    size += payload.len();
+                    taken.push((hot.first, ts, payload));
+                    hot.first += 1;
+                }
+                Some(taken)
+            } else {
+                None
+            }
+        };
+        if let Some(held) = held {
+            return held
+                .into_iter()
+                .map(|(n, ts, payload)| {
+                    let (payload, start) = self.decode(payload, n)?;
+                    Ok(Buffered { n, arrival_ms: ts, payload, start })
+                })
+                .collect();
+        }
         let raw = self.log.lock().expect("log lock").read(from, max_records, max_bytes)?;
         raw.into_iter()
             .map(|r| {
@@ -201,8 +279,80 @@ impl Buffer {
             p.bytes = p.bytes.saturating_sub(bytes);
             p.oldest_ms = log.timestamp_of(p.delivered);
         }
+        self.hot.lock().expect("hot lock").drop_before(upto);
         if let Err(err) = log.drop_before(upto) {
             tracing::warn!(%err, "could not delete delivered buffer segments");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datas(page: &[Buffered]) -> Vec<(u64, Vec<u8>)> {
+        page.iter().map(|r| (r.n, r.data().to_vec())).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_come_from_memory_then_the_log_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = Arc::new(Buffer::open(dir.path(), 0, None, false).unwrap());
+        for batch in 0..3u8 {
+            let records = (0..4u8).map(|i| vec![batch, i, 7]).collect();
+            buffer.append(records).await.unwrap();
+        }
+        assert_eq!(buffer.hot.lock().unwrap().recs.len(), 12);
+        // the delivery task's first pass: from memory, which it then leaves
+        let first = buffer.read(0, 5, 1 << 20).unwrap();
+        assert_eq!(first.len(), 5);
+        let rest = buffer.read(5, 100, 1 << 20).unwrap();
+        assert_eq!(rest.len(), 7);
+        assert!(buffer.hot.lock().unwrap().recs.is_empty());
+        // a retry of the same flush reads the log, and sees the same records
+        let again = buffer.read(0, 100, 1 << 20).unwrap();
+        let mut both = datas(&first);
+        both.extend(datas(&rest));
+        assert_eq!(datas(&again), both);
+        assert_eq!(again[11].data(), &[2, 3, 7]);
+        // new appends after a full drain are held again, numbered on
+        buffer.append(vec![b"late".to_vec()]).await.unwrap();
+        assert_eq!(buffer.hot.lock().unwrap().first, 12);
+        assert_eq!(datas(&buffer.read(12, 10, 1 << 20).unwrap()), vec![(12, b"late".to_vec())]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_behind_memory_or_a_delivery_forgets_what_it_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = Arc::new(Buffer::open(dir.path(), 0, None, false).unwrap());
+        buffer.append((0..10u8).map(|i| vec![i]).collect()).await.unwrap();
+        // reading from the middle drops the records before it from memory
+        let page = buffer.read(4, 3, 1 << 20).unwrap();
+        assert_eq!(datas(&page), vec![(4, vec![4]), (5, vec![5]), (6, vec![6])]);
+        assert_eq!(buffer.hot.lock().unwrap().first, 7);
+        // the byte limit still returns one record
+        assert_eq!(buffer.read(7, 10, 1).unwrap().len(), 1);
+        buffer.delivered(9, 9);
+        let hot = buffer.hot.lock().unwrap();
+        assert_eq!((hot.first, hot.recs.len(), hot.bytes), (9, 1, 2));
+    }
+
+    #[test]
+    fn memory_holds_only_a_contiguous_run_within_its_budget() {
+        let mut hot = Hot::default();
+        let one = |n: u64| (vec![(n, 1i64)], vec![bytes::Bytes::from(vec![0u8; 1024])]);
+        let (num, pay) = one(5);
+        hot.push(&num, &pay);
+        // a gap (records the memory did not take) is not bridged
+        let (num, pay) = one(7);
+        hot.push(&num, &pay);
+        assert_eq!((hot.first, hot.recs.len()), (5, 1));
+        let (num, pay) = one(6);
+        hot.push(&num, &pay);
+        assert_eq!(hot.end(), 7);
+        // past the budget, nothing more is held
+        let big = vec![bytes::Bytes::from(vec![0u8; HOT_BYTES_MAX])];
+        hot.push(&[(7, 1)], &big);
+        assert_eq!((hot.end(), hot.bytes), (7, 2048));
     }
 }

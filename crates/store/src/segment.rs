@@ -166,12 +166,12 @@ impl SegmentLog {
     }
 
     /// Appends a batch durably (one write, one fdatasync); returns each record's (n, ts).
-    pub fn append(&mut self, payloads: &[&[u8]], now_ms: i64) -> Result<Vec<(u64, i64)>, StoreError> {
+    pub fn append<P: AsRef<[u8]>>(&mut self, payloads: &[P], now_ms: i64) -> Result<Vec<(u64, i64)>, StoreError> {
         if payloads.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(p) = payloads.iter().find(|p| p.len() > PAYLOAD_MAX) {
-            return Err(StoreError::Bug(format!("a {} byte record exceeds the segment frame limit", p.len())));
+        if let Some(p) = payloads.iter().find(|p| p.as_ref().len() > PAYLOAD_MAX) {
+            return Err(StoreError::Bug(format!("a {} byte record exceeds the segment frame limit", p.as_ref().len())));
         }
         let needs_new = match self.segments.last() {
             None => true,
@@ -185,11 +185,12 @@ impl SegmentLog {
         let mut offset = self.segments[segment].len;
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        buf.reserve(payloads.iter().map(|p| p.len() + FRAME_HEADER_LEN).sum());
+        buf.reserve(payloads.iter().map(|p| p.as_ref().len() + FRAME_HEADER_LEN).sum());
         let mut out = Vec::with_capacity(payloads.len());
         let mut entries = Vec::with_capacity(payloads.len());
         let mut n = self.next_n;
         for payload in payloads {
+            let payload = payload.as_ref();
             buf.extend_from_slice(&u32::try_from(payload.len()).expect("bounded by PAYLOAD_MAX").to_le_bytes());
             buf.extend_from_slice(&crc(n, ts_ms, payload).to_le_bytes());
             buf.extend_from_slice(&n.to_le_bytes());
@@ -353,7 +354,7 @@ impl SegmentLog {
 /// What a queued append is answered with: each record's (n, ts), or why the batch failed.
 pub type AppendReply = tokio::sync::oneshot::Receiver<Result<Vec<(u64, i64)>, String>>;
 
-type Queued = (Vec<Vec<u8>>, tokio::sync::oneshot::Sender<Result<Vec<(u64, i64)>, String>>);
+type Queued = (Vec<bytes::Bytes>, tokio::sync::oneshot::Sender<Result<Vec<(u64, i64)>, String>>);
 
 /// Group append for a [`SegmentLog`]: writers queue their records, and one flusher appends
 /// whatever is queued in one batch (one write, one fdatasync), answers each writer, and repeats
@@ -368,15 +369,16 @@ pub struct GroupQueue {
 impl GroupQueue {
     /// Queues one writer's records. When the second value is true, no flusher is running and
     /// the caller must start [`GroupQueue::flush_loop`] (on a blocking thread: it fsyncs).
-    pub fn enqueue(&self, records: Vec<Vec<u8>>) -> (AppendReply, bool) {
+    pub fn enqueue(&self, records: Vec<bytes::Bytes>) -> (AppendReply, bool) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.queue.lock().expect("queue lock").push((records, tx));
         let start = !self.flushing.swap(true, std::sync::atomic::Ordering::SeqCst);
         (rx, start)
     }
 
-    /// Runs until the queue is empty: `append` makes one batch durable and numbers it.
-    pub fn flush_loop(&self, mut append: impl FnMut(&[&[u8]]) -> Result<Vec<(u64, i64)>, StoreError>) {
+    /// Runs until the queue is empty: `append` makes one batch durable and numbers it (the
+    /// payloads are shared, not copied: a caller may keep them).
+    pub fn flush_loop(&self, mut append: impl FnMut(&[bytes::Bytes]) -> Result<Vec<(u64, i64)>, StoreError>) {
         use std::sync::atomic::Ordering;
         loop {
             let batch = std::mem::take(&mut *self.queue.lock().expect("queue lock"));
@@ -388,7 +390,7 @@ impl GroupQueue {
                 }
                 continue;
             }
-            let payloads: Vec<&[u8]> = batch.iter().flat_map(|(recs, _)| recs.iter().map(Vec::as_slice)).collect();
+            let payloads: Vec<bytes::Bytes> = batch.iter().flat_map(|(recs, _)| recs.iter().cloned()).collect();
             match append(&payloads) {
                 Ok(numbered) => {
                     let mut at = numbered.into_iter();
@@ -530,7 +532,7 @@ mod tests {
     fn torn_tail_is_truncated_and_appends_continue() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = SegmentLog::open(dir.path(), 1 << 20).unwrap();
-        log.append(&[b"one", b"two", b"three"], 5).unwrap();
+        log.append(&[&b"one"[..], b"two", b"three"], 5).unwrap();
         drop(log);
         let path = dir.path().join(segment_name(0));
         let full = fs::read(&path).unwrap();

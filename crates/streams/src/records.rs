@@ -327,7 +327,7 @@ impl crate::Streams {
                 self.config.account_id
             )));
         }
-        let (rx, start) = log.queue.enqueue(vec![payload]);
+        let (rx, start) = log.queue.enqueue(vec![payload.into()]);
         if start {
             let flusher = log.clone();
             tokio::task::spawn_blocking(move || flusher.flush_loop());
