@@ -148,3 +148,5 @@ print(f"delivered (metrics) = {got}, rows in delivered Parquet = {rows}, expecte
 print("```\n" + put + "\n```")
 PY
 echo "written to $OUT (tarn log: $WORK/tarn.log is removed on exit)"
+# a run that lost or duplicated records is a failed run, whatever its speed
+grep -q "expected $N: ok" "$OUT" || { echo "FAILED: delivered records do not match what was put" >&2; exit 1; }

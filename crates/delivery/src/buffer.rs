@@ -337,6 +337,57 @@ mod tests {
         assert_eq!((hot.first, hot.recs.len(), hot.bytes), (9, 1, 2));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sealed_records_open_alike_from_memory_and_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = tarn_store::MasterKey::load_or_create(&dir.path().join("keys")).unwrap();
+        let (key, _) = master.new_data_key();
+        let buffer = Arc::new(Buffer::open(&dir.path().join("buf"), 0, Some(key.clone()), true).unwrap());
+        buffer.append(vec![b"secret one".to_vec(), b"secret two".to_vec()]).await.unwrap();
+        // what is stored is sealed: the plaintext is not in the log
+        let raw = buffer.log.lock().unwrap().read(0, 10, 1 << 20).unwrap();
+        assert!(
+            raw.iter().all(|r| r.payload.first() == Some(&SEALED) && !r.payload.windows(6).any(|w| w == b"secret"))
+        );
+        let from_memory = datas(&buffer.read(0, 10, 1 << 20).unwrap());
+        assert_eq!(from_memory, vec![(0, b"secret one".to_vec()), (1, b"secret two".to_vec())]);
+        assert_eq!(datas(&buffer.read(0, 10, 1 << 20).unwrap()), from_memory, "and from the log");
+        // a restarted buffer reads them from the log with the stream's key
+        drop(buffer);
+        let reopened = Buffer::open(&dir.path().join("buf"), 0, Some(key), true).unwrap();
+        assert_eq!(datas(&reopened.read(0, 10, 1 << 20).unwrap()), from_memory);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_that_did_not_fit_in_memory_are_read_from_the_log_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = Arc::new(Buffer::open(dir.path(), 0, None, false).unwrap());
+        // batches of 21 records of 1 MiB: three fit in the 64 MiB, the fourth does not
+        const MIB: usize = 1024 * 1024;
+        let batch = |b: u8| (0..21).map(|_| vec![b; MIB]).collect::<Vec<_>>();
+        for b in 0..4u8 {
+            buffer.append(batch(b)).await.unwrap();
+        }
+        assert_eq!(buffer.hot.lock().unwrap().recs.len(), 63);
+        // a small one after the gap is not held either (memory holds no gaps)
+        buffer.append(vec![b"small".to_vec()]).await.unwrap();
+        assert_eq!(buffer.hot.lock().unwrap().end(), 63);
+        let mut seen = Vec::new();
+        let mut from = 0;
+        while from < 85 {
+            let page = buffer.read(from, 10, 1).unwrap();
+            from = page.last().unwrap().n + 1;
+            seen.extend(page.iter().map(|r| (r.n, r.data()[0], r.data().len())));
+        }
+        let mut expected: Vec<(u64, u8, usize)> = (0..84u8).map(|i| (u64::from(i), i / 21, MIB)).collect();
+        expected.push((84, b's', 5));
+        assert_eq!(seen, expected);
+        // with memory drained, new records are held again
+        buffer.append(vec![b"next".to_vec()]).await.unwrap();
+        assert_eq!(buffer.hot.lock().unwrap().first, 85);
+        assert_eq!(buffer.hot.lock().unwrap().recs.len(), 1);
+    }
+
     #[test]
     fn memory_holds_only_a_contiguous_run_within_its_budget() {
         let mut hot = Hot::default();

@@ -477,28 +477,46 @@ async fn the_size_hint_flushes_before_the_interval() {
         .await
         .unwrap();
     wait_active(&f, "sized").await;
-    // 3 batches of 100 x 4 KiB: 1.2 MiB, over the 1 MiB hint; the interval is 15 minutes
-    for b in 0..3u8 {
+    // 3 batches of 100 numbered 4 KiB records: 1.2 MiB, over the 1 MiB hint; the interval is
+    // 15 minutes
+    let record = |i: usize| {
+        let mut r = format!("{i:06}").into_bytes();
+        r.resize(4096, b'a' + u8::try_from(i % 26).unwrap());
+        r
+    };
+    let all: Vec<u8> = (0..300).flat_map(record).collect();
+    for b in 0..3 {
         let records: Vec<Record> =
-            (0..100).map(|_| Record::builder().data(Blob::new(vec![b'a' + b; 4096])).build().unwrap()).collect();
+            (b * 100..b * 100 + 100).map(|i| Record::builder().data(Blob::new(record(i))).build().unwrap()).collect();
         f.put_record_batch().delivery_stream_name("sized").set_records(Some(records)).send().await.unwrap();
     }
     let keys = wait_keys(&s3, "lake", "", 1, Duration::from_secs(10)).await;
     assert!(!keys.is_empty(), "the size hint flushed a buffer without waiting for the interval");
-    let body = get(&s3, "lake", &keys[0]).await;
-    assert!(body.len() >= 1024 * 1024, "a full buffer of about SizeInMBs: {} bytes", body.len());
-    assert!(body.len() <= 1024 * 1024 + 8 * 4096 * 100, "{} bytes", body.len());
+    let first = get(&s3, "lake", &keys[0]).await;
+    assert!(first.len() >= 1024 * 1024, "a full buffer of about SizeInMBs: {} bytes", first.len());
+    assert!(first.len() < all.len(), "the records past the hint wait: {} bytes", first.len());
+    assert!(first == all[..first.len()], "the first object holds the oldest records, in order");
     // the rest (under the size hint) waits for the 15-minute interval
     tokio::time::sleep(Duration::from_millis(700)).await;
     let keys = list_keys(&s3, "lake", "").await;
-    let delivered: usize = {
-        let mut n = 0;
-        for k in &keys {
-            n += get(&s3, "lake", k).await.len();
-        }
-        n
-    };
-    assert!(delivered < 300 * 4096, "{delivered} of {} bytes delivered before the interval", 300 * 4096);
+    assert_eq!(keys.len(), 1, "only the full buffer is delivered before the interval: {keys:?}");
+    // a shorter interval lets the rest out: every record once, in order, across the two objects
+    f.update_destination()
+        .delivery_stream_name("sized")
+        .current_delivery_stream_version_id("1")
+        .destination_id("destinationId-000000000001")
+        .extended_s3_destination_update(ExtendedS3DestinationUpdate::builder().buffering_hints(hints(1, 1)).build())
+        .send()
+        .await
+        .unwrap();
+    let mut keys = wait_keys(&s3, "lake", "", 2, Duration::from_secs(10)).await;
+    keys.sort();
+    let mut delivered = Vec::new();
+    for k in &keys {
+        delivered.extend(get(&s3, "lake", k).await);
+    }
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(delivered == all, "{} of {} bytes delivered, in order and once", delivered.len(), all.len());
 }
 
 /// Runs `sql` through Athena (results under s3://results/q/) and returns GetQueryResults.
@@ -1017,14 +1035,16 @@ fn records_buffered_at_a_crash_are_delivered_after_restart() {
     });
     // 8 producers put batches of uniquely numbered records until the server is killed
     let acked: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let sent: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = (0..8)
         .map(|p| {
-            let (f, acked, stop) = (f.clone(), acked.clone(), stop.clone());
+            let (f, acked, sent, stop) = (f.clone(), acked.clone(), sent.clone(), stop.clone());
             rt.spawn(async move {
                 let mut batch_no = 0;
                 while !stop.load(Ordering::SeqCst) {
                     let lines: Vec<String> = (0..50).map(|i| format!("p{p}-b{batch_no}-r{i}\n")).collect();
+                    sent.lock().unwrap().extend(lines.iter().cloned());
                     let records =
                         lines.iter().map(|l| Record::builder().data(Blob::new(l.clone())).build().unwrap()).collect();
                     match f.put_record_batch().delivery_stream_name("crashy").set_records(Some(records)).send().await {
@@ -1066,20 +1086,28 @@ fn records_buffered_at_a_crash_are_delivered_after_restart() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     });
-    let well_formed = |l: &str| {
-        let parts: Vec<&str> = l.trim_end().split('-').collect();
-        parts.len() == 3 && parts[0].starts_with('p') && parts[1].starts_with('b') && parts[2].starts_with('r')
-    };
-    assert!(got.keys().all(|l| well_formed(l)), "only records the producers sent are delivered, whole");
+    let sent = sent.lock().unwrap().clone();
+    let foreign: Vec<&String> = got.keys().filter(|l| !sent.contains(*l)).collect();
+    assert!(
+        foreign.is_empty(),
+        "only records the producers sent are delivered, whole: {:?}",
+        &foreign[..foreign.len().min(3)]
+    );
     let lost: Vec<&String> = acked.iter().filter(|l| !got.contains_key(*l)).collect();
     assert!(lost.is_empty(), "{} acknowledged records lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(3)]);
     let duplicates: usize = got.values().map(|c| c - 1).sum();
     let acked_set: std::collections::HashSet<&String> = acked.iter().collect();
     let unacked_delivered = got.keys().filter(|l| !acked_set.contains(l)).count();
-    eprintln!(
-        "crash: {} records acknowledged, all delivered; {duplicates} duplicates (at least once); {unacked_delivered} delivered that were durable but not acknowledged before the kill",
+    let report = format!(
+        "firehose crash test: {} records acknowledged, all delivered; {duplicates} duplicates; {unacked_delivered} delivered that were durable but not acknowledged before the kill",
         acked.len()
     );
+    // straight to the process's stderr, past the test harness's capture, so CI logs show it
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{report}\n").as_bytes());
+    // at least once allows a duplicate only for records whose object was stored before the
+    // kill but not yet counted as delivered; no object existed at the kill (checked above, and
+    // the 3 s interval had not passed), so none may be delivered twice
+    assert_eq!(duplicates, 0, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

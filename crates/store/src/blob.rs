@@ -350,10 +350,12 @@ struct BlobOut {
 
 impl BlobOut {
     fn create(path: &Path, try_direct: bool) -> std::io::Result<Self> {
-        let direct_file = if try_direct { Self::open_direct(path) } else { None };
-        let (file, direct) = match direct_file {
+        // created plainly first: a filesystem that refuses O_DIRECT may do so only after it
+        // created the file, which would then be in the way of a plain create
+        let plain = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        let (file, direct) = match if try_direct { Self::open_direct(path) } else { None } {
             Some(file) => (file, true),
-            None => (fs::OpenOptions::new().write(true).create_new(true).open(path)?, false),
+            None => (plain, false),
         };
         let (mem, start) = if direct {
             let mem = vec![0u8; DIRECT_BATCH + DIRECT_ALIGN];
@@ -375,10 +377,11 @@ impl BlobOut {
         })
     }
 
+    /// A second handle on the new, empty file, with `O_DIRECT`, if the filesystem takes it.
     #[cfg(target_os = "linux")]
     fn open_direct(path: &Path) -> Option<File> {
         use std::os::unix::fs::OpenOptionsExt as _;
-        fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(path).ok()
+        fs::OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path).ok()
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -577,12 +580,17 @@ mod tests {
     #[test]
     fn blob_files_hold_exactly_what_was_written_direct_or_buffered() {
         let dir = tempfile::tempdir().unwrap();
+        let probe = dir.path().join("probe");
+        fs::write(&probe, b"").unwrap();
+        let direct_ok = BlobOut::open_direct(&probe).is_some();
+        eprintln!("O_DIRECT on the test's filesystem: {direct_ok}");
         for try_direct in [true, false] {
             for len in [0, 1, DIRECT_ALIGN - 1, DIRECT_BATCH, DIRECT_BATCH + 1, 2 * DIRECT_BATCH + 12_345] {
                 let path = dir.path().join(format!("{try_direct}-{len}"));
                 let data = pattern(len, 7);
                 let mut out = BlobOut::create(&path, try_direct).unwrap();
-                assert!(try_direct || !out.direct);
+                // where this filesystem takes O_DIRECT, the writer uses it
+                assert_eq!(out.direct, try_direct && direct_ok, "len {len}");
                 // uneven pieces, as the sealer hands them over
                 for piece in data.chunks(300_001) {
                     out.write(piece).unwrap();
@@ -591,6 +599,29 @@ mod tests {
                 assert_eq!(fs::read(&path).unwrap(), data, "direct {try_direct}, len {len}");
             }
         }
+    }
+
+    #[test]
+    fn a_refused_direct_write_goes_on_buffered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let mut out = BlobOut::create(&path, true).unwrap();
+        if !out.direct {
+            eprintln!("no O_DIRECT on the test's filesystem: nothing to refuse");
+            return;
+        }
+        // a file offset off every block size: the kernel refuses the direct write (EINVAL),
+        // and the writer goes on from there, buffered (the byte before it reads as zero)
+        out.written = 1;
+        let data = pattern(2 * DIRECT_BATCH + 777, 9);
+        for piece in data.chunks(100_000) {
+            out.write(piece).unwrap();
+        }
+        assert!(!out.direct, "the writer fell back to buffered writes");
+        out.finish().unwrap();
+        let mut expected = vec![0u8];
+        expected.extend(&data);
+        assert_eq!(fs::read(&path).unwrap(), expected);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
