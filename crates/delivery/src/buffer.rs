@@ -88,6 +88,25 @@ impl Hot {
         self.bytes += size;
     }
 
+    /// Takes the records from `from` on, up to `max_records` and about `max_bytes` (at least
+    /// one), if `from` is the first held; forgets any held below it.
+    fn take(&mut self, from: u64, max_records: usize, max_bytes: usize) -> Option<Vec<(u64, i64, bytes::Bytes)>> {
+        self.drop_before(from);
+        if self.first != from || self.recs.is_empty() {
+            return None;
+        }
+        let mut taken = Vec::new();
+        let mut size = 0;
+        while taken.len() < max_records.max(1) && (taken.is_empty() || size < max_bytes) {
+            let Some((ts, payload)) = self.recs.pop_front() else { break };
+            self.bytes -= payload.len();
+            size += payload.len();
+            taken.push((self.first, ts, payload));
+            self.first += 1;
+        }
+        Some(taken)
+    }
+
     /// Forgets the records numbered below `n`.
     fn drop_before(&mut self, n: u64) {
         while self.first < n {
@@ -233,38 +252,18 @@ impl Buffer {
     /// one), from memory where they still are (and forgets them there: the delivery task reads
     /// forward, and a retry reads the log), otherwise from the log.
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Buffered>, StoreError> {
-        let held = {
-            let mut hot = self.hot.lock().expect("hot lock");
-            hot.drop_before(from);
-            if hot.first == from && !hot.recs.is_empty() {
-                let mut taken = Vec::new();
-                let mut size = 0;
-                while taken.len() < max_records.max(1) && (taken.is_empty() || size < max_bytes) {
-                    let Some((ts, payload)) = hot.recs.pop_front() else { break };
-                    hot.bytes -= payload.len();
-                    size += payload.len();
-                    taken.push((hot.first, ts, payload));
-                    hot.first += 1;
-                }
-                Some(taken)
-            } else {
-                None
+        let held = self.hot.lock().expect("hot lock").take(from, max_records, max_bytes);
+        let raw = match held {
+            Some(held) => held,
+            None => {
+                let page = self.log.lock().expect("log lock").read(from, max_records, max_bytes)?;
+                page.into_iter().map(|r| (r.n, r.ts_ms, r.payload)).collect()
             }
         };
-        if let Some(held) = held {
-            return held
-                .into_iter()
-                .map(|(n, ts, payload)| {
-                    let (payload, start) = self.decode(payload, n)?;
-                    Ok(Buffered { n, arrival_ms: ts, payload, start })
-                })
-                .collect();
-        }
-        let raw = self.log.lock().expect("log lock").read(from, max_records, max_bytes)?;
         raw.into_iter()
-            .map(|r| {
-                let (payload, start) = self.decode(r.payload, r.n)?;
-                Ok(Buffered { n: r.n, arrival_ms: r.ts_ms, payload, start })
+            .map(|(n, ts, payload)| {
+                let (payload, start) = self.decode(payload, n)?;
+                Ok(Buffered { n, arrival_ms: ts, payload, start })
             })
             .collect()
     }

@@ -8,7 +8,7 @@
 use std::fs::{self, File};
 
 use bytes::Bytes;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,8 +25,6 @@ const FILE_MAGIC: &[u8; 4] = b"TBLB";
 const FILE_VERSION: u8 = 1;
 /// Bytes before the first sealed chunk of a blob file.
 pub const FILE_HEADER_LEN: u64 = 16;
-/// Sealed bytes gathered before one write to the file.
-const WRITE_BATCH_BYTES: usize = 1024 * 1024;
 /// Chunks read and opened per blocking read.
 pub(crate) const READ_BATCH_CHUNKS: u64 = 16;
 
@@ -109,11 +107,6 @@ impl Sealer {
     /// Forgets the sealed bytes, keeping their buffer for the next ones.
     pub fn clear_sealed(&mut self) {
         self.sealed.clear();
-    }
-
-    #[must_use]
-    pub fn sealed_ready(&self) -> usize {
-        self.sealed.len()
     }
 
     /// Seals the final chunk and returns the remaining sealed bytes.
@@ -328,12 +321,13 @@ const DIRECT_BATCH: usize = 2 * 1024 * 1024;
 /// File offsets, lengths and memory of direct writes are aligned to this.
 const DIRECT_ALIGN: usize = 4096;
 
-/// Where a blob file's bytes go. Where the filesystem allows it (Linux, not tmpfs), full
-/// 2 MiB batches are written with `O_DIRECT`, from one aligned buffer straight to the disk:
-/// a blob is written once and fsync'd anyway, and copying it into the page cache first cost
-/// more CPU than sealing it (a kernel copy into fresh pages, then their write-back). The
-/// last, partial batch is written padded and the file cut back to its length. Elsewhere, or
-/// if a direct write is refused, plain buffered writes with early write-back.
+/// Where a blob file's bytes go: gathered into one 2 MiB batch, written when full. Where the
+/// filesystem allows it (Linux, not tmpfs), batches are written with `O_DIRECT` from the
+/// aligned buffer straight to the disk: a blob is written once and fsync'd anyway, and copying
+/// it into the page cache first cost more CPU than sealing it (a kernel copy into fresh pages,
+/// then their write-back). The last, partial batch is written padded and the file cut back to
+/// its length. Elsewhere, or once a direct write is refused, batches are written buffered,
+/// with early write-back.
 struct BlobOut {
     path: PathBuf,
     file: File,
@@ -342,7 +336,7 @@ struct BlobOut {
     mem: Vec<u8>,
     start: usize,
     fill: usize,
-    /// Bytes in the file so far (direct) or handed to `write` (buffered).
+    /// Bytes in the file so far.
     written: u64,
     flusher: Option<Flusher>,
     unflushed: usize,
@@ -357,13 +351,8 @@ impl BlobOut {
             Some(file) => (file, true),
             None => (plain, false),
         };
-        let (mem, start) = if direct {
-            let mem = vec![0u8; DIRECT_BATCH + DIRECT_ALIGN];
-            let start = mem.as_ptr().align_offset(DIRECT_ALIGN);
-            (mem, start)
-        } else {
-            (Vec::new(), 0)
-        };
+        let mem = vec![0u8; DIRECT_BATCH + DIRECT_ALIGN];
+        let start = mem.as_ptr().align_offset(DIRECT_ALIGN);
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -390,22 +379,47 @@ impl BlobOut {
     }
 
     fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
-        while self.direct && !data.is_empty() {
+        while !data.is_empty() {
             let take = (DIRECT_BATCH - self.fill).min(data.len());
             let at = self.start + self.fill;
             self.mem[at..at + take].copy_from_slice(&data[..take]);
             self.fill += take;
             data = &data[take..];
             if self.fill == DIRECT_BATCH {
-                self.write_batch(DIRECT_BATCH)?;
+                self.write_batch()?;
             }
         }
-        if data.is_empty() {
-            return Ok(());
+        Ok(())
+    }
+
+    /// Writes the gathered batch at the end of the file: directly (padded to the alignment,
+    /// which `finish` cuts off again), or buffered.
+    fn write_batch(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        if self.direct {
+            let padded = self.fill.next_multiple_of(DIRECT_ALIGN);
+            self.mem[self.start + self.fill..self.start + padded].fill(0);
+            match self.file.write_all_at(&self.mem[self.start..self.start + padded], self.written) {
+                Ok(()) => {
+                    self.written += self.fill as u64;
+                    self.fill = 0;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    // the filesystem took O_DIRECT at open but not this write: go on buffered,
+                    // from where the file is known good
+                    tracing::debug!(path = %self.path.display(), "direct write refused; writing buffered");
+                    self.file = fs::OpenOptions::new().write(true).open(&self.path)?;
+                    self.file.set_len(self.written)?;
+                    self.direct = false;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        self.file.write_all(data)?;
-        self.written += data.len() as u64;
-        self.unflushed += data.len();
+        self.file.write_all_at(&self.mem[self.start..self.start + self.fill], self.written)?;
+        self.written += self.fill as u64;
+        self.unflushed += self.fill;
+        self.fill = 0;
         if self.unflushed >= FLUSH_EVERY_BYTES {
             self.unflushed = 0;
             match &self.flusher {
@@ -416,41 +430,12 @@ impl BlobOut {
         Ok(())
     }
 
-    /// Writes the first `len` (aligned) bytes of the batch at the end of the file.
-    fn write_batch(&mut self, len: usize) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt as _;
-        let batch = &self.mem[self.start..self.start + len];
-        match self.file.write_all_at(batch, self.written) {
-            Ok(()) => {
-                self.written += self.fill as u64;
-                self.fill = 0;
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-                // the filesystem took O_DIRECT at open but not this write: go on buffered, from
-                // where the file is known good
-                tracing::debug!(path = %self.path.display(), "direct write refused; writing buffered");
-                self.file = fs::OpenOptions::new().write(true).open(&self.path)?;
-                self.file.set_len(self.written)?;
-                self.file.seek(std::io::SeekFrom::Start(self.written))?;
-                self.direct = false;
-                let gathered = self.mem[self.start..self.start + self.fill].to_vec();
-                self.fill = 0;
-                self.mem = Vec::new();
-                self.write(&gathered)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Writes what is gathered and makes the file durable.
     fn finish(mut self) -> std::io::Result<()> {
-        if self.direct && self.fill > 0 {
-            let len = self.fill;
-            let padded = len.next_multiple_of(DIRECT_ALIGN);
-            self.mem[self.start + len..self.start + padded].fill(0);
-            self.write_batch(padded)?;
-            if self.direct {
+        if self.fill > 0 {
+            let direct = self.direct;
+            self.write_batch()?;
+            if direct && self.direct {
                 // the padding goes again
                 self.file.set_len(self.written)?;
             }
@@ -487,10 +472,8 @@ fn write_blob_file(
             break;
         }
         sealer.push(&chunk);
-        if sealer.sealed_ready() >= WRITE_BATCH_BYTES {
-            out.write(sealer.sealed())?;
-            sealer.clear_sealed();
-        }
+        out.write(sealer.sealed())?;
+        sealer.clear_sealed();
     }
     let plain_len = sealer.plain_len();
     out.write(&sealer.finish())?;
