@@ -9,6 +9,7 @@
 pub mod athena;
 pub mod ddl;
 mod exec;
+mod joinfilter;
 mod orc;
 pub mod pg;
 pub mod store;
@@ -21,6 +22,7 @@ use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tarn_catalog::Catalog;
 use tarn_objects::Objects;
@@ -116,6 +118,14 @@ pub struct QueryOutput {
     pub registry: Option<Arc<store::TarnRegistry>>,
 }
 
+/// A join whose smaller side is estimated under both limits builds one hash table that every
+/// partition probes (DataFusion's CollectLeft), instead of hash-repartitioning both sides
+/// (DataFusion's defaults are 1 MB and 128 Ki rows). On the few cores tarn is meant for,
+/// repartitioning a large probe side costs more than building one table: TPC-H SF1 runs
+/// about 15% faster on 2 cores with these (bench/TPCH-RESULTS.md, session 7).
+const COLLECT_LEFT_BYTES: usize = 64 << 20;
+const COLLECT_LEFT_ROWS: usize = 2_000_000;
+
 /// The SQL engine: shared by Athena executions, the PostgreSQL wire and `tarn sql`.
 #[derive(Clone)]
 pub struct Engine {
@@ -149,11 +159,20 @@ impl Engine {
             .build_arc()
             .map_err(|e| QueryError::Internal(e.to_string()))?;
         let db = database.unwrap_or("default").to_lowercase();
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, &db)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true);
-        let ctx = Arc::new(SessionContext::new_with_config_rt(config, runtime));
+        let optimizer = &mut config.options_mut().optimizer;
+        optimizer.hash_join_single_partition_threshold = COLLECT_LEFT_BYTES;
+        optimizer.hash_join_single_partition_threshold_rows = COLLECT_LEFT_ROWS;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(joinfilter::FilterJoinKeysAtScan))
+            .build();
+        let ctx = Arc::new(SessionContext::new_with_state(state));
         let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
         Ok((ctx, registry))

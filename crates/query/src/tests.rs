@@ -414,3 +414,65 @@ async fn avro_tables_are_read() {
 +----+------+";
     assert_eq!(out, expected);
 }
+
+/// A join that keeps few keys drops the other rows right over the probe side's scan; one that
+/// keeps most lets batches through unlooked-at; both answer exactly.
+#[tokio::test]
+async fn join_keys_are_filtered_at_the_scan() {
+    let f = fixture().await;
+    let facts =
+        Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false), Field::new("v", DataType::Int64, false)]));
+    let ids: Vec<i64> = (0..100_000).collect();
+    let batch = RecordBatch::try_new(
+        facts,
+        vec![
+            Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| i % 1000))),
+            Arc::new(Int64Array::from(ids.clone())),
+        ],
+    )
+    .unwrap();
+    put(&f.engine, "facts/part-0.parquet", parquet_bytes(&batch)).await;
+    let dims =
+        Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false), Field::new("tag", DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(
+        dims,
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..1000)),
+            Arc::new(StringArray::from_iter_values((0..1000).map(|k| if k < 5 { "hot" } else { "cold" }))),
+        ],
+    )
+    .unwrap();
+    put(&f.engine, "dims/part-0.parquet", parquet_bytes(&batch)).await;
+    let parquet = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+    let c = f.engine.catalog();
+    c.create_table("db", serde_table("facts", &[("k", "bigint"), ("v", "bigint")], "s3://data/facts/", parquet))
+        .await
+        .unwrap();
+    c.create_table("db", serde_table("dims", &[("k", "bigint"), ("tag", "string")], "s3://data/dims/", parquet))
+        .await
+        .unwrap();
+
+    for tag in ["hot", "cold"] {
+        let keep = |k: i64| (k < 5) == (tag == "hot");
+        let sql =
+            format!("SELECT count(*) AS n, sum(f.v) AS s FROM facts f JOIN dims d ON f.k = d.k WHERE d.tag = '{tag}'");
+        let kept: Vec<i64> = ids.iter().copied().filter(|i| keep(i % 1000)).collect();
+        let want = format!("| {} | {} |", kept.len(), kept.iter().sum::<i64>());
+        let out = rows(&f.engine, &sql).await;
+        assert!(out.contains(&want), "{tag}: want {want} in {out}");
+        let explain = rows(&f.engine, &format!("EXPLAIN ANALYZE {sql}")).await;
+        let metric = |name: &str| {
+            let at = explain.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {explain}"));
+            explain[at + name.len() + 1..].split([',', ']']).next().unwrap().trim().to_string()
+        };
+        assert!(explain.contains("JoinKeyFilterExec"), "{explain}");
+        if tag == "hot" {
+            // 99.5% of the facts have no hot key: they stop at the scan
+            assert_eq!(metric("rows_dropped"), "99.50 K", "{explain}");
+            assert_eq!(metric("rows_let_through_unlooked"), "0", "{explain}");
+        } else {
+            // the filter keeps 99.5%: after judging it lets the rest through unlooked-at
+            assert_ne!(metric("rows_let_through_unlooked"), "0", "{explain}");
+        }
+    }
+}
