@@ -14,6 +14,7 @@ mod orc;
 pub mod pg;
 pub mod store;
 pub mod tables;
+mod textcodec;
 
 use std::sync::Arc;
 

@@ -28,6 +28,8 @@ use tarn_objects::{
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+use crate::textcodec::Codec;
+
 /// Turns an object key into an `object_store` path and back: `Path::from` escapes what a path
 /// segment may not hold, and [`key_of`] undoes it.
 #[must_use]
@@ -94,6 +96,9 @@ pub struct BucketStore {
     spool_dir: std::path::PathBuf,
     /// Bytes read, for a query's DataScannedInBytes.
     scanned: Arc<AtomicU64>,
+    /// For text tables (`tarn-text://` URLs): compressed objects are decoded as they are read,
+    /// by their extension's codec, else by this one (the table's `compressionType`).
+    text: Option<Option<Codec>>,
 }
 
 impl fmt::Debug for BucketStore {
@@ -112,7 +117,25 @@ impl BucketStore {
     #[must_use]
     pub fn new(objects: Objects, account: &str, bucket: &str, scanned: Arc<AtomicU64>) -> Self {
         let spool_dir = objects.store().root().join("tmp").join("query-spool");
-        Self { objects, account: account.to_string(), bucket: bucket.to_string(), spool_dir, scanned }
+        Self { objects, account: account.to_string(), bucket: bucket.to_string(), spool_dir, scanned, text: None }
+    }
+
+    /// This store decoding compressed text objects (see [`crate::textcodec`]), `default` where
+    /// a key's extension names no codec.
+    #[must_use]
+    pub fn decoding_text(mut self, default: Option<Codec>) -> Self {
+        self.text = Some(default);
+        self
+    }
+
+    /// The codec a read of `key` decodes with (None: read as stored).
+    fn codec_of(&self, key: &str) -> object_store::Result<Option<Codec>> {
+        let Some(default) = self.text else { return Ok(None) };
+        let by_key = Codec::of_key(key).map_err(|m| object_store::Error::Generic {
+            store: "tarn",
+            source: format!("s3://{}/{key}: {m}", self.bucket).into(),
+        })?;
+        Ok(by_key.or(default))
     }
 
     /// Every read of a table's data is a GetObject (every listing a ListBucket, every write a
@@ -211,6 +234,12 @@ impl ObjectStore for BucketStore {
         let meta = meta_of(&key, &found.record);
         options.check_preconditions(&meta)?;
         let size = found.record.size;
+        let codec = if options.head { None } else { self.codec_of(&key)? };
+        if codec.is_some() && options.range.is_some() {
+            return Err(object_store::Error::NotSupported {
+                source: format!("s3://{}/{key} is compressed: it is read whole, not by range", self.bucket).into(),
+            });
+        }
         let range = match &options.range {
             None => 0..size,
             Some(r) => {
@@ -236,6 +265,10 @@ impl ObjectStore for BucketStore {
                 })
                 .boxed()
         };
+        let payload = match codec {
+            Some(codec) => crate::textcodec::decode(codec, payload, format!("s3://{}/{key}", self.bucket)),
+            None => payload,
+        };
         Ok(GetResult { payload: GetResultPayload::Stream(payload), meta, range, attributes: Default::default() })
     }
 
@@ -243,6 +276,11 @@ impl ObjectStore for BucketStore {
         // one snapshot for all ranges: they read the same version
         let key = key_of(location);
         self.authorize("s3:GetObject", Some(&key))?;
+        if self.codec_of(&key)?.is_some() {
+            return Err(object_store::Error::NotSupported {
+                source: format!("s3://{}/{key} is compressed: it is read whole, not by range", self.bucket).into(),
+            });
+        }
         let found = self
             .objects
             .lookup(&self.bucket, &key, &GetTarget::Current)
@@ -439,7 +477,13 @@ mod dashmap_like {
     }
 }
 
-/// Resolves `s3://bucket/...` (and `s3a://`) to that bucket's [`BucketStore`].
+/// The URL scheme of text tables' locations: `tarn-text://bucket/prefix/` reads the bucket
+/// decoding compressed objects by extension, `tarn-text-gzip://` (any [`Codec::name`]) decodes
+/// objects without a codec extension with that codec.
+pub const TEXT_SCHEME: &str = "tarn-text";
+
+/// Resolves `s3://bucket/...` (and `s3a://`) to that bucket's [`BucketStore`], and
+/// `tarn-text://` URLs to one decoding compressed text.
 pub struct TarnRegistry {
     objects: Objects,
     account: String,
@@ -480,6 +524,17 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for TarnRegistry {
     fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
         match (url.scheme(), url.host_str()) {
             ("s3" | "s3a" | "s3n", Some(bucket)) => Ok(self.bucket(bucket)),
+            (scheme, Some(bucket)) if scheme.starts_with(TEXT_SCHEME) => {
+                let default =
+                    match scheme[TEXT_SCHEME.len()..].strip_prefix('-') {
+                        None => None,
+                        Some(name) => Some(Codec::of_name(name).ok_or_else(|| {
+                            datafusion::error::DataFusionError::Internal(format!("no codec in '{url}'"))
+                        })?),
+                    };
+                let store = BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone());
+                Ok(Arc::new(store.decoding_text(default)))
+            }
             _ => Err(datafusion::error::DataFusionError::Plan(format!(
                 "tarn reads tables from s3://BUCKET/ locations; '{url}' is not one"
             ))),

@@ -19,7 +19,7 @@ use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::Statistics;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::avro::AvroFormat;
@@ -30,6 +30,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::{FileFormat, FileMeta};
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -38,14 +39,17 @@ use datafusion::physical_expr::expressions::{Column as ColumnExpr, Literal, TryC
 use datafusion::physical_expr_adapter::{
     DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
 };
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion::prelude::SessionContext;
 use object_store::ObjectMeta;
 use tarn_catalog::types::arrow_type;
 use tarn_catalog::{Catalog, Partition, Table};
+
+use crate::store::TEXT_SCHEME;
+use crate::textcodec::Codec;
 
 /// The catalog name queries see (`awsdatacatalog.db.table`), as in Athena.
 pub const CATALOG_NAME: &str = "awsdatacatalog";
@@ -96,13 +100,10 @@ pub fn is_parquet(t: &Table) -> bool {
     matches!(format_of(t), Ok(Format::Parquet))
 }
 
-fn compression_of(t: &Table) -> FileCompressionType {
-    match t.property("compressionType").map(str::to_ascii_lowercase).as_deref() {
-        Some("gzip") => FileCompressionType::GZIP,
-        Some("bzip2") => FileCompressionType::BZIP2,
-        Some("zstd") => FileCompressionType::ZSTD,
-        _ => FileCompressionType::UNCOMPRESSED,
-    }
+/// The codec a text table's files without a codec extension are compressed with (its
+/// `compressionType`, as crawlers set it); files with one follow their extension.
+fn default_codec_of(t: &Table) -> Option<Codec> {
+    t.property("compressionType").and_then(Codec::of_property)
 }
 
 fn unescape_delim(s: &str) -> u8 {
@@ -120,7 +121,8 @@ const CSV_EXTRA_FIELDS: usize = 64;
 /// The file format and the schema its files are read with (all text for CSV/JSON).
 fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>, SchemaRef, Format)> {
     let format = format_of(t)?;
-    let compression = compression_of(t);
+    // text files are decompressed by the store as they are read (crate::textcodec)
+    let compression = FileCompressionType::UNCOMPRESSED;
     match format {
         Format::Parquet => {
             let parquet = NamedParquet { inner: ParquetFormat::default(), bucket: bucket_of(t) };
@@ -278,6 +280,90 @@ impl FileFormat for NamedParquet {
     }
 }
 
+/// A text table's location in the store that decodes compressed files
+/// ([`crate::store::TEXT_SCHEME`]).
+fn text_url(location: &str, default: Option<Codec>) -> Result<ListingTableUrl> {
+    let Some((_, rest)) = location.split_once("://") else {
+        return location_url(location);
+    };
+    let scheme = match default {
+        Some(codec) => format!("{TEXT_SCHEME}-{}", codec.name()),
+        None => TEXT_SCHEME.to_string(),
+    };
+    location_url(&format!("{scheme}://{rest}"))
+}
+
+/// Whether a text scan reads any compressed file.
+fn reads_compressed(plan: &Arc<dyn ExecutionPlan>, default: Option<Codec>) -> bool {
+    let compressed = |config: &FileScanConfig| {
+        config.file_groups.iter().flat_map(|g| g.files()).any(|f| {
+            default.is_some() || !matches!(Codec::of_key(&crate::store::key_of(&f.object_meta.location)), Ok(None))
+        })
+    };
+    plan.exists(|node| {
+        Ok(node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|e| e.data_source().downcast_ref::<FileScanConfig>())
+            .is_some_and(compressed))
+    })
+    .unwrap_or(true)
+}
+
+/// A scan of compressed text files, each read whole by one partition: DataFusion would split
+/// a large text file into byte ranges read in parallel, which a compressed file cannot serve.
+/// The scan is this node's own, not its child, so the optimizer cannot split it.
+#[derive(Debug)]
+struct WholeFiles {
+    inner: Arc<dyn ExecutionPlan>,
+}
+
+impl DisplayAs for WholeFiles {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "WholeFiles: ")?;
+        self.inner.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for WholeFiles {
+    fn name(&self) -> &'static str {
+        "WholeFiles"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        if !children.is_empty() {
+            return Err(DataFusionError::Internal("WholeFiles has no children".into()));
+        }
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<datafusion::execution::TaskContext>,
+    ) -> Result<datafusion::execution::SendableRecordBatchStream> {
+        self.inner.execute(partition, context)
+    }
+
+    fn metrics(&self) -> Option<datafusion::physical_plan::metrics::MetricsSet> {
+        self.inner.metrics()
+    }
+}
+
 fn location_url(location: &str) -> Result<ListingTableUrl> {
     let loc = if location.ends_with('/') { location.to_string() } else { format!("{location}/") };
     ListingTableUrl::parse(&loc)
@@ -403,9 +489,10 @@ impl GlueTable {
         let (format, file_schema, kind) = file_format(&self.table, &self.data_fields)?;
         let ext = String::new();
         let options = ListingOptions::new(format).with_file_extension(ext);
-        let mut config = ListingTableConfig::new(location_url(location)?)
-            .with_listing_options(options)
-            .with_schema(file_schema.clone());
+        let text = matches!(kind, Format::Csv | Format::Json);
+        let default_codec = default_codec_of(&self.table);
+        let url = if text { text_url(location, default_codec)? } else { location_url(location)? };
+        let mut config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema.clone());
         if kind == Format::Parquet {
             config = config.with_expr_adapter_factory(Arc::new(CaseInsensitiveColumns));
         }
@@ -414,7 +501,10 @@ impl GlueTable {
         if kind == Format::Parquet {
             return listing.scan(state, Some(&proj), filters, limit).await;
         }
-        let plan = listing.scan(state, Some(&proj), &[], limit).await?;
+        let mut plan = listing.scan(state, Some(&proj), &[], limit).await?;
+        if text && reads_compressed(&plan, default_codec) {
+            plan = Arc::new(WholeFiles { inner: plan });
+        }
         let input_schema = plan.schema();
         let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = proj
             .iter()

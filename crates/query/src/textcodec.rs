@@ -1,0 +1,344 @@
+//! Compressed text files (CSV, JSON) decoded as they stream out of the object store.
+//!
+//! Athena, as Hive does, picks a text file's codec by its extension: `.gz`, `.bz2`, `.zst`,
+//! `.snappy` and `.deflate` files are decompressed, others read as they are. A table whose
+//! `compressionType` says so (crawlers set it) decodes its files without an extension too.
+//! DataFusion decodes only gzip, bzip2, xz and zstd, for a whole table at once, so tarn decodes
+//! in the object store instead ([`crate::store::BucketStore`] for `tarn-text://` URLs): the
+//! decompression runs on the blocking pool and hands over chunks through a bounded channel, so
+//! memory stays at a few chunks whatever the file's size. A compressed file cannot be read
+//! from the middle: its scan is never split (see `tables.rs`).
+
+use std::io::{self, Read};
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+/// How a text file is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Gzip,
+    Bzip2,
+    Zstd,
+    /// Hadoop's block-framed snappy, or the snappy framing format (told apart by its magic).
+    Snappy,
+    /// Hadoop's DefaultCodec: a zlib stream.
+    Deflate,
+}
+
+impl Codec {
+    /// The codec a key's extension names, as Hive's codec factory picks it; `Err` for codecs
+    /// tarn cannot decode (LZ4, LZO).
+    pub fn of_key(key: &str) -> Result<Option<Self>, String> {
+        let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        Ok(match ext.as_deref() {
+            Some("gz" | "gzip") => Some(Self::Gzip),
+            Some("bz2") => Some(Self::Bzip2),
+            Some("zst" | "zstd") => Some(Self::Zstd),
+            Some("snappy") => Some(Self::Snappy),
+            Some("deflate") => Some(Self::Deflate),
+            Some(e @ ("lz4" | "lzo")) => return Err(format!("{} compressed text is not supported", e.to_uppercase())),
+            _ => None,
+        })
+    }
+
+    /// The codec a table's `compressionType` names (None for `none` or anything unknown).
+    #[must_use]
+    pub fn of_property(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "gzip" | "gz" => Some(Self::Gzip),
+            "bzip2" | "bz2" => Some(Self::Bzip2),
+            "zstd" => Some(Self::Zstd),
+            "snappy" => Some(Self::Snappy),
+            "deflate" | "zlib" => Some(Self::Deflate),
+            _ => None,
+        }
+    }
+
+    /// The name in `tarn-text-<name>://` URLs.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gzip => "gzip",
+            Self::Bzip2 => "bzip2",
+            Self::Zstd => "zstd",
+            Self::Snappy => "snappy",
+            Self::Deflate => "deflate",
+        }
+    }
+
+    #[must_use]
+    pub fn of_name(name: &str) -> Option<Self> {
+        [Self::Gzip, Self::Bzip2, Self::Zstd, Self::Snappy, Self::Deflate].into_iter().find(|c| c.name() == name)
+    }
+
+    fn reader<'a>(self, mut input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+        Ok(match self {
+            Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+            Self::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+            Self::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+            Self::Deflate => Box::new(flate2::read::ZlibDecoder::new(input)),
+            Self::Snappy => {
+                let mut head = [0u8; SNAPPY_FRAMED_MAGIC.len()];
+                let n = read_up_to(&mut input, &mut head)?;
+                let input = io::Cursor::new(head[..n].to_vec()).chain(input);
+                if head[..n] == SNAPPY_FRAMED_MAGIC {
+                    Box::new(snap::read::FrameDecoder::new(input))
+                } else {
+                    Box::new(HadoopSnappy::new(input))
+                }
+            }
+        })
+    }
+}
+
+/// The stream identifier that opens the snappy framing format.
+const SNAPPY_FRAMED_MAGIC: [u8; 10] = [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
+
+/// Decoded bytes handed over at a time, and how many such chunks may wait.
+const CHUNK: usize = 256 * 1024;
+const CHUNKS_AHEAD: usize = 4;
+
+/// `input` (a compressed object's bytes) decoded by `codec`; errors name `what` (the object).
+pub fn decode(
+    codec: Codec,
+    input: BoxStream<'static, object_store::Result<Bytes>>,
+    what: String,
+) -> BoxStream<'static, object_store::Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(CHUNKS_AHEAD);
+    let reader = SyncIoBridge::new(StreamReader::new(input.map_err(io::Error::other)));
+    tokio::task::spawn_blocking(move || {
+        let mut decoded = match codec.reader(reader) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match read_up_to(&mut decoded, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return; // the scan stopped reading
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    tokio_stream_of(rx)
+        .map_err(move |e| object_store::Error::Generic {
+            store: "tarn",
+            source: format!("decompressing {what}: {e}").into(),
+        })
+        .boxed()
+}
+
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Fills `buf` as far as the input goes; the count read (short only at the end).
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Hadoop's SnappyCodec stream: blocks of (uncompressed length, then chunks of (compressed
+/// length, raw snappy bytes) until that length is produced), lengths 32-bit big-endian.
+struct HadoopSnappy<R> {
+    input: R,
+    /// What the block being read still has to produce.
+    block_left: usize,
+    out: Vec<u8>,
+    at: usize,
+    compressed: Vec<u8>,
+    decoder: snap::raw::Decoder,
+}
+
+/// The largest block or chunk length believed (Hadoop's buffers are 256 KiB by default).
+const HADOOP_SNAPPY_MAX: usize = 64 << 20;
+
+impl<R: Read> HadoopSnappy<R> {
+    fn new(input: R) -> Self {
+        Self {
+            input,
+            block_left: 0,
+            out: Vec::new(),
+            at: 0,
+            compressed: Vec::new(),
+            decoder: snap::raw::Decoder::new(),
+        }
+    }
+
+    /// A big-endian length, or None at a clean end of the stream.
+    fn length(&mut self, at_end_ok: bool) -> io::Result<Option<usize>> {
+        let mut b = [0u8; 4];
+        let n = read_up_to(&mut self.input, &mut b)?;
+        if n == 0 && at_end_ok {
+            return Ok(None);
+        }
+        if n < 4 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "snappy stream ends inside a length"));
+        }
+        let len = u32::from_be_bytes(b) as usize;
+        if len > HADOOP_SNAPPY_MAX {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("snappy block of {len} bytes")));
+        }
+        Ok(Some(len))
+    }
+
+    /// Decodes the next chunk into `out`; false at the end of the stream.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        while self.block_left == 0 {
+            match self.length(true)? {
+                None => return Ok(false),
+                Some(len) => self.block_left = len,
+            }
+        }
+        let Some(len) = self.length(false)? else { return Ok(false) };
+        self.compressed.resize(len, 0);
+        if read_up_to(&mut self.input, &mut self.compressed)? < len {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "snappy stream ends inside a chunk"));
+        }
+        self.out =
+            self.decoder.decompress_vec(&self.compressed).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.at = 0;
+        if self.out.len() > self.block_left {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "snappy chunk longer than its block"));
+        }
+        self.block_left -= self.out.len();
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for HadoopSnappy<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.out.len() {
+            if !self.next_chunk()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// `plain` in Hadoop's snappy block format, in blocks of `block` bytes.
+    pub(crate) fn hadoop_snappy(plain: &[u8], block: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for b in plain.chunks(block) {
+            let c = snap::raw::Encoder::new().compress_vec(b).unwrap();
+            out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            out.extend_from_slice(&(c.len() as u32).to_be_bytes());
+            out.extend_from_slice(&c);
+        }
+        out
+    }
+
+    async fn decoded(codec: Codec, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+        // hand the input over in small pieces, as a store would
+        let pieces: Vec<object_store::Result<Bytes>> =
+            bytes.chunks(1000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let out: Vec<Bytes> = decode(codec, futures::stream::iter(pieces).boxed(), "s3://b/k".into())
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(out.concat())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_codec_decodes_what_its_encoder_wrote() {
+        let plain: Vec<u8> = (0..600_000u32).flat_map(|i| format!("{i},{}\n", i % 7).into_bytes()).collect();
+        let gz = {
+            // two members, as concatenated gzip files are
+            let mut out = Vec::new();
+            for half in [&plain[..1000], &plain[1000..]] {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(half).unwrap();
+                out.extend(e.finish().unwrap());
+            }
+            out
+        };
+        let bz = {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            e.write_all(&plain).unwrap();
+            e.finish().unwrap()
+        };
+        let zst = zstd::stream::encode_all(&plain[..], 1).unwrap();
+        let zlib = {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&plain).unwrap();
+            e.finish().unwrap()
+        };
+        let framed = {
+            let mut e = snap::write::FrameEncoder::new(Vec::new());
+            e.write_all(&plain).unwrap();
+            e.into_inner().unwrap()
+        };
+        let cases = [
+            (Codec::Gzip, gz),
+            (Codec::Bzip2, bz),
+            (Codec::Zstd, zst),
+            (Codec::Deflate, zlib),
+            (Codec::Snappy, framed),
+            (Codec::Snappy, hadoop_snappy(&plain, 256 * 1024)),
+        ];
+        for (codec, bytes) in cases {
+            assert_eq!(decoded(codec, bytes).await.unwrap(), plain, "{codec:?}");
+        }
+        // an empty Hadoop-snappy file is an empty text file
+        assert_eq!(decoded(Codec::Snappy, Vec::new()).await.unwrap(), b"");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_corrupt_file_fails_naming_the_object() {
+        let mut bad = hadoop_snappy(b"a,b\nc,d\n", 1024);
+        bad.truncate(bad.len() - 3);
+        let err = decoded(Codec::Snappy, bad).await.unwrap_err();
+        assert!(err.contains("decompressing s3://b/k"), "{err}");
+        let err = decoded(Codec::Gzip, b"not gzip at all".to_vec()).await.unwrap_err();
+        assert!(err.contains("decompressing s3://b/k"), "{err}");
+    }
+
+    #[test]
+    fn codecs_by_extension_and_property() {
+        assert_eq!(Codec::of_key("a/b/part-0.csv.gz"), Ok(Some(Codec::Gzip)));
+        assert_eq!(Codec::of_key("x.SNAPPY"), Ok(Some(Codec::Snappy)));
+        assert_eq!(Codec::of_key("x.deflate"), Ok(Some(Codec::Deflate)));
+        assert_eq!(Codec::of_key("dir.v2/x.csv"), Ok(None));
+        assert_eq!(Codec::of_key("noext"), Ok(None));
+        assert!(Codec::of_key("x.lz4").unwrap_err().contains("LZ4"));
+        assert_eq!(Codec::of_property("GZIP"), Some(Codec::Gzip));
+        assert_eq!(Codec::of_property("none"), None);
+        for c in [Codec::Gzip, Codec::Bzip2, Codec::Zstd, Codec::Snappy, Codec::Deflate] {
+            assert_eq!(Codec::of_name(c.name()), Some(c));
+        }
+    }
+}
