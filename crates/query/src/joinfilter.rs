@@ -13,6 +13,7 @@
 //! watches what it drops and lets batches through unlooked-at while it drops little, trying
 //! again every so often (a filter can tighten as the query runs).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,21 +22,22 @@ use std::task::{Context, Poll, ready};
 use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::compute::BatchCoalescer;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::internal_err;
+use datafusion::common::{internal_err, plan_err};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::metrics::{BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties};
 use futures::{Stream, StreamExt};
 
-use datafusion::arrow::datatypes::Schema;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::{FileScanConfig, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
-use datafusion::physical_expr::utils::{conjunction, reassign_expr_columns, split_conjunction};
+use datafusion::physical_expr::utils::{conjunction, split_conjunction};
+use datafusion::physical_expr_common::physical_expr::snapshot_generation;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
@@ -52,13 +54,18 @@ impl PhysicalOptimizerRule for FilterJoinKeysAtScan {
             return Ok(plan);
         }
         plan.transform_down(|node| {
+            let filter = node.downcast_ref::<FilterExec>();
+            if filter.is_some_and(|f| f.fetch().is_some()) {
+                // filtering below a row limit would change which rows it keeps
+                return Ok(Transformed::new(node, false, TreeNodeRecursion::Jump));
+            }
             // over a scan's own filter when it has one: its static predicates are cheaper
             // and leave fewer rows to look up
-            let scan = match node.downcast_ref::<FilterExec>() {
-                Some(filter) if filter.fetch().is_none() => filter.input(),
-                _ => &node,
+            let (scan, kept) = match filter {
+                Some(f) => (f.input(), f.projection().as_deref()),
+                None => (&node, None),
             };
-            let Some(dynamic) = dynamic_filter_of(scan, &node.schema()) else {
+            let Some(dynamic) = dynamic_filter_of(scan, kept) else {
                 return Ok(Transformed::no(node));
             };
             let filtered: Arc<dyn ExecutionPlan> = Arc::new(JoinKeyFilterExec::new(dynamic, node));
@@ -77,10 +84,11 @@ impl PhysicalOptimizerRule for FilterJoinKeysAtScan {
     }
 }
 
-/// The conjunction of the dynamic conjuncts of a Parquet scan's predicate, over the columns
-/// of `schema` (None when there are none, or the scan stops at a row limit: filtering after a
+/// The conjunction of the dynamic conjuncts of a Parquet scan's predicate, over the scan's
+/// output columns, or over those a filter above keeps (`kept`: indices into the scan's
+/// output). None when there are none, or the scan stops at a row limit (filtering after a
 /// limit would return fewer rows than asked for).
-fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, schema: &Schema) -> Option<Arc<dyn PhysicalExpr>> {
+fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, kept: Option<&[usize]>) -> Option<Arc<dyn PhysicalExpr>> {
     let exec = scan.downcast_ref::<DataSourceExec>()?;
     let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
     if config.limit.is_some() {
@@ -91,11 +99,47 @@ fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, schema: &Schema) -> Option<A
         return None;
     }
     let predicate = source.filter()?;
+    let schema = scan.schema();
+    // the predicate names the table's columns (by index); the scan outputs its projection,
+    // which may compute or rename columns: only columns it passes through plainly can be
+    // filtered on (a computed `k + 1 AS k` is not the table's `k`)
+    let passed: HashMap<usize, usize> = match source.projection() {
+        Some(projection) => projection
+            .iter()
+            .enumerate()
+            .filter_map(|(out, p)| p.expr.downcast_ref::<Column>().map(|c| (c.index(), out)))
+            .collect(),
+        None => (0..schema.fields().len()).map(|i| (i, i)).collect(),
+    };
+    let output_of = |table_index: usize| {
+        let out = *passed.get(&table_index)?;
+        match kept {
+            Some(kept) => kept.iter().position(|&k| k == out),
+            None => Some(out),
+        }
+    };
+    let names = match kept {
+        Some(kept) => kept.iter().map(|&k| schema.field(k).name().clone()).collect::<Vec<_>>(),
+        None => schema.fields().iter().map(|f| f.name().clone()).collect(),
+    };
     let dynamic: Vec<Arc<dyn PhysicalExpr>> = split_conjunction(&predicate)
         .into_iter()
         .filter(|c| c.exists(|e| Ok(e.is::<DynamicFilterPhysicalExpr>())).unwrap_or(false))
-        // a conjunct on a column the scan does not output stays with the scan's pruning
-        .filter_map(|c| reassign_expr_columns(Arc::clone(c), schema).ok())
+        // a conjunct on a column not passed through stays with the scan's pruning
+        .filter_map(|c| {
+            Arc::clone(c)
+                .transform_down(|e| match e.downcast_ref::<Column>() {
+                    Some(col) => match output_of(col.index()) {
+                        Some(at) => {
+                            Ok(Transformed::yes(Arc::new(Column::new(&names[at], at)) as Arc<dyn PhysicalExpr>))
+                        }
+                        None => plan_err!("column {} is not passed through", col.name()),
+                    },
+                    None => Ok(Transformed::no(e)),
+                })
+                .data()
+                .ok()
+        })
         .collect();
     (!dynamic.is_empty()).then(|| conjunction(dynamic))
 }
@@ -173,6 +217,7 @@ impl ExecutionPlan for JoinKeyFilterExec {
             input,
             predicate: Arc::clone(&self.predicate),
             judge: Judge::default(),
+            generation: None,
             baseline: BaselineMetrics::new(&self.metrics, partition),
             rows_dropped: MetricBuilder::new(&self.metrics).counter("rows_dropped", partition),
             rows_unlooked: MetricBuilder::new(&self.metrics).counter("rows_let_through_unlooked", partition),
@@ -222,6 +267,9 @@ struct JoinKeyFilterStream {
     predicate: Arc<dyn PhysicalExpr>,
     coalescer: BatchCoalescer,
     judge: Judge,
+    /// The filter's state the judge's counts are about (a join may publish its filter after
+    /// the first batches went by; a TopK tightens its own).
+    generation: Option<u64>,
     baseline: BaselineMetrics,
     rows_dropped: Count,
     rows_unlooked: Count,
@@ -232,6 +280,11 @@ impl JoinKeyFilterStream {
     fn push(&mut self, batch: RecordBatch) -> Result<()> {
         let _timer = self.baseline.elapsed_compute().timer();
         let rows = batch.num_rows();
+        let generation = snapshot_generation(&self.predicate);
+        if self.generation != Some(generation) {
+            self.generation = Some(generation);
+            self.judge = Judge::default();
+        }
         if !self.judge.look() {
             self.rows_unlooked.add(rows);
             return Ok(self.coalescer.push_batch(batch)?);
@@ -250,6 +303,15 @@ impl JoinKeyFilterStream {
     }
 }
 
+impl JoinKeyFilterStream {
+    /// Ends the stream with `e`: nothing buffered is returned after an error.
+    fn fail(&mut self, e: datafusion::error::DataFusionError) -> Poll<Option<Result<RecordBatch>>> {
+        self.done = true;
+        self.coalescer = BatchCoalescer::new(Arc::clone(&self.schema), 1);
+        Poll::Ready(Some(Err(e)))
+    }
+}
+
 impl Stream for JoinKeyFilterStream {
     type Item = Result<RecordBatch>;
 
@@ -264,14 +326,10 @@ impl Stream for JoinKeyFilterStream {
             match ready!(self.input.poll_next_unpin(cx)) {
                 Some(Ok(batch)) => {
                     if let Err(e) = self.push(batch) {
-                        self.done = true;
-                        return Poll::Ready(Some(Err(e)));
+                        return self.fail(e);
                     }
                 }
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
+                Some(Err(e)) => return self.fail(e),
                 None => {
                     self.done = true;
                     self.coalescer.finish_buffered_batch()?;

@@ -79,7 +79,7 @@ impl Codec {
             Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
             Self::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
             Self::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
-            Self::Deflate => Box::new(flate2::read::ZlibDecoder::new(input)),
+            Self::Deflate => Box::new(MultiZlib::new(io::BufReader::new(input))),
             Self::Snappy => {
                 let mut head = [0u8; SNAPPY_FRAMED_MAGIC.len()];
                 let n = read_up_to(&mut input, &mut head)?;
@@ -91,6 +91,35 @@ impl Codec {
                 }
             }
         })
+    }
+}
+
+/// Concatenated zlib streams, as Hadoop's DefaultCodec reads them (each write session of a
+/// file appends a stream).
+struct MultiZlib<R: io::BufRead> {
+    decoder: Option<flate2::bufread::ZlibDecoder<R>>,
+}
+
+impl<R: io::BufRead> MultiZlib<R> {
+    fn new(input: R) -> Self {
+        Self { decoder: Some(flate2::bufread::ZlibDecoder::new(input)) }
+    }
+}
+
+impl<R: io::BufRead> Read for MultiZlib<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(decoder) = self.decoder.as_mut() else { return Ok(0) };
+            let n = decoder.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // one stream ended: another may follow
+            let mut input = self.decoder.take().expect("checked above").into_inner();
+            if !input.fill_buf()?.is_empty() {
+                self.decoder = Some(flate2::bufread::ZlibDecoder::new(input));
+            }
+        }
     }
 }
 
@@ -109,7 +138,7 @@ pub fn decode(
 ) -> BoxStream<'static, object_store::Result<Bytes>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(CHUNKS_AHEAD);
     let reader = SyncIoBridge::new(StreamReader::new(input.map_err(io::Error::other)));
-    tokio::task::spawn_blocking(move || {
+    let task = tokio::task::spawn_blocking(move || {
         let mut decoded = match codec.reader(reader) {
             Ok(r) => r,
             Err(e) => {
@@ -134,7 +163,7 @@ pub fn decode(
             }
         }
     });
-    tokio_stream_of(rx)
+    received(rx, task)
         .map_err(move |e| object_store::Error::Generic {
             store: "tarn",
             source: format!("decompressing {what}: {e}").into(),
@@ -142,10 +171,21 @@ pub fn decode(
         .boxed()
 }
 
-fn tokio_stream_of(
-    mut rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+/// What the decoding task sends, then an error if it panicked (its channel closes either way:
+/// a panic must not read as the end of the file).
+fn received(
+    rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    task: tokio::task::JoinHandle<()>,
 ) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    futures::stream::unfold((rx, Some(task)), |(mut rx, task)| async move {
+        if let Some(item) = rx.recv().await {
+            return Some((item, (rx, task)));
+        }
+        match task?.await {
+            Ok(()) => None,
+            Err(e) => Some((Err(io::Error::other(format!("the decoder failed: {e}"))), (rx, None))),
+        }
+    })
 }
 
 /// Fills `buf` as far as the input goes; the count read (short only at the end).
@@ -174,7 +214,7 @@ struct HadoopSnappy<R> {
     decoder: snap::raw::Decoder,
 }
 
-/// The largest block or chunk length believed (Hadoop's buffers are 256 KiB by default).
+/// The largest compressed chunk believed (Hadoop's buffers are 256 KiB by default).
 const HADOOP_SNAPPY_MAX: usize = 64 << 20;
 
 impl<R: Read> HadoopSnappy<R> {
@@ -190,7 +230,7 @@ impl<R: Read> HadoopSnappy<R> {
     }
 
     /// A big-endian length, or None at a clean end of the stream.
-    fn length(&mut self, at_end_ok: bool) -> io::Result<Option<usize>> {
+    fn length(&mut self, at_end_ok: bool, max: usize) -> io::Result<Option<usize>> {
         let mut b = [0u8; 4];
         let n = read_up_to(&mut self.input, &mut b)?;
         if n == 0 && at_end_ok {
@@ -200,8 +240,8 @@ impl<R: Read> HadoopSnappy<R> {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "snappy stream ends inside a length"));
         }
         let len = u32::from_be_bytes(b) as usize;
-        if len > HADOOP_SNAPPY_MAX {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("snappy block of {len} bytes")));
+        if len > max {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("snappy chunk of {len} bytes")));
         }
         Ok(Some(len))
     }
@@ -209,12 +249,13 @@ impl<R: Read> HadoopSnappy<R> {
     /// Decodes the next chunk into `out`; false at the end of the stream.
     fn next_chunk(&mut self) -> io::Result<bool> {
         while self.block_left == 0 {
-            match self.length(true)? {
+            // a block's length is what it decodes to: any size, produced chunk by chunk
+            match self.length(true, usize::MAX)? {
                 None => return Ok(false),
                 Some(len) => self.block_left = len,
             }
         }
-        let Some(len) = self.length(false)? else { return Ok(false) };
+        let Some(len) = self.length(false, HADOOP_SNAPPY_MAX)? else { return Ok(false) };
         self.compressed.resize(len, 0);
         if read_up_to(&mut self.input, &mut self.compressed)? < len {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "snappy stream ends inside a chunk"));
@@ -293,9 +334,14 @@ pub(crate) mod tests {
         };
         let zst = zstd::stream::encode_all(&plain[..], 1).unwrap();
         let zlib = {
-            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(&plain).unwrap();
-            e.finish().unwrap()
+            // two streams, as a file appended to twice is
+            let mut out = Vec::new();
+            for half in [&plain[..5000], &plain[5000..]] {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(half).unwrap();
+                out.extend(e.finish().unwrap());
+            }
+            out
         };
         let framed = {
             let mut e = snap::write::FrameEncoder::new(Vec::new());
@@ -313,8 +359,17 @@ pub(crate) mod tests {
         for (codec, bytes) in cases {
             assert_eq!(decoded(codec, bytes).await.unwrap(), plain, "{codec:?}");
         }
-        // an empty Hadoop-snappy file is an empty text file
+        // an empty Hadoop-snappy file is an empty text file, and so is an empty block
         assert_eq!(decoded(Codec::Snappy, Vec::new()).await.unwrap(), b"");
+        assert_eq!(decoded(Codec::Snappy, vec![0, 0, 0, 0]).await.unwrap(), b"");
+        // one block of 1 MiB (a single large write) in chunks of 64 KiB
+        let mut one_block = (plain[..1 << 20].len() as u32).to_be_bytes().to_vec();
+        for chunk in plain[..1 << 20].chunks(64 * 1024) {
+            let c = snap::raw::Encoder::new().compress_vec(chunk).unwrap();
+            one_block.extend_from_slice(&(c.len() as u32).to_be_bytes());
+            one_block.extend_from_slice(&c);
+        }
+        assert_eq!(decoded(Codec::Snappy, one_block).await.unwrap(), &plain[..1 << 20]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,6 +380,28 @@ pub(crate) mod tests {
         assert!(err.contains("decompressing s3://b/k"), "{err}");
         let err = decoded(Codec::Gzip, b"not gzip at all".to_vec()).await.unwrap_err();
         assert!(err.contains("decompressing s3://b/k"), "{err}");
+        // cut short: no codec takes a truncated file for a shorter one
+        let plain = b"a,b\nc,d\n".repeat(1000);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&plain).unwrap();
+        for (codec, mut bytes) in [
+            (Codec::Gzip, gz.finish().unwrap()),
+            (Codec::Bzip2, bz.finish().unwrap()),
+            (Codec::Zstd, zstd::stream::encode_all(&plain[..], 1).unwrap()),
+        ] {
+            bytes.truncate(bytes.len() - 5);
+            let err = decoded(codec, bytes).await.unwrap_err();
+            assert!(err.contains("decompressing s3://b/k"), "{codec:?}: {err}");
+        }
+        // a chunk claiming more than its block holds
+        let mut lying = 4u32.to_be_bytes().to_vec();
+        let c = snap::raw::Encoder::new().compress_vec(b"0123456789").unwrap();
+        lying.extend_from_slice(&(c.len() as u32).to_be_bytes());
+        lying.extend_from_slice(&c);
+        let err = decoded(Codec::Snappy, lying).await.unwrap_err();
+        assert!(err.contains("longer than its block"), "{err}");
     }
 
     #[test]
