@@ -32,7 +32,8 @@ impl Codec {
     /// The codec a key's extension names, as Hive's codec factory picks it; `Err` for codecs
     /// tarn cannot decode (LZ4, LZO).
     pub fn of_key(key: &str) -> Result<Option<Self>, String> {
-        let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
         Ok(match ext.as_deref() {
             Some("gz" | "gzip") => Some(Self::Gzip),
             Some("bz2") => Some(Self::Bzip2),
@@ -410,6 +411,7 @@ pub(crate) mod tests {
         assert_eq!(Codec::of_key("x.SNAPPY"), Ok(Some(Codec::Snappy)));
         assert_eq!(Codec::of_key("x.deflate"), Ok(Some(Codec::Deflate)));
         assert_eq!(Codec::of_key("dir.v2/x.csv"), Ok(None));
+        assert_eq!(Codec::of_key("out.gz/part-0"), Ok(None));
         assert_eq!(Codec::of_key("noext"), Ok(None));
         assert!(Codec::of_key("x.lz4").unwrap_err().contains("LZ4"));
         assert_eq!(Codec::of_property("GZIP"), Some(Codec::Gzip));
