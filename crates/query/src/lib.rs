@@ -7,6 +7,7 @@
 //! record batches.
 
 pub mod athena;
+mod avg;
 pub mod ddl;
 mod exec;
 mod joinfilter;
@@ -174,6 +175,8 @@ impl Engine {
             .with_physical_optimizer_rule(Arc::new(joinfilter::FilterJoinKeysAtScan))
             .build();
         let ctx = Arc::new(SessionContext::new_with_state(state));
+        // Athena's avg: a decimal's average keeps the decimal's type
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(avg::AthenaAvg::new()));
         let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
         Ok((ctx, registry))

@@ -578,3 +578,29 @@ async fn rows_of(engine: &Engine, sql: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// avg of a decimal(p,s) is a decimal(p,s) rounded half away from zero, as in Athena, in plain
+/// and grouped aggregates and in windows; other types average to double.
+#[tokio::test]
+async fn avg_of_a_decimal_keeps_its_type() {
+    let f = fixture().await;
+    put(&f.engine, "d/a.csv", b"a,1.00,1\na,2.00,2\na,2.00,2\nb,-1.00,1\nb,-2.00,2\nb,-2.00,2\n".to_vec()).await;
+    let cols = [("g", "string"), ("d", "decimal(10,2)"), ("n", "bigint")];
+    f.engine.catalog().create_table("db", csv_table("d", "s3://data/d/", &cols, &[], false)).await.unwrap();
+    let out = rows_of(
+        &f.engine,
+        "SELECT avg(d) AS a, arrow_typeof(avg(d)) AS t, avg(n) AS n, avg(DISTINCT d) AS x FROM d WHERE g = 'a'",
+    )
+    .await;
+    assert!(out.contains("| 1.67 | Decimal128(10, 2) | 1.6666666666666667 | 1.50 |"), "{out}");
+    let out = rows_of(&f.engine, "SELECT g, avg(d) AS a FROM d GROUP BY g ORDER BY g").await;
+    assert!(out.contains("| a | 1.67 |") && out.contains("| b | -1.67 |"), "{out}");
+    let out = rows_of(
+        &f.engine,
+        "SELECT g, d, avg(d) OVER (PARTITION BY g ORDER BY d ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS w \
+         FROM d WHERE g = 'b' ORDER BY d",
+    )
+    .await;
+    // -2.00; (-2.00 + -2.00) / 2; (-2.00 + -1.00) / 2 = -1.50
+    assert!(out.contains("| b | -2.00 | -2.00 |") && out.contains("| b | -1.00 | -1.50 |"), "{out}");
+}
