@@ -27,21 +27,19 @@ impl AthenaAvg {
         Self { inner: Avg::new() }
     }
 
-    /// The type DataFusion's avg answers for `input`, and the scale tarn rounds it to (None
-    /// when the type is DataFusion's).
-    fn rounding(&self, input: &DataType) -> Result<(DataType, Option<i8>)> {
+    /// The type DataFusion's avg answers for `input`, and whether tarn rounds it (to
+    /// [`AggregateUDFImpl::return_type`]).
+    fn rounding(&self, input: &DataType) -> Result<(DataType, bool)> {
         let wide = self.inner.return_type(std::slice::from_ref(input))?;
-        Ok(match (input, &wide) {
-            (DataType::Decimal128(_, s), DataType::Decimal128(_, ws)) if ws > s => (wide, Some(*s)),
-            _ => (wide, None),
-        })
+        let rounds = matches!((input, &wide), (DataType::Decimal128(_, s), DataType::Decimal128(_, ws)) if ws > s);
+        Ok((wide, rounds))
     }
 
-    /// `args` asking DataFusion's avg for its own (wider) type.
-    fn wide_args<'a>(&self, args: &AccumulatorArgs<'a>) -> Result<(AccumulatorArgs<'a>, Option<i8>)> {
-        let (wide, scale) = self.rounding(args.expr_fields[0].data_type())?;
+    /// `args` asking DataFusion's avg for its own (wider) type, and whether tarn rounds it.
+    fn wide_args<'a>(&self, args: &AccumulatorArgs<'a>) -> Result<(AccumulatorArgs<'a>, bool)> {
+        let (wide, rounds) = self.rounding(args.expr_fields[0].data_type())?;
         let field: FieldRef = Arc::new(Field::new(args.return_field.name(), wide, true));
-        Ok((AccumulatorArgs { return_field: field, ..*args }, scale))
+        Ok((AccumulatorArgs { return_field: field, ..*args }, rounds))
     }
 }
 
@@ -72,12 +70,9 @@ impl AggregateUDFImpl for AthenaAvg {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let (wide, scale) = self.wide_args(&args)?;
+        let (wide, rounds) = self.wide_args(&args)?;
         let inner = self.inner.accumulator(wide)?;
-        Ok(match scale {
-            Some(scale) => Box::new(Rounded { inner, to: args.return_field.data_type().clone(), scale }),
-            None => inner,
-        })
+        Ok(if rounds { Box::new(Rounded { inner, to: args.return_field.data_type().clone() }) } else { inner })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -91,12 +86,9 @@ impl AggregateUDFImpl for AthenaAvg {
     }
 
     fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        let (wide, scale) = self.wide_args(&args)?;
+        let (wide, rounds) = self.wide_args(&args)?;
         let inner = self.inner.create_groups_accumulator(wide)?;
-        Ok(match scale {
-            Some(scale) => Box::new(RoundedGroups { inner, to: args.return_field.data_type().clone(), scale }),
-            None => inner,
-        })
+        Ok(if rounds { Box::new(RoundedGroups { inner, to: args.return_field.data_type().clone() }) } else { inner })
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
@@ -116,19 +108,20 @@ fn round_half_away(v: i128, from: i8, to: i8) -> i128 {
 }
 
 /// Decimal128 values of `array` (of DataFusion's wider type) at `to`.
-fn rounded_array(array: &ArrayRef, to: &DataType, scale: i8) -> Result<ArrayRef> {
-    let DataType::Decimal128(p, s) = to else { return Ok(Arc::clone(array)) };
-    let DataType::Decimal128(_, from) = array.data_type() else { return Ok(Arc::clone(array)) };
+fn rounded_array(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    let (DataType::Decimal128(p, s), DataType::Decimal128(_, from)) = (to, array.data_type()) else {
+        return Ok(Arc::clone(array));
+    };
     let from = *from;
     let wide = array.as_any().downcast_ref::<Decimal128Array>().expect("a Decimal128 type is a Decimal128Array");
-    let out: Decimal128Array = wide.unary(|v| round_half_away(v, from, scale));
+    let out: Decimal128Array = wide.unary(|v| round_half_away(v, from, *s));
     Ok(Arc::new(out.with_precision_and_scale(*p, *s)?))
 }
 
 struct Rounded {
     inner: Box<dyn Accumulator>,
+    /// The input's decimal type, which the average is rounded to.
     to: DataType,
-    scale: i8,
 }
 
 impl std::fmt::Debug for Rounded {
@@ -146,7 +139,7 @@ impl Accumulator for Rounded {
         let DataType::Decimal128(p, s) = self.to else { return self.inner.evaluate() };
         Ok(match self.inner.evaluate()? {
             ScalarValue::Decimal128(v, _, from) => {
-                ScalarValue::Decimal128(v.map(|v| round_half_away(v, from, self.scale)), p, s)
+                ScalarValue::Decimal128(v.map(|v| round_half_away(v, from, s)), p, s)
             }
             other => other,
         })
@@ -175,8 +168,8 @@ impl Accumulator for Rounded {
 
 struct RoundedGroups {
     inner: Box<dyn GroupsAccumulator>,
+    /// The input's decimal type, which the averages are rounded to.
     to: DataType,
-    scale: i8,
 }
 
 impl GroupsAccumulator for RoundedGroups {
@@ -191,7 +184,7 @@ impl GroupsAccumulator for RoundedGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        rounded_array(&self.inner.evaluate(emit_to)?, &self.to, self.scale)
+        rounded_array(&self.inner.evaluate(emit_to)?, &self.to)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {

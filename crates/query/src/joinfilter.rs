@@ -21,26 +21,22 @@ use std::task::{Context, Poll, ready};
 
 use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::compute::BatchCoalescer;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::{internal_err, plan_err};
-use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
-use datafusion::physical_plan::metrics::{BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties};
-use futures::{Stream, StreamExt};
-
-use datafusion::common::Result;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Result, internal_err, plan_err};
 use datafusion::datasource::physical_plan::{FileScanConfig, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
+use datafusion::physical_expr::expressions::{Column, DynamicFilterPhysicalExpr};
 use datafusion::physical_expr::utils::{conjunction, split_conjunction};
 use datafusion::physical_expr_common::physical_expr::snapshot_generation;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::metrics::{BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use futures::{Stream, StreamExt};
 
 /// Adds a [`JoinKeyFilterExec`] of the dynamic join filters over every Parquet scan that
 /// received any (over the scan's own `FilterExec` where it has one).
@@ -65,7 +61,7 @@ impl PhysicalOptimizerRule for FilterJoinKeysAtScan {
                 Some(f) => (f.input(), f.projection().as_deref()),
                 None => (&node, None),
             };
-            let Some(dynamic) = dynamic_filter_of(scan, kept) else {
+            let Some(dynamic) = dynamic_filter_of(scan, kept, &node.schema()) else {
                 return Ok(Transformed::no(node));
             };
             let filtered: Arc<dyn ExecutionPlan> = Arc::new(JoinKeyFilterExec::new(dynamic, node));
@@ -84,11 +80,15 @@ impl PhysicalOptimizerRule for FilterJoinKeysAtScan {
     }
 }
 
-/// The conjunction of the dynamic conjuncts of a Parquet scan's predicate, over the scan's
-/// output columns, or over those a filter above keeps (`kept`: indices into the scan's
-/// output). None when there are none, or the scan stops at a row limit (filtering after a
-/// limit would return fewer rows than asked for).
-fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, kept: Option<&[usize]>) -> Option<Arc<dyn PhysicalExpr>> {
+/// The conjunction of the dynamic conjuncts of a Parquet scan's predicate, over the columns
+/// of `out` (the scan's output, or what a filter above keeps of it: `kept`, indices into the
+/// scan's output). None when there are none, or the scan stops at a row limit (filtering
+/// after a limit would return fewer rows than asked for).
+fn dynamic_filter_of(
+    scan: &Arc<dyn ExecutionPlan>,
+    kept: Option<&[usize]>,
+    out: &Schema,
+) -> Option<Arc<dyn PhysicalExpr>> {
     let exec = scan.downcast_ref::<DataSourceExec>()?;
     let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
     if config.limit.is_some() {
@@ -99,7 +99,6 @@ fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, kept: Option<&[usize]>) -> O
         return None;
     }
     let predicate = source.filter()?;
-    let schema = scan.schema();
     // the predicate names the table's columns (by index); the scan outputs its projection,
     // which may compute or rename columns: only columns it passes through plainly can be
     // filtered on (a computed `k + 1 AS k` is not the table's `k`)
@@ -109,7 +108,7 @@ fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, kept: Option<&[usize]>) -> O
             .enumerate()
             .filter_map(|(out, p)| p.expr.downcast_ref::<Column>().map(|c| (c.index(), out)))
             .collect(),
-        None => (0..schema.fields().len()).map(|i| (i, i)).collect(),
+        None => (0..scan.schema().fields().len()).map(|i| (i, i)).collect(),
     };
     let output_of = |table_index: usize| {
         let out = *passed.get(&table_index)?;
@@ -117,10 +116,6 @@ fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, kept: Option<&[usize]>) -> O
             Some(kept) => kept.iter().position(|&k| k == out),
             None => Some(out),
         }
-    };
-    let names = match kept {
-        Some(kept) => kept.iter().map(|&k| schema.field(k).name().clone()).collect::<Vec<_>>(),
-        None => schema.fields().iter().map(|f| f.name().clone()).collect(),
     };
     let dynamic: Vec<Arc<dyn PhysicalExpr>> = split_conjunction(&predicate)
         .into_iter()
@@ -130,9 +125,9 @@ fn dynamic_filter_of(scan: &Arc<dyn ExecutionPlan>, kept: Option<&[usize]>) -> O
             Arc::clone(c)
                 .transform_down(|e| match e.downcast_ref::<Column>() {
                     Some(col) => match output_of(col.index()) {
-                        Some(at) => {
-                            Ok(Transformed::yes(Arc::new(Column::new(&names[at], at)) as Arc<dyn PhysicalExpr>))
-                        }
+                        Some(at) => Ok(Transformed::yes(
+                            Arc::new(Column::new(out.field(at).name(), at)) as Arc<dyn PhysicalExpr>
+                        )),
                         None => plan_err!("column {} is not passed through", col.name()),
                     },
                     None => Ok(Transformed::no(e)),

@@ -295,10 +295,15 @@ fn text_url(location: &str, default: Option<Codec>) -> Result<ListingTableUrl> {
 
 /// Whether a text scan reads any compressed file.
 fn reads_compressed(plan: &Arc<dyn ExecutionPlan>, default: Option<Codec>) -> bool {
+    if default.is_some() {
+        return true;
+    }
     let compressed = |config: &FileScanConfig| {
-        config.file_groups.iter().flat_map(|g| g.files()).any(|f| {
-            default.is_some() || !matches!(Codec::of_key(&crate::store::key_of(&f.object_meta.location)), Ok(None))
-        })
+        config
+            .file_groups
+            .iter()
+            .flat_map(|g| g.files())
+            .any(|f| !matches!(Codec::of_key(&crate::store::key_of(&f.object_meta.location)), Ok(None)))
     };
     plan.exists(|node| {
         Ok(node

@@ -493,36 +493,17 @@ async fn join_keys_are_filtered_at_the_scan() {
 /// is read whole even where DataFusion would split a file that large; LZ4 fails by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_text_files_are_read_by_extension() {
-    use std::io::Write;
+    use crate::textcodec::Codec;
+    use crate::textcodec::tests::{compress, hadoop_snappy};
     let f = fixture().await;
-    let gzip = |plain: &[u8]| {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(plain).unwrap();
-        e.finish().unwrap()
-    };
     let rows = |from: u64, to: u64| (from..to).map(|i| format!("{i},r{i}\n")).collect::<String>().into_bytes();
-    let framed = {
-        let mut e = snap::write::FrameEncoder::new(Vec::new());
-        e.write_all(&rows(40, 50)).unwrap();
-        e.into_inner().unwrap()
-    };
-    let zlib = {
-        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(&rows(50, 60)).unwrap();
-        e.finish().unwrap()
-    };
-    let bz = {
-        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
-        e.write_all(&rows(60, 70)).unwrap();
-        e.finish().unwrap()
-    };
     put(&f.engine, "logs/a.csv", rows(0, 10)).await;
-    put(&f.engine, "logs/b.csv.gz", gzip(&rows(10, 20))).await;
-    put(&f.engine, "logs/c.snappy", crate::textcodec::tests::hadoop_snappy(&rows(20, 40), 64)).await;
-    put(&f.engine, "logs/d.snappy", framed).await;
-    put(&f.engine, "logs/e.deflate", zlib).await;
-    put(&f.engine, "logs/f.bz2", bz).await;
-    put(&f.engine, "logs/g.zst", zstd::stream::encode_all(&rows(70, 80)[..], 1).unwrap()).await;
+    put(&f.engine, "logs/b.csv.gz", compress(Codec::Gzip, &rows(10, 20))).await;
+    put(&f.engine, "logs/c.snappy", hadoop_snappy(&rows(20, 40), 64)).await;
+    put(&f.engine, "logs/d.snappy", compress(Codec::Snappy, &rows(40, 50))).await;
+    put(&f.engine, "logs/e.deflate", compress(Codec::Deflate, &rows(50, 60))).await;
+    put(&f.engine, "logs/f.bz2", compress(Codec::Bzip2, &rows(60, 70))).await;
+    put(&f.engine, "logs/g.zst", compress(Codec::Zstd, &rows(70, 80))).await;
     // over DataFusion's 10 MiB split size once compressed: random values compress poorly
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let big: String = (1000..700_000u64)
@@ -533,7 +514,7 @@ async fn compressed_text_files_are_read_by_extension() {
             format!("{i},{x}\n")
         })
         .collect();
-    let big = gzip(big.as_bytes());
+    let big = compress(Codec::Gzip, big.as_bytes());
     assert!(big.len() > 10 << 20, "{} bytes", big.len());
     put(&f.engine, "logs/big.csv.gz", big).await;
     let cols = [("id", "bigint"), ("v", "string")];
@@ -549,7 +530,7 @@ async fn compressed_text_files_are_read_by_extension() {
     assert!(!explain.contains("big.csv.gz:"), "a compressed file split into ranges: {explain}");
 
     // no extension: the table's compressionType says how
-    put(&f.engine, "gz/part-0000", gzip(&rows(0, 5))).await;
+    put(&f.engine, "gz/part-0000", compress(Codec::Gzip, &rows(0, 5))).await;
     let mut t = csv_table("gz", "s3://data/gz/", &cols, &[], false);
     t.parameters.insert("compressionType".into(), "gzip".into());
     c.create_table("db", t).await.unwrap();

@@ -49,12 +49,10 @@ impl Codec {
     #[must_use]
     pub fn of_property(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
-            "gzip" | "gz" => Some(Self::Gzip),
-            "bzip2" | "bz2" => Some(Self::Bzip2),
-            "zstd" => Some(Self::Zstd),
-            "snappy" => Some(Self::Snappy),
-            "deflate" | "zlib" => Some(Self::Deflate),
-            _ => None,
+            "gz" => Some(Self::Gzip),
+            "bz2" => Some(Self::Bzip2),
+            "zlib" => Some(Self::Deflate),
+            name => Self::of_name(name),
         }
     }
 
@@ -292,6 +290,33 @@ pub(crate) mod tests {
 
     use super::*;
 
+    /// `plain` compressed by `codec` (snappy in the framing format; see [`hadoop_snappy`]).
+    pub(crate) fn compress(codec: Codec, plain: &[u8]) -> Vec<u8> {
+        match codec {
+            Codec::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(plain).unwrap();
+                e.finish().unwrap()
+            }
+            Codec::Bzip2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                e.write_all(plain).unwrap();
+                e.finish().unwrap()
+            }
+            Codec::Zstd => zstd::stream::encode_all(plain, 1).unwrap(),
+            Codec::Deflate => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(plain).unwrap();
+                e.finish().unwrap()
+            }
+            Codec::Snappy => {
+                let mut e = snap::write::FrameEncoder::new(Vec::new());
+                e.write_all(plain).unwrap();
+                e.into_inner().unwrap()
+            }
+        }
+    }
+
     /// `plain` in Hadoop's snappy block format, in blocks of `block` bytes.
     pub(crate) fn hadoop_snappy(plain: &[u8], block: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -318,43 +343,16 @@ pub(crate) mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_codec_decodes_what_its_encoder_wrote() {
         let plain: Vec<u8> = (0..600_000u32).flat_map(|i| format!("{i},{}\n", i % 7).into_bytes()).collect();
-        let gz = {
-            // two members, as concatenated gzip files are
-            let mut out = Vec::new();
-            for half in [&plain[..1000], &plain[1000..]] {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                e.write_all(half).unwrap();
-                out.extend(e.finish().unwrap());
-            }
-            out
-        };
-        let bz = {
-            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
-            e.write_all(&plain).unwrap();
-            e.finish().unwrap()
-        };
-        let zst = zstd::stream::encode_all(&plain[..], 1).unwrap();
-        let zlib = {
-            // two streams, as a file appended to twice is
-            let mut out = Vec::new();
-            for half in [&plain[..5000], &plain[5000..]] {
-                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-                e.write_all(half).unwrap();
-                out.extend(e.finish().unwrap());
-            }
-            out
-        };
-        let framed = {
-            let mut e = snap::write::FrameEncoder::new(Vec::new());
-            e.write_all(&plain).unwrap();
-            e.into_inner().unwrap()
-        };
+        // two gzip members, as concatenated gzip files are, and two zlib streams, as a file
+        // appended to twice is
+        let gz = [compress(Codec::Gzip, &plain[..1000]), compress(Codec::Gzip, &plain[1000..])].concat();
+        let zlib = [compress(Codec::Deflate, &plain[..5000]), compress(Codec::Deflate, &plain[5000..])].concat();
         let cases = [
             (Codec::Gzip, gz),
-            (Codec::Bzip2, bz),
-            (Codec::Zstd, zst),
+            (Codec::Bzip2, compress(Codec::Bzip2, &plain)),
+            (Codec::Zstd, compress(Codec::Zstd, &plain)),
             (Codec::Deflate, zlib),
-            (Codec::Snappy, framed),
+            (Codec::Snappy, compress(Codec::Snappy, &plain)),
             (Codec::Snappy, hadoop_snappy(&plain, 256 * 1024)),
         ];
         for (codec, bytes) in cases {
@@ -383,15 +381,8 @@ pub(crate) mod tests {
         assert!(err.contains("decompressing s3://b/k"), "{err}");
         // cut short: no codec takes a truncated file for a shorter one
         let plain = b"a,b\nc,d\n".repeat(1000);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&plain).unwrap();
-        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
-        bz.write_all(&plain).unwrap();
-        for (codec, mut bytes) in [
-            (Codec::Gzip, gz.finish().unwrap()),
-            (Codec::Bzip2, bz.finish().unwrap()),
-            (Codec::Zstd, zstd::stream::encode_all(&plain[..], 1).unwrap()),
-        ] {
+        for codec in [Codec::Gzip, Codec::Bzip2, Codec::Zstd] {
+            let mut bytes = compress(codec, &plain);
             bytes.truncate(bytes.len() - 5);
             let err = decoded(codec, bytes).await.unwrap_err();
             assert!(err.contains("decompressing s3://b/k"), "{codec:?}: {err}");
