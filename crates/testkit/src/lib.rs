@@ -4,7 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod python;
@@ -149,7 +150,7 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
-    fn spawn(&mut self) {
+    fn spawn_once(&mut self) -> Result<(), String> {
         self.starts += 1;
         let stdout = match self._temp.as_ref() {
             Some(temp) => {
@@ -175,24 +176,51 @@ impl TestServer {
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
-        let child = cmd.stdout(stdout).stderr(Stdio::inherit()).spawn().expect("spawn tarn");
+        let mut child = cmd.stdout(stdout).stderr(Stdio::piped()).spawn().expect("spawn tarn");
+        let stderr = forward_stderr(child.stderr.take().expect("piped stderr"));
         self.child = Some(child);
-        self.wait_healthy();
+        self.wait_healthy(&stderr)
     }
 
-    fn wait_healthy(&mut self) {
+    /// Spawns the server, and if a port it was given turned out to be taken (another process
+    /// bound it after [`free_addr`] released it), tries again: on a first start with new ports,
+    /// on a restart with the same ones a little later (clients hold the address).
+    fn spawn(&mut self) {
+        let first = self.starts == 0;
+        for attempt in 0.. {
+            match self.spawn_once() {
+                Ok(()) => return,
+                Err(why) if why.contains("Address already in use") && attempt < 20 => {
+                    eprintln!("testkit: tarn could not bind its ports ({}, {}); trying again", self.addr, self.pg_addr);
+                    if first {
+                        self.addr = free_addr();
+                        self.pg_addr = free_addr();
+                    } else {
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn wait_healthy(&mut self, stderr: &Arc<Mutex<String>>) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(resp) =
                 raw_request(self.addr, b"GET /_tarn/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 && resp.status == 200
             {
-                return;
+                return Ok(());
             }
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("tarn exited before becoming healthy: {status}");
+                self.child = None;
+                // the forwarding thread may still be copying the last lines
+                std::thread::sleep(Duration::from_millis(50));
+                let text = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+                return Err(format!("tarn exited before becoming healthy: {status}; stderr: {text}"));
             }
             assert!(Instant::now() < deadline, "tarn did not become healthy within 30 s");
             std::thread::sleep(Duration::from_millis(20));
@@ -350,9 +378,53 @@ pub fn parse_printed_credentials(stdout: &str) -> Option<(String, String)> {
     Some((value("AWS_ACCESS_KEY_ID")?, value("AWS_SECRET_ACCESS_KEY")?))
 }
 
+/// Copies a child's stderr to this process's stderr as it comes, keeping the first 64 KiB for
+/// error messages.
+fn forward_stderr(mut from: ChildStderr) -> Arc<Mutex<String>> {
+    let kept = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&kept);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = std::io::stderr().write_all(&buf[..n]);
+            if let Ok(mut kept) = sink.lock()
+                && kept.len() < 64 * 1024
+            {
+                kept.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    kept
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released).
+///
+/// Ports come from 20000-32767, below Linux's default ephemeral range (32768-60999), so the
+/// source port of some client connection cannot take a port between this check and the
+/// server's bind; a process-wide counter (seeded from the pid) keeps the tests of one binary
+/// from being handed the same port twice. The kernel picks if no port there is free.
 #[must_use]
 pub fn free_addr() -> SocketAddr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 32_768 - LOW;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        let Ok(port) = u16::try_from(LOW + n) else { continue };
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener.local_addr().expect("local addr");
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
     listener.local_addr().expect("local addr")
 }
