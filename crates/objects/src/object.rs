@@ -360,6 +360,14 @@ impl Objects {
         Ok(self.store.read_range(&found.txn, key, &data.extents, start, end)?)
     }
 
+    /// Plans reading byte ranges `[start, end)` of a found object, each into one buffer; the
+    /// caller runs [`tarn_store::RangesRead::read`] off the async runtime.
+    pub fn read_ranges(&self, found: &Found, ranges: &[(u64, u64)]) -> Result<tarn_store::RangesRead> {
+        let data = found.record.data.as_ref().ok_or_else(|| StoreError::Bug("object version without data".into()))?;
+        let key = self.store.master_key().unwrap_data_key(&data.wrapped_key)?;
+        Ok(self.store.read_ranges(&found.txn, key, &data.extents, ranges)?)
+    }
+
     /// Copies a found object to `bucket/key`, with its own metadata or `meta` (REPLACE).
     pub async fn copy_object(
         &self,

@@ -285,25 +285,20 @@ impl ObjectStore for BucketStore {
             .objects
             .lookup(&self.bucket, &key, &GetTarget::Current)
             .map_err(|e| to_os_error(&self.bucket, &key, e))?;
-        let mut out = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            let end = r.end.min(found.record.size);
-            let stream = self
-                .objects
-                .open_range(&found, r.start.min(end), end)
-                .map_err(|e| to_os_error(&self.bucket, &key, e))?;
-            let parts: Vec<Bytes> = stream
-                .try_collect()
-                .await
-                .map_err(|e| object_store::Error::Generic { store: "tarn", source: Box::new(e) })?;
-            self.scanned.fetch_add(end - r.start.min(end), Ordering::Relaxed);
-            out.push(if parts.len() == 1 {
-                parts.into_iter().next().unwrap_or_default()
-            } else {
-                Bytes::from(parts.concat())
-            });
-        }
-        Ok(out)
+        let size = found.record.size;
+        let spans: Vec<(u64, u64)> = ranges.iter().map(|r| (r.start.min(size), r.end.min(size))).collect();
+        let read = self.objects.read_ranges(&found, &spans).map_err(|e| to_os_error(&self.bucket, &key, e))?;
+        // each range is read into one buffer on the blocking pool: no batch copied twice
+        let bufs = tokio::task::spawn_blocking(move || read.read())
+            .await
+            .map_err(|e| generic(format!("reading s3://{}/{key}: the read task failed: {e}", self.bucket).into()))?
+            .map_err(|e| object_store::Error::Generic {
+                store: "tarn",
+                source: format!("reading s3://{}/{key}: {e}", self.bucket).into(),
+            })?;
+        let total: u64 = spans.iter().map(|(s, e)| e.saturating_sub(*s)).sum();
+        self.scanned.fetch_add(total, Ordering::Relaxed);
+        Ok(bufs.into_iter().map(Bytes::from).collect())
     }
 
     fn delete_stream(

@@ -10,9 +10,8 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use aes_gcm::aead::array::Array;
-use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use rand::RngCore;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
 use crate::{StoreError, fsync_dir};
 
@@ -33,7 +32,7 @@ const MASTER_CHECK_AAD: &[u8] = b"tarn-master-key-check";
 /// The key that wraps every data key. Lives in `keys/master.key`, mode 0600.
 #[derive(Clone)]
 pub struct MasterKey {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
 }
 
 impl MasterKey {
@@ -56,8 +55,8 @@ impl MasterKey {
             }
             Err(err) => return Err(err.into()),
         };
-        let cipher = Aes256Gcm::new_from_slice(&bytes)
-            .map_err(|_| StoreError::Corrupt(format!("master key in {} is not 32 bytes", path.display())))?;
+        let cipher = aes_256_gcm(&bytes)
+            .ok_or_else(|| StoreError::Corrupt(format!("master key in {} is not 32 bytes", path.display())))?;
         let key = Self { cipher };
         key.check(keys_dir)?;
         Ok(key)
@@ -83,12 +82,14 @@ impl MasterKey {
                 let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
                 let mut empty: [u8; 0] = [];
                 self.cipher
-                    .decrypt_inout_detached(
-                        &Array::from(nonce),
-                        MASTER_CHECK_AAD,
-                        (&mut empty[..]).into(),
-                        &Array::from(tag),
+                    .open_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(MASTER_CHECK_AAD),
+                        Tag::from(tag),
+                        &mut empty,
+                        0..,
                     )
+                    .map(|_| ())
                     .map_err(|_| wrong())
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -97,12 +98,16 @@ impl MasterKey {
                 let mut empty: [u8; 0] = [];
                 let tag = self
                     .cipher
-                    .encrypt_inout_detached(&Array::from(nonce), MASTER_CHECK_AAD, (&mut empty[..]).into())
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(MASTER_CHECK_AAD),
+                        &mut empty,
+                    )
                     .expect("aes-gcm over no bytes cannot fail");
                 let tmp = keys_dir.join("master.key.check.tmp");
                 let mut file = open_private(&tmp)?;
                 file.write_all(&nonce)?;
-                file.write_all(&tag)?;
+                file.write_all(tag.as_ref())?;
                 file.sync_all()?;
                 fs::rename(&tmp, &path)?;
                 fsync_dir(keys_dir)?;
@@ -122,12 +127,12 @@ impl MasterKey {
         let mut sealed = key.to_vec();
         let tag = self
             .cipher
-            .encrypt_inout_detached(&Array::from(nonce), b"tarn-data-key", sealed.as_mut_slice().into())
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(b"tarn-data-key"), &mut sealed)
             .expect("aes-gcm encryption of 32 bytes cannot fail");
         let mut wrapped = Vec::with_capacity(WRAP_NONCE_LEN + 32 + TAG_LEN);
         wrapped.extend_from_slice(&nonce);
         wrapped.extend_from_slice(&sealed);
-        wrapped.extend_from_slice(&tag);
+        wrapped.extend_from_slice(tag.as_ref());
         (DataKey::from_bytes(&key), wrapped)
     }
 
@@ -142,7 +147,13 @@ impl MasterKey {
         let nonce: [u8; WRAP_NONCE_LEN] = nonce.try_into().expect("length checked above");
         let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked above");
         self.cipher
-            .decrypt_inout_detached(&Array::from(nonce), b"tarn-data-key", key.as_mut_slice().into(), &Array::from(tag))
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(b"tarn-data-key"),
+                Tag::from(tag),
+                &mut key,
+                0..,
+            )
             .map_err(|_| StoreError::Corrupt("data key does not unwrap under the master key".into()))?;
         Ok(DataKey::from_bytes(&key))
     }
@@ -160,15 +171,21 @@ fn open_private(path: &Path) -> std::io::Result<fs::File> {
     options.open(path)
 }
 
+/// An AES-256-GCM key (ring's, whose x86-64 and aarch64 code runs AES and GHASH stitched
+/// together), or `None` if `bytes` is not 32 bytes long.
+fn aes_256_gcm(bytes: &[u8]) -> Option<LessSafeKey> {
+    Some(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).ok()?))
+}
+
 /// A per-object key that seals chunks.
 #[derive(Clone)]
 pub struct DataKey {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
 }
 
 impl DataKey {
     fn from_bytes(key: &[u8]) -> Self {
-        Self { cipher: Aes256Gcm::new_from_slice(key).expect("data keys are 32 bytes") }
+        Self { cipher: aes_256_gcm(key).expect("data keys are 32 bytes") }
     }
 
     /// Seals `plain` as chunk `index` of the blob whose nonce prefix is `prefix`, appending the
@@ -178,13 +195,31 @@ impl DataKey {
         out.extend_from_slice(plain);
         let tag = self
             .cipher
-            .encrypt_inout_detached(&chunk_nonce(prefix, index), &chunk_aad(index, last), (&mut out[start..]).into())
+            .seal_in_place_separate_tag(
+                chunk_nonce(prefix, index),
+                Aad::from(chunk_aad(index, last)),
+                &mut out[start..],
+            )
             .expect("aes-gcm encryption of one chunk cannot fail");
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag.as_ref());
     }
 
     /// Opens a sealed chunk in place; on success `sealed` is truncated to the plaintext.
     pub fn open_chunk(&self, prefix: [u8; 8], index: u32, last: bool, sealed: &mut Vec<u8>) -> Result<(), StoreError> {
+        let plain_len = self.open_chunk_in(prefix, index, last, sealed)?;
+        sealed.truncate(plain_len);
+        Ok(())
+    }
+
+    /// Opens the sealed chunk `sealed` (ciphertext then tag) in place and returns the length
+    /// of the plaintext now at its start.
+    pub fn open_chunk_in(
+        &self,
+        prefix: [u8; 8],
+        index: u32,
+        last: bool,
+        sealed: &mut [u8],
+    ) -> Result<usize, StoreError> {
         if sealed.len() < TAG_LEN {
             return Err(StoreError::Corrupt(format!("sealed chunk {index} is shorter than its tag")));
         }
@@ -192,23 +227,23 @@ impl DataKey {
         let (body, tag) = sealed.split_at_mut(plain_len);
         let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("split at tag length");
         self.cipher
-            .decrypt_inout_detached(
-                &chunk_nonce(prefix, index),
-                &chunk_aad(index, last),
-                body.into(),
-                &Array::from(tag),
+            .open_in_place_separate_tag(
+                chunk_nonce(prefix, index),
+                Aad::from(chunk_aad(index, last)),
+                Tag::from(tag),
+                body,
+                0..,
             )
             .map_err(|_| StoreError::Corrupt(format!("chunk {index} fails authentication")))?;
-        sealed.truncate(plain_len);
-        Ok(())
+        Ok(plain_len)
     }
 }
 
-fn chunk_nonce(prefix: [u8; 8], index: u32) -> Array<u8, aes_gcm::aead::consts::U12> {
+fn chunk_nonce(prefix: [u8; 8], index: u32) -> Nonce {
     let mut nonce = [0u8; 12];
     nonce[..8].copy_from_slice(&prefix);
     nonce[8..].copy_from_slice(&index.to_be_bytes());
-    Array::from(nonce)
+    Nonce::assume_unique_for_key(nonce)
 }
 
 fn chunk_aad(index: u32, last: bool) -> [u8; 5] {
@@ -251,6 +286,20 @@ mod tests {
         assert!(again.open_chunk([7; 8], 3, false, &mut sealed.clone()).is_err());
         sealed[0] ^= 1;
         assert!(again.open_chunk([7; 8], 3, true, &mut sealed).is_err());
+    }
+
+    /// The sealed form of a chunk is the on-disk format: it must not change with the AES-GCM
+    /// implementation. These bytes were sealed by the RustCrypto `aes-gcm` crate tarn used
+    /// before ring.
+    #[test]
+    fn a_sealed_chunk_has_a_fixed_byte_form() {
+        let key = DataKey::from_bytes(&[0x11; 32]);
+        let mut sealed = Vec::new();
+        key.seal_chunk([1, 2, 3, 4, 5, 6, 7, 8], 5, true, b"tarn chunk format", &mut sealed);
+        let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5de709b1165515d3153c2f474226b97d12066576f6ba4c6e2cbf326f68cdc65aa9");
+        key.open_chunk([1, 2, 3, 4, 5, 6, 7, 8], 5, true, &mut sealed).unwrap();
+        assert_eq!(sealed, b"tarn chunk format");
     }
 
     #[test]

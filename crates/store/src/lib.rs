@@ -192,6 +192,48 @@ impl Store {
         start: u64,
         end: u64,
     ) -> Result<impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static + use<>, StoreError> {
+        let plan = Self::plan(txn, extents, start, end)?;
+        let state = ReadState { plan, step: 0, pos: None, key, blobs: self.inner.blobs.clone(), file: None };
+        Ok(unfold_read_state(state))
+    }
+
+    /// Plans reading plaintext ranges of the concatenation of `extents`, each into one buffer
+    /// (see [`RangesRead`]).
+    pub fn read_ranges(
+        &self,
+        txn: &redb::ReadTransaction,
+        key: DataKey,
+        extents: &[Extent],
+        ranges: &[(u64, u64)],
+    ) -> Result<RangesRead, StoreError> {
+        // one copy of each inline blob, shared by every range that reads it
+        let mut inline = std::collections::HashMap::new();
+        let plans = ranges
+            .iter()
+            .map(|&(start, end)| Self::plan_with(txn, extents, start, end, &mut inline))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(RangesRead { plans, key, blobs: self.inner.blobs.clone() })
+    }
+
+    /// The steps that read plaintext `[start, end)` of the concatenation of `extents`; inline
+    /// extents' bytes are taken from the snapshot `txn`.
+    fn plan(
+        txn: &redb::ReadTransaction,
+        extents: &[Extent],
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<ReadStep>, StoreError> {
+        Self::plan_with(txn, extents, start, end, &mut std::collections::HashMap::new())
+    }
+
+    /// [`Store::plan`], taking inline blobs' bytes from `loaded` where an earlier plan read them.
+    fn plan_with(
+        txn: &redb::ReadTransaction,
+        extents: &[Extent],
+        start: u64,
+        end: u64,
+        loaded: &mut std::collections::HashMap<BlobId, Arc<Vec<u8>>>,
+    ) -> Result<Vec<ReadStep>, StoreError> {
         let mut plan = Vec::new();
         let mut offset = 0u64;
         let inline = txn.open_table(INLINE_BLOBS)?;
@@ -204,17 +246,62 @@ impl Store {
             let from = start.max(lo) - lo;
             let to = end.min(hi) - lo;
             let sealed = if extent.inline {
-                let value = inline
-                    .get(extent.blob)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:032x} is missing", extent.blob)))?;
-                Some(Arc::new(value.value().to_vec()))
+                if let Some(bytes) = loaded.get(&extent.blob) {
+                    Some(Arc::clone(bytes))
+                } else {
+                    let value = inline
+                        .get(extent.blob)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:032x} is missing", extent.blob)))?;
+                    let bytes = Arc::new(value.value().to_vec());
+                    loaded.insert(extent.blob, Arc::clone(&bytes));
+                    Some(bytes)
+                }
             } else {
                 None
             };
             plan.push(ReadStep { extent: extent.clone(), from, to, sealed });
         }
-        let state = ReadState { plan, step: 0, pos: None, key, blobs: self.inner.blobs.clone(), file: None };
-        Ok(unfold_read_state(state))
+        Ok(plan)
+    }
+}
+
+/// Plaintext ranges of one object version, planned against a snapshot, to be read whole: for
+/// callers that want each range as one buffer (a Parquet reader's column chunks) rather than
+/// as a stream of batches, so no batch is copied again to join them.
+pub struct RangesRead {
+    /// Each range's steps.
+    plans: Vec<Vec<ReadStep>>,
+    key: DataKey,
+    blobs: BlobDir,
+}
+
+impl RangesRead {
+    /// Reads every range into its own buffer. Blocks on file reads: run it off the async
+    /// runtime. Memory: the ranges themselves plus one batch of sealed chunks.
+    pub fn read(self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut sealed = Vec::new();
+        let mut out = Vec::with_capacity(self.plans.len());
+        // each file blob is opened once for all the ranges
+        let mut files: std::collections::HashMap<BlobId, Option<std::fs::File>> = std::collections::HashMap::new();
+        for plan in &self.plans {
+            let len: u64 = plan.iter().map(|step| step.to - step.from).sum();
+            let mut buf = Vec::with_capacity(usize::try_from(len).expect("range fits memory"));
+            for step in plan {
+                let file = files.entry(step.extent.blob).or_default();
+                blob::read_bytes_into(
+                    &self.blobs,
+                    file,
+                    &self.key,
+                    &step.extent,
+                    step.sealed.as_ref().map(|s| s.as_slice()),
+                    (step.from, step.to),
+                    &mut sealed,
+                    &mut buf,
+                )?;
+            }
+            out.push(buf);
+        }
+        Ok(out)
     }
 }
 
