@@ -18,11 +18,12 @@ export AWS_DEFAULT_REGION=us-east-1 TARN_ROOT_ACCESS_KEY_ID=benchaccesskey TARN_
 cargo build --release -p tarn-server -p tarn-bench
 [[ -x $VENV/bin/python ]] || python3 -m venv $VENV
 $VENV/bin/pip install --quiet --disable-pip-version-check duckdb datafusion 'psycopg[binary]' boto3
-[[ -f $DATA/lineitem/part-0.parquet ]] || target/release/tarn-bench tpch-gen --sf "$SF" --out "$DATA"
+BIN=${CARGO_TARGET_DIR:-target}/release
+[[ -f $DATA/lineitem/part-0.parquet ]] || $BIN/tarn-bench tpch-gen --sf "$SF" --out "$DATA"
 
 WORK=$(mktemp -d target/bench-tpch-XXXX)
 PORT=$((20000 + RANDOM % 20000)); PG=$((PORT + 1))
-target/release/tarn serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --pg-listen 127.0.0.1:$PG > "$WORK/tarn.log" 2>&1 &
+$BIN/tarn serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --pg-listen 127.0.0.1:$PG > "$WORK/tarn.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/_tarn/health >/dev/null && break; sleep 0.1; done
