@@ -208,14 +208,7 @@ impl BlobDir {
     ) -> Result<Vec<u8>, StoreError> {
         let total = chunk_count(extent.plain_len);
         let path = self.path(extent.blob);
-        if file.is_none() {
-            *file =
-                Some(File::open(&path).map_err(|err| {
-                    StoreError::Corrupt(format!("blob file {} cannot be opened: {err}", path.display()))
-                })?);
-        }
-        let file = file.as_mut().expect("opened above");
-        file.seek(SeekFrom::Start(FILE_HEADER_LEN + first_chunk * CHUNK_SEALED_LEN as u64))?;
+        let file = open_at_chunk(file, &path, first_chunk)?;
         let mut out = Vec::with_capacity((chunks as usize) * CHUNK_PLAIN_LEN);
         let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
         for index in first_chunk..first_chunk + chunks {
@@ -235,6 +228,20 @@ impl BlobDir {
         }
         Ok(out)
     }
+}
+
+/// The blob file at `path`, opened on first use (the handle kept in `file`) and positioned at
+/// sealed chunk `index`.
+fn open_at_chunk<'f>(file: &'f mut Option<File>, path: &Path, index: u64) -> Result<&'f mut File, StoreError> {
+    if file.is_none() {
+        *file = Some(
+            File::open(path)
+                .map_err(|err| StoreError::Corrupt(format!("blob file {} cannot be opened: {err}", path.display())))?,
+        );
+    }
+    let f = file.as_mut().expect("opened above");
+    f.seek(SeekFrom::Start(FILE_HEADER_LEN + index * CHUNK_SEALED_LEN as u64))?;
+    Ok(f)
 }
 
 /// Appends plaintext bytes `[from, to)` of a blob (offsets within it) to `out`: the chunks
@@ -261,14 +268,7 @@ pub(crate) fn read_bytes_into(
     let mut index = from / chunk;
     let path = blobs.path(extent.blob);
     if sealed_all.is_none() {
-        if file.is_none() {
-            *file =
-                Some(File::open(&path).map_err(|err| {
-                    StoreError::Corrupt(format!("blob file {} cannot be opened: {err}", path.display()))
-                })?);
-        }
-        let f = file.as_mut().expect("opened above");
-        f.seek(SeekFrom::Start(FILE_HEADER_LEN + index * CHUNK_SEALED_LEN as u64))?;
+        open_at_chunk(file, &path, index)?;
     }
     while index <= last_chunk {
         let batch = (last_chunk - index + 1).min(READ_BATCH_CHUNKS);
