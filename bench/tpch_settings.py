@@ -30,6 +30,7 @@ CONFIGS = {
     "cl+tp3": {**COLLECT_LEFT, "datafusion.execution.target_partitions": "3"},
     "cl+tp4": {**COLLECT_LEFT, "datafusion.execution.target_partitions": "4"},
     "cl+b16": {**COLLECT_LEFT, "datafusion.execution.batch_size": "16384"},
+    "cl+reg": {**COLLECT_LEFT, "datafusion.optimizer.use_statistics_registry": "true"},
 }
 TABLES = ["nation", "region", "part", "supplier", "partsupp", "customer", "orders", "lineitem"]
 

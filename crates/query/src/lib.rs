@@ -9,10 +9,13 @@
 pub mod athena;
 mod avg;
 pub mod ddl;
+mod decimal;
 mod exec;
 mod joinfilter;
+mod joinsides;
 mod orc;
 pub mod pg;
+mod shared;
 pub mod store;
 pub mod tables;
 mod textcodec;
@@ -23,8 +26,15 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::cache::cache_manager::{
+    CacheManagerConfig, DEFAULT_FILE_STATISTICS_MEMORY_LIMIT, DEFAULT_METADATA_CACHE_LIMIT, FileMetadataCache,
+    FileStatisticsCache,
+};
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tarn_catalog::Catalog;
 use tarn_objects::Objects;
@@ -134,12 +144,41 @@ pub struct Engine {
     catalog: Catalog,
     objects: Objects,
     registry: Arc<store::TarnRegistry>,
+    caches: FileCaches,
+}
+
+/// What statements share of what they learnt about files: each Parquet file's footer and page
+/// index, and the statistics planning takes from them. Each entry holds the object's size and
+/// last-modified time (nanoseconds) and is used only while they still match, so an object
+/// written again is read again. Listings are not shared: each statement lists its tables'
+/// locations afresh and sees every object written before it started.
+#[derive(Clone)]
+struct FileCaches {
+    metadata: Arc<FileMetadataCache>,
+    statistics: Arc<FileStatisticsCache>,
+}
+
+impl FileCaches {
+    fn new() -> Self {
+        Self {
+            metadata: Arc::new(DefaultCache::new(DEFAULT_METADATA_CACHE_LIMIT).with_name("tarn file metadata")),
+            statistics: Arc::new(
+                DefaultCache::new(DEFAULT_FILE_STATISTICS_MEMORY_LIMIT).with_name("tarn file statistics"),
+            ),
+        }
+    }
+
+    fn config(&self) -> CacheManagerConfig {
+        CacheManagerConfig::default()
+            .with_file_metadata_cache(Some(self.metadata.clone()))
+            .with_file_statistics_cache(Some(self.statistics.clone()))
+    }
 }
 
 impl Engine {
     pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
         let registry = Arc::new(store::TarnRegistry::new(objects.clone(), catalog.account_id()));
-        Ok(Self { catalog, objects, registry })
+        Ok(Self { catalog, objects, registry, caches: FileCaches::new() })
     }
 
     #[must_use]
@@ -158,6 +197,7 @@ impl Engine {
         let registry = Arc::new(store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()));
         let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
             .with_object_store_registry(registry.clone())
+            .with_cache_manager(self.caches.config())
             .build_arc()
             .map_err(|e| QueryError::Internal(e.to_string()))?;
         let db = database.unwrap_or("default").to_lowercase();
@@ -172,7 +212,7 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(joinfilter::FilterJoinKeysAtScan))
+            .with_physical_optimizer_rules(physical_optimizer_rules())
             .build();
         let ctx = Arc::new(SessionContext::new_with_state(state));
         // Athena's avg: a decimal's average keeps the decimal's type
@@ -251,6 +291,24 @@ impl Engine {
     pub fn registry(&self) -> &Arc<store::TarnRegistry> {
         &self.registry
     }
+}
+
+/// DataFusion's physical optimizer rules with tarn's: hash joins built on the side with far
+/// fewer rows, right after DataFusion chooses join sides; identical subplans shared, before the
+/// pushdown of join filters (which would make their copies differ); the join-key filter over
+/// scans, once those filters are in place; fast decimal arithmetic, last.
+fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    if let Some(selection) = rules.iter().position(|r| r.name() == "join_selection") {
+        rules.insert(selection + 1, Arc::new(joinsides::BuildOnFewerRows));
+    }
+    // after the pushdown of join filters, copies would differ: without it, nothing is shared
+    if let Some(post_pushdown) = rules.iter().position(|r| r.name() == "FilterPushdown(Post)") {
+        rules.insert(post_pushdown, Arc::new(shared::ShareIdenticalSubplans));
+    }
+    rules.push(Arc::new(joinfilter::FilterJoinKeysAtScan));
+    rules.push(Arc::new(decimal::FastDecimalArithmetic));
+    rules
 }
 
 /// The types a plan gives `$1..$n`, in order (None where it leaves one open).

@@ -585,3 +585,147 @@ async fn avg_of_a_decimal_keeps_its_type() {
     // -2.00; (-2.00 + -2.00) / 2; (-2.00 + -1.00) / 2 = -1.50
     assert!(out.contains("| b | -2.00 | -2.00 |") && out.contains("| b | -1.00 | -1.50 |"), "{out}");
 }
+
+/// A WITH clause used twice runs once: the second use replays the first's batches. A clause
+/// with a volatile function is run at each use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subplan_used_twice_runs_once() {
+    let f = fixture().await;
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false), Field::new("v", DataType::Int64, false)]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values((0..10_000).map(|i| i % 100))),
+            Arc::new(Int64Array::from_iter_values(0..10_000)),
+        ],
+    )
+    .unwrap();
+    put(&f.engine, "facts/part-0.parquet", parquet_bytes(&batch)).await;
+    let parquet = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+    f.engine
+        .catalog()
+        .create_table("db", serde_table("facts", &[("k", "bigint"), ("v", "bigint")], "s3://data/facts/", parquet))
+        .await
+        .unwrap();
+
+    // sum(v) per k: k = 99 has the largest, 99 + 199 + ... + 9999
+    let sql = "WITH t AS (SELECT k, sum(v) AS s FROM facts GROUP BY k) \
+               SELECT k, s FROM t WHERE s = (SELECT max(s) FROM t)";
+    let want: i64 = (0..100).map(|i| 99 + 100 * i).sum();
+    let out = rows_of(&f.engine, sql).await;
+    assert!(out.contains(&format!("| 99 | {want} |")), "{out}");
+    let explain = rows(&f.engine, &format!("EXPLAIN ANALYZE {sql}")).await;
+    assert_eq!(explain.matches("SharedSubplanExec: subplan=1").count(), 2, "{explain}");
+    let replayed: usize = explain
+        .match_indices("batches_replayed=")
+        .map(|(at, m)| explain[at + m.len()..].split([',', ']']).next().unwrap().trim().parse::<usize>().unwrap())
+        .sum();
+    assert!(replayed > 0, "one copy replays the other: {explain}");
+
+    // the aggregate below is shared either way; the projection computing r over it is shared
+    // with it only when it is not volatile
+    let join = |expr: &str| {
+        format!(
+            "WITH t AS (SELECT k, {expr} AS r FROM facts GROUP BY k) \
+             SELECT count(*) AS n FROM t a JOIN t b ON a.k = b.k AND a.r = b.r"
+        )
+    };
+    let depth = |explain: &str, needle: &str| {
+        let plan = &explain[explain.find("physical_plan").unwrap()..];
+        plan.lines().filter(|l| l.contains(needle)).map(|l| l.len() - l.trim_start_matches([' ', '|']).len()).min()
+    };
+    let explain = rows(&f.engine, &format!("EXPLAIN {}", join("sum(v) + 1"))).await;
+    let shared = depth(&explain, "SharedSubplanExec").unwrap_or_else(|| panic!("{explain}"));
+    assert!(shared < depth(&explain, "+ 1 as r").unwrap(), "{explain}");
+    assert!(rows_of(&f.engine, &join("sum(v) + 1")).await.contains("| 100 |"));
+    let explain = rows(&f.engine, &format!("EXPLAIN {}", join("sum(v) + random()"))).await;
+    let shared = depth(&explain, "SharedSubplanExec").unwrap_or_else(|| panic!("{explain}"));
+    assert!(shared > depth(&explain, "random() as r").unwrap(), "{explain}");
+    // a scan and filter read alike twice are not shared: each copy keeps its join filters
+    let sql = "WITH t AS (SELECT k, v FROM facts WHERE v < 5000) \
+               SELECT count(*) AS n FROM t a JOIN t b ON a.k = b.k AND a.v = b.v";
+    assert!(!rows(&f.engine, &format!("EXPLAIN {sql}")).await.contains("SharedSubplanExec"));
+    assert!(rows_of(&f.engine, sql).await.contains("| 5000 |"));
+}
+
+/// Decimal arithmetic over every row (projections, aggregate arguments) takes the fast path
+/// and gives arrow's answer.
+#[tokio::test]
+async fn decimal_arithmetic_is_exact() {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::physical_plan::aggregates::AggregateExec;
+
+    let f = fixture().await;
+    put(&f.engine, "x/a.csv", b"100.50,0.05,0.08\n2000.25,0.10,0.00\n-3.33,0.00,0.02\n".to_vec()).await;
+    let cols = [("p", "decimal(15,2)"), ("d", "decimal(15,2)"), ("t", "decimal(15,2)")];
+    f.engine.catalog().create_table("db", csv_table("x", "s3://data/x/", &cols, &[], false)).await.unwrap();
+    let sql = "SELECT sum(p * (1 - d)) AS a, sum(p * (1 - d) * (1 + t)) AS b, \
+               arrow_typeof(sum(p * (1 - d) * (1 + t))) AS ty FROM x";
+    let out = rows_of(&f.engine, sql).await;
+    // 95.4750 + 1800.2250 - 3.3300 = 1892.3700; with tax: 103.113000 + 1800.225000 - 3.396600
+    assert!(out.contains("| 1892.3700 | 1899.941400 | Decimal128(38, 6) |"), "{out}");
+    let out = rows_of(&f.engine, "SELECT p * d AS m, p - d AS s FROM x ORDER BY m").await;
+    assert!(out.contains("| -0.0000 | -3.33 |") || out.contains("| 0.0000 | -3.33 |"), "{out}");
+    assert!(out.contains("| 5.0250 | 100.45 |") && out.contains("| 200.0250 | 2000.15 |"), "{out}");
+
+    let (ctx, _) = f.engine.context(Some("db")).unwrap();
+    let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+    let (mut in_aggregates, mut all) = (0, 0);
+    plan.apply(|node| {
+        let is_aggregate = node.downcast_ref::<AggregateExec>().is_some();
+        node.apply_expressions(&mut |e| {
+            e.apply(|x| {
+                if x.downcast_ref::<decimal::DecimalArithmetic>().is_some() {
+                    all += 1;
+                    in_aggregates += usize::from(is_aggregate);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })?;
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .unwrap();
+    // p * (1 - d) (two operations, shared by both sums) and _ * (1 + t) (two more, in a sum's
+    // argument, in each aggregate step that keeps its arguments)
+    assert!(
+        all >= 4 && in_aggregates >= 2,
+        "{all} {in_aggregates}: {}",
+        datafusion::physical_plan::displayable(plan.as_ref()).indent(true)
+    );
+}
+
+/// tarn's physical rules sit where they must: join sides fixed right after DataFusion picks them
+/// (before repartitions are planned), subplans shared before join filters are pushed down.
+#[test]
+fn physical_rules_run_in_their_places() {
+    let names: Vec<String> = physical_optimizer_rules().iter().map(|r| r.name().to_string()).collect();
+    let at = |name: &str| names.iter().position(|n| n == name).unwrap_or_else(|| panic!("{name} in {names:?}"));
+    assert_eq!(at("build_on_fewer_rows"), at("join_selection") + 1);
+    assert_eq!(at("share_identical_subplans") + 1, at("FilterPushdown(Post)"));
+    assert!(at("filter_join_keys_at_scan") > at("FilterPushdown(Post)"));
+    assert_eq!(at("tarn_fast_decimal_arithmetic"), names.len() - 1);
+}
+
+/// Statements share what they read of Parquet footers and the statistics taken from them, but
+/// an object written again is read again: `count(*)` (answered from the statistics) and a sum
+/// see the new rows.
+#[tokio::test]
+async fn a_rewritten_parquet_object_is_read_again() {
+    let f = fixture().await;
+    let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+    let file = |n: i64| {
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from_iter_values(0..n))]).unwrap();
+        parquet_bytes(&batch)
+    };
+    let parquet = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+    f.engine.catalog().create_table("db", serde_table("m", &[("v", "bigint")], "s3://data/m/", parquet)).await.unwrap();
+    put(&f.engine, "m/part-0.parquet", file(1000)).await;
+    for _ in 0..2 {
+        let out = rows_of(&f.engine, "SELECT count(*) AS n, sum(v) AS s FROM m").await;
+        assert!(out.contains("| 1000 | 499500 |"), "{out}");
+    }
+    put(&f.engine, "m/part-0.parquet", file(2000)).await;
+    let out = rows_of(&f.engine, "SELECT count(*) AS n, sum(v) AS s FROM m").await;
+    assert!(out.contains("| 2000 | 1999000 |"), "{out}");
+}
