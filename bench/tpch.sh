@@ -10,14 +10,16 @@ RUNS=${TPCH_RUNS:-2}
 DATA=target/tpch-sf$SF
 VENV=target/bench-venv
 OUT=target/bench-tpch.md
-export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
+# mold links faster where it is installed; the build works without it
+if [[ -z ${RUSTFLAGS:-} ]] && command -v mold >/dev/null; then export RUSTFLAGS="-C link-arg=-fuse-ld=mold"; fi
 export AWS_ACCESS_KEY_ID=benchaccesskey AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789
 export AWS_DEFAULT_REGION=us-east-1 TARN_ROOT_ACCESS_KEY_ID=benchaccesskey TARN_ROOT_SECRET_ACCESS_KEY=benchsecretkey0123456789
 [[ -f Cargo.toml && -d crates/bench ]] || { echo "run from the repo root" >&2; exit 2; }
 
 cargo build --release -p tarn-server -p tarn-bench
 [[ -x $VENV/bin/python ]] || python3 -m venv $VENV
-$VENV/bin/pip install --quiet --disable-pip-version-check duckdb datafusion 'psycopg[binary]' boto3
+# the engines' versions are pinned so that runs compare (DataFusion-Python 55 is the DataFusion tarn embeds)
+$VENV/bin/pip install --quiet --disable-pip-version-check duckdb==2.0.1 datafusion==55.0.0 'psycopg[binary]' boto3
 BIN=${CARGO_TARGET_DIR:-target}/release
 [[ -f $DATA/lineitem/part-0.parquet ]] || $BIN/tarn-bench tpch-gen --sf "$SF" --out "$DATA"
 

@@ -729,3 +729,38 @@ async fn a_rewritten_parquet_object_is_read_again() {
     let out = rows_of(&f.engine, "SELECT count(*) AS n, sum(v) AS s FROM m").await;
     assert!(out.contains("| 2000 | 1999000 |"), "{out}");
 }
+
+/// OpenCSVSerde unquotes fields (a quoted delimiter or quote stays in the value) and, like
+/// LazySimpleSerDe, reads unparseable values and missing fields as NULL and ignores extra
+/// fields; its `separatorChar` and `quoteChar` apply.
+#[tokio::test]
+async fn csv_tables_follow_open_csv_serde() {
+    let f = fixture().await;
+    let body = "id;label;score\n\
+                1;'one; with a separator';1.5\n\
+                2;'two ''quoted''';oops\n\
+                x;three;3\n\
+                4;'short'\n\
+                5;long;5;extra;'more'\n";
+    put(&f.engine, "open/a.csv", body.as_bytes().to_vec()).await;
+    let mut t =
+        csv_table("open", "s3://data/open/", &[("id", "bigint"), ("label", "string"), ("score", "double")], &[], true);
+    let sd = t.storage_descriptor.as_mut().unwrap();
+    sd.serde_info = Some(SerDeInfo {
+        serialization_library: Some("org.apache.hadoop.hive.serde2.OpenCSVSerde".into()),
+        parameters: [("separatorChar".to_string(), ";".to_string()), ("quoteChar".to_string(), "'".to_string())].into(),
+        ..SerDeInfo::default()
+    });
+    f.engine.catalog().create_table("db", t).await.unwrap();
+    let out = rows_of(&f.engine, "SELECT id, label, score FROM open ORDER BY label").await;
+    for row in [
+        "| 5 | long | 5.0 |",
+        "| 1 | one; with a separator | 1.5 |",
+        "| 4 | short | |",
+        "| | three | 3.0 |",
+        "| 2 | two 'quoted' | |",
+    ] {
+        assert!(out.contains(row), "{row} in {out}");
+    }
+    assert_eq!(out.lines().filter(|l| l.starts_with("| ")).count(), 6, "a header and five rows: {out}");
+}

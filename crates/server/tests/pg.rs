@@ -106,4 +106,32 @@ async fn sql_over_the_postgres_wire() {
     let shop = connect(&server, "shop", SECRET_ACCESS_KEY).await.expect("login to shop");
     let n: i64 = shop.query_one("SELECT count(*) FROM orders", &[]).await.expect("unqualified name").get(0);
     assert_eq!(n, 3);
+
+    // a corrupt Parquet file fails the query naming the object
+    s3.put_object()
+        .bucket("pgdata")
+        .key("broken/part-7.parquet")
+        .body(b"PAR1 this is not a parquet file".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    client
+        .batch_execute("CREATE EXTERNAL TABLE shop.broken (id bigint) STORED AS PARQUET LOCATION 's3://pgdata/broken/'")
+        .await
+        .expect("CREATE EXTERNAL TABLE");
+    let err = client.query("SELECT count(*) FROM shop.broken", &[]).await.expect_err("a corrupt Parquet file");
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("s3://pgdata/broken/part-7.parquet"), "{message}");
+
+    // a bucket policy that denies s3:GetObject on a table's location denies the query over it
+    let deny = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::pgdata/orders/*"}]}"#;
+    s3.put_bucket_policy().bucket("pgdata").policy(deny).send().await.expect("put bucket policy");
+    let err = client.query("SELECT count(*) FROM shop.orders", &[]).await.expect_err("a denied read");
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "insufficient privilege: {err:?}");
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("s3://pgdata/orders"), "{message}");
+    s3.delete_bucket_policy().bucket("pgdata").send().await.expect("delete bucket policy");
+    let n: i64 = client.query_one("SELECT count(*) FROM shop.orders", &[]).await.expect("allowed again").get(0);
+    assert_eq!(n, 3);
 }

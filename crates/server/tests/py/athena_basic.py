@@ -77,8 +77,9 @@ check(r[1] == [None, "", 'x,"y"'], f"NULL has no VarCharValue, empty strings and
 
 # failures
 qid, q = run("SELEC * FROM orders")
-check(q["Status"]["State"] == "FAILED" and q["Status"].get("StateChangeReason"),
-      f"a syntax error FAILS with a reason: {q['Status'].get('StateChangeReason')}")
+reason = q["Status"].get("StateChangeReason", "")
+check(q["Status"]["State"] == "FAILED" and "SELEC" in reason and "line" in reason.lower(),
+      f"a syntax error FAILS with a reason naming the token and where it is: {reason}")
 err = q["Status"].get("AthenaError", {})
 check(err.get("ErrorCategory") == 2 and err.get("ErrorType") == 1000, f"a syntax error is a USER error: {err}")
 check(error_code(athena.get_query_results, QueryExecutionId=qid) == "InvalidRequestException",

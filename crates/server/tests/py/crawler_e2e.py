@@ -75,19 +75,26 @@ got, t = cols("csv_gz")
 params = {**t["Parameters"], **t["StorageDescriptor"].get("Parameters", {})}
 check(got == [("id", "bigint"), ("name", "string"), ("score", "double")] and params.get("compressionType") == "gzip",
       f"gzip CSV: {got} {params.get('compressionType')}")
-got, _ = cols("events")
+check(t["Parameters"].get("classification") == "csv", f"gzip CSV classified csv: {t['Parameters']}")
+got, t = cols("events")
 check(got == [("id", "bigint"), ("user", "struct<name:string,age:bigint>"), ("tags", "array<string>")],
       f"JSON Lines with nested fields: {got}")
+check(t["Parameters"].get("classification") == "json", f"JSON Lines classified json: {t['Parameters']}")
 got, t = cols("parquet_t")
 check(got == [("id", "bigint"), ("label", "string"), ("ratio", "double")] and
       t["Parameters"].get("classification") == "parquet", f"Parquet from its footer: {got}")
-_, t = cols("hive")
+got, t = cols("hive")
+check(got == [("id", "bigint"), ("amount", "double")], f"Hive-partitioned data columns: {got}")
 check([(k["Name"], k["Type"]) for k in t["PartitionKeys"]] == [("year", "string"), ("month", "string")],
       f"Hive partition keys: {t['PartitionKeys']}")
 parts = sorted(p["Values"] for p in glue.get_partitions(DatabaseName="lake", TableName="hive")["Partitions"])
 check(parts == [["2025", "01"], ["2026", "02"]], f"two-level Hive partitions: {parts}")
-_, t = cols("unnamed")
-check([k["Name"] for k in t["PartitionKeys"]] == ["partition_0", "partition_1"], "unnamed partitions partition_0/1")
+got, t = cols("unnamed")
+check(got == [("id", "bigint"), ("amount", "double")], f"unnamed-partition data columns: {got}")
+check([(k["Name"], k["Type"]) for k in t["PartitionKeys"]] == [("partition_0", "string"), ("partition_1", "string")],
+      f"unnamed partitions partition_0/1: {t['PartitionKeys']}")
+parts = sorted(p["Values"] for p in glue.get_partitions(DatabaseName="lake", TableName="unnamed")["Partitions"])
+check(parts == [["2025", "01"], ["2026", "02"]], f"unnamed partitions' values: {parts}")
 
 # the crawled tables are queryable
 qid = athena.start_query_execution(QueryString="SELECT year, sum(amount) AS s FROM hive GROUP BY year ORDER BY year",
