@@ -67,6 +67,10 @@ impl QueryError {
                 Self::User(clean_message(&text))
             }
             DataFusionError::NotImplemented(_) => Self::User(clean_message(&text)),
+            // a bucket policy's Deny of a read or a listing (store.rs, `authorize`)
+            DataFusionError::ObjectStore(e) if matches!(**e, object_store::Error::PermissionDenied { .. }) => {
+                Self::AccessDenied(text)
+            }
             DataFusionError::ParquetError(_) | DataFusionError::ArrowError(..) | DataFusionError::ObjectStore(_) => {
                 Self::Data(clean_message(&text))
             }

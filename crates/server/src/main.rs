@@ -25,7 +25,8 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// still decides when it is set.
 #[allow(unsafe_code)]
 fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    // (MIMALLOC_RESET_DELAY is the option's older name, which mimalloc still reads)
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() && std::env::var_os("MIMALLOC_RESET_DELAY").is_none() {
         // SAFETY: mi_option_set only stores an option value; any thread may call it at any time
         unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
     }
@@ -236,7 +237,7 @@ mod tests {
     #[test]
     #[allow(unsafe_code)]
     fn the_purge_delay_option_is_the_one_set() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() || std::env::var_os("MIMALLOC_RESET_DELAY").is_some() {
             return;
         }
         // SAFETY: reading an option value has no preconditions
