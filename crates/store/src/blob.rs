@@ -195,39 +195,6 @@ impl BlobDir {
             blobs.remove(ids).await;
         });
     }
-
-    /// Reads chunks `[first_chunk, first_chunk + chunks)` of a file blob and opens them,
-    /// opening the file on first use and keeping the handle in `file`.
-    pub(crate) fn read_file_range(
-        &self,
-        file: &mut Option<File>,
-        key: &DataKey,
-        extent: &Extent,
-        first_chunk: u64,
-        chunks: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        let total = chunk_count(extent.plain_len);
-        let path = self.path(extent.blob);
-        let file = open_at_chunk(file, &path, first_chunk)?;
-        let mut out = Vec::with_capacity((chunks as usize) * CHUNK_PLAIN_LEN);
-        let mut sealed = Vec::with_capacity(CHUNK_SEALED_LEN);
-        for index in first_chunk..first_chunk + chunks {
-            let last = index + 1 == total;
-            let len = sealed_chunk_len(extent.plain_len, index);
-            sealed.resize(len, 0);
-            file.read_exact(&mut sealed).map_err(|err| {
-                StoreError::Corrupt(format!("blob file {} is truncated at chunk {index}: {err}", path.display()))
-            })?;
-            key.open_chunk(
-                extent.nonce_prefix,
-                u32::try_from(index).expect("chunk index fits u32"),
-                last,
-                &mut sealed,
-            )?;
-            out.extend_from_slice(&sealed);
-        }
-        Ok(out)
-    }
 }
 
 /// The blob file at `path`, opened on first use (the handle kept in `file`) and positioned at
@@ -319,22 +286,11 @@ fn sealed_chunk_len(plain_len: u64, index: u64) -> usize {
     }
 }
 
-/// Opens a whole inline blob.
+/// Opens a whole inline blob (an empty one too: its one empty chunk is authenticated).
 pub fn open_inline(key: &DataKey, extent: &Extent, sealed_all: &[u8]) -> Result<Vec<u8>, StoreError> {
-    open_inline_range(key, extent, sealed_all, 0, chunk_count(extent.plain_len))
-}
-
-/// Opens plaintext chunks `[first_chunk, first_chunk + chunks)` of an inline blob.
-pub(crate) fn open_inline_range(
-    key: &DataKey,
-    extent: &Extent,
-    sealed_all: &[u8],
-    first_chunk: u64,
-    chunks: u64,
-) -> Result<Vec<u8>, StoreError> {
     let total = chunk_count(extent.plain_len);
     let mut out = Vec::new();
-    for index in first_chunk..first_chunk + chunks {
+    for index in 0..total {
         let offset = usize::try_from(index).expect("fits") * CHUNK_SEALED_LEN;
         let len = sealed_chunk_len(extent.plain_len, index);
         let Some(slice) = sealed_all.get(offset..offset + len) else {
@@ -679,24 +635,31 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), expected);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_blob_reads_back_chunk_by_chunk() {
-        let dir = tempfile::tempdir().unwrap();
-        let master = crate::crypto::MasterKey::load_or_create(dir.path()).unwrap();
+    /// A file blob of `data`, written in pieces of `piece` bytes under `dir`, with its key.
+    async fn file_blob(dir: &Path, data: &[u8], piece: usize) -> (BlobDir, DataKey, Extent) {
+        let master = crate::crypto::MasterKey::load_or_create(dir).unwrap();
         let (key, _) = master.new_data_key();
-        let blobs = BlobDir::open(dir.path().join("blobs")).unwrap();
-        let data = pattern(3 * DIRECT_BATCH + 5_000, 3);
+        let blobs = BlobDir::open(dir.join("blobs")).unwrap();
         let mut writer = blobs.create(key.clone()).await.unwrap();
         let id = writer.id();
-        for piece in data.chunks(256 * 1024) {
+        for piece in data.chunks(piece) {
             writer.write(Bytes::copy_from_slice(piece)).await.unwrap();
         }
         let extent = writer.finish().await.unwrap();
         assert_eq!(extent.blob, id);
-        let on_disk = fs::metadata(blobs.path(id)).unwrap().len();
+        (blobs, key, extent)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blob_reads_back_chunk_by_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = pattern(3 * DIRECT_BATCH + 5_000, 3);
+        let (blobs, key, extent) = file_blob(dir.path(), &data, 256 * 1024).await;
+        let on_disk = fs::metadata(blobs.path(extent.blob)).unwrap().len();
         assert_eq!(on_disk, FILE_HEADER_LEN + crate::crypto::sealed_len(data.len() as u64));
-        let mut file = None;
-        let plain = blobs.read_file_range(&mut file, &key, &extent, 0, chunk_count(extent.plain_len)).unwrap();
+        let mut plain = Vec::new();
+        read_bytes_into(&blobs, &mut None, &key, &extent, None, (0, extent.plain_len), &mut Vec::new(), &mut plain)
+            .unwrap();
         assert_eq!(plain, data);
     }
 
@@ -705,15 +668,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn byte_ranges_read_into_one_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let master = crate::crypto::MasterKey::load_or_create(dir.path()).unwrap();
-        let (key, _) = master.new_data_key();
-        let blobs = BlobDir::open(dir.path().join("blobs")).unwrap();
         let data = pattern(2 * DIRECT_BATCH + 70_000, 5);
-        let mut writer = blobs.create(key.clone()).await.unwrap();
-        for piece in data.chunks(200_000) {
-            writer.write(Bytes::copy_from_slice(piece)).await.unwrap();
-        }
-        let extent = writer.finish().await.unwrap();
+        let (blobs, key, extent) = file_blob(dir.path(), &data, 200_000).await;
         let mut sealer = Sealer::new(key.clone());
         sealer.push(&data);
         let prefix = sealer.nonce_prefix();
@@ -776,7 +732,7 @@ mod tests {
             sealed.extend(sealer.finish());
             assert_eq!(sealed.len() as u64, crate::crypto::sealed_len(len as u64), "len {len}");
             let extent = Extent { blob: 1, inline: true, plain_len: len as u64, nonce_prefix: prefix };
-            let plain = open_inline_range(&key, &extent, &sealed, 0, chunk_count(len as u64)).unwrap();
+            let plain = open_inline(&key, &extent, &sealed).unwrap();
             assert_eq!(plain, data);
         }
     }

@@ -193,7 +193,15 @@ impl Store {
         end: u64,
     ) -> Result<impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static + use<>, StoreError> {
         let plan = Self::plan(txn, extents, start, end)?;
-        let state = ReadState { plan, step: 0, pos: None, key, blobs: self.inner.blobs.clone(), file: None };
+        let state = ReadState {
+            plan,
+            step: 0,
+            pos: None,
+            key,
+            blobs: self.inner.blobs.clone(),
+            file: None,
+            sealed: Vec::new(),
+        };
         Ok(unfold_read_state(state))
     }
 
@@ -320,6 +328,8 @@ struct ReadState {
     blobs: BlobDir,
     /// The open blob file of the current step, kept across batches.
     file: Option<std::fs::File>,
+    /// The buffer sealed chunks are read into and opened in, kept across batches.
+    sealed: Vec<u8>,
 }
 
 impl ReadState {
@@ -336,24 +346,48 @@ impl ReadState {
                 self.file = None;
                 continue;
             }
-            let first_chunk = pos / chunk;
-            let last_chunk = (step.to - 1) / chunk;
-            let chunks = (last_chunk - first_chunk + 1).min(blob::READ_BATCH_CHUNKS);
+            // up to the end of a batch of chunks, so that each read holds at most one batch
+            let stop = step.to.min((pos / chunk + blob::READ_BATCH_CHUNKS) * chunk);
             let key = self.key.clone();
             let extent = step.extent.clone();
             let result = match &step.sealed {
-                Some(sealed) => blob::open_inline_range(&key, &extent, sealed, first_chunk, chunks),
+                Some(sealed) => {
+                    let mut plain = Vec::new();
+                    blob::read_bytes_into(
+                        &self.blobs,
+                        &mut None,
+                        &key,
+                        &extent,
+                        Some(sealed.as_slice()),
+                        (pos, stop),
+                        &mut self.sealed,
+                        &mut plain,
+                    )
+                    .map(|()| plain)
+                }
                 None => {
                     let blobs = self.blobs.clone();
                     let mut file = self.file.take();
+                    let mut sealed = std::mem::take(&mut self.sealed);
                     let read = tokio::task::spawn_blocking(move || {
-                        let result = blobs.read_file_range(&mut file, &key, &extent, first_chunk, chunks);
-                        (file, result)
+                        let mut plain = Vec::new();
+                        let result = blob::read_bytes_into(
+                            &blobs,
+                            &mut file,
+                            &key,
+                            &extent,
+                            None,
+                            (pos, stop),
+                            &mut sealed,
+                            &mut plain,
+                        );
+                        (file, sealed, result.map(|()| plain))
                     })
                     .await;
                     match read {
-                        Ok((file, result)) => {
+                        Ok((file, sealed, result)) => {
                             self.file = file;
+                            self.sealed = sealed;
                             result
                         }
                         Err(err) => Err(StoreError::Bug(format!("blob read task failed: {err}"))),
@@ -367,13 +401,8 @@ impl ReadState {
                     return Some(Err(err));
                 }
             };
-            let batch_start = first_chunk * chunk;
-            let skip = usize::try_from(pos - batch_start).expect("fits");
-            let batch_end = batch_start + plain.len() as u64;
-            let stop = step.to.min(batch_end);
-            let take = usize::try_from(stop - batch_start).expect("fits");
             self.pos = Some(stop);
-            return Some(Ok(Bytes::from(plain).slice(skip..take)));
+            return Some(Ok(Bytes::from(plain)));
         }
     }
 }
