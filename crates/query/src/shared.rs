@@ -213,7 +213,6 @@ fn volatile_or_subquery(node: &Arc<dyn ExecutionPlan>) -> Result<bool> {
 pub(crate) struct SharedResults {
     /// Numbers the shared subtrees of a plan, for its display.
     id: usize,
-    partitions: usize,
     /// The most the kept batches may hold, in bytes.
     limit: usize,
     state: Mutex<State>,
@@ -246,7 +245,7 @@ enum Role {
 impl SharedResults {
     fn new(id: usize, partitions: usize, limit: usize) -> Self {
         let state = State { kept: vec![None; partitions], ..State::default() };
-        Self { id, partitions, limit, state: Mutex::new(state) }
+        Self { id, limit, state: Mutex::new(state) }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -262,7 +261,7 @@ impl SharedResults {
         let keeping = state.roles.values().any(|r| *r == Role::Keep);
         let role = if state.closed {
             Role::Run
-        } else if state.finished == self.partitions {
+        } else if state.finished == state.kept.len() {
             Role::Replay
         } else if keeping {
             Role::Run
@@ -392,7 +391,7 @@ impl ExecutionPlan for SharedSubplanExec {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if partition >= self.results.partitions {
+        if partition >= self.input.output_partitioning().partition_count() {
             return internal_err!("SharedSubplanExec has no partition {partition}");
         }
         let replayed = MetricBuilder::new(&self.metrics).counter("batches_replayed", partition);

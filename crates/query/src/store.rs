@@ -292,10 +292,7 @@ impl ObjectStore for BucketStore {
         let bufs = tokio::task::spawn_blocking(move || read.read())
             .await
             .map_err(|e| generic(format!("reading s3://{}/{key}: the read task failed: {e}", self.bucket).into()))?
-            .map_err(|e| object_store::Error::Generic {
-                store: "tarn",
-                source: format!("reading s3://{}/{key}: {e}", self.bucket).into(),
-            })?;
+            .map_err(|e| generic(format!("reading s3://{}/{key}: {e}", self.bucket).into()))?;
         let total: u64 = spans.iter().map(|(s, e)| e.saturating_sub(*s)).sum();
         self.scanned.fetch_add(total, Ordering::Relaxed);
         Ok(bufs.into_iter().map(Bytes::from).collect())
