@@ -486,6 +486,9 @@ impl s3s::access::S3Access for Access {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
+        if carries_sse_customer_key(cx.headers(), cx.uri().query()) {
+            return Err(sse_c_refused());
+        }
         // the account root may always manage the policy itself, as in S3; DeleteObjects is
         // checked key by key by its handler
         if matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy" | "DeleteObjects") {
@@ -507,6 +510,32 @@ impl s3s::access::S3Access for Access {
             .authorize(&principal, &self.account_id, &action, &bucket, key.as_deref())
             .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
     }
+}
+
+/// SSE-C names its key in `x-amz-server-side-encryption-customer-*` (and, for a copy's source,
+/// `x-amz-copy-source-server-side-encryption-customer-*`), as headers or, in a presigned URL,
+/// as query parameters.
+fn carries_sse_customer_key(headers: &http::HeaderMap, query: Option<&str>) -> bool {
+    const MARKERS: [&str; 2] =
+        ["x-amz-server-side-encryption-customer-", "x-amz-copy-source-server-side-encryption-customer-"];
+    let named = |name: &str| MARKERS.iter().any(|m| name.len() >= m.len() && name[..m.len()].eq_ignore_ascii_case(m));
+    headers.keys().any(|k| named(k.as_str()))
+        || query.is_some_and(|q| {
+            q.split('&').any(|pair| {
+                let name = pair.split_once('=').map_or(pair, |(k, _)| k);
+                named(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
+            })
+        })
+}
+
+/// SSE-C needs the customer's key on every request, and S3 takes such a key only over TLS; tarn's
+/// one listener is plain HTTP, so it answers what S3 answers there rather than store the object
+/// under a key the caller did not give.
+fn sse_c_refused() -> s3s::S3Error {
+    s3_error!(
+        InvalidRequest,
+        "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
+    )
 }
 
 /// Virtual-host addressing: `BUCKET.<base domain>[:port]`; any other host is path-style.

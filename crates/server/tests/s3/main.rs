@@ -8,6 +8,7 @@ mod checksums;
 mod list;
 mod multipart;
 mod objects;
+mod sse_c;
 mod versioning;
 
 use aws_sdk_s3::primitives::ByteStream;

@@ -1,0 +1,191 @@
+//! SSE-C used to be ignored: a PUT naming a customer key was stored under tarn's own key, and a
+//! GET without the customer's key read it back in plaintext. Until SSE-C is built (and it needs
+//! TLS, which tarn does not serve yet), every request naming a customer key is refused with the
+//! answer S3 gives over plain HTTP, and nothing it carried is stored.
+
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use tarn_testkit::{raw_request, sign};
+
+use crate::{bucket, failure, get_bytes, put, server};
+
+const PLAINTEXT: &[u8] = b"sse-c plaintext marker 5b1c0e7a: must never be stored under tarn's own key";
+
+fn customer_key() -> (String, String) {
+    use md5::Digest;
+    let key = [7u8; 32];
+    (B64.encode(key), B64.encode(md5::Md5::digest(key)))
+}
+
+#[track_caller]
+fn assert_refused<T, E>(result: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    let Err(err) = result else { panic!("an SSE-C request over plain HTTP was accepted") };
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(err.code(), Some("InvalidRequest"), "{err:?}");
+    assert_eq!(
+        err.message(),
+        Some(
+            "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
+        )
+    );
+    assert_eq!(status, Some(400));
+}
+
+#[tokio::test]
+async fn sse_c_requests_are_refused_and_store_nothing() {
+    let srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "ssec").await;
+    put(&s3, "ssec", "plain", b"plain object").await;
+    let (key, md5) = customer_key();
+
+    let put_c = s3
+        .put_object()
+        .bucket("ssec")
+        .key("secret")
+        .body(ByteStream::from_static(PLAINTEXT))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await;
+    assert_refused(put_c);
+    let (code, status) = failure(s3.head_object().bucket("ssec").key("secret").send().await);
+    assert_eq!((code.as_str(), status), ("NotFound", 404), "a refused SSE-C PUT stores nothing");
+
+    // reading with a customer key: refused, not served as if the key were right
+    assert_refused(
+        s3.get_object()
+            .bucket("ssec")
+            .key("plain")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key)
+            .sse_customer_key_md5(&md5)
+            .send()
+            .await,
+    );
+    // a HEAD answer has no body, so only its status tells
+    let head = s3
+        .head_object()
+        .bucket("ssec")
+        .key("plain")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await;
+    assert_eq!(failure(head).1, 400);
+
+    // copies, to and from a customer key
+    assert_refused(
+        s3.copy_object()
+            .bucket("ssec")
+            .key("copy-to-c")
+            .copy_source("ssec/plain")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key)
+            .sse_customer_key_md5(&md5)
+            .send()
+            .await,
+    );
+    assert_refused(
+        s3.copy_object()
+            .bucket("ssec")
+            .key("copy-from-c")
+            .copy_source("ssec/plain")
+            .copy_source_sse_customer_algorithm("AES256")
+            .copy_source_sse_customer_key(&key)
+            .copy_source_sse_customer_key_md5(&md5)
+            .send()
+            .await,
+    );
+    for k in ["copy-to-c", "copy-from-c"] {
+        let (code, _) = failure(s3.head_object().bucket("ssec").key(k).send().await);
+        assert_eq!(code, "NotFound", "{k}: a refused copy stores nothing");
+    }
+
+    // multipart: the upload and each part
+    assert_refused(
+        s3.create_multipart_upload()
+            .bucket("ssec")
+            .key("mp")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key)
+            .sse_customer_key_md5(&md5)
+            .send()
+            .await,
+    );
+    let uploads = s3.list_multipart_uploads().bucket("ssec").send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "a refused CreateMultipartUpload starts nothing");
+    let upload = s3.create_multipart_upload().bucket("ssec").key("mp").send().await.unwrap();
+    let upload_id = upload.upload_id().unwrap();
+    assert_refused(
+        s3.upload_part()
+            .bucket("ssec")
+            .key("mp")
+            .upload_id(upload_id)
+            .part_number(1)
+            .body(ByteStream::from_static(PLAINTEXT))
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key)
+            .sse_customer_key_md5(&md5)
+            .send()
+            .await,
+    );
+    let parts = s3.list_parts().bucket("ssec").key("mp").upload_id(upload_id).send().await.unwrap();
+    assert!(parts.parts().is_empty(), "a refused part is not kept");
+
+    // a presigned URL that names the key in its query
+    let host = srv.addr.to_string();
+    let date = sign::amz_date_now();
+    let query = format!(
+        "x-amz-server-side-encryption-customer-algorithm=AES256&x-amz-server-side-encryption-customer-key={}",
+        percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let payload = sign::sha256_hex(PLAINTEXT);
+    let (auth, _) = sign::authorization(
+        "PUT",
+        "/ssec/presigned",
+        &query,
+        &[("host", &host), ("x-amz-date", &date), ("x-amz-content-sha256", &payload)],
+        &payload,
+        tarn_testkit::ACCESS_KEY_ID,
+        tarn_testkit::SECRET_ACCESS_KEY,
+        &date,
+    );
+    let mut request = format!(
+        "PUT /ssec/presigned?{query} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nx-amz-content-sha256: {payload}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        PLAINTEXT.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(PLAINTEXT);
+    let resp = raw_request(srv.addr, &request).unwrap();
+    assert_eq!((resp.status, resp.error_code().as_deref()), (400, Some("InvalidRequest")), "{}", resp.body_text());
+
+    // what was stored is exactly what was stored before, and no file holds the plaintext
+    let listed = s3.list_objects_v2().bucket("ssec").send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["plain"]);
+    assert_eq!(get_bytes(&s3, "ssec", "plain").await, b"plain object");
+    assert_no_file_holds(srv.data_dir(), PLAINTEXT);
+}
+
+/// Reads every file under `dir` looking for `needle`.
+fn assert_no_file_holds(dir: &std::path::Path, needle: &[u8]) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{} holds the plaintext", path.display());
+            }
+        }
+    }
+}
