@@ -1,11 +1,133 @@
-//! The JSON 1.0/1.1 protocols (`X-Amz-Target: <Service>.<Operation>`): one place that verifies
-//! SigV4, reads the body, routes to a service and writes AWS-shaped errors.
+//! The JSON protocols (`X-Amz-Target: <Service>.<Operation>`, JSON 1.0/1.1 or CBOR bodies):
+//! answers and errors in the shape AWS's JSON services write them, and the signature errors
+//! in their words.
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
-use serde_json::{Value, json};
+use tarn_wire::{Doc, ServiceError};
 
-/// An error in the JSON protocols' shape: `{"__type": "...", "message": "..."}`.
+use crate::sigv4::AuthError;
+
+/// How a request body (and so its answer) is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/x-amz-json-1.0` or `-1.1`.
+    Json(&'static str),
+    Cbor,
+}
+
+pub const CBOR: &str = "application/x-amz-cbor-1.1";
+
+impl Format {
+    /// The request's format, from its Content-Type (JSON 1.1 by default).
+    #[must_use]
+    pub fn of(content_type: Option<&str>) -> Self {
+        match content_type {
+            Some(ct) if ct.starts_with(CBOR) => Format::Cbor,
+            Some(ct) if ct.starts_with("application/x-amz-json-1.0") => Format::Json("application/x-amz-json-1.0"),
+            _ => Format::Json("application/x-amz-json-1.1"),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Json(ct) => ct,
+            Format::Cbor => CBOR,
+        }
+    }
+
+    /// Parses a request body; `None` when it is not a document of this format.
+    #[must_use]
+    pub fn parse(self, body: &[u8]) -> Option<Doc> {
+        match self {
+            Format::Json(_) => tarn_wire::doc::from_json(body),
+            Format::Cbor => tarn_wire::doc::from_cbor(body).ok(),
+        }
+    }
+
+    fn encode(self, doc: &Doc) -> Vec<u8> {
+        match self {
+            Format::Json(_) => tarn_wire::doc::to_json(doc),
+            Format::Cbor => tarn_wire::doc::to_cbor(doc),
+        }
+    }
+}
+
+/// A successful answer.
+pub fn ok(doc: &Doc, format: Format) -> http::Response<s3s::Body> {
+    response(StatusCode::OK, format.content_type(), Bytes::from(format.encode(doc)))
+}
+
+/// An error answer: the document `{"__type", "message", ...}` and the `x-amzn-ErrorType`
+/// header.
+pub fn error(e: &ServiceError, format: Format) -> http::Response<s3s::Body> {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = response(status, format.content_type(), Bytes::from(format.encode(&e.to_doc())));
+    if let Ok(v) = HeaderValue::from_str(&e.code) {
+        resp.headers_mut().insert("x-amzn-errortype", v);
+    }
+    resp
+}
+
+fn response(status: StatusCode, content_type: &'static str, body: Bytes) -> http::Response<s3s::Body> {
+    let mut resp = http::Response::new(s3s::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn amz_date(t: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    t.format(&f).unwrap_or_default()
+}
+
+/// A failed signature check, as AWS's JSON services answer it (all 400).
+pub fn auth_error(e: &AuthError, request_date: Option<&str>, now: time::OffsetDateTime) -> ServiceError {
+    let (code, message) = match e {
+        AuthError::Missing => ("MissingAuthenticationTokenException", "Missing Authentication Token".to_string()),
+        AuthError::Malformed(m) => ("IncompleteSignatureException", m.clone()),
+        AuthError::UnknownAccessKey(_) => {
+            ("UnrecognizedClientException", "The security token included in the request is invalid.".to_string())
+        }
+        AuthError::SignatureMismatch => (
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. Check your AWS \
+             Secret Access Key and signing method. Consult the service documentation for details."
+                .to_string(),
+        ),
+        AuthError::TimeTooSkewed | AuthError::Expired => {
+            let skew = time::Duration::minutes(15);
+            let sent = request_date.unwrap_or_default();
+            let late = request_date
+                .and_then(|d| {
+                    time::PrimitiveDateTime::parse(
+                        d,
+                        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+                    )
+                    .ok()
+                })
+                .is_some_and(|d| d.assume_utc() > now);
+            let message = if late {
+                format!(
+                    "Signature not yet current: {sent} is still later than {} ({} + 15 min.)",
+                    amz_date(now + skew),
+                    amz_date(now)
+                )
+            } else {
+                format!(
+                    "Signature expired: {sent} is now earlier than {} ({} - 15 min.)",
+                    amz_date(now - skew),
+                    amz_date(now)
+                )
+            };
+            ("InvalidSignatureException", message)
+        }
+    };
+    ServiceError::common(code, 400, message)
+}
+
+/// The error type of the handlers not yet on their generated traits (Glue, Athena, Firehose):
+/// they run after the generated validation, and their errors become `ServiceError`s.
 #[derive(Debug)]
 pub struct JsonError {
     pub status: StatusCode,
@@ -25,184 +147,44 @@ impl JsonError {
             message: "We encountered an internal error. Please try again.".into(),
         }
     }
+}
 
-    /// The error document, in CBOR when the request was.
-    pub fn to_response_as(&self, content_type: &'static str, cbor: bool) -> http::Response<s3s::Body> {
-        let doc = json!({ "__type": self.kind, "message": self.message });
-        let body = if cbor { Bytes::from(cbor::encode(&doc)) } else { Bytes::from(doc.to_string()) };
-        let mut resp = http::Response::new(s3s::Body::from(body));
-        *resp.status_mut() = self.status;
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        if let Ok(v) = HeaderValue::from_str(self.kind) {
-            resp.headers_mut().insert("x-amzn-errortype", v);
-        }
-        resp
+impl From<JsonError> for ServiceError {
+    fn from(e: JsonError) -> Self {
+        ServiceError::common(e.kind, e.status.as_u16(), e.message)
     }
 }
 
-/// A successful JSON answer.
-pub fn ok(value: &Value, content_type: &'static str) -> http::Response<s3s::Body> {
-    let mut resp = http::Response::new(s3s::Body::from(Bytes::from(value.to_string())));
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A successful answer already encoded.
-pub fn ok_bytes(body: Vec<u8>, content_type: &'static str) -> http::Response<s3s::Body> {
-    let mut resp = http::Response::new(s3s::Body::from(Bytes::from(body)));
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
-
-/// The content type to answer with: the request's JSON version, 1.1 by default.
-pub fn content_type_for(request: Option<&str>) -> &'static str {
-    match request {
-        Some(ct) if ct.starts_with("application/x-amz-json-1.0") => "application/x-amz-json-1.0",
-        _ => "application/x-amz-json-1.1",
-    }
-}
-
-/// The CBOR flavour of the JSON protocols (`application/x-amz-cbor-1.1`, the Java SDK's and the
-/// KCL's default for Kinesis): the same members, with blobs as byte strings and timestamps as
-/// tag 1. Requests are turned into the JSON shapes the handlers read (blobs -> base64 strings,
-/// timestamps -> epoch seconds); answers go back the other way.
-pub mod cbor {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD as B64;
-    use ciborium::value::Value as Cbor;
-    use serde_json::Value;
-
-    /// Members that carry blobs in Kinesis's model.
-    const BLOB_MEMBERS: &[&str] = &["Data"];
-
-    pub const CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
-
-    #[must_use]
-    pub fn is_cbor(content_type: Option<&str>) -> bool {
-        content_type.is_some_and(|c| c.starts_with(CONTENT_TYPE))
+    #[test]
+    fn errors_carry_type_and_header_in_either_format() {
+        let e = ServiceError::common("ResourceNotFoundException", 400, "Stream s not found.");
+        let resp = error(&e, Format::Json("application/x-amz-json-1.1"));
+        assert_eq!(resp.status(), 400);
+        assert_eq!(resp.headers()["x-amzn-errortype"], "ResourceNotFoundException");
+        let resp = error(&ServiceError::unknown_operation(), Format::Cbor);
+        assert_eq!(resp.headers()["content-type"], CBOR);
     }
 
-    /// Decodes a CBOR request body into the JSON value the handlers expect.
-    pub fn decode(body: &[u8]) -> Result<Vec<u8>, String> {
-        if body.is_empty() {
-            return Ok(b"{}".to_vec());
-        }
-        let value: Cbor = ciborium::de::from_reader(body).map_err(|e| format!("the CBOR body does not decode: {e}"))?;
-        serde_json::to_vec(&to_json(value)?).map_err(|e| e.to_string())
-    }
-
-    fn to_json(value: Cbor) -> Result<Value, String> {
-        Ok(match value {
-            Cbor::Null => Value::Null,
-            Cbor::Bool(b) => Value::Bool(b),
-            Cbor::Integer(i) => {
-                let i: i128 = i.into();
-                match i64::try_from(i) {
-                    Ok(n) => Value::from(n),
-                    Err(_) => Value::from(i.to_string()),
-                }
-            }
-            Cbor::Float(f) => Value::from(f),
-            Cbor::Bytes(b) => Value::from(B64.encode(b)),
-            Cbor::Text(t) => Value::from(t),
-            Cbor::Array(items) => Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
-            Cbor::Map(entries) => {
-                let mut map = serde_json::Map::new();
-                for (k, v) in entries {
-                    let Cbor::Text(k) = k else { return Err("CBOR map keys must be text".into()) };
-                    map.insert(k, to_json(v)?);
-                }
-                Value::Object(map)
-            }
-            // tag 1: epoch date/time. The Java SDK and the KCL send integer milliseconds; a
-            // float is taken as seconds. Handlers read epoch seconds.
-            Cbor::Tag(1, inner) => match *inner {
-                Cbor::Integer(ms) => {
-                    let ms: i128 = ms.into();
-                    #[allow(clippy::cast_precision_loss)]
-                    Value::from(ms as f64 / 1000.0)
-                }
-                other => to_json(other)?,
-            },
-            Cbor::Tag(_, inner) => to_json(*inner)?,
-            _ => return Err("unsupported CBOR value".into()),
-        })
-    }
-
-    /// Encodes a handler's JSON answer as CBOR.
-    #[must_use]
-    pub fn encode(value: &Value) -> Vec<u8> {
-        let mut out = Vec::new();
-        ciborium::ser::into_writer(&from_json(None, value), &mut out).expect("writing CBOR to memory cannot fail");
-        out
-    }
-
-    fn from_json(member: Option<&str>, value: &Value) -> Cbor {
-        match value {
-            Value::Null => Cbor::Null,
-            Value::Bool(b) => Cbor::Bool(*b),
-            Value::Number(n) => {
-                if member.is_some_and(|m| m.ends_with("Timestamp")) {
-                    // integer epoch milliseconds, as the Java SDK parses them
-                    #[allow(clippy::cast_possible_truncation)]
-                    let ms = (n.as_f64().unwrap_or_default() * 1000.0).round() as i64;
-                    Cbor::Tag(1, Box::new(Cbor::Integer(ms.into())))
-                } else if let Some(i) = n.as_i64() {
-                    Cbor::Integer(i.into())
-                } else if let Some(u) = n.as_u64() {
-                    Cbor::Integer(u.into())
-                } else {
-                    Cbor::Float(n.as_f64().unwrap_or_default())
-                }
-            }
-            Value::String(s) => {
-                if member.is_some_and(|m| BLOB_MEMBERS.contains(&m))
-                    && let Ok(bytes) = B64.decode(s)
-                {
-                    Cbor::Bytes(bytes)
-                } else {
-                    Cbor::Text(s.clone())
-                }
-            }
-            Value::Array(items) => Cbor::Array(items.iter().map(|v| from_json(member, v)).collect()),
-            Value::Object(map) => {
-                Cbor::Map(map.iter().map(|(k, v)| (Cbor::Text(k.clone()), from_json(Some(k), v))).collect())
-            }
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn blobs_and_timestamps_round_trip() {
-            // a request as the Java SDK sends it: Data as a byte string
-            let request = Cbor::Map(vec![
-                (Cbor::Text("StreamName".into()), Cbor::Text("s".into())),
-                (Cbor::Text("Data".into()), Cbor::Bytes(b"hello".to_vec())),
-                (Cbor::Text("Timestamp".into()), Cbor::Tag(1, Box::new(Cbor::Float(1.5)))),
-            ]);
-            let mut body = Vec::new();
-            ciborium::ser::into_writer(&request, &mut body).unwrap();
-            let json: Value = serde_json::from_slice(&decode(&body).unwrap()).unwrap();
-            assert_eq!(json["Data"], "aGVsbG8=");
-            assert_eq!(json["Timestamp"], 1.5);
-            // the Java SDK's form: integer milliseconds
-            let ms =
-                Cbor::Map(vec![(Cbor::Text("Timestamp".into()), Cbor::Tag(1, Box::new(Cbor::Integer(1500.into()))))]);
-            let mut body = Vec::new();
-            ciborium::ser::into_writer(&ms, &mut body).unwrap();
-            let json: Value = serde_json::from_slice(&decode(&body).unwrap()).unwrap();
-            assert_eq!(json["Timestamp"], 1.5);
-            let answer = serde_json::json!({"Records": [{"Data": "aGVsbG8=", "ApproximateArrivalTimestamp": 2.0, "SequenceNumber": "49"}]});
-            let back: Cbor = ciborium::de::from_reader(encode(&answer).as_slice()).unwrap();
-            let record = &back.as_map().unwrap()[0].1.as_array().unwrap()[0];
-            let fields = record.as_map().unwrap();
-            let get = |name: &str| &fields.iter().find(|(k, _)| k.as_text() == Some(name)).unwrap().1;
-            assert_eq!(get("Data"), &Cbor::Bytes(b"hello".to_vec()));
-            assert_eq!(get("ApproximateArrivalTimestamp"), &Cbor::Tag(1, Box::new(Cbor::Integer(2000.into()))));
-            assert_eq!(get("SequenceNumber"), &Cbor::Text("49".into()));
-        }
+    #[test]
+    fn skew_messages_name_both_times() {
+        let now = time::macros::datetime!(2026-12-07 01:00:00 UTC);
+        let old = auth_error(&AuthError::TimeTooSkewed, Some("20261207T000000Z"), now);
+        assert_eq!(
+            old.message.as_deref(),
+            Some(
+                "Signature expired: 20261207T000000Z is now earlier than 20261207T004500Z (20261207T010000Z - 15 min.)"
+            )
+        );
+        let new = auth_error(&AuthError::TimeTooSkewed, Some("20261207T020000Z"), now);
+        assert_eq!(
+            new.message.as_deref(),
+            Some(
+                "Signature not yet current: 20261207T020000Z is still later than 20261207T011500Z (20261207T010000Z + 15 min.)"
+            )
+        );
     }
 }

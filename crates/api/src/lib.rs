@@ -70,7 +70,7 @@ pub struct Services {
 struct ApiInner {
     s3: S3Service,
     store: tarn_store::Store,
-    streams: tarn_streams::Streams,
+    kinesis: kinesis::Kinesis,
     crawlers: tarn_catalog::crawler::Crawlers,
     athena: tarn_query::athena::Athena,
     delivery: tarn_delivery::Delivery,
@@ -97,7 +97,7 @@ impl Api {
             inner: Arc::new(ApiInner {
                 s3,
                 store,
-                streams,
+                kinesis: kinesis::Kinesis { streams },
                 crawlers,
                 athena,
                 delivery,
@@ -219,85 +219,114 @@ impl Api {
         }
     }
 
-    /// Answers a JSON-protocol request named by `X-Amz-Target: <prefix>.<Operation>`.
+    /// Answers a JSON-protocol request named by `X-Amz-Target: <prefix>.<Operation>`, in AWS's
+    /// order: the operation is looked up first (unknown: `UnknownOperationException`, before
+    /// any signature check), then the body must parse, then the signature, then the members'
+    /// types and constraints (generated from the model), and only then does a handler run.
     async fn json_protocol(
         &self,
         req: Request<Incoming>,
         target: &str,
-        _request_id: &str,
+        request_id: &str,
     ) -> (&'static str, String, Response<s3s::Body>) {
         /// PutRecords carries up to 5 MiB of data, base64-encoded in JSON.
         const BODY_MAX: usize = 8 * 1024 * 1024;
-        let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
-        let service: &'static str = match prefix {
-            "Kinesis_20131202" => "kinesis",
-            "AWSGlue" => "glue",
-            "AmazonAthena" => "athena",
-            "Firehose_20150804" => "firehose",
-            _ => "unknown",
+        let format = json::Format::of(req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()));
+        let named = target.split_once('.').map_or(target, |(_, op)| op).to_string();
+        let (model, op) = match tarn_wire::by_target(target) {
+            Some((model, Some(op))) => (model, op),
+            Some((model, None)) => {
+                return (model.name, named, json::error(&tarn_wire::ServiceError::unknown_operation(), format));
+            }
+            None => return ("unknown", named, json::error(&tarn_wire::ServiceError::unknown_operation(), format)),
         };
-        let operation = operation.to_string();
+        let answer = |resp| (model.name, op.name.to_string(), resp);
+        if req.method() != http::Method::POST {
+            let e = tarn_wire::ServiceError::common(
+                "AccessDeniedException",
+                403,
+                "Unable to determine service/operation name to be authorized",
+            );
+            return answer(json::error(&e, format));
+        }
         let (parts, body) = req.into_parts();
-        let request_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let cbor = json::cbor::is_cbor(request_type);
-        let content_type = if cbor { json::cbor::CONTENT_TYPE } else { json::content_type_for(request_type) };
         let body = match http_body_util::Limited::new(body, BODY_MAX).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
                 let e =
-                    json::JsonError::client("SerializationException", "the request body is too large or incomplete");
-                return (service, operation, e.to_response_as(content_type, cbor));
+                    tarn_wire::ServiceError::serialization(Some("the request body is too large or incomplete".into()));
+                return answer(json::error(&e, format));
             }
         };
+        // a body that is not a document (empty, truncated, `null`, a bare string) is a
+        // SerializationException without a message, as AWS answers it
+        let mut doc = match format.parse(&body) {
+            Some(doc @ (tarn_wire::Doc::Map(_) | tarn_wire::Doc::List(_))) => doc,
+            _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
+        };
+        let now = time::OffsetDateTime::now_utc();
         let identities = &self.inner.identities;
-        let verified = sigv4::verify(&parts, &body, time::OffsetDateTime::now_utc(), &|key| {
-            identities.secret_for(key).map(str::to_string)
-        });
-        if let Err(e) = verified {
-            let (status, kind) = match &e {
-                sigv4::AuthError::Missing => (StatusCode::BAD_REQUEST, "MissingAuthenticationTokenException"),
-                sigv4::AuthError::Malformed(_) => (StatusCode::BAD_REQUEST, "IncompleteSignatureException"),
-                sigv4::AuthError::UnknownAccessKey(_) => (StatusCode::BAD_REQUEST, "UnrecognizedClientException"),
-                sigv4::AuthError::SignatureMismatch => (StatusCode::BAD_REQUEST, "InvalidSignatureException"),
-                sigv4::AuthError::TimeTooSkewed | sigv4::AuthError::Expired => {
-                    (StatusCode::BAD_REQUEST, "InvalidSignatureException")
-                }
-            };
-            let e = json::JsonError { status, kind, message: e.to_string() };
-            return (service, operation, e.to_response_as(content_type, cbor));
-        }
-        // the signature covers the bytes as sent; only then is a CBOR body read as JSON
-        let body = if cbor {
-            match json::cbor::decode(&body) {
-                Ok(b) => Bytes::from(b),
-                Err(message) => {
-                    let e = json::JsonError::client("SerializationException", message);
-                    return (service, operation, e.to_response_as(content_type, cbor));
-                }
+        let verified = match sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string)) {
+            Ok(v) => v,
+            Err(e) => {
+                let date = parts.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+                return answer(json::error(&json::auth_error(&e, date, now), format));
             }
-        } else {
-            body
         };
-        if service == "kinesis" && operation == "GetRecords" && !cbor {
-            let resp = match kinesis::get_records_json(&self.inner.streams, &body).await {
-                Ok(bytes) => json::ok_bytes(bytes, content_type),
-                Err(e) => e.to_response_as(content_type, cbor),
-            };
-            return (service, operation, resp);
+        let Some(principal) = identities.principal_for(&verified.access_key_id) else {
+            let e = json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id), None, now);
+            return answer(json::error(&e, format));
+        };
+        let cx = tarn_wire::Context {
+            request_id: request_id.to_string(),
+            region: verified.region,
+            account_id: principal.account_id,
+            access_key_id: verified.access_key_id,
+            principal_arn: principal.arn,
+            user_id: principal.user_id,
+        };
+        if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Typed) {
+            return answer(json::error(&e, format));
         }
-        let result = match service {
-            "kinesis" => kinesis::handle(&self.inner.streams, &operation, &body).await,
-            "glue" => glue::handle(&self.inner.crawlers, &operation, &body).await,
-            "athena" => athena::handle(&self.inner.athena, &operation, &body).await,
-            "firehose" => firehose::handle(&self.inner.delivery, &operation, &body).await,
-            _ => Err(json::JsonError::client("UnknownOperationException", format!("tarn does not serve {target}"))),
+        let resp = match self.dispatch(model, op, &cx, doc).await {
+            Ok(out) => json::ok(&out, format),
+            Err(e) => json::error(&e, format),
         };
-        let resp = match result {
-            Ok(value) if cbor => json::ok_bytes(json::cbor::encode(&value), content_type),
-            Ok(value) => json::ok(&value, content_type),
-            Err(e) => e.to_response_as(content_type, cbor),
-        };
-        (service, operation, resp)
+        answer(resp)
+    }
+
+    /// Runs a checked, validated request on its service's handler.
+    async fn dispatch(
+        &self,
+        model: &'static tarn_wire::model::ServiceModel,
+        op: &'static tarn_wire::model::OperationModel,
+        cx: &tarn_wire::Context,
+        doc: tarn_wire::Doc,
+    ) -> Result<tarn_wire::Doc, tarn_wire::ServiceError> {
+        use tarn_wire::generated;
+        if !op.served {
+            return Err(tarn_wire::ServiceError::not_served(model.service_id, op.name));
+        }
+        let unknown = || tarn_wire::ServiceError::not_served(model.service_id, op.name);
+        match model.name {
+            "kinesis" => {
+                let op = generated::kinesis::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::kinesis::dispatch(&self.inner.kinesis, cx, op, doc).await
+            }
+            // not yet on their generated traits: the validated request as JSON, to the
+            // hand-written handler
+            name => {
+                let body = tarn_wire::doc::to_json(&doc);
+                let value = match name {
+                    "glue" => glue::handle(&self.inner.crawlers, op.name, &body).await,
+                    "athena" => athena::handle(&self.inner.athena, op.name, &body).await,
+                    "firehose" => firehose::handle(&self.inner.delivery, op.name, &body).await,
+                    _ => return Err(unknown()),
+                }?;
+                let bytes = serde_json::to_vec(&value).map_err(|_| tarn_wire::ServiceError::internal())?;
+                tarn_wire::doc::from_json(&bytes).ok_or_else(tarn_wire::ServiceError::internal)
+            }
+        }
     }
 
     /// Answers a query-protocol request; returns the operation (the `Action`) for logs and metrics.
@@ -356,8 +385,15 @@ impl Api {
                 request_id,
             );
         };
-        let caller = sts::Caller { account_id: principal.account_id, arn: principal.arn, user_id: principal.user_id };
-        let (status, content_type, body) = sts::handle(&params, &caller, request_id);
+        let cx = tarn_wire::Context {
+            request_id: request_id.to_string(),
+            region: verified.region,
+            account_id: principal.account_id,
+            access_key_id: verified.access_key_id,
+            principal_arn: principal.arn,
+            user_id: principal.user_id,
+        };
+        let (status, content_type, body) = sts::handle(&params, &cx).await;
         plain(status, content_type, body)
     }
 }

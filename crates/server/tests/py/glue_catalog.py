@@ -26,8 +26,10 @@ check(error_code(glue.create_database, DatabaseInput={"Name": "analytics"}) == (
       "CreateDatabase twice -> AlreadyExistsException")
 check(error_code(glue.get_database, Name="nope") == ("EntityNotFoundException", 400),
       "GetDatabase of a missing one -> EntityNotFoundException")
-check(error_code(glue.create_database, DatabaseInput={"Name": "x" * 256})[0] == "InvalidInputException",
-      "a 256-character name -> InvalidInputException")
+# a violation of the model's constraints is Glue's ValidationException (the model's validation,
+# before Glue's own checks answer InvalidInputException)
+check(error_code(glue.create_database, DatabaseInput={"Name": "x" * 256})[0] == "ValidationException",
+      "a 256-character name -> ValidationException")
 glue.update_database(Name="analytics", DatabaseInput={"Name": "analytics", "Description": "changed"})
 check(glue.get_database(Name="analytics")["Database"]["Description"] == "changed", "UpdateDatabase")
 for i in range(3):
@@ -85,8 +87,8 @@ resp = glue.batch_create_partition(DatabaseName="analytics", TableName="events",
 codes = sorted(e["ErrorDetail"]["ErrorCode"] for e in resp["Errors"])
 check(codes == ["AlreadyExistsException", "InvalidInputException"], f"BatchCreatePartition per-entry errors: {codes}")
 check(error_code(glue.batch_create_partition, DatabaseName="analytics", TableName="events",
-                 PartitionInputList=[pinput("2030", m) for m in range(101)])[0] == "InvalidInputException",
-      "BatchCreatePartition over 100 -> InvalidInputException")
+                 PartitionInputList=[pinput("2030", m) for m in range(101)])[0] == "ValidationException",
+      "BatchCreatePartition over 100 (the model's maximum) -> ValidationException")
 glue.create_partition(DatabaseName="analytics", TableName="events", PartitionInput=pinput("2027", 1))
 p = glue.get_partition(DatabaseName="analytics", TableName="events", PartitionValues=["2027", "1"])["Partition"]
 check(p["StorageDescriptor"]["Location"].endswith("year=2027/month=1/"), "GetPartition")
