@@ -1,231 +1,279 @@
-//! Athena over JSON 1.1 (`X-Amz-Target: AmazonAthena.<Operation>`), per botocore's
-//! `athena/2017-05-18` model.
+//! Athena: the generated `AthenaApi` trait over `tarn-query`'s executions. Requests arrive
+//! type-checked and validated against botocore's `athena/2017-05-18` model, in either of its
+//! bindings: REST-JSON (what current SDKs send) or the JSON 1.1 `AmazonAthena.<Operation>`
+//! target older ones send.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
-use tarn_query::athena::{Athena, AthenaError, NamedQuery, StartRequest};
+use serde_json::json;
+use tarn_query::athena::{Athena as Executions, AthenaError, NamedQuery, StartRequest};
+use tarn_wire::generated::athena::{self as a, errors};
+use tarn_wire::{Context, ServiceError, Timestamp};
 
-use crate::json::JsonError;
+/// The Athena handler.
+pub struct Athena {
+    pub athena: Executions,
+}
 
-fn err(e: AthenaError) -> JsonError {
-    if let AthenaError::Internal(m) = &e {
-        tracing::error!(error = %m, "athena failure");
-        return JsonError {
-            status: http::StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "InternalServerException",
-            message: "An internal error occurred.".into(),
+fn err(e: AthenaError) -> ServiceError {
+    match e {
+        AthenaError::InvalidRequest(m) => ServiceError::new(&errors::INVALID_REQUEST_EXCEPTION, m),
+        AthenaError::ResourceNotFound(m) => ServiceError::new(&errors::RESOURCE_NOT_FOUND_EXCEPTION, m),
+        AthenaError::Internal(m) => {
+            tracing::error!(error = %m, "athena failure");
+            ServiceError::new(&errors::INTERNAL_SERVER_EXCEPTION, "An internal error occurred.")
+        }
+    }
+}
+
+/// A stored document (an execution, a workgroup) as the generated type of its shape.
+fn api<T: tarn_wire::Shaped + tarn_wire::FromDoc>(value: &serde_json::Value) -> Result<T, ServiceError> {
+    tarn_wire::from_json_value(value).inspect_err(|e| {
+        tracing::error!(error = %e, "a stored Athena document does not read as its API shape");
+    })
+}
+
+fn page(max: Option<i32>) -> Option<i64> {
+    max.map(i64::from)
+}
+
+impl a::AthenaApi for Athena {
+    async fn batch_get_named_query(
+        &self,
+        _: &Context,
+        input: a::BatchGetNamedQueryInput,
+    ) -> Result<a::BatchGetNamedQueryOutput, ServiceError> {
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for id in input.named_query_ids {
+            match self.athena.get_named_query(&id) {
+                Ok(q) => found.push(api(&serde_json::to_value(q).map_err(|_| ServiceError::internal())?)?),
+                Err(e) => missing.push(a::UnprocessedNamedQueryId {
+                    named_query_id: Some(id),
+                    error_code: Some(e.code().to_string()),
+                    error_message: Some(e.to_string()),
+                }),
+            }
+        }
+        Ok(a::BatchGetNamedQueryOutput { named_queries: Some(found), unprocessed_named_query_ids: Some(missing) })
+    }
+
+    async fn batch_get_query_execution(
+        &self,
+        _: &Context,
+        input: a::BatchGetQueryExecutionInput,
+    ) -> Result<a::BatchGetQueryExecutionOutput, ServiceError> {
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for id in input.query_execution_ids {
+            match self.athena.get_execution(&id) {
+                Ok(e) => found.push(api(&e.to_json())?),
+                Err(e) => missing.push(a::UnprocessedQueryExecutionId {
+                    query_execution_id: Some(id),
+                    error_code: Some(e.code().to_string()),
+                    error_message: Some(e.to_string()),
+                }),
+            }
+        }
+        Ok(a::BatchGetQueryExecutionOutput {
+            query_executions: Some(found),
+            unprocessed_query_execution_ids: Some(missing),
+        })
+    }
+
+    async fn create_named_query(
+        &self,
+        _: &Context,
+        input: a::CreateNamedQueryInput,
+    ) -> Result<a::CreateNamedQueryOutput, ServiceError> {
+        let q = NamedQuery {
+            name: input.name,
+            description: input.description,
+            database: input.database,
+            query_string: input.query_string,
+            named_query_id: String::new(),
+            work_group: input.work_group,
         };
+        let id = self.athena.create_named_query(q).await.map_err(err)?;
+        Ok(a::CreateNamedQueryOutput { named_query_id: Some(id) })
     }
-    JsonError::client(e.code(), e.to_string())
-}
 
-fn missing(member: &str) -> JsonError {
-    JsonError::client(
-        "InvalidRequestException",
-        format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ),
-    )
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct Req {
-    query_string: Option<String>,
-    client_request_token: Option<String>,
-    query_execution_context: Option<Context>,
-    result_configuration: Option<ResultConfiguration>,
-    work_group: Option<String>,
-    query_execution_id: Option<String>,
-    query_execution_ids: Option<Vec<String>>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-    name: Option<String>,
-    description: Option<String>,
-    configuration: Option<Value>,
-    configuration_updates: Option<Value>,
-    state: Option<String>,
-    database: Option<String>,
-    named_query_id: Option<String>,
-    named_query_ids: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct Context {
-    database: Option<String>,
-    catalog: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct ResultConfiguration {
-    output_location: Option<String>,
-}
-
-fn parse(body: &[u8]) -> Result<Req, JsonError> {
-    let body = if body.is_empty() { b"{}".as_slice() } else { body };
-    serde_json::from_slice(body)
-        .map_err(|e| JsonError::client("InvalidRequestException", format!("Invalid input: {e}")))
-}
-
-fn with_token(mut v: Value, token: Option<String>) -> Value {
-    if let Some(t) = token {
-        v["NextToken"] = json!(t);
+    async fn create_work_group(
+        &self,
+        _: &Context,
+        input: a::CreateWorkGroupInput,
+    ) -> Result<a::CreateWorkGroupOutput, ServiceError> {
+        let configuration = input.configuration.map_or_else(|| json!({}), tarn_wire::to_json_value);
+        self.athena.create_workgroup(&input.name, configuration, input.description).await.map_err(err)?;
+        Ok(a::CreateWorkGroupOutput {})
     }
-    v
-}
 
-pub async fn handle(athena: &Athena, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
-    let req = parse(body)?;
-    match operation {
-        "StartQueryExecution" => {
-            let ctx = req.query_execution_context.unwrap_or_default();
-            let id = athena
-                .start(StartRequest {
-                    query: req.query_string.ok_or_else(|| missing("queryString"))?,
-                    database: ctx.database,
-                    catalog: ctx.catalog,
-                    output_location: req.result_configuration.and_then(|r| r.output_location),
-                    workgroup: req.work_group,
-                    client_token: req.client_request_token,
-                })
-                .await
-                .map_err(err)?;
-            Ok(json!({ "QueryExecutionId": id }))
-        }
-        "GetQueryExecution" => {
-            let id = req.query_execution_id.ok_or_else(|| missing("queryExecutionId"))?;
-            Ok(json!({ "QueryExecution": athena.get_execution(&id).map_err(err)?.to_json() }))
-        }
-        "BatchGetQueryExecution" => {
-            let ids = req.query_execution_ids.ok_or_else(|| missing("queryExecutionIds"))?;
-            if ids.is_empty() || ids.len() > 50 {
-                return Err(JsonError::client(
-                    "InvalidRequestException",
-                    "1 validation error detected: Value at 'queryExecutionIds' failed to satisfy constraint: Member must have length between 1 and 50",
-                ));
-            }
-            let (mut found, mut missing) = (Vec::new(), Vec::new());
-            for id in ids {
-                match athena.get_execution(&id) {
-                    Ok(e) => found.push(e.to_json()),
-                    Err(e) => missing.push(json!({
-                        "QueryExecutionId": id, "ErrorCode": e.code(), "ErrorMessage": e.to_string()
-                    })),
-                }
-            }
-            Ok(json!({ "QueryExecutions": found, "UnprocessedQueryExecutionIds": missing }))
-        }
-        "ListQueryExecutions" => {
-            let (ids, token) =
-                athena.list(req.work_group.as_deref(), req.next_token.as_deref(), req.max_results).map_err(err)?;
-            Ok(with_token(json!({ "QueryExecutionIds": ids }), token))
-        }
-        "StopQueryExecution" => {
-            let id = req.query_execution_id.ok_or_else(|| missing("queryExecutionId"))?;
-            athena.stop(&id).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "GetQueryResults" => {
-            let id = req.query_execution_id.ok_or_else(|| missing("queryExecutionId"))?;
-            let (e, rows, token) =
-                athena.results(&id, req.next_token.as_deref(), req.max_results).await.map_err(err)?;
-            let rows: Vec<Value> = rows
-                .into_iter()
-                .map(|r| {
-                    let data: Vec<Value> = r
-                        .into_iter()
-                        .map(|v| match v {
-                            Some(s) => json!({ "VarCharValue": s }),
-                            None => json!({}),
-                        })
-                        .collect();
-                    json!({ "Data": data })
-                })
-                .collect();
-            let out = json!({
-                "UpdateCount": 0,
-                "ResultSet": { "Rows": rows, "ResultSetMetadata": { "ColumnInfo": e.columns } },
-            });
-            Ok(with_token(out, token))
-        }
-        "CreateWorkGroup" => {
-            let name = req.name.ok_or_else(|| missing("name"))?;
-            athena
-                .create_workgroup(&name, req.configuration.unwrap_or(json!({})), req.description)
-                .await
-                .map_err(err)?;
-            Ok(json!({}))
-        }
-        "GetWorkGroup" => {
-            let name = req.work_group.ok_or_else(|| missing("workGroup"))?;
-            Ok(json!({ "WorkGroup": athena.get_workgroup(&name).map_err(err)? }))
-        }
-        "UpdateWorkGroup" => {
-            let name = req.work_group.ok_or_else(|| missing("workGroup"))?;
-            athena.update_workgroup(&name, req.state, req.description, req.configuration_updates).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "DeleteWorkGroup" => {
-            let name = req.work_group.ok_or_else(|| missing("workGroup"))?;
-            athena.delete_workgroup(&name).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "ListWorkGroups" => {
-            let groups: Vec<Value> = athena
-                .list_workgroups()
-                .map_err(err)?
-                .into_iter()
-                .map(|w| {
-                    json!({
-                        "Name": w.name, "State": w.state, "Description": w.description.unwrap_or_default(),
-                        "CreationTime": w.creation_time,
-                        "EngineVersion": { "SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3" },
+    async fn delete_named_query(
+        &self,
+        _: &Context,
+        input: a::DeleteNamedQueryInput,
+    ) -> Result<a::DeleteNamedQueryOutput, ServiceError> {
+        self.athena.delete_named_query(&input.named_query_id).await.map_err(err)?;
+        Ok(a::DeleteNamedQueryOutput {})
+    }
+
+    async fn delete_work_group(
+        &self,
+        _: &Context,
+        input: a::DeleteWorkGroupInput,
+    ) -> Result<a::DeleteWorkGroupOutput, ServiceError> {
+        self.athena.delete_workgroup(&input.work_group).await.map_err(err)?;
+        Ok(a::DeleteWorkGroupOutput {})
+    }
+
+    async fn get_named_query(
+        &self,
+        _: &Context,
+        input: a::GetNamedQueryInput,
+    ) -> Result<a::GetNamedQueryOutput, ServiceError> {
+        let q = self.athena.get_named_query(&input.named_query_id).map_err(err)?;
+        Ok(a::GetNamedQueryOutput {
+            named_query: Some(api(&serde_json::to_value(q).map_err(|_| ServiceError::internal())?)?),
+        })
+    }
+
+    async fn get_query_execution(
+        &self,
+        _: &Context,
+        input: a::GetQueryExecutionInput,
+    ) -> Result<a::GetQueryExecutionOutput, ServiceError> {
+        let e = self.athena.get_execution(&input.query_execution_id).map_err(err)?;
+        Ok(a::GetQueryExecutionOutput { query_execution: Some(api(&e.to_json())?) })
+    }
+
+    async fn get_query_results(
+        &self,
+        _: &Context,
+        input: a::GetQueryResultsInput,
+    ) -> Result<a::GetQueryResultsOutput, ServiceError> {
+        let (e, rows, next_token) = self
+            .athena
+            .results(&input.query_execution_id, input.next_token.as_deref(), page(input.max_results))
+            .await
+            .map_err(err)?;
+        let columns = serde_json::to_value(&e.columns).map_err(|_| ServiceError::internal())?;
+        let column_info: Vec<a::ColumnInfo> = match columns {
+            serde_json::Value::Array(items) => items.iter().map(api).collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        };
+        Ok(a::GetQueryResultsOutput {
+            update_count: Some(0),
+            result_set: Some(a::ResultSet {
+                rows: Some(
+                    rows.into_iter()
+                        .map(|r| a::Row { data: Some(r.into_iter().map(|v| a::Datum { var_char_value: v }).collect()) })
+                        .collect(),
+                ),
+                result_set_metadata: Some(a::ResultSetMetadata { column_info: Some(column_info) }),
+            }),
+            next_token,
+        })
+    }
+
+    async fn get_work_group(
+        &self,
+        _: &Context,
+        input: a::GetWorkGroupInput,
+    ) -> Result<a::GetWorkGroupOutput, ServiceError> {
+        let wg = self.athena.get_workgroup(&input.work_group).map_err(err)?;
+        Ok(a::GetWorkGroupOutput {
+            work_group: Some(api(&serde_json::to_value(wg).map_err(|_| ServiceError::internal())?)?),
+        })
+    }
+
+    async fn list_named_queries(
+        &self,
+        _: &Context,
+        input: a::ListNamedQueriesInput,
+    ) -> Result<a::ListNamedQueriesOutput, ServiceError> {
+        let ids = self.athena.list_named_queries(input.work_group.as_deref()).map_err(err)?;
+        Ok(a::ListNamedQueriesOutput { named_query_ids: Some(ids), next_token: None })
+    }
+
+    async fn list_query_executions(
+        &self,
+        _: &Context,
+        input: a::ListQueryExecutionsInput,
+    ) -> Result<a::ListQueryExecutionsOutput, ServiceError> {
+        let (ids, next_token) = self
+            .athena
+            .list(input.work_group.as_deref(), input.next_token.as_deref(), page(input.max_results))
+            .map_err(err)?;
+        Ok(a::ListQueryExecutionsOutput { query_execution_ids: Some(ids), next_token })
+    }
+
+    async fn list_work_groups(
+        &self,
+        _: &Context,
+        _input: a::ListWorkGroupsInput,
+    ) -> Result<a::ListWorkGroupsOutput, ServiceError> {
+        let groups = self.athena.list_workgroups().map_err(err)?;
+        Ok(a::ListWorkGroupsOutput {
+            work_groups: Some(
+                groups
+                    .into_iter()
+                    .map(|w| a::WorkGroupSummary {
+                        state: a::WorkGroupState::from_name(&w.state),
+                        description: Some(w.description.unwrap_or_default()),
+                        creation_time: Some(Timestamp::from_seconds_f64(w.creation_time)),
+                        engine_version: Some(a::EngineVersion {
+                            selected_engine_version: Some("AUTO".into()),
+                            effective_engine_version: Some("Athena engine version 3".into()),
+                        }),
+                        name: Some(w.name),
+                        identity_center_application_arn: None,
                     })
-                })
-                .collect();
-            Ok(json!({ "WorkGroups": groups }))
-        }
-        "CreateNamedQuery" => {
-            let q = NamedQuery {
-                name: req.name.ok_or_else(|| missing("name"))?,
-                description: req.description,
-                database: req.database.ok_or_else(|| missing("database"))?,
-                query_string: req.query_string.ok_or_else(|| missing("queryString"))?,
-                named_query_id: String::new(),
-                work_group: req.work_group,
-            };
-            let id = athena.create_named_query(q).await.map_err(err)?;
-            Ok(json!({ "NamedQueryId": id }))
-        }
-        "GetNamedQuery" => {
-            let id = req.named_query_id.ok_or_else(|| missing("namedQueryId"))?;
-            Ok(json!({ "NamedQuery": athena.get_named_query(&id).map_err(err)? }))
-        }
-        "BatchGetNamedQuery" => {
-            let ids = req.named_query_ids.ok_or_else(|| missing("namedQueryIds"))?;
-            let (mut found, mut missing) = (Vec::new(), Vec::new());
-            for id in ids {
-                match athena.get_named_query(&id) {
-                    Ok(q) => found.push(serde_json::to_value(q).unwrap_or(Value::Null)),
-                    Err(e) => missing.push(json!({
-                        "NamedQueryId": id, "ErrorCode": e.code(), "ErrorMessage": e.to_string()
-                    })),
-                }
-            }
-            Ok(json!({ "NamedQueries": found, "UnprocessedNamedQueryIds": missing }))
-        }
-        "ListNamedQueries" => {
-            Ok(json!({ "NamedQueryIds": athena.list_named_queries(req.work_group.as_deref()).map_err(err)? }))
-        }
-        "DeleteNamedQuery" => {
-            let id = req.named_query_id.ok_or_else(|| missing("namedQueryId"))?;
-            athena.delete_named_query(&id).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        other => {
-            Err(JsonError::client("UnknownOperationException", format!("tarn does not serve AmazonAthena.{other}")))
-        }
+                    .collect(),
+            ),
+            next_token: None,
+        })
+    }
+
+    async fn start_query_execution(
+        &self,
+        _: &Context,
+        input: a::StartQueryExecutionInput,
+    ) -> Result<a::StartQueryExecutionOutput, ServiceError> {
+        let ctx = input.query_execution_context.unwrap_or_default();
+        let id = self
+            .athena
+            .start(StartRequest {
+                query: input.query_string,
+                database: ctx.database,
+                catalog: ctx.catalog,
+                output_location: input.result_configuration.and_then(|r| r.output_location),
+                workgroup: input.work_group,
+                client_token: input.client_request_token,
+            })
+            .await
+            .map_err(err)?;
+        Ok(a::StartQueryExecutionOutput { query_execution_id: Some(id) })
+    }
+
+    async fn stop_query_execution(
+        &self,
+        _: &Context,
+        input: a::StopQueryExecutionInput,
+    ) -> Result<a::StopQueryExecutionOutput, ServiceError> {
+        self.athena.stop(&input.query_execution_id).await.map_err(err)?;
+        Ok(a::StopQueryExecutionOutput {})
+    }
+
+    async fn update_work_group(
+        &self,
+        _: &Context,
+        input: a::UpdateWorkGroupInput,
+    ) -> Result<a::UpdateWorkGroupOutput, ServiceError> {
+        self.athena
+            .update_workgroup(
+                &input.work_group,
+                input.state.map(|s| s.as_str().to_string()),
+                input.description,
+                input.configuration_updates.map(tarn_wire::to_json_value),
+            )
+            .await
+            .map_err(err)?;
+        Ok(a::UpdateWorkGroupOutput {})
     }
 }

@@ -1,166 +1,296 @@
-//! Data Firehose over JSON 1.1 (`X-Amz-Target: Firehose_20150804.<Operation>`).
-//!
-//! Shapes follow botocore's `firehose/2015-08-04` model. Destinations are kept in the API's
-//! own shape by tarn-delivery, so most handlers parse a request, call the service and wrap
-//! the answer.
+//! Data Firehose: the generated `FirehoseApi` trait over `tarn-delivery`. Requests arrive
+//! type-checked and validated against botocore's `firehose/2015-08-04` model. Destinations
+//! are kept by tarn-delivery as documents in the API's own shape, so a configuration goes in
+//! as the JSON its shape describes and a description comes back through the generated type.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
 use tarn_delivery::{CreateRequest, Delivery, DeliveryError, limits};
+use tarn_wire::generated::firehose::{self as f, errors};
+use tarn_wire::{Context, Doc, ServiceError};
 
-use crate::json::JsonError;
-
-fn err(e: DeliveryError) -> JsonError {
-    if let DeliveryError::Store(inner) = &e {
-        tracing::error!(error = %inner, "firehose storage failure");
-        return JsonError {
-            status: http::StatusCode::SERVICE_UNAVAILABLE,
-            kind: "ServiceUnavailableException",
-            message: "The service is unavailable. Back off and retry the operation.".into(),
-        };
-    }
-    JsonError::client(e.code(), e.to_string())
+/// The Firehose handler.
+pub struct Firehose {
+    pub delivery: Delivery,
 }
 
-fn missing(member: &str) -> JsonError {
-    JsonError::client(
-        "ValidationException",
-        format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ),
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TagIn {
-    key: Option<String>,
-    value: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KinesisSourceIn {
-    #[serde(rename = "KinesisStreamARN")]
-    kinesis_stream_arn: Option<String>,
-    #[serde(rename = "RoleARN")]
-    role_arn: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct EncryptionIn {
-    #[serde(rename = "KeyARN")]
-    key_arn: Option<String>,
-    key_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RecordIn<'a> {
-    /// Borrowed from the body when it has no escapes (base64 never needs any): no copy.
-    #[serde(rename = "Data", borrow)]
-    data: Option<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct Req<'a> {
-    delivery_stream_name: Option<String>,
-    delivery_stream_type: Option<String>,
-    kinesis_stream_source_configuration: Option<KinesisSourceIn>,
-    delivery_stream_encryption_configuration_input: Option<EncryptionIn>,
-    s3_destination_configuration: Option<Value>,
-    extended_s3_destination_configuration: Option<Value>,
-    redshift_destination_configuration: Option<Value>,
-    elasticsearch_destination_configuration: Option<Value>,
-    amazonopensearchservice_destination_configuration: Option<Value>,
-    splunk_destination_configuration: Option<Value>,
-    http_endpoint_destination_configuration: Option<Value>,
-    amazon_open_search_serverless_destination_configuration: Option<Value>,
-    snowflake_destination_configuration: Option<Value>,
-    iceberg_destination_configuration: Option<Value>,
-    #[serde(rename = "MSKSourceConfiguration")]
-    msk_source_configuration: Option<Value>,
-    tags: Option<Vec<TagIn>>,
-    tag_keys: Option<Vec<String>>,
-    limit: Option<i64>,
-    exclusive_start_delivery_stream_name: Option<String>,
-    exclusive_start_tag_key: Option<String>,
-    current_delivery_stream_version_id: Option<String>,
-    destination_id: Option<String>,
-    s3_destination_update: Option<Value>,
-    extended_s3_destination_update: Option<Value>,
-    #[serde(borrow)]
-    record: Option<RecordIn<'a>>,
-    #[serde(borrow)]
-    records: Option<Vec<RecordIn<'a>>>,
-    allow_force_delete: Option<bool>,
-}
-
-impl Req<'_> {
-    fn name(&self) -> Result<&str, JsonError> {
-        self.delivery_stream_name.as_deref().ok_or_else(|| missing("deliveryStreamName"))
+fn err(e: DeliveryError) -> ServiceError {
+    match e {
+        DeliveryError::InvalidArgument(m) => ServiceError::new(&errors::INVALID_ARGUMENT_EXCEPTION, m),
+        DeliveryError::Validation(m) => ServiceError::common("ValidationException", 400, m),
+        DeliveryError::ResourceNotFound(m) => ServiceError::new(&errors::RESOURCE_NOT_FOUND_EXCEPTION, m),
+        DeliveryError::ResourceInUse(m) => ServiceError::new(&errors::RESOURCE_IN_USE_EXCEPTION, m),
+        DeliveryError::LimitExceeded(m) => ServiceError::new(&errors::LIMIT_EXCEEDED_EXCEPTION, m),
+        DeliveryError::ConcurrentModification(m) => ServiceError::new(&errors::CONCURRENT_MODIFICATION_EXCEPTION, m),
+        DeliveryError::ServiceUnavailable(m) => ServiceError::new(&errors::SERVICE_UNAVAILABLE_EXCEPTION, m),
+        DeliveryError::Store(inner) => {
+            tracing::error!(error = %inner, "firehose storage failure");
+            ServiceError::new(
+                &errors::SERVICE_UNAVAILABLE_EXCEPTION,
+                "The service is unavailable. Back off and retry the operation.",
+            )
+        }
     }
 }
 
-fn decode_data(r: &RecordIn, member: &str) -> Result<Vec<u8>, JsonError> {
-    let data = r.data.as_deref().ok_or_else(|| missing(member))?;
-    base64_simd::STANDARD
-        .decode_to_vec(data.as_bytes())
-        .map_err(|_| JsonError::client("SerializationException", format!("{member} is not valid base64.")))
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::new(&errors::INVALID_ARGUMENT_EXCEPTION, message)
 }
 
-/// PutRecordBatch: `data` is each record's base64 text.
-async fn put_batch(delivery: &Delivery, name: &str, data: &[&[u8]]) -> Result<Value, JsonError> {
-    if data.is_empty() || data.len() > limits::BATCH_RECORDS_MAX {
-        return Err(JsonError::client(
-            "ValidationException",
-            format!(
-                "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and {}",
-                limits::BATCH_RECORDS_MAX
+fn limit(value: Option<i32>, default: usize) -> usize {
+    value.and_then(|n| usize::try_from(n).ok()).unwrap_or(default)
+}
+
+fn encryption(input: Option<f::DeliveryStreamEncryptionConfigurationInput>) -> Option<(String, Option<String>)> {
+    input.map(|e| (e.key_type.as_str().to_string(), e.key_arn))
+}
+
+fn tags(tags: Vec<f::Tag>) -> Vec<(String, Option<String>)> {
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
+}
+
+impl f::FirehoseApi for Firehose {
+    async fn create_delivery_stream(
+        &self,
+        _: &Context,
+        input: f::CreateDeliveryStreamInput,
+    ) -> Result<f::CreateDeliveryStreamOutput, ServiceError> {
+        let other = [
+            ("RedshiftDestinationConfiguration", input.redshift_destination_configuration.is_some()),
+            ("ElasticsearchDestinationConfiguration", input.elasticsearch_destination_configuration.is_some()),
+            (
+                "AmazonopensearchserviceDestinationConfiguration",
+                input.amazonopensearchservice_destination_configuration.is_some(),
             ),
-        ));
+            ("SplunkDestinationConfiguration", input.splunk_destination_configuration.is_some()),
+            ("HttpEndpointDestinationConfiguration", input.http_endpoint_destination_configuration.is_some()),
+            (
+                "AmazonOpenSearchServerlessDestinationConfiguration",
+                input.amazon_open_search_serverless_destination_configuration.is_some(),
+            ),
+            ("SnowflakeDestinationConfiguration", input.snowflake_destination_configuration.is_some()),
+            ("IcebergDestinationConfiguration", input.iceberg_destination_configuration.is_some()),
+            ("MSKSourceConfiguration", input.msk_source_configuration.is_some()),
+            ("DatabaseSourceConfiguration", input.database_source_configuration.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given)
+        .map(|(n, _)| n.to_string());
+        if input.s3_destination_configuration.is_some() && input.extended_s3_destination_configuration.is_some() {
+            return Err(invalid("Only one destination configuration may be given."));
+        }
+        let destination = match (input.extended_s3_destination_configuration, input.s3_destination_configuration) {
+            (Some(extended), _) => Some(tarn_wire::to_json_value(extended)),
+            (None, Some(plain)) => Some(tarn_delivery::model::extend_plain_s3(&tarn_wire::to_json_value(plain))),
+            (None, None) => None,
+        };
+        let arn = self
+            .delivery
+            .create(CreateRequest {
+                name: input.delivery_stream_name,
+                stream_type: input.delivery_stream_type.map(|t| t.as_str().to_string()),
+                kinesis_source: input.kinesis_stream_source_configuration.map(|k| (k.kinesis_stream_arn, k.role_arn)),
+                destination,
+                encryption: encryption(input.delivery_stream_encryption_configuration_input),
+                tags: tags(input.tags.unwrap_or_default()),
+                other_destination: other,
+            })
+            .await
+            .map_err(err)?;
+        Ok(f::CreateDeliveryStreamOutput { delivery_stream_arn: Some(arn) })
     }
-    let data: Vec<Vec<u8>> = data
-        .iter()
-        .map(|d| {
-            base64_simd::STANDARD
-                .decode_to_vec(d)
-                .map_err(|_| JsonError::client("SerializationException", "records.member.data is not valid base64."))
+
+    async fn delete_delivery_stream(
+        &self,
+        _: &Context,
+        input: f::DeleteDeliveryStreamInput,
+    ) -> Result<f::DeleteDeliveryStreamOutput, ServiceError> {
+        self.delivery.delete(&input.delivery_stream_name).await.map_err(err).map(|()| f::DeleteDeliveryStreamOutput {})
+    }
+
+    async fn describe_delivery_stream(
+        &self,
+        _: &Context,
+        input: f::DescribeDeliveryStreamInput,
+    ) -> Result<f::DescribeDeliveryStreamOutput, ServiceError> {
+        let description = self.delivery.describe(&input.delivery_stream_name).map_err(err)?;
+        Ok(f::DescribeDeliveryStreamOutput {
+            delivery_stream_description: tarn_wire::from_json_value(&description).inspect_err(|e| {
+                tracing::error!(error = %e, "a stored delivery stream does not read as its description");
+            })?,
         })
-        .collect::<Result<_, _>>()?;
-    let total: usize = data.iter().map(Vec::len).sum();
-    if total > limits::BATCH_BYTES_MAX {
-        return Err(JsonError::client(
-            "InvalidArgumentException",
-            format!(
+    }
+
+    async fn list_delivery_streams(
+        &self,
+        _: &Context,
+        input: f::ListDeliveryStreamsInput,
+    ) -> Result<f::ListDeliveryStreamsOutput, ServiceError> {
+        let (names, more) = self
+            .delivery
+            .list(
+                limit(input.limit, 10),
+                input.delivery_stream_type.map(f::DeliveryStreamType::as_str),
+                input.exclusive_start_delivery_stream_name.as_deref(),
+            )
+            .map_err(err)?;
+        Ok(f::ListDeliveryStreamsOutput { delivery_stream_names: names, has_more_delivery_streams: more })
+    }
+
+    async fn list_tags_for_delivery_stream(
+        &self,
+        _: &Context,
+        input: f::ListTagsForDeliveryStreamInput,
+    ) -> Result<f::ListTagsForDeliveryStreamOutput, ServiceError> {
+        let (tags, more) = self
+            .delivery
+            .list_tags(&input.delivery_stream_name, input.exclusive_start_tag_key.as_deref(), limit(input.limit, 50))
+            .map_err(err)?;
+        Ok(f::ListTagsForDeliveryStreamOutput {
+            tags: tags.into_iter().map(|(key, value)| f::Tag { key, value: Some(value) }).collect(),
+            has_more_tags: more,
+        })
+    }
+
+    async fn put_record(&self, _: &Context, input: f::PutRecordInput) -> Result<f::PutRecordOutput, ServiceError> {
+        let (ids, encrypted) =
+            self.delivery.put(&input.delivery_stream_name, vec![input.record.data]).await.map_err(err)?;
+        let record_id = ids.into_iter().next().ok_or_else(ServiceError::internal)?;
+        Ok(f::PutRecordOutput { record_id, encrypted: Some(encrypted) })
+    }
+
+    async fn put_record_batch(
+        &self,
+        _: &Context,
+        input: f::PutRecordBatchInput,
+    ) -> Result<f::PutRecordBatchOutput, ServiceError> {
+        let data: Vec<Vec<u8>> = input.records.into_iter().map(|r| r.data).collect();
+        let total: usize = data.iter().map(Vec::len).sum();
+        if total > limits::BATCH_BYTES_MAX {
+            return Err(invalid(format!(
                 "Records size exceeds {} bytes limit: the batch holds {total} bytes of data.",
                 limits::BATCH_BYTES_MAX
-            ),
-        ));
-    }
-    let count = data.len();
-    match delivery.put(name, data).await {
-        Ok((ids, encrypted)) => Ok(json!({
-            "FailedPutCount": 0,
-            "Encrypted": encrypted,
-            "RequestResponses": ids.into_iter().map(|id| json!({ "RecordId": id })).collect::<Vec<_>>(),
-        })),
-        // the buffer could not take the batch: every record failed, and says why
-        Err(DeliveryError::Store(e)) => {
-            tracing::error!(error = %e, "firehose buffer append failed");
-            let entry = json!({
-                "ErrorCode": "ServiceUnavailableException",
-                "ErrorMessage": "Slow down: the buffer could not store the record; retry it.",
-            });
-            Ok(json!({
-                "FailedPutCount": count,
-                "Encrypted": false,
-                "RequestResponses": vec![entry; count],
-            }))
+            )));
         }
-        Err(e) => Err(err(e)),
+        let count = data.len();
+        match self.delivery.put(&input.delivery_stream_name, data).await {
+            Ok((ids, encrypted)) => Ok(f::PutRecordBatchOutput {
+                failed_put_count: 0,
+                encrypted: Some(encrypted),
+                request_responses: ids
+                    .into_iter()
+                    .map(|id| f::PutRecordBatchResponseEntry { record_id: Some(id), ..Default::default() })
+                    .collect(),
+            }),
+            // the buffer could not take the batch: every record failed, and says why
+            Err(DeliveryError::Store(e)) => {
+                tracing::error!(error = %e, "firehose buffer append failed");
+                let entry = f::PutRecordBatchResponseEntry {
+                    error_code: Some("ServiceUnavailableException".into()),
+                    error_message: Some("Slow down: the buffer could not store the record; retry it.".into()),
+                    record_id: None,
+                };
+                Ok(f::PutRecordBatchOutput {
+                    failed_put_count: i32::try_from(count).unwrap_or(i32::MAX),
+                    encrypted: Some(false),
+                    request_responses: vec![entry; count],
+                })
+            }
+            Err(e) => Err(err(e)),
+        }
     }
+
+    async fn start_delivery_stream_encryption(
+        &self,
+        _: &Context,
+        input: f::StartDeliveryStreamEncryptionInput,
+    ) -> Result<f::StartDeliveryStreamEncryptionOutput, ServiceError> {
+        self.delivery
+            .start_encryption(
+                &input.delivery_stream_name,
+                encryption(input.delivery_stream_encryption_configuration_input),
+            )
+            .await
+            .map_err(err)
+            .map(|()| f::StartDeliveryStreamEncryptionOutput {})
+    }
+
+    async fn stop_delivery_stream_encryption(
+        &self,
+        _: &Context,
+        input: f::StopDeliveryStreamEncryptionInput,
+    ) -> Result<f::StopDeliveryStreamEncryptionOutput, ServiceError> {
+        self.delivery
+            .stop_encryption(&input.delivery_stream_name)
+            .await
+            .map_err(err)
+            .map(|()| f::StopDeliveryStreamEncryptionOutput {})
+    }
+
+    async fn tag_delivery_stream(
+        &self,
+        _: &Context,
+        input: f::TagDeliveryStreamInput,
+    ) -> Result<f::TagDeliveryStreamOutput, ServiceError> {
+        self.delivery
+            .tag(&input.delivery_stream_name, &tags(input.tags))
+            .await
+            .map_err(err)
+            .map(|()| f::TagDeliveryStreamOutput {})
+    }
+
+    async fn untag_delivery_stream(
+        &self,
+        _: &Context,
+        input: f::UntagDeliveryStreamInput,
+    ) -> Result<f::UntagDeliveryStreamOutput, ServiceError> {
+        self.delivery
+            .untag(&input.delivery_stream_name, &input.tag_keys)
+            .await
+            .map_err(err)
+            .map(|()| f::UntagDeliveryStreamOutput {})
+    }
+
+    async fn update_destination(
+        &self,
+        _: &Context,
+        input: f::UpdateDestinationInput,
+    ) -> Result<f::UpdateDestinationOutput, ServiceError> {
+        let update = match (input.extended_s3_destination_update, input.s3_destination_update) {
+            (Some(extended), _) => tarn_wire::to_json_value(extended),
+            (None, Some(plain)) => tarn_wire::to_json_value(plain),
+            (None, None) => return Err(invalid("An ExtendedS3DestinationUpdate or S3DestinationUpdate is required.")),
+        };
+        self.delivery
+            .update_destination(
+                &input.delivery_stream_name,
+                &input.current_delivery_stream_version_id,
+                &input.destination_id,
+                &update,
+            )
+            .await
+            .map_err(err)
+            .map(|()| f::UpdateDestinationOutput {})
+    }
+}
+
+/// PutRecordBatch as the SDKs send it, read without a general JSON parser (the records'
+/// base64 is nearly all of the body): the request `Doc`, with the data already decoded, or
+/// `None` for anything else, which takes the general path (and its error messages). Either
+/// way the generated checks and validation run on the result.
+pub fn fast_put_record_batch(body: &[u8]) -> Option<Doc> {
+    let (name, data) = scan_batch(body)?;
+    let records = data
+        .into_iter()
+        .map(|d| {
+            let bytes = base64_simd::STANDARD.decode_to_vec(d).ok()?;
+            Some(Doc::Map(vec![(Cow::Borrowed("Data"), Doc::Blob(bytes))]))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Doc::Map(vec![
+        (Cow::Borrowed("DeliveryStreamName"), Doc::Str(name.to_string())),
+        (Cow::Borrowed("Records"), Doc::List(records)),
+    ]))
 }
 
 /// A PutRecordBatch body as the SDKs write it, `{"DeliveryStreamName": "...", "Records":
@@ -257,197 +387,6 @@ fn scan_batch(body: &[u8]) -> Option<(&str, Vec<&[u8]>)> {
         return None;
     }
     Some((name?, records?))
-}
-
-fn limit(value: Option<i64>, default: usize, max: i64, member: &str) -> Result<usize, JsonError> {
-    match value {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
-        Some(n) => Err(JsonError::client(
-            "ValidationException",
-            format!(
-                "1 validation error detected: Value '{n}' at '{member}' failed to satisfy constraint: Member must have value between 1 and {max}"
-            ),
-        )),
-    }
-}
-
-fn tags_of(tags: Option<Vec<TagIn>>) -> Result<Vec<(String, Option<String>)>, JsonError> {
-    tags.unwrap_or_default()
-        .into_iter()
-        .map(|t| Ok((t.key.ok_or_else(|| missing("tags.member.key"))?, t.value)))
-        .collect()
-}
-
-pub async fn handle(delivery: &Delivery, operation: &str, body: &[u8]) -> Result<Value, JsonError> {
-    let body = if body.is_empty() { b"{}".as_slice() } else { body };
-    if operation == "PutRecordBatch"
-        && let Some((name, data)) = scan_batch(body)
-    {
-        return put_batch(delivery, name, &data).await;
-    }
-    let req: Req<'_> = serde_json::from_slice(body)
-        .map_err(|e| JsonError::client("SerializationException", format!("the request body is not valid: {e}")))?;
-    match operation {
-        "CreateDeliveryStream" => {
-            let name = req.name()?.to_string();
-            let other = [
-                ("RedshiftDestinationConfiguration", req.redshift_destination_configuration.is_some()),
-                ("ElasticsearchDestinationConfiguration", req.elasticsearch_destination_configuration.is_some()),
-                (
-                    "AmazonopensearchserviceDestinationConfiguration",
-                    req.amazonopensearchservice_destination_configuration.is_some(),
-                ),
-                ("SplunkDestinationConfiguration", req.splunk_destination_configuration.is_some()),
-                ("HttpEndpointDestinationConfiguration", req.http_endpoint_destination_configuration.is_some()),
-                (
-                    "AmazonOpenSearchServerlessDestinationConfiguration",
-                    req.amazon_open_search_serverless_destination_configuration.is_some(),
-                ),
-                ("SnowflakeDestinationConfiguration", req.snowflake_destination_configuration.is_some()),
-                ("IcebergDestinationConfiguration", req.iceberg_destination_configuration.is_some()),
-                ("MSKSourceConfiguration", req.msk_source_configuration.is_some()),
-            ]
-            .into_iter()
-            .find(|(_, given)| *given)
-            .map(|(n, _)| n.to_string());
-            let given = usize::from(req.s3_destination_configuration.is_some())
-                + usize::from(req.extended_s3_destination_configuration.is_some());
-            if given > 1 {
-                return Err(JsonError::client(
-                    "InvalidArgumentException",
-                    "Only one destination configuration may be given.",
-                ));
-            }
-            let destination = req
-                .extended_s3_destination_configuration
-                .clone()
-                .or_else(|| req.s3_destination_configuration.as_ref().map(tarn_delivery::model::extend_plain_s3));
-            let kinesis_source = match req.kinesis_stream_source_configuration {
-                Some(k) => Some((
-                    k.kinesis_stream_arn.ok_or_else(|| missing("kinesisStreamSourceConfiguration.kinesisStreamARN"))?,
-                    k.role_arn.ok_or_else(|| missing("kinesisStreamSourceConfiguration.roleARN"))?,
-                )),
-                None => None,
-            };
-            let encryption = match req.delivery_stream_encryption_configuration_input {
-                Some(e) => Some((
-                    e.key_type.ok_or_else(|| missing("deliveryStreamEncryptionConfigurationInput.keyType"))?,
-                    e.key_arn,
-                )),
-                None => None,
-            };
-            let arn = delivery
-                .create(CreateRequest {
-                    name,
-                    stream_type: req.delivery_stream_type,
-                    kinesis_source,
-                    destination,
-                    encryption,
-                    tags: tags_of(req.tags)?,
-                    other_destination: other,
-                })
-                .await
-                .map_err(err)?;
-            Ok(json!({ "DeliveryStreamARN": arn }))
-        }
-        "DescribeDeliveryStream" => {
-            limit(req.limit, 1, 10_000, "limit")?;
-            let d = delivery.describe(req.name()?).map_err(err)?;
-            Ok(json!({ "DeliveryStreamDescription": d }))
-        }
-        "ListDeliveryStreams" => {
-            let n = limit(req.limit, 10, 10_000, "limit")?;
-            let (names, more) = delivery
-                .list(n, req.delivery_stream_type.as_deref(), req.exclusive_start_delivery_stream_name.as_deref())
-                .map_err(err)?;
-            Ok(json!({ "DeliveryStreamNames": names, "HasMoreDeliveryStreams": more }))
-        }
-        "DeleteDeliveryStream" => {
-            let _ = req.allow_force_delete;
-            delivery.delete(req.name()?).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "UpdateDestination" => {
-            let name = req.name()?;
-            let version = req
-                .current_delivery_stream_version_id
-                .as_deref()
-                .ok_or_else(|| missing("currentDeliveryStreamVersionId"))?;
-            let dest_id = req.destination_id.as_deref().ok_or_else(|| missing("destinationId"))?;
-            let update =
-                req.extended_s3_destination_update.clone().or_else(|| req.s3_destination_update.clone()).ok_or_else(
-                    || {
-                        JsonError::client(
-                            "InvalidArgumentException",
-                            "An ExtendedS3DestinationUpdate or S3DestinationUpdate is required.",
-                        )
-                    },
-                )?;
-            delivery.update_destination(name, version, dest_id, &update).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "PutRecord" => {
-            let name = req.name()?;
-            let record = req.record.as_ref().ok_or_else(|| missing("record"))?;
-            let data = decode_data(record, "record.data")?;
-            let (ids, encrypted) = delivery.put(name, vec![data]).await.map_err(err)?;
-            Ok(json!({ "RecordId": ids[0], "Encrypted": encrypted }))
-        }
-        "PutRecordBatch" => {
-            let name = req.name()?;
-            let records = req.records.as_ref().ok_or_else(|| missing("records"))?;
-            let data: Vec<&[u8]> = records
-                .iter()
-                .map(|r| r.data.as_deref().map(str::as_bytes).ok_or_else(|| missing("records.member.data")))
-                .collect::<Result<_, _>>()?;
-            put_batch(delivery, name, &data).await
-        }
-        "TagDeliveryStream" => {
-            let name = req.name()?.to_string();
-            let tags = tags_of(req.tags)?;
-            if tags.is_empty() || tags.len() > limits::TAGS_MAX {
-                return Err(JsonError::client(
-                    "ValidationException",
-                    "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length between 1 and 50",
-                ));
-            }
-            delivery.tag(&name, &tags).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "UntagDeliveryStream" => {
-            let keys = req.tag_keys.clone().ok_or_else(|| missing("tagKeys"))?;
-            delivery.untag(req.name()?, &keys).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "ListTagsForDeliveryStream" => {
-            let n = limit(req.limit, 50, 50, "limit")?;
-            let (tags, more) =
-                delivery.list_tags(req.name()?, req.exclusive_start_tag_key.as_deref(), n).map_err(err)?;
-            let tags: Vec<Value> = tags.into_iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
-            Ok(json!({ "Tags": tags, "HasMoreTags": more }))
-        }
-        "StartDeliveryStreamEncryption" => {
-            let name = req.name()?.to_string();
-            let key = match req.delivery_stream_encryption_configuration_input {
-                Some(e) => Some((
-                    e.key_type.ok_or_else(|| missing("deliveryStreamEncryptionConfigurationInput.keyType"))?,
-                    e.key_arn,
-                )),
-                None => None,
-            };
-            delivery.start_encryption(&name, key).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        "StopDeliveryStreamEncryption" => {
-            delivery.stop_encryption(req.name()?).await.map_err(err)?;
-            Ok(json!({}))
-        }
-        other => Err(JsonError::client(
-            "UnknownOperationException",
-            format!("Firehose operation {other} is not supported by tarn"),
-        )),
-    }
 }
 
 #[cfg(test)]

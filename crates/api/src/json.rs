@@ -126,35 +126,6 @@ pub fn auth_error(e: &AuthError, request_date: Option<&str>, now: time::OffsetDa
     ServiceError::common(code, 400, message)
 }
 
-/// The error type of the handlers not yet on their generated traits (Glue, Athena, Firehose):
-/// they run after the generated validation, and their errors become `ServiceError`s.
-#[derive(Debug)]
-pub struct JsonError {
-    pub status: StatusCode,
-    pub kind: &'static str,
-    pub message: String,
-}
-
-impl JsonError {
-    pub fn client(kind: &'static str, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, kind, message: message.into() }
-    }
-
-    pub fn internal() -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "InternalFailure",
-            message: "We encountered an internal error. Please try again.".into(),
-        }
-    }
-}
-
-impl From<JsonError> for ServiceError {
-    fn from(e: JsonError) -> Self {
-        ServiceError::common(e.kind, e.status.as_u16(), e.message)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,8 +71,9 @@ struct ApiInner {
     s3: S3Service,
     store: tarn_store::Store,
     kinesis: kinesis::Kinesis,
-    crawlers: tarn_catalog::crawler::Crawlers,
-    athena: tarn_query::athena::Athena,
+    firehose: firehose::Firehose,
+    glue: glue::Glue,
+    athena: athena::Athena,
     delivery: tarn_delivery::Delivery,
     identities: Identities,
     metrics: metrics::Metrics,
@@ -98,8 +99,9 @@ impl Api {
                 s3,
                 store,
                 kinesis: kinesis::Kinesis { streams },
-                crawlers,
-                athena,
+                firehose: firehose::Firehose { delivery: delivery.clone() },
+                glue: glue::Glue { crawlers },
+                athena: athena::Athena { athena },
                 delivery,
                 identities,
                 metrics: metrics::Metrics::default(),
@@ -168,6 +170,9 @@ impl Api {
         if let Some(target) = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string) {
             let (service, operation, resp) = self.json_protocol(req, &target, request_id).await;
             return (service, operation, resp);
+        }
+        if let Some(model) = rest_service(&req) {
+            return self.rest_protocol(req, model, request_id).await;
         }
         if is_query_protocol(&req) {
             let (operation, resp) = self.query_protocol(req, request_id).await;
@@ -260,7 +265,12 @@ impl Api {
         };
         // a body that is not a document (empty, truncated, `null`, a bare string) is a
         // SerializationException without a message, as AWS answers it
-        let mut doc = match format.parse(&body) {
+        // PutRecordBatch as the SDKs write it skips the general parser (the same checks run)
+        let fast = match (model.name, op.name, format) {
+            ("firehose", "PutRecordBatch", json::Format::Json(_)) => firehose::fast_put_record_batch(&body),
+            _ => None,
+        };
+        let mut doc = match fast.or_else(|| format.parse(&body)) {
             Some(doc @ (tarn_wire::Doc::Map(_) | tarn_wire::Doc::List(_))) => doc,
             _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
         };
@@ -295,6 +305,92 @@ impl Api {
         answer(resp)
     }
 
+    /// Answers a REST-JSON request (Athena as current SDKs send it): the operation is the
+    /// method and path, its members come from the path, the query string, the headers and the
+    /// body; then the same signature check, type checks, validation and handler as the JSON
+    /// protocols.
+    async fn rest_protocol(
+        &self,
+        req: Request<Incoming>,
+        model: &'static tarn_wire::model::ServiceModel,
+        request_id: &str,
+    ) -> (&'static str, String, Response<s3s::Body>) {
+        const BODY_MAX: usize = 8 * 1024 * 1024;
+        let format = json::Format::Json("application/json");
+        let Some((op, labels)) = tarn_wire::rest::route(model, req.method().as_str(), req.uri().path()) else {
+            let e = tarn_wire::ServiceError::common(
+                "UnknownOperationException",
+                404,
+                format!("{} has no operation at {} {}", model.service_id, req.method(), req.uri().path()),
+            );
+            return (model.name, "unknown".into(), json::error(&e, format));
+        };
+        let answer = |resp| (model.name, op.name.to_string(), resp);
+        let (parts, body) = req.into_parts();
+        let body = match http_body_util::Limited::new(body, BODY_MAX).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                let e =
+                    tarn_wire::ServiceError::serialization(Some("the request body is too large or incomplete".into()));
+                return answer(json::error(&e, format));
+            }
+        };
+        let body_doc = if body.iter().all(u8::is_ascii_whitespace) {
+            tarn_wire::Doc::empty()
+        } else {
+            match format.parse(&body) {
+                Some(doc @ tarn_wire::Doc::Map(_)) => doc,
+                _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
+            }
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let identities = &self.inner.identities;
+        let verified = match sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string)) {
+            Ok(v) => v,
+            Err(e) => {
+                let date = parts.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+                return answer(json::error(&json::auth_error(&e, date, now), format));
+            }
+        };
+        let Some(principal) = identities.principal_for(&verified.access_key_id) else {
+            let e = json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id), None, now);
+            return answer(json::error(&e, format));
+        };
+        let cx = tarn_wire::Context {
+            request_id: request_id.to_string(),
+            region: verified.region,
+            account_id: principal.account_id,
+            access_key_id: verified.access_key_id,
+            principal_arn: principal.arn,
+            user_id: principal.user_id,
+        };
+        let query = parts.uri.query().map(parse_form).unwrap_or_default();
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+            .collect();
+        let mut doc = tarn_wire::rest::bind(model, op, body_doc, &labels, &query, &headers);
+        if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Rest) {
+            return answer(json::error(&e, format));
+        }
+        let resp = match self.dispatch(model, op, &cx, doc).await {
+            Ok(out) => {
+                let (headers, body) = tarn_wire::rest::answer(model, op, out);
+                let mut resp = json::ok(&body, format);
+                *resp.status_mut() = StatusCode::from_u16(op.status).unwrap_or(StatusCode::OK);
+                for (k, v) in headers {
+                    if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+                        resp.headers_mut().insert(k, v);
+                    }
+                }
+                resp
+            }
+            Err(e) => json::error(&e, format),
+        };
+        answer(resp)
+    }
+
     /// Runs a checked, validated request on its service's handler.
     async fn dispatch(
         &self,
@@ -313,19 +409,19 @@ impl Api {
                 let op = generated::kinesis::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::kinesis::dispatch(&self.inner.kinesis, cx, op, doc).await
             }
-            // not yet on their generated traits: the validated request as JSON, to the
-            // hand-written handler
-            name => {
-                let body = tarn_wire::doc::to_json(&doc);
-                let value = match name {
-                    "glue" => glue::handle(&self.inner.crawlers, op.name, &body).await,
-                    "athena" => athena::handle(&self.inner.athena, op.name, &body).await,
-                    "firehose" => firehose::handle(&self.inner.delivery, op.name, &body).await,
-                    _ => return Err(unknown()),
-                }?;
-                let bytes = serde_json::to_vec(&value).map_err(|_| tarn_wire::ServiceError::internal())?;
-                tarn_wire::doc::from_json(&bytes).ok_or_else(tarn_wire::ServiceError::internal)
+            "firehose" => {
+                let op = generated::firehose::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::firehose::dispatch(&self.inner.firehose, cx, op, doc).await
             }
+            "glue" => {
+                let op = generated::glue::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::glue::dispatch(&self.inner.glue, cx, op, doc).await
+            }
+            "athena" => {
+                let op = generated::athena::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::athena::dispatch(&self.inner.athena, cx, op, doc).await
+            }
+            _ => Err(unknown()),
         }
     }
 
@@ -408,6 +504,12 @@ fn parse_form(s: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// A request signed for a REST-JSON service tarn serves (Athena, by its SigV4 scope).
+fn rest_service(req: &Request<Incoming>) -> Option<&'static tarn_wire::model::ServiceModel> {
+    let (_, _, _, service) = sigv4::credential_scope(&parts_ref(req))?;
+    tarn_wire::by_signing_name(&service).filter(|m| m.protocol == tarn_wire::model::Protocol::RestJson)
 }
 
 /// Query-protocol requests (STS): a SigV4 scope naming sts/iam, or a form POST to `/` with an

@@ -141,6 +141,10 @@ pub fn service(config: &ServiceConfig, model: &Model) -> String {
         closure(model, r, &mut encoded);
     }
     let all: BTreeSet<String> = decoded.union(&encoded).cloned().collect();
+    // every type both ways: answers built from stored documents (a Glue table, a Firehose
+    // destination) are read with from_doc, and requests kept as documents written with to_doc
+    let decoded = all.clone();
+    let encoded = all.clone();
     let ids: BTreeMap<String, usize> = all.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
     let patterns: BTreeMap<String, usize> = all
         .iter()
@@ -500,6 +504,11 @@ fn struct_type(cx: &Ctx, name: &str, out: &mut String) {
         }
     }
     out.push_str("}\n\n");
+    let _ = writeln!(
+        out,
+        "impl crate::Shaped for {ty} {{\n    const MODEL: &'static crate::model::ServiceModel = &MODEL;\n    const SHAPE: crate::model::ShapeId = {};\n}}\n",
+        cx.ids[name]
+    );
     if cx.decoded.contains(name) {
         let _ = writeln!(
             out,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tarn_testkit::TestServer;
-use tarn_testkit::python::run_script;
+use tarn_testkit::python::{LATEST_BOTO3, run_script, run_script_in};
 
 fn script(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
@@ -14,6 +14,21 @@ fn script(name: &str) -> std::path::PathBuf {
 fn athena_queries_tables_in_the_catalog() {
     let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
     let out = run_script(&mut server, &script("athena_basic.py"), &[], Duration::from_secs(300));
+    assert!(out.contains("athena: 0 failures"), "{out}");
+}
+
+/// The newest boto3 sends Athena's operations as REST-JSON (`POST /query-executions`, `GET
+/// /query-executions/{id}/results`, ...): the same script passes over that binding.
+#[test]
+fn athena_over_rest_json_as_the_newest_boto3_sends_it() {
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script_in(
+        &LATEST_BOTO3,
+        &mut server,
+        &script("athena_basic.py"),
+        &["--protocol", "rest-json"],
+        Duration::from_secs(300),
+    );
     assert!(out.contains("athena: 0 failures"), "{out}");
 }
 

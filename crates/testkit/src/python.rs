@@ -13,6 +13,25 @@ use crate::TestServer;
 /// here too so the install is the same on every machine.
 pub const PINS: &[&str] = &["awscli==1.46.3", "boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3"];
 
+/// A venv of pinned Python clients under the target dir.
+pub struct Venv {
+    pub dir: &'static str,
+    pub pins: &'static [&'static str],
+    /// What `import` must succeed for the venv to count as ready.
+    pub imports: &'static str,
+}
+
+/// aws-cli and boto3, as most tests use them.
+pub const SMOKE: Venv = Venv { dir: "smoke-venv", pins: PINS, imports: "import boto3, awscli" };
+
+/// The newest boto3 (whose Athena speaks REST-JSON: botocore 1.44.13 moved it off JSON 1.1),
+/// which cannot share a venv with aws-cli v1 (that pins an older botocore).
+pub const LATEST_BOTO3: Venv = Venv {
+    dir: "boto3-latest-venv",
+    pins: &["boto3==1.44.18", "botocore==1.44.18", "s3transfer==0.19.3"],
+    imports: "import boto3",
+};
+
 pub fn target_dir() -> PathBuf {
     // a test binary lives in <target>/<profile>/deps/
     let exe = std::env::current_exe().expect("current test executable");
@@ -48,14 +67,19 @@ pub fn run_checked(cmd: &mut Command, what: &str) {
 /// after a successful install (venvs cannot be renamed into place: their scripts hold
 /// absolute paths). A half-made or outdated venv is removed and made again.
 pub fn ensure_venv() -> PathBuf {
+    ensure(&SMOKE)
+}
+
+/// Returns the venv `spec` describes, creating it if needed (see [`ensure_venv`]).
+pub fn ensure(spec: &Venv) -> PathBuf {
     let target = target_dir();
-    let venv = target.join("smoke-venv");
+    let venv = target.join(spec.dir);
     let marker = venv.join(".installed");
-    let want = PINS.join("\n");
+    let want = spec.pins.join("\n");
     let ready = || {
         fs::read_to_string(&marker).is_ok_and(|m| m == want)
             && Command::new(venv_python(&venv))
-                .args(["-c", "import boto3, awscli"])
+                .args(["-c", spec.imports])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -70,18 +94,18 @@ pub fn ensure_venv() -> PathBuf {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(target.join("smoke-venv.lock"))
-        .expect("open smoke-venv.lock");
-    lock.lock().expect("lock smoke-venv.lock");
+        .open(target.join(format!("{}.lock", spec.dir)))
+        .expect("open the venv lock");
+    lock.lock().expect("lock the venv lock");
     if ready() {
         return venv; // another process made it while we waited
     }
 
     let python = python3();
     let started = Instant::now();
-    eprintln!("python venv: creating {} with {}", venv.display(), PINS.join(" "));
+    eprintln!("python venv: creating {} with {}", venv.display(), spec.pins.join(" "));
     if venv.exists() {
-        fs::remove_dir_all(&venv).expect("remove stale smoke-venv");
+        fs::remove_dir_all(&venv).expect("remove a stale venv");
     }
     run_checked(
         Command::new(&python).arg("-m").arg("venv").arg(&venv),
@@ -90,7 +114,7 @@ pub fn ensure_venv() -> PathBuf {
     run_checked(
         Command::new(venv_python(&venv))
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"])
-            .args(PINS),
+            .args(spec.pins),
         "pip install of the pinned AWS clients",
     );
     fs::write(&marker, &want).expect("write venv marker");
@@ -115,7 +139,12 @@ pub fn python3() -> PathBuf {
 /// and nothing from the host's AWS or Python setup. Panics with the script's output and the
 /// reason when it fails, times out, or the server dies under it. Returns its stdout.
 pub fn run_script(server: &mut TestServer, script: &Path, args: &[&str], timeout: Duration) -> String {
-    let venv = ensure_venv();
+    run_script_in(&SMOKE, server, script, args, timeout)
+}
+
+/// [`run_script`] in the venv `spec` describes.
+pub fn run_script_in(spec: &Venv, server: &mut TestServer, script: &Path, args: &[&str], timeout: Duration) -> String {
+    let venv = ensure(spec);
     let dir = tempfile::Builder::new().prefix("tarn-py-").tempdir().expect("temp dir");
     let path = std::env::join_paths(
         std::iter::once(venv_bin(&venv)).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),

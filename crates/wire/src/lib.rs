@@ -18,6 +18,7 @@ pub mod doc;
 mod error;
 pub mod model;
 pub mod query;
+pub mod rest;
 mod time;
 mod validate;
 
@@ -58,6 +59,28 @@ pub fn prepare(
     let Some(input) = op.input else { return Ok(()) };
     check(model, input, doc, scalars)?;
     validate(model, input, doc)
+}
+
+/// A generated type that knows its shape in its service's table.
+pub trait Shaped {
+    const MODEL: &'static model::ServiceModel;
+    const SHAPE: model::ShapeId;
+}
+
+/// Reads a stored JSON document (a Glue table, a Firehose destination as tarn keeps them) as
+/// the generated type of its shape: type-checked and normalised like a request, but not
+/// validated (what was stored is what tarn accepted).
+pub fn from_json_value<T: Shaped + FromDoc>(value: &serde_json::Value) -> Result<T, ServiceError> {
+    let bytes = serde_json::to_vec(value).map_err(|_| ServiceError::internal())?;
+    let mut doc = doc::from_json(&bytes).ok_or_else(ServiceError::internal)?;
+    check(T::MODEL, T::SHAPE, &mut doc, Scalars::Typed)?;
+    T::from_doc(doc)
+}
+
+/// A generated value as the JSON document its shape describes (blobs base64, timestamps
+/// epoch seconds).
+pub fn to_json_value<T: ToDoc>(value: T) -> serde_json::Value {
+    serde_json::from_slice(&doc::to_json(&value.to_doc())).unwrap_or(serde_json::Value::Null)
 }
 
 /// Finds the service and operation an `X-Amz-Target: <prefix>.<Operation>` names.

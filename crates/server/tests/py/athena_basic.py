@@ -1,4 +1,6 @@
 """Athena through boto3 over tables in the Glue catalog: executions, results, errors, workgroups."""
+import sys
+
 import boto3
 
 from tarn_checks import check, error_code, finish, wait_query
@@ -6,6 +8,13 @@ from tarn_checks import check, error_code, finish, wait_query
 s3 = boto3.client("s3")
 glue = boto3.client("glue")
 athena = boto3.client("athena")
+
+# run with `--protocol rest-json` by the newest boto3, whose Athena speaks REST-JSON (older ones
+# send JSON 1.1 with X-Amz-Target): the same checks hold for both bindings
+if "--protocol" in sys.argv:
+    want = sys.argv[sys.argv.index("--protocol") + 1]
+    check(athena.meta.service_model.protocol == want,
+          f"this boto3 ({boto3.__version__}) speaks {athena.meta.service_model.protocol} to Athena, as wanted: {want}")
 
 
 def wait(qid, timeout=60):

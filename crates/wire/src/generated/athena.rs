@@ -872,6 +872,11 @@ pub struct AclConfiguration {
     pub s3_acl_option: S3AclOption,
 }
 
+impl crate::Shaped for AclConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 0;
+}
+
 impl crate::FromDoc for AclConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -900,6 +905,23 @@ pub struct AthenaError {
     pub error_type: ::std::option::Option<i32>,
     /// `Retryable`
     pub retryable: ::std::option::Option<bool>,
+}
+
+impl crate::Shaped for AthenaError {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 2;
+}
+
+impl crate::FromDoc for AthenaError {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_category: f.opt("ErrorCategory")?,
+            error_message: f.opt("ErrorMessage")?,
+            error_type: f.opt("ErrorType")?,
+            retryable: f.opt("Retryable")?,
+        })
+    }
 }
 
 impl crate::ToDoc for AthenaError {
@@ -966,12 +988,25 @@ pub struct BatchGetNamedQueryInput {
     pub named_query_ids: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for BatchGetNamedQueryInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 5;
+}
+
 impl crate::FromDoc for BatchGetNamedQueryInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
         Ok(Self {
             named_query_ids: f.req("NamedQueryIds")?,
         })
+    }
+}
+
+impl crate::ToDoc for BatchGetNamedQueryInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("NamedQueryIds", self.named_query_ids);
+        f.into_doc()
     }
 }
 
@@ -982,6 +1017,21 @@ pub struct BatchGetNamedQueryOutput {
     pub named_queries: ::std::option::Option<::std::vec::Vec<NamedQuery>>,
     /// `UnprocessedNamedQueryIds`
     pub unprocessed_named_query_ids: ::std::option::Option<::std::vec::Vec<UnprocessedNamedQueryId>>,
+}
+
+impl crate::Shaped for BatchGetNamedQueryOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 6;
+}
+
+impl crate::FromDoc for BatchGetNamedQueryOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            named_queries: f.opt("NamedQueries")?,
+            unprocessed_named_query_ids: f.opt("UnprocessedNamedQueryIds")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchGetNamedQueryOutput {
@@ -1000,12 +1050,25 @@ pub struct BatchGetQueryExecutionInput {
     pub query_execution_ids: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for BatchGetQueryExecutionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 7;
+}
+
 impl crate::FromDoc for BatchGetQueryExecutionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
         Ok(Self {
             query_execution_ids: f.req("QueryExecutionIds")?,
         })
+    }
+}
+
+impl crate::ToDoc for BatchGetQueryExecutionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("QueryExecutionIds", self.query_execution_ids);
+        f.into_doc()
     }
 }
 
@@ -1016,6 +1079,21 @@ pub struct BatchGetQueryExecutionOutput {
     pub query_executions: ::std::option::Option<::std::vec::Vec<QueryExecution>>,
     /// `UnprocessedQueryExecutionIds`
     pub unprocessed_query_execution_ids: ::std::option::Option<::std::vec::Vec<UnprocessedQueryExecutionId>>,
+}
+
+impl crate::Shaped for BatchGetQueryExecutionOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 8;
+}
+
+impl crate::FromDoc for BatchGetQueryExecutionOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            query_executions: f.opt("QueryExecutions")?,
+            unprocessed_query_execution_ids: f.opt("UnprocessedQueryExecutionIds")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchGetQueryExecutionOutput {
@@ -1034,6 +1112,11 @@ pub struct Classification {
     pub name: ::std::option::Option<::std::string::String>,
     /// `Properties`
     pub properties: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::Shaped for Classification {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 13;
 }
 
 impl crate::FromDoc for Classification {
@@ -1066,6 +1149,11 @@ pub struct CloudWatchLoggingConfiguration {
     pub log_stream_name_prefix: ::std::option::Option<::std::string::String>,
     /// `LogTypes`
     pub log_types: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::vec::Vec<::std::string::String>>>,
+}
+
+impl crate::Shaped for CloudWatchLoggingConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 15;
 }
 
 impl crate::FromDoc for CloudWatchLoggingConfiguration {
@@ -1114,6 +1202,29 @@ pub struct ColumnInfo {
     pub table_name: ::std::option::Option<::std::string::String>,
     /// `Type` (required)
     pub r#type: ::std::string::String,
+}
+
+impl crate::Shaped for ColumnInfo {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 16;
+}
+
+impl crate::FromDoc for ColumnInfo {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            case_sensitive: f.opt("CaseSensitive")?,
+            catalog_name: f.opt("CatalogName")?,
+            label: f.opt("Label")?,
+            name: f.req("Name")?,
+            nullable: f.opt("Nullable")?,
+            precision: f.opt("Precision")?,
+            scale: f.opt("Scale")?,
+            schema_name: f.opt("SchemaName")?,
+            table_name: f.opt("TableName")?,
+            r#type: f.req("Type")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ColumnInfo {
@@ -1176,6 +1287,13 @@ impl std::fmt::Display for ColumnNullable {
     }
 }
 
+impl crate::FromDoc for ColumnNullable {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for ColumnNullable {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -1225,6 +1343,13 @@ impl std::fmt::Display for CompatibilityConfidence {
     }
 }
 
+impl crate::FromDoc for CompatibilityConfidence {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for CompatibilityConfidence {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -1240,6 +1365,22 @@ pub struct CompatibilityContext {
     pub source_query_execution_id: ::std::option::Option<::std::string::String>,
     /// `SourceWorkGroup`
     pub source_work_group: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for CompatibilityContext {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 20;
+}
+
+impl crate::FromDoc for CompatibilityContext {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            id: f.opt("Id")?,
+            source_query_execution_id: f.opt("SourceQueryExecutionId")?,
+            source_work_group: f.opt("SourceWorkGroup")?,
+        })
+    }
 }
 
 impl crate::ToDoc for CompatibilityContext {
@@ -1271,6 +1412,27 @@ pub struct CompatibilityResult {
     pub target_query_execution_attempts: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// `TargetQueryExecutionId`
     pub target_query_execution_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for CompatibilityResult {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 22;
+}
+
+impl crate::FromDoc for CompatibilityResult {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            confidence: f.opt("Confidence")?,
+            id: f.opt("Id")?,
+            result_summary: f.opt("ResultSummary")?,
+            source_query_execution_id: f.opt("SourceQueryExecutionId")?,
+            status: f.opt("Status")?,
+            target_query: f.opt("TargetQuery")?,
+            target_query_execution_attempts: f.opt("TargetQueryExecutionAttempts")?,
+            target_query_execution_id: f.opt("TargetQueryExecutionId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for CompatibilityResult {
@@ -1326,6 +1488,13 @@ impl std::fmt::Display for CompatibilityStatus {
     }
 }
 
+impl crate::FromDoc for CompatibilityStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for CompatibilityStatus {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -1349,6 +1518,11 @@ pub struct CreateNamedQueryInput {
     pub work_group: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for CreateNamedQueryInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 26;
+}
+
 impl crate::FromDoc for CreateNamedQueryInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1363,11 +1537,38 @@ impl crate::FromDoc for CreateNamedQueryInput {
     }
 }
 
+impl crate::ToDoc for CreateNamedQueryInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(6);
+        f.put_opt("ClientRequestToken", self.client_request_token);
+        f.put("Database", self.database);
+        f.put_opt("Description", self.description);
+        f.put("Name", self.name);
+        f.put("QueryString", self.query_string);
+        f.put_opt("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `CreateNamedQueryOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateNamedQueryOutput {
     /// `NamedQueryId`
     pub named_query_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for CreateNamedQueryOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 27;
+}
+
+impl crate::FromDoc for CreateNamedQueryOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            named_query_id: f.opt("NamedQueryId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for CreateNamedQueryOutput {
@@ -1391,6 +1592,11 @@ pub struct CreateWorkGroupInput {
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
 }
 
+impl crate::Shaped for CreateWorkGroupInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 28;
+}
+
 impl crate::FromDoc for CreateWorkGroupInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1403,9 +1609,32 @@ impl crate::FromDoc for CreateWorkGroupInput {
     }
 }
 
+impl crate::ToDoc for CreateWorkGroupInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("Configuration", self.configuration);
+        f.put_opt("Description", self.description);
+        f.put("Name", self.name);
+        f.put_opt("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `CreateWorkGroupOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateWorkGroupOutput {
+}
+
+impl crate::Shaped for CreateWorkGroupOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 29;
+}
+
+impl crate::FromDoc for CreateWorkGroupOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for CreateWorkGroupOutput {
@@ -1419,6 +1648,11 @@ impl crate::ToDoc for CreateWorkGroupOutput {
 pub struct CustomerContentEncryptionConfiguration {
     /// `KmsKey` (required)
     pub kms_key: ::std::string::String,
+}
+
+impl crate::Shaped for CustomerContentEncryptionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 30;
 }
 
 impl crate::FromDoc for CustomerContentEncryptionConfiguration {
@@ -1445,6 +1679,20 @@ pub struct Datum {
     pub var_char_value: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for Datum {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 33;
+}
+
+impl crate::FromDoc for Datum {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            var_char_value: f.opt("VarCharValue")?,
+        })
+    }
+}
+
 impl crate::ToDoc for Datum {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(1);
@@ -1460,6 +1708,11 @@ pub struct DeleteNamedQueryInput {
     pub named_query_id: ::std::string::String,
 }
 
+impl crate::Shaped for DeleteNamedQueryInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 35;
+}
+
 impl crate::FromDoc for DeleteNamedQueryInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1469,9 +1722,29 @@ impl crate::FromDoc for DeleteNamedQueryInput {
     }
 }
 
+impl crate::ToDoc for DeleteNamedQueryInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("NamedQueryId", self.named_query_id);
+        f.into_doc()
+    }
+}
+
 /// `DeleteNamedQueryOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteNamedQueryOutput {
+}
+
+impl crate::Shaped for DeleteNamedQueryOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 36;
+}
+
+impl crate::FromDoc for DeleteNamedQueryOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteNamedQueryOutput {
@@ -1489,6 +1762,11 @@ pub struct DeleteWorkGroupInput {
     pub work_group: ::std::string::String,
 }
 
+impl crate::Shaped for DeleteWorkGroupInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 37;
+}
+
 impl crate::FromDoc for DeleteWorkGroupInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1499,9 +1777,30 @@ impl crate::FromDoc for DeleteWorkGroupInput {
     }
 }
 
+impl crate::ToDoc for DeleteWorkGroupInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("RecursiveDeleteOption", self.recursive_delete_option);
+        f.put("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `DeleteWorkGroupOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteWorkGroupOutput {
+}
+
+impl crate::Shaped for DeleteWorkGroupOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 38;
+}
+
+impl crate::FromDoc for DeleteWorkGroupOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteWorkGroupOutput {
@@ -1517,6 +1816,11 @@ pub struct EncryptionConfiguration {
     pub encryption_option: EncryptionOption,
     /// `KmsKey`
     pub kms_key: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for EncryptionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 41;
 }
 
 impl crate::FromDoc for EncryptionConfiguration {
@@ -1611,6 +1915,11 @@ pub struct EngineConfiguration {
     pub spark_properties: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
 }
 
+impl crate::Shaped for EngineConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 43;
+}
+
 impl crate::FromDoc for EngineConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1647,6 +1956,11 @@ pub struct EngineVersion {
     pub selected_engine_version: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for EngineVersion {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 44;
+}
+
 impl crate::FromDoc for EngineVersion {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1673,6 +1987,11 @@ pub struct GetNamedQueryInput {
     pub named_query_id: ::std::string::String,
 }
 
+impl crate::Shaped for GetNamedQueryInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 51;
+}
+
 impl crate::FromDoc for GetNamedQueryInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1682,11 +2001,33 @@ impl crate::FromDoc for GetNamedQueryInput {
     }
 }
 
+impl crate::ToDoc for GetNamedQueryInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("NamedQueryId", self.named_query_id);
+        f.into_doc()
+    }
+}
+
 /// `GetNamedQueryOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetNamedQueryOutput {
     /// `NamedQuery`
     pub named_query: ::std::option::Option<NamedQuery>,
+}
+
+impl crate::Shaped for GetNamedQueryOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 52;
+}
+
+impl crate::FromDoc for GetNamedQueryOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            named_query: f.opt("NamedQuery")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetNamedQueryOutput {
@@ -1704,6 +2045,11 @@ pub struct GetQueryExecutionInput {
     pub query_execution_id: ::std::string::String,
 }
 
+impl crate::Shaped for GetQueryExecutionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 53;
+}
+
 impl crate::FromDoc for GetQueryExecutionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1713,11 +2059,33 @@ impl crate::FromDoc for GetQueryExecutionInput {
     }
 }
 
+impl crate::ToDoc for GetQueryExecutionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("QueryExecutionId", self.query_execution_id);
+        f.into_doc()
+    }
+}
+
 /// `GetQueryExecutionOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetQueryExecutionOutput {
     /// `QueryExecution`
     pub query_execution: ::std::option::Option<QueryExecution>,
+}
+
+impl crate::Shaped for GetQueryExecutionOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 54;
+}
+
+impl crate::FromDoc for GetQueryExecutionOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            query_execution: f.opt("QueryExecution")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetQueryExecutionOutput {
@@ -1741,6 +2109,11 @@ pub struct GetQueryResultsInput {
     pub query_result_type: ::std::option::Option<QueryResultType>,
 }
 
+impl crate::Shaped for GetQueryResultsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 55;
+}
+
 impl crate::FromDoc for GetQueryResultsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1753,6 +2126,17 @@ impl crate::FromDoc for GetQueryResultsInput {
     }
 }
 
+impl crate::ToDoc for GetQueryResultsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put("QueryExecutionId", self.query_execution_id);
+        f.put_opt("QueryResultType", self.query_result_type);
+        f.into_doc()
+    }
+}
+
 /// `GetQueryResultsOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetQueryResultsOutput {
@@ -1762,6 +2146,22 @@ pub struct GetQueryResultsOutput {
     pub result_set: ::std::option::Option<ResultSet>,
     /// `UpdateCount`
     pub update_count: ::std::option::Option<i64>,
+}
+
+impl crate::Shaped for GetQueryResultsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 56;
+}
+
+impl crate::FromDoc for GetQueryResultsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            result_set: f.opt("ResultSet")?,
+            update_count: f.opt("UpdateCount")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetQueryResultsOutput {
@@ -1781,6 +2181,11 @@ pub struct GetWorkGroupInput {
     pub work_group: ::std::string::String,
 }
 
+impl crate::Shaped for GetWorkGroupInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 57;
+}
+
 impl crate::FromDoc for GetWorkGroupInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1790,11 +2195,33 @@ impl crate::FromDoc for GetWorkGroupInput {
     }
 }
 
+impl crate::ToDoc for GetWorkGroupInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `GetWorkGroupOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetWorkGroupOutput {
     /// `WorkGroup`
     pub work_group: ::std::option::Option<WorkGroup>,
+}
+
+impl crate::Shaped for GetWorkGroupOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 58;
+}
+
+impl crate::FromDoc for GetWorkGroupOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            work_group: f.opt("WorkGroup")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetWorkGroupOutput {
@@ -1812,6 +2239,11 @@ pub struct IdentityCenterConfiguration {
     pub enable_identity_center: ::std::option::Option<bool>,
     /// `IdentityCenterInstanceArn`
     pub identity_center_instance_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for IdentityCenterConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 61;
 }
 
 impl crate::FromDoc for IdentityCenterConfiguration {
@@ -1844,6 +2276,11 @@ pub struct ListNamedQueriesInput {
     pub work_group: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListNamedQueriesInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 66;
+}
+
 impl crate::FromDoc for ListNamedQueriesInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1855,6 +2292,16 @@ impl crate::FromDoc for ListNamedQueriesInput {
     }
 }
 
+impl crate::ToDoc for ListNamedQueriesInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `ListNamedQueriesOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListNamedQueriesOutput {
@@ -1862,6 +2309,21 @@ pub struct ListNamedQueriesOutput {
     pub named_query_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// `NextToken`
     pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ListNamedQueriesOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 67;
+}
+
+impl crate::FromDoc for ListNamedQueriesOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            named_query_ids: f.opt("NamedQueryIds")?,
+            next_token: f.opt("NextToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListNamedQueriesOutput {
@@ -1884,6 +2346,11 @@ pub struct ListQueryExecutionsInput {
     pub work_group: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListQueryExecutionsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 68;
+}
+
 impl crate::FromDoc for ListQueryExecutionsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1895,6 +2362,16 @@ impl crate::FromDoc for ListQueryExecutionsInput {
     }
 }
 
+impl crate::ToDoc for ListQueryExecutionsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `ListQueryExecutionsOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQueryExecutionsOutput {
@@ -1902,6 +2379,21 @@ pub struct ListQueryExecutionsOutput {
     pub next_token: ::std::option::Option<::std::string::String>,
     /// `QueryExecutionIds`
     pub query_execution_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for ListQueryExecutionsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 69;
+}
+
+impl crate::FromDoc for ListQueryExecutionsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            query_execution_ids: f.opt("QueryExecutionIds")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListQueryExecutionsOutput {
@@ -1922,6 +2414,11 @@ pub struct ListWorkGroupsInput {
     pub next_token: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListWorkGroupsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 70;
+}
+
 impl crate::FromDoc for ListWorkGroupsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1932,6 +2429,15 @@ impl crate::FromDoc for ListWorkGroupsInput {
     }
 }
 
+impl crate::ToDoc for ListWorkGroupsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.into_doc()
+    }
+}
+
 /// `ListWorkGroupsOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListWorkGroupsOutput {
@@ -1939,6 +2445,21 @@ pub struct ListWorkGroupsOutput {
     pub next_token: ::std::option::Option<::std::string::String>,
     /// `WorkGroups`
     pub work_groups: ::std::option::Option<::std::vec::Vec<WorkGroupSummary>>,
+}
+
+impl crate::Shaped for ListWorkGroupsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 71;
+}
+
+impl crate::FromDoc for ListWorkGroupsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            work_groups: f.opt("WorkGroups")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListWorkGroupsOutput {
@@ -1957,6 +2478,11 @@ pub struct ManagedLoggingConfiguration {
     pub enabled: bool,
     /// `KmsKey`
     pub kms_key: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ManagedLoggingConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 79;
 }
 
 impl crate::FromDoc for ManagedLoggingConfiguration {
@@ -1985,6 +2511,11 @@ pub struct ManagedQueryResultsConfiguration {
     pub enabled: bool,
     /// `EncryptionConfiguration`
     pub encryption_configuration: ::std::option::Option<ManagedQueryResultsEncryptionConfiguration>,
+}
+
+impl crate::Shaped for ManagedQueryResultsConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 80;
 }
 
 impl crate::FromDoc for ManagedQueryResultsConfiguration {
@@ -2017,6 +2548,11 @@ pub struct ManagedQueryResultsConfigurationUpdates {
     pub remove_encryption_configuration: ::std::option::Option<bool>,
 }
 
+impl crate::Shaped for ManagedQueryResultsConfigurationUpdates {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 81;
+}
+
 impl crate::FromDoc for ManagedQueryResultsConfigurationUpdates {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2028,11 +2564,26 @@ impl crate::FromDoc for ManagedQueryResultsConfigurationUpdates {
     }
 }
 
+impl crate::ToDoc for ManagedQueryResultsConfigurationUpdates {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("Enabled", self.enabled);
+        f.put_opt("EncryptionConfiguration", self.encryption_configuration);
+        f.put_opt("RemoveEncryptionConfiguration", self.remove_encryption_configuration);
+        f.into_doc()
+    }
+}
+
 /// `ManagedQueryResultsEncryptionConfiguration`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ManagedQueryResultsEncryptionConfiguration {
     /// `KmsKey` (required)
     pub kms_key: ::std::string::String,
+}
+
+impl crate::Shaped for ManagedQueryResultsEncryptionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 82;
 }
 
 impl crate::FromDoc for ManagedQueryResultsEncryptionConfiguration {
@@ -2061,6 +2612,11 @@ pub struct MonitoringConfiguration {
     pub managed_logging_configuration: ::std::option::Option<ManagedLoggingConfiguration>,
     /// `S3LoggingConfiguration`
     pub s3_logging_configuration: ::std::option::Option<S3LoggingConfiguration>,
+}
+
+impl crate::Shaped for MonitoringConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 88;
 }
 
 impl crate::FromDoc for MonitoringConfiguration {
@@ -2103,6 +2659,26 @@ pub struct NamedQuery {
     pub work_group: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for NamedQuery {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 90;
+}
+
+impl crate::FromDoc for NamedQuery {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            compatibility_result: f.opt("CompatibilityResult")?,
+            database: f.req("Database")?,
+            description: f.opt("Description")?,
+            name: f.req("Name")?,
+            named_query_id: f.opt("NamedQueryId")?,
+            query_string: f.req("QueryString")?,
+            work_group: f.opt("WorkGroup")?,
+        })
+    }
+}
+
 impl crate::ToDoc for NamedQuery {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(7);
@@ -2130,6 +2706,24 @@ pub struct NamedQueryCompatibilityResult {
     pub status: ::std::option::Option<CompatibilityStatus>,
     /// `TargetQuery`
     pub target_query: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for NamedQueryCompatibilityResult {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 91;
+}
+
+impl crate::FromDoc for NamedQueryCompatibilityResult {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            confidence: f.opt("Confidence")?,
+            id: f.opt("Id")?,
+            result_summary: f.opt("ResultSummary")?,
+            status: f.opt("Status")?,
+            target_query: f.opt("TargetQuery")?,
+        })
+    }
 }
 
 impl crate::ToDoc for NamedQueryCompatibilityResult {
@@ -2183,6 +2777,36 @@ pub struct QueryExecution {
     pub work_group: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for QueryExecution {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 97;
+}
+
+impl crate::FromDoc for QueryExecution {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            compatibility_context: f.opt("CompatibilityContext")?,
+            compatibility_result: f.opt("CompatibilityResult")?,
+            engine_configuration: f.opt("EngineConfiguration")?,
+            engine_version: f.opt("EngineVersion")?,
+            execution_parameters: f.opt("ExecutionParameters")?,
+            managed_query_results_configuration: f.opt("ManagedQueryResultsConfiguration")?,
+            query: f.opt("Query")?,
+            query_execution_context: f.opt("QueryExecutionContext")?,
+            query_execution_id: f.opt("QueryExecutionId")?,
+            query_results_s3_access_grants_configuration: f.opt("QueryResultsS3AccessGrantsConfiguration")?,
+            result_configuration: f.opt("ResultConfiguration")?,
+            result_reuse_configuration: f.opt("ResultReuseConfiguration")?,
+            statement_type: f.opt("StatementType")?,
+            statistics: f.opt("Statistics")?,
+            status: f.opt("Status")?,
+            substatement_type: f.opt("SubstatementType")?,
+            work_group: f.opt("WorkGroup")?,
+        })
+    }
+}
+
 impl crate::ToDoc for QueryExecution {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(17);
@@ -2214,6 +2838,11 @@ pub struct QueryExecutionContext {
     pub catalog: ::std::option::Option<::std::string::String>,
     /// `Database`
     pub database: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for QueryExecutionContext {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 98;
 }
 
 impl crate::FromDoc for QueryExecutionContext {
@@ -2288,6 +2917,13 @@ impl std::fmt::Display for QueryExecutionState {
     }
 }
 
+impl crate::FromDoc for QueryExecutionState {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for QueryExecutionState {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -2321,6 +2957,30 @@ pub struct QueryExecutionStatistics {
     pub total_execution_time_in_millis: ::std::option::Option<i64>,
 }
 
+impl crate::Shaped for QueryExecutionStatistics {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 103;
+}
+
+impl crate::FromDoc for QueryExecutionStatistics {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            data_manifest_location: f.opt("DataManifestLocation")?,
+            data_scanned_in_bytes: f.opt("DataScannedInBytes")?,
+            dpu_consumed_in_millis: f.opt("DpuConsumedInMillis")?,
+            dpu_count: f.opt("DpuCount")?,
+            engine_execution_time_in_millis: f.opt("EngineExecutionTimeInMillis")?,
+            query_planning_time_in_millis: f.opt("QueryPlanningTimeInMillis")?,
+            query_queue_time_in_millis: f.opt("QueryQueueTimeInMillis")?,
+            result_reuse_information: f.opt("ResultReuseInformation")?,
+            service_pre_processing_time_in_millis: f.opt("ServicePreProcessingTimeInMillis")?,
+            service_processing_time_in_millis: f.opt("ServiceProcessingTimeInMillis")?,
+            total_execution_time_in_millis: f.opt("TotalExecutionTimeInMillis")?,
+        })
+    }
+}
+
 impl crate::ToDoc for QueryExecutionStatistics {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(11);
@@ -2352,6 +3012,24 @@ pub struct QueryExecutionStatus {
     pub state_change_reason: ::std::option::Option<::std::string::String>,
     /// `SubmissionDateTime`
     pub submission_date_time: ::std::option::Option<crate::Timestamp>,
+}
+
+impl crate::Shaped for QueryExecutionStatus {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 104;
+}
+
+impl crate::FromDoc for QueryExecutionStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            athena_error: f.opt("AthenaError")?,
+            completion_date_time: f.opt("CompletionDateTime")?,
+            state: f.opt("State")?,
+            state_change_reason: f.opt("StateChangeReason")?,
+            submission_date_time: f.opt("SubmissionDateTime")?,
+        })
+    }
 }
 
 impl crate::ToDoc for QueryExecutionStatus {
@@ -2411,6 +3089,12 @@ impl crate::FromDoc for QueryResultType {
     }
 }
 
+impl crate::ToDoc for QueryResultType {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `QueryResultsS3AccessGrantsConfiguration`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryResultsS3AccessGrantsConfiguration {
@@ -2420,6 +3104,11 @@ pub struct QueryResultsS3AccessGrantsConfiguration {
     pub create_user_level_prefix: ::std::option::Option<bool>,
     /// `EnableS3AccessGrants` (required)
     pub enable_s3_access_grants: bool,
+}
+
+impl crate::Shaped for QueryResultsS3AccessGrantsConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 106;
 }
 
 impl crate::FromDoc for QueryResultsS3AccessGrantsConfiguration {
@@ -2454,6 +3143,11 @@ pub struct ResultConfiguration {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     /// `OutputLocation`
     pub output_location: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ResultConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 108;
 }
 
 impl crate::FromDoc for ResultConfiguration {
@@ -2500,6 +3194,11 @@ pub struct ResultConfigurationUpdates {
     pub remove_output_location: ::std::option::Option<bool>,
 }
 
+impl crate::Shaped for ResultConfigurationUpdates {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 109;
+}
+
 impl crate::FromDoc for ResultConfigurationUpdates {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2516,6 +3215,21 @@ impl crate::FromDoc for ResultConfigurationUpdates {
     }
 }
 
+impl crate::ToDoc for ResultConfigurationUpdates {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("AclConfiguration", self.acl_configuration);
+        f.put_opt("EncryptionConfiguration", self.encryption_configuration);
+        f.put_opt("ExpectedBucketOwner", self.expected_bucket_owner);
+        f.put_opt("OutputLocation", self.output_location);
+        f.put_opt("RemoveAclConfiguration", self.remove_acl_configuration);
+        f.put_opt("RemoveEncryptionConfiguration", self.remove_encryption_configuration);
+        f.put_opt("RemoveExpectedBucketOwner", self.remove_expected_bucket_owner);
+        f.put_opt("RemoveOutputLocation", self.remove_output_location);
+        f.into_doc()
+    }
+}
+
 /// `ResultReuseByAgeConfiguration`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResultReuseByAgeConfiguration {
@@ -2523,6 +3237,11 @@ pub struct ResultReuseByAgeConfiguration {
     pub enabled: bool,
     /// `MaxAgeInMinutes`
     pub max_age_in_minutes: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for ResultReuseByAgeConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 111;
 }
 
 impl crate::FromDoc for ResultReuseByAgeConfiguration {
@@ -2551,6 +3270,11 @@ pub struct ResultReuseConfiguration {
     pub result_reuse_by_age_configuration: ::std::option::Option<ResultReuseByAgeConfiguration>,
 }
 
+impl crate::Shaped for ResultReuseConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 112;
+}
+
 impl crate::FromDoc for ResultReuseConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2575,6 +3299,20 @@ pub struct ResultReuseInformation {
     pub reused_previous_result: bool,
 }
 
+impl crate::Shaped for ResultReuseInformation {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 113;
+}
+
+impl crate::FromDoc for ResultReuseInformation {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            reused_previous_result: f.req("ReusedPreviousResult")?,
+        })
+    }
+}
+
 impl crate::ToDoc for ResultReuseInformation {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(1);
@@ -2590,6 +3328,21 @@ pub struct ResultSet {
     pub result_set_metadata: ::std::option::Option<ResultSetMetadata>,
     /// `Rows`
     pub rows: ::std::option::Option<::std::vec::Vec<Row>>,
+}
+
+impl crate::Shaped for ResultSet {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 114;
+}
+
+impl crate::FromDoc for ResultSet {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            result_set_metadata: f.opt("ResultSetMetadata")?,
+            rows: f.opt("Rows")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ResultSet {
@@ -2608,6 +3361,20 @@ pub struct ResultSetMetadata {
     pub column_info: ::std::option::Option<::std::vec::Vec<ColumnInfo>>,
 }
 
+impl crate::Shaped for ResultSetMetadata {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 115;
+}
+
+impl crate::FromDoc for ResultSetMetadata {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            column_info: f.opt("ColumnInfo")?,
+        })
+    }
+}
+
 impl crate::ToDoc for ResultSetMetadata {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(1);
@@ -2621,6 +3388,20 @@ impl crate::ToDoc for ResultSetMetadata {
 pub struct Row {
     /// `Data`
     pub data: ::std::option::Option<::std::vec::Vec<Datum>>,
+}
+
+impl crate::Shaped for Row {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 117;
+}
+
+impl crate::FromDoc for Row {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            data: f.opt("Data")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Row {
@@ -2688,6 +3469,11 @@ pub struct S3LoggingConfiguration {
     pub log_location: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for S3LoggingConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 120;
+}
+
 impl crate::FromDoc for S3LoggingConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2732,6 +3518,11 @@ pub struct StartQueryExecutionInput {
     pub work_group: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for StartQueryExecutionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 122;
+}
+
 impl crate::FromDoc for StartQueryExecutionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2749,11 +3540,41 @@ impl crate::FromDoc for StartQueryExecutionInput {
     }
 }
 
+impl crate::ToDoc for StartQueryExecutionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(9);
+        f.put_opt("ClientRequestToken", self.client_request_token);
+        f.put_opt("EngineConfiguration", self.engine_configuration);
+        f.put_opt("EngineVersion", self.engine_version);
+        f.put_opt("ExecutionParameters", self.execution_parameters);
+        f.put_opt("QueryExecutionContext", self.query_execution_context);
+        f.put("QueryString", self.query_string);
+        f.put_opt("ResultConfiguration", self.result_configuration);
+        f.put_opt("ResultReuseConfiguration", self.result_reuse_configuration);
+        f.put_opt("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `StartQueryExecutionOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartQueryExecutionOutput {
     /// `QueryExecutionId`
     pub query_execution_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for StartQueryExecutionOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 123;
+}
+
+impl crate::FromDoc for StartQueryExecutionOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            query_execution_id: f.opt("QueryExecutionId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for StartQueryExecutionOutput {
@@ -2807,6 +3628,13 @@ impl std::fmt::Display for StatementType {
     }
 }
 
+impl crate::FromDoc for StatementType {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for StatementType {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -2820,6 +3648,11 @@ pub struct StopQueryExecutionInput {
     pub query_execution_id: ::std::string::String,
 }
 
+impl crate::Shaped for StopQueryExecutionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 125;
+}
+
 impl crate::FromDoc for StopQueryExecutionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2829,9 +3662,29 @@ impl crate::FromDoc for StopQueryExecutionInput {
     }
 }
 
+impl crate::ToDoc for StopQueryExecutionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("QueryExecutionId", self.query_execution_id);
+        f.into_doc()
+    }
+}
+
 /// `StopQueryExecutionOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StopQueryExecutionOutput {
+}
+
+impl crate::Shaped for StopQueryExecutionOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 126;
+}
+
+impl crate::FromDoc for StopQueryExecutionOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StopQueryExecutionOutput {
@@ -2847,6 +3700,11 @@ pub struct SystemTableStatus {
     pub enabled: bool,
     /// `TableName` (required)
     pub table_name: SystemTableType,
+}
+
+impl crate::Shaped for SystemTableStatus {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 128;
 }
 
 impl crate::FromDoc for SystemTableStatus {
@@ -2923,6 +3781,11 @@ pub struct Tag {
     pub value: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for Tag {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 131;
+}
+
 impl crate::FromDoc for Tag {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2930,6 +3793,15 @@ impl crate::FromDoc for Tag {
             key: f.opt("Key")?,
             value: f.opt("Value")?,
         })
+    }
+}
+
+impl crate::ToDoc for Tag {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("Key", self.key);
+        f.put_opt("Value", self.value);
+        f.into_doc()
     }
 }
 
@@ -2942,6 +3814,22 @@ pub struct UnprocessedNamedQueryId {
     pub error_message: ::std::option::Option<::std::string::String>,
     /// `NamedQueryId`
     pub named_query_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for UnprocessedNamedQueryId {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 137;
+}
+
+impl crate::FromDoc for UnprocessedNamedQueryId {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_code: f.opt("ErrorCode")?,
+            error_message: f.opt("ErrorMessage")?,
+            named_query_id: f.opt("NamedQueryId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for UnprocessedNamedQueryId {
@@ -2963,6 +3851,22 @@ pub struct UnprocessedQueryExecutionId {
     pub error_message: ::std::option::Option<::std::string::String>,
     /// `QueryExecutionId`
     pub query_execution_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for UnprocessedQueryExecutionId {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 139;
+}
+
+impl crate::FromDoc for UnprocessedQueryExecutionId {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_code: f.opt("ErrorCode")?,
+            error_message: f.opt("ErrorMessage")?,
+            query_execution_id: f.opt("QueryExecutionId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for UnprocessedQueryExecutionId {
@@ -2988,6 +3892,11 @@ pub struct UpdateWorkGroupInput {
     pub work_group: ::std::string::String,
 }
 
+impl crate::Shaped for UpdateWorkGroupInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 141;
+}
+
 impl crate::FromDoc for UpdateWorkGroupInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3000,9 +3909,32 @@ impl crate::FromDoc for UpdateWorkGroupInput {
     }
 }
 
+impl crate::ToDoc for UpdateWorkGroupInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("ConfigurationUpdates", self.configuration_updates);
+        f.put_opt("Description", self.description);
+        f.put_opt("State", self.state);
+        f.put("WorkGroup", self.work_group);
+        f.into_doc()
+    }
+}
+
 /// `UpdateWorkGroupOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateWorkGroupOutput {
+}
+
+impl crate::Shaped for UpdateWorkGroupOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 142;
+}
+
+impl crate::FromDoc for UpdateWorkGroupOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdateWorkGroupOutput {
@@ -3026,6 +3958,25 @@ pub struct WorkGroup {
     pub name: ::std::string::String,
     /// `State`
     pub state: ::std::option::Option<WorkGroupState>,
+}
+
+impl crate::Shaped for WorkGroup {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 143;
+}
+
+impl crate::FromDoc for WorkGroup {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            configuration: f.opt("Configuration")?,
+            creation_time: f.opt("CreationTime")?,
+            description: f.opt("Description")?,
+            identity_center_application_arn: f.opt("IdentityCenterApplicationArn")?,
+            name: f.req("Name")?,
+            state: f.opt("State")?,
+        })
+    }
 }
 
 impl crate::ToDoc for WorkGroup {
@@ -3076,6 +4027,11 @@ pub struct WorkGroupConfiguration {
     pub result_configuration: ::std::option::Option<ResultConfiguration>,
     /// `SystemTableStatuses`
     pub system_table_statuses: ::std::option::Option<::std::vec::Vec<SystemTableStatus>>,
+}
+
+impl crate::Shaped for WorkGroupConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 144;
 }
 
 impl crate::FromDoc for WorkGroupConfiguration {
@@ -3162,6 +4118,11 @@ pub struct WorkGroupConfigurationUpdates {
     pub result_configuration_updates: ::std::option::Option<ResultConfigurationUpdates>,
 }
 
+impl crate::Shaped for WorkGroupConfigurationUpdates {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 145;
+}
+
 impl crate::FromDoc for WorkGroupConfigurationUpdates {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3183,6 +4144,29 @@ impl crate::FromDoc for WorkGroupConfigurationUpdates {
             requester_pays_enabled: f.opt("RequesterPaysEnabled")?,
             result_configuration_updates: f.opt("ResultConfigurationUpdates")?,
         })
+    }
+}
+
+impl crate::ToDoc for WorkGroupConfigurationUpdates {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(16);
+        f.put_opt("AdditionalConfiguration", self.additional_configuration);
+        f.put_opt("BytesScannedCutoffPerQuery", self.bytes_scanned_cutoff_per_query);
+        f.put_opt("CustomerContentEncryptionConfiguration", self.customer_content_encryption_configuration);
+        f.put_opt("EnableMinimumEncryptionConfiguration", self.enable_minimum_encryption_configuration);
+        f.put_opt("EnforceWorkGroupConfiguration", self.enforce_work_group_configuration);
+        f.put_opt("EngineConfiguration", self.engine_configuration);
+        f.put_opt("EngineVersion", self.engine_version);
+        f.put_opt("ExecutionRole", self.execution_role);
+        f.put_opt("ManagedQueryResultsConfigurationUpdates", self.managed_query_results_configuration_updates);
+        f.put_opt("MonitoringConfiguration", self.monitoring_configuration);
+        f.put_opt("PublishCloudWatchMetricsEnabled", self.publish_cloud_watch_metrics_enabled);
+        f.put_opt("QueryResultsS3AccessGrantsConfiguration", self.query_results_s3_access_grants_configuration);
+        f.put_opt("RemoveBytesScannedCutoffPerQuery", self.remove_bytes_scanned_cutoff_per_query);
+        f.put_opt("RemoveCustomerContentEncryptionConfiguration", self.remove_customer_content_encryption_configuration);
+        f.put_opt("RequesterPaysEnabled", self.requester_pays_enabled);
+        f.put_opt("ResultConfigurationUpdates", self.result_configuration_updates);
+        f.into_doc()
     }
 }
 
@@ -3252,6 +4236,25 @@ pub struct WorkGroupSummary {
     pub name: ::std::option::Option<::std::string::String>,
     /// `State`
     pub state: ::std::option::Option<WorkGroupState>,
+}
+
+impl crate::Shaped for WorkGroupSummary {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 149;
+}
+
+impl crate::FromDoc for WorkGroupSummary {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            creation_time: f.opt("CreationTime")?,
+            description: f.opt("Description")?,
+            engine_version: f.opt("EngineVersion")?,
+            identity_center_application_arn: f.opt("IdentityCenterApplicationArn")?,
+            name: f.opt("Name")?,
+            state: f.opt("State")?,
+        })
+    }
 }
 
 impl crate::ToDoc for WorkGroupSummary {

@@ -1221,6 +1221,11 @@ pub struct AmazonOpenSearchServerlessBufferingHints {
     pub size_in_m_bs: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for AmazonOpenSearchServerlessBufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 2;
+}
+
 impl crate::FromDoc for AmazonOpenSearchServerlessBufferingHints {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1265,6 +1270,11 @@ pub struct AmazonOpenSearchServerlessDestinationConfiguration {
     pub vpc_configuration: ::std::option::Option<VpcConfiguration>,
 }
 
+impl crate::Shaped for AmazonOpenSearchServerlessDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 6;
+}
+
 impl crate::FromDoc for AmazonOpenSearchServerlessDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1280,6 +1290,23 @@ impl crate::FromDoc for AmazonOpenSearchServerlessDestinationConfiguration {
             s3_configuration: f.req("S3Configuration")?,
             vpc_configuration: f.opt("VpcConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for AmazonOpenSearchServerlessDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(10);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("CollectionEndpoint", self.collection_endpoint);
+        f.put("IndexName", self.index_name);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("VpcConfiguration", self.vpc_configuration);
+        f.into_doc()
     }
 }
 
@@ -1306,6 +1333,29 @@ pub struct AmazonOpenSearchServerlessDestinationDescription {
     pub s3_destination_description: ::std::option::Option<S3DestinationDescription>,
     /// `VpcConfigurationDescription`
     pub vpc_configuration_description: ::std::option::Option<VpcConfigurationDescription>,
+}
+
+impl crate::Shaped for AmazonOpenSearchServerlessDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 7;
+}
+
+impl crate::FromDoc for AmazonOpenSearchServerlessDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            buffering_hints: f.opt("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            collection_endpoint: f.opt("CollectionEndpoint")?,
+            index_name: f.opt("IndexName")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.opt("RoleARN")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            vpc_configuration_description: f.opt("VpcConfigurationDescription")?,
+        })
+    }
 }
 
 impl crate::ToDoc for AmazonOpenSearchServerlessDestinationDescription {
@@ -1346,6 +1396,11 @@ pub struct AmazonOpenSearchServerlessDestinationUpdate {
     pub s3_update: ::std::option::Option<S3DestinationUpdate>,
 }
 
+impl crate::Shaped for AmazonOpenSearchServerlessDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 8;
+}
+
 impl crate::FromDoc for AmazonOpenSearchServerlessDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1362,11 +1417,31 @@ impl crate::FromDoc for AmazonOpenSearchServerlessDestinationUpdate {
     }
 }
 
+impl crate::ToDoc for AmazonOpenSearchServerlessDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("CollectionEndpoint", self.collection_endpoint);
+        f.put_opt("IndexName", self.index_name);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3Update", self.s3_update);
+        f.into_doc()
+    }
+}
+
 /// `AmazonOpenSearchServerlessRetryOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AmazonOpenSearchServerlessRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for AmazonOpenSearchServerlessRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 11;
 }
 
 impl crate::FromDoc for AmazonOpenSearchServerlessRetryOptions {
@@ -1446,6 +1521,11 @@ pub struct AmazonopensearchserviceBufferingHints {
     pub size_in_m_bs: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for AmazonopensearchserviceBufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 13;
+}
+
 impl crate::FromDoc for AmazonopensearchserviceBufferingHints {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1498,6 +1578,11 @@ pub struct AmazonopensearchserviceDestinationConfiguration {
     pub vpc_configuration: ::std::option::Option<VpcConfiguration>,
 }
 
+impl crate::Shaped for AmazonopensearchserviceDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 17;
+}
+
 impl crate::FromDoc for AmazonopensearchserviceDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1517,6 +1602,27 @@ impl crate::FromDoc for AmazonopensearchserviceDestinationConfiguration {
             type_name: f.opt("TypeName")?,
             vpc_configuration: f.opt("VpcConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for AmazonopensearchserviceDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(14);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ClusterEndpoint", self.cluster_endpoint);
+        f.put_opt("DocumentIdOptions", self.document_id_options);
+        f.put_opt("DomainARN", self.domain_arn);
+        f.put("IndexName", self.index_name);
+        f.put_opt("IndexRotationPeriod", self.index_rotation_period);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("TypeName", self.type_name);
+        f.put_opt("VpcConfiguration", self.vpc_configuration);
+        f.into_doc()
     }
 }
 
@@ -1551,6 +1657,33 @@ pub struct AmazonopensearchserviceDestinationDescription {
     pub type_name: ::std::option::Option<::std::string::String>,
     /// `VpcConfigurationDescription`
     pub vpc_configuration_description: ::std::option::Option<VpcConfigurationDescription>,
+}
+
+impl crate::Shaped for AmazonopensearchserviceDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 18;
+}
+
+impl crate::FromDoc for AmazonopensearchserviceDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            buffering_hints: f.opt("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            cluster_endpoint: f.opt("ClusterEndpoint")?,
+            document_id_options: f.opt("DocumentIdOptions")?,
+            domain_arn: f.opt("DomainARN")?,
+            index_name: f.opt("IndexName")?,
+            index_rotation_period: f.opt("IndexRotationPeriod")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.opt("RoleARN")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            type_name: f.opt("TypeName")?,
+            vpc_configuration_description: f.opt("VpcConfigurationDescription")?,
+        })
+    }
 }
 
 impl crate::ToDoc for AmazonopensearchserviceDestinationDescription {
@@ -1603,6 +1736,11 @@ pub struct AmazonopensearchserviceDestinationUpdate {
     pub type_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for AmazonopensearchserviceDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 19;
+}
+
 impl crate::FromDoc for AmazonopensearchserviceDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1620,6 +1758,25 @@ impl crate::FromDoc for AmazonopensearchserviceDestinationUpdate {
             s3_update: f.opt("S3Update")?,
             type_name: f.opt("TypeName")?,
         })
+    }
+}
+
+impl crate::ToDoc for AmazonopensearchserviceDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ClusterEndpoint", self.cluster_endpoint);
+        f.put_opt("DocumentIdOptions", self.document_id_options);
+        f.put_opt("DomainARN", self.domain_arn);
+        f.put_opt("IndexName", self.index_name);
+        f.put_opt("IndexRotationPeriod", self.index_rotation_period);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3Update", self.s3_update);
+        f.put_opt("TypeName", self.type_name);
+        f.into_doc()
     }
 }
 
@@ -1694,6 +1851,11 @@ impl crate::ToDoc for AmazonopensearchserviceIndexRotationPeriod {
 pub struct AmazonopensearchserviceRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for AmazonopensearchserviceRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 24;
 }
 
 impl crate::FromDoc for AmazonopensearchserviceRetryOptions {
@@ -1773,6 +1935,11 @@ pub struct AuthenticationConfiguration {
     pub role_arn: ::std::string::String,
 }
 
+impl crate::Shaped for AuthenticationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 27;
+}
+
 impl crate::FromDoc for AuthenticationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1799,6 +1966,11 @@ pub struct BufferingHints {
     pub interval_in_seconds: ::std::option::Option<i32>,
     /// `SizeInMBs`
     pub size_in_m_bs: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for BufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 31;
 }
 
 impl crate::FromDoc for BufferingHints {
@@ -1829,6 +2001,11 @@ pub struct CatalogConfiguration {
     pub warehouse_location: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for CatalogConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 32;
+}
+
 impl crate::FromDoc for CatalogConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1857,6 +2034,11 @@ pub struct CloudWatchLoggingOptions {
     pub log_group_name: ::std::option::Option<::std::string::String>,
     /// `LogStreamName`
     pub log_stream_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for CloudWatchLoggingOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 33;
 }
 
 impl crate::FromDoc for CloudWatchLoggingOptions {
@@ -2059,6 +2241,11 @@ pub struct CopyCommand {
     pub data_table_name: ::std::string::String,
 }
 
+impl crate::Shaped for CopyCommand {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 39;
+}
+
 impl crate::FromDoc for CopyCommand {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2121,6 +2308,11 @@ pub struct CreateDeliveryStreamInput {
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
 }
 
+impl crate::Shaped for CreateDeliveryStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 41;
+}
+
 impl crate::FromDoc for CreateDeliveryStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2147,11 +2339,50 @@ impl crate::FromDoc for CreateDeliveryStreamInput {
     }
 }
 
+impl crate::ToDoc for CreateDeliveryStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(18);
+        f.put_opt("AmazonOpenSearchServerlessDestinationConfiguration", self.amazon_open_search_serverless_destination_configuration);
+        f.put_opt("AmazonopensearchserviceDestinationConfiguration", self.amazonopensearchservice_destination_configuration);
+        f.put_opt("DatabaseSourceConfiguration", self.database_source_configuration);
+        f.put_opt("DeliveryStreamEncryptionConfigurationInput", self.delivery_stream_encryption_configuration_input);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put_opt("DeliveryStreamType", self.delivery_stream_type);
+        f.put_opt("DirectPutSourceConfiguration", self.direct_put_source_configuration);
+        f.put_opt("ElasticsearchDestinationConfiguration", self.elasticsearch_destination_configuration);
+        f.put_opt("ExtendedS3DestinationConfiguration", self.extended_s3_destination_configuration);
+        f.put_opt("HttpEndpointDestinationConfiguration", self.http_endpoint_destination_configuration);
+        f.put_opt("IcebergDestinationConfiguration", self.iceberg_destination_configuration);
+        f.put_opt("KinesisStreamSourceConfiguration", self.kinesis_stream_source_configuration);
+        f.put_opt("MSKSourceConfiguration", self.msk_source_configuration);
+        f.put_opt("RedshiftDestinationConfiguration", self.redshift_destination_configuration);
+        f.put_opt("S3DestinationConfiguration", self.s3_destination_configuration);
+        f.put_opt("SnowflakeDestinationConfiguration", self.snowflake_destination_configuration);
+        f.put_opt("SplunkDestinationConfiguration", self.splunk_destination_configuration);
+        f.put_opt("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `CreateDeliveryStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateDeliveryStreamOutput {
     /// `DeliveryStreamARN`
     pub delivery_stream_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for CreateDeliveryStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 42;
+}
+
+impl crate::FromDoc for CreateDeliveryStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            delivery_stream_arn: f.opt("DeliveryStreamARN")?,
+        })
+    }
 }
 
 impl crate::ToDoc for CreateDeliveryStreamOutput {
@@ -2173,6 +2404,11 @@ pub struct DataFormatConversionConfiguration {
     pub output_format_configuration: ::std::option::Option<OutputFormatConfiguration>,
     /// `SchemaConfiguration`
     pub schema_configuration: ::std::option::Option<SchemaConfiguration>,
+}
+
+impl crate::Shaped for DataFormatConversionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 45;
 }
 
 impl crate::FromDoc for DataFormatConversionConfiguration {
@@ -2207,6 +2443,11 @@ pub struct DatabaseColumnList {
     pub include: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for DatabaseColumnList {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 49;
+}
+
 impl crate::FromDoc for DatabaseColumnList {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2233,6 +2474,11 @@ pub struct DatabaseList {
     pub exclude: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// `Include`
     pub include: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for DatabaseList {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 53;
 }
 
 impl crate::FromDoc for DatabaseList {
@@ -2271,6 +2517,25 @@ pub struct DatabaseSnapshotInfo {
     pub table: ::std::string::String,
 }
 
+impl crate::Shaped for DatabaseSnapshotInfo {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 56;
+}
+
+impl crate::FromDoc for DatabaseSnapshotInfo {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            failure_description: f.opt("FailureDescription")?,
+            id: f.req("Id")?,
+            request_timestamp: f.req("RequestTimestamp")?,
+            requested_by: f.req("RequestedBy")?,
+            status: f.req("Status")?,
+            table: f.req("Table")?,
+        })
+    }
+}
+
 impl crate::ToDoc for DatabaseSnapshotInfo {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(6);
@@ -2289,6 +2554,11 @@ impl crate::ToDoc for DatabaseSnapshotInfo {
 pub struct DatabaseSourceAuthenticationConfiguration {
     /// `SecretsManagerConfiguration` (required)
     pub secrets_manager_configuration: SecretsManagerConfiguration,
+}
+
+impl crate::Shaped for DatabaseSourceAuthenticationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 58;
 }
 
 impl crate::FromDoc for DatabaseSourceAuthenticationConfiguration {
@@ -2335,6 +2605,11 @@ pub struct DatabaseSourceConfiguration {
     pub r#type: DatabaseType,
 }
 
+impl crate::Shaped for DatabaseSourceConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 59;
+}
+
 impl crate::FromDoc for DatabaseSourceConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2351,6 +2626,24 @@ impl crate::FromDoc for DatabaseSourceConfiguration {
             tables: f.req("Tables")?,
             r#type: f.req("Type")?,
         })
+    }
+}
+
+impl crate::ToDoc for DatabaseSourceConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(11);
+        f.put_opt("Columns", self.columns);
+        f.put("DatabaseSourceAuthenticationConfiguration", self.database_source_authentication_configuration);
+        f.put("DatabaseSourceVPCConfiguration", self.database_source_vpc_configuration);
+        f.put("Databases", self.databases);
+        f.put("Endpoint", self.endpoint);
+        f.put("Port", self.port);
+        f.put_opt("SSLMode", self.ssl_mode);
+        f.put("SnapshotWatermarkTable", self.snapshot_watermark_table);
+        f.put_opt("SurrogateKeys", self.surrogate_keys);
+        f.put("Tables", self.tables);
+        f.put("Type", self.r#type);
+        f.into_doc()
     }
 }
 
@@ -2383,6 +2676,31 @@ pub struct DatabaseSourceDescription {
     pub r#type: ::std::option::Option<DatabaseType>,
 }
 
+impl crate::Shaped for DatabaseSourceDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 60;
+}
+
+impl crate::FromDoc for DatabaseSourceDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            columns: f.opt("Columns")?,
+            database_source_authentication_configuration: f.opt("DatabaseSourceAuthenticationConfiguration")?,
+            database_source_vpc_configuration: f.opt("DatabaseSourceVPCConfiguration")?,
+            databases: f.opt("Databases")?,
+            endpoint: f.opt("Endpoint")?,
+            port: f.opt("Port")?,
+            ssl_mode: f.opt("SSLMode")?,
+            snapshot_info: f.opt("SnapshotInfo")?,
+            snapshot_watermark_table: f.opt("SnapshotWatermarkTable")?,
+            surrogate_keys: f.opt("SurrogateKeys")?,
+            tables: f.opt("Tables")?,
+            r#type: f.opt("Type")?,
+        })
+    }
+}
+
 impl crate::ToDoc for DatabaseSourceDescription {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(12);
@@ -2409,6 +2727,11 @@ pub struct DatabaseSourceVPCConfiguration {
     pub vpc_endpoint_service_name: ::std::string::String,
 }
 
+impl crate::Shaped for DatabaseSourceVPCConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 61;
+}
+
 impl crate::FromDoc for DatabaseSourceVPCConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2433,6 +2756,11 @@ pub struct DatabaseTableList {
     pub exclude: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// `Include`
     pub include: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for DatabaseTableList {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 64;
 }
 
 impl crate::FromDoc for DatabaseTableList {
@@ -2565,6 +2893,11 @@ pub struct DeleteDeliveryStreamInput {
     pub delivery_stream_name: ::std::string::String,
 }
 
+impl crate::Shaped for DeleteDeliveryStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 68;
+}
+
 impl crate::FromDoc for DeleteDeliveryStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2575,9 +2908,30 @@ impl crate::FromDoc for DeleteDeliveryStreamInput {
     }
 }
 
+impl crate::ToDoc for DeleteDeliveryStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("AllowForceDelete", self.allow_force_delete);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.into_doc()
+    }
+}
+
 /// `DeleteDeliveryStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteDeliveryStreamOutput {
+}
+
+impl crate::Shaped for DeleteDeliveryStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 69;
+}
+
+impl crate::FromDoc for DeleteDeliveryStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteDeliveryStreamOutput {
@@ -2615,6 +2969,31 @@ pub struct DeliveryStreamDescription {
     pub version_id: ::std::string::String,
 }
 
+impl crate::Shaped for DeliveryStreamDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 72;
+}
+
+impl crate::FromDoc for DeliveryStreamDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            create_timestamp: f.opt("CreateTimestamp")?,
+            delivery_stream_arn: f.req("DeliveryStreamARN")?,
+            delivery_stream_encryption_configuration: f.opt("DeliveryStreamEncryptionConfiguration")?,
+            delivery_stream_name: f.req("DeliveryStreamName")?,
+            delivery_stream_status: f.req("DeliveryStreamStatus")?,
+            delivery_stream_type: f.req("DeliveryStreamType")?,
+            destinations: f.req("Destinations")?,
+            failure_description: f.opt("FailureDescription")?,
+            has_more_destinations: f.req("HasMoreDestinations")?,
+            last_update_timestamp: f.opt("LastUpdateTimestamp")?,
+            source: f.opt("Source")?,
+            version_id: f.req("VersionId")?,
+        })
+    }
+}
+
 impl crate::ToDoc for DeliveryStreamDescription {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(12);
@@ -2647,6 +3026,23 @@ pub struct DeliveryStreamEncryptionConfiguration {
     pub status: ::std::option::Option<DeliveryStreamEncryptionStatus>,
 }
 
+impl crate::Shaped for DeliveryStreamEncryptionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 73;
+}
+
+impl crate::FromDoc for DeliveryStreamEncryptionConfiguration {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            failure_description: f.opt("FailureDescription")?,
+            key_arn: f.opt("KeyARN")?,
+            key_type: f.opt("KeyType")?,
+            status: f.opt("Status")?,
+        })
+    }
+}
+
 impl crate::ToDoc for DeliveryStreamEncryptionConfiguration {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(4);
@@ -2667,6 +3063,11 @@ pub struct DeliveryStreamEncryptionConfigurationInput {
     pub key_type: KeyType,
 }
 
+impl crate::Shaped for DeliveryStreamEncryptionConfigurationInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 74;
+}
+
 impl crate::FromDoc for DeliveryStreamEncryptionConfigurationInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2674,6 +3075,15 @@ impl crate::FromDoc for DeliveryStreamEncryptionConfigurationInput {
             key_arn: f.opt("KeyARN")?,
             key_type: f.req("KeyType")?,
         })
+    }
+}
+
+impl crate::ToDoc for DeliveryStreamEncryptionConfigurationInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("KeyARN", self.key_arn);
+        f.put("KeyType", self.key_type);
+        f.into_doc()
     }
 }
 
@@ -2732,6 +3142,13 @@ impl DeliveryStreamEncryptionStatus {
 impl std::fmt::Display for DeliveryStreamEncryptionStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl crate::FromDoc for DeliveryStreamEncryptionStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
     }
 }
 
@@ -2854,6 +3271,13 @@ impl std::fmt::Display for DeliveryStreamFailureType {
     }
 }
 
+impl crate::FromDoc for DeliveryStreamFailureType {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for DeliveryStreamFailureType {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -2910,6 +3334,13 @@ impl DeliveryStreamStatus {
 impl std::fmt::Display for DeliveryStreamStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl crate::FromDoc for DeliveryStreamStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
     }
 }
 
@@ -2991,6 +3422,11 @@ pub struct DescribeDeliveryStreamInput {
     pub limit: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for DescribeDeliveryStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 82;
+}
+
 impl crate::FromDoc for DescribeDeliveryStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3002,11 +3438,35 @@ impl crate::FromDoc for DescribeDeliveryStreamInput {
     }
 }
 
+impl crate::ToDoc for DescribeDeliveryStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put_opt("ExclusiveStartDestinationId", self.exclusive_start_destination_id);
+        f.put_opt("Limit", self.limit);
+        f.into_doc()
+    }
+}
+
 /// `DescribeDeliveryStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeDeliveryStreamOutput {
     /// `DeliveryStreamDescription` (required)
     pub delivery_stream_description: DeliveryStreamDescription,
+}
+
+impl crate::Shaped for DescribeDeliveryStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 84;
+}
+
+impl crate::FromDoc for DescribeDeliveryStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            delivery_stream_description: f.req("DeliveryStreamDescription")?,
+        })
+    }
 }
 
 impl crate::ToDoc for DescribeDeliveryStreamOutput {
@@ -3024,6 +3484,11 @@ pub struct Deserializer {
     pub hive_json_ser_de: ::std::option::Option<HiveJsonSerDe>,
     /// `OpenXJsonSerDe`
     pub open_x_json_ser_de: ::std::option::Option<OpenXJsonSerDe>,
+}
+
+impl crate::Shaped for Deserializer {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 85;
 }
 
 impl crate::FromDoc for Deserializer {
@@ -3072,6 +3537,30 @@ pub struct DestinationDescription {
     pub splunk_destination_description: ::std::option::Option<SplunkDestinationDescription>,
 }
 
+impl crate::Shaped for DestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 86;
+}
+
+impl crate::FromDoc for DestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            amazon_open_search_serverless_destination_description: f.opt("AmazonOpenSearchServerlessDestinationDescription")?,
+            amazonopensearchservice_destination_description: f.opt("AmazonopensearchserviceDestinationDescription")?,
+            destination_id: f.req("DestinationId")?,
+            elasticsearch_destination_description: f.opt("ElasticsearchDestinationDescription")?,
+            extended_s3_destination_description: f.opt("ExtendedS3DestinationDescription")?,
+            http_endpoint_destination_description: f.opt("HttpEndpointDestinationDescription")?,
+            iceberg_destination_description: f.opt("IcebergDestinationDescription")?,
+            redshift_destination_description: f.opt("RedshiftDestinationDescription")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            snowflake_destination_description: f.opt("SnowflakeDestinationDescription")?,
+            splunk_destination_description: f.opt("SplunkDestinationDescription")?,
+        })
+    }
+}
+
 impl crate::ToDoc for DestinationDescription {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(11);
@@ -3103,6 +3592,11 @@ pub struct DestinationTableConfiguration {
     pub s3_error_output_prefix: ::std::option::Option<::std::string::String>,
     /// `UniqueKeys`
     pub unique_keys: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for DestinationTableConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 89;
 }
 
 impl crate::FromDoc for DestinationTableConfiguration {
@@ -3137,6 +3631,11 @@ pub struct DirectPutSourceConfiguration {
     pub throughput_hint_in_m_bs: i32,
 }
 
+impl crate::Shaped for DirectPutSourceConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 91;
+}
+
 impl crate::FromDoc for DirectPutSourceConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3146,11 +3645,33 @@ impl crate::FromDoc for DirectPutSourceConfiguration {
     }
 }
 
+impl crate::ToDoc for DirectPutSourceConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("ThroughputHintInMBs", self.throughput_hint_in_m_bs);
+        f.into_doc()
+    }
+}
+
 /// `DirectPutSourceDescription`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DirectPutSourceDescription {
     /// `ThroughputHintInMBs`
     pub throughput_hint_in_m_bs: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for DirectPutSourceDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 92;
+}
+
+impl crate::FromDoc for DirectPutSourceDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            throughput_hint_in_m_bs: f.opt("ThroughputHintInMBs")?,
+        })
+    }
 }
 
 impl crate::ToDoc for DirectPutSourceDescription {
@@ -3166,6 +3687,11 @@ impl crate::ToDoc for DirectPutSourceDescription {
 pub struct DocumentIdOptions {
     /// `DefaultDocumentIdFormat` (required)
     pub default_document_id_format: DefaultDocumentIdFormat,
+}
+
+impl crate::Shaped for DocumentIdOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 93;
 }
 
 impl crate::FromDoc for DocumentIdOptions {
@@ -3194,6 +3720,11 @@ pub struct DynamicPartitioningConfiguration {
     pub retry_options: ::std::option::Option<RetryOptions>,
 }
 
+impl crate::Shaped for DynamicPartitioningConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 94;
+}
+
 impl crate::FromDoc for DynamicPartitioningConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3220,6 +3751,11 @@ pub struct ElasticsearchBufferingHints {
     pub interval_in_seconds: ::std::option::Option<i32>,
     /// `SizeInMBs`
     pub size_in_m_bs: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for ElasticsearchBufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 95;
 }
 
 impl crate::FromDoc for ElasticsearchBufferingHints {
@@ -3274,6 +3810,11 @@ pub struct ElasticsearchDestinationConfiguration {
     pub vpc_configuration: ::std::option::Option<VpcConfiguration>,
 }
 
+impl crate::Shaped for ElasticsearchDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 99;
+}
+
 impl crate::FromDoc for ElasticsearchDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3293,6 +3834,27 @@ impl crate::FromDoc for ElasticsearchDestinationConfiguration {
             type_name: f.opt("TypeName")?,
             vpc_configuration: f.opt("VpcConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for ElasticsearchDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(14);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ClusterEndpoint", self.cluster_endpoint);
+        f.put_opt("DocumentIdOptions", self.document_id_options);
+        f.put_opt("DomainARN", self.domain_arn);
+        f.put("IndexName", self.index_name);
+        f.put_opt("IndexRotationPeriod", self.index_rotation_period);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("TypeName", self.type_name);
+        f.put_opt("VpcConfiguration", self.vpc_configuration);
+        f.into_doc()
     }
 }
 
@@ -3327,6 +3889,33 @@ pub struct ElasticsearchDestinationDescription {
     pub type_name: ::std::option::Option<::std::string::String>,
     /// `VpcConfigurationDescription`
     pub vpc_configuration_description: ::std::option::Option<VpcConfigurationDescription>,
+}
+
+impl crate::Shaped for ElasticsearchDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 100;
+}
+
+impl crate::FromDoc for ElasticsearchDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            buffering_hints: f.opt("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            cluster_endpoint: f.opt("ClusterEndpoint")?,
+            document_id_options: f.opt("DocumentIdOptions")?,
+            domain_arn: f.opt("DomainARN")?,
+            index_name: f.opt("IndexName")?,
+            index_rotation_period: f.opt("IndexRotationPeriod")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.opt("RoleARN")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            type_name: f.opt("TypeName")?,
+            vpc_configuration_description: f.opt("VpcConfigurationDescription")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ElasticsearchDestinationDescription {
@@ -3379,6 +3968,11 @@ pub struct ElasticsearchDestinationUpdate {
     pub type_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ElasticsearchDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 101;
+}
+
 impl crate::FromDoc for ElasticsearchDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3396,6 +3990,25 @@ impl crate::FromDoc for ElasticsearchDestinationUpdate {
             s3_update: f.opt("S3Update")?,
             type_name: f.opt("TypeName")?,
         })
+    }
+}
+
+impl crate::ToDoc for ElasticsearchDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ClusterEndpoint", self.cluster_endpoint);
+        f.put_opt("DocumentIdOptions", self.document_id_options);
+        f.put_opt("DomainARN", self.domain_arn);
+        f.put_opt("IndexName", self.index_name);
+        f.put_opt("IndexRotationPeriod", self.index_rotation_period);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3Update", self.s3_update);
+        f.put_opt("TypeName", self.type_name);
+        f.into_doc()
     }
 }
 
@@ -3470,6 +4083,11 @@ impl crate::ToDoc for ElasticsearchIndexRotationPeriod {
 pub struct ElasticsearchRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for ElasticsearchRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 106;
 }
 
 impl crate::FromDoc for ElasticsearchRetryOptions {
@@ -3549,6 +4167,11 @@ pub struct EncryptionConfiguration {
     pub no_encryption_config: ::std::option::Option<NoEncryptionConfig>,
 }
 
+impl crate::Shaped for EncryptionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 109;
+}
+
 impl crate::FromDoc for EncryptionConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3603,6 +4226,11 @@ pub struct ExtendedS3DestinationConfiguration {
     pub s3_backup_mode: ::std::option::Option<S3BackupMode>,
 }
 
+impl crate::Shaped for ExtendedS3DestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 113;
+}
+
 impl crate::FromDoc for ExtendedS3DestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3623,6 +4251,28 @@ impl crate::FromDoc for ExtendedS3DestinationConfiguration {
             s3_backup_configuration: f.opt("S3BackupConfiguration")?,
             s3_backup_mode: f.opt("S3BackupMode")?,
         })
+    }
+}
+
+impl crate::ToDoc for ExtendedS3DestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(15);
+        f.put("BucketARN", self.bucket_arn);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("CompressionFormat", self.compression_format);
+        f.put_opt("CustomTimeZone", self.custom_time_zone);
+        f.put_opt("DataFormatConversionConfiguration", self.data_format_conversion_configuration);
+        f.put_opt("DynamicPartitioningConfiguration", self.dynamic_partitioning_configuration);
+        f.put_opt("EncryptionConfiguration", self.encryption_configuration);
+        f.put_opt("ErrorOutputPrefix", self.error_output_prefix);
+        f.put_opt("FileExtension", self.file_extension);
+        f.put_opt("Prefix", self.prefix);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupConfiguration", self.s3_backup_configuration);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.into_doc()
     }
 }
 
@@ -3659,6 +4309,34 @@ pub struct ExtendedS3DestinationDescription {
     pub s3_backup_description: ::std::option::Option<S3DestinationDescription>,
     /// `S3BackupMode`
     pub s3_backup_mode: ::std::option::Option<S3BackupMode>,
+}
+
+impl crate::Shaped for ExtendedS3DestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 114;
+}
+
+impl crate::FromDoc for ExtendedS3DestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            bucket_arn: f.req("BucketARN")?,
+            buffering_hints: f.req("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            compression_format: f.req("CompressionFormat")?,
+            custom_time_zone: f.opt("CustomTimeZone")?,
+            data_format_conversion_configuration: f.opt("DataFormatConversionConfiguration")?,
+            dynamic_partitioning_configuration: f.opt("DynamicPartitioningConfiguration")?,
+            encryption_configuration: f.req("EncryptionConfiguration")?,
+            error_output_prefix: f.opt("ErrorOutputPrefix")?,
+            file_extension: f.opt("FileExtension")?,
+            prefix: f.opt("Prefix")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            role_arn: f.req("RoleARN")?,
+            s3_backup_description: f.opt("S3BackupDescription")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ExtendedS3DestinationDescription {
@@ -3718,6 +4396,11 @@ pub struct ExtendedS3DestinationUpdate {
     pub s3_backup_update: ::std::option::Option<S3DestinationUpdate>,
 }
 
+impl crate::Shaped for ExtendedS3DestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 115;
+}
+
 impl crate::FromDoc for ExtendedS3DestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3741,6 +4424,28 @@ impl crate::FromDoc for ExtendedS3DestinationUpdate {
     }
 }
 
+impl crate::ToDoc for ExtendedS3DestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(15);
+        f.put_opt("BucketARN", self.bucket_arn);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("CompressionFormat", self.compression_format);
+        f.put_opt("CustomTimeZone", self.custom_time_zone);
+        f.put_opt("DataFormatConversionConfiguration", self.data_format_conversion_configuration);
+        f.put_opt("DynamicPartitioningConfiguration", self.dynamic_partitioning_configuration);
+        f.put_opt("EncryptionConfiguration", self.encryption_configuration);
+        f.put_opt("ErrorOutputPrefix", self.error_output_prefix);
+        f.put_opt("FileExtension", self.file_extension);
+        f.put_opt("Prefix", self.prefix);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put_opt("S3BackupUpdate", self.s3_backup_update);
+        f.into_doc()
+    }
+}
+
 /// `FailureDescription`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailureDescription {
@@ -3748,6 +4453,21 @@ pub struct FailureDescription {
     pub details: ::std::string::String,
     /// `Type` (required)
     pub r#type: DeliveryStreamFailureType,
+}
+
+impl crate::Shaped for FailureDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 116;
+}
+
+impl crate::FromDoc for FailureDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            details: f.req("Details")?,
+            r#type: f.req("Type")?,
+        })
+    }
 }
 
 impl crate::ToDoc for FailureDescription {
@@ -3817,6 +4537,11 @@ pub struct HiveJsonSerDe {
     pub timestamp_formats: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for HiveJsonSerDe {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 123;
+}
+
 impl crate::FromDoc for HiveJsonSerDe {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3841,6 +4566,11 @@ pub struct HttpEndpointBufferingHints {
     pub interval_in_seconds: ::std::option::Option<i32>,
     /// `SizeInMBs`
     pub size_in_m_bs: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for HttpEndpointBufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 127;
 }
 
 impl crate::FromDoc for HttpEndpointBufferingHints {
@@ -3869,6 +4599,11 @@ pub struct HttpEndpointCommonAttribute {
     pub attribute_name: ::std::string::String,
     /// `AttributeValue` (required)
     pub attribute_value: ::std::string::String,
+}
+
+impl crate::Shaped for HttpEndpointCommonAttribute {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 130;
 }
 
 impl crate::FromDoc for HttpEndpointCommonAttribute {
@@ -3901,6 +4636,11 @@ pub struct HttpEndpointConfiguration {
     pub url: ::std::string::String,
 }
 
+impl crate::Shaped for HttpEndpointConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 132;
+}
+
 impl crate::FromDoc for HttpEndpointConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3912,6 +4652,16 @@ impl crate::FromDoc for HttpEndpointConfiguration {
     }
 }
 
+impl crate::ToDoc for HttpEndpointConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("AccessKey", self.access_key);
+        f.put_opt("Name", self.name);
+        f.put("Url", self.url);
+        f.into_doc()
+    }
+}
+
 /// `HttpEndpointDescription`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpEndpointDescription {
@@ -3919,6 +4669,21 @@ pub struct HttpEndpointDescription {
     pub name: ::std::option::Option<::std::string::String>,
     /// `Url`
     pub url: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for HttpEndpointDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 133;
+}
+
+impl crate::FromDoc for HttpEndpointDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            name: f.opt("Name")?,
+            url: f.opt("Url")?,
+        })
+    }
 }
 
 impl crate::ToDoc for HttpEndpointDescription {
@@ -3955,6 +4720,11 @@ pub struct HttpEndpointDestinationConfiguration {
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
 }
 
+impl crate::Shaped for HttpEndpointDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 134;
+}
+
 impl crate::FromDoc for HttpEndpointDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3970,6 +4740,23 @@ impl crate::FromDoc for HttpEndpointDestinationConfiguration {
             s3_configuration: f.req("S3Configuration")?,
             secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for HttpEndpointDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(10);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put("EndpointConfiguration", self.endpoint_configuration);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RequestConfiguration", self.request_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.into_doc()
     }
 }
 
@@ -3996,6 +4783,29 @@ pub struct HttpEndpointDestinationDescription {
     pub s3_destination_description: ::std::option::Option<S3DestinationDescription>,
     /// `SecretsManagerConfiguration`
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
+}
+
+impl crate::Shaped for HttpEndpointDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 135;
+}
+
+impl crate::FromDoc for HttpEndpointDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            buffering_hints: f.opt("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            endpoint_configuration: f.opt("EndpointConfiguration")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            request_configuration: f.opt("RequestConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.opt("RoleARN")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
+        })
+    }
 }
 
 impl crate::ToDoc for HttpEndpointDestinationDescription {
@@ -4040,6 +4850,11 @@ pub struct HttpEndpointDestinationUpdate {
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
 }
 
+impl crate::Shaped for HttpEndpointDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 136;
+}
+
 impl crate::FromDoc for HttpEndpointDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4058,6 +4873,23 @@ impl crate::FromDoc for HttpEndpointDestinationUpdate {
     }
 }
 
+impl crate::ToDoc for HttpEndpointDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(10);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("EndpointConfiguration", self.endpoint_configuration);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RequestConfiguration", self.request_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put_opt("S3Update", self.s3_update);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.into_doc()
+    }
+}
+
 /// `HttpEndpointRequestConfiguration`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpEndpointRequestConfiguration {
@@ -4065,6 +4897,11 @@ pub struct HttpEndpointRequestConfiguration {
     pub common_attributes: ::std::option::Option<::std::vec::Vec<HttpEndpointCommonAttribute>>,
     /// `ContentEncoding`
     pub content_encoding: ::std::option::Option<ContentEncoding>,
+}
+
+impl crate::Shaped for HttpEndpointRequestConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 138;
 }
 
 impl crate::FromDoc for HttpEndpointRequestConfiguration {
@@ -4091,6 +4928,11 @@ impl crate::ToDoc for HttpEndpointRequestConfiguration {
 pub struct HttpEndpointRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for HttpEndpointRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 140;
 }
 
 impl crate::FromDoc for HttpEndpointRetryOptions {
@@ -4190,6 +5032,11 @@ pub struct IcebergDestinationConfiguration {
     pub table_creation_configuration: ::std::option::Option<TableCreationConfiguration>,
 }
 
+impl crate::Shaped for IcebergDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 143;
+}
+
 impl crate::FromDoc for IcebergDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4207,6 +5054,25 @@ impl crate::FromDoc for IcebergDestinationConfiguration {
             schema_evolution_configuration: f.opt("SchemaEvolutionConfiguration")?,
             table_creation_configuration: f.opt("TableCreationConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for IcebergDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("AppendOnly", self.append_only);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put("CatalogConfiguration", self.catalog_configuration);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("DestinationTableConfigurationList", self.destination_table_configuration_list);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("SchemaEvolutionConfiguration", self.schema_evolution_configuration);
+        f.put_opt("TableCreationConfiguration", self.table_creation_configuration);
+        f.into_doc()
     }
 }
 
@@ -4237,6 +5103,31 @@ pub struct IcebergDestinationDescription {
     pub schema_evolution_configuration: ::std::option::Option<SchemaEvolutionConfiguration>,
     /// `TableCreationConfiguration`
     pub table_creation_configuration: ::std::option::Option<TableCreationConfiguration>,
+}
+
+impl crate::Shaped for IcebergDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 144;
+}
+
+impl crate::FromDoc for IcebergDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            append_only: f.opt("AppendOnly")?,
+            buffering_hints: f.opt("BufferingHints")?,
+            catalog_configuration: f.opt("CatalogConfiguration")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            destination_table_configuration_list: f.opt("DestinationTableConfigurationList")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.opt("RoleARN")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            schema_evolution_configuration: f.opt("SchemaEvolutionConfiguration")?,
+            table_creation_configuration: f.opt("TableCreationConfiguration")?,
+        })
+    }
 }
 
 impl crate::ToDoc for IcebergDestinationDescription {
@@ -4287,6 +5178,11 @@ pub struct IcebergDestinationUpdate {
     pub table_creation_configuration: ::std::option::Option<TableCreationConfiguration>,
 }
 
+impl crate::Shaped for IcebergDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 145;
+}
+
 impl crate::FromDoc for IcebergDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4304,6 +5200,25 @@ impl crate::FromDoc for IcebergDestinationUpdate {
             schema_evolution_configuration: f.opt("SchemaEvolutionConfiguration")?,
             table_creation_configuration: f.opt("TableCreationConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for IcebergDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("AppendOnly", self.append_only);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CatalogConfiguration", self.catalog_configuration);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("DestinationTableConfigurationList", self.destination_table_configuration_list);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put_opt("S3Configuration", self.s3_configuration);
+        f.put_opt("SchemaEvolutionConfiguration", self.schema_evolution_configuration);
+        f.put_opt("TableCreationConfiguration", self.table_creation_configuration);
+        f.into_doc()
     }
 }
 
@@ -4365,6 +5280,11 @@ pub struct InputFormatConfiguration {
     pub deserializer: ::std::option::Option<Deserializer>,
 }
 
+impl crate::Shaped for InputFormatConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 147;
+}
+
 impl crate::FromDoc for InputFormatConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4387,6 +5307,11 @@ impl crate::ToDoc for InputFormatConfiguration {
 pub struct KMSEncryptionConfig {
     /// `AWSKMSKeyARN` (required)
     pub awskms_key_arn: ::std::string::String,
+}
+
+impl crate::Shaped for KMSEncryptionConfig {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 149;
 }
 
 impl crate::FromDoc for KMSEncryptionConfig {
@@ -4466,6 +5391,11 @@ pub struct KinesisStreamSourceConfiguration {
     pub role_arn: ::std::string::String,
 }
 
+impl crate::Shaped for KinesisStreamSourceConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 152;
+}
+
 impl crate::FromDoc for KinesisStreamSourceConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4473,6 +5403,15 @@ impl crate::FromDoc for KinesisStreamSourceConfiguration {
             kinesis_stream_arn: f.req("KinesisStreamARN")?,
             role_arn: f.req("RoleARN")?,
         })
+    }
+}
+
+impl crate::ToDoc for KinesisStreamSourceConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("KinesisStreamARN", self.kinesis_stream_arn);
+        f.put("RoleARN", self.role_arn);
+        f.into_doc()
     }
 }
 
@@ -4485,6 +5424,22 @@ pub struct KinesisStreamSourceDescription {
     pub kinesis_stream_arn: ::std::option::Option<::std::string::String>,
     /// `RoleARN`
     pub role_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for KinesisStreamSourceDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 153;
+}
+
+impl crate::FromDoc for KinesisStreamSourceDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            delivery_start_timestamp: f.opt("DeliveryStartTimestamp")?,
+            kinesis_stream_arn: f.opt("KinesisStreamARN")?,
+            role_arn: f.opt("RoleARN")?,
+        })
+    }
 }
 
 impl crate::ToDoc for KinesisStreamSourceDescription {
@@ -4508,6 +5463,11 @@ pub struct ListDeliveryStreamsInput {
     pub limit: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for ListDeliveryStreamsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 154;
+}
+
 impl crate::FromDoc for ListDeliveryStreamsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4519,6 +5479,16 @@ impl crate::FromDoc for ListDeliveryStreamsInput {
     }
 }
 
+impl crate::ToDoc for ListDeliveryStreamsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("DeliveryStreamType", self.delivery_stream_type);
+        f.put_opt("ExclusiveStartDeliveryStreamName", self.exclusive_start_delivery_stream_name);
+        f.put_opt("Limit", self.limit);
+        f.into_doc()
+    }
+}
+
 /// `ListDeliveryStreamsOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListDeliveryStreamsOutput {
@@ -4526,6 +5496,21 @@ pub struct ListDeliveryStreamsOutput {
     pub delivery_stream_names: ::std::vec::Vec<::std::string::String>,
     /// `HasMoreDeliveryStreams` (required)
     pub has_more_delivery_streams: bool,
+}
+
+impl crate::Shaped for ListDeliveryStreamsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 156;
+}
+
+impl crate::FromDoc for ListDeliveryStreamsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            delivery_stream_names: f.req("DeliveryStreamNames")?,
+            has_more_delivery_streams: f.req("HasMoreDeliveryStreams")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListDeliveryStreamsOutput {
@@ -4548,6 +5533,11 @@ pub struct ListTagsForDeliveryStreamInput {
     pub limit: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for ListTagsForDeliveryStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 159;
+}
+
 impl crate::FromDoc for ListTagsForDeliveryStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4559,6 +5549,16 @@ impl crate::FromDoc for ListTagsForDeliveryStreamInput {
     }
 }
 
+impl crate::ToDoc for ListTagsForDeliveryStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put_opt("ExclusiveStartTagKey", self.exclusive_start_tag_key);
+        f.put_opt("Limit", self.limit);
+        f.into_doc()
+    }
+}
+
 /// `ListTagsForDeliveryStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForDeliveryStreamOutput {
@@ -4566,6 +5566,21 @@ pub struct ListTagsForDeliveryStreamOutput {
     pub has_more_tags: bool,
     /// `Tags` (required)
     pub tags: ::std::vec::Vec<Tag>,
+}
+
+impl crate::Shaped for ListTagsForDeliveryStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 161;
+}
+
+impl crate::FromDoc for ListTagsForDeliveryStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            has_more_tags: f.req("HasMoreTags")?,
+            tags: f.req("Tags")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListTagsForDeliveryStreamOutput {
@@ -4590,6 +5605,11 @@ pub struct MSKSourceConfiguration {
     pub topic_name: ::std::string::String,
 }
 
+impl crate::Shaped for MSKSourceConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 166;
+}
+
 impl crate::FromDoc for MSKSourceConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4599,6 +5619,17 @@ impl crate::FromDoc for MSKSourceConfiguration {
             read_from_timestamp: f.opt("ReadFromTimestamp")?,
             topic_name: f.req("TopicName")?,
         })
+    }
+}
+
+impl crate::ToDoc for MSKSourceConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put("AuthenticationConfiguration", self.authentication_configuration);
+        f.put("MSKClusterARN", self.msk_cluster_arn);
+        f.put_opt("ReadFromTimestamp", self.read_from_timestamp);
+        f.put("TopicName", self.topic_name);
+        f.into_doc()
     }
 }
 
@@ -4615,6 +5646,24 @@ pub struct MSKSourceDescription {
     pub read_from_timestamp: ::std::option::Option<crate::Timestamp>,
     /// `TopicName`
     pub topic_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for MSKSourceDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 167;
+}
+
+impl crate::FromDoc for MSKSourceDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            authentication_configuration: f.opt("AuthenticationConfiguration")?,
+            delivery_start_timestamp: f.opt("DeliveryStartTimestamp")?,
+            msk_cluster_arn: f.opt("MSKClusterARN")?,
+            read_from_timestamp: f.opt("ReadFromTimestamp")?,
+            topic_name: f.opt("TopicName")?,
+        })
+    }
 }
 
 impl crate::ToDoc for MSKSourceDescription {
@@ -4684,6 +5733,11 @@ pub struct OpenXJsonSerDe {
     pub column_to_json_key_mappings: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
     /// `ConvertDotsInJsonKeysToUnderscores`
     pub convert_dots_in_json_keys_to_underscores: ::std::option::Option<bool>,
+}
+
+impl crate::Shaped for OpenXJsonSerDe {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 172;
 }
 
 impl crate::FromDoc for OpenXJsonSerDe {
@@ -4839,6 +5893,11 @@ pub struct OrcSerDe {
     pub stripe_size_bytes: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for OrcSerDe {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 176;
+}
+
 impl crate::FromDoc for OrcSerDe {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4879,6 +5938,11 @@ impl crate::ToDoc for OrcSerDe {
 pub struct OutputFormatConfiguration {
     /// `Serializer`
     pub serializer: ::std::option::Option<Serializer>,
+}
+
+impl crate::Shaped for OutputFormatConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 178;
 }
 
 impl crate::FromDoc for OutputFormatConfiguration {
@@ -4971,6 +6035,11 @@ pub struct ParquetSerDe {
     pub writer_version: ::std::option::Option<ParquetWriterVersion>,
 }
 
+impl crate::Shaped for ParquetSerDe {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 181;
+}
+
 impl crate::FromDoc for ParquetSerDe {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5056,6 +6125,11 @@ pub struct PartitionField {
     pub source_name: ::std::string::String,
 }
 
+impl crate::Shaped for PartitionField {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 183;
+}
+
 impl crate::FromDoc for PartitionField {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5078,6 +6152,11 @@ impl crate::ToDoc for PartitionField {
 pub struct PartitionSpec {
     /// `Identity`
     pub identity: ::std::option::Option<::std::vec::Vec<PartitionField>>,
+}
+
+impl crate::Shaped for PartitionSpec {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 185;
 }
 
 impl crate::FromDoc for PartitionSpec {
@@ -5104,6 +6183,11 @@ pub struct ProcessingConfiguration {
     pub enabled: ::std::option::Option<bool>,
     /// `Processors`
     pub processors: ::std::option::Option<::std::vec::Vec<Processor>>,
+}
+
+impl crate::Shaped for ProcessingConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 188;
 }
 
 impl crate::FromDoc for ProcessingConfiguration {
@@ -5134,6 +6218,11 @@ pub struct Processor {
     pub r#type: ProcessorType,
 }
 
+impl crate::Shaped for Processor {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 189;
+}
+
 impl crate::FromDoc for Processor {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5160,6 +6249,11 @@ pub struct ProcessorParameter {
     pub parameter_name: ProcessorParameterName,
     /// `ParameterValue` (required)
     pub parameter_value: ::std::string::String,
+}
+
+impl crate::Shaped for ProcessorParameter {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 191;
 }
 
 impl crate::FromDoc for ProcessorParameter {
@@ -5357,6 +6451,11 @@ pub struct PutRecordBatchInput {
     pub records: ::std::vec::Vec<Record>,
 }
 
+impl crate::Shaped for PutRecordBatchInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 197;
+}
+
 impl crate::FromDoc for PutRecordBatchInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5364,6 +6463,15 @@ impl crate::FromDoc for PutRecordBatchInput {
             delivery_stream_name: f.req("DeliveryStreamName")?,
             records: f.req("Records")?,
         })
+    }
+}
+
+impl crate::ToDoc for PutRecordBatchInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put("Records", self.records);
+        f.into_doc()
     }
 }
 
@@ -5376,6 +6484,22 @@ pub struct PutRecordBatchOutput {
     pub failed_put_count: i32,
     /// `RequestResponses` (required)
     pub request_responses: ::std::vec::Vec<PutRecordBatchResponseEntry>,
+}
+
+impl crate::Shaped for PutRecordBatchOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 198;
+}
+
+impl crate::FromDoc for PutRecordBatchOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            encrypted: f.opt("Encrypted")?,
+            failed_put_count: f.req("FailedPutCount")?,
+            request_responses: f.req("RequestResponses")?,
+        })
+    }
 }
 
 impl crate::ToDoc for PutRecordBatchOutput {
@@ -5399,6 +6523,22 @@ pub struct PutRecordBatchResponseEntry {
     pub record_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for PutRecordBatchResponseEntry {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 200;
+}
+
+impl crate::FromDoc for PutRecordBatchResponseEntry {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_code: f.opt("ErrorCode")?,
+            error_message: f.opt("ErrorMessage")?,
+            record_id: f.opt("RecordId")?,
+        })
+    }
+}
+
 impl crate::ToDoc for PutRecordBatchResponseEntry {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(3);
@@ -5418,6 +6558,11 @@ pub struct PutRecordInput {
     pub record: Record,
 }
 
+impl crate::Shaped for PutRecordInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 202;
+}
+
 impl crate::FromDoc for PutRecordInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5428,6 +6573,15 @@ impl crate::FromDoc for PutRecordInput {
     }
 }
 
+impl crate::ToDoc for PutRecordInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put("Record", self.record);
+        f.into_doc()
+    }
+}
+
 /// `PutRecordOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordOutput {
@@ -5435,6 +6589,21 @@ pub struct PutRecordOutput {
     pub encrypted: ::std::option::Option<bool>,
     /// `RecordId` (required)
     pub record_id: ::std::string::String,
+}
+
+impl crate::Shaped for PutRecordOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 203;
+}
+
+impl crate::FromDoc for PutRecordOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            encrypted: f.opt("Encrypted")?,
+            record_id: f.req("RecordId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for PutRecordOutput {
@@ -5453,12 +6622,25 @@ pub struct Record {
     pub data: ::std::vec::Vec<u8>,
 }
 
+impl crate::Shaped for Record {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 206;
+}
+
 impl crate::FromDoc for Record {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
         Ok(Self {
             data: f.req("Data")?,
         })
+    }
+}
+
+impl crate::ToDoc for Record {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("Data", self.data);
+        f.into_doc()
     }
 }
 
@@ -5491,6 +6673,11 @@ pub struct RedshiftDestinationConfiguration {
     pub username: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for RedshiftDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 207;
+}
+
 impl crate::FromDoc for RedshiftDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5508,6 +6695,25 @@ impl crate::FromDoc for RedshiftDestinationConfiguration {
             secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
             username: f.opt("Username")?,
         })
+    }
+}
+
+impl crate::ToDoc for RedshiftDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put("ClusterJDBCURL", self.cluster_jdbcurl);
+        f.put("CopyCommand", self.copy_command);
+        f.put_opt("Password", self.password);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupConfiguration", self.s3_backup_configuration);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.put_opt("Username", self.username);
+        f.into_doc()
     }
 }
 
@@ -5536,6 +6742,30 @@ pub struct RedshiftDestinationDescription {
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
     /// `Username`
     pub username: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for RedshiftDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 208;
+}
+
+impl crate::FromDoc for RedshiftDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            cluster_jdbcurl: f.req("ClusterJDBCURL")?,
+            copy_command: f.req("CopyCommand")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.req("RoleARN")?,
+            s3_backup_description: f.opt("S3BackupDescription")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.req("S3DestinationDescription")?,
+            secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
+            username: f.opt("Username")?,
+        })
+    }
 }
 
 impl crate::ToDoc for RedshiftDestinationDescription {
@@ -5585,6 +6815,11 @@ pub struct RedshiftDestinationUpdate {
     pub username: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for RedshiftDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 209;
+}
+
 impl crate::FromDoc for RedshiftDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5605,11 +6840,35 @@ impl crate::FromDoc for RedshiftDestinationUpdate {
     }
 }
 
+impl crate::ToDoc for RedshiftDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ClusterJDBCURL", self.cluster_jdbcurl);
+        f.put_opt("CopyCommand", self.copy_command);
+        f.put_opt("Password", self.password);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put_opt("S3BackupUpdate", self.s3_backup_update);
+        f.put_opt("S3Update", self.s3_update);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.put_opt("Username", self.username);
+        f.into_doc()
+    }
+}
+
 /// `RedshiftRetryOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RedshiftRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for RedshiftRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 211;
 }
 
 impl crate::FromDoc for RedshiftRetryOptions {
@@ -5685,6 +6944,11 @@ impl crate::ToDoc for RedshiftS3BackupMode {
 pub struct RetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for RetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 214;
 }
 
 impl crate::FromDoc for RetryOptions {
@@ -5776,6 +7040,11 @@ pub struct S3DestinationConfiguration {
     pub role_arn: ::std::string::String,
 }
 
+impl crate::Shaped for S3DestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 217;
+}
+
 impl crate::FromDoc for S3DestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5789,6 +7058,21 @@ impl crate::FromDoc for S3DestinationConfiguration {
             prefix: f.opt("Prefix")?,
             role_arn: f.req("RoleARN")?,
         })
+    }
+}
+
+impl crate::ToDoc for S3DestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put("BucketARN", self.bucket_arn);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("CompressionFormat", self.compression_format);
+        f.put_opt("EncryptionConfiguration", self.encryption_configuration);
+        f.put_opt("ErrorOutputPrefix", self.error_output_prefix);
+        f.put_opt("Prefix", self.prefix);
+        f.put("RoleARN", self.role_arn);
+        f.into_doc()
     }
 }
 
@@ -5811,6 +7095,27 @@ pub struct S3DestinationDescription {
     pub prefix: ::std::option::Option<::std::string::String>,
     /// `RoleARN` (required)
     pub role_arn: ::std::string::String,
+}
+
+impl crate::Shaped for S3DestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 218;
+}
+
+impl crate::FromDoc for S3DestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            bucket_arn: f.req("BucketARN")?,
+            buffering_hints: f.req("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            compression_format: f.req("CompressionFormat")?,
+            encryption_configuration: f.req("EncryptionConfiguration")?,
+            error_output_prefix: f.opt("ErrorOutputPrefix")?,
+            prefix: f.opt("Prefix")?,
+            role_arn: f.req("RoleARN")?,
+        })
+    }
 }
 
 impl crate::ToDoc for S3DestinationDescription {
@@ -5849,6 +7154,11 @@ pub struct S3DestinationUpdate {
     pub role_arn: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for S3DestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 219;
+}
+
 impl crate::FromDoc for S3DestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5862,6 +7172,21 @@ impl crate::FromDoc for S3DestinationUpdate {
             prefix: f.opt("Prefix")?,
             role_arn: f.opt("RoleARN")?,
         })
+    }
+}
+
+impl crate::ToDoc for S3DestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("BucketARN", self.bucket_arn);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("CompressionFormat", self.compression_format);
+        f.put_opt("EncryptionConfiguration", self.encryption_configuration);
+        f.put_opt("ErrorOutputPrefix", self.error_output_prefix);
+        f.put_opt("Prefix", self.prefix);
+        f.put_opt("RoleARN", self.role_arn);
+        f.into_doc()
     }
 }
 
@@ -5933,6 +7258,11 @@ pub struct SchemaConfiguration {
     pub version_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for SchemaConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 221;
+}
+
 impl crate::FromDoc for SchemaConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5967,6 +7297,11 @@ pub struct SchemaEvolutionConfiguration {
     pub enabled: bool,
 }
 
+impl crate::Shaped for SchemaEvolutionConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 222;
+}
+
 impl crate::FromDoc for SchemaEvolutionConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5993,6 +7328,11 @@ pub struct SecretsManagerConfiguration {
     pub role_arn: ::std::option::Option<::std::string::String>,
     /// `SecretARN`
     pub secret_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for SecretsManagerConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 224;
 }
 
 impl crate::FromDoc for SecretsManagerConfiguration {
@@ -6023,6 +7363,11 @@ pub struct Serializer {
     pub orc_ser_de: ::std::option::Option<OrcSerDe>,
     /// `ParquetSerDe`
     pub parquet_ser_de: ::std::option::Option<ParquetSerDe>,
+}
+
+impl crate::Shaped for Serializer {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 226;
 }
 
 impl crate::FromDoc for Serializer {
@@ -6082,6 +7427,13 @@ impl std::fmt::Display for SnapshotRequestedBy {
     }
 }
 
+impl crate::FromDoc for SnapshotRequestedBy {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for SnapshotRequestedBy {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -6131,6 +7483,13 @@ impl std::fmt::Display for SnapshotStatus {
     }
 }
 
+impl crate::FromDoc for SnapshotStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for SnapshotStatus {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -6144,6 +7503,11 @@ pub struct SnowflakeBufferingHints {
     pub interval_in_seconds: ::std::option::Option<i32>,
     /// `SizeInMBs`
     pub size_in_m_bs: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for SnowflakeBufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 231;
 }
 
 impl crate::FromDoc for SnowflakeBufferingHints {
@@ -6266,6 +7630,11 @@ pub struct SnowflakeDestinationConfiguration {
     pub user: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for SnowflakeDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 237;
+}
+
 impl crate::FromDoc for SnowflakeDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6291,6 +7660,33 @@ impl crate::FromDoc for SnowflakeDestinationConfiguration {
             table: f.req("Table")?,
             user: f.opt("User")?,
         })
+    }
+}
+
+impl crate::ToDoc for SnowflakeDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(20);
+        f.put("AccountUrl", self.account_url);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ContentColumnName", self.content_column_name);
+        f.put_opt("DataLoadingOption", self.data_loading_option);
+        f.put("Database", self.database);
+        f.put_opt("KeyPassphrase", self.key_passphrase);
+        f.put_opt("MetaDataColumnName", self.meta_data_column_name);
+        f.put_opt("PrivateKey", self.private_key);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put("Schema", self.schema);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.put_opt("SnowflakeRoleConfiguration", self.snowflake_role_configuration);
+        f.put_opt("SnowflakeVpcConfiguration", self.snowflake_vpc_configuration);
+        f.put("Table", self.table);
+        f.put_opt("User", self.user);
+        f.into_doc()
     }
 }
 
@@ -6333,6 +7729,37 @@ pub struct SnowflakeDestinationDescription {
     pub table: ::std::option::Option<::std::string::String>,
     /// `User`
     pub user: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for SnowflakeDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 238;
+}
+
+impl crate::FromDoc for SnowflakeDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            account_url: f.opt("AccountUrl")?,
+            buffering_hints: f.opt("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            content_column_name: f.opt("ContentColumnName")?,
+            data_loading_option: f.opt("DataLoadingOption")?,
+            database: f.opt("Database")?,
+            meta_data_column_name: f.opt("MetaDataColumnName")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            role_arn: f.opt("RoleARN")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            schema: f.opt("Schema")?,
+            secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
+            snowflake_role_configuration: f.opt("SnowflakeRoleConfiguration")?,
+            snowflake_vpc_configuration: f.opt("SnowflakeVpcConfiguration")?,
+            table: f.opt("Table")?,
+            user: f.opt("User")?,
+        })
+    }
 }
 
 impl crate::ToDoc for SnowflakeDestinationDescription {
@@ -6403,6 +7830,11 @@ pub struct SnowflakeDestinationUpdate {
     pub user: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for SnowflakeDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 239;
+}
+
 impl crate::FromDoc for SnowflakeDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6430,11 +7862,42 @@ impl crate::FromDoc for SnowflakeDestinationUpdate {
     }
 }
 
+impl crate::ToDoc for SnowflakeDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(19);
+        f.put_opt("AccountUrl", self.account_url);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("ContentColumnName", self.content_column_name);
+        f.put_opt("DataLoadingOption", self.data_loading_option);
+        f.put_opt("Database", self.database);
+        f.put_opt("KeyPassphrase", self.key_passphrase);
+        f.put_opt("MetaDataColumnName", self.meta_data_column_name);
+        f.put_opt("PrivateKey", self.private_key);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("RoleARN", self.role_arn);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put_opt("S3Update", self.s3_update);
+        f.put_opt("Schema", self.schema);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.put_opt("SnowflakeRoleConfiguration", self.snowflake_role_configuration);
+        f.put_opt("Table", self.table);
+        f.put_opt("User", self.user);
+        f.into_doc()
+    }
+}
+
 /// `SnowflakeRetryOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SnowflakeRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for SnowflakeRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 245;
 }
 
 impl crate::FromDoc for SnowflakeRetryOptions {
@@ -6461,6 +7924,11 @@ pub struct SnowflakeRoleConfiguration {
     pub enabled: ::std::option::Option<bool>,
     /// `SnowflakeRole`
     pub snowflake_role: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for SnowflakeRoleConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 247;
 }
 
 impl crate::FromDoc for SnowflakeRoleConfiguration {
@@ -6540,6 +8008,11 @@ pub struct SnowflakeVpcConfiguration {
     pub private_link_vpce_id: ::std::string::String,
 }
 
+impl crate::Shaped for SnowflakeVpcConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 252;
+}
+
 impl crate::FromDoc for SnowflakeVpcConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6570,6 +8043,23 @@ pub struct SourceDescription {
     pub msk_source_description: ::std::option::Option<MSKSourceDescription>,
 }
 
+impl crate::Shaped for SourceDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 253;
+}
+
+impl crate::FromDoc for SourceDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            database_source_description: f.opt("DatabaseSourceDescription")?,
+            direct_put_source_description: f.opt("DirectPutSourceDescription")?,
+            kinesis_stream_source_description: f.opt("KinesisStreamSourceDescription")?,
+            msk_source_description: f.opt("MSKSourceDescription")?,
+        })
+    }
+}
+
 impl crate::ToDoc for SourceDescription {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(4);
@@ -6588,6 +8078,11 @@ pub struct SplunkBufferingHints {
     pub interval_in_seconds: ::std::option::Option<i32>,
     /// `SizeInMBs`
     pub size_in_m_bs: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for SplunkBufferingHints {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 254;
 }
 
 impl crate::FromDoc for SplunkBufferingHints {
@@ -6636,6 +8131,11 @@ pub struct SplunkDestinationConfiguration {
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
 }
 
+impl crate::Shaped for SplunkDestinationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 257;
+}
+
 impl crate::FromDoc for SplunkDestinationConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6652,6 +8152,24 @@ impl crate::FromDoc for SplunkDestinationConfiguration {
             s3_configuration: f.req("S3Configuration")?,
             secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
         })
+    }
+}
+
+impl crate::ToDoc for SplunkDestinationConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(11);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("HECAcknowledgmentTimeoutInSeconds", self.hec_acknowledgment_timeout_in_seconds);
+        f.put("HECEndpoint", self.hec_endpoint);
+        f.put("HECEndpointType", self.hec_endpoint_type);
+        f.put_opt("HECToken", self.hec_token);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put("S3Configuration", self.s3_configuration);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.into_doc()
     }
 }
 
@@ -6680,6 +8198,30 @@ pub struct SplunkDestinationDescription {
     pub s3_destination_description: ::std::option::Option<S3DestinationDescription>,
     /// `SecretsManagerConfiguration`
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
+}
+
+impl crate::Shaped for SplunkDestinationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 258;
+}
+
+impl crate::FromDoc for SplunkDestinationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            buffering_hints: f.opt("BufferingHints")?,
+            cloud_watch_logging_options: f.opt("CloudWatchLoggingOptions")?,
+            hec_acknowledgment_timeout_in_seconds: f.opt("HECAcknowledgmentTimeoutInSeconds")?,
+            hec_endpoint: f.opt("HECEndpoint")?,
+            hec_endpoint_type: f.opt("HECEndpointType")?,
+            hec_token: f.opt("HECToken")?,
+            processing_configuration: f.opt("ProcessingConfiguration")?,
+            retry_options: f.opt("RetryOptions")?,
+            s3_backup_mode: f.opt("S3BackupMode")?,
+            s3_destination_description: f.opt("S3DestinationDescription")?,
+            secrets_manager_configuration: f.opt("SecretsManagerConfiguration")?,
+        })
+    }
 }
 
 impl crate::ToDoc for SplunkDestinationDescription {
@@ -6727,6 +8269,11 @@ pub struct SplunkDestinationUpdate {
     pub secrets_manager_configuration: ::std::option::Option<SecretsManagerConfiguration>,
 }
 
+impl crate::Shaped for SplunkDestinationUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 259;
+}
+
 impl crate::FromDoc for SplunkDestinationUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6746,11 +8293,34 @@ impl crate::FromDoc for SplunkDestinationUpdate {
     }
 }
 
+impl crate::ToDoc for SplunkDestinationUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(11);
+        f.put_opt("BufferingHints", self.buffering_hints);
+        f.put_opt("CloudWatchLoggingOptions", self.cloud_watch_logging_options);
+        f.put_opt("HECAcknowledgmentTimeoutInSeconds", self.hec_acknowledgment_timeout_in_seconds);
+        f.put_opt("HECEndpoint", self.hec_endpoint);
+        f.put_opt("HECEndpointType", self.hec_endpoint_type);
+        f.put_opt("HECToken", self.hec_token);
+        f.put_opt("ProcessingConfiguration", self.processing_configuration);
+        f.put_opt("RetryOptions", self.retry_options);
+        f.put_opt("S3BackupMode", self.s3_backup_mode);
+        f.put_opt("S3Update", self.s3_update);
+        f.put_opt("SecretsManagerConfiguration", self.secrets_manager_configuration);
+        f.into_doc()
+    }
+}
+
 /// `SplunkRetryOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SplunkRetryOptions {
     /// `DurationInSeconds`
     pub duration_in_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for SplunkRetryOptions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 261;
 }
 
 impl crate::FromDoc for SplunkRetryOptions {
@@ -6830,6 +8400,11 @@ pub struct StartDeliveryStreamEncryptionInput {
     pub delivery_stream_name: ::std::string::String,
 }
 
+impl crate::Shaped for StartDeliveryStreamEncryptionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 263;
+}
+
 impl crate::FromDoc for StartDeliveryStreamEncryptionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6840,9 +8415,30 @@ impl crate::FromDoc for StartDeliveryStreamEncryptionInput {
     }
 }
 
+impl crate::ToDoc for StartDeliveryStreamEncryptionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("DeliveryStreamEncryptionConfigurationInput", self.delivery_stream_encryption_configuration_input);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.into_doc()
+    }
+}
+
 /// `StartDeliveryStreamEncryptionOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartDeliveryStreamEncryptionOutput {
+}
+
+impl crate::Shaped for StartDeliveryStreamEncryptionOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 264;
+}
+
+impl crate::FromDoc for StartDeliveryStreamEncryptionOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StartDeliveryStreamEncryptionOutput {
@@ -6858,6 +8454,11 @@ pub struct StopDeliveryStreamEncryptionInput {
     pub delivery_stream_name: ::std::string::String,
 }
 
+impl crate::Shaped for StopDeliveryStreamEncryptionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 265;
+}
+
 impl crate::FromDoc for StopDeliveryStreamEncryptionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6867,9 +8468,29 @@ impl crate::FromDoc for StopDeliveryStreamEncryptionInput {
     }
 }
 
+impl crate::ToDoc for StopDeliveryStreamEncryptionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.into_doc()
+    }
+}
+
 /// `StopDeliveryStreamEncryptionOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StopDeliveryStreamEncryptionOutput {
+}
+
+impl crate::Shaped for StopDeliveryStreamEncryptionOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 266;
+}
+
+impl crate::FromDoc for StopDeliveryStreamEncryptionOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StopDeliveryStreamEncryptionOutput {
@@ -6883,6 +8504,11 @@ impl crate::ToDoc for StopDeliveryStreamEncryptionOutput {
 pub struct TableCreationConfiguration {
     /// `Enabled` (required)
     pub enabled: bool,
+}
+
+impl crate::Shaped for TableCreationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 269;
 }
 
 impl crate::FromDoc for TableCreationConfiguration {
@@ -6909,6 +8535,11 @@ pub struct Tag {
     pub key: ::std::string::String,
     /// `Value`
     pub value: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for Tag {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 270;
 }
 
 impl crate::FromDoc for Tag {
@@ -6939,6 +8570,11 @@ pub struct TagDeliveryStreamInput {
     pub tags: ::std::vec::Vec<Tag>,
 }
 
+impl crate::Shaped for TagDeliveryStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 271;
+}
+
 impl crate::FromDoc for TagDeliveryStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6949,9 +8585,30 @@ impl crate::FromDoc for TagDeliveryStreamInput {
     }
 }
 
+impl crate::ToDoc for TagDeliveryStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `TagDeliveryStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagDeliveryStreamOutput {
+}
+
+impl crate::Shaped for TagDeliveryStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 273;
+}
+
+impl crate::FromDoc for TagDeliveryStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for TagDeliveryStreamOutput {
@@ -6969,6 +8626,11 @@ pub struct UntagDeliveryStreamInput {
     pub tag_keys: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for UntagDeliveryStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 280;
+}
+
 impl crate::FromDoc for UntagDeliveryStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6979,9 +8641,30 @@ impl crate::FromDoc for UntagDeliveryStreamInput {
     }
 }
 
+impl crate::ToDoc for UntagDeliveryStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put("TagKeys", self.tag_keys);
+        f.into_doc()
+    }
+}
+
 /// `UntagDeliveryStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UntagDeliveryStreamOutput {
+}
+
+impl crate::Shaped for UntagDeliveryStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 281;
+}
+
+impl crate::FromDoc for UntagDeliveryStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UntagDeliveryStreamOutput {
@@ -7021,6 +8704,11 @@ pub struct UpdateDestinationInput {
     pub splunk_destination_update: ::std::option::Option<SplunkDestinationUpdate>,
 }
 
+impl crate::Shaped for UpdateDestinationInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 282;
+}
+
 impl crate::FromDoc for UpdateDestinationInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7042,9 +8730,41 @@ impl crate::FromDoc for UpdateDestinationInput {
     }
 }
 
+impl crate::ToDoc for UpdateDestinationInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(13);
+        f.put_opt("AmazonOpenSearchServerlessDestinationUpdate", self.amazon_open_search_serverless_destination_update);
+        f.put_opt("AmazonopensearchserviceDestinationUpdate", self.amazonopensearchservice_destination_update);
+        f.put("CurrentDeliveryStreamVersionId", self.current_delivery_stream_version_id);
+        f.put("DeliveryStreamName", self.delivery_stream_name);
+        f.put("DestinationId", self.destination_id);
+        f.put_opt("ElasticsearchDestinationUpdate", self.elasticsearch_destination_update);
+        f.put_opt("ExtendedS3DestinationUpdate", self.extended_s3_destination_update);
+        f.put_opt("HttpEndpointDestinationUpdate", self.http_endpoint_destination_update);
+        f.put_opt("IcebergDestinationUpdate", self.iceberg_destination_update);
+        f.put_opt("RedshiftDestinationUpdate", self.redshift_destination_update);
+        f.put_opt("S3DestinationUpdate", self.s3_destination_update);
+        f.put_opt("SnowflakeDestinationUpdate", self.snowflake_destination_update);
+        f.put_opt("SplunkDestinationUpdate", self.splunk_destination_update);
+        f.into_doc()
+    }
+}
+
 /// `UpdateDestinationOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateDestinationOutput {
+}
+
+impl crate::Shaped for UpdateDestinationOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 283;
+}
+
+impl crate::FromDoc for UpdateDestinationOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdateDestinationOutput {
@@ -7064,6 +8784,11 @@ pub struct VpcConfiguration {
     pub subnet_ids: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for VpcConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 285;
+}
+
 impl crate::FromDoc for VpcConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7072,6 +8797,16 @@ impl crate::FromDoc for VpcConfiguration {
             security_group_ids: f.req("SecurityGroupIds")?,
             subnet_ids: f.req("SubnetIds")?,
         })
+    }
+}
+
+impl crate::ToDoc for VpcConfiguration {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put("RoleARN", self.role_arn);
+        f.put("SecurityGroupIds", self.security_group_ids);
+        f.put("SubnetIds", self.subnet_ids);
+        f.into_doc()
     }
 }
 
@@ -7086,6 +8821,23 @@ pub struct VpcConfigurationDescription {
     pub subnet_ids: ::std::vec::Vec<::std::string::String>,
     /// `VpcId` (required)
     pub vpc_id: ::std::string::String,
+}
+
+impl crate::Shaped for VpcConfigurationDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 286;
+}
+
+impl crate::FromDoc for VpcConfigurationDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            role_arn: f.req("RoleARN")?,
+            security_group_ids: f.req("SecurityGroupIds")?,
+            subnet_ids: f.req("SubnetIds")?,
+            vpc_id: f.req("VpcId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for VpcConfigurationDescription {

@@ -2431,6 +2431,11 @@ pub struct AuditContext {
     pub requested_columns: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for AuditContext {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 4;
+}
+
 impl crate::FromDoc for AuditContext {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2439,6 +2444,16 @@ impl crate::FromDoc for AuditContext {
             all_columns_requested: f.opt("AllColumnsRequested")?,
             requested_columns: f.opt("RequestedColumns")?,
         })
+    }
+}
+
+impl crate::ToDoc for AuditContext {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("AdditionalAuditContext", self.additional_audit_context);
+        f.put_opt("AllColumnsRequested", self.all_columns_requested);
+        f.put_opt("RequestedColumns", self.requested_columns);
+        f.into_doc()
     }
 }
 
@@ -2455,6 +2470,11 @@ pub struct BatchCreatePartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for BatchCreatePartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 6;
+}
+
 impl crate::FromDoc for BatchCreatePartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2467,11 +2487,36 @@ impl crate::FromDoc for BatchCreatePartitionRequest {
     }
 }
 
+impl crate::ToDoc for BatchCreatePartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionInputList", self.partition_input_list);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `BatchCreatePartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchCreatePartitionResponse {
     /// `Errors`
     pub errors: ::std::option::Option<::std::vec::Vec<PartitionError>>,
+}
+
+impl crate::Shaped for BatchCreatePartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 7;
+}
+
+impl crate::FromDoc for BatchCreatePartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            errors: f.opt("Errors")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchCreatePartitionResponse {
@@ -2495,6 +2540,11 @@ pub struct BatchDeletePartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for BatchDeletePartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 8;
+}
+
 impl crate::FromDoc for BatchDeletePartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2507,11 +2557,36 @@ impl crate::FromDoc for BatchDeletePartitionRequest {
     }
 }
 
+impl crate::ToDoc for BatchDeletePartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionsToDelete", self.partitions_to_delete);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `BatchDeletePartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchDeletePartitionResponse {
     /// `Errors`
     pub errors: ::std::option::Option<::std::vec::Vec<PartitionError>>,
+}
+
+impl crate::Shaped for BatchDeletePartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 9;
+}
+
+impl crate::FromDoc for BatchDeletePartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            errors: f.opt("Errors")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchDeletePartitionResponse {
@@ -2535,6 +2610,11 @@ pub struct BatchDeleteTableRequest {
     pub transaction_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for BatchDeleteTableRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 12;
+}
+
 impl crate::FromDoc for BatchDeleteTableRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2547,11 +2627,36 @@ impl crate::FromDoc for BatchDeleteTableRequest {
     }
 }
 
+impl crate::ToDoc for BatchDeleteTableRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("TablesToDelete", self.tables_to_delete);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.into_doc()
+    }
+}
+
 /// `BatchDeleteTableResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchDeleteTableResponse {
     /// `Errors`
     pub errors: ::std::option::Option<::std::vec::Vec<TableError>>,
+}
+
+impl crate::Shaped for BatchDeleteTableResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 13;
+}
+
+impl crate::FromDoc for BatchDeleteTableResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            errors: f.opt("Errors")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchDeleteTableResponse {
@@ -2575,6 +2680,11 @@ pub struct BatchDeleteTableVersionRequest {
     pub version_ids: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for BatchDeleteTableVersionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 15;
+}
+
 impl crate::FromDoc for BatchDeleteTableVersionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2587,11 +2697,36 @@ impl crate::FromDoc for BatchDeleteTableVersionRequest {
     }
 }
 
+impl crate::ToDoc for BatchDeleteTableVersionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("TableName", self.table_name);
+        f.put("VersionIds", self.version_ids);
+        f.into_doc()
+    }
+}
+
 /// `BatchDeleteTableVersionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchDeleteTableVersionResponse {
     /// `Errors`
     pub errors: ::std::option::Option<::std::vec::Vec<TableVersionError>>,
+}
+
+impl crate::Shaped for BatchDeleteTableVersionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 16;
+}
+
+impl crate::FromDoc for BatchDeleteTableVersionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            errors: f.opt("Errors")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchDeleteTableVersionResponse {
@@ -2609,12 +2744,25 @@ pub struct BatchGetCrawlersRequest {
     pub crawler_names: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for BatchGetCrawlersRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 17;
+}
+
 impl crate::FromDoc for BatchGetCrawlersRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
         Ok(Self {
             crawler_names: f.req("CrawlerNames")?,
         })
+    }
+}
+
+impl crate::ToDoc for BatchGetCrawlersRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("CrawlerNames", self.crawler_names);
+        f.into_doc()
     }
 }
 
@@ -2625,6 +2773,21 @@ pub struct BatchGetCrawlersResponse {
     pub crawlers: ::std::option::Option<::std::vec::Vec<Crawler>>,
     /// `CrawlersNotFound`
     pub crawlers_not_found: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for BatchGetCrawlersResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 18;
+}
+
+impl crate::FromDoc for BatchGetCrawlersResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            crawlers: f.opt("Crawlers")?,
+            crawlers_not_found: f.opt("CrawlersNotFound")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchGetCrawlersResponse {
@@ -2653,6 +2816,11 @@ pub struct BatchGetPartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for BatchGetPartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 19;
+}
+
 impl crate::FromDoc for BatchGetPartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2667,6 +2835,19 @@ impl crate::FromDoc for BatchGetPartitionRequest {
     }
 }
 
+impl crate::ToDoc for BatchGetPartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(6);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionsToGet", self.partitions_to_get);
+        f.put_opt("QuerySessionContext", self.query_session_context);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `BatchGetPartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchGetPartitionResponse {
@@ -2674,6 +2855,21 @@ pub struct BatchGetPartitionResponse {
     pub partitions: ::std::option::Option<::std::vec::Vec<Partition>>,
     /// `UnprocessedKeys`
     pub unprocessed_keys: ::std::option::Option<::std::vec::Vec<PartitionValueList>>,
+}
+
+impl crate::Shaped for BatchGetPartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 20;
+}
+
+impl crate::FromDoc for BatchGetPartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            partitions: f.opt("Partitions")?,
+            unprocessed_keys: f.opt("UnprocessedKeys")?,
+        })
+    }
 }
 
 impl crate::ToDoc for BatchGetPartitionResponse {
@@ -2698,6 +2894,11 @@ pub struct CatalogTarget {
     pub event_queue_arn: ::std::option::Option<::std::string::String>,
     /// `Tables` (required)
     pub tables: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::Shaped for CatalogTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 28;
 }
 
 impl crate::FromDoc for CatalogTarget {
@@ -2736,6 +2937,11 @@ pub struct Column {
     pub parameters: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
     /// `Type`
     pub r#type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for Column {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 31;
 }
 
 impl crate::FromDoc for Column {
@@ -2806,6 +3012,40 @@ pub struct Crawler {
     pub targets: ::std::option::Option<CrawlerTargets>,
     /// `Version`
     pub version: ::std::option::Option<i64>,
+}
+
+impl crate::Shaped for Crawler {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 41;
+}
+
+impl crate::FromDoc for Crawler {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            catalog_id: f.opt("CatalogId")?,
+            classifiers: f.opt("Classifiers")?,
+            configuration: f.opt("Configuration")?,
+            crawl_elapsed_time: f.opt("CrawlElapsedTime")?,
+            crawler_security_configuration: f.opt("CrawlerSecurityConfiguration")?,
+            creation_time: f.opt("CreationTime")?,
+            database_name: f.opt("DatabaseName")?,
+            description: f.opt("Description")?,
+            lake_formation_configuration: f.opt("LakeFormationConfiguration")?,
+            last_crawl: f.opt("LastCrawl")?,
+            last_updated: f.opt("LastUpdated")?,
+            lineage_configuration: f.opt("LineageConfiguration")?,
+            name: f.opt("Name")?,
+            recrawl_policy: f.opt("RecrawlPolicy")?,
+            role: f.opt("Role")?,
+            schedule: f.opt("Schedule")?,
+            schema_change_policy: f.opt("SchemaChangePolicy")?,
+            state: f.opt("State")?,
+            table_prefix: f.opt("TablePrefix")?,
+            targets: f.opt("Targets")?,
+            version: f.opt("Version")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Crawler {
@@ -2914,6 +3154,30 @@ pub struct CrawlerMetrics {
     pub time_left_seconds: ::std::option::Option<f64>,
 }
 
+impl crate::Shaped for CrawlerMetrics {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 45;
+}
+
+impl crate::FromDoc for CrawlerMetrics {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            assets_created: f.opt("AssetsCreated")?,
+            assets_deleted: f.opt("AssetsDeleted")?,
+            assets_updated: f.opt("AssetsUpdated")?,
+            crawler_name: f.opt("CrawlerName")?,
+            last_runtime_seconds: f.opt("LastRuntimeSeconds")?,
+            median_runtime_seconds: f.opt("MedianRuntimeSeconds")?,
+            still_estimating: f.opt("StillEstimating")?,
+            tables_created: f.opt("TablesCreated")?,
+            tables_deleted: f.opt("TablesDeleted")?,
+            tables_updated: f.opt("TablesUpdated")?,
+            time_left_seconds: f.opt("TimeLeftSeconds")?,
+        })
+    }
+}
+
 impl crate::ToDoc for CrawlerMetrics {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(11);
@@ -2975,6 +3239,13 @@ impl std::fmt::Display for CrawlerState {
     }
 }
 
+impl crate::FromDoc for CrawlerState {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for CrawlerState {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -3002,6 +3273,11 @@ pub struct CrawlerTargets {
     pub mongo_db_targets: ::std::option::Option<::std::vec::Vec<MongoDBTarget>>,
     /// `S3Targets`
     pub s3_targets: ::std::option::Option<::std::vec::Vec<S3Target>>,
+}
+
+impl crate::Shaped for CrawlerTargets {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 50;
 }
 
 impl crate::FromDoc for CrawlerTargets {
@@ -3074,6 +3350,11 @@ pub struct CreateCrawlerRequest {
     pub targets: CrawlerTargets,
 }
 
+impl crate::Shaped for CreateCrawlerRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 51;
+}
+
 impl crate::FromDoc for CreateCrawlerRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3098,9 +3379,44 @@ impl crate::FromDoc for CreateCrawlerRequest {
     }
 }
 
+impl crate::ToDoc for CreateCrawlerRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(16);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put_opt("Classifiers", self.classifiers);
+        f.put_opt("Configuration", self.configuration);
+        f.put_opt("CrawlerSecurityConfiguration", self.crawler_security_configuration);
+        f.put_opt("DatabaseName", self.database_name);
+        f.put_opt("Description", self.description);
+        f.put_opt("LakeFormationConfiguration", self.lake_formation_configuration);
+        f.put_opt("LineageConfiguration", self.lineage_configuration);
+        f.put("Name", self.name);
+        f.put_opt("RecrawlPolicy", self.recrawl_policy);
+        f.put("Role", self.role);
+        f.put_opt("Schedule", self.schedule);
+        f.put_opt("SchemaChangePolicy", self.schema_change_policy);
+        f.put_opt("TablePrefix", self.table_prefix);
+        f.put_opt("Tags", self.tags);
+        f.put("Targets", self.targets);
+        f.into_doc()
+    }
+}
+
 /// `CreateCrawlerResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateCrawlerResponse {
+}
+
+impl crate::Shaped for CreateCrawlerResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 52;
+}
+
+impl crate::FromDoc for CreateCrawlerResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for CreateCrawlerResponse {
@@ -3120,6 +3436,11 @@ pub struct CreateDatabaseRequest {
     pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
 }
 
+impl crate::Shaped for CreateDatabaseRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 53;
+}
+
 impl crate::FromDoc for CreateDatabaseRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3131,9 +3452,31 @@ impl crate::FromDoc for CreateDatabaseRequest {
     }
 }
 
+impl crate::ToDoc for CreateDatabaseRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseInput", self.database_input);
+        f.put_opt("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `CreateDatabaseResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateDatabaseResponse {
+}
+
+impl crate::Shaped for CreateDatabaseResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 54;
+}
+
+impl crate::FromDoc for CreateDatabaseResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for CreateDatabaseResponse {
@@ -3157,6 +3500,11 @@ pub struct CreateIcebergTableInput {
     pub write_order: ::std::option::Option<IcebergSortOrder>,
 }
 
+impl crate::Shaped for CreateIcebergTableInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 55;
+}
+
 impl crate::FromDoc for CreateIcebergTableInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3167,6 +3515,18 @@ impl crate::FromDoc for CreateIcebergTableInput {
             schema: f.req("Schema")?,
             write_order: f.opt("WriteOrder")?,
         })
+    }
+}
+
+impl crate::ToDoc for CreateIcebergTableInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put("Location", self.location);
+        f.put_opt("PartitionSpec", self.partition_spec);
+        f.put_opt("Properties", self.properties);
+        f.put("Schema", self.schema);
+        f.put_opt("WriteOrder", self.write_order);
+        f.into_doc()
     }
 }
 
@@ -3183,6 +3543,11 @@ pub struct CreatePartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for CreatePartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 56;
+}
+
 impl crate::FromDoc for CreatePartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3195,9 +3560,32 @@ impl crate::FromDoc for CreatePartitionRequest {
     }
 }
 
+impl crate::ToDoc for CreatePartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionInput", self.partition_input);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `CreatePartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreatePartitionResponse {
+}
+
+impl crate::Shaped for CreatePartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 57;
+}
+
+impl crate::FromDoc for CreatePartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for CreatePartitionResponse {
@@ -3225,6 +3613,11 @@ pub struct CreateTableRequest {
     pub transaction_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for CreateTableRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 58;
+}
+
 impl crate::FromDoc for CreateTableRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3240,9 +3633,35 @@ impl crate::FromDoc for CreateTableRequest {
     }
 }
 
+impl crate::ToDoc for CreateTableRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(7);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put_opt("Name", self.name);
+        f.put_opt("OpenTableFormatInput", self.open_table_format_input);
+        f.put_opt("PartitionIndexes", self.partition_indexes);
+        f.put_opt("TableInput", self.table_input);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.into_doc()
+    }
+}
+
 /// `CreateTableResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateTableResponse {
+}
+
+impl crate::Shaped for CreateTableResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 59;
+}
+
+impl crate::FromDoc for CreateTableResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for CreateTableResponse {
@@ -3256,6 +3675,11 @@ impl crate::ToDoc for CreateTableResponse {
 pub struct DataLakePrincipal {
     /// `DataLakePrincipalIdentifier`
     pub data_lake_principal_identifier: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for DataLakePrincipal {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 61;
 }
 
 impl crate::FromDoc for DataLakePrincipal {
@@ -3296,6 +3720,28 @@ pub struct Database {
     pub parameters: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
     /// `TargetDatabase`
     pub target_database: ::std::option::Option<DatabaseIdentifier>,
+}
+
+impl crate::Shaped for Database {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 63;
+}
+
+impl crate::FromDoc for Database {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            catalog_id: f.opt("CatalogId")?,
+            create_table_default_permissions: f.opt("CreateTableDefaultPermissions")?,
+            create_time: f.opt("CreateTime")?,
+            description: f.opt("Description")?,
+            federated_database: f.opt("FederatedDatabase")?,
+            location_uri: f.opt("LocationUri")?,
+            name: f.req("Name")?,
+            parameters: f.opt("Parameters")?,
+            target_database: f.opt("TargetDatabase")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Database {
@@ -3359,6 +3805,12 @@ impl crate::FromDoc for DatabaseAttributes {
     }
 }
 
+impl crate::ToDoc for DatabaseAttributes {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `DatabaseIdentifier`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DatabaseIdentifier {
@@ -3368,6 +3820,11 @@ pub struct DatabaseIdentifier {
     pub database_name: ::std::option::Option<::std::string::String>,
     /// `Region`
     pub region: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for DatabaseIdentifier {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 66;
 }
 
 impl crate::FromDoc for DatabaseIdentifier {
@@ -3410,6 +3867,11 @@ pub struct DatabaseInput {
     pub target_database: ::std::option::Option<DatabaseIdentifier>,
 }
 
+impl crate::Shaped for DatabaseInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 67;
+}
+
 impl crate::FromDoc for DatabaseInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3422,6 +3884,20 @@ impl crate::FromDoc for DatabaseInput {
             parameters: f.opt("Parameters")?,
             target_database: f.opt("TargetDatabase")?,
         })
+    }
+}
+
+impl crate::ToDoc for DatabaseInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(7);
+        f.put_opt("CreateTableDefaultPermissions", self.create_table_default_permissions);
+        f.put_opt("Description", self.description);
+        f.put_opt("FederatedDatabase", self.federated_database);
+        f.put_opt("LocationUri", self.location_uri);
+        f.put("Name", self.name);
+        f.put_opt("Parameters", self.parameters);
+        f.put_opt("TargetDatabase", self.target_database);
+        f.into_doc()
     }
 }
 
@@ -3488,6 +3964,11 @@ pub struct DeleteCrawlerRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for DeleteCrawlerRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 71;
+}
+
 impl crate::FromDoc for DeleteCrawlerRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3497,9 +3978,29 @@ impl crate::FromDoc for DeleteCrawlerRequest {
     }
 }
 
+impl crate::ToDoc for DeleteCrawlerRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `DeleteCrawlerResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteCrawlerResponse {
+}
+
+impl crate::Shaped for DeleteCrawlerResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 72;
+}
+
+impl crate::FromDoc for DeleteCrawlerResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteCrawlerResponse {
@@ -3517,6 +4018,11 @@ pub struct DeleteDatabaseRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for DeleteDatabaseRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 73;
+}
+
 impl crate::FromDoc for DeleteDatabaseRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3527,9 +4033,30 @@ impl crate::FromDoc for DeleteDatabaseRequest {
     }
 }
 
+impl crate::ToDoc for DeleteDatabaseRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `DeleteDatabaseResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteDatabaseResponse {
+}
+
+impl crate::Shaped for DeleteDatabaseResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 74;
+}
+
+impl crate::FromDoc for DeleteDatabaseResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteDatabaseResponse {
@@ -3551,6 +4078,11 @@ pub struct DeletePartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for DeletePartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 75;
+}
+
 impl crate::FromDoc for DeletePartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3563,9 +4095,32 @@ impl crate::FromDoc for DeletePartitionRequest {
     }
 }
 
+impl crate::ToDoc for DeletePartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionValues", self.partition_values);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `DeletePartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeletePartitionResponse {
+}
+
+impl crate::Shaped for DeletePartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 76;
+}
+
+impl crate::FromDoc for DeletePartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeletePartitionResponse {
@@ -3587,6 +4142,11 @@ pub struct DeleteTableRequest {
     pub transaction_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DeleteTableRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 77;
+}
+
 impl crate::FromDoc for DeleteTableRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3599,9 +4159,32 @@ impl crate::FromDoc for DeleteTableRequest {
     }
 }
 
+impl crate::ToDoc for DeleteTableRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("Name", self.name);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.into_doc()
+    }
+}
+
 /// `DeleteTableResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteTableResponse {
+}
+
+impl crate::Shaped for DeleteTableResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 78;
+}
+
+impl crate::FromDoc for DeleteTableResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteTableResponse {
@@ -3623,6 +4206,11 @@ pub struct DeleteTableVersionRequest {
     pub version_id: ::std::string::String,
 }
 
+impl crate::Shaped for DeleteTableVersionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 79;
+}
+
 impl crate::FromDoc for DeleteTableVersionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3635,9 +4223,32 @@ impl crate::FromDoc for DeleteTableVersionRequest {
     }
 }
 
+impl crate::ToDoc for DeleteTableVersionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("TableName", self.table_name);
+        f.put("VersionId", self.version_id);
+        f.into_doc()
+    }
+}
+
 /// `DeleteTableVersionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteTableVersionResponse {
+}
+
+impl crate::Shaped for DeleteTableVersionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 80;
+}
+
+impl crate::FromDoc for DeleteTableVersionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for DeleteTableVersionResponse {
@@ -3657,6 +4268,11 @@ pub struct DeltaTarget {
     pub delta_tables: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// `WriteManifest`
     pub write_manifest: ::std::option::Option<bool>,
+}
+
+impl crate::Shaped for DeltaTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 81;
 }
 
 impl crate::FromDoc for DeltaTarget {
@@ -3693,6 +4309,11 @@ pub struct DynamoDBTarget {
     pub scan_rate: ::std::option::Option<f64>,
 }
 
+impl crate::Shaped for DynamoDBTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 85;
+}
+
 impl crate::FromDoc for DynamoDBTarget {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3723,6 +4344,21 @@ pub struct ErrorDetail {
     pub error_message: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ErrorDetail {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 90;
+}
+
+impl crate::FromDoc for ErrorDetail {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_code: f.opt("ErrorCode")?,
+            error_message: f.opt("ErrorMessage")?,
+        })
+    }
+}
+
 impl crate::ToDoc for ErrorDetail {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(2);
@@ -3741,6 +4377,11 @@ pub struct FederatedDatabase {
     pub connection_type: ::std::option::Option<::std::string::String>,
     /// `Identifier`
     pub identifier: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for FederatedDatabase {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 92;
 }
 
 impl crate::FromDoc for FederatedDatabase {
@@ -3777,6 +4418,11 @@ pub struct FederatedTable {
     pub identifier: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for FederatedTable {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 93;
+}
+
 impl crate::FromDoc for FederatedTable {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3811,6 +4457,11 @@ pub struct GetCrawlerMetricsRequest {
     pub next_token: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetCrawlerMetricsRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 97;
+}
+
 impl crate::FromDoc for GetCrawlerMetricsRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3822,6 +4473,16 @@ impl crate::FromDoc for GetCrawlerMetricsRequest {
     }
 }
 
+impl crate::ToDoc for GetCrawlerMetricsRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("CrawlerNameList", self.crawler_name_list);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.into_doc()
+    }
+}
+
 /// `GetCrawlerMetricsResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetCrawlerMetricsResponse {
@@ -3829,6 +4490,21 @@ pub struct GetCrawlerMetricsResponse {
     pub crawler_metrics_list: ::std::option::Option<::std::vec::Vec<CrawlerMetrics>>,
     /// `NextToken`
     pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for GetCrawlerMetricsResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 98;
+}
+
+impl crate::FromDoc for GetCrawlerMetricsResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            crawler_metrics_list: f.opt("CrawlerMetricsList")?,
+            next_token: f.opt("NextToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetCrawlerMetricsResponse {
@@ -3847,6 +4523,11 @@ pub struct GetCrawlerRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for GetCrawlerRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 99;
+}
+
 impl crate::FromDoc for GetCrawlerRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3856,11 +4537,33 @@ impl crate::FromDoc for GetCrawlerRequest {
     }
 }
 
+impl crate::ToDoc for GetCrawlerRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `GetCrawlerResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetCrawlerResponse {
     /// `Crawler`
     pub crawler: ::std::option::Option<Crawler>,
+}
+
+impl crate::Shaped for GetCrawlerResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 100;
+}
+
+impl crate::FromDoc for GetCrawlerResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            crawler: f.opt("Crawler")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetCrawlerResponse {
@@ -3880,6 +4583,11 @@ pub struct GetCrawlersRequest {
     pub next_token: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetCrawlersRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 101;
+}
+
 impl crate::FromDoc for GetCrawlersRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3890,6 +4598,15 @@ impl crate::FromDoc for GetCrawlersRequest {
     }
 }
 
+impl crate::ToDoc for GetCrawlersRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.into_doc()
+    }
+}
+
 /// `GetCrawlersResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetCrawlersResponse {
@@ -3897,6 +4614,21 @@ pub struct GetCrawlersResponse {
     pub crawlers: ::std::option::Option<::std::vec::Vec<Crawler>>,
     /// `NextToken`
     pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for GetCrawlersResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 102;
+}
+
+impl crate::FromDoc for GetCrawlersResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            crawlers: f.opt("Crawlers")?,
+            next_token: f.opt("NextToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetCrawlersResponse {
@@ -3917,6 +4649,11 @@ pub struct GetDatabaseRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for GetDatabaseRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 103;
+}
+
 impl crate::FromDoc for GetDatabaseRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3927,11 +4664,34 @@ impl crate::FromDoc for GetDatabaseRequest {
     }
 }
 
+impl crate::ToDoc for GetDatabaseRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `GetDatabaseResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetDatabaseResponse {
     /// `Database`
     pub database: ::std::option::Option<Database>,
+}
+
+impl crate::Shaped for GetDatabaseResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 104;
+}
+
+impl crate::FromDoc for GetDatabaseResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            database: f.opt("Database")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetDatabaseResponse {
@@ -3957,6 +4717,11 @@ pub struct GetDatabasesRequest {
     pub resource_share_type: ::std::option::Option<ResourceShareType>,
 }
 
+impl crate::Shaped for GetDatabasesRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 105;
+}
+
 impl crate::FromDoc for GetDatabasesRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -3970,6 +4735,18 @@ impl crate::FromDoc for GetDatabasesRequest {
     }
 }
 
+impl crate::ToDoc for GetDatabasesRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("AttributesToGet", self.attributes_to_get);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("ResourceShareType", self.resource_share_type);
+        f.into_doc()
+    }
+}
+
 /// `GetDatabasesResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetDatabasesResponse {
@@ -3977,6 +4754,21 @@ pub struct GetDatabasesResponse {
     pub database_list: ::std::vec::Vec<Database>,
     /// `NextToken`
     pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for GetDatabasesResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 106;
+}
+
+impl crate::FromDoc for GetDatabasesResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            database_list: f.req("DatabaseList")?,
+            next_token: f.opt("NextToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetDatabasesResponse {
@@ -4003,6 +4795,11 @@ pub struct GetPartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for GetPartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 107;
+}
+
 impl crate::FromDoc for GetPartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4016,11 +4813,37 @@ impl crate::FromDoc for GetPartitionRequest {
     }
 }
 
+impl crate::ToDoc for GetPartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionValues", self.partition_values);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `GetPartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetPartitionResponse {
     /// `Partition`
     pub partition: ::std::option::Option<Partition>,
+}
+
+impl crate::Shaped for GetPartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 108;
+}
+
+impl crate::FromDoc for GetPartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            partition: f.opt("Partition")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetPartitionResponse {
@@ -4058,6 +4881,11 @@ pub struct GetPartitionsRequest {
     pub transaction_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetPartitionsRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 109;
+}
+
 impl crate::FromDoc for GetPartitionsRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4077,6 +4905,24 @@ impl crate::FromDoc for GetPartitionsRequest {
     }
 }
 
+impl crate::ToDoc for GetPartitionsRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(11);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put_opt("ExcludeColumnSchema", self.exclude_column_schema);
+        f.put_opt("Expression", self.expression);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("QueryAsOfTime", self.query_as_of_time);
+        f.put_opt("Segment", self.segment);
+        f.put("TableName", self.table_name);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.into_doc()
+    }
+}
+
 /// `GetPartitionsResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetPartitionsResponse {
@@ -4084,6 +4930,21 @@ pub struct GetPartitionsResponse {
     pub next_token: ::std::option::Option<::std::string::String>,
     /// `Partitions`
     pub partitions: ::std::option::Option<::std::vec::Vec<Partition>>,
+}
+
+impl crate::Shaped for GetPartitionsResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 110;
+}
+
+impl crate::FromDoc for GetPartitionsResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            partitions: f.opt("Partitions")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetPartitionsResponse {
@@ -4116,6 +4977,11 @@ pub struct GetTableRequest {
     pub transaction_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetTableRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 111;
+}
+
 impl crate::FromDoc for GetTableRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4132,11 +4998,40 @@ impl crate::FromDoc for GetTableRequest {
     }
 }
 
+impl crate::ToDoc for GetTableRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("AttributesToGet", self.attributes_to_get);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put_opt("IncludeStatusDetails", self.include_status_details);
+        f.put("Name", self.name);
+        f.put_opt("QueryAsOfTime", self.query_as_of_time);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.into_doc()
+    }
+}
+
 /// `GetTableResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetTableResponse {
     /// `Table`
     pub table: ::std::option::Option<Table>,
+}
+
+impl crate::Shaped for GetTableResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 112;
+}
+
+impl crate::FromDoc for GetTableResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            table: f.opt("Table")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetTableResponse {
@@ -4162,6 +5057,11 @@ pub struct GetTableVersionRequest {
     pub version_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetTableVersionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 113;
+}
+
 impl crate::FromDoc for GetTableVersionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4175,11 +5075,37 @@ impl crate::FromDoc for GetTableVersionRequest {
     }
 }
 
+impl crate::ToDoc for GetTableVersionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("TableName", self.table_name);
+        f.put_opt("VersionId", self.version_id);
+        f.into_doc()
+    }
+}
+
 /// `GetTableVersionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetTableVersionResponse {
     /// `TableVersion`
     pub table_version: ::std::option::Option<TableVersion>,
+}
+
+impl crate::Shaped for GetTableVersionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 114;
+}
+
+impl crate::FromDoc for GetTableVersionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            table_version: f.opt("TableVersion")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetTableVersionResponse {
@@ -4207,6 +5133,11 @@ pub struct GetTableVersionsRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for GetTableVersionsRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 116;
+}
+
 impl crate::FromDoc for GetTableVersionsRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4221,6 +5152,19 @@ impl crate::FromDoc for GetTableVersionsRequest {
     }
 }
 
+impl crate::ToDoc for GetTableVersionsRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(6);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `GetTableVersionsResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetTableVersionsResponse {
@@ -4228,6 +5172,21 @@ pub struct GetTableVersionsResponse {
     pub next_token: ::std::option::Option<::std::string::String>,
     /// `TableVersions`
     pub table_versions: ::std::option::Option<::std::vec::Vec<TableVersion>>,
+}
+
+impl crate::Shaped for GetTableVersionsResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 117;
+}
+
+impl crate::FromDoc for GetTableVersionsResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            table_versions: f.opt("TableVersions")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetTableVersionsResponse {
@@ -4266,6 +5225,11 @@ pub struct GetTablesRequest {
     pub transaction_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetTablesRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 118;
+}
+
 impl crate::FromDoc for GetTablesRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4285,6 +5249,24 @@ impl crate::FromDoc for GetTablesRequest {
     }
 }
 
+impl crate::ToDoc for GetTablesRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(11);
+        f.put_opt("AttributesToGet", self.attributes_to_get);
+        f.put_opt("AuditContext", self.audit_context);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put_opt("Expression", self.expression);
+        f.put_opt("IncludeStatusDetails", self.include_status_details);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("QueryAsOfTime", self.query_as_of_time);
+        f.put_opt("ResourceShareType", self.resource_share_type);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.into_doc()
+    }
+}
+
 /// `GetTablesResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetTablesResponse {
@@ -4292,6 +5274,21 @@ pub struct GetTablesResponse {
     pub next_token: ::std::option::Option<::std::string::String>,
     /// `TableList`
     pub table_list: ::std::option::Option<::std::vec::Vec<Table>>,
+}
+
+impl crate::Shaped for GetTablesResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 119;
+}
+
+impl crate::FromDoc for GetTablesResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            table_list: f.opt("TableList")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetTablesResponse {
@@ -4314,6 +5311,11 @@ pub struct HudiTarget {
     pub maximum_traversal_depth: ::std::option::Option<i32>,
     /// `Paths`
     pub paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for HudiTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 122;
 }
 
 impl crate::FromDoc for HudiTarget {
@@ -4352,6 +5354,11 @@ pub struct IcebergEncryptedKey {
     pub properties: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
 }
 
+impl crate::Shaped for IcebergEncryptedKey {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 125;
+}
+
 impl crate::FromDoc for IcebergEncryptedKey {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4361,6 +5368,17 @@ impl crate::FromDoc for IcebergEncryptedKey {
             key_id: f.req("KeyId")?,
             properties: f.opt("Properties")?,
         })
+    }
+}
+
+impl crate::ToDoc for IcebergEncryptedKey {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("EncryptedById", self.encrypted_by_id);
+        f.put("EncryptedKeyMetadata", self.encrypted_key_metadata);
+        f.put("KeyId", self.key_id);
+        f.put_opt("Properties", self.properties);
+        f.into_doc()
     }
 }
 
@@ -4375,6 +5393,11 @@ pub struct IcebergInput {
     pub version: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for IcebergInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 126;
+}
+
 impl crate::FromDoc for IcebergInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4383,6 +5406,16 @@ impl crate::FromDoc for IcebergInput {
             metadata_operation: f.req("MetadataOperation")?,
             version: f.opt("Version")?,
         })
+    }
+}
+
+impl crate::ToDoc for IcebergInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("CreateIcebergTableInput", self.create_iceberg_table_input);
+        f.put("MetadataOperation", self.metadata_operation);
+        f.put_opt("Version", self.version);
+        f.into_doc()
     }
 }
 
@@ -4450,6 +5483,11 @@ pub struct IcebergPartitionField {
     pub transform: ::std::string::String,
 }
 
+impl crate::Shaped for IcebergPartitionField {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 128;
+}
+
 impl crate::FromDoc for IcebergPartitionField {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4482,6 +5520,11 @@ pub struct IcebergPartitionSpec {
     pub spec_id: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for IcebergPartitionSpec {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 129;
+}
+
 impl crate::FromDoc for IcebergPartitionSpec {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4512,6 +5555,11 @@ pub struct IcebergSchema {
     pub schema_id: ::std::option::Option<i32>,
     /// `Type`
     pub r#type: ::std::option::Option<IcebergStructTypeEnum>,
+}
+
+impl crate::Shaped for IcebergSchema {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 132;
 }
 
 impl crate::FromDoc for IcebergSchema {
@@ -4601,6 +5649,11 @@ pub struct IcebergSortField {
     pub transform: ::std::string::String,
 }
 
+impl crate::Shaped for IcebergSortField {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 135;
+}
+
 impl crate::FromDoc for IcebergSortField {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4631,6 +5684,11 @@ pub struct IcebergSortOrder {
     pub fields: ::std::vec::Vec<IcebergSortField>,
     /// `OrderId` (required)
     pub order_id: i32,
+}
+
+impl crate::Shaped for IcebergSortOrder {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 136;
 }
 
 impl crate::FromDoc for IcebergSortOrder {
@@ -4669,6 +5727,11 @@ pub struct IcebergStructField {
     pub r#type: crate::Doc,
     /// `WriteDefault`
     pub write_default: ::std::option::Option<crate::Doc>,
+}
+
+impl crate::Shaped for IcebergStructField {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 139;
 }
 
 impl crate::FromDoc for IcebergStructField {
@@ -4775,6 +5838,31 @@ pub struct IcebergTableMetadata {
     pub table_uuid: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for IcebergTableMetadata {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 142;
+}
+
+impl crate::FromDoc for IcebergTableMetadata {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            current_schema_id: f.opt("CurrentSchemaId")?,
+            default_sort_order_id: f.opt("DefaultSortOrderId")?,
+            default_spec_id: f.opt("DefaultSpecId")?,
+            format_version: f.opt("FormatVersion")?,
+            last_column_id: f.opt("LastColumnId")?,
+            last_partition_id: f.opt("LastPartitionId")?,
+            location: f.opt("Location")?,
+            partition_specs: f.opt("PartitionSpecs")?,
+            properties: f.opt("Properties")?,
+            schemas: f.opt("Schemas")?,
+            sort_orders: f.opt("SortOrders")?,
+            table_uuid: f.opt("TableUuid")?,
+        })
+    }
+}
+
 impl crate::ToDoc for IcebergTableMetadata {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(12);
@@ -4815,6 +5903,11 @@ pub struct IcebergTableUpdate {
     pub sort_order: ::std::option::Option<IcebergSortOrder>,
 }
 
+impl crate::Shaped for IcebergTableUpdate {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 143;
+}
+
 impl crate::FromDoc for IcebergTableUpdate {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -4831,6 +5924,21 @@ impl crate::FromDoc for IcebergTableUpdate {
     }
 }
 
+impl crate::ToDoc for IcebergTableUpdate {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("Action", self.action);
+        f.put_opt("EncryptionKey", self.encryption_key);
+        f.put_opt("KeyId", self.key_id);
+        f.put("Location", self.location);
+        f.put_opt("PartitionSpec", self.partition_spec);
+        f.put_opt("Properties", self.properties);
+        f.put("Schema", self.schema);
+        f.put_opt("SortOrder", self.sort_order);
+        f.into_doc()
+    }
+}
+
 /// `IcebergTarget`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IcebergTarget {
@@ -4842,6 +5950,11 @@ pub struct IcebergTarget {
     pub maximum_traversal_depth: ::std::option::Option<i32>,
     /// `Paths`
     pub paths: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::Shaped for IcebergTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 145;
 }
 
 impl crate::FromDoc for IcebergTarget {
@@ -4957,6 +6070,12 @@ impl crate::FromDoc for IcebergUpdateAction {
     }
 }
 
+impl crate::ToDoc for IcebergUpdateAction {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `JdbcMetadataEntry`. `Default` is the model's first value, for struct update syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum JdbcMetadataEntry {
@@ -5021,6 +6140,11 @@ pub struct JdbcTarget {
     pub path: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for JdbcTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 153;
+}
+
 impl crate::FromDoc for JdbcTarget {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5051,6 +6175,11 @@ pub struct LakeFormationConfiguration {
     pub account_id: ::std::option::Option<::std::string::String>,
     /// `UseLakeFormationCredentials`
     pub use_lake_formation_credentials: ::std::option::Option<bool>,
+}
+
+impl crate::Shaped for LakeFormationConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 157;
 }
 
 impl crate::FromDoc for LakeFormationConfiguration {
@@ -5087,6 +6216,25 @@ pub struct LastCrawlInfo {
     pub start_time: ::std::option::Option<crate::Timestamp>,
     /// `Status`
     pub status: ::std::option::Option<LastCrawlStatus>,
+}
+
+impl crate::Shaped for LastCrawlInfo {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 158;
+}
+
+impl crate::FromDoc for LastCrawlInfo {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_message: f.opt("ErrorMessage")?,
+            log_group: f.opt("LogGroup")?,
+            log_stream: f.opt("LogStream")?,
+            message_prefix: f.opt("MessagePrefix")?,
+            start_time: f.opt("StartTime")?,
+            status: f.opt("Status")?,
+        })
+    }
 }
 
 impl crate::ToDoc for LastCrawlInfo {
@@ -5142,6 +6290,13 @@ impl LastCrawlStatus {
 impl std::fmt::Display for LastCrawlStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl crate::FromDoc for LastCrawlStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
     }
 }
 
@@ -5209,6 +6364,11 @@ pub struct LineageConfiguration {
     pub crawler_lineage_settings: ::std::option::Option<CrawlerLineageSettings>,
 }
 
+impl crate::Shaped for LineageConfiguration {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 161;
+}
+
 impl crate::FromDoc for LineageConfiguration {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5231,6 +6391,11 @@ impl crate::ToDoc for LineageConfiguration {
 pub struct LineageTarget {
     /// `ConnectionName` (required)
     pub connection_name: ::std::string::String,
+}
+
+impl crate::Shaped for LineageTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 162;
 }
 
 impl crate::FromDoc for LineageTarget {
@@ -5261,6 +6426,11 @@ pub struct ListCrawlersRequest {
     pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
 }
 
+impl crate::Shaped for ListCrawlersRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 164;
+}
+
 impl crate::FromDoc for ListCrawlersRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5272,6 +6442,16 @@ impl crate::FromDoc for ListCrawlersRequest {
     }
 }
 
+impl crate::ToDoc for ListCrawlersRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `ListCrawlersResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListCrawlersResponse {
@@ -5279,6 +6459,21 @@ pub struct ListCrawlersResponse {
     pub crawler_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// `NextToken`
     pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ListCrawlersResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 165;
+}
+
+impl crate::FromDoc for ListCrawlersResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            crawler_names: f.opt("CrawlerNames")?,
+            next_token: f.opt("NextToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListCrawlersResponse {
@@ -5330,6 +6525,12 @@ impl crate::FromDoc for MetadataOperation {
     }
 }
 
+impl crate::ToDoc for MetadataOperation {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `MongoDBTarget`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MongoDBTarget {
@@ -5339,6 +6540,11 @@ pub struct MongoDBTarget {
     pub path: ::std::option::Option<::std::string::String>,
     /// `ScanAll`
     pub scan_all: ::std::option::Option<bool>,
+}
+
+impl crate::Shaped for MongoDBTarget {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 174;
 }
 
 impl crate::FromDoc for MongoDBTarget {
@@ -5369,12 +6575,25 @@ pub struct OpenTableFormatInput {
     pub iceberg_input: ::std::option::Option<IcebergInput>,
 }
 
+impl crate::Shaped for OpenTableFormatInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 185;
+}
+
 impl crate::FromDoc for OpenTableFormatInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
         Ok(Self {
             iceberg_input: f.opt("IcebergInput")?,
         })
+    }
+}
+
+impl crate::ToDoc for OpenTableFormatInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put_opt("IcebergInput", self.iceberg_input);
+        f.into_doc()
     }
 }
 
@@ -5385,6 +6604,11 @@ pub struct Order {
     pub column: ::std::string::String,
     /// `SortOrder` (required)
     pub sort_order: i32,
+}
+
+impl crate::Shaped for Order {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 186;
 }
 
 impl crate::FromDoc for Order {
@@ -5429,6 +6653,28 @@ pub struct Partition {
     pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for Partition {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 191;
+}
+
+impl crate::FromDoc for Partition {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            catalog_id: f.opt("CatalogId")?,
+            creation_time: f.opt("CreationTime")?,
+            database_name: f.opt("DatabaseName")?,
+            last_access_time: f.opt("LastAccessTime")?,
+            last_analyzed_time: f.opt("LastAnalyzedTime")?,
+            parameters: f.opt("Parameters")?,
+            storage_descriptor: f.opt("StorageDescriptor")?,
+            table_name: f.opt("TableName")?,
+            values: f.opt("Values")?,
+        })
+    }
+}
+
 impl crate::ToDoc for Partition {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(9);
@@ -5454,6 +6700,21 @@ pub struct PartitionError {
     pub partition_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for PartitionError {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 192;
+}
+
+impl crate::FromDoc for PartitionError {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_detail: f.opt("ErrorDetail")?,
+            partition_values: f.opt("PartitionValues")?,
+        })
+    }
+}
+
 impl crate::ToDoc for PartitionError {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(2);
@@ -5472,6 +6733,11 @@ pub struct PartitionIndex {
     pub keys: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for PartitionIndex {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 194;
+}
+
 impl crate::FromDoc for PartitionIndex {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5479,6 +6745,15 @@ impl crate::FromDoc for PartitionIndex {
             index_name: f.req("IndexName")?,
             keys: f.req("Keys")?,
         })
+    }
+}
+
+impl crate::ToDoc for PartitionIndex {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("IndexName", self.index_name);
+        f.put("Keys", self.keys);
+        f.into_doc()
     }
 }
 
@@ -5497,6 +6772,11 @@ pub struct PartitionInput {
     pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for PartitionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 196;
+}
+
 impl crate::FromDoc for PartitionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5510,11 +6790,28 @@ impl crate::FromDoc for PartitionInput {
     }
 }
 
+impl crate::ToDoc for PartitionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("LastAccessTime", self.last_access_time);
+        f.put_opt("LastAnalyzedTime", self.last_analyzed_time);
+        f.put_opt("Parameters", self.parameters);
+        f.put_opt("StorageDescriptor", self.storage_descriptor);
+        f.put_opt("Values", self.values);
+        f.into_doc()
+    }
+}
+
 /// `PartitionValueList`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PartitionValueList {
     /// `Values` (required)
     pub values: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::Shaped for PartitionValueList {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 199;
 }
 
 impl crate::FromDoc for PartitionValueList {
@@ -5629,6 +6926,11 @@ pub struct PrincipalPermissions {
     pub principal: ::std::option::Option<DataLakePrincipal>,
 }
 
+impl crate::Shaped for PrincipalPermissions {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 205;
+}
+
 impl crate::FromDoc for PrincipalPermissions {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5663,6 +6965,11 @@ pub struct QuerySessionContext {
     pub query_start_time: ::std::option::Option<crate::Timestamp>,
 }
 
+impl crate::Shaped for QuerySessionContext {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 207;
+}
+
 impl crate::FromDoc for QuerySessionContext {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5676,11 +6983,37 @@ impl crate::FromDoc for QuerySessionContext {
     }
 }
 
+impl crate::ToDoc for QuerySessionContext {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("AdditionalContext", self.additional_context);
+        f.put_opt("ClusterId", self.cluster_id);
+        f.put_opt("QueryAuthorizationId", self.query_authorization_id);
+        f.put_opt("QueryId", self.query_id);
+        f.put_opt("QueryStartTime", self.query_start_time);
+        f.into_doc()
+    }
+}
+
 /// `RLSProperties`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RLSProperties {
     /// `DefaultRLSPolicy`
     pub default_rls_policy: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for RLSProperties {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 208;
+}
+
+impl crate::FromDoc for RLSProperties {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            default_rls_policy: f.opt("DefaultRLSPolicy")?,
+        })
+    }
 }
 
 impl crate::ToDoc for RLSProperties {
@@ -5754,6 +7087,11 @@ pub struct RecrawlPolicy {
     pub recrawl_behavior: ::std::option::Option<RecrawlBehavior>,
 }
 
+impl crate::Shaped for RecrawlPolicy {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 210;
+}
+
 impl crate::FromDoc for RecrawlPolicy {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -5806,6 +7144,13 @@ impl ResourceAction {
 impl std::fmt::Display for ResourceAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl crate::FromDoc for ResourceAction {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
     }
 }
 
@@ -5865,6 +7210,12 @@ impl crate::FromDoc for ResourceShareType {
     }
 }
 
+impl crate::ToDoc for ResourceShareType {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `ResourceState`. `Default` is the model's first value, for struct update syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ResourceState {
@@ -5918,6 +7269,13 @@ impl std::fmt::Display for ResourceState {
     }
 }
 
+impl crate::FromDoc for ResourceState {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for ResourceState {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -5939,6 +7297,11 @@ pub struct S3Target {
     pub path: ::std::option::Option<::std::string::String>,
     /// `SampleSize`
     pub sample_size: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for S3Target {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 216;
 }
 
 impl crate::FromDoc for S3Target {
@@ -5975,6 +7338,21 @@ pub struct Schedule {
     pub schedule_expression: ::std::option::Option<::std::string::String>,
     /// `State`
     pub state: ::std::option::Option<ScheduleState>,
+}
+
+impl crate::Shaped for Schedule {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 218;
+}
+
+impl crate::FromDoc for Schedule {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            schedule_expression: f.opt("ScheduleExpression")?,
+            state: f.opt("State")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Schedule {
@@ -6029,6 +7407,13 @@ impl std::fmt::Display for ScheduleState {
     }
 }
 
+impl crate::FromDoc for ScheduleState {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for ScheduleState {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -6042,6 +7427,11 @@ pub struct SchemaChangePolicy {
     pub delete_behavior: ::std::option::Option<DeleteBehavior>,
     /// `UpdateBehavior`
     pub update_behavior: ::std::option::Option<UpdateBehavior>,
+}
+
+impl crate::Shaped for SchemaChangePolicy {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 220;
 }
 
 impl crate::FromDoc for SchemaChangePolicy {
@@ -6072,6 +7462,11 @@ pub struct SchemaId {
     pub schema_arn: ::std::option::Option<::std::string::String>,
     /// `SchemaName`
     pub schema_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for SchemaId {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 221;
 }
 
 impl crate::FromDoc for SchemaId {
@@ -6106,6 +7501,11 @@ pub struct SchemaReference {
     pub schema_version_number: ::std::option::Option<i64>,
 }
 
+impl crate::Shaped for SchemaReference {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 222;
+}
+
 impl crate::FromDoc for SchemaReference {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6136,6 +7536,11 @@ pub struct Segment {
     pub total_segments: i32,
 }
 
+impl crate::Shaped for Segment {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 225;
+}
+
 impl crate::FromDoc for Segment {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6143,6 +7548,15 @@ impl crate::FromDoc for Segment {
             segment_number: f.req("SegmentNumber")?,
             total_segments: f.req("TotalSegments")?,
         })
+    }
+}
+
+impl crate::ToDoc for Segment {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("SegmentNumber", self.segment_number);
+        f.put("TotalSegments", self.total_segments);
+        f.into_doc()
     }
 }
 
@@ -6155,6 +7569,11 @@ pub struct SerDeInfo {
     pub parameters: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
     /// `SerializationLibrary`
     pub serialization_library: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for SerDeInfo {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 226;
 }
 
 impl crate::FromDoc for SerDeInfo {
@@ -6189,6 +7608,11 @@ pub struct SkewedInfo {
     pub skewed_column_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
 
+impl crate::Shaped for SkewedInfo {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 227;
+}
+
 impl crate::FromDoc for SkewedInfo {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6217,6 +7641,11 @@ pub struct StartCrawlerRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for StartCrawlerRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 231;
+}
+
 impl crate::FromDoc for StartCrawlerRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6226,9 +7655,29 @@ impl crate::FromDoc for StartCrawlerRequest {
     }
 }
 
+impl crate::ToDoc for StartCrawlerRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `StartCrawlerResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartCrawlerResponse {
+}
+
+impl crate::Shaped for StartCrawlerResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 232;
+}
+
+impl crate::FromDoc for StartCrawlerResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StartCrawlerResponse {
@@ -6244,6 +7693,11 @@ pub struct StartCrawlerScheduleRequest {
     pub crawler_name: ::std::string::String,
 }
 
+impl crate::Shaped for StartCrawlerScheduleRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 233;
+}
+
 impl crate::FromDoc for StartCrawlerScheduleRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6253,9 +7707,29 @@ impl crate::FromDoc for StartCrawlerScheduleRequest {
     }
 }
 
+impl crate::ToDoc for StartCrawlerScheduleRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("CrawlerName", self.crawler_name);
+        f.into_doc()
+    }
+}
+
 /// `StartCrawlerScheduleResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartCrawlerScheduleResponse {
+}
+
+impl crate::Shaped for StartCrawlerScheduleResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 234;
+}
+
+impl crate::FromDoc for StartCrawlerScheduleResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StartCrawlerScheduleResponse {
@@ -6271,6 +7745,21 @@ pub struct StatusDetails {
     pub requested_change: ::std::option::Option<::std::boxed::Box<Table>>,
     /// `ViewValidations`
     pub view_validations: ::std::option::Option<::std::vec::Vec<ViewValidation>>,
+}
+
+impl crate::Shaped for StatusDetails {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 235;
+}
+
+impl crate::FromDoc for StatusDetails {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            requested_change: f.opt("RequestedChange")?,
+            view_validations: f.opt("ViewValidations")?,
+        })
+    }
 }
 
 impl crate::ToDoc for StatusDetails {
@@ -6289,6 +7778,11 @@ pub struct StopCrawlerRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for StopCrawlerRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 236;
+}
+
 impl crate::FromDoc for StopCrawlerRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6298,9 +7792,29 @@ impl crate::FromDoc for StopCrawlerRequest {
     }
 }
 
+impl crate::ToDoc for StopCrawlerRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `StopCrawlerResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StopCrawlerResponse {
+}
+
+impl crate::Shaped for StopCrawlerResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 237;
+}
+
+impl crate::FromDoc for StopCrawlerResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StopCrawlerResponse {
@@ -6316,6 +7830,11 @@ pub struct StopCrawlerScheduleRequest {
     pub crawler_name: ::std::string::String,
 }
 
+impl crate::Shaped for StopCrawlerScheduleRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 238;
+}
+
 impl crate::FromDoc for StopCrawlerScheduleRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6325,9 +7844,29 @@ impl crate::FromDoc for StopCrawlerScheduleRequest {
     }
 }
 
+impl crate::ToDoc for StopCrawlerScheduleRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("CrawlerName", self.crawler_name);
+        f.into_doc()
+    }
+}
+
 /// `StopCrawlerScheduleResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StopCrawlerScheduleResponse {
+}
+
+impl crate::Shaped for StopCrawlerScheduleResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 239;
+}
+
+impl crate::FromDoc for StopCrawlerScheduleResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for StopCrawlerScheduleResponse {
@@ -6367,6 +7906,11 @@ pub struct StorageDescriptor {
     pub sort_columns: ::std::option::Option<::std::vec::Vec<Order>>,
     /// `StoredAsSubDirectories`
     pub stored_as_sub_directories: ::std::option::Option<bool>,
+}
+
+impl crate::Shaped for StorageDescriptor {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 240;
 }
 
 impl crate::FromDoc for StorageDescriptor {
@@ -6498,6 +8042,11 @@ pub struct SubObjectStatistics {
     pub total_file_bytes: ::std::option::Option<i64>,
 }
 
+impl crate::Shaped for SubObjectStatistics {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 243;
+}
+
 impl crate::FromDoc for SubObjectStatistics {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6580,6 +8129,46 @@ pub struct Table {
     pub view_expanded_text: ::std::option::Option<::std::string::String>,
     /// `ViewOriginalText`
     pub view_original_text: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for Table {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 245;
+}
+
+impl crate::FromDoc for Table {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            catalog_id: f.opt("CatalogId")?,
+            create_time: f.opt("CreateTime")?,
+            created_by: f.opt("CreatedBy")?,
+            database_name: f.opt("DatabaseName")?,
+            description: f.opt("Description")?,
+            federated_table: f.opt("FederatedTable")?,
+            iceberg_table_metadata: f.opt("IcebergTableMetadata")?,
+            is_materialized_view: f.opt("IsMaterializedView")?,
+            is_multi_dialect_view: f.opt("IsMultiDialectView")?,
+            is_registered_with_lake_formation: f.opt("IsRegisteredWithLakeFormation")?,
+            last_access_time: f.opt("LastAccessTime")?,
+            last_analyzed_time: f.opt("LastAnalyzedTime")?,
+            name: f.req("Name")?,
+            owner: f.opt("Owner")?,
+            parameters: f.opt("Parameters")?,
+            partition_keys: f.opt("PartitionKeys")?,
+            rls_properties: f.opt("RLSProperties")?,
+            retention: f.opt("Retention")?,
+            status: f.opt("Status")?,
+            storage_descriptor: f.opt("StorageDescriptor")?,
+            table_type: f.opt("TableType")?,
+            target_table: f.opt("TargetTable")?,
+            update_time: f.opt("UpdateTime")?,
+            version_id: f.opt("VersionId")?,
+            view_definition: f.opt("ViewDefinition")?,
+            view_expanded_text: f.opt("ViewExpandedText")?,
+            view_original_text: f.opt("ViewOriginalText")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Table {
@@ -6671,6 +8260,12 @@ impl crate::FromDoc for TableAttributes {
     }
 }
 
+impl crate::ToDoc for TableAttributes {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `TableError`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableError {
@@ -6678,6 +8273,21 @@ pub struct TableError {
     pub error_detail: ::std::option::Option<ErrorDetail>,
     /// `TableName`
     pub table_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for TableError {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 248;
+}
+
+impl crate::FromDoc for TableError {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_detail: f.opt("ErrorDetail")?,
+            table_name: f.opt("TableName")?,
+        })
+    }
 }
 
 impl crate::ToDoc for TableError {
@@ -6700,6 +8310,11 @@ pub struct TableIdentifier {
     pub name: ::std::option::Option<::std::string::String>,
     /// `Region`
     pub region: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for TableIdentifier {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 251;
 }
 
 impl crate::FromDoc for TableIdentifier {
@@ -6760,6 +8375,11 @@ pub struct TableInput {
     pub view_original_text: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for TableInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 252;
+}
+
 impl crate::FromDoc for TableInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -6780,6 +8400,28 @@ impl crate::FromDoc for TableInput {
             view_expanded_text: f.opt("ViewExpandedText")?,
             view_original_text: f.opt("ViewOriginalText")?,
         })
+    }
+}
+
+impl crate::ToDoc for TableInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(15);
+        f.put_opt("Description", self.description);
+        f.put_opt("FederatedTable", self.federated_table);
+        f.put_opt("LastAccessTime", self.last_access_time);
+        f.put_opt("LastAnalyzedTime", self.last_analyzed_time);
+        f.put("Name", self.name);
+        f.put_opt("Owner", self.owner);
+        f.put_opt("Parameters", self.parameters);
+        f.put_opt("PartitionKeys", self.partition_keys);
+        f.put_opt("Retention", self.retention);
+        f.put_opt("StorageDescriptor", self.storage_descriptor);
+        f.put_opt("TableType", self.table_type);
+        f.put_opt("TargetTable", self.target_table);
+        f.put_opt("ViewDefinition", self.view_definition);
+        f.put_opt("ViewExpandedText", self.view_expanded_text);
+        f.put_opt("ViewOriginalText", self.view_original_text);
+        f.into_doc()
     }
 }
 
@@ -6828,6 +8470,12 @@ impl crate::FromDoc for TableResourceShareType {
     }
 }
 
+impl crate::ToDoc for TableResourceShareType {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `TableStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableStatus {
@@ -6847,6 +8495,27 @@ pub struct TableStatus {
     pub update_time: ::std::option::Option<crate::Timestamp>,
     /// `UpdatedBy`
     pub updated_by: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for TableStatus {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 256;
+}
+
+impl crate::FromDoc for TableStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            action: f.opt("Action")?,
+            details: f.opt("Details")?,
+            error: f.opt("Error")?,
+            request_time: f.opt("RequestTime")?,
+            requested_by: f.opt("RequestedBy")?,
+            state: f.opt("State")?,
+            update_time: f.opt("UpdateTime")?,
+            updated_by: f.opt("UpdatedBy")?,
+        })
+    }
 }
 
 impl crate::ToDoc for TableStatus {
@@ -6873,6 +8542,21 @@ pub struct TableVersion {
     pub version_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for TableVersion {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 258;
+}
+
+impl crate::FromDoc for TableVersion {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            table: f.opt("Table")?,
+            version_id: f.opt("VersionId")?,
+        })
+    }
+}
+
 impl crate::ToDoc for TableVersion {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(2);
@@ -6891,6 +8575,22 @@ pub struct TableVersionError {
     pub table_name: ::std::option::Option<::std::string::String>,
     /// `VersionId`
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for TableVersionError {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 259;
+}
+
+impl crate::FromDoc for TableVersionError {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_detail: f.opt("ErrorDetail")?,
+            table_name: f.opt("TableName")?,
+            version_id: f.opt("VersionId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for TableVersionError {
@@ -6989,6 +8689,11 @@ pub struct UpdateCrawlerRequest {
     pub targets: ::std::option::Option<CrawlerTargets>,
 }
 
+impl crate::Shaped for UpdateCrawlerRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 271;
+}
+
 impl crate::FromDoc for UpdateCrawlerRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7012,9 +8717,43 @@ impl crate::FromDoc for UpdateCrawlerRequest {
     }
 }
 
+impl crate::ToDoc for UpdateCrawlerRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(15);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put_opt("Classifiers", self.classifiers);
+        f.put_opt("Configuration", self.configuration);
+        f.put_opt("CrawlerSecurityConfiguration", self.crawler_security_configuration);
+        f.put_opt("DatabaseName", self.database_name);
+        f.put_opt("Description", self.description);
+        f.put_opt("LakeFormationConfiguration", self.lake_formation_configuration);
+        f.put_opt("LineageConfiguration", self.lineage_configuration);
+        f.put("Name", self.name);
+        f.put_opt("RecrawlPolicy", self.recrawl_policy);
+        f.put_opt("Role", self.role);
+        f.put_opt("Schedule", self.schedule);
+        f.put_opt("SchemaChangePolicy", self.schema_change_policy);
+        f.put_opt("TablePrefix", self.table_prefix);
+        f.put_opt("Targets", self.targets);
+        f.into_doc()
+    }
+}
+
 /// `UpdateCrawlerResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateCrawlerResponse {
+}
+
+impl crate::Shaped for UpdateCrawlerResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 272;
+}
+
+impl crate::FromDoc for UpdateCrawlerResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdateCrawlerResponse {
@@ -7032,6 +8771,11 @@ pub struct UpdateCrawlerScheduleRequest {
     pub schedule: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for UpdateCrawlerScheduleRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 273;
+}
+
 impl crate::FromDoc for UpdateCrawlerScheduleRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7042,9 +8786,30 @@ impl crate::FromDoc for UpdateCrawlerScheduleRequest {
     }
 }
 
+impl crate::ToDoc for UpdateCrawlerScheduleRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(2);
+        f.put("CrawlerName", self.crawler_name);
+        f.put_opt("Schedule", self.schedule);
+        f.into_doc()
+    }
+}
+
 /// `UpdateCrawlerScheduleResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateCrawlerScheduleResponse {
+}
+
+impl crate::Shaped for UpdateCrawlerScheduleResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 274;
+}
+
+impl crate::FromDoc for UpdateCrawlerScheduleResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdateCrawlerScheduleResponse {
@@ -7064,6 +8829,11 @@ pub struct UpdateDatabaseRequest {
     pub name: ::std::string::String,
 }
 
+impl crate::Shaped for UpdateDatabaseRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 275;
+}
+
 impl crate::FromDoc for UpdateDatabaseRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7075,9 +8845,31 @@ impl crate::FromDoc for UpdateDatabaseRequest {
     }
 }
 
+impl crate::ToDoc for UpdateDatabaseRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseInput", self.database_input);
+        f.put("Name", self.name);
+        f.into_doc()
+    }
+}
+
 /// `UpdateDatabaseResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateDatabaseResponse {
+}
+
+impl crate::Shaped for UpdateDatabaseResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 276;
+}
+
+impl crate::FromDoc for UpdateDatabaseResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdateDatabaseResponse {
@@ -7093,6 +8885,11 @@ pub struct UpdateIcebergInput {
     pub update_iceberg_table_input: UpdateIcebergTableInput,
 }
 
+impl crate::Shaped for UpdateIcebergInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 277;
+}
+
 impl crate::FromDoc for UpdateIcebergInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7102,11 +8899,24 @@ impl crate::FromDoc for UpdateIcebergInput {
     }
 }
 
+impl crate::ToDoc for UpdateIcebergInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("UpdateIcebergTableInput", self.update_iceberg_table_input);
+        f.into_doc()
+    }
+}
+
 /// `UpdateIcebergTableInput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateIcebergTableInput {
     /// `Updates` (required)
     pub updates: ::std::vec::Vec<IcebergTableUpdate>,
+}
+
+impl crate::Shaped for UpdateIcebergTableInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 278;
 }
 
 impl crate::FromDoc for UpdateIcebergTableInput {
@@ -7118,11 +8928,24 @@ impl crate::FromDoc for UpdateIcebergTableInput {
     }
 }
 
+impl crate::ToDoc for UpdateIcebergTableInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put("Updates", self.updates);
+        f.into_doc()
+    }
+}
+
 /// `UpdateOpenTableFormatInput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateOpenTableFormatInput {
     /// `UpdateIcebergInput`
     pub update_iceberg_input: ::std::option::Option<UpdateIcebergInput>,
+}
+
+impl crate::Shaped for UpdateOpenTableFormatInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 279;
 }
 
 impl crate::FromDoc for UpdateOpenTableFormatInput {
@@ -7131,6 +8954,14 @@ impl crate::FromDoc for UpdateOpenTableFormatInput {
         Ok(Self {
             update_iceberg_input: f.opt("UpdateIcebergInput")?,
         })
+    }
+}
+
+impl crate::ToDoc for UpdateOpenTableFormatInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(1);
+        f.put_opt("UpdateIcebergInput", self.update_iceberg_input);
+        f.into_doc()
     }
 }
 
@@ -7149,6 +8980,11 @@ pub struct UpdatePartitionRequest {
     pub table_name: ::std::string::String,
 }
 
+impl crate::Shaped for UpdatePartitionRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 280;
+}
+
 impl crate::FromDoc for UpdatePartitionRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7162,9 +8998,33 @@ impl crate::FromDoc for UpdatePartitionRequest {
     }
 }
 
+impl crate::ToDoc for UpdatePartitionRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put("PartitionInput", self.partition_input);
+        f.put("PartitionValueList", self.partition_value_list);
+        f.put("TableName", self.table_name);
+        f.into_doc()
+    }
+}
+
 /// `UpdatePartitionResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdatePartitionResponse {
+}
+
+impl crate::Shaped for UpdatePartitionResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 281;
+}
+
+impl crate::FromDoc for UpdatePartitionResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdatePartitionResponse {
@@ -7198,6 +9058,11 @@ pub struct UpdateTableRequest {
     pub view_update_action: ::std::option::Option<ViewUpdateAction>,
 }
 
+impl crate::Shaped for UpdateTableRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 282;
+}
+
 impl crate::FromDoc for UpdateTableRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7216,9 +9081,38 @@ impl crate::FromDoc for UpdateTableRequest {
     }
 }
 
+impl crate::ToDoc for UpdateTableRequest {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(10);
+        f.put_opt("CatalogId", self.catalog_id);
+        f.put("DatabaseName", self.database_name);
+        f.put_opt("Force", self.force);
+        f.put_opt("Name", self.name);
+        f.put_opt("SkipArchive", self.skip_archive);
+        f.put_opt("TableInput", self.table_input);
+        f.put_opt("TransactionId", self.transaction_id);
+        f.put_opt("UpdateOpenTableFormatInput", self.update_open_table_format_input);
+        f.put_opt("VersionId", self.version_id);
+        f.put_opt("ViewUpdateAction", self.view_update_action);
+        f.into_doc()
+    }
+}
+
 /// `UpdateTableResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateTableResponse {
+}
+
+impl crate::Shaped for UpdateTableResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 283;
+}
+
+impl crate::FromDoc for UpdateTableResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let _ = doc;
+        Ok(Self {})
+    }
 }
 
 impl crate::ToDoc for UpdateTableResponse {
@@ -7254,6 +9148,31 @@ pub struct ViewDefinition {
     pub view_version_id: ::std::option::Option<i64>,
     /// `ViewVersionToken`
     pub view_version_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ViewDefinition {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 289;
+}
+
+impl crate::FromDoc for ViewDefinition {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            definer: f.opt("Definer")?,
+            is_managed: f.opt("IsManaged")?,
+            is_protected: f.opt("IsProtected")?,
+            last_refresh_type: f.opt("LastRefreshType")?,
+            refresh_seconds: f.opt("RefreshSeconds")?,
+            representations: f.opt("Representations")?,
+            spark_pipeline_info: f.opt("SparkPipelineInfo")?,
+            sub_object_version_ids: f.opt("SubObjectVersionIds")?,
+            sub_objects: f.opt("SubObjects")?,
+            sub_objects_statistics: f.opt("SubObjectsStatistics")?,
+            view_version_id: f.opt("ViewVersionId")?,
+            view_version_token: f.opt("ViewVersionToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ViewDefinition {
@@ -7304,6 +9223,11 @@ pub struct ViewDefinitionInput {
     pub view_version_token: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ViewDefinitionInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 290;
+}
+
 impl crate::FromDoc for ViewDefinitionInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7321,6 +9245,25 @@ impl crate::FromDoc for ViewDefinitionInput {
             view_version_id: f.opt("ViewVersionId")?,
             view_version_token: f.opt("ViewVersionToken")?,
         })
+    }
+}
+
+impl crate::ToDoc for ViewDefinitionInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(12);
+        f.put_opt("Definer", self.definer);
+        f.put_opt("IsManaged", self.is_managed);
+        f.put_opt("IsProtected", self.is_protected);
+        f.put_opt("LastRefreshType", self.last_refresh_type);
+        f.put_opt("RefreshSeconds", self.refresh_seconds);
+        f.put_opt("Representations", self.representations);
+        f.put_opt("SparkPipelineInfo", self.spark_pipeline_info);
+        f.put_opt("SubObjectVersionIds", self.sub_object_version_ids);
+        f.put_opt("SubObjects", self.sub_objects);
+        f.put_opt("SubObjectsStatistics", self.sub_objects_statistics);
+        f.put_opt("ViewVersionId", self.view_version_id);
+        f.put_opt("ViewVersionToken", self.view_version_token);
+        f.into_doc()
     }
 }
 
@@ -7397,6 +9340,25 @@ pub struct ViewRepresentation {
     pub view_original_text: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ViewRepresentation {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 293;
+}
+
+impl crate::FromDoc for ViewRepresentation {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            dialect: f.opt("Dialect")?,
+            dialect_version: f.opt("DialectVersion")?,
+            is_stale: f.opt("IsStale")?,
+            validation_connection: f.opt("ValidationConnection")?,
+            view_expanded_text: f.opt("ViewExpandedText")?,
+            view_original_text: f.opt("ViewOriginalText")?,
+        })
+    }
+}
+
 impl crate::ToDoc for ViewRepresentation {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(6);
@@ -7425,6 +9387,11 @@ pub struct ViewRepresentationInput {
     pub view_original_text: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ViewRepresentationInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 294;
+}
+
 impl crate::FromDoc for ViewRepresentationInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -7435,6 +9402,18 @@ impl crate::FromDoc for ViewRepresentationInput {
             view_expanded_text: f.opt("ViewExpandedText")?,
             view_original_text: f.opt("ViewOriginalText")?,
         })
+    }
+}
+
+impl crate::ToDoc for ViewRepresentationInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("Dialect", self.dialect);
+        f.put_opt("DialectVersion", self.dialect_version);
+        f.put_opt("ValidationConnection", self.validation_connection);
+        f.put_opt("ViewExpandedText", self.view_expanded_text);
+        f.put_opt("ViewOriginalText", self.view_original_text);
+        f.into_doc()
     }
 }
 
@@ -7493,6 +9472,12 @@ impl crate::FromDoc for ViewUpdateAction {
     }
 }
 
+impl crate::ToDoc for ViewUpdateAction {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `ViewValidation`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ViewValidation {
@@ -7508,6 +9493,25 @@ pub struct ViewValidation {
     pub update_time: ::std::option::Option<crate::Timestamp>,
     /// `ViewValidationText`
     pub view_validation_text: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ViewValidation {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 301;
+}
+
+impl crate::FromDoc for ViewValidation {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            dialect: f.opt("Dialect")?,
+            dialect_version: f.opt("DialectVersion")?,
+            error: f.opt("Error")?,
+            state: f.opt("State")?,
+            update_time: f.opt("UpdateTime")?,
+            view_validation_text: f.opt("ViewValidationText")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ViewValidation {

@@ -731,6 +731,11 @@ pub struct AddTagsToStreamInput {
     pub tags: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
 }
 
+impl crate::Shaped for AddTagsToStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 0;
+}
+
 impl crate::FromDoc for AddTagsToStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -743,6 +748,17 @@ impl crate::FromDoc for AddTagsToStreamInput {
     }
 }
 
+impl crate::ToDoc for AddTagsToStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.put("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `ChildShard`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChildShard {
@@ -752,6 +768,22 @@ pub struct ChildShard {
     pub parent_shards: ::std::vec::Vec<::std::string::String>,
     /// `ShardId` (required)
     pub shard_id: ::std::string::String,
+}
+
+impl crate::Shaped for ChildShard {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 3;
+}
+
+impl crate::FromDoc for ChildShard {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            hash_key_range: f.req("HashKeyRange")?,
+            parent_shards: f.req("ParentShards")?,
+            shard_id: f.req("ShardId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ChildShard {
@@ -775,6 +807,23 @@ pub struct Consumer {
     pub consumer_name: ::std::string::String,
     /// `ConsumerStatus` (required)
     pub consumer_status: ConsumerStatus,
+}
+
+impl crate::Shaped for Consumer {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 5;
+}
+
+impl crate::FromDoc for Consumer {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            consumer_arn: f.req("ConsumerARN")?,
+            consumer_creation_timestamp: f.req("ConsumerCreationTimestamp")?,
+            consumer_name: f.req("ConsumerName")?,
+            consumer_status: f.req("ConsumerStatus")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Consumer {
@@ -801,6 +850,24 @@ pub struct ConsumerDescription {
     pub consumer_status: ConsumerStatus,
     /// `StreamARN` (required)
     pub stream_arn: ::std::string::String,
+}
+
+impl crate::Shaped for ConsumerDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 8;
+}
+
+impl crate::FromDoc for ConsumerDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            consumer_arn: f.req("ConsumerARN")?,
+            consumer_creation_timestamp: f.req("ConsumerCreationTimestamp")?,
+            consumer_name: f.req("ConsumerName")?,
+            consumer_status: f.req("ConsumerStatus")?,
+            stream_arn: f.req("StreamARN")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ConsumerDescription {
@@ -858,6 +925,13 @@ impl std::fmt::Display for ConsumerStatus {
     }
 }
 
+impl crate::FromDoc for ConsumerStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for ConsumerStatus {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -883,6 +957,11 @@ pub struct CreateStreamInput {
     pub warm_throughput_mi_bps: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for CreateStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 12;
+}
+
 impl crate::FromDoc for CreateStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -895,6 +974,20 @@ impl crate::FromDoc for CreateStreamInput {
             tags: f.opt("Tags")?,
             warm_throughput_mi_bps: f.opt("WarmThroughputMiBps")?,
         })
+    }
+}
+
+impl crate::ToDoc for CreateStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(7);
+        f.put_opt("MaxRecordSizeInKiB", self.max_record_size_in_ki_b);
+        f.put_opt("RecordDistributionStrategy", self.record_distribution_strategy);
+        f.put_opt("ShardCount", self.shard_count);
+        f.put_opt("StreamModeDetails", self.stream_mode_details);
+        f.put("StreamName", self.stream_name);
+        f.put_opt("Tags", self.tags);
+        f.put_opt("WarmThroughputMiBps", self.warm_throughput_mi_bps);
+        f.into_doc()
     }
 }
 
@@ -911,6 +1004,11 @@ pub struct DecreaseStreamRetentionPeriodInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DecreaseStreamRetentionPeriodInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 14;
+}
+
 impl crate::FromDoc for DecreaseStreamRetentionPeriodInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -920,6 +1018,17 @@ impl crate::FromDoc for DecreaseStreamRetentionPeriodInput {
             stream_id: f.opt("StreamId")?,
             stream_name: f.opt("StreamName")?,
         })
+    }
+}
+
+impl crate::ToDoc for DecreaseStreamRetentionPeriodInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put("RetentionPeriodHours", self.retention_period_hours);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
     }
 }
 
@@ -936,6 +1045,11 @@ pub struct DeleteStreamInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DeleteStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 15;
+}
+
 impl crate::FromDoc for DeleteStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -945,6 +1059,17 @@ impl crate::FromDoc for DeleteStreamInput {
             stream_id: f.opt("StreamId")?,
             stream_name: f.opt("StreamName")?,
         })
+    }
+}
+
+impl crate::ToDoc for DeleteStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("EnforceConsumerDeletion", self.enforce_consumer_deletion);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
     }
 }
 
@@ -961,6 +1086,11 @@ pub struct DeregisterStreamConsumerInput {
     pub stream_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DeregisterStreamConsumerInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 16;
+}
+
 impl crate::FromDoc for DeregisterStreamConsumerInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -970,6 +1100,17 @@ impl crate::FromDoc for DeregisterStreamConsumerInput {
             stream_arn: f.opt("StreamARN")?,
             stream_id: f.opt("StreamId")?,
         })
+    }
+}
+
+impl crate::ToDoc for DeregisterStreamConsumerInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("ConsumerARN", self.consumer_arn);
+        f.put_opt("ConsumerName", self.consumer_name);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.into_doc()
     }
 }
 
@@ -986,6 +1127,11 @@ pub struct DescribeStreamConsumerInput {
     pub stream_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DescribeStreamConsumerInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 17;
+}
+
 impl crate::FromDoc for DescribeStreamConsumerInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -998,11 +1144,36 @@ impl crate::FromDoc for DescribeStreamConsumerInput {
     }
 }
 
+impl crate::ToDoc for DescribeStreamConsumerInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("ConsumerARN", self.consumer_arn);
+        f.put_opt("ConsumerName", self.consumer_name);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.into_doc()
+    }
+}
+
 /// `DescribeStreamConsumerOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeStreamConsumerOutput {
     /// `ConsumerDescription` (required)
     pub consumer_description: ConsumerDescription,
+}
+
+impl crate::Shaped for DescribeStreamConsumerOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 18;
+}
+
+impl crate::FromDoc for DescribeStreamConsumerOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            consumer_description: f.req("ConsumerDescription")?,
+        })
+    }
 }
 
 impl crate::ToDoc for DescribeStreamConsumerOutput {
@@ -1028,6 +1199,11 @@ pub struct DescribeStreamInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DescribeStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 19;
+}
+
 impl crate::FromDoc for DescribeStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1041,11 +1217,37 @@ impl crate::FromDoc for DescribeStreamInput {
     }
 }
 
+impl crate::ToDoc for DescribeStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("ExclusiveStartShardId", self.exclusive_start_shard_id);
+        f.put_opt("Limit", self.limit);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
+    }
+}
+
 /// `DescribeStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeStreamOutput {
     /// `StreamDescription` (required)
     pub stream_description: StreamDescription,
+}
+
+impl crate::Shaped for DescribeStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 21;
+}
+
+impl crate::FromDoc for DescribeStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            stream_description: f.req("StreamDescription")?,
+        })
+    }
 }
 
 impl crate::ToDoc for DescribeStreamOutput {
@@ -1067,6 +1269,11 @@ pub struct DescribeStreamSummaryInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for DescribeStreamSummaryInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 22;
+}
+
 impl crate::FromDoc for DescribeStreamSummaryInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1078,11 +1285,35 @@ impl crate::FromDoc for DescribeStreamSummaryInput {
     }
 }
 
+impl crate::ToDoc for DescribeStreamSummaryInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
+    }
+}
+
 /// `DescribeStreamSummaryOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeStreamSummaryOutput {
     /// `StreamDescriptionSummary` (required)
     pub stream_description_summary: StreamDescriptionSummary,
+}
+
+impl crate::Shaped for DescribeStreamSummaryOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 23;
+}
+
+impl crate::FromDoc for DescribeStreamSummaryOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            stream_description_summary: f.req("StreamDescriptionSummary")?,
+        })
+    }
 }
 
 impl crate::ToDoc for DescribeStreamSummaryOutput {
@@ -1131,6 +1362,13 @@ impl std::fmt::Display for EncryptionType {
     }
 }
 
+impl crate::FromDoc for EncryptionType {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for EncryptionType {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -1142,6 +1380,20 @@ impl crate::ToDoc for EncryptionType {
 pub struct EnhancedMetrics {
     /// `ShardLevelMetrics`
     pub shard_level_metrics: ::std::option::Option<::std::vec::Vec<MetricsName>>,
+}
+
+impl crate::Shaped for EnhancedMetrics {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 25;
+}
+
+impl crate::FromDoc for EnhancedMetrics {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            shard_level_metrics: f.opt("ShardLevelMetrics")?,
+        })
+    }
 }
 
 impl crate::ToDoc for EnhancedMetrics {
@@ -1167,6 +1419,11 @@ pub struct GetRecordsInput {
     pub stream_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for GetRecordsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 29;
+}
+
 impl crate::FromDoc for GetRecordsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1177,6 +1434,18 @@ impl crate::FromDoc for GetRecordsInput {
             stream_arn: f.opt("StreamARN")?,
             stream_id: f.opt("StreamId")?,
         })
+    }
+}
+
+impl crate::ToDoc for GetRecordsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("DryRun", self.dry_run);
+        f.put_opt("Limit", self.limit);
+        f.put("ShardIterator", self.shard_iterator);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.into_doc()
     }
 }
 
@@ -1191,6 +1460,23 @@ pub struct GetRecordsOutput {
     pub next_shard_iterator: ::std::option::Option<::std::string::String>,
     /// `Records` (required)
     pub records: ::std::vec::Vec<Record>,
+}
+
+impl crate::Shaped for GetRecordsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 31;
+}
+
+impl crate::FromDoc for GetRecordsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            child_shards: f.opt("ChildShards")?,
+            millis_behind_latest: f.opt("MillisBehindLatest")?,
+            next_shard_iterator: f.opt("NextShardIterator")?,
+            records: f.req("Records")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetRecordsOutput {
@@ -1225,6 +1511,11 @@ pub struct GetShardIteratorInput {
     pub timestamp: ::std::option::Option<crate::Timestamp>,
 }
 
+impl crate::Shaped for GetShardIteratorInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 32;
+}
+
 impl crate::FromDoc for GetShardIteratorInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1241,11 +1532,40 @@ impl crate::FromDoc for GetShardIteratorInput {
     }
 }
 
+impl crate::ToDoc for GetShardIteratorInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("DryRun", self.dry_run);
+        f.put("ShardId", self.shard_id);
+        f.put("ShardIteratorType", self.shard_iterator_type);
+        f.put_opt("StartingSequenceNumber", self.starting_sequence_number);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.put_opt("Timestamp", self.timestamp);
+        f.into_doc()
+    }
+}
+
 /// `GetShardIteratorOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetShardIteratorOutput {
     /// `ShardIterator`
     pub shard_iterator: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for GetShardIteratorOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 33;
+}
+
+impl crate::FromDoc for GetShardIteratorOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            shard_iterator: f.opt("ShardIterator")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetShardIteratorOutput {
@@ -1263,6 +1583,21 @@ pub struct HashKeyRange {
     pub ending_hash_key: ::std::string::String,
     /// `StartingHashKey` (required)
     pub starting_hash_key: ::std::string::String,
+}
+
+impl crate::Shaped for HashKeyRange {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 35;
+}
+
+impl crate::FromDoc for HashKeyRange {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            ending_hash_key: f.req("EndingHashKey")?,
+            starting_hash_key: f.req("StartingHashKey")?,
+        })
+    }
 }
 
 impl crate::ToDoc for HashKeyRange {
@@ -1287,6 +1622,11 @@ pub struct IncreaseStreamRetentionPeriodInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for IncreaseStreamRetentionPeriodInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 36;
+}
+
 impl crate::FromDoc for IncreaseStreamRetentionPeriodInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1296,6 +1636,17 @@ impl crate::FromDoc for IncreaseStreamRetentionPeriodInput {
             stream_id: f.opt("StreamId")?,
             stream_name: f.opt("StreamName")?,
         })
+    }
+}
+
+impl crate::ToDoc for IncreaseStreamRetentionPeriodInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put("RetentionPeriodHours", self.retention_period_hours);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
     }
 }
 
@@ -1320,6 +1671,11 @@ pub struct ListShardsInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListShardsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 38;
+}
+
 impl crate::FromDoc for ListShardsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1336,6 +1692,21 @@ impl crate::FromDoc for ListShardsInput {
     }
 }
 
+impl crate::ToDoc for ListShardsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put_opt("ExclusiveStartShardId", self.exclusive_start_shard_id);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put_opt("ShardFilter", self.shard_filter);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamCreationTimestamp", self.stream_creation_timestamp);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
+    }
+}
+
 /// `ListShardsOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListShardsOutput {
@@ -1343,6 +1714,21 @@ pub struct ListShardsOutput {
     pub next_token: ::std::option::Option<::std::string::String>,
     /// `Shards`
     pub shards: ::std::option::Option<::std::vec::Vec<Shard>>,
+}
+
+impl crate::Shaped for ListShardsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 40;
+}
+
+impl crate::FromDoc for ListShardsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            next_token: f.opt("NextToken")?,
+            shards: f.opt("Shards")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListShardsOutput {
@@ -1369,6 +1755,11 @@ pub struct ListStreamConsumersInput {
     pub stream_id: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListStreamConsumersInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 41;
+}
+
 impl crate::FromDoc for ListStreamConsumersInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1382,6 +1773,18 @@ impl crate::FromDoc for ListStreamConsumersInput {
     }
 }
 
+impl crate::ToDoc for ListStreamConsumersInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("MaxResults", self.max_results);
+        f.put_opt("NextToken", self.next_token);
+        f.put("StreamARN", self.stream_arn);
+        f.put_opt("StreamCreationTimestamp", self.stream_creation_timestamp);
+        f.put_opt("StreamId", self.stream_id);
+        f.into_doc()
+    }
+}
+
 /// `ListStreamConsumersOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListStreamConsumersOutput {
@@ -1389,6 +1792,21 @@ pub struct ListStreamConsumersOutput {
     pub consumers: ::std::option::Option<::std::vec::Vec<Consumer>>,
     /// `NextToken`
     pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for ListStreamConsumersOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 43;
+}
+
+impl crate::FromDoc for ListStreamConsumersOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            consumers: f.opt("Consumers")?,
+            next_token: f.opt("NextToken")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListStreamConsumersOutput {
@@ -1411,6 +1829,11 @@ pub struct ListStreamsInput {
     pub next_token: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListStreamsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 44;
+}
+
 impl crate::FromDoc for ListStreamsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1419,6 +1842,16 @@ impl crate::FromDoc for ListStreamsInput {
             limit: f.opt("Limit")?,
             next_token: f.opt("NextToken")?,
         })
+    }
+}
+
+impl crate::ToDoc for ListStreamsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("ExclusiveStartStreamName", self.exclusive_start_stream_name);
+        f.put_opt("Limit", self.limit);
+        f.put_opt("NextToken", self.next_token);
+        f.into_doc()
     }
 }
 
@@ -1433,6 +1866,23 @@ pub struct ListStreamsOutput {
     pub stream_names: ::std::vec::Vec<::std::string::String>,
     /// `StreamSummaries`
     pub stream_summaries: ::std::option::Option<::std::vec::Vec<StreamSummary>>,
+}
+
+impl crate::Shaped for ListStreamsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 46;
+}
+
+impl crate::FromDoc for ListStreamsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            has_more_streams: f.req("HasMoreStreams")?,
+            next_token: f.opt("NextToken")?,
+            stream_names: f.req("StreamNames")?,
+            stream_summaries: f.opt("StreamSummaries")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListStreamsOutput {
@@ -1461,6 +1911,11 @@ pub struct ListTagsForStreamInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for ListTagsForStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 47;
+}
+
 impl crate::FromDoc for ListTagsForStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1474,6 +1929,18 @@ impl crate::FromDoc for ListTagsForStreamInput {
     }
 }
 
+impl crate::ToDoc for ListTagsForStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("ExclusiveStartTagKey", self.exclusive_start_tag_key);
+        f.put_opt("Limit", self.limit);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
+    }
+}
+
 /// `ListTagsForStreamOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForStreamOutput {
@@ -1481,6 +1948,21 @@ pub struct ListTagsForStreamOutput {
     pub has_more_tags: bool,
     /// `Tags` (required)
     pub tags: ::std::vec::Vec<Tag>,
+}
+
+impl crate::Shaped for ListTagsForStreamOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 49;
+}
+
+impl crate::FromDoc for ListTagsForStreamOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            has_more_tags: f.req("HasMoreTags")?,
+            tags: f.req("Tags")?,
+        })
+    }
 }
 
 impl crate::ToDoc for ListTagsForStreamOutput {
@@ -1507,6 +1989,11 @@ pub struct MergeShardsInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for MergeShardsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 51;
+}
+
 impl crate::FromDoc for MergeShardsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1517,6 +2004,18 @@ impl crate::FromDoc for MergeShardsInput {
             stream_id: f.opt("StreamId")?,
             stream_name: f.opt("StreamName")?,
         })
+    }
+}
+
+impl crate::ToDoc for MergeShardsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put("AdjacentShardToMerge", self.adjacent_shard_to_merge);
+        f.put("ShardToMerge", self.shard_to_merge);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
     }
 }
 
@@ -1588,6 +2087,13 @@ impl std::fmt::Display for MetricsName {
     }
 }
 
+impl crate::FromDoc for MetricsName {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for MetricsName {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -1615,6 +2121,11 @@ pub struct PutRecordInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for PutRecordInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 59;
+}
+
 impl crate::FromDoc for PutRecordInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1631,6 +2142,21 @@ impl crate::FromDoc for PutRecordInput {
     }
 }
 
+impl crate::ToDoc for PutRecordInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(8);
+        f.put("Data", self.data);
+        f.put_opt("DryRun", self.dry_run);
+        f.put_opt("ExplicitHashKey", self.explicit_hash_key);
+        f.put_opt("PartitionKey", self.partition_key);
+        f.put_opt("SequenceNumberForOrdering", self.sequence_number_for_ordering);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
+    }
+}
+
 /// `PutRecordOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordOutput {
@@ -1640,6 +2166,22 @@ pub struct PutRecordOutput {
     pub sequence_number: ::std::string::String,
     /// `ShardId` (required)
     pub shard_id: ::std::string::String,
+}
+
+impl crate::Shaped for PutRecordOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 60;
+}
+
+impl crate::FromDoc for PutRecordOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            encryption_type: f.opt("EncryptionType")?,
+            sequence_number: f.req("SequenceNumber")?,
+            shard_id: f.req("ShardId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for PutRecordOutput {
@@ -1667,6 +2209,11 @@ pub struct PutRecordsInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for PutRecordsInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 61;
+}
+
 impl crate::FromDoc for PutRecordsInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1680,6 +2227,18 @@ impl crate::FromDoc for PutRecordsInput {
     }
 }
 
+impl crate::ToDoc for PutRecordsInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put_opt("DryRun", self.dry_run);
+        f.put("Records", self.records);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
+    }
+}
+
 /// `PutRecordsOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordsOutput {
@@ -1689,6 +2248,22 @@ pub struct PutRecordsOutput {
     pub failed_record_count: ::std::option::Option<i32>,
     /// `Records` (required)
     pub records: ::std::vec::Vec<PutRecordsResultEntry>,
+}
+
+impl crate::Shaped for PutRecordsOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 62;
+}
+
+impl crate::FromDoc for PutRecordsOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            encryption_type: f.opt("EncryptionType")?,
+            failed_record_count: f.opt("FailedRecordCount")?,
+            records: f.req("Records")?,
+        })
+    }
 }
 
 impl crate::ToDoc for PutRecordsOutput {
@@ -1712,6 +2287,11 @@ pub struct PutRecordsRequestEntry {
     pub partition_key: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for PutRecordsRequestEntry {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 63;
+}
+
 impl crate::FromDoc for PutRecordsRequestEntry {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1720,6 +2300,16 @@ impl crate::FromDoc for PutRecordsRequestEntry {
             explicit_hash_key: f.opt("ExplicitHashKey")?,
             partition_key: f.opt("PartitionKey")?,
         })
+    }
+}
+
+impl crate::ToDoc for PutRecordsRequestEntry {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put("Data", self.data);
+        f.put_opt("ExplicitHashKey", self.explicit_hash_key);
+        f.put_opt("PartitionKey", self.partition_key);
+        f.into_doc()
     }
 }
 
@@ -1734,6 +2324,23 @@ pub struct PutRecordsResultEntry {
     pub sequence_number: ::std::option::Option<::std::string::String>,
     /// `ShardId`
     pub shard_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for PutRecordsResultEntry {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 65;
+}
+
+impl crate::FromDoc for PutRecordsResultEntry {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            error_code: f.opt("ErrorCode")?,
+            error_message: f.opt("ErrorMessage")?,
+            sequence_number: f.opt("SequenceNumber")?,
+            shard_id: f.opt("ShardId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for PutRecordsResultEntry {
@@ -1760,6 +2367,24 @@ pub struct Record {
     pub partition_key: ::std::option::Option<::std::string::String>,
     /// `SequenceNumber` (required)
     pub sequence_number: ::std::string::String,
+}
+
+impl crate::Shaped for Record {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 68;
+}
+
+impl crate::FromDoc for Record {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            approximate_arrival_timestamp: f.opt("ApproximateArrivalTimestamp")?,
+            data: f.req("Data")?,
+            encryption_type: f.opt("EncryptionType")?,
+            partition_key: f.opt("PartitionKey")?,
+            sequence_number: f.req("SequenceNumber")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Record {
@@ -1838,6 +2463,11 @@ pub struct RegisterStreamConsumerInput {
     pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
 }
 
+impl crate::Shaped for RegisterStreamConsumerInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 71;
+}
+
 impl crate::FromDoc for RegisterStreamConsumerInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1850,11 +2480,36 @@ impl crate::FromDoc for RegisterStreamConsumerInput {
     }
 }
 
+impl crate::ToDoc for RegisterStreamConsumerInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put("ConsumerName", self.consumer_name);
+        f.put("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("Tags", self.tags);
+        f.into_doc()
+    }
+}
+
 /// `RegisterStreamConsumerOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegisterStreamConsumerOutput {
     /// `Consumer` (required)
     pub consumer: Consumer,
+}
+
+impl crate::Shaped for RegisterStreamConsumerOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 72;
+}
+
+impl crate::FromDoc for RegisterStreamConsumerOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            consumer: f.req("Consumer")?,
+        })
+    }
 }
 
 impl crate::ToDoc for RegisterStreamConsumerOutput {
@@ -1878,6 +2533,11 @@ pub struct RemoveTagsFromStreamInput {
     pub tag_keys: ::std::vec::Vec<::std::string::String>,
 }
 
+impl crate::Shaped for RemoveTagsFromStreamInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 73;
+}
+
 impl crate::FromDoc for RemoveTagsFromStreamInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1887,6 +2547,17 @@ impl crate::FromDoc for RemoveTagsFromStreamInput {
             stream_name: f.opt("StreamName")?,
             tag_keys: f.req("TagKeys")?,
         })
+    }
+}
+
+impl crate::ToDoc for RemoveTagsFromStreamInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.put("TagKeys", self.tag_keys);
+        f.into_doc()
     }
 }
 
@@ -1930,6 +2601,12 @@ impl crate::FromDoc for ScalingType {
     }
 }
 
+impl crate::ToDoc for ScalingType {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `SequenceNumberRange`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SequenceNumberRange {
@@ -1937,6 +2614,21 @@ pub struct SequenceNumberRange {
     pub ending_sequence_number: ::std::option::Option<::std::string::String>,
     /// `StartingSequenceNumber` (required)
     pub starting_sequence_number: ::std::string::String,
+}
+
+impl crate::Shaped for SequenceNumberRange {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 77;
+}
+
+impl crate::FromDoc for SequenceNumberRange {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            ending_sequence_number: f.opt("EndingSequenceNumber")?,
+            starting_sequence_number: f.req("StartingSequenceNumber")?,
+        })
+    }
 }
 
 impl crate::ToDoc for SequenceNumberRange {
@@ -1963,6 +2655,24 @@ pub struct Shard {
     pub shard_id: ::std::string::String,
 }
 
+impl crate::Shaped for Shard {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 78;
+}
+
+impl crate::FromDoc for Shard {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            adjacent_parent_shard_id: f.opt("AdjacentParentShardId")?,
+            hash_key_range: f.req("HashKeyRange")?,
+            parent_shard_id: f.opt("ParentShardId")?,
+            sequence_number_range: f.req("SequenceNumberRange")?,
+            shard_id: f.req("ShardId")?,
+        })
+    }
+}
+
 impl crate::ToDoc for Shard {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(5);
@@ -1986,6 +2696,11 @@ pub struct ShardFilter {
     pub r#type: ShardFilterType,
 }
 
+impl crate::Shaped for ShardFilter {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 80;
+}
+
 impl crate::FromDoc for ShardFilter {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -1994,6 +2709,16 @@ impl crate::FromDoc for ShardFilter {
             timestamp: f.opt("Timestamp")?,
             r#type: f.req("Type")?,
         })
+    }
+}
+
+impl crate::ToDoc for ShardFilter {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(3);
+        f.put_opt("ShardId", self.shard_id);
+        f.put_opt("Timestamp", self.timestamp);
+        f.put("Type", self.r#type);
+        f.into_doc()
     }
 }
 
@@ -2062,6 +2787,12 @@ impl crate::FromDoc for ShardFilterType {
     }
 }
 
+impl crate::ToDoc for ShardFilterType {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `ShardIteratorType`. `Default` is the model's first value, for struct update syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ShardIteratorType {
@@ -2122,6 +2853,12 @@ impl crate::FromDoc for ShardIteratorType {
     }
 }
 
+impl crate::ToDoc for ShardIteratorType {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::Str(self.as_str().to_owned())
+    }
+}
+
 /// `SplitShardInput`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SplitShardInput {
@@ -2137,6 +2874,11 @@ pub struct SplitShardInput {
     pub stream_name: ::std::option::Option<::std::string::String>,
 }
 
+impl crate::Shaped for SplitShardInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 87;
+}
+
 impl crate::FromDoc for SplitShardInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2147,6 +2889,18 @@ impl crate::FromDoc for SplitShardInput {
             stream_id: f.opt("StreamId")?,
             stream_name: f.opt("StreamName")?,
         })
+    }
+}
+
+impl crate::ToDoc for SplitShardInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put("NewStartingHashKey", self.new_starting_hash_key);
+        f.put("ShardToSplit", self.shard_to_split);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.into_doc()
     }
 }
 
@@ -2175,6 +2929,30 @@ pub struct StreamDescription {
     pub stream_name: ::std::string::String,
     /// `StreamStatus` (required)
     pub stream_status: StreamStatus,
+}
+
+impl crate::Shaped for StreamDescription {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 89;
+}
+
+impl crate::FromDoc for StreamDescription {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            encryption_type: f.opt("EncryptionType")?,
+            enhanced_monitoring: f.req("EnhancedMonitoring")?,
+            has_more_shards: f.req("HasMoreShards")?,
+            key_id: f.opt("KeyId")?,
+            retention_period_hours: f.req("RetentionPeriodHours")?,
+            shards: f.req("Shards")?,
+            stream_arn: f.req("StreamARN")?,
+            stream_creation_timestamp: f.req("StreamCreationTimestamp")?,
+            stream_mode_details: f.opt("StreamModeDetails")?,
+            stream_name: f.req("StreamName")?,
+            stream_status: f.req("StreamStatus")?,
+        })
+    }
 }
 
 impl crate::ToDoc for StreamDescription {
@@ -2232,6 +3010,36 @@ pub struct StreamDescriptionSummary {
     pub stream_status: StreamStatus,
     /// `WarmThroughput`
     pub warm_throughput: ::std::option::Option<WarmThroughputObject>,
+}
+
+impl crate::Shaped for StreamDescriptionSummary {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 90;
+}
+
+impl crate::FromDoc for StreamDescriptionSummary {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            channel_count: f.opt("ChannelCount")?,
+            consumer_count: f.opt("ConsumerCount")?,
+            encryption_type: f.opt("EncryptionType")?,
+            enhanced_monitoring: f.req("EnhancedMonitoring")?,
+            key_id: f.opt("KeyId")?,
+            max_record_size_in_ki_b: f.opt("MaxRecordSizeInKiB")?,
+            open_shard_count: f.req("OpenShardCount")?,
+            queue_count: f.opt("QueueCount")?,
+            record_distribution_strategy: f.opt("RecordDistributionStrategy")?,
+            retention_period_hours: f.req("RetentionPeriodHours")?,
+            stream_arn: f.req("StreamARN")?,
+            stream_creation_timestamp: f.req("StreamCreationTimestamp")?,
+            stream_id: f.opt("StreamId")?,
+            stream_mode_details: f.opt("StreamModeDetails")?,
+            stream_name: f.req("StreamName")?,
+            stream_status: f.req("StreamStatus")?,
+            warm_throughput: f.opt("WarmThroughput")?,
+        })
+    }
 }
 
 impl crate::ToDoc for StreamDescriptionSummary {
@@ -2316,6 +3124,11 @@ pub struct StreamModeDetails {
     pub stream_mode: StreamMode,
 }
 
+impl crate::Shaped for StreamModeDetails {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 93;
+}
+
 impl crate::FromDoc for StreamModeDetails {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2381,6 +3194,13 @@ impl std::fmt::Display for StreamStatus {
     }
 }
 
+impl crate::FromDoc for StreamStatus {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let name: String = crate::FromDoc::from_doc(doc)?;
+        Self::from_name(&name).ok_or_else(crate::ServiceError::internal)
+    }
+}
+
 impl crate::ToDoc for StreamStatus {
     fn to_doc(self) -> crate::Doc {
         crate::Doc::Str(self.as_str().to_owned())
@@ -2402,6 +3222,24 @@ pub struct StreamSummary {
     pub stream_status: StreamStatus,
 }
 
+impl crate::Shaped for StreamSummary {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 97;
+}
+
+impl crate::FromDoc for StreamSummary {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            stream_arn: f.req("StreamARN")?,
+            stream_creation_timestamp: f.opt("StreamCreationTimestamp")?,
+            stream_mode_details: f.opt("StreamModeDetails")?,
+            stream_name: f.req("StreamName")?,
+            stream_status: f.req("StreamStatus")?,
+        })
+    }
+}
+
 impl crate::ToDoc for StreamSummary {
     fn to_doc(self) -> crate::Doc {
         let mut f = crate::Fields::with_capacity(5);
@@ -2421,6 +3259,21 @@ pub struct Tag {
     pub key: ::std::string::String,
     /// `Value`
     pub value: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for Tag {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 99;
+}
+
+impl crate::FromDoc for Tag {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            key: f.req("Key")?,
+            value: f.opt("Value")?,
+        })
+    }
 }
 
 impl crate::ToDoc for Tag {
@@ -2447,6 +3300,11 @@ pub struct UpdateShardCountInput {
     pub target_shard_count: i32,
 }
 
+impl crate::Shaped for UpdateShardCountInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 106;
+}
+
 impl crate::FromDoc for UpdateShardCountInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2457,6 +3315,18 @@ impl crate::FromDoc for UpdateShardCountInput {
             stream_name: f.opt("StreamName")?,
             target_shard_count: f.req("TargetShardCount")?,
         })
+    }
+}
+
+impl crate::ToDoc for UpdateShardCountInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(5);
+        f.put("ScalingType", self.scaling_type);
+        f.put_opt("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put_opt("StreamName", self.stream_name);
+        f.put("TargetShardCount", self.target_shard_count);
+        f.into_doc()
     }
 }
 
@@ -2471,6 +3341,23 @@ pub struct UpdateShardCountOutput {
     pub stream_name: ::std::option::Option<::std::string::String>,
     /// `TargetShardCount`
     pub target_shard_count: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for UpdateShardCountOutput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 107;
+}
+
+impl crate::FromDoc for UpdateShardCountOutput {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            current_shard_count: f.opt("CurrentShardCount")?,
+            stream_arn: f.opt("StreamARN")?,
+            stream_name: f.opt("StreamName")?,
+            target_shard_count: f.opt("TargetShardCount")?,
+        })
+    }
 }
 
 impl crate::ToDoc for UpdateShardCountOutput {
@@ -2497,6 +3384,11 @@ pub struct UpdateStreamModeInput {
     pub warm_throughput_mi_bps: ::std::option::Option<i32>,
 }
 
+impl crate::Shaped for UpdateStreamModeInput {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 108;
+}
+
 impl crate::FromDoc for UpdateStreamModeInput {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let mut f = crate::Fields::of(doc)?;
@@ -2509,6 +3401,17 @@ impl crate::FromDoc for UpdateStreamModeInput {
     }
 }
 
+impl crate::ToDoc for UpdateStreamModeInput {
+    fn to_doc(self) -> crate::Doc {
+        let mut f = crate::Fields::with_capacity(4);
+        f.put("StreamARN", self.stream_arn);
+        f.put_opt("StreamId", self.stream_id);
+        f.put("StreamModeDetails", self.stream_mode_details);
+        f.put_opt("WarmThroughputMiBps", self.warm_throughput_mi_bps);
+        f.into_doc()
+    }
+}
+
 /// `WarmThroughputObject`
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WarmThroughputObject {
@@ -2516,6 +3419,21 @@ pub struct WarmThroughputObject {
     pub current_mi_bps: ::std::option::Option<i32>,
     /// `TargetMiBps`
     pub target_mi_bps: ::std::option::Option<i32>,
+}
+
+impl crate::Shaped for WarmThroughputObject {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 109;
+}
+
+impl crate::FromDoc for WarmThroughputObject {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            current_mi_bps: f.opt("CurrentMiBps")?,
+            target_mi_bps: f.opt("TargetMiBps")?,
+        })
+    }
 }
 
 impl crate::ToDoc for WarmThroughputObject {

@@ -185,10 +185,21 @@ static ERRORS: [&crate::model::ErrorModel; 21] = [
 pub struct GetCallerIdentityRequest {
 }
 
+impl crate::Shaped for GetCallerIdentityRequest {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 0;
+}
+
 impl crate::FromDoc for GetCallerIdentityRequest {
     fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
         let _ = doc;
         Ok(Self {})
+    }
+}
+
+impl crate::ToDoc for GetCallerIdentityRequest {
+    fn to_doc(self) -> crate::Doc {
+        crate::Doc::empty()
     }
 }
 
@@ -201,6 +212,22 @@ pub struct GetCallerIdentityResponse {
     pub arn: ::std::option::Option<::std::string::String>,
     /// `UserId`
     pub user_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::Shaped for GetCallerIdentityResponse {
+    const MODEL: &'static crate::model::ServiceModel = &MODEL;
+    const SHAPE: crate::model::ShapeId = 1;
+}
+
+impl crate::FromDoc for GetCallerIdentityResponse {
+    fn from_doc(doc: crate::Doc) -> Result<Self, crate::ServiceError> {
+        let mut f = crate::Fields::of(doc)?;
+        Ok(Self {
+            account: f.opt("Account")?,
+            arn: f.opt("Arn")?,
+            user_id: f.opt("UserId")?,
+        })
+    }
 }
 
 impl crate::ToDoc for GetCallerIdentityResponse {
