@@ -121,8 +121,22 @@ impl Api {
         let request_id = new_request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let (service, operation, mut resp) = self.route(req, &request_id).await;
+        let origin = req.headers().contains_key(http::header::ORIGIN);
+        let (service, operation, mut resp) = match json_preflight(&req) {
+            Some(resp) => ("cors", "OPTIONS".to_string(), resp),
+            None => self.route(req, &request_id).await,
+        };
         let headers = resp.headers_mut();
+        // browser SDKs calling the JSON and REST services may read what they need
+        if origin && !matches!(service, "s3" | "tarn") {
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            headers.insert(
+                http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(
+                    "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date",
+                ),
+            );
+        }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert("x-amz-request-id", v.clone());
             headers.insert("x-amzn-requestid", v);
@@ -504,6 +518,28 @@ fn parse_form(s: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// A browser's CORS preflight for a JSON-protocol call (it names `x-amz-target` among the
+/// headers it will send): allowed from any origin, as AWS's JSON endpoints allow it; the
+/// signature on the call itself is what guards it.
+fn json_preflight(req: &Request<Incoming>) -> Option<Response<s3s::Body>> {
+    if req.method() != http::Method::OPTIONS || !req.headers().contains_key(http::header::ORIGIN) {
+        return None;
+    }
+    let asked = req.headers().get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)?;
+    let named_target = asked.to_str().ok()?.split(',').any(|h| h.trim().eq_ignore_ascii_case("x-amz-target"));
+    if !named_target {
+        return None;
+    }
+    let mut resp = plain(StatusCode::OK, "text/plain", Bytes::new());
+    let headers = resp.headers_mut();
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    if let Some(method) = req.headers().get(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
+        headers.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, method.clone());
+    }
+    headers.insert(http::header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("172800"));
+    Some(resp)
 }
 
 /// A request signed for a REST-JSON service tarn serves (Athena, by its SigV4 scope).

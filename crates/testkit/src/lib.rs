@@ -624,6 +624,52 @@ pub mod sign {
         head
     }
 
+    /// A whole `POST /` request of a JSON-protocol service (`X-Amz-Target: target`), signed
+    /// for `service` with `key`/`secret` at `amz_date`; `authorization` replaces the computed
+    /// Authorization header when given (None: the header is left out entirely when `sign`
+    /// is false).
+    #[allow(clippy::too_many_arguments)]
+    #[must_use]
+    pub fn json_request(
+        addr: std::net::SocketAddr,
+        service: &str,
+        target: &str,
+        content_type: &str,
+        body: &[u8],
+        key: &str,
+        secret: &str,
+        amz_date: &str,
+        authorization: Option<&str>,
+        sign: bool,
+    ) -> Vec<u8> {
+        let host = addr.to_string();
+        let payload = sha256_hex(body);
+        let mut hs: Vec<(&str, &str)> =
+            vec![("content-type", content_type), ("host", &host), ("x-amz-date", amz_date), ("x-amz-target", target)];
+        hs.sort_unstable();
+        let canonical_headers: String = hs.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let signed = hs.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(";");
+        let canonical = format!("POST\n/\n\n{canonical_headers}\n{signed}\n{payload}");
+        let date = &amz_date[..8];
+        let scope = format!("{date}/{}/{service}/aws4_request", super::REGION);
+        let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical.as_bytes()));
+        let signature = hex::encode(hmac(&signing_key(secret, date, super::REGION, service), to_sign.as_bytes()));
+        let computed =
+            format!("AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={signature}");
+        let mut head = format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {amz_date}\r\nx-amz-target: {target}\r\ncontent-type: {content_type}\r\n"
+        );
+        match (authorization, sign) {
+            (Some(a), _) => head.push_str(&format!("Authorization: {a}\r\n")),
+            (None, true) => head.push_str(&format!("Authorization: {computed}\r\n")),
+            (None, false) => {}
+        }
+        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
     /// The signature of one aws-chunked chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD).
     #[must_use]
     pub fn chunk_signature(secret: &str, amz_date: &str, previous: &str, chunk: &[u8]) -> String {
