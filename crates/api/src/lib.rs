@@ -185,8 +185,17 @@ impl Api {
             let (service, operation, resp) = self.json_protocol(req, &target, request_id).await;
             return (service, operation, resp);
         }
-        if let Some(model) = rest_service(&req) {
-            return self.rest_protocol(req, model, request_id).await;
+        match signed_service(&req) {
+            Signed::Rest(model) => return self.rest_protocol(req, model, request_id).await,
+            Signed::Unserved(name) => {
+                let e = tarn_wire::ServiceError::common(
+                    "UnknownOperationException",
+                    400,
+                    format!("tarn does not serve the {name} API"),
+                );
+                return ("unknown", name, json::error(&e, json::Format::Json("application/json")));
+            }
+            Signed::Other => {}
         }
         if is_query_protocol(&req) {
             let (operation, resp) = self.query_protocol(req, request_id).await;
@@ -542,10 +551,27 @@ fn json_preflight(req: &Request<Incoming>) -> Option<Response<s3s::Body>> {
     Some(resp)
 }
 
-/// A request signed for a REST-JSON service tarn serves (Athena, by its SigV4 scope).
-fn rest_service(req: &Request<Incoming>) -> Option<&'static tarn_wire::model::ServiceModel> {
-    let (_, _, _, service) = sigv4::credential_scope(&parts_ref(req))?;
-    tarn_wire::by_signing_name(&service).filter(|m| m.protocol == tarn_wire::model::Protocol::RestJson)
+enum Signed {
+    /// A REST-JSON service tarn serves (Athena as current SDKs send it).
+    Rest(&'static tarn_wire::model::ServiceModel),
+    /// An AWS service tarn does not serve at all.
+    Unserved(String),
+    /// S3, a JSON or query service, or no signature: routed by what else the request carries.
+    Other,
+}
+
+/// What a request's SigV4 credential scope says about its service.
+fn signed_service(req: &Request<Incoming>) -> Signed {
+    let Some((_, _, _, service)) = sigv4::credential_scope(&parts_ref(req)) else { return Signed::Other };
+    match tarn_wire::by_signing_name(&service) {
+        Some(model) if model.protocol == tarn_wire::model::Protocol::RestJson => Signed::Rest(model),
+        Some(_) => Signed::Other,
+        // S3 and the query services tarn answers (IAM's actions get InvalidAction from there)
+        None if matches!(service.as_str(), "s3" | "s3express" | "sts" | "iam") => Signed::Other,
+        // a JSON service is named by its X-Amz-Target, whatever its scope says
+        None if req.headers().contains_key("x-amz-target") => Signed::Other,
+        None => Signed::Unserved(service),
+    }
 }
 
 /// Query-protocol requests (STS): a SigV4 scope naming sts/iam, or a form POST to `/` with an

@@ -492,3 +492,26 @@ fn cors_preflights_of_browser_sdks() {
     assert_eq!(resp.header("access-control-allow-origin"), Some("*"));
     assert!(resp.header("access-control-expose-headers").is_some_and(|h| h.contains("x-amzn-RequestId")));
 }
+
+#[test]
+fn a_service_tarn_does_not_serve_answers_in_json_not_s3_xml() {
+    let srv = server();
+    let date = sign::amz_date_now();
+    let host = srv.addr.to_string();
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={}/{}/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature={}",
+        tarn_testkit::ACCESS_KEY_ID,
+        &date[..8],
+        "0".repeat(64)
+    );
+    let resp = raw_request(
+        srv.addr,
+        format!("GET /2015-03-31/functions/ HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.header("x-amzn-errortype"), Some("UnknownOperationException"));
+    let v: Value = serde_json::from_slice(&resp.body).unwrap_or_else(|_| panic!("not JSON: {}", resp.body_text()));
+    assert_eq!(v["message"], "tarn does not serve the lambda API");
+}
