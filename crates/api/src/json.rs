@@ -53,6 +53,20 @@ impl Format {
     }
 }
 
+/// A JSON body as AWS checks it before the signature: a document that parses (checked
+/// without building it) and is an object.
+pub fn syntax(body: &[u8]) -> Result<(), ServiceError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if !matches!(first, Some(b'{' | b'[')) {
+        return Err(ServiceError::serialization(None));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|_| ServiceError::serialization(None))?;
+    if first == Some(&b'[') {
+        return Err(ServiceError::serialization(Some("Start of list found where not expected".into())));
+    }
+    Ok(())
+}
+
 /// A successful answer.
 pub fn ok(doc: &Doc, format: Format) -> http::Response<s3s::Body> {
     response(StatusCode::OK, format.content_type(), Bytes::from(format.encode(doc)))
@@ -81,10 +95,33 @@ fn amz_date(t: time::OffsetDateTime) -> String {
     t.format(&f).unwrap_or_default()
 }
 
+/// A failed signature check, as AWS's query-protocol services (STS, IAM) answer it: (status,
+/// code, message).
+pub fn query_auth_error(
+    e: &AuthError,
+    request_date: Option<&str>,
+    now: time::OffsetDateTime,
+) -> (u16, &'static str, String) {
+    let json = auth_error(e, request_date, now);
+    let message = json.message.unwrap_or_default();
+    match e {
+        AuthError::Missing => (403, "MissingAuthenticationToken", "Request is missing Authentication Token".into()),
+        AuthError::Malformed(_) => (400, "IncompleteSignature", message),
+        AuthError::UnknownAccessKey(_) => (403, "InvalidClientTokenId", message),
+        AuthError::SignatureMismatch | AuthError::TimeTooSkewed | AuthError::Expired => {
+            (403, "SignatureDoesNotMatch", message)
+        }
+    }
+}
+
 /// A failed signature check, as AWS's JSON services answer it (all 400).
 pub fn auth_error(e: &AuthError, request_date: Option<&str>, now: time::OffsetDateTime) -> ServiceError {
     let (code, message) = match e {
         AuthError::Missing => ("MissingAuthenticationTokenException", "Missing Authentication Token".to_string()),
+        AuthError::Malformed(m) if m.starts_with("Only one auth mechanism allowed") => (
+            "InvalidSignatureException",
+            "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.".to_string(),
+        ),
         AuthError::Malformed(m) => ("IncompleteSignatureException", m.clone()),
         AuthError::UnknownAccessKey(_) => {
             ("UnrecognizedClientException", "The security token included in the request is invalid.".to_string())

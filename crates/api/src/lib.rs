@@ -287,36 +287,31 @@ impl Api {
             }
         };
         // a body that is not a document (empty, truncated, `null`, a bare string) is a
-        // SerializationException without a message, as AWS answers it
+        // SerializationException without a message, as AWS answers it before looking at the
+        // signature; this check builds nothing, so an unsigned body costs no memory
+        if let json::Format::Json(_) = format
+            && let Err(e) = json::syntax(&body)
+        {
+            return answer(json::error(&e, format));
+        }
+        let cx = match self.authenticate(&parts, &body, request_id) {
+            Ok(cx) => cx,
+            Err(e) => return answer(json::error(&e, format)),
+        };
         // PutRecordBatch as the SDKs write it skips the general parser (the same checks run)
-        let fast = match (model.name, op.name, format) {
-            ("firehose", "PutRecordBatch", json::Format::Json(_)) => firehose::fast_put_record_batch(&body),
+        let fast = match format {
+            json::Format::Json(_)
+                if model.service == tarn_wire::generated::Service::Firehose
+                    && tarn_wire::generated::firehose::Operation::from_name(op.name)
+                        == Some(tarn_wire::generated::firehose::Operation::PutRecordBatch) =>
+            {
+                firehose::fast_put_record_batch(&body)
+            }
             _ => None,
         };
         let mut doc = match fast.or_else(|| format.parse(&body)) {
             Some(doc @ (tarn_wire::Doc::Map(_) | tarn_wire::Doc::List(_))) => doc,
             _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
-        };
-        let now = time::OffsetDateTime::now_utc();
-        let identities = &self.inner.identities;
-        let verified = match sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string)) {
-            Ok(v) => v,
-            Err(e) => {
-                let date = parts.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
-                return answer(json::error(&json::auth_error(&e, date, now), format));
-            }
-        };
-        let Some(principal) = identities.principal_for(&verified.access_key_id) else {
-            let e = json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id), None, now);
-            return answer(json::error(&e, format));
-        };
-        let cx = tarn_wire::Context {
-            request_id: request_id.to_string(),
-            region: verified.region,
-            account_id: principal.account_id,
-            access_key_id: verified.access_key_id,
-            principal_arn: principal.arn,
-            user_id: principal.user_id,
         };
         if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Typed) {
             return answer(json::error(&e, format));
@@ -326,6 +321,31 @@ impl Api {
             Err(e) => json::error(&e, format),
         };
         answer(resp)
+    }
+
+    /// The caller of a JSON or REST request, from its SigV4 signature; a failure is the JSON
+    /// services' signature error.
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        request_id: &str,
+    ) -> Result<tarn_wire::Context, tarn_wire::ServiceError> {
+        let now = time::OffsetDateTime::now_utc();
+        let identities = &self.inner.identities;
+        let verified = sigv4::verify(parts, body, now, &|key| identities.secret_for(key).map(str::to_string))
+            .map_err(|e| json::auth_error(&e, request_date(parts).as_deref(), now))?;
+        let principal = identities.principal_for(&verified.access_key_id).ok_or_else(|| {
+            json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id.clone()), None, now)
+        })?;
+        Ok(tarn_wire::Context {
+            request_id: request_id.to_string(),
+            region: verified.region,
+            account_id: principal.account_id,
+            access_key_id: verified.access_key_id,
+            principal_arn: principal.arn,
+            user_id: principal.user_id,
+        })
     }
 
     /// Answers a REST-JSON request (Athena as current SDKs send it): the operation is the
@@ -366,26 +386,9 @@ impl Api {
                 _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
             }
         };
-        let now = time::OffsetDateTime::now_utc();
-        let identities = &self.inner.identities;
-        let verified = match sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string)) {
-            Ok(v) => v,
-            Err(e) => {
-                let date = parts.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
-                return answer(json::error(&json::auth_error(&e, date, now), format));
-            }
-        };
-        let Some(principal) = identities.principal_for(&verified.access_key_id) else {
-            let e = json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id), None, now);
-            return answer(json::error(&e, format));
-        };
-        let cx = tarn_wire::Context {
-            request_id: request_id.to_string(),
-            region: verified.region,
-            account_id: principal.account_id,
-            access_key_id: verified.access_key_id,
-            principal_arn: principal.arn,
-            user_id: principal.user_id,
+        let cx = match self.authenticate(&parts, &body, request_id) {
+            Ok(cx) => cx,
+            Err(e) => return answer(json::error(&e, format)),
         };
         let query = parts.uri.query().map(parse_form).unwrap_or_default();
         let headers: Vec<(String, String)> = parts
@@ -422,29 +425,30 @@ impl Api {
         cx: &tarn_wire::Context,
         doc: tarn_wire::Doc,
     ) -> Result<tarn_wire::Doc, tarn_wire::ServiceError> {
-        use tarn_wire::generated;
+        use tarn_wire::generated::{self, Service};
         if !op.served {
             return Err(tarn_wire::ServiceError::not_served(model.service_id, op.name));
         }
         let unknown = || tarn_wire::ServiceError::not_served(model.service_id, op.name);
-        match model.name {
-            "kinesis" => {
+        match model.service {
+            Service::Kinesis => {
                 let op = generated::kinesis::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::kinesis::dispatch(&self.inner.kinesis, cx, op, doc).await
             }
-            "firehose" => {
+            Service::Firehose => {
                 let op = generated::firehose::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::firehose::dispatch(&self.inner.firehose, cx, op, doc).await
             }
-            "glue" => {
+            Service::Glue => {
                 let op = generated::glue::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::glue::dispatch(&self.inner.glue, cx, op, doc).await
             }
-            "athena" => {
+            Service::Athena => {
                 let op = generated::athena::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::athena::dispatch(&self.inner.athena, cx, op, doc).await
             }
-            _ => Err(unknown()),
+            // the query protocol has its own front door (sts.rs)
+            Service::Sts => Err(unknown()),
         }
     }
 
@@ -476,19 +480,12 @@ impl Api {
         };
         let now = time::OffsetDateTime::now_utc();
         let identities = &self.inner.identities;
-        let verified = sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string));
-        let verified = match verified {
+        let verified = match sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string)) {
             Ok(v) => v,
             Err(e) => {
-                let (status, code) = match &e {
-                    sigv4::AuthError::Missing => (StatusCode::FORBIDDEN, "MissingAuthenticationToken"),
-                    sigv4::AuthError::Malformed(_) => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
-                    sigv4::AuthError::UnknownAccessKey(_) => (StatusCode::FORBIDDEN, "InvalidClientTokenId"),
-                    sigv4::AuthError::SignatureMismatch => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
-                    sigv4::AuthError::TimeTooSkewed => (StatusCode::FORBIDDEN, "RequestTimeTooSkewed"),
-                    sigv4::AuthError::Expired => (StatusCode::FORBIDDEN, "ExpiredToken"),
-                };
-                return sts_error(status, code, &e.to_string(), request_id);
+                let (status, code, message) = json::query_auth_error(&e, request_date(&parts).as_deref(), now);
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+                return sts_error(status, code, &message, request_id);
             }
         };
         let mut params: Vec<(String, String)> = parts.uri.query().map(parse_form).unwrap_or_default();
@@ -515,6 +512,14 @@ impl Api {
         let (status, content_type, body) = sts::handle(&params, &cx).await;
         plain(status, content_type, body)
     }
+}
+
+/// The time a request says it was signed at (`X-Amz-Date` header or query parameter).
+fn request_date(parts: &http::request::Parts) -> Option<String> {
+    if let Some(d) = parts.headers.get("x-amz-date").and_then(|v| v.to_str().ok()) {
+        return Some(d.to_string());
+    }
+    parts.uri.query().map(parse_form).unwrap_or_default().into_iter().find(|(k, _)| k == "X-Amz-Date").map(|(_, v)| v)
 }
 
 fn parse_form(s: &str) -> Vec<(String, String)> {

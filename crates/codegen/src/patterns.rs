@@ -176,6 +176,8 @@ fn body(java: &str) -> Option<String> {
                 i += 2;
                 continue;
             }
+            // Java's `.` excludes every line terminator, Rust's only `\n`
+            '.' if !in_class => out.push_str("[^\\n\\r\\x{85}\\x{2028}\\x{2029}]"),
             other => out.push(other),
         }
         i += 1;
@@ -225,6 +227,16 @@ mod tests {
         let blank = translate("^(?!\\s*$).+");
         let not = regex::Regex::new(blank.not_prefix.as_deref().unwrap()).unwrap();
         assert!(not.is_match("   ") && !not.is_match(" x"));
+    }
+
+    #[test]
+    fn dot_stops_at_every_java_line_terminator() {
+        let re = full("a.b");
+        assert!(re.is_match("axb"));
+        for t in ["\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"] {
+            assert!(!re.is_match(&format!("a{t}b")), "{t:?}");
+        }
+        assert!(full("[.]").is_match("."), "a dot in a class is a dot");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 use tarn_testkit::{RawResponse, TestServer, raw_request, sign};
 use tarn_wire::Doc;
-use tarn_wire::model::{Kind, Member, ServiceModel, Shape};
+use tarn_wire::model::{Kind, ServiceModel, Shape};
 
 fn server() -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_tarn"))
@@ -85,23 +85,34 @@ fn bound(b: f64) -> String {
     if b.fract() == 0.0 { i.to_string() } else { b.to_string() }
 }
 
-/// The violations AWS reports for `value` of `shape` at `path`, in its order: enum, pattern,
+/// AWS's value printing: strings as they are, lists `[a, b]`, maps `{k=v}`, blobs as Java
+/// prints a ByteBuffer.
+fn shown(value: &Doc) -> String {
+    match value {
+        Doc::Str(s) => s.clone(),
+        Doc::Int(i) => i.to_string(),
+        Doc::Float(f) => format!("{f:?}"),
+        Doc::Bool(b) => b.to_string(),
+        Doc::Blob(b) => format!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", b.len()),
+        Doc::List(items) => format!("[{}]", items.iter().map(shown).collect::<Vec<_>>().join(", ")),
+        Doc::Map(entries) => {
+            format!("{{{}}}", entries.iter().map(|(k, v)| format!("{k}={}", shown(v))).collect::<Vec<_>>().join(", "))
+        }
+        other => panic!("no value of this kind is generated: {other:?}"),
+    }
+}
+
+fn pattern_fails(model: &ServiceModel, shape: &Shape, s: &str) -> bool {
+    let Some(p) = shape.pattern else { return false };
+    let pattern = &model.patterns[usize::from(p)];
+    let Some(rust) = pattern.rust else { return false };
+    let not = pattern.not_prefix.map(|r| regex::Regex::new(r).unwrap());
+    !regex::Regex::new(rust).unwrap().is_match(s) || not.is_some_and(|n| n.is_match(s))
+}
+
+/// The constraints of `shape` that `value` breaks, in AWS's words and order: enum, pattern,
 /// minimum, maximum.
-fn violations(model: &ServiceModel, shape: &Shape, value: &Doc, path: &str) -> Vec<String> {
-    let shown = if shape.sensitive {
-        "Value".to_string()
-    } else {
-        let text = match value {
-            Doc::Str(s) => s.clone(),
-            Doc::Int(i) => i.to_string(),
-            Doc::Float(f) => format!("{f:?}"),
-            Doc::List(items) if items.is_empty() => "[]".into(),
-            Doc::Map(entries) if entries.is_empty() => "{}".into(),
-            Doc::Blob(b) => format!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", b.len()),
-            other => panic!("no violation is generated for {other:?}"),
-        };
-        format!("Value '{text}'")
-    };
+fn broken(model: &ServiceModel, shape: &Shape, value: &Doc) -> Vec<String> {
     let mut failed = Vec::new();
     let (len, number) = match value {
         Doc::Str(s) => (Some(java_length(s)), None),
@@ -117,73 +128,218 @@ fn violations(model: &ServiceModel, shape: &Shape, value: &Doc, path: &str) -> V
         if !shape.enum_values.is_empty() && !shape.enum_values.contains(&s.as_str()) {
             failed.push(format!("Member must satisfy enum value set: [{}]", shape.enum_values.join(", ")));
         }
-        if let Some(p) = shape.pattern {
-            let pattern = &model.patterns[usize::from(p)];
-            let re = regex::Regex::new(pattern.rust.expect("only translatable patterns are tried")).unwrap();
-            let not = pattern.not_prefix.map(|r| regex::Regex::new(r).unwrap());
-            if !re.is_match(s) || not.is_some_and(|n| n.is_match(s)) {
-                failed.push(format!("Member must satisfy regular expression pattern: {}", pattern.source));
-            }
+        if pattern_fails(model, shape, s) {
+            let p = &model.patterns[usize::from(shape.pattern.unwrap())];
+            failed.push(format!("Member must satisfy regular expression pattern: {}", p.source));
         }
     }
-    if let Some(len) = len {
+    let (noun, n) = match (len, number) {
         #[allow(clippy::cast_precision_loss)]
-        let len = len as f64;
-        if shape.min.is_some_and(|m| len < m) {
-            failed.push(format!("Member must have length greater than or equal to {}", bound(shape.min.unwrap())));
-        }
-        if shape.max.is_some_and(|m| len > m) {
-            failed.push(format!("Member must have length less than or equal to {}", bound(shape.max.unwrap())));
-        }
-    }
-    if let Some(n) = number {
+        (Some(l), _) => ("length", Some(l as f64)),
+        (None, Some(x)) => ("value", Some(x)),
+        _ => ("", None),
+    };
+    if let Some(n) = n {
         if shape.min.is_some_and(|m| n < m) {
-            failed.push(format!("Member must have value greater than or equal to {}", bound(shape.min.unwrap())));
+            failed.push(format!("Member must have {noun} greater than or equal to {}", bound(shape.min.unwrap())));
         }
         if shape.max.is_some_and(|m| n > m) {
-            failed.push(format!("Member must have value less than or equal to {}", bound(shape.max.unwrap())));
+            failed.push(format!("Member must have {noun} less than or equal to {}", bound(shape.max.unwrap())));
         }
     }
-    failed.into_iter().map(|c| format!("{shown} at '{path}' failed to satisfy constraint: {c}")).collect()
+    failed
 }
 
-/// A value of `shape` that breaks one of its constraints, if the shape has one this test knows
-/// how to break at the top level.
-fn breaking_value(model: &ServiceModel, shape: &Shape) -> Option<Doc> {
+/// Every constraint of a list element's or map value's shape, as AWS lists them in `[...]`.
+fn all_constraints(model: &ServiceModel, shape: &Shape) -> String {
+    let numeric = matches!(shape.kind, Kind::Integer | Kind::Long | Kind::Float | Kind::Double);
+    let noun = if numeric { "value" } else { "length" };
+    let mut parts = Vec::new();
+    if let Some(max) = shape.max {
+        parts.push(format!("Member must have {noun} less than or equal to {}", bound(max)));
+    }
+    if let Some(min) = shape.min {
+        parts.push(format!("Member must have {noun} greater than or equal to {}", bound(min)));
+    }
+    if let Some(p) = shape.pattern {
+        parts
+            .push(format!("Member must satisfy regular expression pattern: {}", model.patterns[usize::from(p)].source));
+    }
+    if !shape.enum_values.is_empty() {
+        parts.push(format!("Member must satisfy enum value set: [{}]", shape.enum_values.join(", ")));
+    }
+    parts.join(", ")
+}
+
+/// How a list of structures prints: Java's default `toString` of each element, class name
+/// and identity hash (tarn derives the hash from the element's content).
+fn shown_list_of_structures(model: &ServiceModel, element: &Shape, items: &[Doc]) -> String {
+    let each: Vec<String> = items
+        .iter()
+        .map(|item| {
+            let hash =
+                tarn_wire::doc::to_json(item).iter().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(*b)));
+            format!("com.amazonaws.{}.{}@{hash:x}", model.name, element.name)
+        })
+        .collect();
+    format!("[{}]", each.join(", "))
+}
+
+fn line_in(model: &ServiceModel, shape: &Shape, value: Option<&Doc>, path: &str, constraint: &str) -> String {
+    if let (Some(Doc::List(items)), Kind::List { member, .. }, false) = (value, &shape.kind, shape.sensitive) {
+        let element = model.shape(*member);
+        if matches!(element.kind, Kind::Structure { .. }) && !items.is_empty() {
+            let text = shown_list_of_structures(model, element, items);
+            return format!("Value '{text}' at '{path}' failed to satisfy constraint: {constraint}");
+        }
+    }
+    line(shape, value, path, constraint)
+}
+
+fn line(shape: &Shape, value: Option<&Doc>, path: &str, constraint: &str) -> String {
+    let value = match value {
+        _ if shape.sensitive => "Value".to_string(),
+        None => "Value null".to_string(),
+        Some(v) => format!("Value '{}'", shown(v)),
+    };
+    format!("{value} at '{path}' failed to satisfy constraint: {constraint}")
+}
+
+/// What AWS reports for the (sparse) request `doc` of structure `id`: members alphabetical,
+/// depth first.
+fn expect_structure(model: &ServiceModel, id: u16, doc: &Doc, prefix: &str, out: &mut Vec<String>) {
+    let Kind::Structure { members } = &model.shape(id).kind else { unreachable!() };
+    for m in *members {
+        let path = format!("{prefix}{}", lower_first(m.name));
+        match doc.get(m.name) {
+            None if m.required => out.push(line(model.shape(m.shape), None, &path, "Member must not be null")),
+            None => {}
+            Some(v) => expect_value(model, m.shape, v, &path, out),
+        }
+    }
+}
+
+fn expect_value(model: &ServiceModel, id: u16, v: &Doc, path: &str, out: &mut Vec<String>) {
+    let shape = model.shape(id);
+    for c in broken(model, shape, v) {
+        out.push(line_in(model, shape, Some(v), path, &c));
+    }
+    match (&shape.kind, v) {
+        (Kind::Structure { .. }, _) => expect_structure(model, id, v, &format!("{path}."), out),
+        (Kind::List { member, .. }, Doc::List(items)) => {
+            let element = model.shape(*member);
+            match element.kind {
+                Kind::Structure { .. } => {
+                    for (i, item) in items.iter().enumerate() {
+                        expect_structure(model, *member, item, &format!("{path}.{}.member.", i + 1), out);
+                    }
+                }
+                Kind::List { .. } | Kind::Map { .. } => {
+                    for (i, item) in items.iter().enumerate() {
+                        expect_value(model, *member, item, &format!("{path}.{}.member", i + 1), out);
+                    }
+                }
+                _ => {
+                    if items.iter().any(|item| !broken(model, element, item).is_empty()) {
+                        let c = format!("Member must satisfy constraint: [{}]", all_constraints(model, element));
+                        out.push(line(shape, Some(v), path, &c));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Values of `shape` that break its constraints, one per bound it has.
+fn breaking_values(model: &ServiceModel, shape: &Shape) -> Vec<Doc> {
+    let mut out = Vec::new();
     match shape.kind {
         Kind::String => {
             if !shape.enum_values.is_empty() {
-                return Some(Doc::Str("NOT_A_VALUE".into()));
+                out.push(Doc::Str("NOT_A_VALUE".into()));
             }
-            if let Some(p) = shape.pattern {
-                // patterns Rust cannot express are left unchecked: nothing to expect
-                model.patterns[usize::from(p)].rust?;
+            // patterns Rust cannot express are left unchecked: nothing to expect of them
+            if shape.pattern.is_some_and(|p| model.patterns[usize::from(p)].rust.is_none()) {
+                return out;
             }
             if shape.min.is_some_and(|m| m >= 1.0) {
-                return Some(Doc::Str(String::new()));
+                out.push(Doc::Str(String::new()));
             }
             if let Some(max) = shape.max.filter(|m| *m < 100_000.0) {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                return Some(Doc::Str("a".repeat(max as usize + 1)));
+                out.push(Doc::Str("a".repeat(max as usize + 1)));
             }
-            let p = shape.pattern?;
-            let re = regex::Regex::new(model.patterns[usize::from(p)].rust?).unwrap();
-            ["a b", "!", "\u{7}", "~~", "0", "a"].into_iter().find(|c| !re.is_match(c)).map(|c| Doc::Str(c.to_string()))
+            if shape.pattern.is_some() && shape.enum_values.is_empty() {
+                let fits = |c: &&str| {
+                    #[allow(clippy::cast_precision_loss)]
+                    let n = java_length(c) as f64;
+                    shape.min.is_none_or(|m| n >= m) && shape.max.is_none_or(|m| n <= m)
+                };
+                if let Some(c) = ["a b", "!", "\u{7}", "~~", "a\nb", "0", "a"]
+                    .into_iter()
+                    .filter(fits)
+                    .find(|c| pattern_fails(model, shape, c))
+                {
+                    out.push(Doc::Str(c.to_string()));
+                }
+            }
         }
-        Kind::Integer | Kind::Long =>
-        {
+        Kind::Integer | Kind::Long => {
             #[allow(clippy::cast_possible_truncation)]
-            match (shape.min, shape.max) {
-                (Some(min), _) if min > -1e9 => Some(Doc::Int(min as i64 - 1)),
-                (_, Some(max)) if max < 1e9 => Some(Doc::Int(max as i64 + 1)),
-                _ => None,
+            {
+                if let Some(min) = shape.min.filter(|m| *m > -1e9) {
+                    out.push(Doc::Int(min as i64 - 1));
+                }
+                if let Some(max) = shape.max.filter(|m| *m < 1e9) {
+                    out.push(Doc::Int(max as i64 + 1));
+                }
             }
         }
-        Kind::List { .. } if shape.min.is_some_and(|m| m >= 1.0) => Some(Doc::List(Vec::new())),
-        Kind::Map { .. } if shape.min.is_some_and(|m| m >= 1.0) => Some(Doc::Map(Vec::new())),
-        Kind::Blob if shape.min.is_some_and(|m| m >= 1.0) => Some(Doc::Blob(Vec::new())),
-        _ => None,
+        Kind::Double | Kind::Float => {
+            if let Some(min) = shape.min {
+                out.push(Doc::Float(min - 1.0));
+            }
+            if let Some(max) = shape.max {
+                out.push(Doc::Float(max + 1.0));
+            }
+        }
+        Kind::List { member, .. } => {
+            if shape.min.is_some_and(|m| m >= 1.0) {
+                out.push(Doc::List(Vec::new()));
+            }
+            if let Some(max) = shape.max.filter(|m| *m <= 1000.0) {
+                let element = match model.shape(member).kind {
+                    Kind::Structure { .. } => Some(Doc::empty()),
+                    Kind::String => Some(Doc::Str("a".into())),
+                    _ => None,
+                };
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                if let Some(e) = element {
+                    out.push(Doc::List(vec![e; max as usize + 1]));
+                }
+            }
+            // a list of constrained scalars: one element that breaks its constraints
+            let element = model.shape(member);
+            if matches!(element.kind, Kind::String | Kind::Integer | Kind::Long)
+                && let Some(bad) = breaking_values(model, element).into_iter().next()
+            {
+                out.push(Doc::List(vec![bad]));
+            }
+        }
+        Kind::Map { .. } if shape.min.is_some_and(|m| m >= 1.0) => out.push(Doc::Map(Vec::new())),
+        Kind::Blob => {
+            if shape.min.is_some_and(|m| m >= 1.0) {
+                out.push(Doc::Blob(Vec::new()));
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            if let Some(max) = shape.max.filter(|m| *m <= 65_536.0) {
+                out.push(Doc::Blob(vec![0; max as usize + 1]));
+            }
+        }
+        _ => {}
     }
+    out
 }
 
 /// A value of the wrong JSON type for `shape`, and AWS's words for it.
@@ -210,59 +366,117 @@ struct Expected {
     fields: Vec<(&'static str, &'static str)>,
 }
 
+/// One step into a request: a member, or the first element of a list.
+#[derive(Clone)]
+enum Step {
+    Member(&'static str),
+    First,
+}
+
+/// `value` placed at `path` in an otherwise empty request.
+fn sparse(path: &[Step], value: Doc) -> Doc {
+    path.iter().rev().fold(value, |inner, step| match step {
+        Step::Member(name) => Doc::Map(vec![(Cow::Borrowed(*name), inner)]),
+        Step::First => Doc::List(vec![inner]),
+    })
+}
+
+fn describe(path: &[Step]) -> String {
+    path.iter()
+        .map(|s| match s {
+            Step::Member(n) => (*n).to_string(),
+            Step::First => "[0]".into(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Every member reachable within `depth` structure levels (through lists of structures too),
+/// with its shape.
+fn reachable(model: &ServiceModel, id: u16, path: Vec<Step>, depth: usize, out: &mut Vec<(Vec<Step>, u16)>) {
+    let Kind::Structure { members } = &model.shape(id).kind else { return };
+    for m in *members {
+        let mut here = path.clone();
+        here.push(Step::Member(m.name));
+        out.push((here.clone(), m.shape));
+        if depth <= 1 {
+            continue;
+        }
+        match &model.shape(m.shape).kind {
+            Kind::Structure { .. } => reachable(model, m.shape, here, depth - 1, out),
+            Kind::List { member, .. } if matches!(model.shape(*member).kind, Kind::Structure { .. }) => {
+                let mut element = here;
+                element.push(Step::First);
+                reachable(model, *member, element, depth - 1, out);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The cases of one operation: (what is tried, request, expected answer).
 fn cases(model: &ServiceModel, op: &str) -> Vec<(String, Doc, Expected)> {
     let op_model = model.operation(op).unwrap();
     let Some(input) = op_model.input else { return Vec::new() };
-    let Kind::Structure { members } = &model.shape(input).kind else { unreachable!() };
     let (code, fields) = style(model);
-    let required_null = |m: &Member| {
-        let shape = model.shape(m.shape);
-        let shown = if shape.sensitive { "Value" } else { "Value null" };
-        format!("{shown} at '{}' failed to satisfy constraint: Member must not be null", lower_first(m.name))
-    };
-    let validation = |list: Vec<String>| {
-        let list: Vec<String> = list.into_iter().take(10).collect();
+    let validation = |doc: &Doc| {
+        let mut list = Vec::new();
+        expect_structure(model, input, doc, "", &mut list);
+        list.truncate(10);
         let n = list.len();
-        Expected {
+        (n > 0).then(|| Expected {
             code: code.into(),
             message: format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, list.join("; ")),
             fields: fields.to_vec(),
-        }
+        })
     };
     let mut out = Vec::new();
-    let required: Vec<&Member> = members.iter().filter(|m| m.required).collect();
-    if !required.is_empty() {
-        out.push((
-            "every required member missing".into(),
-            Doc::empty(),
-            validation(required.iter().map(|m| required_null(m)).collect()),
-        ));
+    if let Some(e) = validation(&Doc::empty()) {
+        out.push(("every required member missing".into(), Doc::empty(), e));
     }
-    for m in *members {
-        let shape = model.shape(m.shape);
-        if let Some(bad) = breaking_value(model, shape) {
-            let mut list = Vec::new();
-            for other in *members {
-                if other.name == m.name {
-                    list.extend(violations(model, shape, &bad, &lower_first(m.name)));
-                } else if other.required {
-                    list.push(required_null(other));
-                }
+    let mut members = Vec::new();
+    reachable(model, input, Vec::new(), 3, &mut members);
+    for (path, shape_id) in members {
+        let shape = model.shape(shape_id);
+        for bad in breaking_values(model, shape) {
+            let body = sparse(&path, bad);
+            if let Some(e) = validation(&body) {
+                out.push((format!("{} breaks a constraint", describe(&path)), body, e));
             }
-            let body = Doc::Map(vec![(Cow::Borrowed(m.name), bad)]);
-            out.push((format!("{} breaks a constraint", m.name), body, validation(list)));
         }
-        if let Some((wrong, words)) = mistyped(shape) {
-            let body = Doc::Map(vec![(Cow::Borrowed(m.name), wrong)]);
+        if path.len() <= 2
+            && let Some((wrong, words)) = mistyped(shape)
+        {
             out.push((
-                format!("{} of the wrong type", m.name),
-                body,
+                format!("{} of the wrong type", describe(&path)),
+                sparse(&path, wrong),
                 Expected { code: "SerializationException".into(), message: words.into(), fields: Vec::new() },
             ));
         }
     }
     out
+}
+
+fn check_answer(
+    failures: &mut Vec<String>,
+    what: &str,
+    model: &ServiceModel,
+    op: &str,
+    expected: &Expected,
+    status: u16,
+    doc: &Value,
+) {
+    let code = doc.get("__type").and_then(Value::as_str).unwrap_or_default();
+    let mut ok = status == 400 && code == expected.code && message_of(doc) == Some(&expected.message);
+    for (k, v) in &expected.fields {
+        ok &= doc.get(*k).and_then(Value::as_str) == Some(*v);
+    }
+    if !ok {
+        failures.push(format!(
+            "{} {op} ({what}): expected {} {:?}, got {status} {doc}",
+            model.service_id, expected.code, expected.message
+        ));
+    }
 }
 
 fn run_service(srv: &TestServer, model: &'static ServiceModel, wire: Wire) -> usize {
@@ -271,18 +485,73 @@ fn run_service(srv: &TestServer, model: &'static ServiceModel, wire: Wire) -> us
     for op in model.operations.iter().filter(|o| o.served) {
         for (what, body, expected) in cases(model, op.name) {
             let resp = send(srv, model, op.name, &body, wire);
-            let doc = answer_doc(&resp, wire);
-            let code = doc.get("__type").and_then(Value::as_str).unwrap_or_default();
-            let mut ok = resp.status == 400 && code == expected.code && message_of(&doc) == Some(&expected.message);
-            for (k, v) in &expected.fields {
-                ok &= doc.get(*k).and_then(Value::as_str) == Some(*v);
+            check_answer(&mut failures, &what, model, op.name, &expected, resp.status, &answer_doc(&resp, wire));
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} cases differ:\n{}", failures.len(), failures.join("\n"));
+    checked
+}
+
+/// The same constraint cases over the REST-JSON binding: members bound to the URI, the query
+/// string or headers go there as text, the rest in the body. Cases that leave a URI label
+/// empty cannot be routed and are skipped; type mismatches are the JSON binding's.
+fn run_rest(srv: &TestServer, model: &'static ServiceModel) -> usize {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for op in model.operations.iter().filter(|o| o.served) {
+        let Kind::Structure { members } = &model.shape(op.input.unwrap()).kind else { unreachable!() };
+        'case: for (what, body, expected) in cases(model, op.name) {
+            if expected.code == "SerializationException" {
+                continue;
             }
-            if !ok {
-                failures.push(format!(
-                    "{} {} ({what}): expected {} {:?}, got {} {}",
-                    model.service_id, op.name, expected.code, expected.message, resp.status, doc
-                ));
+            let mut path = op.uri.split('?').next().unwrap().to_string();
+            let mut query: Vec<(String, String)> = Vec::new();
+            let mut rest = Vec::new();
+            let Doc::Map(entries) = body else { unreachable!() };
+            for (k, v) in entries {
+                let m = members.iter().find(|m| m.name == k).unwrap();
+                let text = |v: &Doc| match v {
+                    Doc::Str(s) => Some(s.clone()),
+                    Doc::Int(i) => Some(i.to_string()),
+                    _ => None,
+                };
+                match m.location {
+                    tarn_wire::model::Location::Uri => match text(&v) {
+                        Some(t) if !t.is_empty() => path = path.replace(&format!("{{{}}}", m.wire_name), &t),
+                        _ => continue 'case,
+                    },
+                    tarn_wire::model::Location::Query => match (&v, text(&v)) {
+                        (_, Some(t)) => query.push((m.wire_name.to_string(), t)),
+                        (Doc::List(items), None) => {
+                            query.extend(items.iter().filter_map(text).map(|t| (m.wire_name.to_string(), t)));
+                            if items.is_empty() {
+                                continue 'case;
+                            }
+                        }
+                        _ => continue 'case,
+                    },
+                    _ => rest.push((k, v)),
+                }
             }
+            if path.contains('{') {
+                continue;
+            }
+            let json = tarn_wire::doc::to_json(&Doc::Map(rest));
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let request = sign::rest_request(
+                srv.addr,
+                op.method,
+                &path,
+                &query,
+                model.signing_name,
+                &[("content-type", "application/json")],
+                &json,
+                &sign::amz_date_now(),
+            );
+            let resp = raw_request(srv.addr, &request).unwrap();
+            let doc: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            check_answer(&mut failures, &format!("REST {what}"), model, op.name, &expected, resp.status, &doc);
             checked += 1;
         }
     }
@@ -301,12 +570,15 @@ fn every_constraint_of_every_served_operation_answers_as_aws() {
         &tarn_wire::generated::athena::MODEL,
     ] {
         let n = run_service(&srv, model, Wire::Json);
-        assert!(n > 20, "{}: only {n} cases", model.service_id);
+        assert!(n > 50, "{}: only {n} cases", model.service_id);
         total += n;
     }
     // the Java SDK's and the KCL's encoding
     total += run_service(&srv, &tarn_wire::generated::kinesis::MODEL, Wire::Cbor);
-    eprintln!("{total} cases checked");
+    // Athena as the newest SDKs send it
+    let n = run_rest(&srv, &tarn_wire::generated::athena::MODEL);
+    assert!(n > 50, "Athena REST: only {n} cases");
+    eprintln!("{} cases checked", total + n);
 }
 
 fn target(srv: &TestServer, target: &str, body: &str, wire_type: &str) -> RawResponse {
@@ -366,20 +638,33 @@ fn unknown_operations_services_and_bodies() {
     assert_eq!(resp.header("x-amzn-errortype"), Some("SerializationException"));
 }
 
+/// A request of each JSON service tarn serves: (signing name, target, content type, body).
+const JSON_CALLS: &[(&str, &str, &str, &str)] = &[
+    ("kinesis", "Kinesis_20131202.ListStreams", "application/x-amz-json-1.1", "{}"),
+    ("firehose", "Firehose_20150804.ListDeliveryStreams", "application/x-amz-json-1.1", "{}"),
+    ("glue", "AWSGlue.GetDatabases", "application/x-amz-json-1.1", "{}"),
+    ("athena", "AmazonAthena.ListWorkGroups", "application/x-amz-json-1.1", "{}"),
+    // the KCL's encoding: an empty CBOR map
+    ("kinesis", "Kinesis_20131202.ListStreams", "application/x-amz-cbor-1.1", "\u{a0}"),
+];
+
+/// Sends `call` signed as told; returns (status, the error document, x-amzn-ErrorType).
 fn signed_with(
     srv: &TestServer,
+    call: (&str, &str, &str, &str),
     amz_date: &str,
     authorization: Option<&str>,
     sign: bool,
     secret: &str,
     key: &str,
-) -> Value {
+) -> (u16, Value, Option<String>) {
+    let (service, target, content_type, body) = call;
     let request = sign::json_request(
         srv.addr,
-        "kinesis",
-        "Kinesis_20131202.ListStreams",
-        "application/x-amz-json-1.1",
-        b"{}",
+        service,
+        target,
+        content_type,
+        body.as_bytes(),
         key,
         secret,
         amz_date,
@@ -387,8 +672,8 @@ fn signed_with(
         sign,
     );
     let resp = raw_request(srv.addr, &request).unwrap();
-    assert_eq!(resp.status, 400, "{}", resp.body_text());
-    serde_json::from_slice(&resp.body).unwrap()
+    let wire = if content_type.contains("cbor") { Wire::Cbor } else { Wire::Json };
+    (resp.status, answer_doc(&resp, wire), resp.header("x-amzn-errortype").map(str::to_string))
 }
 
 #[test]
@@ -396,64 +681,146 @@ fn signature_failures_answer_as_aws_json_services_do() {
     let srv = server();
     let (key, secret) = (tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY);
     let now = sign::amz_date_now();
-    let expect = |v: Value, code: &str, message: &str| {
-        assert_eq!(v["__type"], code, "{v}");
-        assert_eq!(v["message"].as_str(), Some(message), "{v}");
-    };
-    // no authentication at all
-    expect(
-        signed_with(&srv, &now, None, false, secret, key),
-        "MissingAuthenticationTokenException",
-        "Missing Authentication Token",
-    );
-    // an algorithm SigV4 does not have
-    let v = signed_with(
-        &srv,
-        &now,
-        Some("AWS4-HMAC-SHA1 Credential=x/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00"),
-        false,
-        secret,
+    for &call in JSON_CALLS {
+        let expect = |(status, v, header): (u16, Value, Option<String>), code: &str, message: &str| {
+            assert_eq!(status, 400, "{call:?}: {v}");
+            assert_eq!(v["__type"], code, "{call:?}: {v}");
+            assert_eq!(message_of(&v), Some(message), "{call:?}: {v}");
+            assert_eq!(header.as_deref(), Some(code), "{call:?}: the x-amzn-ErrorType header");
+        };
+        // no authentication at all
+        expect(
+            signed_with(&srv, call, &now, None, false, secret, key),
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        );
+        // an algorithm SigV4 does not have
+        let sha1 =
+            "AWS4-HMAC-SHA1 Credential=x/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00";
+        expect(
+            signed_with(&srv, call, &now, Some(sha1), false, secret, key),
+            "IncompleteSignatureException",
+            "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA1'",
+        );
+        // parts of the header missing
+        for (partial, missing) in [
+            (
+                "AWS4-HMAC-SHA256 SignedHeaders=host",
+                "'Credential' parameter. Authorization header requires 'Signature'",
+            ),
+            ("AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/kinesis/aws4_request, Signature=00", "'SignedHeaders'"),
+        ] {
+            expect(
+                signed_with(&srv, call, &now, Some(partial), false, secret, key),
+                "IncompleteSignatureException",
+                &format!("Authorization header requires {missing} parameter. Authorization={partial}"),
+            );
+        }
+        // a credential scope that is not one
+        let scope =
+            "AWS4-HMAC-SHA256 Credential=a/2026/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00";
+        let (_, v, _) = signed_with(&srv, call, &now, Some(scope), false, secret, key);
+        assert_eq!(v["__type"], "IncompleteSignatureException", "{call:?}: {v}");
+        // an unknown access key
+        expect(
+            signed_with(&srv, call, &now, None, true, secret, "AKIAUNKNOWNKEY000000"),
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        );
+        // the wrong secret
+        expect(
+            signed_with(&srv, call, &now, None, true, "wrong-secret-wrong-secret-wrong-secret00", key),
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        );
+        // signed 20 minutes ago, and 20 minutes ahead
+        let old = sign::amz_date(time::OffsetDateTime::now_utc() - time::Duration::minutes(20));
+        let (status, v, _) = signed_with(&srv, call, &old, None, true, secret, key);
+        assert_eq!((status, v["__type"].as_str()), (400, Some("InvalidSignatureException")), "{v}");
+        let m = message_of(&v).unwrap();
+        assert!(
+            m.starts_with(&format!("Signature expired: {old} is now earlier than ")) && m.ends_with(" - 15 min.)"),
+            "{m}"
+        );
+        let ahead = sign::amz_date(time::OffsetDateTime::now_utc() + time::Duration::minutes(20));
+        let (_, v, _) = signed_with(&srv, call, &ahead, None, true, secret, key);
+        let m = message_of(&v).unwrap();
+        assert!(
+            m.starts_with(&format!("Signature not yet current: {ahead} is still later than "))
+                && m.ends_with(" + 15 min.)"),
+            "{m}"
+        );
+    }
+    // no date at all: the error names what the header lacks
+    let request = String::from_utf8(sign::json_request(
+        srv.addr,
+        "kinesis",
+        "Kinesis_20131202.ListStreams",
+        "application/x-amz-json-1.1",
+        b"{}",
         key,
-    );
-    expect(v, "IncompleteSignatureException", "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA1'");
-    // parts of the header missing
-    let partial = "AWS4-HMAC-SHA256 SignedHeaders=host";
-    let v = signed_with(&srv, &now, Some(partial), false, secret, key);
-    expect(
-        v,
-        "IncompleteSignatureException",
-        &format!(
-            "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization={partial}"
-        ),
-    );
-    // an unknown access key
-    let v = signed_with(&srv, &now, None, true, secret, "AKIAUNKNOWNKEY000000");
-    expect(v, "UnrecognizedClientException", "The security token included in the request is invalid.");
-    // the wrong secret
-    let v = signed_with(&srv, &now, None, true, "wrong-secret-wrong-secret-wrong-secret00", key);
-    expect(
-        v,
-        "InvalidSignatureException",
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-    );
-    // signed 20 minutes ago
-    let old = sign::amz_date(time::OffsetDateTime::now_utc() - time::Duration::minutes(20));
-    let v = signed_with(&srv, &old, None, true, secret, key);
+        secret,
+        &now,
+        None,
+        true,
+    ))
+    .unwrap();
+    let undated: String =
+        request.split("\r\n").filter(|l| !l.starts_with("x-amz-date")).collect::<Vec<_>>().join("\r\n");
+    let resp = raw_request(srv.addr, undated.as_bytes()).unwrap();
+    let v: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(v["__type"], "IncompleteSignatureException", "{v}");
+    assert!(message_of(&v).unwrap().contains("requires existence of either a 'X-Amz-Date' or a 'Date' header"), "{v}");
+    // a header and a presigned query together
+    let both =
+        request.replacen("POST / HTTP/1.1", "POST /?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00 HTTP/1.1", 1);
+    let resp = raw_request(srv.addr, both.as_bytes()).unwrap();
+    let v: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(v["__type"], "InvalidSignatureException", "{v}");
-    let m = v["message"].as_str().unwrap();
-    assert!(
-        m.starts_with(&format!("Signature expired: {old} is now earlier than ")) && m.ends_with(" - 15 min.)"),
-        "{m}"
+    assert_eq!(
+        message_of(&v),
+        Some("Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."),
+        "{v}"
     );
-    // and 20 minutes ahead
-    let ahead = sign::amz_date(time::OffsetDateTime::now_utc() + time::Duration::minutes(20));
-    let v = signed_with(&srv, &ahead, None, true, secret, key);
-    let m = v["message"].as_str().unwrap();
-    assert!(
-        m.starts_with(&format!("Signature not yet current: {ahead} is still later than "))
-            && m.ends_with(" + 15 min.)"),
-        "{m}"
-    );
+    // REST-JSON (Athena): a tampered signature, and a stale date
+    let good =
+        String::from_utf8(sign::rest_request(srv.addr, "GET", "/workgroups", &[], "athena", &[], b"", &now)).unwrap();
+    let at = good.find("Signature=").unwrap() + "Signature=".len();
+    let tampered = format!("{}{}{}", &good[..at], "0".repeat(64), &good[at + 64..]);
+    let resp = raw_request(srv.addr, tampered.as_bytes()).unwrap();
+    let v: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!((resp.status, v["__type"].as_str()), (400, Some("InvalidSignatureException")), "{v}");
+    assert_eq!(resp.header("x-amzn-errortype"), Some("InvalidSignatureException"));
+    let old = sign::amz_date(time::OffsetDateTime::now_utc() - time::Duration::minutes(20));
+    let stale = sign::rest_request(srv.addr, "GET", "/workgroups", &[], "athena", &[], b"", &old);
+    let resp = raw_request(srv.addr, &stale).unwrap();
+    let v: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert!(message_of(&v).unwrap().starts_with("Signature expired: "), "{v}");
+    let ok = raw_request(srv.addr, good.as_bytes()).unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+}
+
+#[test]
+fn a_json_target_sent_with_another_method_is_refused() {
+    let srv = server();
+    let request = String::from_utf8(sign::json_request(
+        srv.addr,
+        "kinesis",
+        "Kinesis_20131202.ListStreams",
+        "application/x-amz-json-1.1",
+        b"{}",
+        tarn_testkit::ACCESS_KEY_ID,
+        tarn_testkit::SECRET_ACCESS_KEY,
+        &sign::amz_date_now(),
+        None,
+        true,
+    ))
+    .unwrap()
+    .replacen("POST / HTTP/1.1", "GET / HTTP/1.1", 1);
+    let resp = raw_request(srv.addr, request.as_bytes()).unwrap();
+    let v: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!((resp.status, v["__type"].as_str()), (403, Some("AccessDeniedException")), "{v}");
+    assert_eq!(message_of(&v), Some("Unable to determine service/operation name to be authorized"));
 }
 
 #[test]

@@ -205,8 +205,9 @@ impl Fields {
         }
     }
 
+    /// The member `name` (the last of repeated keys).
     fn take(&mut self, name: &str) -> Option<Doc> {
-        let i = self.0.iter().position(|(k, _)| k == name)?;
+        let i = self.0.iter().rposition(|(k, _)| k == name)?;
         Some(self.0.swap_remove(i).1)
     }
 

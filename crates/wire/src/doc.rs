@@ -35,11 +35,11 @@ impl Doc {
         Doc::Map(Vec::new())
     }
 
-    /// The member `name` of a structure, if present.
+    /// The member `name` of a structure, if present (the last of repeated keys).
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Doc> {
         match self {
-            Doc::Map(entries) => entries.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            Doc::Map(entries) => entries.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -56,7 +56,7 @@ impl Doc {
     /// Takes the member `name` out of a structure.
     pub fn take(&mut self, name: &str) -> Option<Doc> {
         match self {
-            Doc::Map(entries) => entries.iter().position(|(k, _)| k == name).map(|i| entries.swap_remove(i).1),
+            Doc::Map(entries) => entries.iter().rposition(|(k, _)| k == name).map(|i| entries.swap_remove(i).1),
             _ => None,
         }
     }
@@ -65,7 +65,7 @@ impl Doc {
     pub fn set(&mut self, name: impl Into<Key>, value: Doc) {
         let name = name.into();
         if let Doc::Map(entries) = self {
-            match entries.iter_mut().find(|(k, _)| *k == name) {
+            match entries.iter_mut().rev().find(|(k, _)| *k == name) {
                 Some(slot) => slot.1 = value,
                 None => entries.push((name, value)),
             }
@@ -156,12 +156,10 @@ impl<'de> serde::de::Visitor<'de> for DocVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Doc, A::Error> {
         let mut entries: Vec<(Key, Doc)> = Vec::with_capacity(map.size_hint().unwrap_or(0).min(256));
+        // a repeated key stays: readers take the last one, as Jackson reads it (no search
+        // here, which would be quadratic in a body's keys)
         while let Some((k, v)) = map.next_entry::<String, Doc>()? {
-            // a repeated key: the last one wins, as Jackson reads it
-            match entries.iter_mut().find(|(old, _)| *old == k) {
-                Some(slot) => slot.1 = v,
-                None => entries.push((Cow::Owned(k), v)),
-            }
+            entries.push((Cow::Owned(k), v));
         }
         Ok(Doc::Map(entries))
     }
@@ -335,6 +333,8 @@ mod tests {
         let text = String::from_utf8(to_json(&doc)).unwrap();
         assert_eq!(text, r#"{"a":1,"b":[true,null,"x\n"],"c":{"d":1.5},"e":1.8446744073709552e+19}"#);
         assert_eq!(from_json(b"{"), None);
+        // a repeated key: the last one is the member's value
+        assert_eq!(from_json(br#"{"a":1,"a":2}"#).unwrap().get("a"), Some(&Doc::Int(2)));
         assert_eq!(from_json(b"{\"a\":1,}"), None);
     }
 

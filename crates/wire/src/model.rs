@@ -19,6 +19,8 @@ pub enum Protocol {
 pub struct ServiceModel {
     /// The generated module's name (`kinesis`).
     pub name: &'static str,
+    /// Which service, for routing by type.
+    pub service: crate::generated::Service,
     /// The model's service id (`Kinesis`).
     pub service_id: &'static str,
     /// The name IAM actions use (`kinesis:PutRecord`), also the SigV4 signing name.

@@ -24,10 +24,11 @@ impl Timestamp {
     /// Epoch seconds with a fraction, as JSON carries them; rounded to the microsecond, so
     /// `1.001` is 1,001 ms and not 1,000.999... ms.
     #[must_use]
+    /// Values beyond about ±5 billion years saturate (a float casts to `i128` saturating).
     pub fn from_seconds_f64(secs: f64) -> Self {
         #[allow(clippy::cast_possible_truncation)]
         let micros = (secs * 1e6).round() as i128;
-        Self(micros * 1_000)
+        Self(micros.saturating_mul(1_000))
     }
 
     #[must_use]
@@ -136,5 +137,9 @@ mod tests {
         assert_eq!(Timestamp::parse("1765070405.123"), Some(t));
         assert_eq!(Timestamp::from_seconds_f64(1.001).millis(), 1001);
         assert_eq!(Timestamp::from_millis(-1).secs(), -1);
+        // absurd values saturate instead of overflowing
+        assert_eq!(Timestamp::from_seconds_f64(1e300).nanos(), i128::MAX);
+        assert_eq!(Timestamp::from_seconds_f64(f64::NEG_INFINITY).nanos(), i128::MIN);
+        assert!(Timestamp::from_seconds_f64(1e300).iso8601().is_empty());
     }
 }

@@ -8,6 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Athena` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "athena",
+    service: crate::generated::Service::Athena,
     service_id: "Athena",
     signing_name: "athena",
     api_version: "2017-05-18",
@@ -37,7 +38,7 @@ static PATTERNS: [crate::model::Pattern; 11] = [
     crate::model::Pattern { source: "^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$", rust: Some("^(?:^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$)$"), not_prefix: None },
     crate::model::Pattern { source: "^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}$", rust: Some("^(?:^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::[0-9]{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}$)$"), not_prefix: None },
     crate::model::Pattern { source: "^arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+$", rust: Some("^(?:^arn:aws[a-z\\-]*:iam::[0-9]{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+$)$"), not_prefix: None },
-    crate::model::Pattern { source: "^s3://[a-z0-9][a-z0-9\\-]*[a-z0-9](/.*)?$", rust: Some("^(?:^s3://[a-z0-9][a-z0-9\\-]*[a-z0-9](/.*)?$)$"), not_prefix: None },
+    crate::model::Pattern { source: "^s3://[a-z0-9][a-z0-9\\-]*[a-z0-9](/.*)?$", rust: Some("^(?:^s3://[a-z0-9][a-z0-9\\-]*[a-z0-9](/[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*)?$)$"), not_prefix: None },
 ];
 
 static SHAPES: [S; 153] = [

@@ -8,6 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Glue` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "glue",
+    service: crate::generated::Service::Glue,
     service_id: "Glue",
     signing_name: "glue",
     api_version: "2017-03-31",
@@ -34,7 +35,7 @@ static PATTERNS: [crate::model::Pattern; 8] = [
     crate::model::Pattern { source: "[^:*]*", rust: Some("^(?:[^:*]*)$"), not_prefix: None },
     crate::model::Pattern { source: "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}", rust: Some("^(?:[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})$"), not_prefix: None },
     crate::model::Pattern { source: "[a-zA-Z0-9-_$#.]+", rust: Some("^(?:[a-zA-Z0-9-_$#.]+)$"), not_prefix: None },
-    crate::model::Pattern { source: "arn:aws(-(cn|us-gov|iso(-[bef])?))?:glue:.*", rust: Some("^(?:arn:aws(-(cn|us-gov|iso(-[bef])?))?:glue:.*)$"), not_prefix: None },
+    crate::model::Pattern { source: "arn:aws(-(cn|us-gov|iso(-[bef])?))?:glue:.*", rust: Some("^(?:arn:aws(-(cn|us-gov|iso(-[bef])?))?:glue:[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*)$"), not_prefix: None },
 ];
 
 static SHAPES: [S; 303] = [

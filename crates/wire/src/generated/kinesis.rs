@@ -8,6 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Kinesis` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "kinesis",
+    service: crate::generated::Service::Kinesis,
     service_id: "Kinesis",
     signing_name: "kinesis",
     api_version: "2013-12-02",
@@ -31,8 +32,8 @@ static PATTERNS: [crate::model::Pattern; 6] = [
     crate::model::Pattern { source: "[a-zA-Z0-9_.-]+", rust: Some("^(?:[a-zA-Z0-9_.-]+)$"), not_prefix: None },
     crate::model::Pattern { source: "^(0|([1-9]\\d{0,128}))$", rust: Some("^(?:^(0|([1-9][0-9]{0,128}))$)$"), not_prefix: None },
     crate::model::Pattern { source: "^(0|([1-9]\\d{0,38}))$", rust: Some("^(?:^(0|([1-9][0-9]{0,38}))$)$"), not_prefix: None },
-    crate::model::Pattern { source: "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+", rust: Some("^(?:^(arn):aws.*:kinesis:.*:[0-9]{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+)$"), not_prefix: None },
-    crate::model::Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", rust: Some("^(?:arn:aws.*:kinesis:.*:[0-9]{12}:stream/[^\\t\\n\\x0B\\x0C\\r ]+)$"), not_prefix: None },
+    crate::model::Pattern { source: "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+", rust: Some("^(?:^(arn):aws[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*:kinesis:[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*:[0-9]{12}:[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+)$"), not_prefix: None },
+    crate::model::Pattern { source: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", rust: Some("^(?:arn:aws[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*:kinesis:[^\\n\\r\\x{85}\\x{2028}\\x{2029}]*:[0-9]{12}:stream/[^\\t\\n\\x0B\\x0C\\r ]+)$"), not_prefix: None },
 ];
 
 static SHAPES: [S; 110] = [

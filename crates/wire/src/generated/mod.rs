@@ -6,6 +6,16 @@ pub mod glue;
 pub mod kinesis;
 pub mod sts;
 
+/// The services tarn serves, for routing by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Athena,
+    Firehose,
+    Glue,
+    Kinesis,
+    Sts,
+}
+
 /// Every generated service model.
 pub static SERVICES: &[&crate::model::ServiceModel] = &[
     &athena::MODEL,

@@ -8,6 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `STS` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "sts",
+    service: crate::generated::Service::Sts,
     service_id: "STS",
     signing_name: "sts",
     api_version: "2011-06-15",
