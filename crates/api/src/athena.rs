@@ -4,7 +4,7 @@
 //! target older ones send.
 
 use serde_json::json;
-use tarn_query::athena::{Athena as Executions, AthenaError, NamedQuery, StartRequest};
+use tarn_query::athena::{Athena as Executions, AthenaError, NamedQuery, StartRequest, WorkGroupState};
 use tarn_wire::generated::athena::{self as a, errors};
 use tarn_wire::{Context, ServiceError, Timestamp};
 
@@ -45,11 +45,14 @@ impl a::AthenaApi for Athena {
         for id in input.named_query_ids {
             match self.athena.get_named_query(&id) {
                 Ok(q) => found.push(api(&serde_json::to_value(q).map_err(|_| ServiceError::internal())?)?),
-                Err(e) => missing.push(a::UnprocessedNamedQueryId {
-                    named_query_id: Some(id),
-                    error_code: Some(e.code().to_string()),
-                    error_message: Some(e.to_string()),
-                }),
+                Err(e) => {
+                    let e = err(e);
+                    missing.push(a::UnprocessedNamedQueryId {
+                        named_query_id: Some(id),
+                        error_code: Some(e.code.to_string()),
+                        error_message: e.message,
+                    });
+                }
             }
         }
         Ok(a::BatchGetNamedQueryOutput { named_queries: Some(found), unprocessed_named_query_ids: Some(missing) })
@@ -64,11 +67,14 @@ impl a::AthenaApi for Athena {
         for id in input.query_execution_ids {
             match self.athena.get_execution(&id) {
                 Ok(e) => found.push(api(&e.to_json())?),
-                Err(e) => missing.push(a::UnprocessedQueryExecutionId {
-                    query_execution_id: Some(id),
-                    error_code: Some(e.code().to_string()),
-                    error_message: Some(e.to_string()),
-                }),
+                Err(e) => {
+                    let e = err(e);
+                    missing.push(a::UnprocessedQueryExecutionId {
+                        query_execution_id: Some(id),
+                        error_code: Some(e.code.to_string()),
+                        error_message: e.message,
+                    });
+                }
             }
         }
         Ok(a::BatchGetQueryExecutionOutput {
@@ -214,7 +220,10 @@ impl a::AthenaApi for Athena {
                 groups
                     .into_iter()
                     .map(|w| a::WorkGroupSummary {
-                        state: a::WorkGroupState::from_name(&w.state),
+                        state: Some(match w.state {
+                            WorkGroupState::Enabled => a::WorkGroupState::Enabled,
+                            WorkGroupState::Disabled => a::WorkGroupState::Disabled,
+                        }),
                         description: Some(w.description.unwrap_or_default()),
                         creation_time: Some(Timestamp::from_seconds_f64(w.creation_time)),
                         engine_version: Some(a::EngineVersion {
@@ -268,7 +277,10 @@ impl a::AthenaApi for Athena {
         self.athena
             .update_workgroup(
                 &input.work_group,
-                input.state.map(|s| s.as_str().to_string()),
+                input.state.map(|s| match s {
+                    a::WorkGroupState::Enabled => WorkGroupState::Enabled,
+                    a::WorkGroupState::Disabled => WorkGroupState::Disabled,
+                }),
                 input.description,
                 input.configuration_updates.map(tarn_wire::to_json_value),
             )

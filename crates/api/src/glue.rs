@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tarn_catalog::crawler::{CrawlerError, Crawlers};
-use tarn_catalog::{Catalog, CatalogError, ErrorDetail};
+use tarn_catalog::{Catalog, CatalogError};
 use tarn_wire::generated::glue::{self as g, errors};
 use tarn_wire::{Context, FromDoc, ServiceError, Shaped, ToDoc};
 
@@ -68,11 +68,13 @@ fn page(max: Option<i32>) -> Option<i64> {
     max.map(i64::from)
 }
 
-fn detail(d: ErrorDetail) -> g::ErrorDetail {
-    g::ErrorDetail { error_code: Some(d.error_code), error_message: Some(d.error_message) }
+/// One failed entry of a batch call, as Glue reports it.
+fn detail(e: CatalogError) -> g::ErrorDetail {
+    let e = catalog_err(e);
+    g::ErrorDetail { error_code: Some(e.code.to_string()), error_message: e.message }
 }
 
-fn partition_errors(errors: Vec<(Vec<String>, ErrorDetail)>) -> Vec<g::PartitionError> {
+fn partition_errors(errors: Vec<(Vec<String>, CatalogError)>) -> Vec<g::PartitionError> {
     errors
         .into_iter()
         .map(|(values, d)| g::PartitionError { partition_values: Some(values), error_detail: Some(detail(d)) })
@@ -279,13 +281,8 @@ impl g::GlueApi for Glue {
             .await
             .map_err(catalog_err)?;
         // the batch operation's per-version error is this operation's error
-        if let Some((_, d)) = errors.into_iter().next() {
-            let shape = if d.error_code == errors::INVALID_INPUT_EXCEPTION.name {
-                &errors::INVALID_INPUT_EXCEPTION
-            } else {
-                &errors::ENTITY_NOT_FOUND_EXCEPTION
-            };
-            return Err(ServiceError::new(shape, d.error_message));
+        if let Some((_, e)) = errors.into_iter().next() {
+            return Err(catalog_err(e));
         }
         Ok(g::DeleteTableVersionResponse {})
     }

@@ -25,11 +25,35 @@ fn err(e: StreamsError) -> ServiceError {
         StreamsError::ProvisionedThroughputExceeded(m) => {
             ServiceError::new(&errors::PROVISIONED_THROUGHPUT_EXCEEDED_EXCEPTION, m)
         }
+        StreamsError::Internal(m) => {
+            tracing::error!(error = %m, "kinesis internal failure");
+            ServiceError::internal()
+        }
         StreamsError::Store(inner) => {
             tracing::error!(error = %inner, "kinesis storage failure");
             ServiceError::internal()
         }
     }
+}
+
+/// A record PutRecords could not take, as its result entry names it: the error shape's code
+/// (`InternalFailure` for our own failures) and the message.
+fn record_failure(e: StreamsError) -> (String, String) {
+    let message = e.to_string();
+    let shape = match e {
+        StreamsError::InvalidArgument(_) | StreamsError::Validation(_) => &errors::INVALID_ARGUMENT_EXCEPTION,
+        StreamsError::ResourceNotFound(_) => &errors::RESOURCE_NOT_FOUND_EXCEPTION,
+        StreamsError::ProvisionedThroughputExceeded(_) => &errors::PROVISIONED_THROUGHPUT_EXCEEDED_EXCEPTION,
+        StreamsError::ResourceInUse(_)
+        | StreamsError::LimitExceeded(_)
+        | StreamsError::ExpiredIterator(_)
+        | StreamsError::Internal(_)
+        | StreamsError::Store(_) => {
+            tracing::error!(error = %message, "a record of PutRecords failed");
+            return ("InternalFailure".into(), "Internal service failure.".into());
+        }
+    };
+    (shape.name.to_string(), message)
 }
 
 /// A member the model leaves optional (it has alternatives) but this use of it needs, in the
@@ -453,11 +477,14 @@ impl k::KinesisApi for Kinesis {
                         sequence_number: Some(sequence_number),
                         ..Default::default()
                     },
-                    Err((code, message)) => k::PutRecordsResultEntry {
-                        error_code: Some(code),
-                        error_message: Some(message),
-                        ..Default::default()
-                    },
+                    Err(e) => {
+                        let (code, message) = record_failure(e);
+                        k::PutRecordsResultEntry {
+                            error_code: Some(code),
+                            error_message: Some(message),
+                            ..Default::default()
+                        }
+                    }
                 })
                 .collect(),
             encryption_type: Some(k::EncryptionType::None),

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Only this crate knows HTTP. Service crates speak domain types; errors become AWS codes in
-//! one place per protocol (`s3_errors.rs`, `sts.rs`).
+//! one place per protocol (`s3/errors.rs`, `json.rs`, `sts.rs`).
 
 mod athena;
 mod firehose;
@@ -16,7 +16,6 @@ mod json;
 mod kinesis;
 pub mod metrics;
 pub mod s3;
-mod s3_errors;
 pub mod sigv4;
 pub mod sts;
 

@@ -126,6 +126,14 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         limit: u32,
     },
+    /// Firehose CreateDeliveryStream into --bucket (which must exist: `mb`), plain files, then
+    /// wait until ACTIVE.
+    FirehoseCreate {
+        #[command(flatten)]
+        conn: KinesisConn,
+        #[arg(long, default_value = "bench")]
+        bucket: String,
+    },
     /// Firehose PutRecordBatch of --records JSON records of about --size bytes (a click-stream
     /// shape) from --producers loops; `--dump FILE` only writes the same records as JSON Lines.
     FirehosePut {
@@ -193,6 +201,12 @@ fn main() {
             };
             if let Err(e) = result {
                 eprintln!("firehose-put: {e}");
+                std::process::exit(1);
+            }
+        }
+        Cmd::FirehoseCreate { conn, bucket } => {
+            if let Err(e) = rt.block_on(firehose_create(conn, bucket)) {
+                eprintln!("firehose-create: {e}");
                 std::process::exit(1);
             }
         }
@@ -564,6 +578,35 @@ fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
     let n = latencies.len();
     let pct = |p: f64| latencies.get(((n as f64 * p) as usize).min(n.saturating_sub(1))).map_or(0.0, |d| ms(*d));
     (pct(0.5), pct(0.99))
+}
+
+async fn firehose_create(conn: KinesisConn, bucket: String) -> Result<(), String> {
+    let f = Kinesis::firehose(conn);
+    let name = f.conn.stream.clone();
+    let started = Instant::now();
+    let body = serde_json::json!({
+        "DeliveryStreamName": name,
+        "ExtendedS3DestinationConfiguration": {
+            "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+            "BucketARN": format!("arn:aws:s3:::{bucket}"),
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+        },
+    });
+    f.call_json("CreateDeliveryStream", &body).await.map_err(|e| format!("CreateDeliveryStream: {e}"))?;
+    loop {
+        let v = f
+            .call_json("DescribeDeliveryStream", &serde_json::json!({ "DeliveryStreamName": name }))
+            .await
+            .map_err(|e| format!("DescribeDeliveryStream: {e}"))?;
+        if v["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE" {
+            println!("FIREHOSE-CREATE stream={name} status=ACTIVE after={:.0}ms", ms(started.elapsed()));
+            return Ok(());
+        }
+        if started.elapsed().as_secs() > 60 {
+            return Err(format!("delivery stream {name} not ACTIVE after 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn kinesis_create(conn: KinesisConn, shards: u32, timeout: f64) -> Result<(), String> {

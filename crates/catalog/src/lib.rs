@@ -57,25 +57,6 @@ pub enum CatalogError {
     Store(#[from] StoreError),
 }
 
-impl CatalogError {
-    /// Glue's exception name for this error.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::EntityNotFound(_) => "EntityNotFoundException",
-            Self::AlreadyExists(_) => "AlreadyExistsException",
-            Self::InvalidInput(_) => "InvalidInputException",
-            Self::ConcurrentModification(_) => "ConcurrentModificationException",
-            Self::ResourceNumberLimitExceeded(_) => "ResourceNumberLimitExceededException",
-            Self::Store(_) => "InternalServiceException",
-        }
-    }
-
-    fn detail(&self) -> ErrorDetail {
-        ErrorDetail { error_code: self.code().to_string(), error_message: self.to_string() }
-    }
-}
-
 tarn_store::from_redb_errors!(CatalogError, CatalogError::Store);
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
@@ -435,7 +416,7 @@ impl Catalog {
     }
 
     /// Deletes tables by name; returns a (name, error) for each that failed.
-    pub async fn batch_delete_tables(&self, db: &str, names: Vec<String>) -> Result<Vec<(String, ErrorDetail)>> {
+    pub async fn batch_delete_tables(&self, db: &str, names: Vec<String>) -> Result<Vec<(String, CatalogError)>> {
         if names.len() > limits::BATCH_DELETE_TABLES_MAX {
             return Err(CatalogError::InvalidInput(format!(
                 "1 validation error detected: Value at 'tablesToDelete' failed to satisfy constraint: Member must have length less than or equal to {}",
@@ -448,7 +429,7 @@ impl Catalog {
                 if let CatalogError::Store(_) = e {
                     return Err(e);
                 }
-                errors.push((name, e.detail()));
+                errors.push((name, e));
             }
         }
         Ok(errors)
@@ -511,7 +492,7 @@ impl Catalog {
         db: &str,
         name: &str,
         versions: Vec<String>,
-    ) -> Result<Vec<(String, ErrorDetail)>> {
+    ) -> Result<Vec<(String, CatalogError)>> {
         if versions.len() > limits::BATCH_DELETE_VERSIONS_MAX {
             return Err(CatalogError::InvalidInput(format!(
                 "1 validation error detected: Value at 'versionIds' failed to satisfy constraint: Member must have length less than or equal to {}",
@@ -526,21 +507,17 @@ impl Catalog {
                 let mut t = txn.open_table(TABLE_VERSIONS)?;
                 let mut errors = Vec::new();
                 for v in versions {
-                    let err =
-                        |msg: String| ErrorDetail { error_code: "EntityNotFoundException".into(), error_message: msg };
                     if v == current_version {
-                        errors.push((
-                            v.clone(),
-                            ErrorDetail {
-                                error_code: "InvalidInputException".into(),
-                                error_message: "The current version of a table cannot be deleted.".into(),
-                            },
-                        ));
+                        let e = CatalogError::InvalidInput("The current version of a table cannot be deleted.".into());
+                        errors.push((v.clone(), e));
                         continue;
                     }
                     match v.parse::<u64>() {
                         Ok(n) if t.remove((db.as_str(), name.as_str(), n))?.is_some() => {}
-                        _ => errors.push((v.clone(), err(format!("Version {v} of table {name} not found.")))),
+                        _ => {
+                            let e = CatalogError::EntityNotFound(format!("Version {v} of table {name} not found."));
+                            errors.push((v.clone(), e));
+                        }
                     }
                 }
                 Ok(Ok(errors))
@@ -577,7 +554,7 @@ impl Catalog {
         db: &str,
         table: &str,
         inputs: Vec<Partition>,
-    ) -> Result<Vec<(Vec<String>, ErrorDetail)>> {
+    ) -> Result<Vec<(Vec<String>, CatalogError)>> {
         if inputs.len() > limits::BATCH_CREATE_PARTITIONS_MAX {
             return Err(CatalogError::InvalidInput(format!(
                 "1 validation error detected: Value at 'partitionInputList' failed to satisfy constraint: Member must have length less than or equal to {}",
@@ -596,7 +573,7 @@ impl Catalog {
                     p.creation_time = Some(now);
                     ok.push(p);
                 }
-                Err(e) => errors.push((values, e.detail())),
+                Err(e) => errors.push((values, e)),
             }
         }
         let name = t.name.clone();
@@ -608,13 +585,8 @@ impl Catalog {
                 for p in ok {
                     let key = values_key(&p.values);
                     if parts.get((db.as_str(), name.as_str(), key.as_str()))?.is_some() {
-                        errors.push((
-                            p.values.clone(),
-                            ErrorDetail {
-                                error_code: "AlreadyExistsException".into(),
-                                error_message: "Partition already exists.".into(),
-                            },
-                        ));
+                        errors
+                            .push((p.values.clone(), CatalogError::AlreadyExists("Partition already exists.".into())));
                         continue;
                     }
                     parts.insert((db.as_str(), name.as_str(), key.as_str()), encode(&p).as_slice())?;
@@ -630,10 +602,7 @@ impl Catalog {
         let mut errors = self.batch_create_partitions(db, table, vec![input]).await?;
         match errors.pop() {
             None => Ok(()),
-            Some((_, d)) if d.error_code == "AlreadyExistsException" => {
-                Err(CatalogError::AlreadyExists(d.error_message))
-            }
-            Some((_, d)) => Err(CatalogError::InvalidInput(d.error_message)),
+            Some((_, e)) => Err(e),
         }
     }
 
@@ -767,7 +736,7 @@ impl Catalog {
         table: &str,
         values: Vec<Vec<String>>,
         limit: usize,
-    ) -> Result<Vec<(Vec<String>, ErrorDetail)>> {
+    ) -> Result<Vec<(Vec<String>, CatalogError)>> {
         if values.len() > limit {
             return Err(CatalogError::InvalidInput(format!(
                 "1 validation error detected: Value at 'partitionsToDelete' failed to satisfy constraint: Member must have length less than or equal to {limit}"
@@ -783,13 +752,7 @@ impl Catalog {
                 for v in values {
                     let key = values_key(&v);
                     if parts.remove((db.as_str(), name.as_str(), key.as_str()))?.is_none() {
-                        errors.push((
-                            v,
-                            ErrorDetail {
-                                error_code: "EntityNotFoundException".into(),
-                                error_message: "Cannot find partition.".into(),
-                            },
-                        ));
+                        errors.push((v, CatalogError::EntityNotFound("Cannot find partition.".into())));
                     }
                 }
                 Ok(errors)
@@ -802,7 +765,7 @@ impl Catalog {
         let mut errors = self.batch_delete_partitions(db, table, vec![values], 1).await?;
         match errors.pop() {
             None => Ok(()),
-            Some((_, d)) => Err(CatalogError::EntityNotFound(d.error_message)),
+            Some((_, e)) => Err(e),
         }
     }
 }

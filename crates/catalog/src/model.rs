@@ -224,11 +224,3 @@ pub struct TableVersion {
     pub table: Table,
     pub version_id: String,
 }
-
-/// One failed entry of a batch call.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "PascalCase")]
-pub struct ErrorDetail {
-    pub error_code: String,
-    pub error_message: String,
-}

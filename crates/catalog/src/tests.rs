@@ -94,8 +94,8 @@ async fn partitions_filter_page_and_survive_restart() {
         inputs.push(part(&["2026", "1"])); // duplicate within the call
         let errs = c.batch_create_partitions("db", "events", inputs).await.unwrap();
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs.iter().any(|(_, d)| d.error_code == "InvalidInputException"));
-        assert!(errs.iter().any(|(_, d)| d.error_code == "AlreadyExistsException"));
+        assert!(errs.iter().any(|(_, e)| matches!(e, CatalogError::InvalidInput(_))));
+        assert!(errs.iter().any(|(_, e)| matches!(e, CatalogError::AlreadyExists(_))));
     }
     let c = catalog(dir.path()).await;
     let (all, _) = c.get_partitions("db", "events", None, None, None, None).unwrap();

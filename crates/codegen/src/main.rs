@@ -55,6 +55,7 @@ fn generate(root: &Path) -> Vec<(PathBuf, String)> {
         files.push((generated.join(format!("{}.rs", service.module)), out));
     }
     files.push((generated.join("mod.rs"), emit::module_index(config::SERVICES)));
+    files.push((generated.join("service.rs"), emit::service_enum(config::SERVICES)));
     let readme = root.join("README.md");
     let text = std::fs::read_to_string(&readme).expect("README.md");
     files.push((readme, emit::readme_with_report(&text, &report)));

@@ -76,23 +76,6 @@ pub enum DeliveryError {
 
 tarn_store::from_redb_errors!(DeliveryError, DeliveryError::Store);
 
-impl DeliveryError {
-    /// The AWS error code.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidArgument(_) => "InvalidArgumentException",
-            Self::Validation(_) => "ValidationException",
-            Self::ResourceNotFound(_) => "ResourceNotFoundException",
-            Self::ResourceInUse(_) => "ResourceInUseException",
-            Self::LimitExceeded(_) => "LimitExceededException",
-            Self::ConcurrentModification(_) => "ConcurrentModificationException",
-            Self::ServiceUnavailable(_) => "ServiceUnavailableException",
-            Self::Store(_) => "ServiceUnavailableException",
-        }
-    }
-}
-
 pub type Result<T, E = DeliveryError> = std::result::Result<T, E>;
 
 /// Settings of the Firehose service.

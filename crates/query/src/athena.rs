@@ -47,17 +47,6 @@ pub enum AthenaError {
     Internal(String),
 }
 
-impl AthenaError {
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "InvalidRequestException",
-            Self::ResourceNotFound(_) => "ResourceNotFoundException",
-            Self::Internal(_) => "InternalServerException",
-        }
-    }
-}
-
 impl From<StoreError> for AthenaError {
     fn from(e: StoreError) -> Self {
         Self::Internal(e.to_string())
@@ -100,6 +89,54 @@ pub struct ColumnInfo {
     pub case_sensitive: bool,
 }
 
+/// Where an execution is in its life, as Athena names the states (and as records store them).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum QueryState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl QueryState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// An ended execution never changes again.
+    #[must_use]
+    pub fn finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// Whether a workgroup takes queries.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WorkGroupState {
+    Enabled,
+    Disabled,
+}
+
+impl WorkGroupState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "ENABLED",
+            Self::Disabled => "DISABLED",
+        }
+    }
+}
+
 /// An execution as stored and as QueryExecution shows it.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Execution {
@@ -110,7 +147,7 @@ pub struct Execution {
     pub catalog: Option<String>,
     pub output_location: String,
     pub workgroup: String,
-    pub state: String,
+    pub state: QueryState,
     pub reason: Option<String>,
     pub error_type: Option<u32>,
     pub submitted: f64,
@@ -126,14 +163,14 @@ impl Execution {
     /// The QueryExecution shape.
     #[must_use]
     pub fn to_json(&self) -> Value {
-        let mut status = json!({ "State": self.state, "SubmissionDateTime": self.submitted });
+        let mut status = json!({ "State": self.state.as_str(), "SubmissionDateTime": self.submitted });
         if let Some(r) = &self.reason {
             status["StateChangeReason"] = json!(r);
         }
         if let Some(c) = self.completed {
             status["CompletionDateTime"] = json!(c);
         }
-        if self.state == "FAILED" {
+        if self.state == QueryState::Failed {
             status["AthenaError"] = json!({
                 // ErrorCategory 1 = SYSTEM, 2 = USER; ErrorType 1000-1999 are the caller's errors
                 "ErrorCategory": if self.error_type.is_some_and(|t| (1000..2000).contains(&t)) { 2 } else { 1 },
@@ -169,7 +206,7 @@ impl Execution {
     }
 
     fn finished(&self) -> bool {
-        matches!(self.state.as_str(), "SUCCEEDED" | "FAILED" | "CANCELLED")
+        self.state.finished()
     }
 }
 
@@ -177,7 +214,7 @@ impl Execution {
 #[serde(rename_all = "PascalCase")]
 pub struct WorkGroup {
     pub name: String,
-    pub state: String,
+    pub state: WorkGroupState,
     #[serde(default)]
     pub configuration: Value,
     #[serde(default)]
@@ -370,7 +407,7 @@ impl Athena {
                     if let Ok(mut e) = decode::<Execution>(v.value())
                         && !e.finished()
                     {
-                        e.state = "FAILED".into();
+                        e.state = QueryState::Failed;
                         e.reason = Some("The query was interrupted by a restart of tarn.".into());
                         e.error_type = Some(0);
                         e.completed = Some(now_secs());
@@ -421,7 +458,7 @@ impl Athena {
             Some(v) => decode(v.value()),
             None if name == PRIMARY => Ok(WorkGroup {
                 name: PRIMARY.into(),
-                state: "ENABLED".into(),
+                state: WorkGroupState::Enabled,
                 configuration: json!({ "EnforceWorkGroupConfiguration": false }),
                 description: None,
                 creation_time: 0.0,
@@ -439,7 +476,7 @@ impl Athena {
         }
         let wg_name = req.workgroup.clone().unwrap_or_else(|| PRIMARY.into());
         let wg = self.get_workgroup(&wg_name)?;
-        if wg.state != "ENABLED" {
+        if wg.state != WorkGroupState::Enabled {
             return Err(AthenaError::InvalidRequest(format!("WorkGroup {wg_name} is disabled.")));
         }
         // idempotency: the same token returns the same execution
@@ -480,7 +517,7 @@ impl Athena {
             catalog: req.catalog,
             output_location,
             workgroup: wg_name,
-            state: "QUEUED".into(),
+            state: QueryState::Queued,
             reason: None,
             error_type: None,
             submitted: now_secs(),
@@ -506,7 +543,7 @@ impl Athena {
         let queued = Instant::now();
         let Ok(_permit) = self.slots.clone().acquire_owned().await else { return };
         e.queue_ms = queued.elapsed().as_millis() as u64;
-        e.state = "RUNNING".into();
+        e.state = QueryState::Running;
         if let Err(err) = self.save(&e).await {
             tracing::error!(%err, "saving an athena execution failed");
         }
@@ -515,9 +552,9 @@ impl Athena {
         e.engine_ms = started.elapsed().as_millis() as u64;
         e.completed = Some(now_secs());
         match result {
-            Ok(()) => e.state = "SUCCEEDED".into(),
+            Ok(()) => e.state = QueryState::Succeeded,
             Err(err) => {
-                e.state = "FAILED".into();
+                e.state = QueryState::Failed;
                 e.error_type = Some(match &err {
                     QueryError::User(_) | QueryError::AccessDenied(_) => 1000,
                     QueryError::Data(_) => 1002,
@@ -531,7 +568,7 @@ impl Athena {
         }
         // a StopQueryExecution that landed meanwhile wins
         if let Ok(current) = self.get_execution(&e.id)
-            && current.state == "CANCELLED"
+            && current.state == QueryState::Cancelled
         {
             return;
         }
@@ -621,7 +658,7 @@ impl Athena {
         {
             handle.abort();
         }
-        e.state = "CANCELLED".into();
+        e.state = QueryState::Cancelled;
         e.reason = Some("Query cancelled by user".into());
         e.completed = Some(now_secs());
         self.save(&e).await
@@ -635,13 +672,16 @@ impl Athena {
         max: Option<i64>,
     ) -> Result<(Execution, Vec<Vec<Option<String>>>, Option<String>)> {
         let e = self.get_execution(id)?;
-        match e.state.as_str() {
-            "SUCCEEDED" => {}
-            "FAILED" => {
+        match e.state {
+            QueryState::Succeeded => {}
+            QueryState::Failed => {
                 return Err(AthenaError::InvalidRequest(e.reason.clone().unwrap_or_else(|| "Query failed".into())));
             }
             other => {
-                return Err(AthenaError::InvalidRequest(format!("Query has not yet finished. Current state: {other}")));
+                return Err(AthenaError::InvalidRequest(format!(
+                    "Query has not yet finished. Current state: {}",
+                    other.as_str()
+                )));
             }
         }
         let max = match max {
@@ -724,7 +764,7 @@ impl Athena {
         }
         let wg = WorkGroup {
             name: name.to_string(),
-            state: "ENABLED".into(),
+            state: WorkGroupState::Enabled,
             configuration,
             description,
             creation_time: now_secs(),
@@ -746,7 +786,7 @@ impl Athena {
     pub async fn update_workgroup(
         &self,
         name: &str,
-        state: Option<String>,
+        state: Option<WorkGroupState>,
         description: Option<String>,
         config: Option<Value>,
     ) -> Result<()> {

@@ -170,10 +170,11 @@ impl Engine {
                     inputs.push(partition_input(&table, values, location));
                 }
                 let errors = c.batch_create_partitions(&db, &name, inputs).await?;
-                if let Some((values, e)) =
-                    errors.into_iter().find(|(_, e)| !(if_not_exists && e.error_code == "AlreadyExistsException"))
+                if let Some((values, e)) = errors
+                    .into_iter()
+                    .find(|(_, e)| !(if_not_exists && matches!(e, tarn_catalog::CatalogError::AlreadyExists(_))))
                 {
-                    return Err(QueryError::User(format!("Partition {values:?}: {}", e.error_message)));
+                    return Err(QueryError::User(format!("Partition {values:?}: {e}")));
                 }
                 Ok(done("DDL"))
             }

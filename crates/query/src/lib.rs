@@ -8,6 +8,7 @@
 
 pub mod athena;
 mod avg;
+mod columns;
 pub mod ddl;
 mod decimal;
 mod exec;

@@ -81,7 +81,7 @@ impl OrcFile {
         let file_schema = builder.schema();
         // the file column each table column reads: its own name, else its spelling in the file
         // (the rule Parquet tables follow)
-        let mut renames = crate::tables::case_renames(&self.schema, &file_schema);
+        let mut renames = crate::columns::case_renames(&self.schema, &file_schema);
         let sources: Vec<Option<String>> = self
             .schema
             .fields()

@@ -16,10 +16,10 @@ use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::Statistics;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::avro::AvroFormat;
@@ -36,9 +36,6 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column as ColumnExpr, Literal, TryCastExpr};
-use datafusion::physical_expr_adapter::{
-    DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
-};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
@@ -48,6 +45,7 @@ use object_store::ObjectMeta;
 use tarn_catalog::types::arrow_type;
 use tarn_catalog::{Catalog, Partition, Table};
 
+use crate::columns::{CaseInsensitiveColumns, case_renames, spelled};
 use crate::store::TEXT_SCHEME;
 use crate::textcodec::Codec;
 
@@ -383,81 +381,6 @@ pub struct GlueTable {
     partition_fields: Vec<Field>,
     catalog: Catalog,
     database: String,
-}
-
-/// Parquet files meet the table's columns by name ignoring case, as Athena reads them: Spark
-/// and pandas keep the case a column was given (`userId`), Glue and Hive lowercase it. A table
-/// column missing from a file under its own name reads the file's one column that differs from
-/// it only in case (none when two do, or when another table column claims the same spelling).
-#[derive(Debug)]
-struct CaseInsensitiveColumns;
-
-impl PhysicalExprAdapterFactory for CaseInsensitiveColumns {
-    fn create(&self, logical: SchemaRef, physical: SchemaRef) -> Result<Arc<dyn PhysicalExprAdapter>> {
-        let renames = case_renames(&logical, &physical);
-        if renames.is_empty() {
-            return DefaultPhysicalExprAdapterFactory.create(logical, physical);
-        }
-        // the default adapter (casts, missing columns as NULL) over the table's columns spelled
-        // as the file spells them; expressions are renamed to match before it rewrites them
-        let inner = DefaultPhysicalExprAdapterFactory.create(spelled(&logical, &renames), physical)?;
-        Ok(Arc::new(RenamedColumns { renames, inner }))
-    }
-}
-
-/// Table column name -> the file's spelling, for the table columns a file has only in another
-/// case (see [`CaseInsensitiveColumns`]).
-pub(crate) fn case_renames(table: &Schema, file: &Schema) -> HashMap<String, String> {
-    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let mut renames = HashMap::new();
-    for t in table.fields() {
-        if file.field_with_name(t.name()).is_ok() {
-            continue;
-        }
-        let mut in_file = file.fields().iter().filter(|f| same(f.name(), t.name()));
-        if let (Some(f), None) = (in_file.next(), in_file.next())
-            && table.fields().iter().filter(|x| same(x.name(), f.name())).count() == 1
-        {
-            renames.insert(t.name().clone(), f.name().clone());
-        }
-    }
-    renames
-}
-
-/// The table's schema with its columns spelled as one file spells them.
-fn spelled(table: &Schema, renames: &HashMap<String, String>) -> SchemaRef {
-    let fields: Fields = table
-        .fields()
-        .iter()
-        .map(|f| match renames.get(f.name()) {
-            Some(name) => Arc::new(f.as_ref().clone().with_name(name)),
-            None => f.clone(),
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, table.metadata().clone()))
-}
-
-#[derive(Debug)]
-struct RenamedColumns {
-    /// Table column name -> the file's spelling.
-    renames: HashMap<String, String>,
-    inner: Arc<dyn PhysicalExprAdapter>,
-}
-
-impl PhysicalExprAdapter for RenamedColumns {
-    fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
-        let renamed = expr
-            .transform(|e| {
-                if let Some(c) = e.downcast_ref::<ColumnExpr>()
-                    && let Some(name) = self.renames.get(c.name())
-                {
-                    return Ok(Transformed::yes(Arc::new(ColumnExpr::new(name, c.index())) as Arc<dyn PhysicalExpr>));
-                }
-                Ok(Transformed::no(e))
-            })?
-            .data;
-        self.inner.rewrite(renamed)
-    }
 }
 
 impl GlueTable {

@@ -42,6 +42,9 @@ pub enum StreamsError {
     ExpiredIterator(String),
     #[error("{0}")]
     ProvisionedThroughputExceeded(String),
+    /// Our failure, not the caller's: a record the service could not take for its own reasons.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -374,11 +374,11 @@ impl crate::Streams {
     /// PutRecords: every record is validated and routed, then all appends are queued at once
     /// (so a shard's group commit takes them together) and awaited. A record that fails gets
     /// its own error; the others still succeed.
-    pub async fn put_records(
+    fn put_records_once(
         &self,
         stream: &str,
         records: &[(String, Option<String>, Vec<u8>)],
-    ) -> Result<Vec<std::result::Result<(String, String), (String, String)>>> {
+    ) -> Result<impl std::future::Future<Output = Vec<Appended>> + use<>> {
         let rec = self.describe(stream)?;
         let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
         let mut pending = Vec::with_capacity(records.len());
@@ -396,45 +396,49 @@ impl crate::Streams {
                 Err(e) => pending.push(Err(e)),
             }
         }
-        let mut out = Vec::with_capacity(pending.len());
-        for p in pending {
-            match p {
-                Ok((shard, rx)) => match rx.await {
-                    Ok(Ok(numbered)) => {
-                        let (n, _) = numbered[0];
-                        let index = shard_index(&shard).unwrap_or(0);
-                        out.push(Ok((shard, sequence_number(index, n))));
-                    }
-                    Ok(Err(m)) if m == SHARD_CLOSED => out.push(Err((SHARD_CLOSED.to_string(), String::new()))),
-                    _ => out.push(Err(("InternalFailure".to_string(), "Internal service failure.".to_string()))),
-                },
-                Err(e) => out.push(Err((error_code(&e).to_string(), e.to_string()))),
+        Ok(async move {
+            let mut out = Vec::with_capacity(pending.len());
+            for p in pending {
+                out.push(match p {
+                    Ok((shard, rx)) => match rx.await {
+                        Ok(Ok(numbered)) => {
+                            let (n, _) = numbered[0];
+                            let index = shard_index(&shard).unwrap_or(0);
+                            Appended::Done(shard, sequence_number(index, n))
+                        }
+                        Ok(Err(m)) if m == SHARD_CLOSED => Appended::ShardClosed,
+                        Ok(Err(m)) => Appended::Failed(StreamsError::Internal(m)),
+                        Err(_) => Appended::Failed(StreamsError::Internal("the shard's writer stopped".into())),
+                    },
+                    Err(e) => Appended::Failed(e),
+                });
             }
-        }
-        Ok(out)
+            out
+        })
     }
 
     /// PutRecords, with records that a concurrent reshard refused routed again (in order) once
-    /// the children are committed. What still fails is reported per record.
+    /// the children are committed. Each record is its (shard, sequence number), or why it
+    /// failed.
     pub async fn put_records_rerouted(
         &self,
         stream: &str,
         records: Vec<(String, Option<String>, Vec<u8>)>,
-    ) -> Result<Vec<std::result::Result<(String, String), (String, String)>>> {
-        let mut results = self.put_records(stream, &records).await?;
+    ) -> Result<Vec<std::result::Result<(String, String), StreamsError>>> {
+        let mut results = self.put_records_once(stream, &records)?.await;
         for _ in 0..400 {
             let retry: Vec<usize> = results
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| matches!(r, Err((code, _)) if code == SHARD_CLOSED))
+                .filter(|(_, r)| matches!(r, Appended::ShardClosed))
                 .map(|(i, _)| i)
                 .collect();
             if retry.is_empty() {
-                return Ok(results);
+                break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             let again_records: Vec<_> = retry.iter().map(|&i| records[i].clone()).collect();
-            let again = self.put_records(stream, &again_records).await?;
+            let again = self.put_records_once(stream, &again_records)?.await;
             for (i, r) in retry.into_iter().zip(again) {
                 results[i] = r;
             }
@@ -442,10 +446,11 @@ impl crate::Streams {
         Ok(results
             .into_iter()
             .map(|r| match r {
-                Err((code, _)) if code == SHARD_CLOSED => {
-                    Err(("InternalFailure".to_string(), "The shard was being resharded; retry the record.".to_string()))
+                Appended::Done(shard, seq) => Ok((shard, seq)),
+                Appended::ShardClosed => {
+                    Err(StreamsError::Internal("The shard was being resharded; retry the record.".to_string()))
                 }
-                other => other,
+                Appended::Failed(e) => Err(e),
             })
             .collect())
     }
@@ -559,14 +564,12 @@ impl crate::Streams {
     }
 }
 
-/// The Kinesis error code of a per-record failure.
-fn error_code(e: &StreamsError) -> &'static str {
-    match e {
-        StreamsError::InvalidArgument(_) | StreamsError::Validation(_) => "InvalidArgumentException",
-        StreamsError::ResourceNotFound(_) => "ResourceNotFoundException",
-        StreamsError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
-        _ => "InternalFailure",
-    }
+/// What became of one record of a PutRecords.
+enum Appended {
+    Done(String, String),
+    /// A reshard closed its shard between routing and appending: route it again.
+    ShardClosed,
+    Failed(StreamsError),
 }
 
 #[cfg(test)]

@@ -32,8 +32,9 @@ pub use check::{Scalars, check};
 pub use convert::{Fields, FromDoc, ToDoc};
 pub use doc::Doc;
 pub use error::ServiceError;
+pub use model::{CompiledPattern, PatternCache};
 pub use time::Timestamp;
-pub use validate::{CompiledPattern, PatternCache, VIOLATIONS_MAX, validate};
+pub use validate::{VIOLATIONS_MAX, validate};
 
 /// Who is calling, as the wire layer established it (signature, access key).
 #[derive(Debug, Clone, Default)]

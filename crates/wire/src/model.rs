@@ -2,6 +2,31 @@
 //! names, operations with their bindings, error shapes with their codes. Every interpreter in
 //! this crate (type checks, validation, the query protocol, REST bindings) reads these.
 
+use std::sync::OnceLock;
+
+/// A pattern compiled on first use.
+#[derive(Debug, Default)]
+pub struct CompiledPattern {
+    pub(crate) full: Option<regex::Regex>,
+    pub(crate) not_prefix: Option<regex::Regex>,
+}
+
+/// Per-service cache of compiled patterns, one slot per pattern of the model.
+pub struct PatternCache<const N: usize>(pub [OnceLock<CompiledPattern>; N]);
+
+impl<const N: usize> PatternCache<N> {
+    #[must_use]
+    pub const fn new() -> Self {
+        Self([const { OnceLock::new() }; N])
+    }
+}
+
+impl<const N: usize> Default for PatternCache<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Index of a shape in its service's table.
 pub type ShapeId = u16;
 
@@ -20,7 +45,7 @@ pub struct ServiceModel {
     /// The generated module's name (`kinesis`).
     pub name: &'static str,
     /// Which service, for routing by type.
-    pub service: crate::generated::Service,
+    pub service: crate::generated::service::Service,
     /// The model's service id (`Kinesis`).
     pub service_id: &'static str,
     /// The name IAM actions use (`kinesis:PutRecord`), also the SigV4 signing name.
@@ -38,7 +63,7 @@ pub struct ServiceModel {
     /// Patterns by index: the model's text (quoted in messages) and the Rust translation.
     pub patterns: &'static [Pattern],
     /// Compiled forms of `patterns`, filled on first use.
-    pub compiled: &'static [std::sync::OnceLock<crate::validate::CompiledPattern>],
+    pub compiled: &'static [OnceLock<CompiledPattern>],
     pub operations: &'static [OperationModel],
     pub errors: &'static [&'static ErrorModel],
     /// Whether any member's wire name differs from its name (then answers are renamed).

@@ -18,33 +18,10 @@ use std::sync::OnceLock;
 
 use crate::ServiceError;
 use crate::doc::Doc;
-use crate::model::{Kind, Member, ServiceModel, Shape, ShapeId};
+use crate::model::{CompiledPattern, Kind, Member, ServiceModel, Shape, ShapeId};
 
 /// AWS reports at most this many violations.
 pub const VIOLATIONS_MAX: usize = 10;
-
-/// A pattern compiled on first use.
-#[derive(Debug, Default)]
-pub struct CompiledPattern {
-    full: Option<regex::Regex>,
-    not_prefix: Option<regex::Regex>,
-}
-
-/// Per-service cache of compiled patterns, one slot per pattern of the model.
-pub struct PatternCache<const N: usize>(pub [OnceLock<CompiledPattern>; N]);
-
-impl<const N: usize> PatternCache<N> {
-    #[must_use]
-    pub const fn new() -> Self {
-        Self([const { OnceLock::new() }; N])
-    }
-}
-
-impl<const N: usize> Default for PatternCache<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// Validates a checked request `doc` against its input structure `shape`.
 pub fn validate(model: &ServiceModel, shape: ShapeId, doc: &Doc) -> Result<(), ServiceError> {

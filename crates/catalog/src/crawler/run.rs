@@ -559,8 +559,8 @@ impl Ctx<'_> {
         for chunk in new.chunks(limits::BATCH_CREATE_PARTITIONS_MAX) {
             self.check()?;
             let errors = catalog.batch_create_partitions(db, name, chunk.to_vec()).await.map_err(failed)?;
-            for (values, e) in errors.iter().filter(|(_, e)| e.error_code != "AlreadyExistsException") {
-                tracing::warn!(crawler = %self.crawler.name, table = %name, ?values, error = %e.error_message, "partition not created");
+            for (values, e) in errors.iter().filter(|(_, e)| !matches!(e, CatalogError::AlreadyExists(_))) {
+                tracing::warn!(crawler = %self.crawler.name, table = %name, ?values, error = %e, "partition not created");
             }
         }
         if incremental {

@@ -432,25 +432,4 @@ pub enum CrawlerError {
     Store(#[from] StoreError),
 }
 
-impl CrawlerError {
-    /// Glue's exception name for this error.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::EntityNotFound(_) => "EntityNotFoundException",
-            Self::AlreadyExists(_) => "AlreadyExistsException",
-            Self::InvalidInput(_) => "InvalidInputException",
-            Self::CrawlerRunning(_) => "CrawlerRunningException",
-            Self::CrawlerNotRunning(_) => "CrawlerNotRunningException",
-            Self::CrawlerStopping(_) => "CrawlerStoppingException",
-            Self::SchedulerTransitioning(_) => "SchedulerTransitioningException",
-            Self::SchedulerRunning(_) => "SchedulerRunningException",
-            Self::SchedulerNotRunning(_) => "SchedulerNotRunningException",
-            Self::NoSchedule(_) => "NoScheduleException",
-            Self::Catalog(e) => e.code(),
-            Self::Store(_) => "InternalServiceException",
-        }
-    }
-}
-
 tarn_store::from_redb_errors!(CrawlerError, CrawlerError::Store);

@@ -8,7 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Athena` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "athena",
-    service: crate::generated::Service::Athena,
+    service: crate::generated::service::Service::Athena,
     service_id: "Athena",
     signing_name: "athena",
     api_version: "2017-05-18",
@@ -25,7 +25,7 @@ pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     validation: crate::model::ValidationStyle { code: "InvalidRequestException", status: 400, message_key: "Message", fields: &[("AthenaErrorCode", "INVALID_INPUT"), ("ErrorCode", "INVALID_INPUT")] },
 };
 
-static COMPILED: crate::validate::PatternCache<11> = crate::validate::PatternCache::new();
+static COMPILED: crate::model::PatternCache<11> = crate::model::PatternCache::new();
 
 static PATTERNS: [crate::model::Pattern; 11] = [
     crate::model::Pattern { source: "[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\t]*", rust: Some("^(?:[\\x{20}-\\x{D7FF}\\x{E000}-\\x{FFFD}\\x{10000}-\\x{10FFFF}\\t]*)$"), not_prefix: None },

@@ -8,7 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Firehose` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "firehose",
-    service: crate::generated::Service::Firehose,
+    service: crate::generated::service::Service::Firehose,
     service_id: "Firehose",
     signing_name: "firehose",
     api_version: "2015-08-04",
@@ -25,7 +25,7 @@ pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     validation: crate::model::ValidationStyle { code: "ValidationException", status: 400, message_key: "message", fields: &[] },
 };
 
-static COMPILED: crate::validate::PatternCache<32> = crate::validate::PatternCache::new();
+static COMPILED: crate::model::PatternCache<32> = crate::model::PatternCache::new();
 
 static PATTERNS: [crate::model::Pattern; 32] = [
     crate::model::Pattern { source: "([a-zA-Z0-9\\-\\_]+\\.){2,3}vpce\\.[a-zA-Z0-9\\-]*\\.vpce-svc\\-[a-zA-Z0-9\\-]{17}$", rust: Some("^(?:([a-zA-Z0-9\\-\\_]+\\.){2,3}vpce\\.[a-zA-Z0-9\\-]*\\.vpce-svc\\-[a-zA-Z0-9\\-]{17}$)$"), not_prefix: None },

@@ -8,7 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Glue` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "glue",
-    service: crate::generated::Service::Glue,
+    service: crate::generated::service::Service::Glue,
     service_id: "Glue",
     signing_name: "glue",
     api_version: "2017-03-31",
@@ -25,7 +25,7 @@ pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     validation: crate::model::ValidationStyle { code: "ValidationException", status: 400, message_key: "Message", fields: &[] },
 };
 
-static COMPILED: crate::validate::PatternCache<8> = crate::validate::PatternCache::new();
+static COMPILED: crate::model::PatternCache<8> = crate::model::PatternCache::new();
 
 static PATTERNS: [crate::model::Pattern; 8] = [
     crate::model::Pattern { source: "[\\.\\-_/#A-Za-z0-9]+", rust: Some("^(?:[\\.\\-_/#A-Za-z0-9]+)$"), not_prefix: None },

@@ -8,7 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `Kinesis` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "kinesis",
-    service: crate::generated::Service::Kinesis,
+    service: crate::generated::service::Service::Kinesis,
     service_id: "Kinesis",
     signing_name: "kinesis",
     api_version: "2013-12-02",
@@ -25,7 +25,7 @@ pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     validation: crate::model::ValidationStyle { code: "ValidationException", status: 400, message_key: "message", fields: &[] },
 };
 
-static COMPILED: crate::validate::PatternCache<6> = crate::validate::PatternCache::new();
+static COMPILED: crate::model::PatternCache<6> = crate::model::PatternCache::new();
 
 static PATTERNS: [crate::model::Pattern; 6] = [
     crate::model::Pattern { source: "[a-z0-9]{20}-[a-z0-9]{3}", rust: Some("^(?:[a-z0-9]{20}-[a-z0-9]{3})$"), not_prefix: None },

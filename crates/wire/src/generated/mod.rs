@@ -5,16 +5,9 @@ pub mod firehose;
 pub mod glue;
 pub mod kinesis;
 pub mod sts;
+pub mod service;
 
-/// The services tarn serves, for routing by type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    Athena,
-    Firehose,
-    Glue,
-    Kinesis,
-    Sts,
-}
+pub use service::Service;
 
 /// Every generated service model.
 pub static SERVICES: &[&crate::model::ServiceModel] = &[

@@ -8,7 +8,7 @@ use crate::model::{Kind as K, Location as L, Member as M, Shape as S};
 /// The `STS` service as its model describes it.
 pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     name: "sts",
-    service: crate::generated::Service::Sts,
+    service: crate::generated::service::Service::Sts,
     service_id: "STS",
     signing_name: "sts",
     api_version: "2011-06-15",
@@ -25,7 +25,7 @@ pub static MODEL: crate::model::ServiceModel = crate::model::ServiceModel {
     validation: crate::model::ValidationStyle { code: "ValidationError", status: 400, message_key: "Message", fields: &[] },
 };
 
-static COMPILED: crate::validate::PatternCache<1> = crate::validate::PatternCache::new();
+static COMPILED: crate::model::PatternCache<1> = crate::model::PatternCache::new();
 
 static PATTERNS: [crate::model::Pattern; 1] = [
     crate::model::Pattern { source: "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+", rust: Some("^(?:[\\x{9}\\x{A}\\x{D}\\x{20}-\\x{7E}\\x{85}\\x{A0}-\\x{D7FF}\\x{E000}-\\x{FFFD}\\x{1000}0-\\x{10FF}FF]+)$"), not_prefix: None },

@@ -4,7 +4,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
 use tarn_objects::ObjectsError;
 
-use crate::s3::http_date;
+use super::http_date;
 
 pub fn to_s3_error(err: ObjectsError) -> S3Error {
     use ObjectsError as E;

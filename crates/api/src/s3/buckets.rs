@@ -1,0 +1,130 @@
+//! Buckets: create, head, delete, list, location, versioning, and the bucket policy.
+
+#![allow(clippy::wildcard_imports)]
+
+use super::*;
+
+pub(super) async fn create_bucket(
+    s3: &TarnS3,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let input = req.input;
+    if let Some(constraint) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref())
+        && constraint.as_str() != s3.objects.region()
+    {
+        return Err(s3_error!(
+            IllegalLocationConstraintException,
+            "The {} location constraint is incompatible for the region specific endpoint this request was sent to.",
+            constraint.as_str()
+        ));
+    }
+    s3.objects.create_bucket(&input.bucket).await.map_err(err)?;
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
+}
+
+pub(super) async fn head_bucket(
+    s3: &TarnS3,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    let b = s3.objects.bucket(&req.input.bucket).map_err(err)?;
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(b.region), ..Default::default() }))
+}
+
+pub(super) async fn delete_bucket(
+    s3: &TarnS3,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    s3.objects.delete_bucket(&req.input.bucket).await.map_err(err)?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+pub(super) async fn list_buckets(
+    s3: &TarnS3,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let prefix = req.input.prefix.clone();
+    let buckets = s3
+        .objects
+        .list_buckets()
+        .map_err(err)?
+        .into_iter()
+        .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+        .map(|b| Bucket {
+            bucket_region: Some(b.region),
+            creation_date: Some(timestamp(b.created_ns)),
+            name: Some(b.name),
+        })
+        .collect();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(s3.owner()),
+        prefix,
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn get_bucket_location(
+    s3: &TarnS3,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    let b = s3.objects.bucket(&req.input.bucket).map_err(err)?;
+    // us-east-1 buckets answer an empty LocationConstraint, as S3 does
+    let location_constraint = (b.region != "us-east-1").then(|| BucketLocationConstraint::from(b.region));
+    Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+}
+
+pub(super) async fn get_bucket_versioning(
+    s3: &TarnS3,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    let b = s3.objects.bucket(&req.input.bucket).map_err(err)?;
+    let status = match b.versioning {
+        Versioning::Unversioned => None,
+        Versioning::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
+        Versioning::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+    };
+    Ok(S3Response::new(GetBucketVersioningOutput { status, mfa_delete: None }))
+}
+
+pub(super) async fn put_bucket_versioning(
+    s3: &TarnS3,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let input = req.input;
+    let enabled = match input.versioning_configuration.status.as_ref().map(BucketVersioningStatus::as_str) {
+        Some("Enabled") => true,
+        Some("Suspended") => false,
+        _ => {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+    };
+    s3.objects.set_versioning(&input.bucket, enabled).await.map_err(err)?;
+    Ok(S3Response::new(PutBucketVersioningOutput {}))
+}
+
+pub(super) async fn put_bucket_policy(
+    s3: &TarnS3,
+    req: S3Request<PutBucketPolicyInput>,
+) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    s3.objects.put_bucket_policy(&req.input.bucket, &req.input.policy).await.map_err(err)?;
+    Ok(S3Response::new(PutBucketPolicyOutput {}))
+}
+
+pub(super) async fn get_bucket_policy(
+    s3: &TarnS3,
+    req: S3Request<GetBucketPolicyInput>,
+) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    let policy = s3.objects.get_bucket_policy(&req.input.bucket).map_err(err)?;
+    Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy) }))
+}
+
+pub(super) async fn delete_bucket_policy(
+    s3: &TarnS3,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+    s3.objects.delete_bucket_policy(&req.input.bucket).await.map_err(err)?;
+    Ok(S3Response::new(DeleteBucketPolicyOutput {}))
+}

@@ -1,0 +1,597 @@
+//! The S3 API: s3s parses and serializes the wire; this maps each operation onto `tarn-objects`,
+//! one module per resource (`buckets`, `objects`, `listing`, `multipart`) and one for the
+//! domain errors' S3 codes (`errors`); the helpers they share live here.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use http::HeaderMap;
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use tarn_common::limits;
+use tarn_objects::checksum::{self as cks, ChecksumAlgorithm as Alg, ChecksumType as CkType};
+use tarn_objects::{
+    ChecksumInput, CopySource as DomainCopySource, Found, GetTarget, ListParams, ObjectMeta, ObjectRecord, Objects,
+    PutOutcome, PutRequest, Versioning, VersionsParams, WriteConditions, etag_matches,
+};
+use time::OffsetDateTime;
+
+mod buckets;
+mod errors;
+mod listing;
+mod multipart;
+mod objects;
+
+use errors::to_s3_error;
+
+/// The S3 service over the object store.
+pub struct TarnS3 {
+    objects: Objects,
+    owner_id: String,
+    account_id: String,
+}
+
+impl TarnS3 {
+    #[must_use]
+    pub fn new(objects: Objects, account_id: &str) -> Self {
+        Self { objects, owner_id: format!("{account_id:0>64}"), account_id: account_id.to_string() }
+    }
+
+    /// A copy reads its source: the source bucket's policy must not deny s3:GetObject.
+    fn authorize_copy_source(&self, bucket: &str, key: &str, versioned: bool) -> S3Result<()> {
+        let principal = format!("arn:aws:iam::{}:root", self.account_id);
+        let action = if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" };
+        self.objects.authorize(&principal, &self.account_id, action, bucket, Some(key)).map_err(err)
+    }
+
+    fn owner(&self) -> Owner {
+        Owner { display_name: Some("tarn".into()), id: Some(self.owner_id.clone()) }
+    }
+}
+
+fn err(e: tarn_objects::ObjectsError) -> S3Error {
+    to_s3_error(e)
+}
+
+pub(crate) fn datetime(ns: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn timestamp(ns: i64) -> Timestamp {
+    // S3 reports modification times with millisecond precision
+    Timestamp::from(datetime(ns - ns.rem_euclid(1_000_000)))
+}
+
+/// RFC 7231 date, as in Last-Modified.
+pub(crate) fn http_date(ns: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    datetime(ns).format(&format).unwrap_or_default()
+}
+
+fn seconds(ts: &Timestamp) -> i64 {
+    OffsetDateTime::from(ts.clone()).unix_timestamp()
+}
+
+fn etag_of(rec_etag: &str) -> ETag {
+    ETag::Strong(rec_etag.to_string())
+}
+
+fn condition_str(c: &ETagCondition) -> String {
+    match c {
+        ETagCondition::Any => "*".to_string(),
+        ETagCondition::ETag(e) => e.value().to_string(),
+    }
+}
+
+fn sse() -> Option<ServerSideEncryption> {
+    Some(ServerSideEncryption::from_static(ServerSideEncryption::AES256))
+}
+
+fn check_sse_request(sse: Option<&ServerSideEncryption>) -> S3Result<()> {
+    match sse.map(ServerSideEncryption::as_str) {
+        None | Some("AES256") => Ok(()),
+        Some(other) => Err(s3_error!(
+            InvalidArgument,
+            "tarn encrypts every object with SSE-S3 (AES256); server-side encryption '{other}' is not available yet"
+        )),
+    }
+}
+
+fn parse_alg(a: &ChecksumAlgorithm) -> S3Result<Alg> {
+    Alg::parse(a.as_str()).ok_or_else(|| s3_error!(InvalidRequest, "Checksum algorithm provided is unsupported."))
+}
+
+fn parse_content_md5(v: Option<&String>) -> S3Result<Option<[u8; 16]>> {
+    let Some(v) = v else { return Ok(None) };
+    let raw =
+        B64.decode(v.trim()).map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    let raw: [u8; 16] =
+        raw.try_into().map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    Ok(Some(raw))
+}
+
+/// The flexible checksum a write carries: a header value, a trailer, or nothing (then tarn
+/// computes CRC64NVME, as S3 does for objects uploaded without one).
+fn checksum_input(
+    headers: &HeaderMap,
+    trailing: Option<&s3s::TrailingHeaders>,
+    algorithm: Option<&ChecksumAlgorithm>,
+    values: [(Alg, Option<&String>); 5],
+    default: Option<Alg>,
+) -> S3Result<Option<ChecksumInput>> {
+    let sent: Vec<_> = values.iter().filter_map(|(a, v)| v.map(|v| (*a, v.clone()))).collect();
+    if sent.len() > 1 {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        ));
+    }
+    if let Some((alg, value)) = sent.into_iter().next() {
+        return Ok(Some(ChecksumInput::Header(alg, value)));
+    }
+    if let Some(trailer) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+        let name = trailer.trim().to_ascii_lowercase();
+        if let Some(alg) = name.strip_prefix("x-amz-checksum-").and_then(Alg::parse) {
+            let handle = trailing.cloned();
+            let header = alg.header_name();
+            let read = move || {
+                handle.and_then(|h| {
+                    h.read(|map| map.get(&header).and_then(|v| v.to_str().ok()).map(str::to_string)).flatten()
+                })
+            };
+            return Ok(Some(ChecksumInput::Trailer(alg, Box::new(read))));
+        }
+        return Err(s3_error!(InvalidRequest, "The value specified in the x-amz-trailer header is not supported"));
+    }
+    if let Some(a) = algorithm {
+        return Ok(Some(ChecksumInput::Compute(parse_alg(a)?)));
+    }
+    Ok(default.map(ChecksumInput::Compute))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn meta_from(
+    content_type: Option<ContentType>,
+    content_encoding: Option<ContentEncoding>,
+    content_disposition: Option<ContentDisposition>,
+    content_language: Option<ContentLanguage>,
+    cache_control: Option<CacheControl>,
+    expires: Option<Timestamp>,
+    website_redirect_location: Option<WebsiteRedirectLocation>,
+    storage_class: Option<StorageClass>,
+    metadata: Option<Metadata>,
+) -> S3Result<ObjectMeta> {
+    if let Some(class) = &storage_class
+        && !matches!(
+            class.as_str(),
+            "STANDARD"
+                | "REDUCED_REDUNDANCY"
+                | "STANDARD_IA"
+                | "ONEZONE_IA"
+                | "INTELLIGENT_TIERING"
+                | "GLACIER"
+                | "DEEP_ARCHIVE"
+                | "GLACIER_IR"
+        )
+    {
+        return Err(s3_error!(InvalidStorageClass, "The storage class you specified is not valid"));
+    }
+    let mut user: Vec<(String, String)> =
+        metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    user.sort();
+    Ok(ObjectMeta {
+        content_type: content_type.map(|c| c.to_string()),
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires: expires.map(|t| http_date(i64::try_from(OffsetDateTime::from(t).unix_timestamp_nanos()).unwrap_or(0))),
+        website_redirect_location,
+        storage_class: storage_class.map(|c| c.as_str().to_string()).filter(|c| c != "STANDARD"),
+        user,
+    })
+}
+
+fn user_metadata(meta: &ObjectMeta) -> Option<Metadata> {
+    if meta.user.is_empty() {
+        return None;
+    }
+    Some(meta.user.iter().cloned().collect())
+}
+
+fn storage_class_of(meta: &ObjectMeta) -> String {
+    meta.storage_class.clone().unwrap_or_else(|| "STANDARD".to_string())
+}
+
+struct OutChecksums {
+    crc32: Option<String>,
+    crc32c: Option<String>,
+    crc64nvme: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+    kind: Option<ChecksumType>,
+}
+
+fn out_checksums(c: Option<&cks::Checksum>) -> OutChecksums {
+    let mut out = OutChecksums { crc32: None, crc32c: None, crc64nvme: None, sha1: None, sha256: None, kind: None };
+    if let Some(c) = c {
+        let v = Some(c.value.clone());
+        match c.algorithm {
+            Alg::Crc32 => out.crc32 = v,
+            Alg::Crc32c => out.crc32c = v,
+            Alg::Crc64Nvme => out.crc64nvme = v,
+            Alg::Sha1 => out.sha1 = v,
+            Alg::Sha256 => out.sha256 = v,
+        }
+        out.kind = Some(ChecksumType::from(c.kind.as_str().to_string()));
+    }
+    out
+}
+
+/// The headers GET and HEAD share, computed once from the version and the request.
+struct ObjectHeaders {
+    content_length: Option<i64>,
+    content_range: Option<String>,
+    content_type: Option<ContentType>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+    e_tag: Option<ETag>,
+    last_modified: Option<Timestamp>,
+    metadata: Option<Metadata>,
+    version_id: Option<String>,
+    storage_class: Option<StorageClass>,
+    website_redirect_location: Option<String>,
+    parts_count: Option<i32>,
+    checksums: OutChecksums,
+}
+
+impl ObjectHeaders {
+    fn new(
+        rec: &ObjectRecord,
+        range: Option<(u64, u64)>,
+        part_number: Option<i32>,
+        mode: Option<&ChecksumMode>,
+    ) -> Self {
+        let (start, end) = range.unwrap_or((0, rec.size));
+        let meta = &rec.meta;
+        // whole-object checksums describe whole objects only
+        let checksums = if range.is_none() && mode.is_some_and(|m| m.as_str() == "ENABLED") {
+            out_checksums(rec.checksum.as_ref())
+        } else {
+            out_checksums(None)
+        };
+        Self {
+            content_length: i64::try_from(end - start).ok(),
+            content_range: range.map(|(s, e)| {
+                if e > s { format!("bytes {s}-{}/{}", e - 1, rec.size) } else { format!("bytes */{}", rec.size) }
+            }),
+            content_type: meta.content_type.as_deref().and_then(|c| c.parse().ok()),
+            content_encoding: meta.content_encoding.clone(),
+            content_disposition: meta.content_disposition.clone(),
+            content_language: meta.content_language.clone(),
+            cache_control: meta.cache_control.clone(),
+            expires: meta.expires.as_deref().and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok()),
+            e_tag: Some(etag_of(&rec.etag)),
+            last_modified: Some(timestamp(rec.last_modified_ns)),
+            metadata: user_metadata(meta),
+            version_id: rec.version_id.clone(),
+            storage_class: meta.storage_class.clone().map(StorageClass::from),
+            website_redirect_location: meta.website_redirect_location.clone(),
+            parts_count: (part_number.is_some() && !rec.part_sizes.is_empty())
+                .then(|| i32::try_from(rec.part_sizes.len()).unwrap_or(i32::MAX)),
+            checksums,
+        }
+    }
+}
+
+/// 206 for a range or part read.
+fn partial<T>(mut resp: S3Response<T>, range: Option<(u64, u64)>) -> S3Response<T> {
+    if range.is_some() {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    resp
+}
+
+/// Evaluates GET/HEAD preconditions in the order RFC 7232 and S3 use.
+fn check_read_conditions(
+    rec: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let modified_s = rec.last_modified_ns.div_euclid(1_000_000_000);
+    if let Some(c) = if_match {
+        if !etag_matches(&condition_str(c), &rec.etag) {
+            return Err(err(tarn_objects::ObjectsError::PreconditionFailed));
+        }
+    } else if let Some(t) = if_unmodified_since
+        && modified_s > seconds(t)
+    {
+        return Err(err(tarn_objects::ObjectsError::PreconditionFailed));
+    }
+    if let Some(c) = if_none_match {
+        if etag_matches(&condition_str(c), &rec.etag) {
+            return Err(err(tarn_objects::ObjectsError::NotModified(Box::new(rec.clone()))));
+        }
+    } else if let Some(t) = if_modified_since
+        && modified_s <= seconds(t)
+    {
+        return Err(err(tarn_objects::ObjectsError::NotModified(Box::new(rec.clone()))));
+    }
+    Ok(())
+}
+
+/// Copy-source preconditions answer 412 whichever fails.
+fn check_copy_conditions(
+    rec: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    check_read_conditions(rec, if_match, if_none_match, if_modified_since, if_unmodified_since).map_err(|e| {
+        if *e.code() == S3ErrorCode::NotModified { err(tarn_objects::ObjectsError::PreconditionFailed) } else { e }
+    })
+}
+
+/// Byte range `[start, end)` for a Range header or a partNumber.
+fn resolve_range(rec: &ObjectRecord, range: Option<&Range>, part_number: Option<i32>) -> S3Result<Option<(u64, u64)>> {
+    if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
+        }
+        let parts = rec.part_sizes.len().max(1);
+        let idx = usize::try_from(n - 1).ok().filter(|&i| i < parts).ok_or_else(|| {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            e
+        })?;
+        if rec.part_sizes.is_empty() {
+            return Ok(None);
+        }
+        let start: u64 = rec.part_sizes[..idx].iter().sum();
+        return Ok(Some((start, start + rec.part_sizes[idx])));
+    }
+    let Some(range) = range else { return Ok(None) };
+    match range.check(rec.size) {
+        Ok(r) => Ok(Some((r.start, r.end))),
+        Err(_) => Err(err(tarn_objects::ObjectsError::InvalidRange { size: rec.size })),
+    }
+}
+
+fn parse_copy_source(src: &CopySource) -> S3Result<(String, String, GetTarget)> {
+    match src {
+        CopySource::Bucket { bucket, key, version_id } => {
+            Ok((bucket.to_string(), key.to_string(), GetTarget::from_version_id(version_id.as_deref())))
+        }
+        _ => Err(s3_error!(InvalidArgument, "access point and outpost copy sources are not supported")),
+    }
+}
+
+fn parse_copy_range(v: &str, size: u64) -> S3Result<(u64, u64)> {
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let rest = v.strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = rest.split_once('-').ok_or_else(bad)?;
+    let first: u64 = a.parse().map_err(|_| bad())?;
+    let last: u64 = b.parse().map_err(|_| bad())?;
+    if first > last || last >= size {
+        return Err(s3_error!(InvalidArgument, "Range specified is not valid for source object of size: {size}"));
+    }
+    Ok((first, last + 1))
+}
+
+const URL_SAFE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+fn enc(url: bool, s: String) -> String {
+    if url { percent_encoding::utf8_percent_encode(&s, URL_SAFE).to_string() } else { s }
+}
+
+fn max_keys(v: Option<i32>) -> S3Result<usize> {
+    match v {
+        None => Ok(limits::LIST_PAGE_SIZE_MAX),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys cannot be negative")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(0).min(limits::LIST_PAGE_SIZE_MAX)),
+    }
+}
+
+fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
+    match e.map(EncodingType::as_str) {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request")),
+    }
+}
+
+fn sync_body<S>(stream: S) -> StreamingBlob
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, tarn_store::StoreError>> + Send + 'static,
+{
+    StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream))
+}
+
+fn body_stream(blob: Option<StreamingBlob>) -> tarn_objects::BodyStream {
+    match blob {
+        Some(b) => Box::pin(b),
+        None => Box::pin(futures::stream::empty()),
+    }
+}
+
+fn put_outcome_checksums(o: &PutOutcome) -> OutChecksums {
+    out_checksums(o.checksum.as_ref())
+}
+
+#[async_trait::async_trait]
+impl S3 for TarnS3 {
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        buckets::create_bucket(self, req).await
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        buckets::head_bucket(self, req).await
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        buckets::delete_bucket(self, req).await
+    }
+
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        buckets::list_buckets(self, req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        buckets::get_bucket_location(self, req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        buckets::get_bucket_versioning(self, req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        buckets::put_bucket_versioning(self, req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        buckets::put_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        buckets::get_bucket_policy(self, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        buckets::delete_bucket_policy(self, req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        objects::put_object(self, req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        objects::get_object(self, req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        objects::head_object(self, req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        objects::delete_object(self, req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        objects::delete_objects(self, req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        objects::copy_object(self, req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        listing::list_objects(self, req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        listing::list_objects_v2(self, req).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        listing::list_object_versions(self, req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart::create_multipart_upload(self, req).await
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart::upload_part(self, req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        multipart::upload_part_copy(self, req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        multipart::complete_multipart_upload(self, req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart::abort_multipart_upload(self, req).await
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart::list_parts(self, req).await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart::list_multipart_uploads(self, req).await
+    }
+}
+
+impl TarnS3 {
+    fn listed(&self, key: String, rec: &ObjectRecord, url: bool) -> Object {
+        Object {
+            checksum_algorithm: rec
+                .checksum
+                .as_ref()
+                .map(|c| vec![ChecksumAlgorithm::from(c.algorithm.as_str().to_string())]),
+            checksum_type: rec.checksum.as_ref().map(|c| ChecksumType::from(c.kind.as_str().to_string())),
+            e_tag: Some(etag_of(&rec.etag)),
+            key: Some(enc(url, key)),
+            last_modified: Some(timestamp(rec.last_modified_ns)),
+            owner: Some(self.owner()),
+            size: i64::try_from(rec.size).ok(),
+            storage_class: Some(ObjectStorageClass::from(storage_class_of(&rec.meta))),
+            ..Default::default()
+        }
+    }
+}
