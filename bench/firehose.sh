@@ -18,7 +18,9 @@ PRODUCERS=${FIREHOSE_PRODUCERS:-8}
 INTERVAL=${FIREHOSE_INTERVAL:-0}
 VENV=target/bench-venv
 OUT=target/bench-firehose.md
-export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
+# mold links faster where it is installed; the build works without it
+if [[ -z ${RUSTFLAGS:-} ]] && command -v mold >/dev/null; then export RUSTFLAGS="-C link-arg=-fuse-ld=mold"; fi
+BIN=${CARGO_TARGET_DIR:-target}/release
 export AWS_ACCESS_KEY_ID=benchaccesskey AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789
 export AWS_DEFAULT_REGION=us-east-1 TARN_ROOT_ACCESS_KEY_ID=benchaccesskey TARN_ROOT_SECRET_ACCESS_KEY=benchsecretkey0123456789
 [[ -f Cargo.toml && -d crates/bench ]] || { echo "run from the repo root" >&2; exit 2; }
@@ -34,7 +36,7 @@ trap '[[ -n $PID ]] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' 
 
 # the records, once, as JSON Lines (the pyarrow baseline reads this file; tarn-bench generates
 # the same bytes again for its puts)
-target/release/tarn-bench firehose-put --dump "$WORK/records.jsonl" --records "$N" --size "$SIZE" >/dev/null
+"$BIN/tarn-bench" firehose-put --dump "$WORK/records.jsonl" --records "$N" --size "$SIZE" >/dev/null
 
 # baseline: pyarrow, one thread, JSON Lines -> Arrow with the table's schema -> Parquet (snappy)
 BASE=$($VENV/bin/python - "$WORK/records.jsonl" "$WORK/baseline.parquet" <<'PY'
@@ -59,7 +61,7 @@ PY
 )
 read -r BASE_ROWS BASE_SECS BASE_FIRST <<<"$BASE"
 
-target/release/tarn serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --pg-listen off > "$WORK/tarn.log" 2>&1 &
+"$BIN/tarn" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --pg-listen off > "$WORK/tarn.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/_tarn/health >/dev/null && break; sleep 0.1; done
 export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT
@@ -99,7 +101,7 @@ if [[ -n ${FIREHOSE_PERF:-} ]]; then
 fi
 # tarn-bench generates every request body first, then starts its clock (started_unix) and
 # reports the seconds and its own CPU seconds from there
-PUT=$(target/release/tarn-bench firehose-put --endpoint http://127.0.0.1:$PORT --stream bench \
+PUT=$("$BIN/tarn-bench" firehose-put --endpoint http://127.0.0.1:$PORT --stream bench \
   --records "$N" --size "$SIZE" --producers "$PRODUCERS" 2>"$WORK/put.err")
 field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$PUT"; }
 T0=$(field started_unix)

@@ -20,7 +20,9 @@ OUT=target/bench-kinesis.md
 LOGS=target/bench-kinesis-logs
 TARGET_IN=50000
 TARGET_OUT=200000
-export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
+# mold links faster where it is installed; the build works without it
+if [[ -z ${RUSTFLAGS:-} ]] && command -v mold >/dev/null; then export RUSTFLAGS="-C link-arg=-fuse-ld=mold"; fi
+BIN=${CARGO_TARGET_DIR:-target}/release
 export AWS_ACCESS_KEY_ID=benchaccesskey
 export AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789
 START_TS=$(date +%s)
@@ -44,8 +46,8 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------- 1. build
 log "building tarn and tarn-bench (release)"
 cargo build --release -p tarn-server -p tarn-bench
-TARN=target/release/tarn
-BENCH=target/release/tarn-bench
+TARN=$BIN/tarn
+BENCH=$BIN/tarn-bench
 
 # ---------------------------------------------------------------- helpers
 mkdir -p target "$LOGS"

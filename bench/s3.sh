@@ -18,7 +18,9 @@ LARGE=$((LARGE_MB * 1024 * 1024))
 TOOLS=target/bench-tools
 OUT=target/bench-s3.md
 LOGS=target/bench-s3-logs
-export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
+# mold links faster where it is installed; the build works without it
+if [[ -z ${RUSTFLAGS:-} ]] && command -v mold >/dev/null; then export RUSTFLAGS="-C link-arg=-fuse-ld=mold"; fi
+BIN=${CARGO_TARGET_DIR:-target}/release
 export AWS_ACCESS_KEY_ID=benchaccesskey
 export AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789
 START_TS=$(date +%s)
@@ -45,8 +47,8 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------- 1. build
 log "building tarn and tarn-bench (release)"
 cargo build --release -p tarn-server -p tarn-bench
-TARN=target/release/tarn
-BENCH=target/release/tarn-bench
+TARN=$BIN/tarn
+BENCH=$BIN/tarn-bench
 
 # ---------------------------------------------------------------- 2. s3s-fs
 S3SFS=$TOOLS/bin/s3s-fs

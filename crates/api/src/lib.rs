@@ -285,17 +285,20 @@ impl Api {
                 return answer(json::error(&e, format));
             }
         };
-        // a body that is not a document (empty, truncated, `null`, a bare string) is a
-        // SerializationException without a message, as AWS answers it before looking at the
-        // signature; this check builds nothing, so an unsigned body costs no memory
-        if let json::Format::Json(_) = format
-            && let Err(e) = json::syntax(&body)
-        {
-            return answer(json::error(&e, format));
-        }
         let cx = match self.authenticate(&parts, &body, request_id) {
             Ok(cx) => cx,
-            Err(e) => return answer(json::error(&e, format)),
+            Err(e) => {
+                // a body that is not a document (empty, truncated, `null`, a bare string) is a
+                // SerializationException without a message, as AWS answers it before looking
+                // at the signature; this check builds nothing, so an unsigned body costs no
+                // memory (a signed one is checked by parsing it, once, below)
+                if let json::Format::Json(_) = format
+                    && let Err(e) = json::syntax(&body)
+                {
+                    return answer(json::error(&e, format));
+                }
+                return answer(json::error(&e, format));
+            }
         };
         // PutRecordBatch as the SDKs write it skips the general parser (the same checks run)
         let fast = match format {
@@ -309,7 +312,12 @@ impl Api {
             _ => None,
         };
         let mut doc = match fast.or_else(|| format.parse(&body)) {
-            Some(doc @ (tarn_wire::Doc::Map(_) | tarn_wire::Doc::List(_))) => doc,
+            Some(doc @ tarn_wire::Doc::Map(_)) => doc,
+            Some(doc @ tarn_wire::Doc::List(_)) if format == json::Format::Cbor => doc,
+            Some(tarn_wire::Doc::List(_)) => {
+                let e = tarn_wire::ServiceError::serialization(Some("Start of list found where not expected".into()));
+                return answer(json::error(&e, format));
+            }
             _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
         };
         if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Typed) {
@@ -778,11 +786,23 @@ impl S3Host for Hosts {
     }
 }
 
-/// Serves `api` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// How the HTTP listener stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Shutdown {
+    /// How long requests are still taken, with the health check answering 503.
+    pub grace: std::time::Duration,
+    /// How long in-flight requests may then run.
+    pub drain: std::time::Duration,
+}
+
+/// Serves `api` on `listener` until `shutdown` resolves. Then the health check answers 503
+/// while requests are still taken for `limits.grace`, the listener closes, and in-flight
+/// requests run to their end for at most `limits.drain`.
 pub async fn serve(
     listener: TcpListener,
     api: Api,
     shutdown: impl std::future::Future<Output = ()> + Send,
+    limits: Shutdown,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -792,8 +812,24 @@ pub async fn serve(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_secs(60));
     tokio::pin!(shutdown);
+    // armed when the shutdown starts: the end of the grace period
+    let grace_over = tokio::time::sleep(std::time::Duration::from_secs(86_400 * 365));
+    tokio::pin!(grace_over);
+    let mut stopping = false;
     loop {
         let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            () = &mut shutdown, if !stopping => {
+                // the health check turns 503 first; requests are still taken for the grace
+                // period, so a load balancer sees it and stops sending them
+                stopping = true;
+                api.set_ready(false);
+                if limits.grace.is_zero() {
+                    break;
+                }
+                grace_over.as_mut().reset(tokio::time::Instant::now() + limits.grace);
+                continue;
+            }
+            () = &mut grace_over, if stopping => break,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(err) => {
@@ -801,7 +837,6 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
@@ -817,11 +852,10 @@ pub async fn serve(
             }
         });
     }
-    api.set_ready(false);
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(std::time::Duration::from_secs(30)) => tracing::warn!("in-flight requests did not finish within 30 s"),
+        () = tokio::time::sleep(limits.drain) => tracing::warn!(drain = ?limits.drain, "in-flight requests did not finish within the drain limit"),
     }
     Ok(())
 }

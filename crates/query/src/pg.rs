@@ -6,6 +6,7 @@
 //! binary as the client asks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -428,24 +429,145 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
-/// Serves the PostgreSQL wire protocol on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, engine: Engine, secrets: SecretLookup) {
+/// PostgreSQL's words for a session ended by a shutdown (`57P01 admin_shutdown`).
+pub const ADMIN_SHUTDOWN: &str = "terminating connection due to administrator command";
+
+/// A client has this long to finish its startup and authentication.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves the PostgreSQL wire protocol on `listener` until `shutdown` resolves. Then, as
+/// PostgreSQL's fast shutdown does, it accepts no new connection, lets every session finish the
+/// message it is on (a query in flight runs to its end and its rows reach the client), ends
+/// each session with `FATAL 57P01` and returns once all have ended or `drain` has passed (the
+/// sessions still running then are dropped).
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    secrets: SecretLookup,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
     let handlers =
         Arc::new(Handlers { backend: Arc::new(Backend { engine, parser: Arc::new(NoopQueryParser::new()) }), secrets });
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut sessions = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
     loop {
-        let (socket, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "postgres wire: accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
+        let socket = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    tracing::warn!(error = %e, "postgres wire: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            // reap ended sessions so the set holds only live ones
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
         };
-        let handlers = handlers.clone();
-        tokio::spawn(async move {
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
-                tracing::debug!(error = %e, "postgres wire connection ended");
+        sessions.spawn(session(socket, handlers.clone(), stopping.clone()));
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let open = sessions.len();
+    if open > 0 {
+        tracing::info!(sessions = open, "postgres wire: ending sessions");
+    }
+    let all_ended = async { while sessions.join_next().await.is_some() {} };
+    if tokio::time::timeout(drain, all_ended).await.is_err() {
+        tracing::warn!(
+            sessions = sessions.len(),
+            ?drain,
+            "postgres wire: sessions still running after the drain limit; dropping them"
+        );
+        sessions.abort_all();
+    }
+}
+
+/// Resolves once the server stops (or its signal is gone).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
+
+/// One connection: pgwire's message loop, with a way out between messages when the server
+/// stops.
+async fn session(
+    tcp: tokio::net::TcpStream,
+    handlers: Arc<Handlers>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    use pgwire::api::PgWireConnectionState as State;
+    use pgwire::api::{ErrorHandler, PgWireServerHandlers as _};
+    use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+
+    let startup_timeout = tokio::time::sleep(STARTUP_TIMEOUT);
+    tokio::pin!(startup_timeout);
+    let negotiated = tokio::select! {
+        () = &mut startup_timeout => return,
+        s = pgwire::tokio::server::negotiate_tls(tcp, None) => s,
+    };
+    let mut socket = match negotiated {
+        Ok(Some(socket)) => socket,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::debug!(error = %e, "postgres wire: negotiation failed");
+            return;
+        }
+    };
+    let startup = handlers.startup_handler();
+    let simple = handlers.simple_query_handler();
+    let extended = handlers.extended_query_handler();
+    let copy = handlers.copy_handler();
+    let cancel = handlers.cancel_handler();
+    let errors = handlers.error_handler();
+    loop {
+        let starting = matches!(socket.state(), State::AwaitingStartup | State::AuthenticationInProgress);
+        let msg = tokio::select! {
+            biased;
+            () = stopped(&mut stopping) => {
+                let fatal = ErrorInfo::new("FATAL".into(), "57P01".into(), ADMIN_SHUTDOWN.into());
+                if let Err(e) = futures::SinkExt::send(&mut socket, PgWireBackendMessage::ErrorResponse(fatal.into())).await {
+                    tracing::debug!(error = %e, "postgres wire: could not tell a session it ends");
+                }
+                break;
             }
-        });
+            () = &mut startup_timeout, if starting => break,
+            msg = socket.next() => msg,
+        };
+        let Some(Ok(msg)) = msg else { break };
+        // Terminate: the client is leaving and waits for the socket to close
+        if matches!(msg, PgWireFrontendMessage::Terminate(_)) {
+            break;
+        }
+        let is_extended = match socket.state() {
+            State::CopyInProgress(extended) => extended,
+            _ => msg.is_extended_query(),
+        };
+        let is_cancel = matches!(msg, PgWireFrontendMessage::CancelRequest(_));
+        let result = pgwire::tokio::server::process_message(
+            msg,
+            &mut socket,
+            startup.clone(),
+            simple.clone(),
+            extended.clone(),
+            copy.clone(),
+            cancel.clone(),
+        )
+        .await;
+        if let Err(mut e) = result {
+            errors.on_error(&socket, &mut e);
+            let fatal = e.is_fatal();
+            if let Err(e) = pgwire::tokio::server::process_error(&mut socket, e, is_extended).await {
+                tracing::debug!(error = %e, "postgres wire connection ended");
+                break;
+            }
+            if fatal {
+                break;
+            }
+        }
+        if is_cancel {
+            break;
+        }
     }
 }

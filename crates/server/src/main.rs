@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -81,6 +82,14 @@ struct ServeArgs {
     /// Base domains for virtual-host style requests (BUCKET.<domain>).
     #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
     domains: Vec<String>,
+    /// On SIGTERM, how long the health check answers 503 while requests are still taken, so a
+    /// load balancer can stop sending them (milliseconds).
+    #[arg(long, env = "TARN_SHUTDOWN_GRACE_MS", default_value_t = 500)]
+    shutdown_grace_ms: u64,
+    /// Then how long in-flight HTTP requests and PostgreSQL queries may run before the process
+    /// exits anyway (milliseconds).
+    #[arg(long, env = "TARN_SHUTDOWN_DRAIN_MS", default_value_t = 30_000)]
+    shutdown_drain_ms: u64,
 }
 
 fn tarn_common_account() -> &'static str {
@@ -177,6 +186,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("  export AWS_ENDPOINT_URL=http://{local}");
     println!("  export AWS_DEFAULT_REGION={}", args.region);
     println!("tarn listening on http://{local} (data dir {})", args.data_dir.display());
+    // one signal stops both listeners
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signal.send(true);
+    });
+    let drain = Duration::from_millis(args.shutdown_drain_ms);
+    let mut pg_server = None;
     if args.pg_listen != "off" {
         let pg_addr: SocketAddr = args.pg_listen.parse().map_err(|e| format!("--pg-listen {}: {e}", args.pg_listen))?;
         let pg = tokio::net::TcpListener::bind(pg_addr).await.map_err(|e| format!("--pg-listen {pg_addr}: {e}"))?;
@@ -184,9 +202,13 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let ids = identities.clone();
         let secrets: tarn_query::pg::SecretLookup =
             std::sync::Arc::new(move |key| ids.secret_for(key).map(str::to_string));
-        tokio::spawn(tarn_query::pg::serve(pg, engine, secrets));
+        pg_server = Some(tokio::spawn(tarn_query::pg::serve(pg, engine, secrets, stopped(stop.subscribe()), drain)));
     }
-    tarn_api::serve(listener, api, shutdown_signal()).await?;
+    let http = tarn_api::Shutdown { grace: Duration::from_millis(args.shutdown_grace_ms), drain };
+    tarn_api::serve(listener, api, stopped(stop.subscribe()), http).await?;
+    if let Some(pg) = pg_server {
+        let _ = pg.await;
+    }
     tracing::info!("tarn stopped");
     Ok(())
 }
@@ -208,6 +230,11 @@ fn spawn_retention(streams: tarn_streams::Streams) {
     });
 }
 
+/// Resolves once the shutdown signal has been sent (or its sender is gone).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -227,7 +254,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    tracing::info!("shutting down: draining in-flight requests");
+    tracing::info!("shutting down: health answers 503, then in-flight requests and queries drain");
 }
 
 #[cfg(test)]

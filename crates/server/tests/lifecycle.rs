@@ -450,3 +450,31 @@ async fn objects_need_the_master_key_they_were_written_under() {
     assert!(get_bytes(&s3, "keys", "big").await == big, "big object differs after restoring the master key");
     assert_eq!(get_bytes(&s3, "keys", "small").await, small);
 }
+
+/// SIGTERM with a grace period: the health check answers 503 while requests are still taken,
+/// then the listener closes and the process exits.
+#[test]
+fn sigterm_turns_health_503_before_the_listener_closes() {
+    let mut srv = TestServer::start_with(BIN, &[], &[("TARN_SHUTDOWN_GRACE_MS", "1500")], true);
+    let addr = srv.addr;
+    let health = || {
+        tarn_testkit::raw_request(addr, b"GET /_tarn/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    };
+    assert_eq!(health().unwrap().status, 200);
+    let pid = srv.pid().unwrap();
+    let signalled = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    // within the grace period: still accepting, and saying it is stopping
+    let resp = health().expect("connections are still accepted during the grace period");
+    assert_eq!(resp.status, 503, "{}", resp.body_text());
+    // a request is still served
+    let resp = tarn_testkit::raw_request(addr, signed_head(addr, "PUT", "/late", "Content-Length: 0\r\n").as_bytes())
+        .expect("a request during the grace period");
+    assert_eq!(resp.status, 200, "{}", resp.body_text());
+    let status = srv.wait_for_exit(Duration::from_secs(10)).expect("tarn exits after the grace period");
+    assert!(status.success(), "exit status {status}");
+    let took = signalled.elapsed();
+    assert!(took >= Duration::from_millis(1500), "exited after {took:?}, before the grace period ended");
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "the listener is closed");
+}

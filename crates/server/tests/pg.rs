@@ -135,3 +135,85 @@ async fn sql_over_the_postgres_wire() {
     let n: i64 = client.query_one("SELECT count(*) FROM shop.orders", &[]).await.expect("allowed again").get(0);
     assert_eq!(n, 3);
 }
+
+/// SIGTERM with sessions open: the server stops taking connections, ends each session with
+/// PostgreSQL's `FATAL 57P01` (which psql and tokio-postgres show as PostgreSQL's own message)
+/// and exits well within the drain limit.
+#[test]
+fn sigterm_ends_open_sessions_cleanly() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const DRAIN: Duration = Duration::from_secs(10);
+    let mut server = TestServer::start_with(
+        env!("CARGO_BIN_EXE_tarn"),
+        &[],
+        &[("TARN_SHUTDOWN_DRAIN_MS", &DRAIN.as_millis().to_string())],
+        true,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+
+    // a tokio-postgres session, idle after a query; its connection future reports how it ended
+    let conn = format!(
+        "host={} port={} user={ACCESS_KEY_ID} password={SECRET_ACCESS_KEY} dbname=default",
+        server.pg_addr.ip(),
+        server.pg_addr.port()
+    );
+    let (client, ended) = rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&conn, NoTls).await.expect("connect");
+        let ended = tokio::spawn(connection);
+        let one: i64 = client.query_one("SELECT 41 + 1", &[]).await.expect("query").get(0);
+        assert_eq!(one, 42);
+        (client, ended)
+    });
+
+    // a psql session, where the machine has psql (CI installs it)
+    let psql = Command::new("psql").arg("--version").output().is_ok_and(|o| o.status.success());
+    let mut psql_session = psql.then(|| {
+        let mut child = Command::new("psql")
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=0", &conn])
+            .env("PGCONNECT_TIMEOUT", "10")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn psql");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"SELECT 6 * 7 AS answer;\n").unwrap();
+        stdin.flush().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("psql answers").unwrap();
+        assert_eq!(first.trim(), "42", "psql ran its query");
+        (child, stdin)
+    });
+    if !psql {
+        eprintln!("psql is not installed here: the psql half of this test did not run");
+    }
+
+    let signalled = Instant::now();
+    let status = server.terminate(DRAIN + Duration::from_secs(5)).expect("tarn exits after SIGTERM");
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < DRAIN, "the open sessions held the exit for {took:?}");
+    eprintln!("tarn exited {took:?} after SIGTERM with two sessions open");
+
+    // tokio-postgres: the connection ended with the server's FATAL, not a broken pipe
+    let outcome = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), ended).await });
+    let err = outcome.expect("the connection ended").expect("task").expect_err("ended by the server");
+    let db = err.as_db_error().unwrap_or_else(|| panic!("not a server message: {err:?}"));
+    assert_eq!(db.code(), &tokio_postgres::error::SqlState::ADMIN_SHUTDOWN);
+    assert_eq!(db.severity(), "FATAL");
+    assert_eq!(db.message(), "terminating connection due to administrator command");
+    assert!(client.is_closed());
+
+    // psql: the next command shows PostgreSQL's message
+    if let Some((mut child, mut stdin)) = psql_session.take() {
+        let _ = stdin.write_all(b"SELECT 1;\n");
+        drop(stdin);
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        let _ = child.wait();
+        assert!(stderr.contains("FATAL:  terminating connection due to administrator command"), "psql said: {stderr}");
+    }
+}

@@ -167,7 +167,9 @@ impl TestServer {
             .args(["--listen", &self.addr.to_string()])
             .args(["--pg-listen", &self.pg_addr.to_string()])
             .args(&self.extra_args)
-            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()));
+            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            // tests stop servers at once (a test of the grace period sets its own)
+            .env("TARN_SHUTDOWN_GRACE_MS", "0");
         if self.root_env {
             cmd.env("TARN_ROOT_ACCESS_KEY_ID", ACCESS_KEY_ID).env("TARN_ROOT_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
         } else {

@@ -25,8 +25,8 @@ pub const VIOLATIONS_MAX: usize = 10;
 
 /// Validates a checked request `doc` against its input structure `shape`.
 pub fn validate(model: &ServiceModel, shape: ShapeId, doc: &Doc) -> Result<(), ServiceError> {
-    let mut v = Validator { model, compiled: model.compiled, violations: Vec::new() };
-    v.structure(shape, doc, "");
+    let mut v = Validator { model, compiled: model.compiled, violations: Vec::new(), path: String::new() };
+    v.structure(shape, doc);
     if v.violations.is_empty() {
         return Ok(());
     }
@@ -40,14 +40,8 @@ struct Validator<'a> {
     model: &'a ServiceModel,
     compiled: &'a [OnceLock<CompiledPattern>],
     violations: Vec<String>,
-}
-
-fn lower_first(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    /// Where the visit is: `records.1.member.partitionKey`.
+    path: String,
 }
 
 fn java_length(s: &str) -> usize {
@@ -74,7 +68,8 @@ impl Validator<'_> {
         self.violations.len() >= VIOLATIONS_MAX
     }
 
-    fn push(&mut self, shape: &Shape, value: Option<&Doc>, path: &str, constraint: &str) {
+    /// Records a violation at the current path.
+    fn push(&mut self, shape: &Shape, value: Option<&Doc>, constraint: &str) {
         if self.full() {
             return;
         }
@@ -88,39 +83,53 @@ impl Validator<'_> {
             }
             Some(v) => format!("Value '{}'", self.describe(v, shape)),
         };
+        let path = &self.path;
         self.violations.push(format!("{shown} at '{path}' failed to satisfy constraint: {constraint}"));
     }
 
-    fn structure(&mut self, shape: ShapeId, doc: &Doc, prefix: &str) {
+    /// Visits the members of a structure; the current path is its prefix (empty or ending in
+    /// `.`). Paths are built in one buffer and only copied into a violation.
+    fn structure(&mut self, shape: ShapeId, doc: &Doc) {
         let Kind::Structure { members } = &self.model.shape(shape).kind else { return };
         for member in *members {
             if self.full() {
                 return;
             }
-            self.member(member, doc.get(member.name), prefix);
+            self.member(member, doc.get(member.name));
         }
     }
 
-    fn member(&mut self, member: &Member, value: Option<&Doc>, prefix: &str) {
-        let path = format!("{prefix}{}", lower_first(member.name));
+    fn member(&mut self, member: &Member, value: Option<&Doc>) {
+        let mark = self.path.len();
+        let mut chars = member.name.chars();
+        if let Some(c) = chars.next() {
+            self.path.extend(c.to_lowercase());
+            self.path.push_str(chars.as_str());
+        }
         let shape = self.model.shape(member.shape);
         match value {
             None => {
                 if member.required {
-                    self.push(shape, None, &path, "Member must not be null");
+                    self.push(shape, None, "Member must not be null");
                 }
             }
-            Some(v) => self.value(member.shape, v, &path),
+            Some(v) => self.value(member.shape, v),
         }
+        self.path.truncate(mark);
     }
 
-    fn value(&mut self, id: ShapeId, v: &Doc, path: &str) {
+    /// Checks a value at the current path, then what it holds.
+    fn value(&mut self, id: ShapeId, v: &Doc) {
         let shape = self.model.shape(id);
         for constraint in self.failed(shape, v) {
-            self.push(shape, Some(v), path, &constraint);
+            self.push(shape, Some(v), &constraint);
         }
+        let mark = self.path.len();
         match &shape.kind {
-            Kind::Structure { .. } => self.structure(id, v, &format!("{path}.")),
+            Kind::Structure { .. } => {
+                self.path.push('.');
+                self.structure(id, v);
+            }
             Kind::List { member, .. } => {
                 let Doc::List(items) = v else { return };
                 let element = self.model.shape(*member);
@@ -128,20 +137,22 @@ impl Validator<'_> {
                     Kind::Structure { .. } | Kind::List { .. } | Kind::Map { .. } => {
                         for (i, item) in items.iter().enumerate() {
                             if self.full() {
-                                return;
+                                break;
                             }
-                            let element_path = format!("{path}.{}.member", i + 1);
+                            let _ = write!(self.path, ".{}.member", i + 1);
                             if let Kind::Structure { .. } = element.kind {
-                                self.structure(*member, item, &format!("{element_path}."));
+                                self.path.push('.');
+                                self.structure(*member, item);
                             } else {
-                                self.value(*member, item, &element_path);
+                                self.value(*member, item);
                             }
+                            self.path.truncate(mark);
                         }
                     }
                     _ => {
                         if items.iter().any(|item| !self.failed(element, item).is_empty()) {
                             let all = self.all_constraints(element);
-                            self.push(shape, Some(v), path, &format!("Member must satisfy constraint: [{all}]"));
+                            self.push(shape, Some(v), &format!("Member must satisfy constraint: [{all}]"));
                         }
                     }
                 }
@@ -151,30 +162,33 @@ impl Validator<'_> {
                 let key_shape = self.model.shape(*key);
                 if entries.iter().any(|(k, _)| !self.failed(key_shape, &Doc::Str(k.to_string())).is_empty()) {
                     let all = self.all_constraints(key_shape);
-                    self.push(shape, Some(v), path, &format!("Map keys must satisfy constraint: [{all}]"));
+                    self.push(shape, Some(v), &format!("Map keys must satisfy constraint: [{all}]"));
                 }
                 let value_shape = self.model.shape(*value);
                 match value_shape.kind {
-                    Kind::Structure { .. } => {
+                    Kind::Structure { .. } | Kind::List { .. } | Kind::Map { .. } => {
                         for (k, item) in entries {
-                            self.structure(*value, item, &format!("{path}.{k}.member."));
-                        }
-                    }
-                    Kind::List { .. } | Kind::Map { .. } => {
-                        for (k, item) in entries {
-                            self.value(*value, item, &format!("{path}.{k}.member"));
+                            let _ = write!(self.path, ".{k}.member");
+                            if let Kind::Structure { .. } = value_shape.kind {
+                                self.path.push('.');
+                                self.structure(*value, item);
+                            } else {
+                                self.value(*value, item);
+                            }
+                            self.path.truncate(mark);
                         }
                     }
                     _ => {
                         if entries.iter().any(|(_, item)| !self.failed(value_shape, item).is_empty()) {
                             let all = self.all_constraints(value_shape);
-                            self.push(shape, Some(v), path, &format!("Map value must satisfy constraint: [{all}]"));
+                            self.push(shape, Some(v), &format!("Map value must satisfy constraint: [{all}]"));
                         }
                     }
                 }
             }
             _ => {}
         }
+        self.path.truncate(mark);
     }
 
     /// The constraints of `shape` that `v` fails, in AWS's order.

@@ -54,6 +54,30 @@ fn now_secs() -> f64 {
     (tarn_common::now_unix_nanos() / 1_000_000) as f64 / 1000.0
 }
 
+/// The median of the runtimes kept (seconds; 0 with none).
+fn median(runtimes: &[f64]) -> f64 {
+    let mut sorted = runtimes.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]),
+    }
+}
+
+/// Glue's `TimeLeftSeconds` and `StillEstimating` for a crawler that has run for `elapsed`
+/// seconds (`None`: not running): the median of the past runs less the time already spent,
+/// never below zero; with no past run to go by, or once the crawl has outlasted its median, the
+/// crawler is still estimating.
+fn time_left(elapsed: Option<f64>, runtimes: &[f64]) -> (f64, bool) {
+    let Some(elapsed) = elapsed else { return (0.0, false) };
+    if runtimes.is_empty() {
+        return (0.0, true);
+    }
+    let left = median(runtimes) - elapsed.max(0.0);
+    if left > 0.0 { ((left * 1000.0).round() / 1000.0, false) } else { (0.0, true) }
+}
+
 fn not_found(name: &str) -> CrawlerError {
     CrawlerError::EntityNotFound(format!("Crawler entry with name {name} does not exist"))
 }
@@ -747,20 +771,18 @@ impl Crawlers {
         let wanted: HashSet<String> = req.crawler_name_list.into_iter().collect();
         let (recs, next_token) =
             self.scan(after.as_deref(), max, |r| wanted.is_empty() || wanted.contains(&r.crawler.name))?;
+        let now = now_secs();
         let crawler_metrics_list = recs
             .into_iter()
             .map(|r| {
-                let mut sorted = r.runtimes.clone();
-                sorted.sort_by(f64::total_cmp);
-                let median = match sorted.len() {
-                    0 => 0.0,
-                    n if n % 2 == 1 => sorted[n / 2],
-                    n => f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]),
-                };
+                let median = median(&r.runtimes);
+                let running = r.crawler.state != CrawlerState::Ready;
+                let (time_left_seconds, still_estimating) =
+                    time_left(running.then(|| r.run.as_ref().map_or(0.0, |run| now - run.started)), &r.runtimes);
                 CrawlerMetrics {
                     crawler_name: r.crawler.name,
-                    time_left_seconds: 0.0,
-                    still_estimating: false,
+                    time_left_seconds,
+                    still_estimating,
                     last_runtime_seconds: r.runtimes.last().copied().unwrap_or(0.0),
                     median_runtime_seconds: median,
                     tables_created: r.last.created,

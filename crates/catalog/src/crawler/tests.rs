@@ -416,3 +416,17 @@ async fn definitions_pages_and_schedules() {
         (Some("cron(15 12 ? * MON-FRI *)"), Some(ScheduleState::Scheduled))
     );
 }
+
+#[test]
+fn time_left_is_the_median_less_the_time_spent() {
+    // not running: nothing left, nothing to estimate
+    assert_eq!(super::time_left(None, &[10.0]), (0.0, false));
+    // a first run has nothing to go by
+    assert_eq!(super::time_left(Some(3.0), &[]), (0.0, true));
+    // the median of 4, 10 and 40 is 10; 3 seconds in, 7 are left
+    assert_eq!(super::time_left(Some(3.0), &[40.0, 4.0, 10.0]), (7.0, false));
+    // an even count takes the midpoint: (4 + 10) / 2 = 7
+    assert_eq!(super::time_left(Some(1.5), &[4.0, 10.0]), (5.5, false));
+    // past the median: still estimating, never negative
+    assert_eq!(super::time_left(Some(12.0), &[10.0]), (0.0, true));
+}
