@@ -1,0 +1,113 @@
+//! Athena's Hive-style DDL and utility statements, parsed by hand.
+//!
+//! Athena runs DDL in Hive syntax (CREATE EXTERNAL TABLE, MSCK REPAIR TABLE, ALTER TABLE
+//! ADD/DROP PARTITION, SHOW ..., DESCRIBE, ...) and DML in Trino syntax. [`parse`] recognises the
+//! statements tarn applies to the Glue catalog itself; anything else (SELECT, WITH, EXPLAIN,
+//! VALUES, ...) yields `Ok(None)` and goes to DataFusion. The query of a CTAS, a view or an
+//! INSERT is kept verbatim for DataFusion to plan.
+//!
+//! Names of databases, tables, columns and partition keys are lower-cased, as Glue stores them.
+//! String literals in the Hive statements take both SQL's `''` and Hive's backslash escapes
+//! (`'\t'`, `'\001'`, `'\\'`, `'\''`); the `WITH (...)` properties of a CTAS are Trino syntax and
+//! keep backslashes as written.
+//!
+//! `lexer` cuts a statement into tokens, `parser` reads the statements' grammar and `glue` maps
+//! a Hive table definition to Glue's `Table`.
+
+mod glue;
+mod lexer;
+mod parser;
+
+use std::collections::BTreeMap;
+
+use tarn_catalog::Table;
+
+use parser::Parser;
+
+/// A partition's `(key, value)` pairs, keys lower-cased, values as written.
+pub type PartitionSpec = Vec<(String, String)>;
+
+/// One DDL or utility statement. Names are lower-cased; `database` is `None` when the name was
+/// not qualified (the session's database applies).
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // parsed once per statement; `CreateTable` carries Glue's whole Table
+pub enum Statement {
+    /// `CREATE DATABASE|SCHEMA [IF NOT EXISTS] n [COMMENT '..'] [LOCATION '..'] [WITH DBPROPERTIES ('k'='v', ...)]`
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+        comment: Option<String>,
+        location: Option<String>,
+        properties: BTreeMap<String, String>,
+    },
+    /// `DROP DATABASE|SCHEMA [IF EXISTS] n [RESTRICT|CASCADE]`
+    DropDatabase { name: String, if_exists: bool, cascade: bool },
+    /// `CREATE [EXTERNAL] TABLE [IF NOT EXISTS] t (columns) ...` (Hive's form, with a column
+    /// list), as Glue stores it.
+    CreateTable { database: Option<String>, table: Table, if_not_exists: bool },
+    /// `DROP TABLE [IF EXISTS] t`
+    DropTable { database: Option<String>, name: String, if_exists: bool },
+    /// `MSCK REPAIR TABLE t`
+    MsckRepair { database: Option<String>, name: String },
+    /// `ALTER TABLE t ADD [IF NOT EXISTS] PARTITION (k='v', ...) [LOCATION '..'] [PARTITION ...]`:
+    /// each partition's (key, value) pairs as written, and its location.
+    AddPartitions {
+        database: Option<String>,
+        name: String,
+        if_not_exists: bool,
+        partitions: Vec<(PartitionSpec, Option<String>)>,
+    },
+    /// `ALTER TABLE t DROP [IF EXISTS] PARTITION (k='v', ...)[, PARTITION (...)]`
+    DropPartitions { database: Option<String>, name: String, if_exists: bool, partitions: Vec<PartitionSpec> },
+    /// `SHOW DATABASES|SCHEMAS [LIKE 'pattern']`
+    ShowDatabases { like: Option<String> },
+    /// `SHOW TABLES [IN|FROM db] [[LIKE] 'pattern']`
+    ShowTables { database: Option<String>, like: Option<String> },
+    /// `SHOW PARTITIONS t`
+    ShowPartitions { database: Option<String>, name: String },
+    /// `DESCRIBE|DESC [EXTENDED|FORMATTED] t`
+    Describe { database: Option<String>, name: String },
+    /// `SHOW CREATE TABLE t`
+    ShowCreateTable { database: Option<String>, name: String },
+    /// `SHOW COLUMNS IN|FROM t [IN|FROM db]`
+    ShowColumns { database: Option<String>, name: String },
+    /// `CREATE TABLE [IF NOT EXISTS] t [WITH (k = v, ...)] AS <query> [WITH [NO] DATA]`; the
+    /// property names are lower-cased, the query is the text as written.
+    Ctas {
+        database: Option<String>,
+        name: String,
+        if_not_exists: bool,
+        properties: BTreeMap<String, PropValue>,
+        query: String,
+        with_data: bool,
+    },
+    /// `CREATE [OR REPLACE] VIEW v AS <query>`
+    CreateView { database: Option<String>, name: String, or_replace: bool, query: String },
+    /// `DROP VIEW [IF EXISTS] v`
+    DropView { database: Option<String>, name: String, if_exists: bool },
+    /// `INSERT INTO t [(c1, c2, ...)] <query>` where the query is a SELECT, a WITH or VALUES.
+    InsertInto { database: Option<String>, name: String, columns: Vec<String>, query: String },
+}
+
+/// A value of a CTAS `WITH (...)` property.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PropValue {
+    /// `'text'` (with `''` unescaped).
+    Str(String),
+    /// A number as written (`16`, `-1`, `0.5`).
+    Num(String),
+    /// `true` / `false`.
+    Bool(bool),
+    /// `ARRAY['a', 'b']`.
+    Array(Vec<String>),
+}
+
+/// Parses one statement. `Ok(None)` when the statement is not one of [`Statement`]'s (SELECT,
+/// WITH, EXPLAIN, VALUES, ...): the caller gives it to DataFusion. `Err` names the problem and
+/// where it is (`line 1:23: ...`).
+pub fn parse(sql: &str) -> Result<Option<Statement>, String> {
+    Parser::new(sql).statement()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,684 @@
+//! The statement grammar: [`Parser`] with its token helpers and the rules of CREATE, DROP,
+//! ALTER, MSCK, SHOW, DESCRIBE and INSERT (a CTAS's properties included). A Hive table's
+//! column list and storage clauses are read in `glue`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::lexer::{Lexer, Tok, Token, hive_unescape, line_col};
+use super::{PartitionSpec, PropValue, Statement};
+
+/// One statement's parser: tokens from a Hive-mode [`Lexer`], with as much look-ahead as a
+/// rule needs.
+pub(super) struct Parser<'a> {
+    pub(super) src: &'a str,
+    lexer: Lexer<'a>,
+    ahead: VecDeque<Token>,
+}
+
+/// Words that start a query (the verbatim tail of a CTAS, a view or an INSERT).
+const QUERY_STARTS: [&str; 4] = ["SELECT", "WITH", "VALUES", "TABLE"];
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(src: &'a str) -> Self {
+        Self { src, lexer: Lexer::new(src, 0, true), ahead: VecDeque::new() }
+    }
+
+    // --- token access -------------------------------------------------------------------------
+
+    fn peek_at(&mut self, n: usize) -> Result<&Token, String> {
+        while self.ahead.len() <= n {
+            let t = self.lexer.next()?;
+            self.ahead.push_back(t);
+        }
+        Ok(&self.ahead[n])
+    }
+
+    pub(super) fn peek(&mut self) -> Result<&Token, String> {
+        self.peek_at(0)
+    }
+
+    pub(super) fn advance(&mut self) -> Result<Token, String> {
+        match self.ahead.pop_front() {
+            Some(t) => Ok(t),
+            None => self.lexer.next(),
+        }
+    }
+
+    pub(super) fn at_kw_n(&mut self, n: usize, kw: &str) -> Result<bool, String> {
+        Ok(matches!(&self.peek_at(n)?.tok, Tok::Word(w) if w.eq_ignore_ascii_case(kw)))
+    }
+
+    pub(super) fn at_kw(&mut self, kw: &str) -> Result<bool, String> {
+        self.at_kw_n(0, kw)
+    }
+
+    pub(super) fn eat_kw(&mut self, kw: &str) -> Result<bool, String> {
+        let yes = self.at_kw(kw)?;
+        if yes {
+            self.advance()?;
+        }
+        Ok(yes)
+    }
+
+    pub(super) fn expect_kw(&mut self, kw: &str) -> Result<(), String> {
+        if self.eat_kw(kw)? {
+            return Ok(());
+        }
+        let t = self.advance()?;
+        Err(self.mismatched(&t, &[&format!("'{kw}'")]))
+    }
+
+    fn at_sym_n(&mut self, n: usize, c: char) -> Result<bool, String> {
+        Ok(self.peek_at(n)?.tok == Tok::Sym(c))
+    }
+
+    pub(super) fn at_sym(&mut self, c: char) -> Result<bool, String> {
+        self.at_sym_n(0, c)
+    }
+
+    pub(super) fn eat_sym(&mut self, c: char) -> Result<bool, String> {
+        let yes = self.at_sym(c)?;
+        if yes {
+            self.advance()?;
+        }
+        Ok(yes)
+    }
+
+    pub(super) fn expect_sym(&mut self, c: char) -> Result<(), String> {
+        if self.eat_sym(c)? {
+            return Ok(());
+        }
+        let t = self.advance()?;
+        if t.tok == Tok::Eof && matches!(c, ')' | ']' | '>') {
+            let what = if c == '>' {
+                "angle brackets"
+            } else if c == ']' {
+                "brackets"
+            } else {
+                "parentheses"
+            };
+            return Err(format!(
+                "{}: unbalanced {what}: missing '{c}' at end of statement",
+                line_col(self.src, t.start)
+            ));
+        }
+        Err(self.mismatched(&t, &[&format!("'{c}'")]))
+    }
+
+    // --- errors -------------------------------------------------------------------------------
+
+    fn text(&self, t: &Token) -> String {
+        if t.tok == Tok::Eof { "<EOF>".to_string() } else { self.src[t.start..t.end].to_string() }
+    }
+
+    pub(super) fn mismatched(&self, t: &Token, expecting: &[&str]) -> String {
+        format!(
+            "{}: mismatched input '{}'. Expecting: {}",
+            line_col(self.src, t.start),
+            self.text(t),
+            expecting.join(", ")
+        )
+    }
+
+    pub(super) fn error_at(&self, t: &Token, msg: &str) -> String {
+        format!("{}: {msg}", line_col(self.src, t.start))
+    }
+
+    // --- pieces -------------------------------------------------------------------------------
+
+    /// A string literal, Hive-unescaped.
+    pub(super) fn string(&mut self, what: &str) -> Result<String, String> {
+        let t = self.advance()?;
+        match t.tok {
+            Tok::Str(s) => Ok(hive_unescape(&s)),
+            _ => Err(self.mismatched(&t, &[what])),
+        }
+    }
+
+    /// An identifier, lower-cased.
+    pub(super) fn ident(&mut self, what: &str) -> Result<String, String> {
+        let t = self.advance()?;
+        match &t.tok {
+            Tok::Word(w) => Ok(w.to_lowercase()),
+            Tok::Quoted(q) if q.is_empty() => Err(self.error_at(&t, "zero-length delimited identifier")),
+            Tok::Quoted(q) => Ok(q.to_lowercase()),
+            _ => Err(self.mismatched(&t, &[what])),
+        }
+    }
+
+    /// `[db.]name`, lower-cased.
+    fn qualified(&mut self, what: &str) -> Result<(Option<String>, String), String> {
+        let first = self.ident(what)?;
+        if self.eat_sym('.')? {
+            let second = self.ident(what)?;
+            if self.at_sym('.')? {
+                let t = self.advance()?;
+                return Err(self.error_at(&t, &format!("too many dots in {what}: expecting [database.]name")));
+            }
+            Ok((Some(first), second))
+        } else {
+            Ok((None, first))
+        }
+    }
+
+    fn if_not_exists(&mut self) -> Result<bool, String> {
+        if self.eat_kw("IF")? {
+            self.expect_kw("NOT")?;
+            self.expect_kw("EXISTS")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn if_exists(&mut self) -> Result<bool, String> {
+        if self.eat_kw("IF")? {
+            self.expect_kw("EXISTS")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn at_end(&mut self) -> Result<bool, String> {
+        Ok(matches!(self.peek()?.tok, Tok::Eof | Tok::Sym(';')))
+    }
+
+    /// The end of the statement: optional semicolons, then nothing.
+    pub(super) fn end(&mut self, expecting: &[&str]) -> Result<(), String> {
+        while self.eat_sym(';')? {}
+        let t = self.advance()?;
+        if t.tok == Tok::Eof {
+            return Ok(());
+        }
+        let mut all: Vec<&str> = expecting.to_vec();
+        all.push("<EOF>");
+        Err(self.mismatched(&t, &all))
+    }
+
+    /// `('k' = 'v', ...)`, Hive-unescaped.
+    pub(super) fn string_map(&mut self) -> Result<BTreeMap<String, String>, String> {
+        self.expect_sym('(')?;
+        let mut out = BTreeMap::new();
+        if self.eat_sym(')')? {
+            return Ok(out);
+        }
+        loop {
+            let k = self.string("property name")?;
+            self.expect_sym('=')?;
+            let v = self.string("property value")?;
+            out.insert(k, v);
+            if self.eat_sym(',')? {
+                continue;
+            }
+            self.expect_sym(')')?;
+            return Ok(out);
+        }
+    }
+
+    /// The rest of the statement as a query, verbatim (without trailing semicolons and, for a
+    /// `(a, b, ...)`, lower-cased.
+    pub(super) fn name_list(&mut self, what: &str) -> Result<Vec<String>, String> {
+        self.expect_sym('(')?;
+        let mut out = Vec::new();
+        loop {
+            out.push(self.ident(what)?);
+            if self.eat_sym(',')? {
+                continue;
+            }
+            self.expect_sym(')')?;
+            return Ok(out);
+        }
+    }
+    /// The rest of the statement as a query, verbatim (without trailing semicolons and, for a
+    /// CTAS, without a trailing `WITH [NO] DATA`, which it reports).
+    fn query_rest(&mut self, ctas: bool) -> Result<(String, bool), String> {
+        let first = self.peek()?.clone();
+        let mut lexer = Lexer::new(self.src, first.start, false);
+        let mut toks = Vec::new();
+        loop {
+            let t = lexer.next()?;
+            if t.tok == Tok::Eof {
+                toks.push(t);
+                break;
+            }
+            toks.push(t);
+        }
+        let eof = toks.pop().unwrap_or(Token { tok: Tok::Eof, start: self.src.len(), end: self.src.len() });
+        while matches!(toks.last(), Some(Token { tok: Tok::Sym(';'), .. })) {
+            toks.pop();
+        }
+        if let Some(t) = toks.iter().find(|t| t.tok == Tok::Sym(';')) {
+            return Err(self.error_at(t, "only one statement is allowed"));
+        }
+        let word = |t: &Token, kw: &str| matches!(&t.tok, Tok::Word(w) if w.eq_ignore_ascii_case(kw));
+        let mut with_data = true;
+        if ctas {
+            let n = toks.len();
+            if n >= 3 && word(&toks[n - 3], "WITH") && word(&toks[n - 2], "NO") && word(&toks[n - 1], "DATA") {
+                with_data = false;
+                toks.truncate(n - 3);
+            } else if n >= 2 && word(&toks[n - 2], "WITH") && word(&toks[n - 1], "DATA") {
+                toks.truncate(n - 2);
+            }
+        }
+        let Some(head) = toks.first() else {
+            return Err(self.mismatched(&eof, &["'SELECT'", "'WITH'", "'VALUES'", "'('"]));
+        };
+        if !(QUERY_STARTS.iter().any(|kw| word(head, kw)) || head.tok == Tok::Sym('(')) {
+            return Err(self.mismatched(head, &["'SELECT'", "'WITH'", "'VALUES'", "'('"]));
+        }
+        // Brackets must balance (DataFusion would say so too, less clearly).
+        let mut open: Vec<&Token> = Vec::new();
+        for t in &toks {
+            match t.tok {
+                Tok::Sym('(' | '[') => open.push(t),
+                Tok::Sym(c @ (')' | ']')) => {
+                    let want = if c == ')' { '(' } else { '[' };
+                    match open.pop() {
+                        Some(o) if o.tok == Tok::Sym(want) => {}
+                        _ => return Err(self.error_at(t, &format!("unbalanced brackets: unexpected '{c}'"))),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(o) = open.last() {
+            let Tok::Sym(c) = o.tok else { unreachable!() };
+            let close = if c == '(' { ')' } else { ']' };
+            return Err(self.error_at(o, &format!("unbalanced brackets: '{c}' is never closed with '{close}'")));
+        }
+        let last = toks.last().map_or(head.end, |t| t.end);
+        Ok((self.src[head.start..last].to_string(), with_data))
+    }
+
+    // --- statements ---------------------------------------------------------------------------
+
+    pub(super) fn statement(&mut self) -> Result<Option<Statement>, String> {
+        let Tok::Word(w) = &self.peek()?.tok else { return Ok(None) };
+        let stmt = match w.to_ascii_uppercase().as_str() {
+            "CREATE" => self.create()?,
+            "DROP" => self.drop()?,
+            "ALTER" => self.alter()?,
+            "MSCK" => Some(self.msck()?),
+            "SHOW" => self.show()?,
+            "DESCRIBE" | "DESC" => self.describe()?,
+            "INSERT" => self.insert()?,
+            _ => None,
+        };
+        Ok(stmt)
+    }
+
+    fn create(&mut self) -> Result<Option<Statement>, String> {
+        self.advance()?; // CREATE
+        if self.at_kw("OR")? && self.at_kw_n(1, "REPLACE")? && self.at_kw_n(2, "VIEW")? {
+            self.advance()?;
+            self.advance()?;
+            self.advance()?;
+            return self.create_view(true).map(Some);
+        }
+        if self.eat_kw("VIEW")? {
+            return self.create_view(false).map(Some);
+        }
+        if self.eat_kw("DATABASE")? || self.eat_kw("SCHEMA")? {
+            return self.create_database().map(Some);
+        }
+        if self.at_kw("EXTERNAL")? && self.at_kw_n(1, "TABLE")? {
+            self.advance()?;
+            self.advance()?;
+            return self.create_table(true).map(Some);
+        }
+        if self.eat_kw("TABLE")? {
+            return self.create_table(false).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn create_view(&mut self, or_replace: bool) -> Result<Statement, String> {
+        let (database, name) = self.qualified("view name")?;
+        self.expect_kw("AS")?;
+        let (query, _) = self.query_rest(false)?;
+        Ok(Statement::CreateView { database, name, or_replace, query })
+    }
+
+    fn create_database(&mut self) -> Result<Statement, String> {
+        let if_not_exists = self.if_not_exists()?;
+        let name = self.ident("database name")?;
+        if self.at_sym('.')? {
+            let t = self.advance()?;
+            return Err(self.error_at(&t, "a database name cannot be qualified"));
+        }
+        let (mut comment, mut location, mut properties) = (None, None, None);
+        const CLAUSES: [&str; 3] = ["'COMMENT'", "'LOCATION'", "'WITH'"];
+        loop {
+            let t = self.peek()?.clone();
+            if self.eat_kw("COMMENT")? {
+                if comment.is_some() {
+                    return Err(self.error_at(&t, "duplicate COMMENT clause"));
+                }
+                comment = Some(self.string("comment string")?);
+            } else if self.eat_kw("LOCATION")? {
+                if location.is_some() {
+                    return Err(self.error_at(&t, "duplicate LOCATION clause"));
+                }
+                location = Some(self.string("location string")?);
+            } else if self.eat_kw("WITH")? {
+                if properties.is_some() {
+                    return Err(self.error_at(&t, "duplicate WITH DBPROPERTIES clause"));
+                }
+                self.expect_kw("DBPROPERTIES")?;
+                properties = Some(self.string_map()?);
+            } else {
+                self.end(&CLAUSES)?;
+                break;
+            }
+        }
+        Ok(Statement::CreateDatabase {
+            name,
+            if_not_exists,
+            comment,
+            location,
+            properties: properties.unwrap_or_default(),
+        })
+    }
+
+    fn create_table(&mut self, external: bool) -> Result<Statement, String> {
+        let if_not_exists = self.if_not_exists()?;
+        let (database, name) = self.qualified("table name")?;
+        if self.at_sym('(')? {
+            let table = self.hive_table(database.clone(), name, external)?;
+            return Ok(Statement::CreateTable { database, table, if_not_exists });
+        }
+        if !external && (self.at_kw("WITH")? || self.at_kw("AS")?) {
+            return self.ctas(database, name, if_not_exists);
+        }
+        let t = self.advance()?;
+        if external && matches!(&t.tok, Tok::Word(w) if w.eq_ignore_ascii_case("AS") || w.eq_ignore_ascii_case("WITH"))
+        {
+            return Err(self.error_at(&t, "CREATE EXTERNAL TABLE ... AS SELECT is not supported: use CREATE TABLE ... WITH (external_location = '...') AS SELECT"));
+        }
+        let expecting: &[&str] = if external { &["'('"] } else { &["'('", "'WITH'", "'AS'"] };
+        Err(format!("missing column list: {}", self.mismatched(&t, expecting)))
+    }
+
+    fn ctas(&mut self, database: Option<String>, name: String, if_not_exists: bool) -> Result<Statement, String> {
+        let mut properties = BTreeMap::new();
+        if self.eat_kw("WITH")? {
+            self.expect_sym('(')?;
+            loop {
+                let key_tok = self.peek()?.clone();
+                let key = self.ident("property name")?;
+                self.expect_sym('=')?;
+                let value = self.prop_value()?;
+                if properties.insert(key.clone(), value).is_some() {
+                    return Err(self.error_at(&key_tok, &format!("duplicate property '{key}'")));
+                }
+                if self.eat_sym(',')? {
+                    continue;
+                }
+                self.expect_sym(')')?;
+                break;
+            }
+        }
+        self.expect_kw("AS")?;
+        let (query, with_data) = self.query_rest(true)?;
+        Ok(Statement::Ctas { database, name, if_not_exists, properties, query, with_data })
+    }
+
+    fn prop_value(&mut self) -> Result<PropValue, String> {
+        let t = self.advance()?;
+        const EXPECTING: [&str; 4] = ["string", "number", "'true'/'false'", "'ARRAY'"];
+        match &t.tok {
+            Tok::Str(s) => Ok(PropValue::Str(s.clone())),
+            Tok::Num(n) => Ok(PropValue::Num(n.clone())),
+            Tok::Sym(sign @ ('-' | '+')) => {
+                let n = self.advance()?;
+                match &n.tok {
+                    Tok::Num(v) if *sign == '-' => Ok(PropValue::Num(format!("-{v}"))),
+                    Tok::Num(v) => Ok(PropValue::Num(v.clone())),
+                    _ => Err(self.mismatched(&n, &["number"])),
+                }
+            }
+            Tok::Word(w) if w.eq_ignore_ascii_case("true") => Ok(PropValue::Bool(true)),
+            Tok::Word(w) if w.eq_ignore_ascii_case("false") => Ok(PropValue::Bool(false)),
+            Tok::Word(w) if w.eq_ignore_ascii_case("ARRAY") => {
+                self.expect_sym('[')?;
+                let mut items = Vec::new();
+                if self.eat_sym(']')? {
+                    return Ok(PropValue::Array(items));
+                }
+                loop {
+                    let item = self.advance()?;
+                    match &item.tok {
+                        Tok::Str(s) | Tok::Num(s) => items.push(s.clone()),
+                        _ => return Err(self.mismatched(&item, &["string"])),
+                    }
+                    if self.eat_sym(',')? {
+                        continue;
+                    }
+                    self.expect_sym(']')?;
+                    return Ok(PropValue::Array(items));
+                }
+            }
+            _ => Err(self.mismatched(&t, &EXPECTING)),
+        }
+    }
+    fn drop(&mut self) -> Result<Option<Statement>, String> {
+        self.advance()?; // DROP
+        if self.eat_kw("TABLE")? {
+            let if_exists = self.if_exists()?;
+            let (database, name) = self.qualified("table name")?;
+            self.end(&[])?;
+            return Ok(Some(Statement::DropTable { database, name, if_exists }));
+        }
+        if self.eat_kw("VIEW")? {
+            let if_exists = self.if_exists()?;
+            let (database, name) = self.qualified("view name")?;
+            self.end(&[])?;
+            return Ok(Some(Statement::DropView { database, name, if_exists }));
+        }
+        if self.eat_kw("DATABASE")? || self.eat_kw("SCHEMA")? {
+            let if_exists = self.if_exists()?;
+            let name = self.ident("database name")?;
+            let cascade = if self.eat_kw("CASCADE")? {
+                true
+            } else {
+                self.eat_kw("RESTRICT")?;
+                false
+            };
+            self.end(&["'CASCADE'", "'RESTRICT'"])?;
+            return Ok(Some(Statement::DropDatabase { name, if_exists, cascade }));
+        }
+        Ok(None)
+    }
+
+    fn alter(&mut self) -> Result<Option<Statement>, String> {
+        self.advance()?; // ALTER
+        if !self.eat_kw("TABLE")? {
+            return Ok(None);
+        }
+        let (database, name) = self.qualified("table name")?;
+        if self.at_kw("ADD")? && (self.at_kw_n(1, "PARTITION")? || self.at_kw_n(1, "IF")?) {
+            self.advance()?;
+            let if_not_exists = self.if_not_exists()?;
+            let mut partitions = Vec::new();
+            loop {
+                self.expect_kw("PARTITION")?;
+                let spec = self.partition_spec()?;
+                let location = if self.eat_kw("LOCATION")? { Some(self.string("location string")?) } else { None };
+                partitions.push((spec, location));
+                self.eat_sym(',')?;
+                if !self.at_kw("PARTITION")? {
+                    break;
+                }
+            }
+            self.end(&["'PARTITION'", "'LOCATION'"])?;
+            return Ok(Some(Statement::AddPartitions { database, name, if_not_exists, partitions }));
+        }
+        if self.at_kw("DROP")? && (self.at_kw_n(1, "PARTITION")? || self.at_kw_n(1, "IF")?) {
+            self.advance()?;
+            let if_exists = self.if_exists()?;
+            let mut partitions = Vec::new();
+            loop {
+                self.expect_kw("PARTITION")?;
+                partitions.push(self.partition_spec()?);
+                if self.eat_sym(',')? {
+                    continue;
+                }
+                if !self.at_kw("PARTITION")? {
+                    break;
+                }
+            }
+            self.end(&["','"])?;
+            return Ok(Some(Statement::DropPartitions { database, name, if_exists, partitions }));
+        }
+        Ok(None)
+    }
+
+    /// `(k = 'v', k2 = 3, ...)`: keys lower-cased, values as written.
+    fn partition_spec(&mut self) -> Result<PartitionSpec, String> {
+        self.expect_sym('(')?;
+        let mut out: Vec<(String, String)> = Vec::new();
+        loop {
+            let key_tok = self.peek()?.clone();
+            let key = self.ident("partition column name")?;
+            if out.iter().any(|(k, _)| *k == key) {
+                return Err(self.error_at(&key_tok, &format!("partition column '{key}' is given twice")));
+            }
+            self.expect_sym('=')?;
+            let t = self.advance()?;
+            let value = match &t.tok {
+                Tok::Str(s) => hive_unescape(s),
+                Tok::Num(n) => n.clone(),
+                Tok::Sym('-') => match self.advance()? {
+                    Token { tok: Tok::Num(n), .. } => format!("-{n}"),
+                    other => return Err(self.mismatched(&other, &["number"])),
+                },
+                Tok::Word(w) if w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false") => w.to_lowercase(),
+                // DATE '2024-01-01', TIMESTAMP '...'
+                Tok::Word(w)
+                    if (w.eq_ignore_ascii_case("DATE") || w.eq_ignore_ascii_case("TIMESTAMP"))
+                        && matches!(self.peek()?.tok, Tok::Str(_)) =>
+                {
+                    self.string("string")?
+                }
+                _ => return Err(self.mismatched(&t, &["partition value"])),
+            };
+            out.push((key, value));
+            if self.eat_sym(',')? {
+                continue;
+            }
+            self.expect_sym(')')?;
+            return Ok(out);
+        }
+    }
+
+    fn msck(&mut self) -> Result<Statement, String> {
+        self.advance()?; // MSCK
+        self.expect_kw("REPAIR")?;
+        self.expect_kw("TABLE")?;
+        let (database, name) = self.qualified("table name")?;
+        self.end(&[])?;
+        Ok(Statement::MsckRepair { database, name })
+    }
+
+    fn show(&mut self) -> Result<Option<Statement>, String> {
+        self.advance()?; // SHOW
+        if self.eat_kw("DATABASES")? || self.eat_kw("SCHEMAS")? {
+            let like = if self.eat_kw("LIKE")? || matches!(self.peek()?.tok, Tok::Str(_)) {
+                Some(self.string("pattern string")?)
+            } else {
+                None
+            };
+            self.end(&["'LIKE'"])?;
+            return Ok(Some(Statement::ShowDatabases { like }));
+        }
+        if self.eat_kw("TABLES")? {
+            let database =
+                if self.eat_kw("IN")? || self.eat_kw("FROM")? { Some(self.ident("database name")?) } else { None };
+            let like = if self.eat_kw("LIKE")? || matches!(self.peek()?.tok, Tok::Str(_)) {
+                Some(self.string("pattern string")?)
+            } else {
+                None
+            };
+            self.end(&["'IN'", "pattern string"])?;
+            return Ok(Some(Statement::ShowTables { database, like }));
+        }
+        if self.eat_kw("PARTITIONS")? {
+            let (database, name) = self.qualified("table name")?;
+            self.end(&[])?;
+            return Ok(Some(Statement::ShowPartitions { database, name }));
+        }
+        if self.at_kw("CREATE")? && self.at_kw_n(1, "TABLE")? {
+            self.advance()?;
+            self.advance()?;
+            let (database, name) = self.qualified("table name")?;
+            self.end(&[])?;
+            return Ok(Some(Statement::ShowCreateTable { database, name }));
+        }
+        if self.eat_kw("COLUMNS")? {
+            if !(self.eat_kw("IN")? || self.eat_kw("FROM")?) {
+                let t = self.advance()?;
+                return Err(self.mismatched(&t, &["'IN'", "'FROM'"]));
+            }
+            let (mut database, name) = self.qualified("table name")?;
+            if self.eat_kw("IN")? || self.eat_kw("FROM")? {
+                let t = self.peek()?.clone();
+                let db = self.ident("database name")?;
+                if database.is_some() {
+                    return Err(self.error_at(&t, "the database is given twice"));
+                }
+                database = Some(db);
+            }
+            self.end(&["'IN'", "'FROM'"])?;
+            return Ok(Some(Statement::ShowColumns { database, name }));
+        }
+        Ok(None)
+    }
+
+    fn describe(&mut self) -> Result<Option<Statement>, String> {
+        self.advance()?; // DESCRIBE | DESC
+        // Trino's DESCRIBE INPUT/OUTPUT of a prepared statement.
+        if (self.at_kw("INPUT")? || self.at_kw("OUTPUT")?) && matches!(self.peek_at(1)?.tok, Tok::Word(_)) {
+            return Ok(None);
+        }
+        // A modifier, unless it is the table's name.
+        if (self.at_kw("EXTENDED")? || self.at_kw("FORMATTED")?)
+            && !matches!(self.peek_at(1)?.tok, Tok::Eof | Tok::Sym(';') | Tok::Sym('.'))
+        {
+            self.advance()?;
+        }
+        let (database, name) = self.qualified("table name")?;
+        if !self.at_end()? {
+            let t = self.advance()?;
+            return Err(self.error_at(
+                &t,
+                &format!(
+                    "mismatched input '{}'. Expecting: <EOF> (DESCRIBE of a partition or a column is not supported)",
+                    self.text(&t)
+                ),
+            ));
+        }
+        self.end(&[])?;
+        Ok(Some(Statement::Describe { database, name }))
+    }
+
+    fn insert(&mut self) -> Result<Option<Statement>, String> {
+        if !self.at_kw_n(1, "INTO")? {
+            return Ok(None);
+        }
+        self.advance()?; // INSERT
+        self.advance()?; // INTO
+        let (database, name) = self.qualified("table name")?;
+        let mut columns = Vec::new();
+        let column_list = self.at_sym('(')?
+            && match &self.peek_at(1)?.tok {
+                Tok::Quoted(_) => true,
+                Tok::Word(w) => !QUERY_STARTS.iter().any(|kw| w.eq_ignore_ascii_case(kw)),
+                _ => false,
+            };
+        if column_list {
+            columns = self.name_list("column name")?;
+        }
+        let (query, _) = self.query_rest(false)?;
+        Ok(Some(Statement::InsertInto { database, name, columns, query }))
+    }
+}
