@@ -349,4 +349,6 @@ pub fn is_ddl(sql: &str) -> bool {
 }
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod tests;
