@@ -1,7 +1,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use tarn_testkit::{RawResponse, raw_request, sign};
 
-use crate::{bucket, failure, put, server};
+use crate::s3::{bucket, failure, put, server};
 
 #[tokio::test]
 async fn signature_failures_are_refused() {

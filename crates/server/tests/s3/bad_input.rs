@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tarn_testkit::{raw_request, sign};
 
-use crate::auth::signed;
-use crate::{bucket, failure, get_bytes, put, server};
+use crate::s3::auth::signed;
+use crate::s3::{bucket, failure, get_bytes, put, server};
 
 fn signed_head(
     srv: &tarn_testkit::TestServer,

@@ -1,4 +1,4 @@
-use crate::{bucket, failure, get_bytes, put, server};
+use crate::s3::{bucket, failure, get_bytes, put, server};
 
 #[tokio::test]
 async fn bucket_lifecycle_and_naming_rules() {

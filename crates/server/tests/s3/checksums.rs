@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use tarn_testkit::{raw_request, sign};
 
-use crate::{bucket, failure, get_bytes, server};
+use crate::s3::{bucket, failure, get_bytes, server};
 
 fn trailer_put(
     srv: &tarn_testkit::TestServer,

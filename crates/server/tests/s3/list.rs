@@ -1,6 +1,6 @@
 use aws_sdk_s3::types::EncodingType;
 
-use crate::{bucket, put, server};
+use crate::s3::{bucket, put, server};
 
 async fn fill(s3: &aws_sdk_s3::Client, keys: &[&str]) {
     for k in keys {
@@ -122,7 +122,7 @@ async fn list_v1_markers_and_url_encoding() {
     let raw = signed_get(&srv, "/lst", "encoding-type=url&list-type=2&prefix=d");
     assert!(raw.body_text().contains("<Key>d%20e%2Bf</Key>"), "{}", raw.body_text());
     assert_eq!(raw.status, 200);
-    let (code, status) = crate::failure(s3.list_objects_v2().bucket("missing-bucket").send().await);
+    let (code, status) = crate::s3::failure(s3.list_objects_v2().bucket("missing-bucket").send().await);
     assert_eq!((code.as_str(), status), ("NoSuchBucket", 404));
 }
 

@@ -1,7 +1,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
 
-use crate::{bucket, failure, get_bytes, md5_hex, server};
+use crate::s3::{bucket, failure, get_bytes, md5_hex, server};
 
 const MIB: usize = 1024 * 1024;
 
@@ -268,7 +268,7 @@ async fn upload_part_copy_and_checksums() {
     let s3 = srv.s3();
     bucket(&s3, "mpu").await;
     let source = tarn_testkit::pseudo_random_bytes(5, 6 * MIB);
-    crate::put(&s3, "mpu", "source", &source).await;
+    crate::s3::put(&s3, "mpu", "source", &source).await;
     let id = s3
         .create_multipart_upload()
         .bucket("mpu")

@@ -1,7 +1,7 @@
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, Delete, MetadataDirective, ObjectIdentifier};
 
-use crate::{bucket, failure, get_bytes, md5_hex, server};
+use crate::s3::{bucket, failure, get_bytes, md5_hex, server};
 
 #[tokio::test]
 async fn put_get_head_with_metadata_and_encryption() {
@@ -54,18 +54,18 @@ async fn put_get_head_with_metadata_and_encryption() {
     assert_eq!(status, 404);
 
     // overwrite: last writer wins
-    crate::put(&s3, "docs", "a/b.json", b"v2").await;
+    crate::s3::put(&s3, "docs", "a/b.json", b"v2").await;
     assert_eq!(get_bytes(&s3, "docs", "a/b.json").await, b"v2");
 
     // empty object
-    crate::put(&s3, "docs", "empty", b"").await;
+    crate::s3::put(&s3, "docs", "empty", b"").await;
     assert_eq!(get_bytes(&s3, "docs", "empty").await, b"");
 
     // the bytes on disk are sealed: the plaintext appears nowhere in the data dir
     let marker = b"plaintext-marker-that-must-not-hit-the-disk-0123456789";
-    crate::put(&s3, "docs", "secret", marker).await;
+    crate::s3::put(&s3, "docs", "secret", marker).await;
     let big = [marker.as_slice(); 4000].concat();
-    crate::put(&s3, "docs", "secret-big", &big).await;
+    crate::s3::put(&s3, "docs", "secret-big", &big).await;
     assert_eq!(get_bytes(&s3, "docs", "secret-big").await, big);
     let mut found = false;
     for entry in walk(srv.data_dir()) {
@@ -92,7 +92,7 @@ async fn limits_on_keys_and_metadata() {
     let s3 = srv.s3();
     bucket(&s3, "lim").await;
     let key_ok = "k".repeat(1024);
-    crate::put(&s3, "lim", &key_ok, b"x").await;
+    crate::s3::put(&s3, "lim", &key_ok, b"x").await;
     assert_eq!(get_bytes(&s3, "lim", &key_ok).await, b"x");
     let key_long = "k".repeat(1025);
     let (code, status) =
@@ -140,7 +140,7 @@ async fn ranges() {
     let s3 = srv.s3();
     bucket(&s3, "rng").await;
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    crate::put(&s3, "rng", "obj", &data).await;
+    crate::s3::put(&s3, "rng", "obj", &data).await;
     for (range, expected, content_range) in [
         ("bytes=0-4", &data[0..5], "bytes 0-4/200000"),
         ("bytes=65530-65545", &data[65530..65546], "bytes 65530-65545/200000"),
@@ -162,7 +162,7 @@ async fn conditional_reads_and_writes() {
     let srv = server();
     let s3 = srv.s3();
     bucket(&s3, "cond").await;
-    let put = crate::put(&s3, "cond", "k", b"conditional").await;
+    let put = crate::s3::put(&s3, "cond", "k", b"conditional").await;
     let etag = put.e_tag().unwrap().to_string();
     s3.get_object().bucket("cond").key("k").if_match(&etag).send().await.expect("If-Match hit");
     let (code, status) = failure(s3.get_object().bucket("cond").key("k").if_match("\"0000\"").send().await);
@@ -216,7 +216,7 @@ async fn delete_and_batch_delete() {
     let s3 = srv.s3();
     bucket(&s3, "del").await;
     for k in ["a", "b", "c", "d"] {
-        crate::put(&s3, "del", k, k.as_bytes()).await;
+        crate::s3::put(&s3, "del", k, k.as_bytes()).await;
     }
     s3.delete_object().bucket("del").key("a").send().await.unwrap();
     s3.delete_object().bucket("del").key("never-existed").send().await.expect("deleting a missing key succeeds");
@@ -279,7 +279,7 @@ async fn copy_object_directives_and_errors() {
     assert_eq!(head.content_type(), Some("application/octet-stream"));
     assert_eq!(head.metadata().unwrap().get("stage").map(String::as_str), Some("clean"));
     // key with characters that need encoding in x-amz-copy-source
-    crate::put(&s3, "src", "dir/with space+plus&amp", b"odd key").await;
+    crate::s3::put(&s3, "src", "dir/with space+plus&amp", b"odd key").await;
     s3.copy_object().bucket("dst").key("odd").copy_source("src/dir/with%20space%2Bplus%26amp").send().await.unwrap();
     assert_eq!(get_bytes(&s3, "dst", "odd").await, b"odd key");
     // copying onto itself without changes is refused
@@ -406,11 +406,11 @@ async fn reader_survives_concurrent_overwrite() {
     let s3 = srv.s3();
     bucket(&s3, "race").await;
     let old = tarn_testkit::pseudo_random_bytes(31, 8 * 1024 * 1024);
-    crate::put(&s3, "race", "k", &old).await;
+    crate::s3::put(&s3, "race", "k", &old).await;
     let mut reading = s3.get_object().bucket("race").key("k").send().await.unwrap().body;
     let first = reading.next().await.unwrap().unwrap();
     for i in 0..3u8 {
-        crate::put(&s3, "race", "k", &vec![i; 1024 * 1024]).await;
+        crate::s3::put(&s3, "race", "k", &vec![i; 1024 * 1024]).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let mut got = first.to_vec();
@@ -460,7 +460,8 @@ async fn default_checksum_is_crc64nvme() {
     let srv = server();
     let s3 = srv.s3();
     bucket(&s3, "dflt").await;
-    let resp = crate::auth::signed(&srv, "PUT", "/dflt/raw", "", &tarn_testkit::sign::amz_date_now(), b"hello world");
+    let resp =
+        crate::s3::auth::signed(&srv, "PUT", "/dflt/raw", "", &tarn_testkit::sign::amz_date_now(), b"hello world");
     assert_eq!(resp.status, 200);
     let head = s3.head_object().bucket("dflt").key("raw").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     let reference = s3

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use tarn_testkit::{raw_request, sign};
 
-use crate::{bucket, failure, get_bytes, put, server};
+use crate::s3::{bucket, failure, get_bytes, put, server};
 
 const PLAINTEXT: &[u8] = b"sse-c plaintext marker 5b1c0e7a: must never be stored under tarn's own key";
 

@@ -1,6 +1,6 @@
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
-use crate::{bucket, failure, get_bytes, put, server};
+use crate::s3::{bucket, failure, get_bytes, put, server};
 
 async fn set_versioning(s3: &aws_sdk_s3::Client, b: &str, status: BucketVersioningStatus) {
     s3.put_bucket_versioning()
