@@ -274,6 +274,9 @@ impl Buffer {
         let mut log = self.log.lock().expect("log lock");
         {
             let mut p = self.pending.lock().expect("pending lock");
+            // what was delivered was pending: the accounting never goes below zero
+            debug_assert!(bytes <= p.bytes, "delivered {bytes} bytes of {} pending", p.bytes);
+            debug_assert!(upto <= p.end, "delivered up to {upto}, past the end {}", p.end);
             p.delivered = upto.max(p.delivered);
             p.bytes = p.bytes.saturating_sub(bytes);
             p.oldest_ms = log.timestamp_of(p.delivered);

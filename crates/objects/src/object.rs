@@ -196,6 +196,16 @@ pub(crate) fn commit_version(
         released.push(old);
     }
     let encoded = rec.encode();
+    // versions sort newest first by rank: the new one must come before every version the key
+    // already has (the sequence counter only rises)
+    #[cfg(debug_assertions)]
+    {
+        let newest = tables.versions.range((bucket, key, 0)..=(bucket, key, u64::MAX))?.next().transpose()?;
+        debug_assert!(
+            newest.is_none_or(|(k, _)| version_rank(seq) < k.value().2),
+            "a new version of {bucket}/{key} does not sort before the older ones"
+        );
+    }
     tables.versions.insert((bucket, key, version_rank(seq)), encoded.as_slice())?;
     if rec.version_id.is_none() {
         tables.nulls.insert((bucket, key), seq)?;

@@ -428,11 +428,17 @@ pub fn register_extent(
     extent: &Extent,
     inline_sealed: Option<&[u8]>,
 ) -> Result<(), StoreError> {
+    // a blob is registered once: a second registration would let one release free what
+    // another record still points at
     if extent.inline {
         let sealed = inline_sealed.ok_or_else(|| StoreError::Bug("inline extent without its bytes".into()))?;
-        txn.open_table(INLINE_BLOBS)?.insert(extent.blob, sealed)?;
+        let mut table = txn.open_table(INLINE_BLOBS)?;
+        let first = table.insert(extent.blob, sealed)?.is_none();
+        debug_assert!(first, "inline blob {:032x} registered twice", extent.blob);
     } else {
-        txn.open_table(BLOB_FILES)?.insert(extent.blob, extent.plain_len)?;
+        let mut table = txn.open_table(BLOB_FILES)?;
+        let first = table.insert(extent.blob, extent.plain_len)?.is_none();
+        debug_assert!(first, "blob file {:032x} registered twice", extent.blob);
     }
     Ok(())
 }

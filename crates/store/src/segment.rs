@@ -220,6 +220,14 @@ impl SegmentLog {
         }
         // visible only once durable
         self.segments[segment].len = offset;
+        // record numbers rise by one per record, with no gap and no repeat, so sequence numbers
+        // are monotonic per shard; the index stays sorted by number (reads binary-search it)
+        debug_assert_eq!(n - self.next_n, payloads.len() as u64, "one number per record");
+        debug_assert!(
+            self.index.last().is_none_or(|last| entries.first().is_none_or(|first| first.n == last.n + 1)),
+            "the batch continues the log's numbering"
+        );
+        debug_assert!(self.last_ts_ms <= ts_ms, "timestamps never go back within a shard");
         self.index.extend(entries);
         self.next_n = n;
         self.last_ts_ms = ts_ms;

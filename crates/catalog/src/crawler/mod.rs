@@ -306,9 +306,18 @@ impl Crawlers {
                     Some(v) => decode(v.value())?,
                     None => return Ok(Err(not_found(&name))),
                 };
+                #[cfg(debug_assertions)]
+                let before = encode(&rec);
                 let out = match f(&mut rec) {
                     Ok(out) => out,
-                    Err(e) => return Ok(Err(e)),
+                    Err(e) => {
+                        // a refusal decides before it changes: nothing is written, and the
+                        // record must say so too (a half-applied change would be a bug waiting
+                        // for the day the record is written anyway)
+                        #[cfg(debug_assertions)]
+                        debug_assert!(before == encode(&rec), "a crawler change refused ({e}) but altered the record");
+                        return Ok(Err(e));
+                    }
                 };
                 t.insert(name.as_str(), encode(&rec).as_slice())?;
                 Ok(Ok(out))
