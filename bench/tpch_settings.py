@@ -23,7 +23,7 @@ CONFIGS = {
     "pushdown": {"datafusion.execution.parquet.pushdown_filters": "true",
                  "datafusion.execution.parquet.reorder_filters": "true"},
     "norepagg": {"datafusion.optimizer.repartition_aggregations": "false"},
-    # tarn's thresholds (crates/query/src/lib.rs)
+    # tarn's thresholds (crates/query/src/engine/mod.rs)
     "collectleft": COLLECT_LEFT,
     "cl256": {"datafusion.optimizer.hash_join_single_partition_threshold": str(256 << 20),
               "datafusion.optimizer.hash_join_single_partition_threshold_rows": "10000000"},

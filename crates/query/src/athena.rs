@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 use tarn_store::{Store, StoreError};
 use tokio::sync::Semaphore;
 
-use crate::{Engine, QueryError};
+use crate::QueryError;
+use crate::engine::Engine;
 
 const EXECUTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("athena_executions");
 const WORKGROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("athena_workgroups");
@@ -183,7 +184,7 @@ impl Execution {
         if let Some(db) = &self.database {
             ctx["Database"] = json!(db);
         }
-        ctx["Catalog"] = json!(self.catalog.clone().unwrap_or_else(|| crate::CATALOG_NAME.into()));
+        ctx["Catalog"] = json!(self.catalog.clone().unwrap_or_else(|| crate::engine::CATALOG_NAME.into()));
         json!({
             "QueryExecutionId": self.id,
             "Query": self.query,
@@ -506,7 +507,7 @@ impl Athena {
         split_s3(&base)?;
         let id = new_id();
         // Athena writes query results as .csv and DDL/utility output as .txt
-        let statement_type = crate::statement_type(&req.query);
+        let statement_type = crate::engine::statement_type(&req.query);
         let ext = if statement_type == "DML" { "csv" } else { "txt" };
         let output_location = format!("{}/{id}.{ext}", base.trim_end_matches('/'));
         let e = Execution {
@@ -609,7 +610,7 @@ impl Athena {
             .collect();
         let (bucket, key) = split_s3(&e.output_location).map_err(|x| QueryError::User(x.to_string()))?;
         let store = self.engine.registry().bucket(&bucket);
-        let path = crate::store::path_of(&key);
+        let path = crate::engine::store::path_of(&key);
         let mut upload = store.put_multipart(&path).await.map_err(|x| QueryError::User(x.to_string()))?;
         let mut text = String::new();
         // a header row for queries only: DDL and utility output (SHOW, DESCRIBE) has none
@@ -641,7 +642,7 @@ impl Athena {
         upload.complete().await.map_err(|x| QueryError::Internal(x.to_string()))?;
         let metadata = serde_json::to_vec(&json!({ "ColumnInfo": e.columns })).unwrap_or_default();
         store
-            .put(&crate::store::path_of(&format!("{key}.metadata")), metadata.into())
+            .put(&crate::engine::store::path_of(&format!("{key}.metadata")), metadata.into())
             .await
             .map_err(|x| QueryError::Internal(x.to_string()))?;
         e.scanned = out.registry.as_ref().map_or(0, |r| r.scanned());
@@ -699,7 +700,7 @@ impl Athena {
         };
         let (bucket, key) = split_s3(&e.output_location)?;
         let store = self.engine.registry().bucket(&bucket);
-        let path = crate::store::path_of(&key);
+        let path = crate::engine::store::path_of(&key);
         let size = store
             .head(&path)
             .await

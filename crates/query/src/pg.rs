@@ -32,7 +32,8 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use tokio::net::TcpListener;
 
-use crate::{Engine, QueryError};
+use crate::QueryError;
+use crate::engine::Engine;
 
 /// Looks up an access key's secret (the password of the user named by the key id).
 pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -289,7 +290,7 @@ impl Backend {
         Self::respond(out, &portal.result_column_format).await
     }
 
-    async fn respond(out: crate::QueryOutput, format: &Format) -> PgWireResult<Response> {
+    async fn respond(out: crate::engine::QueryOutput, format: &Format) -> PgWireResult<Response> {
         if out.schema.fields().is_empty() {
             // DDL: drain, then a command tag
             let mut s = out.stream;
@@ -314,7 +315,7 @@ impl Backend {
     }
 
     async fn describe(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-        if crate::is_ddl(sql) {
+        if crate::engine::is_ddl(sql) {
             return Ok(Vec::new());
         }
         let schema = self.engine.plan_schema(sql, database).await.map_err(pg_error)?;

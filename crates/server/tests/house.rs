@@ -257,7 +257,7 @@ const DATA_DIR_FOLDERS: &[(&str, &str)] = &[
     ("keys", "crates/store/src/lib.rs"),
     ("streams", "crates/streams/src/lib.rs"),
     ("firehose", "crates/delivery/src/lib.rs"),
-    ("query-spool", "crates/query/src/store.rs"),
+    ("query-spool", "crates/query/src/engine/store.rs"),
 ];
 
 #[test]

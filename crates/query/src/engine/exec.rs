@@ -13,8 +13,9 @@ use futures::TryStreamExt;
 use object_store::ObjectStore;
 use tarn_catalog::{CatalogError, Column, Database, Partition, SerDeInfo, StorageDescriptor, Table};
 
-use crate::ddl::{PropValue, Statement};
-use crate::{Engine, QueryError, QueryOutput, Result};
+use crate::engine::ddl::{PropValue, Statement};
+use crate::engine::{Engine, QueryOutput};
+use crate::{QueryError, Result};
 
 const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
 const PARQUET_IN: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
@@ -330,9 +331,9 @@ impl Engine {
         let prefix = with_slash(&prefix);
         let store = self.registry.bucket(&bucket);
         let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
-        let mut list = store.list(Some(&crate::store::path_of(&prefix)));
+        let mut list = store.list(Some(&crate::engine::store::path_of(&prefix)));
         while let Some(meta) = list.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
-            let key = crate::store::key_of(&meta.location);
+            let key = crate::engine::store::key_of(&meta.location);
             let rel = key.strip_prefix(&prefix).unwrap_or(&key);
             let dirs: Vec<&str> = rel.split('/').collect();
             if dirs.len() <= table.partition_keys.len() {
@@ -403,7 +404,7 @@ impl Engine {
         };
         let (bucket, prefix) = split_location(&location)?;
         let store = self.registry.bucket(&bucket);
-        let mut existing = store.list(Some(&crate::store::path_of(&prefix)));
+        let mut existing = store.list(Some(&crate::engine::store::path_of(&prefix)));
         if existing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))?.is_some() {
             return Err(QueryError::User(format!(
                 "HIVE_PATH_ALREADY_EXISTS: Target directory for table '{db}.{name}' already exists: {location}. You may need to manually clean the data at location '{location}' before retrying."
@@ -464,7 +465,7 @@ impl Engine {
         }
         let location =
             table.location().ok_or_else(|| QueryError::User(format!("Table {name} has no LOCATION")))?.to_string();
-        let format_ok = crate::tables::is_parquet(&table);
+        let format_ok = crate::engine::tables::is_parquet(&table);
         if !format_ok {
             return Err(QueryError::User("INSERT INTO writes Parquet tables only for now".into()));
         }

@@ -493,8 +493,8 @@ async fn join_keys_are_filtered_at_the_scan() {
 /// is read whole even where DataFusion would split a file that large; LZ4 fails by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_text_files_are_read_by_extension() {
-    use crate::textcodec::Codec;
-    use crate::textcodec::tests::{compress, hadoop_snappy};
+    use crate::engine::textcodec::Codec;
+    use crate::engine::textcodec::tests::{compress, hadoop_snappy};
     let f = fixture().await;
     let rows = |from: u64, to: u64| (from..to).map(|i| format!("{i},r{i}\n")).collect::<String>().into_bytes();
     put(&f.engine, "logs/a.csv", rows(0, 10)).await;

@@ -58,7 +58,8 @@ use sqllogictest::{DBOutput, DefaultColumnType, Record, Runner};
 use tarn_catalog::{Catalog, Database};
 use tarn_objects::Objects;
 
-use crate::{Engine, QueryError};
+use crate::QueryError;
+use crate::engine::Engine;
 
 /// The corpus may grow but not shrink below this many records (statements and queries).
 const MIN_RECORDS: usize = 600;
@@ -168,7 +169,7 @@ impl TarnDb {
         };
         let store = self.engine.registry().bucket(bucket);
         store
-            .put(&crate::store::path_of(key), bytes.into())
+            .put(&crate::engine::store::path_of(key), bytes.into())
             .await
             .map_err(|e| QueryError::Internal(format!("PUT {url}: {e}")))?;
         Ok(())

@@ -71,7 +71,7 @@ impl OrcFile {
         DataFusionError::Execution(format!(
             "HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split s3://{}/{}: {e}",
             self.bucket,
-            crate::store::key_of(&self.meta.location)
+            crate::engine::store::key_of(&self.meta.location)
         ))
     }
 
@@ -81,7 +81,7 @@ impl OrcFile {
         let file_schema = builder.schema();
         // the file column each table column reads: its own name, else its spelling in the file
         // (the rule Parquet tables follow)
-        let mut renames = crate::columns::case_renames(&self.schema, &file_schema);
+        let mut renames = crate::engine::columns::case_renames(&self.schema, &file_schema);
         let sources: Vec<Option<String>> = self
             .schema
             .fields()

@@ -4,7 +4,7 @@
 //! `.snappy` and `.deflate` files are decompressed, others read as they are. A table whose
 //! `compressionType` says so (crawlers set it) decodes its files without an extension too.
 //! DataFusion decodes only gzip, bzip2, xz and zstd, for a whole table at once, so tarn decodes
-//! in the object store instead ([`crate::store::BucketStore`] for `tarn-text://` URLs): the
+//! in the object store instead ([`crate::engine::store::BucketStore`] for `tarn-text://` URLs): the
 //! decompression runs on the blocking pool and hands over chunks through a bounded channel, so
 //! memory stays at a few chunks whatever the file's size. A compressed file cannot be read
 //! from the middle: its scan is never split (see `tables.rs`).

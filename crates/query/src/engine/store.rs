@@ -28,7 +28,7 @@ use tarn_objects::{
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
-use crate::textcodec::Codec;
+use crate::engine::textcodec::Codec;
 
 /// Turns an object key into an `object_store` path and back: `Path::from` escapes what a path
 /// segment may not hold, and [`key_of`] undoes it.
@@ -120,7 +120,7 @@ impl BucketStore {
         Self { objects, account: account.to_string(), bucket: bucket.to_string(), spool_dir, scanned, text: None }
     }
 
-    /// This store decoding compressed text objects (see [`crate::textcodec`]), `default` where
+    /// This store decoding compressed text objects (see [`crate::engine::textcodec`]), `default` where
     /// a key's extension names no codec.
     #[must_use]
     pub fn decoding_text(mut self, default: Option<Codec>) -> Self {
@@ -266,7 +266,7 @@ impl ObjectStore for BucketStore {
                 .boxed()
         };
         let payload = match codec {
-            Some(codec) => crate::textcodec::decode(codec, payload, format!("s3://{}/{key}", self.bucket)),
+            Some(codec) => crate::engine::textcodec::decode(codec, payload, format!("s3://{}/{key}", self.bucket)),
             None => payload,
         };
         Ok(GetResult { payload: GetResultPayload::Stream(payload), meta, range, attributes: Default::default() })

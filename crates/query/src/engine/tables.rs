@@ -1,5 +1,5 @@
 //! The Glue catalog as DataFusion's catalog: databases are schemas, tables are read in place
-//! from their `s3://` locations through [`crate::store`].
+//! from their `s3://` locations through [`crate::engine::store`].
 //!
 //! - Parquet tables read with the table's columns (by name, ignoring case as Athena does) and
 //!   DataFusion's projection and predicate pushdown.
@@ -8,7 +8,7 @@
 //!   does not parse is NULL, and a short row has NULLs for its missing fields.
 //! - Partitioned tables list their partitions from the catalog, keep those the query's filters
 //!   allow (partition pruning), scan each partition's location and add its values as columns.
-//! - ORC tables read through `crate::orc`; Avro tables through DataFusion's Avro format.
+//! - ORC tables read through `crate::engine::orc`; Avro tables through DataFusion's Avro format.
 //! - Views plan their SQL on use.
 
 use std::collections::HashMap;
@@ -45,9 +45,9 @@ use object_store::ObjectMeta;
 use tarn_catalog::types::arrow_type;
 use tarn_catalog::{Catalog, Partition, Table};
 
-use crate::columns::{CaseInsensitiveColumns, case_renames, spelled};
-use crate::store::TEXT_SCHEME;
-use crate::textcodec::Codec;
+use crate::engine::columns::{CaseInsensitiveColumns, case_renames, spelled};
+use crate::engine::store::TEXT_SCHEME;
+use crate::engine::textcodec::Codec;
 
 /// The catalog name queries see (`awsdatacatalog.db.table`), as in Athena.
 pub const CATALOG_NAME: &str = "awsdatacatalog";
@@ -119,7 +119,7 @@ const CSV_EXTRA_FIELDS: usize = 64;
 /// The file format and the schema its files are read with (all text for CSV/JSON).
 fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>, SchemaRef, Format)> {
     let format = format_of(t)?;
-    // text files are decompressed by the store as they are read (crate::textcodec)
+    // text files are decompressed by the store as they are read (crate::engine::textcodec)
     let compression = FileCompressionType::UNCOMPRESSED;
     match format {
         Format::Parquet => {
@@ -162,7 +162,9 @@ fn file_format(t: &Table, data_fields: &[Field]) -> Result<(Arc<dyn FileFormat>,
             let json = JsonFormat::default().with_file_compression_type(compression);
             Ok((Arc::new(json), Arc::new(Schema::new(data_fields.to_vec())), format))
         }
-        Format::Orc => Err(DataFusionError::Internal("ORC tables are read by crate::orc, not a listing table".into())),
+        Format::Orc => {
+            Err(DataFusionError::Internal("ORC tables are read by crate::engine::orc, not a listing table".into()))
+        }
         // Avro records carry their schema; columns are read by name as the table types them
         Format::Avro => Ok((Arc::new(AvroFormat), Arc::new(Schema::new(data_fields.to_vec())), format)),
     }
@@ -207,7 +209,7 @@ impl NamedParquet {
     }
 
     fn name_err(&self, object: &ObjectMeta, e: DataFusionError) -> DataFusionError {
-        let key = crate::store::key_of(&object.location);
+        let key = crate::engine::store::key_of(&object.location);
         DataFusionError::Execution(format!(
             "HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split s3://{}/{key}: {}",
             self.bucket,
@@ -279,7 +281,7 @@ impl FileFormat for NamedParquet {
 }
 
 /// A text table's location in the store that decodes compressed files
-/// ([`crate::store::TEXT_SCHEME`]).
+/// ([`crate::engine::store::TEXT_SCHEME`]).
 fn text_url(location: &str, default: Option<Codec>) -> Result<ListingTableUrl> {
     let Some((_, rest)) = location.split_once("://") else {
         return location_url(location);
@@ -301,7 +303,7 @@ fn reads_compressed(plan: &Arc<dyn ExecutionPlan>, default: Option<Codec>) -> bo
             .file_groups
             .iter()
             .flat_map(|g| g.files())
-            .any(|f| !matches!(Codec::of_key(&crate::store::key_of(&f.object_meta.location)), Ok(None)))
+            .any(|f| !matches!(Codec::of_key(&crate::engine::store::key_of(&f.object_meta.location)), Ok(None)))
     };
     plan.exists(|node| {
         Ok(node
@@ -412,7 +414,8 @@ impl GlueTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if format_of(&self.table)? == Format::Orc {
             let fields = projection.iter().map(|&i| self.data_fields[i].clone()).collect();
-            return crate::orc::scan(state, &location_url(location)?, &bucket_of(&self.table), fields, limit).await;
+            return crate::engine::orc::scan(state, &location_url(location)?, &bucket_of(&self.table), fields, limit)
+                .await;
         }
         let (format, file_schema, kind) = file_format(&self.table, &self.data_fields)?;
         let ext = String::new();

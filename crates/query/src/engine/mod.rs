@@ -1,0 +1,270 @@
+//! The SQL engine: [`Engine::execute`] runs one statement. Athena's Hive-style DDL and utility
+//! statements are parsed here ([`ddl`]) and applied to the Glue catalog; everything else
+//! (SELECT, WITH, EXPLAIN, ...) is planned by DataFusion against [`tables::GlueCatalog`], which
+//! reads tables in place from their `s3://` locations through [`store::TarnRegistry`] (no HTTP
+//! loopback). Results stream as Arrow record batches. Athena's executions and the PostgreSQL
+//! server use it; it uses neither.
+
+mod avg;
+mod columns;
+pub mod ddl;
+mod decimal;
+mod exec;
+mod joinfilter;
+mod joinsides;
+mod orc;
+mod shared;
+pub mod store;
+pub mod tables;
+mod textcodec;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::cache::cache_manager::{
+    CacheManagerConfig, DEFAULT_FILE_STATISTICS_MEMORY_LIMIT, DEFAULT_METADATA_CACHE_LIMIT, FileMetadataCache,
+    FileStatisticsCache,
+};
+use datafusion::execution::cache::default_cache::DefaultCache;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use tarn_catalog::Catalog;
+use tarn_objects::Objects;
+
+use crate::{QueryError, Result};
+
+pub use tables::CATALOG_NAME;
+
+/// What a statement produced: rows (possibly none) with their schema.
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub stream: SendableRecordBatchStream,
+    /// What kind of statement ran: `DML` (a query), `DDL`, or `UTILITY`, as Athena reports.
+    pub statement_type: &'static str,
+    /// The registry the statement reads through: its byte count is the data scanned so far
+    /// (None for statements that read no data).
+    pub registry: Option<Arc<store::TarnRegistry>>,
+}
+
+/// A join whose smaller side is estimated under both limits builds one hash table that every
+/// partition probes (DataFusion's CollectLeft), instead of hash-repartitioning both sides
+/// (DataFusion's defaults are 1 MB and 128 Ki rows). On the few cores tarn is meant for,
+/// repartitioning a large probe side costs more than building one table: TPC-H SF1 runs
+/// about 15% faster on 2 cores with these (bench/TPCH-RESULTS.md, session 7).
+const COLLECT_LEFT_BYTES: usize = 64 << 20;
+const COLLECT_LEFT_ROWS: usize = 2_000_000;
+
+/// The SQL engine: shared by Athena executions, the PostgreSQL wire and `tarn sql`.
+#[derive(Clone)]
+pub struct Engine {
+    catalog: Catalog,
+    objects: Objects,
+    registry: Arc<store::TarnRegistry>,
+    caches: FileCaches,
+}
+
+/// What statements share of what they learnt about files: each Parquet file's footer and page
+/// index, and the statistics planning takes from them. Each entry holds the object's size and
+/// last-modified time (nanoseconds) and is used only while they still match, so an object
+/// written again is read again. Listings are not shared: each statement lists its tables'
+/// locations afresh and sees every object written before it started.
+#[derive(Clone)]
+struct FileCaches {
+    metadata: Arc<FileMetadataCache>,
+    statistics: Arc<FileStatisticsCache>,
+}
+
+impl FileCaches {
+    fn new() -> Self {
+        Self {
+            metadata: Arc::new(DefaultCache::new(DEFAULT_METADATA_CACHE_LIMIT).with_name("tarn file metadata")),
+            statistics: Arc::new(
+                DefaultCache::new(DEFAULT_FILE_STATISTICS_MEMORY_LIMIT).with_name("tarn file statistics"),
+            ),
+        }
+    }
+
+    fn config(&self) -> CacheManagerConfig {
+        CacheManagerConfig::default()
+            .with_file_metadata_cache(Some(self.metadata.clone()))
+            .with_file_statistics_cache(Some(self.statistics.clone()))
+    }
+}
+
+impl Engine {
+    pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
+        let registry = Arc::new(store::TarnRegistry::new(objects.clone(), catalog.account_id()));
+        Ok(Self { catalog, objects, registry, caches: FileCaches::new() })
+    }
+
+    #[must_use]
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    #[must_use]
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// A session whose default schema is `database` (Athena's QueryExecutionContext).
+    pub fn context(&self, database: Option<&str>) -> Result<(Arc<SessionContext>, Arc<store::TarnRegistry>)> {
+        // a registry per statement, so the bytes it reads are its own
+        let registry = Arc::new(store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()));
+        let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
+            .with_object_store_registry(registry.clone())
+            .with_cache_manager(self.caches.config())
+            .build_arc()
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        let db = database.unwrap_or("default").to_lowercase();
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG_NAME, &db)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true);
+        let optimizer = &mut config.options_mut().optimizer;
+        optimizer.hash_join_single_partition_threshold = COLLECT_LEFT_BYTES;
+        optimizer.hash_join_single_partition_threshold_rows = COLLECT_LEFT_ROWS;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rules(physical_optimizer_rules())
+            .build();
+        let ctx = Arc::new(SessionContext::new_with_state(state));
+        // Athena's avg: a decimal's average keeps the decimal's type
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(avg::AthenaAvg::new()));
+        let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
+        ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
+        Ok((ctx, registry))
+    }
+
+    /// Runs one statement with `database` as the default schema.
+    pub async fn execute(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
+        self.execute_with(sql, database, None).await
+    }
+
+    /// [`Engine::execute`], with where a CTAS without `external_location` writes.
+    pub async fn execute_with(
+        &self,
+        sql: &str,
+        database: Option<&str>,
+        ctas_location: Option<&str>,
+    ) -> Result<QueryOutput> {
+        if let Some(stmt) = ddl::parse(sql).map_err(QueryError::User)? {
+            return self.run_statement(stmt, database, ctas_location).await;
+        }
+        self.query(sql, database).await
+    }
+
+    /// A query with parameters `$1, $2, ...` (the PostgreSQL wire's extended protocol): `bind`
+    /// gets the type the planned query gives each parameter (None where it leaves one open)
+    /// and returns their values, which are then cast to those types. The query is planned once.
+    pub async fn execute_params(
+        &self,
+        sql: &str,
+        database: Option<&str>,
+        bind: impl FnOnce(&[Option<DataType>]) -> Result<Vec<ScalarValue>>,
+    ) -> Result<QueryOutput> {
+        if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
+            return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
+        }
+        let (ctx, registry) = self.context(database)?;
+        let df = ctx.sql(sql).await?;
+        let params = bind(&ordered_parameter_types(df.logical_plan())?)?;
+        Self::output(df.with_param_values(params)?, registry).await
+    }
+
+    async fn query(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
+        let (ctx, registry) = self.context(database)?;
+        Self::output(ctx.sql(sql).await?, registry).await
+    }
+
+    async fn output(df: datafusion::dataframe::DataFrame, registry: Arc<store::TarnRegistry>) -> Result<QueryOutput> {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await?;
+        Ok(QueryOutput { schema, stream, statement_type: "DML", registry: Some(registry) })
+    }
+
+    /// The schema a query's rows will have, without running it.
+    pub async fn plan_schema(&self, sql: &str, database: Option<&str>) -> Result<SchemaRef> {
+        let (ctx, _) = self.context(database)?;
+        let plan = ctx.state().create_logical_plan(sql).await?;
+        Ok(Arc::new(plan.schema().as_arrow().clone()))
+    }
+
+    /// The types the query gives its parameters `$1..$n` (None where it leaves one open); no
+    /// parameters for DDL.
+    pub async fn parameter_types(&self, sql: &str, database: Option<&str>) -> Result<Vec<Option<DataType>>> {
+        if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let (ctx, _) = self.context(database)?;
+        ordered_parameter_types(&ctx.state().create_logical_plan(sql).await?)
+    }
+
+    /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).
+    #[must_use]
+    pub fn registry(&self) -> &Arc<store::TarnRegistry> {
+        &self.registry
+    }
+}
+
+/// DataFusion's physical optimizer rules with tarn's: hash joins built on the side with far
+/// fewer rows, right after DataFusion chooses join sides; identical subplans shared, before the
+/// pushdown of join filters (which would make their copies differ); the join-key filter over
+/// scans, once those filters are in place; fast decimal arithmetic, last.
+fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    if let Some(selection) = rules.iter().position(|r| r.name() == "join_selection") {
+        rules.insert(selection + 1, Arc::new(joinsides::BuildOnFewerRows));
+    }
+    // after the pushdown of join filters, copies would differ: without it, nothing is shared
+    if let Some(post_pushdown) = rules.iter().position(|r| r.name() == "FilterPushdown(Post)") {
+        rules.insert(post_pushdown, Arc::new(shared::ShareIdenticalSubplans));
+    }
+    rules.push(Arc::new(joinfilter::FilterJoinKeysAtScan));
+    rules.push(Arc::new(decimal::FastDecimalArithmetic));
+    rules
+}
+
+/// The types a plan gives `$1..$n`, in order (None where it leaves one open).
+fn ordered_parameter_types(plan: &datafusion::logical_expr::LogicalPlan) -> Result<Vec<Option<DataType>>> {
+    let types = plan.get_parameter_types()?;
+    let count = types.keys().filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok()).max().unwrap_or(0);
+    Ok((1..=count).map(|i| types.get(&format!("${i}")).cloned().flatten()).collect())
+}
+
+/// Athena's StatementType of `sql`: `DML` for queries, CTAS and INSERT INTO, `DDL` for
+/// statements that change the catalog, `UTILITY` for SHOW and DESCRIBE.
+#[must_use]
+pub fn statement_type(sql: &str) -> &'static str {
+    use ddl::Statement as S;
+    match ddl::parse(sql) {
+        Ok(Some(S::Ctas { .. } | S::InsertInto { .. })) | Ok(None) | Err(_) => "DML",
+        Ok(Some(
+            S::ShowDatabases { .. }
+            | S::ShowTables { .. }
+            | S::ShowPartitions { .. }
+            | S::Describe { .. }
+            | S::ShowCreateTable { .. }
+            | S::ShowColumns { .. },
+        )) => "UTILITY",
+        Ok(Some(_)) => "DDL",
+    }
+}
+
+/// Whether `sql` is one of the statements tarn runs itself (DDL and utility statements).
+#[must_use]
+pub fn is_ddl(sql: &str) -> bool {
+    matches!(ddl::parse(sql), Ok(Some(_)))
+}
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod tests;
