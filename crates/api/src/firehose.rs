@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 
-use tarn_delivery::{CreateRequest, Delivery, DeliveryError, limits};
+use tarn_common::limits::firehose as limits;
+use tarn_delivery::{CreateRequest, Delivery, DeliveryError};
 use tarn_wire::generated::firehose::{self as f, errors};
 use tarn_wire::{Context, Doc, ServiceError};
 

@@ -114,7 +114,7 @@ impl g::GlueApi for Glue {
                 &input.database_name,
                 &input.table_name,
                 values,
-                tarn_catalog::limits::BATCH_DELETE_PARTITIONS_MAX,
+                tarn_common::limits::glue::BATCH_DELETE_PARTITIONS_MAX,
             )
             .await
             .map_err(catalog_err)?;

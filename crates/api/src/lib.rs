@@ -32,7 +32,7 @@ use s3s::auth::{S3Auth, SecretKey};
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3Result, s3_error};
-use tarn_common::limits;
+use tarn_common::limits::s3 as limits;
 use tarn_iam::Identities;
 use tarn_objects::Objects;
 use tokio::net::TcpListener;

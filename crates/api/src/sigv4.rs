@@ -23,6 +23,7 @@ use http::header::{AUTHORIZATION, DATE, HOST};
 use http::request::Parts;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
 use sha2::{Digest, Sha256};
+use tarn_common::limits::sigv4 as limits;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
@@ -33,9 +34,9 @@ const TERMINATOR: &str = "aws4_request";
 const CONTENT_SHA256: &str = "x-amz-content-sha256";
 const AMZ_DATE: &str = "x-amz-date";
 /// The largest difference between the request's time and the server's.
-const MAX_SKEW: Duration = Duration::minutes(15);
+const MAX_SKEW: Duration = Duration::seconds(limits::CLOCK_SKEW_MAX_SECONDS);
 /// The longest a presigned URL may live: seven days.
-const MAX_PRESIGN_EXPIRES: i64 = 604_800;
+const MAX_PRESIGN_EXPIRES: i64 = limits::PRESIGNED_EXPIRES_MAX_SECONDS;
 
 /// Everything but the RFC 3986 unreserved characters is percent-encoded.
 const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');

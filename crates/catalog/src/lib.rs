@@ -28,18 +28,8 @@ const PARTITIONS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::
 /// Joins partition values into one key; values cannot hold it (Glue's strings are printable).
 const VALUE_SEP: char = '\u{1}';
 
-/// Limits from Glue's API model and quotas.
-pub mod limits {
-    pub const NAME_MAX: usize = 255;
-    pub const PAGE_MAX: usize = 100;
-    pub const PARTITION_PAGE_MAX: usize = 1000;
-    pub const BATCH_CREATE_PARTITIONS_MAX: usize = 100;
-    pub const BATCH_GET_PARTITIONS_MAX: usize = 1000;
-    pub const BATCH_DELETE_PARTITIONS_MAX: usize = 25;
-    pub const BATCH_DELETE_TABLES_MAX: usize = 100;
-    pub const BATCH_DELETE_VERSIONS_MAX: usize = 100;
-    pub const PARTITION_VALUE_MAX: usize = 1024;
-}
+/// Glue's limits.
+use tarn_common::limits::glue as limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

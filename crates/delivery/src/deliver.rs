@@ -22,7 +22,7 @@ const PAGE_BYTES: usize = 8 * 1024 * 1024;
 const PAGE_RECORDS: usize = 10_000;
 /// Partitions one flush may write (AWS's active-partition quota per stream): each holds an
 /// upload's chunks in flight and, when converting, a row group being built.
-const ACTIVE_PARTITIONS_MAX: usize = 500;
+use tarn_common::limits::firehose::ACTIVE_PARTITIONS_MAX;
 /// Retry cadence of a failed delivery: 1 s, doubling, at most 5 s (AWS retries S3 every 5 s).
 const BACKOFF_FIRST_MS: u64 = 1000;
 const BACKOFF_MAX_MS: u64 = 5000;

@@ -40,19 +40,8 @@ const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("firehose_str
 /// Delivery progress by stream name.
 const PROGRESS: TableDefinition<&str, &[u8]> = TableDefinition::new("firehose_progress");
 
-/// AWS's quotas.
-pub mod limits {
-    /// Records per PutRecordBatch.
-    pub const BATCH_RECORDS_MAX: usize = 500;
-    /// Bytes per PutRecordBatch (sum of the records' data).
-    pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
-    /// Bytes of one record (before base64).
-    pub const RECORD_BYTES_MAX: usize = 1_024_000;
-    /// Tags per delivery stream.
-    pub const TAGS_MAX: usize = 50;
-    /// Delivery streams per account and region.
-    pub const STREAMS_MAX: usize = 5000;
-}
+/// Firehose's quotas.
+use tarn_common::limits::firehose as limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {

@@ -29,10 +29,7 @@ use std::fmt::Write as _;
 use rand::Rng;
 use time::OffsetDateTime;
 
-/// Maximum length, in characters, of a configured `Prefix` / `ErrorOutputPrefix` (API model).
-pub const MAX_PREFIX_LEN: usize = 1024;
-/// Maximum length, in characters, of an evaluated prefix ("Semantic rules").
-pub const MAX_EVALUATED_PREFIX_LEN: usize = 512;
+pub use tarn_common::limits::firehose::{EVALUATED_PREFIX_LENGTH_MAX, PREFIX_LENGTH_MAX};
 /// Maximum number of `!{...}` expressions in one prefix. AWS documents no such limit; this is
 /// tarn's own guard (a 1024-character prefix cannot hold many more anyway).
 pub const MAX_EXPRESSIONS: usize = 50;
@@ -94,8 +91,10 @@ impl Part {
 impl PrefixTemplate {
     /// Parses a prefix. The empty string is a valid prefix without expressions.
     pub fn parse(s: &str) -> Result<Self, PrefixError> {
-        if s.chars().count() > MAX_PREFIX_LEN {
-            return Err(PrefixError::new(format!("Prefix must have length less than or equal to {MAX_PREFIX_LEN}.")));
+        if s.chars().count() > PREFIX_LENGTH_MAX {
+            return Err(PrefixError::new(format!(
+                "Prefix must have length less than or equal to {PREFIX_LENGTH_MAX}."
+            )));
         }
         let mut parts = Vec::new();
         let mut literal = String::new();
@@ -238,9 +237,9 @@ impl PrefixTemplate {
                 Part::LambdaKey(k) => out.push_str(lookup(lambda_keys, NS_PARTITION_KEY_FROM_LAMBDA, k)?),
             }
         }
-        if out.chars().count() > MAX_EVALUATED_PREFIX_LEN {
+        if out.chars().count() > EVALUATED_PREFIX_LENGTH_MAX {
             return Err(PrefixError::new(format!(
-                "The evaluated prefix is longer than {MAX_EVALUATED_PREFIX_LEN} characters."
+                "The evaluated prefix is longer than {EVALUATED_PREFIX_LENGTH_MAX} characters."
             )));
         }
         Ok(out)

@@ -22,7 +22,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::Stream;
 use redb::ReadableTable;
-use tarn_common::limits;
+use tarn_common::limits::s3 as limits;
 use tarn_store::record::Record;
 use tarn_store::{Store, StoreError};
 

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::Digest as _;
 use redb::ReadableTable;
-use tarn_common::limits;
+use tarn_common::limits::s3 as limits;
 use tarn_store::record::Record;
 use tarn_store::{BlobId, StoreError};
 

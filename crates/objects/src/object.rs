@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use futures::Stream;
 use redb::{ReadableTable, Table};
-use tarn_common::limits;
+use tarn_common::limits::s3 as limits;
 use tarn_store::record::Record;
 use tarn_store::{BlobId, StoreError};
 

@@ -32,9 +32,7 @@ const NAMED_QUERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("athena
 
 /// Executions running at once; later ones wait QUEUED.
 pub const RUNNING_MAX: usize = 4;
-pub const QUERY_STRING_MAX: usize = 262_144;
-pub const RESULTS_PAGE_MAX: i64 = 1000;
-pub const LIST_PAGE_MAX: i64 = 50;
+pub use tarn_common::limits::athena::{LIST_PAGE_MAX, QUERY_STRING_MAX, RESULTS_PAGE_MAX};
 pub const PRIMARY: &str = "primary";
 const ENGINE_VERSION: &str = "Athena engine version 3";
 

@@ -9,13 +9,7 @@ use crate::{Result, STREAMS, StreamMode, StreamRecord, Streams, StreamsError};
 /// (stream, consumer name) -> [`ConsumerRecord`].
 pub(crate) const CONSUMERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kinesis_consumers");
 
-/// Retention is 24 hours to 365 days.
-pub const RETENTION_HOURS_MIN: u32 = 24;
-pub const RETENTION_HOURS_MAX: u32 = 8760;
-/// Tags per stream.
-pub const TAGS_MAX: usize = 50;
-/// Registered consumers per stream (AWS's default quota).
-pub const CONSUMERS_MAX: usize = 20;
+pub use tarn_common::limits::kinesis::{CONSUMERS_MAX, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, TAGS_MAX};
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ConsumerRecord {

@@ -21,10 +21,7 @@ use tarn_store::{Store, StoreError};
 /// Stream name -> [`StreamRecord`].
 pub(crate) const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("kinesis_streams");
 
-/// Shards a stream in ON_DEMAND mode starts with, as AWS provisions them.
-pub const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
-/// Default data retention: 24 hours (AWS's minimum and default).
-pub const RETENTION_HOURS_DEFAULT: u32 = 24;
+pub use tarn_common::limits::kinesis::{ON_DEMAND_INITIAL_SHARDS, RETENTION_HOURS_DEFAULT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamsError {

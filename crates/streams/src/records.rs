@@ -17,10 +17,7 @@ use tarn_store::{Store, StoreError};
 
 use crate::{Result, StreamRecord, StreamsError, sequence_number};
 
-/// Iterators expire five minutes after they are handed out, as in Kinesis.
-pub const ITERATOR_TTL_MS: i64 = 300_000;
-/// A record's data plus partition key is at most 1 MiB.
-pub const RECORD_BYTES_MAX: usize = 1024 * 1024;
+pub use tarn_common::limits::kinesis::{ITERATOR_TTL_MS, RECORD_BYTES_MAX};
 
 /// What an append to a shard closed by resharding answers; PutRecord routes again.
 const SHARD_CLOSED: &str = "shard is closed";

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use http::HeaderMap;
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
-use tarn_common::limits;
+use tarn_common::limits::s3 as limits;
 use tarn_objects::checksum::{self as cks, ChecksumAlgorithm as Alg, ChecksumType as CkType};
 use tarn_objects::{
     ChecksumInput, CopySource as DomainCopySource, Found, GetTarget, ListParams, ObjectMeta, ObjectRecord, Objects,

@@ -2,7 +2,7 @@
 //! parameters each type takes, and the checks every parameter value passes.
 
 /// Longest processor parameter value (AWS: `ProcessorParameter.ParameterValue`).
-const MAX_PARAMETER_VALUE_CHARS: usize = 5120;
+use tarn_common::limits::firehose::PARAMETER_VALUE_MAX as MAX_PARAMETER_VALUE_CHARS;
 
 /// The processor types of AWS's `ProcessorType` enum.
 pub(super) const PROCESSOR_TYPES: [&str; 6] = [

@@ -63,7 +63,7 @@ pub const DECOMPRESSION_FAILED: &str = "Decompression.MalformedData";
 pub const CLOUDWATCH_LOGS_PROCESSING_FAILED: &str = "CloudWatchLogProcessing.MalformedData";
 
 /// Most sub-records `RecordDeAggregation` makes of one record (AWS's cap).
-pub const MAX_SUB_RECORDS: usize = 500;
+pub use tarn_common::limits::firehose::SUB_RECORDS_MAX as MAX_SUB_RECORDS;
 /// Most bytes one record may decompress to; beyond, the record fails (a gzip bomb guard).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 64 << 20;
 

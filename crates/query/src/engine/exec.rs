@@ -356,7 +356,7 @@ impl Engine {
         let existing: std::collections::HashSet<Vec<String>> = existing.into_iter().map(|p| p.values).collect();
         let mut out = Vec::new();
         let new: Vec<(Vec<String>, String)> = found.into_iter().filter(|(v, _)| !existing.contains(v)).collect();
-        for chunk in new.chunks(tarn_catalog::limits::BATCH_CREATE_PARTITIONS_MAX) {
+        for chunk in new.chunks(tarn_common::limits::glue::BATCH_CREATE_PARTITIONS_MAX) {
             let inputs = chunk.iter().map(|(v, l)| partition_input(&table, v.clone(), Some(l.clone()))).collect();
             self.catalog.batch_create_partitions(db, name, inputs).await?;
             for (v, _) in chunk {
