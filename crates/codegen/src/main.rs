@@ -78,5 +78,12 @@ mod tests {
             let current = std::fs::read_to_string(path).unwrap_or_default();
             assert!(current == *text, "{} is out of date: run `cargo run -p tarn-codegen`", path.display());
         }
+        // and nothing else sits among the generated files (a service dropped from the list
+        // leaves its module behind otherwise)
+        let written: Vec<&PathBuf> = first.iter().map(|(p, _)| p).collect();
+        for entry in std::fs::read_dir(root.join("crates/wire/src/generated")).unwrap() {
+            let path = entry.unwrap().path();
+            assert!(written.contains(&&path), "{} is not written by the generator: remove it", path.display());
+        }
     }
 }

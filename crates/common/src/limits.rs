@@ -107,6 +107,8 @@ pub mod glue {
     pub const BATCH_DELETE_VERSIONS_MAX: usize = 100;
     /// Characters of one partition value.
     pub const PARTITION_VALUE_MAX: usize = 1024;
+    /// Crawler names per BatchGetCrawlers or GetCrawlerMetrics.
+    pub const CRAWLER_NAMES_MAX: usize = 100;
 }
 
 /// Amazon Athena (the API model's constraints and "Service Quotas").

@@ -436,11 +436,11 @@ pub const ADMIN_SHUTDOWN: &str = "terminating connection due to administrator co
 /// A client has this long to finish its startup and authentication.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Serves the PostgreSQL wire protocol on `listener` until `shutdown` resolves. Then, as
-/// PostgreSQL's fast shutdown does, it accepts no new connection, lets every session finish the
-/// message it is on (a query in flight runs to its end and its rows reach the client), ends
-/// each session with `FATAL 57P01` and returns once all have ended or `drain` has passed (the
-/// sessions still running then are dropped).
+/// Serves the PostgreSQL wire protocol on `listener` until `shutdown` resolves. Then it accepts
+/// no new connection (as PostgreSQL's shutdown does), lets every session finish what it is on (a
+/// simple query, or an extended-query pipeline through its Sync: a query in flight runs to its
+/// end and its rows reach the client), ends each session with `FATAL 57P01` and returns once
+/// all have ended or `drain` has passed (the sessions still running then are dropped).
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,
@@ -522,11 +522,15 @@ async fn session(
     let copy = handlers.copy_handler();
     let cancel = handlers.cancel_handler();
     let errors = handlers.error_handler();
+    // inside an extended-query pipeline (Parse, Bind, Execute, ... up to its Sync) a session is
+    // not idle: it ends only once the Sync is answered, so a client never misses the
+    // ReadyForQuery of a pipeline it has sent
+    let mut in_pipeline = false;
     loop {
         let starting = matches!(socket.state(), State::AwaitingStartup | State::AuthenticationInProgress);
         let msg = tokio::select! {
             biased;
-            () = stopped(&mut stopping) => {
+            () = stopped(&mut stopping), if !in_pipeline => {
                 let fatal = ErrorInfo::new("FATAL".into(), "57P01".into(), ADMIN_SHUTDOWN.into());
                 if let Err(e) = futures::SinkExt::send(&mut socket, PgWireBackendMessage::ErrorResponse(fatal.into())).await {
                     tracing::debug!(error = %e, "postgres wire: could not tell a session it ends");
@@ -546,6 +550,11 @@ async fn session(
             _ => msg.is_extended_query(),
         };
         let is_cancel = matches!(msg, PgWireFrontendMessage::CancelRequest(_));
+        in_pipeline = match &msg {
+            PgWireFrontendMessage::Sync(_) | PgWireFrontendMessage::Query(_) => false,
+            m if m.is_extended_query() => true,
+            _ => in_pipeline,
+        };
         let result = pgwire::tokio::server::process_message(
             msg,
             &mut socket,

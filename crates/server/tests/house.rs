@@ -202,6 +202,81 @@ fn references(me: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<Stri
     out
 }
 
+/// `text` without its test-only items: each `#[cfg(test)]` and the item after it (up to its
+/// `;`, or through the block its first `{` opens). Braces inside string and character literals
+/// do not count.
+fn without_test_code(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + "#[cfg(test)]".len()..];
+        rest = &rest[item_end(rest)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the item at the start of `s` ends: after its `;`, or after the `}` that closes the
+/// block its first `{` opens.
+fn item_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                // a string (raw strings have no escapes; `r#"..."#` is closed by `"#`)
+                let raw = i > 0 && (b[i - 1] == b'r' || b[i - 1] == b'#');
+                let hashes = if raw { s[..i].chars().rev().take_while(|&c| c == '#').count() } else { 0 };
+                let close = format!("\"{}", "#".repeat(hashes));
+                i += 1;
+                while i < b.len() {
+                    if !raw && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i..].starts_with(close.as_bytes()) {
+                        i += close.len() - 1;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            // a character literal ('{', '\'', '\u{7b}'), not a lifetime
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if b.get(i + 1) == Some(&b'\\') => {
+                i += 2;
+                while i < b.len() && b[i] != b'\'' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b';' if depth == 0 => return i + 1,
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+#[test]
+fn test_code_is_cut_out_exactly() {
+    let text = "use a;\n#[cfg(test)]\nmod tests;\nfn live() { x('}'); }\n#[cfg(test)]\nmod t {\n    fn f() { let s = \"}\"; let c = '{'; }\n}\nuse crate::b;\n#[cfg(test)]\nuse crate::c;\n";
+    assert_eq!(without_test_code(text), "use a;\n\nfn live() { x('}'); }\n\nuse crate::b;\n\n");
+}
+
 #[test]
 fn no_two_modules_of_a_crate_import_each_other() {
     let mut circles = Vec::new();
@@ -215,7 +290,7 @@ fn no_two_modules_of_a_crate_import_each_other() {
             let me = module_of(&src, f);
             // tests sit in their module and may use anything
             let text = std::fs::read_to_string(f).unwrap();
-            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let text = without_test_code(&text);
             // comments may name any module
             let code: String =
                 text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
@@ -270,7 +345,7 @@ fn formats_md_documents_every_table_and_folder() {
     }
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let text = without_test_code(&text);
         for (at, _) in text.match_indices("TableDefinition::new(\"") {
             let rest = &text[at + "TableDefinition::new(\"".len()..];
             tables.insert(rest[..rest.find('"').unwrap()].to_string());

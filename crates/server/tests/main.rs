@@ -21,3 +21,11 @@ mod s3;
 mod sql_cli;
 mod tpch;
 mod wire;
+
+/// Tests that load the whole machine (TPC-H, the crash test, 2 GiB through one server) and
+/// tests that measure how the server behaves under load take this, so that none of them runs
+/// beside another: on 2 cores, two of them at once would measure each other.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static EXCLUSIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    EXCLUSIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -23,6 +23,7 @@ fn head(srv: &TestServer, method: &str, path: &str, extra: &str) -> String {
 
 #[test]
 fn two_gib_put_and_get_stay_within_64_mib_of_memory() {
+    let _exclusive = crate::exclusive();
     let srv = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
     let pid = srv.pid().unwrap();
     let resp =

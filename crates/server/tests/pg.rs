@@ -217,3 +217,82 @@ fn sigterm_ends_open_sessions_cleanly() {
         assert!(stderr.contains("FATAL:  terminating connection due to administrator command"), "psql said: {stderr}");
     }
 }
+
+/// A query whose rows are still streaming at SIGTERM runs to its end (the client gets every
+/// row), then the session ends with `FATAL 57P01`; a session still busy when the drain limit
+/// passes is cut off and the process exits anyway. The client holds the query in flight by not
+/// reading: the server cannot send more than the socket buffers hold.
+#[test]
+fn sigterm_finishes_a_query_in_flight_and_cuts_off_at_the_drain_limit() {
+    use std::time::{Duration, Instant};
+
+    use futures::StreamExt;
+
+    const ROWS: i64 = 2_000_000;
+    let sql = format!("SELECT value FROM generate_series(1, {ROWS})");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let start = |drain_ms: &str| {
+        let server =
+            TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &[], &[("TARN_SHUTDOWN_DRAIN_MS", drain_ms)], true);
+        let conn = format!(
+            "host={} port={} user={ACCESS_KEY_ID} password={SECRET_ACCESS_KEY} dbname=default",
+            server.pg_addr.ip(),
+            server.pg_addr.port()
+        );
+        let (client, ended) = rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&conn, NoTls).await.expect("connect");
+            (client, tokio::spawn(connection))
+        });
+        (server, client, ended)
+    };
+    let terminate = |server: &TestServer| {
+        let pid = server.pid().unwrap().to_string();
+        assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        Instant::now()
+    };
+
+    // 1. the query in flight finishes: every row arrives after the signal
+    let (mut server, client, ended) = start("30000");
+    let rows = rt.block_on(async {
+        let stream = client.query_raw(sql.as_str(), std::iter::empty::<i64>()).await.expect("query");
+        futures::pin_mut!(stream);
+        let first = stream.next().await.expect("a first row").expect("row");
+        assert_eq!(first.get::<_, i64>(0), 1);
+        let signalled = terminate(&server);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut n = 1i64;
+        let mut last = 1i64;
+        while let Some(row) = stream.next().await {
+            last = row.expect("every row of the query in flight").get(0);
+            n += 1;
+        }
+        (n, last, signalled)
+    });
+    assert_eq!((rows.0, rows.1), (ROWS, ROWS), "the query in flight was not finished");
+    let outcome = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), ended).await });
+    let err = outcome.expect("the connection ended").expect("task").expect_err("ended by the server");
+    assert_eq!(err.as_db_error().map(|e| e.code().clone()), Some(tokio_postgres::error::SqlState::ADMIN_SHUTDOWN));
+    let status = server.wait_for_exit(Duration::from_secs(30)).expect("tarn exits once the query is done");
+    assert!(status.success(), "{status}");
+    eprintln!("query in flight finished; exit {:?} after SIGTERM", rows.2.elapsed());
+
+    // 2. a session that does not finish within the drain limit is cut off
+    let (mut server, client, _ended) = start("1000");
+    let signalled = rt.block_on(async {
+        let stream = client.query_raw(sql.as_str(), std::iter::empty::<i64>()).await.expect("query");
+        futures::pin_mut!(stream);
+        stream.next().await.expect("a first row").expect("row");
+        let signalled = terminate(&server);
+        // hold the query in flight: read nothing more until the server is gone
+        let status = tokio::task::block_in_place(|| server.wait_for_exit(Duration::from_secs(15)));
+        assert!(status.is_some_and(|s| s.success()), "tarn did not exit after the drain limit: {status:?}");
+        signalled
+    });
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(10), "the busy session held the exit for {took:?}");
+    assert!(
+        took >= Duration::from_millis(1000),
+        "exited after {took:?}, before the drain limit: was the query in flight?"
+    );
+    eprintln!("busy session cut off; exit {took:?} after SIGTERM with a 1 s drain limit");
+}

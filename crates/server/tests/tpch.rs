@@ -363,6 +363,7 @@ fn athena_runs(json: &serde_json::Value) -> BTreeMap<String, Run> {
 
 #[test]
 fn tpch_sf001_through_athena_and_the_postgres_wire() {
+    let _exclusive = crate::exclusive();
     let started = Instant::now();
     let tables = generate();
     let generated = started.elapsed();

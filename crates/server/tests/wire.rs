@@ -882,3 +882,141 @@ fn a_service_tarn_does_not_serve_answers_in_json_not_s3_xml() {
     let v: Value = serde_json::from_slice(&resp.body).unwrap_or_else(|_| panic!("not JSON: {}", resp.body_text()));
     assert_eq!(v["message"], "tarn does not serve the lambda API");
 }
+
+/// Maps: a key or a value that breaks its shape's constraints is reported once for the whole
+/// map (`Map keys must satisfy constraint: [...]`, the element's constraints maximum first), and
+/// the map's own length is checked like a list's; the value is printed as Java prints a map.
+#[test]
+fn map_keys_values_and_sizes_answer_as_aws() {
+    let srv = server();
+    let ask = |body: String| {
+        let resp = target(&srv, "Kinesis_20131202.AddTagsToStream", &body, "application/x-amz-json-1.1");
+        let v: Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!((resp.status, v["__type"].as_str()), (400, Some("ValidationException")), "{body}: {v}");
+        message_of(&v).unwrap().to_string()
+    };
+    assert_eq!(
+        ask(r#"{"StreamName":"s","Tags":{"":"v"}}"#.into()),
+        "1 validation error detected: Value '{=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy \
+         constraint: [Member must have length less than or equal to 128, Member must have length greater than or \
+         equal to 1]"
+    );
+    let long = "x".repeat(257);
+    assert_eq!(
+        ask(format!(r#"{{"StreamName":"s","Tags":{{"k":"{long}"}}}}"#)),
+        format!(
+            "1 validation error detected: Value '{{k={long}}}' at 'tags' failed to satisfy constraint: Map value must \
+             satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater \
+             than or equal to 0]"
+        )
+    );
+    let many: Vec<String> = (0..201).map(|i| format!(r#""k{i}":"v""#)).collect();
+    let message = ask(format!(r#"{{"StreamName":"s","Tags":{{{}}}}}"#, many.join(",")));
+    assert!(message.starts_with("1 validation error detected: Value '{k0=v, k1=v, "), "{message}");
+    assert!(
+        message
+            .ends_with("}' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200"),
+        "{message}"
+    );
+    // a key and a value both wrong, and the stream name too (its pattern and its length): four
+    // lines, members in order
+    let message = ask(format!(r#"{{"StreamName":"","Tags":{{"":"{long}"}}}}"#));
+    assert!(message.starts_with("4 validation errors detected: Value '' at 'streamName' "), "{message}");
+    assert!(message.contains("; Value '{="), "{message}");
+    assert!(
+        message.contains("Map keys must satisfy constraint") && message.contains("Map value must satisfy"),
+        "{message}"
+    );
+}
+
+/// What AWS answers before it looks at the signature: an unknown operation, a body that is not
+/// a document. An unsigned request that passes both is then refused for its missing signature.
+#[test]
+fn unknown_operations_and_bad_bodies_are_answered_before_the_signature() {
+    let srv = server();
+    let unsigned = |target: &str, body: &str| {
+        let request = sign::json_request(
+            srv.addr,
+            "kinesis",
+            target,
+            "application/x-amz-json-1.1",
+            body.as_bytes(),
+            tarn_testkit::ACCESS_KEY_ID,
+            tarn_testkit::SECRET_ACCESS_KEY,
+            &sign::amz_date_now(),
+            None,
+            false,
+        );
+        let resp = raw_request(srv.addr, &request).unwrap();
+        let v: Value = serde_json::from_slice(&resp.body).unwrap();
+        (resp.status, v["__type"].as_str().unwrap_or_default().to_string())
+    };
+    let bad_signature = |target: &str, body: &str| {
+        let request = sign::json_request(
+            srv.addr,
+            "kinesis",
+            target,
+            "application/x-amz-json-1.1",
+            body.as_bytes(),
+            tarn_testkit::ACCESS_KEY_ID,
+            "not-the-secret",
+            &sign::amz_date_now(),
+            None,
+            true,
+        );
+        let resp = raw_request(srv.addr, &request).unwrap();
+        let v: Value = serde_json::from_slice(&resp.body).unwrap();
+        (resp.status, v["__type"].as_str().unwrap_or_default().to_string())
+    };
+    let code = |s: &str| (400, s.to_string());
+    assert_eq!(unsigned("Kinesis_20131202.NoSuchThing", "{}"), code("UnknownOperationException"));
+    assert_eq!(bad_signature("Kinesis_20131202.NoSuchThing", "{}"), code("UnknownOperationException"));
+    assert_eq!(unsigned("Kinesis_20131202.ListStreams", "{"), code("SerializationException"));
+    assert_eq!(bad_signature("Kinesis_20131202.ListStreams", "not json"), code("SerializationException"));
+    assert_eq!(unsigned("Kinesis_20131202.ListStreams", "{}"), code("MissingAuthenticationTokenException"));
+    assert_eq!(bad_signature("Kinesis_20131202.ListStreams", "{}"), code("InvalidSignatureException"));
+    // a well-formed but invalid request is checked only after the signature
+    assert_eq!(bad_signature("Kinesis_20131202.ListStreams", r#"{"Limit": 0}"#), code("InvalidSignatureException"));
+}
+
+/// STS (the query protocol) answers signature failures in its own codes and XML.
+#[test]
+fn sts_signature_failures_answer_as_aws() {
+    let srv = server();
+    let host = srv.addr.to_string();
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+    let send = |key: &str, secret: &str, authorization: Option<String>| {
+        let date = sign::amz_date_now();
+        let auth = authorization.unwrap_or_else(|| {
+            tarn_api::sigv4::sign_for_test(
+                "POST",
+                "/",
+                &[("host", &host), ("x-amz-date", &date), ("content-type", "application/x-www-form-urlencoded")],
+                body,
+                key,
+                secret,
+                "us-east-1",
+                "sts",
+                &date,
+            )
+        });
+        let mut req = format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {date}\r\ncontent-type: application/x-www-form-urlencoded\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        let resp = raw_request(srv.addr, &req).unwrap();
+        let text = resp.body_text();
+        assert!(text.contains("<ErrorResponse") && text.contains("<Type>Sender</Type>"), "{text}");
+        (resp.status, resp.error_code().unwrap_or_default(), text)
+    };
+    let (status, code, text) = send(tarn_testkit::ACCESS_KEY_ID, "not-the-secret", None);
+    assert_eq!((status, code.as_str()), (403, "SignatureDoesNotMatch"), "{text}");
+    assert!(text.contains("The request signature we calculated does not match the signature you provided."), "{text}");
+    let (status, code, text) = send("AKIAUNKNOWNKEY000000", "whatever", None);
+    assert_eq!((status, code.as_str()), (403, "InvalidClientTokenId"), "{text}");
+    assert!(text.contains("The security token included in the request is invalid."), "{text}");
+    let (status, code, text) = send("", "", Some("AWS4-HMAC-SHA256 Credential=x".into()));
+    assert_eq!((status, code.as_str()), (400, "IncompleteSignature"), "{text}");
+}

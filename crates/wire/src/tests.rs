@@ -192,3 +192,113 @@ fn athena_answers_violations_as_invalid_requests() {
         "a null element is dropped"
     );
 }
+
+/// The generated tables against the pinned botocore models themselves, read here as plain
+/// JSON (not through the generator's parser): every shape the tables hold has the model's
+/// type, bounds, pattern text, enum values, members and required members, and every operation
+/// its input and output. The table-driven server tests take their cases from these tables, so
+/// this is what keeps a generator bug from passing both sides unnoticed.
+#[test]
+fn generated_tables_say_what_the_models_say() {
+    use std::io::Read as _;
+
+    use crate::model::Kind;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut checked = 0usize;
+    for model in crate::generated::SERVICES {
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name().unwrap().to_string_lossy().starts_with(&format!("{}-{}", model.name, model.api_version))
+            })
+            .unwrap_or_else(|| panic!("no pinned model for {} {}", model.name, model.api_version));
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&file).unwrap()).read_to_string(&mut text).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let shapes = &raw["shapes"];
+        let name_of = |id: u16| model.shape(id).name;
+        for shape in model.shapes {
+            let r = &shapes[shape.name];
+            let what = format!("{}: shape {}", model.name, shape.name);
+            assert!(r.is_object(), "{what} is not in the model");
+            let ty = r["type"].as_str().unwrap();
+            let kind_ok = match (&shape.kind, ty) {
+                (Kind::String, "string")
+                | (Kind::Integer, "integer")
+                | (Kind::Long, "long")
+                | (Kind::Float, "float")
+                | (Kind::Double, "double")
+                | (Kind::Boolean, "boolean")
+                | (Kind::Blob, "blob")
+                | (Kind::Timestamp, "timestamp")
+                | (Kind::Structure { .. }, "structure")
+                | (Kind::List { .. }, "list")
+                | (Kind::Map { .. }, "map") => true,
+                (Kind::Document, "structure") => r["document"].as_bool() == Some(true),
+                // integers of other widths the model spells differently
+                (Kind::Integer | Kind::Long, "short" | "byte") | (Kind::Double, "bigdecimal") => true,
+                _ => false,
+            };
+            assert!(kind_ok, "{what}: the table says {:?}, the model {ty}", shape.kind);
+            assert_eq!(shape.min, r["min"].as_f64(), "{what}: min");
+            assert_eq!(shape.max, r["max"].as_f64(), "{what}: max");
+            let pattern = shape.pattern.map(|p| model.patterns[usize::from(p)].source);
+            assert_eq!(pattern, r["pattern"].as_str(), "{what}: pattern");
+            let enums: Vec<&str> =
+                r["enum"].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap()).collect()).unwrap_or_default();
+            let mut ours = shape.enum_values.to_vec();
+            let mut theirs = enums.clone();
+            ours.sort_unstable();
+            theirs.sort_unstable();
+            assert_eq!(ours, theirs, "{what}: enum values");
+            assert_eq!(shape.sensitive, r["sensitive"].as_bool().unwrap_or(false), "{what}: sensitive");
+            match &shape.kind {
+                Kind::Structure { members } => {
+                    let raw_members = r["members"].as_object().unwrap();
+                    let mut ours: Vec<&str> = members.iter().map(|m| m.name).collect();
+                    let mut theirs: Vec<&str> = raw_members.keys().map(String::as_str).collect();
+                    ours.sort_unstable();
+                    theirs.sort_unstable();
+                    assert_eq!(ours, theirs, "{what}: members");
+                    let required: Vec<&str> = r["required"]
+                        .as_array()
+                        .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+                        .unwrap_or_default();
+                    for m in *members {
+                        assert_eq!(m.required, required.contains(&m.name), "{what}.{}: required", m.name);
+                        assert_eq!(
+                            name_of(m.shape),
+                            raw_members[m.name]["shape"].as_str().unwrap(),
+                            "{what}.{}: shape",
+                            m.name
+                        );
+                    }
+                }
+                Kind::List { member, .. } => {
+                    assert_eq!(name_of(*member), r["member"]["shape"].as_str().unwrap(), "{what}: element");
+                }
+                Kind::Map { key, value, .. } => {
+                    assert_eq!(name_of(*key), r["key"]["shape"].as_str().unwrap(), "{what}: key");
+                    assert_eq!(name_of(*value), r["value"]["shape"].as_str().unwrap(), "{what}: value");
+                }
+                _ => {}
+            }
+            checked += 1;
+        }
+        for op in model.operations {
+            let r = &raw["operations"][op.name];
+            assert!(r.is_object(), "{}: operation {} is not in the model", model.name, op.name);
+            // the tables hold the shapes of the operations tarn serves
+            if !op.served {
+                continue;
+            }
+            assert_eq!(op.input.map(name_of), r["input"]["shape"].as_str(), "{}.{}: input", model.name, op.name);
+            assert_eq!(op.output.map(name_of), r["output"]["shape"].as_str(), "{}.{}: output", model.name, op.name);
+        }
+        let all_ops = raw["operations"].as_object().unwrap().len();
+        assert_eq!(model.operations.len(), all_ops, "{}: every operation of the model is in the table", model.name);
+    }
+    assert!(checked > 800, "only {checked} shapes checked");
+}

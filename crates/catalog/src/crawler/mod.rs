@@ -472,10 +472,11 @@ impl Crawlers {
     }
 
     pub fn batch_get_crawlers(&self, req: BatchGetCrawlersRequest) -> Result<BatchGetCrawlersResponse> {
-        if req.crawler_names.len() > 100 {
-            return Err(CrawlerError::InvalidInput(
-                "1 validation error detected: Value at 'crawlerNames' failed to satisfy constraint: Member must have length less than or equal to 100".into(),
-            ));
+        if req.crawler_names.len() > limits::CRAWLER_NAMES_MAX {
+            return Err(CrawlerError::InvalidInput(format!(
+                "at most {} crawler names at once",
+                limits::CRAWLER_NAMES_MAX
+            )));
         }
         let mut out = BatchGetCrawlersResponse::default();
         for name in req.crawler_names {
@@ -771,10 +772,11 @@ impl Crawlers {
 
     pub fn get_crawler_metrics(&self, req: GetCrawlerMetricsRequest) -> Result<GetCrawlerMetricsResponse> {
         let max = page_size(req.max_results, 1000, 100)?;
-        if req.crawler_name_list.len() > 100 {
-            return Err(CrawlerError::InvalidInput(
-                "1 validation error detected: Value at 'crawlerNameList' failed to satisfy constraint: Member must have length less than or equal to 100".into(),
-            ));
+        if req.crawler_name_list.len() > limits::CRAWLER_NAMES_MAX {
+            return Err(CrawlerError::InvalidInput(format!(
+                "at most {} crawler names at once",
+                limits::CRAWLER_NAMES_MAX
+            )));
         }
         let after = req.next_token.as_deref().map(token_decode).transpose()?;
         let wanted: HashSet<String> = req.crawler_name_list.into_iter().collect();

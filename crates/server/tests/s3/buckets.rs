@@ -134,7 +134,9 @@ async fn health_and_metrics_endpoints() {
 
 /// Concurrent PUTs share fsyncs: the store commits fewer transactions than it acknowledges writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the guard keeps other heavy tests out; nothing in this runtime waits on it
 async fn concurrent_puts_share_commits() {
+    let _exclusive = crate::exclusive();
     let srv = server();
     let s3 = srv.s3();
     bucket(&s3, "group").await;
