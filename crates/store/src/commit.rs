@@ -101,16 +101,13 @@ fn run(db: &redb::Database, rx: &mpsc::Receiver<Job>, stats: &CommitStats) {
                 Err(_) => break,
             }
         }
-        let size = batch.len() as u64;
-        if commit_batch(db, batch) {
-            stats.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            stats.writes.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-        }
+        commit_batch(db, batch, stats);
     }
 }
 
-/// Applies and commits one batch; true when it committed.
-fn commit_batch(db: &redb::Database, batch: Vec<Job>) -> bool {
+/// Applies and commits one batch. The counters move before any writer hears back, so a
+/// client that reads the metrics after its write was acknowledged sees that write counted.
+fn commit_batch(db: &redb::Database, batch: Vec<Job>, stats: &CommitStats) {
     let size = batch.len();
     let txn = match db.begin_write() {
         Ok(txn) => txn,
@@ -118,7 +115,7 @@ fn commit_batch(db: &redb::Database, batch: Vec<Job>) -> bool {
             // dropping the jobs unblocks their callers with an error
             tracing::error!(%err, size, "cannot begin write transaction");
             drop(batch);
-            return false;
+            return;
         }
     };
     let mut completions = Vec::with_capacity(size);
@@ -147,11 +144,13 @@ fn commit_batch(db: &redb::Database, batch: Vec<Job>) -> bool {
             err.to_string()
         }),
     };
-    let committed = outcome.is_ok();
+    if outcome.is_ok() {
+        stats.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        stats.writes.fetch_add(size as u64, std::sync::atomic::Ordering::Relaxed);
+    }
     for done in completions {
         done(outcome.clone());
     }
-    committed
 }
 
 #[cfg(test)]
