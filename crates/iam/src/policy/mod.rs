@@ -1,17 +1,29 @@
-//! Resource policies (S3 bucket policies), parsed and evaluated: pure functions, no I/O.
+//! IAM policies, parsed and evaluated: pure functions, no I/O, no clock (the time arrives as
+//! `aws:CurrentTime` / `aws:EpochTime` in the request context).
 //!
-//! Evaluation follows AWS's order for one policy: an explicit `Deny` that matches wins; else a
-//! matching `Allow` allows; else the policy is silent and the caller's identity decides (tarn's
-//! one identity, the account root, is allowed everything it is not explicitly denied).
-//!
-//! Supported: `Version` 2012-10-17 / 2008-10-17, `Statement` as one object or a list, `Sid`,
-//! `Effect`, `Principal` (`"*"`, `{"AWS": "*" | account id | ARN | [...]}`), `Action` /
-//! `NotAction`, `Resource` / `NotResource`, with `*` and `?` wildcards. `NotPrincipal` and
-//! `Condition` are refused (MalformedPolicy) rather than evaluated wrongly.
+//! - [`Policy::parse_as`] reads the grammar AWS documents ("IAM JSON policy element
+//!   reference"): `Version`, `Id`, `Statement` (one object or a list) with `Sid`, `Effect`,
+//!   `Principal` / `NotPrincipal` (`*`, or `AWS`, `Service`, `Federated`, `CanonicalUser` lists),
+//!   `Action` / `NotAction`, `Resource` / `NotResource`, `Condition` ([`condition`]). Identity
+//!   policies may not name a principal; resource and trust policies must.
+//! - [`Policy::decide`] says what one policy says about one request: an explicit `Deny`, an
+//!   `Allow`, or nothing. Policy variables (`${aws:username}`) apply in 2012-10-17 policies.
+//! - [`decide::authorize`] combines every policy that applies to a request as AWS's evaluation
+//!   logic does: explicit Deny, then Allow from identity or resource policies (both, across
+//!   accounts), narrowed by permissions boundaries and session policies.
+
+pub mod condition;
+pub mod context;
+pub mod decide;
+pub mod matching;
 
 use serde_json::Value;
 
-/// Why a policy document is refused (S3's `MalformedPolicy`).
+pub use context::Context;
+pub use decide::{Inputs, Verdict, authorize};
+use matching::{Pattern, arn_matches};
+
+/// Why a policy document is refused (IAM's `MalformedPolicyDocument`, S3's `MalformedPolicy`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct PolicyError(pub String);
@@ -31,26 +43,129 @@ pub enum Decision {
     Silent,
 }
 
+/// Where a policy is attached, which decides what it may say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Attached to a user, group or role (or a session or boundary policy): no principal.
+    Identity,
+    /// Attached to a resource (a bucket policy): names its principals.
+    Resource,
+    /// A role's trust policy: names who may assume it; no resource.
+    Trust,
+}
+
+/// Who makes a request, as a resource policy's `Principal` matches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// `arn:aws:iam::111122223333:user/alice`, `...:root`,
+    /// `arn:aws:sts::111122223333:assumed-role/role/session`; empty when anonymous.
+    pub arn: String,
+    /// The caller's account; empty when anonymous.
+    pub account: String,
+    /// For a role session, the role's ARN (`arn:aws:iam::111122223333:role/role`).
+    pub role_arn: Option<String>,
+    /// For an AWS service acting itself (`s3.amazonaws.com`).
+    pub service: Option<String>,
+}
+
+impl Caller {
+    /// A caller named by an IAM or STS ARN.
+    #[must_use]
+    pub fn from_arn(arn: &str) -> Self {
+        let account = arn.split(':').nth(4).unwrap_or_default().to_string();
+        let role_arn = arn
+            .split(':')
+            .nth(5)
+            .and_then(|r| r.strip_prefix("assumed-role/"))
+            .and_then(|rest| rest.split_once('/').map(|(role, _)| format!("arn:aws:iam::{account}:role/{role}")));
+        Self { arn: arn.to_string(), account, role_arn, service: None }
+    }
+
+    /// An unsigned request.
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self { arn: String::new(), account: String::new(), role_arn: None, service: None }
+    }
+
+    #[must_use]
+    pub fn is_anonymous(&self) -> bool {
+        self.arn.is_empty() && self.service.is_none()
+    }
+
+    #[must_use]
+    pub fn is_root(&self) -> bool {
+        self.arn.ends_with(":root") && self.arn.starts_with("arn:aws:iam::")
+    }
+}
+
+/// One request as policies see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub caller: &'a Caller,
+    /// `s3:GetObject`.
+    pub action: &'a str,
+    /// The resource's ARN (`*` for actions on no resource).
+    pub resource: &'a str,
+    pub context: &'a Context,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Principals {
     Everyone,
-    Listed(Vec<String>),
+    /// By type: `AWS` (accounts and ARNs), `Service`, `Federated`, `CanonicalUser`.
+    Listed {
+        aws: Vec<String>,
+        service: Vec<String>,
+        federated: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct Statement {
     effect: Effect,
-    principals: Principals,
+    /// `Principal` or `NotPrincipal` (`true`); none in identity policies.
+    principals: Option<(Principals, bool)>,
     actions: Vec<String>,
     not_action: bool,
-    resources: Vec<String>,
-    not_resource: bool,
+    /// None in trust policies.
+    resources: Option<(Vec<String>, bool)>,
+    conditions: Vec<condition::Condition>,
 }
 
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    kind: Kind,
+    /// Policy variables apply (Version 2012-10-17).
+    variables: bool,
     statements: Vec<Statement>,
+}
+
+/// How a resource policy's `Principal` named the caller, which decides what its Allow grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// The caller's own ARN (a user, a role session): grants past boundaries and session
+    /// policies.
+    Direct,
+    /// The role a session belongs to: grants to its sessions, within their limits.
+    Role,
+    /// `*`: anyone, anonymous callers too.
+    Everyone,
+    /// The caller's account (id or root ARN): delegates to that account, whose identity
+    /// policies must allow too.
+    Account,
+    /// An AWS service principal.
+    Service,
+    /// The statement named no principal (an identity policy).
+    Identity,
+}
+
+/// What one policy says about one request, and for an Allow how the principal was named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The widest grant among the Allow statements that applied (None unless allowed).
+    pub grant: Option<Grant>,
 }
 
 fn strings(v: &Value, what: &str) -> Result<Vec<String>, PolicyError> {
@@ -69,74 +184,158 @@ fn strings(v: &Value, what: &str) -> Result<Vec<String>, PolicyError> {
 fn principals(v: &Value) -> Result<Principals, PolicyError> {
     match v {
         Value::String(s) if s == "*" => Ok(Principals::Everyone),
-        Value::Object(map) => {
-            let mut listed = Vec::new();
+        Value::Object(map) if !map.is_empty() => {
+            let (mut aws, mut service, mut federated) = (Vec::new(), Vec::new(), Vec::new());
             for (kind, value) in map {
-                if kind != "AWS" {
-                    return Err(PolicyError(format!("Principal type {kind} is not supported (use AWS)")));
+                let values = strings(value, &format!("Principal {kind}"))?;
+                match kind.as_str() {
+                    "AWS" => {
+                        if values.iter().any(|p| p == "*") {
+                            return Ok(Principals::Everyone);
+                        }
+                        for p in &values {
+                            let account_id = p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit());
+                            let arn = p.starts_with("arn:aws:iam::") || p.starts_with("arn:aws:sts::");
+                            if !(account_id || arn) || (arn && p.contains(['*', '?'])) {
+                                return Err(PolicyError("Invalid principal in policy".into()));
+                            }
+                        }
+                        aws.extend(values);
+                    }
+                    "Service" => service.extend(values),
+                    "Federated" => federated.extend(values),
+                    // canonical user ids name S3 accounts; tarn has none to match
+                    "CanonicalUser" => {}
+                    _ => return Err(PolicyError("Invalid principal in policy".into())),
                 }
-                let values = strings(value, "Principal AWS")?;
-                if values.iter().any(|p| p == "*") {
-                    return Ok(Principals::Everyone);
-                }
-                listed.extend(values);
             }
-            Ok(Principals::Listed(listed))
+            Ok(Principals::Listed { aws, service, federated })
         }
         _ => Err(PolicyError("Invalid principal in policy".into())),
     }
 }
 
-impl Policy {
-    /// Parses a policy document, refusing what tarn would not evaluate faithfully.
-    pub fn parse(text: &str) -> Result<Self, PolicyError> {
-        let doc: Value =
-            serde_json::from_str(text).map_err(|e| PolicyError(format!("Policies must be valid JSON: {e}")))?;
-        let obj = doc.as_object().ok_or_else(|| PolicyError("Policies must be a JSON object".into()))?;
-        if let Some(v) = obj.get("Version")
-            && !matches!(v.as_str(), Some("2012-10-17" | "2008-10-17"))
+/// An action is `*` or `vendor:Name` (wildcards allowed in the name).
+fn check_action(a: &str) -> Result<(), PolicyError> {
+    if a == "*" {
+        return Ok(());
+    }
+    match a.split_once(':') {
+        Some((vendor, name))
+            if !vendor.is_empty()
+                && vendor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !name.is_empty() =>
         {
-            return Err(PolicyError("The policy Version must be 2012-10-17 or 2008-10-17".into()));
+            Ok(())
         }
+        _ => Err(PolicyError("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.".into())),
+    }
+}
+
+const STATEMENT_FIELDS: [&str; 9] =
+    ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+
+impl Policy {
+    /// Parses a policy document of the given kind.
+    pub fn parse_as(text: &str, kind: Kind) -> Result<Self, PolicyError> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| {
+            PolicyError(format!("Syntax errors in policy: {} at position ({},{})", e, e.line(), e.column()))
+        })?;
+        let obj = doc.as_object().ok_or_else(|| PolicyError("Policies must be a JSON object".into()))?;
+        for key in obj.keys() {
+            if !matches!(key.as_str(), "Version" | "Id" | "Statement") {
+                return Err(PolicyError(format!("Syntax errors in policy: unknown field {key}")));
+            }
+        }
+        let variables = match obj.get("Version") {
+            None => false,
+            Some(v) => match v.as_str() {
+                Some("2012-10-17") => true,
+                Some("2008-10-17") => false,
+                _ => return Err(PolicyError("The policy Version must be 2012-10-17 or 2008-10-17".into())),
+            },
+        };
         let raw: Vec<&Value> = match obj.get("Statement") {
             Some(Value::Array(items)) if !items.is_empty() => items.iter().collect(),
             Some(v @ Value::Object(_)) => vec![v],
             _ => return Err(PolicyError("Missing required field Statement".into())),
         };
-        let mut statements = Vec::new();
+        let mut statements = Vec::with_capacity(raw.len());
         for s in raw {
-            let s = s.as_object().ok_or_else(|| PolicyError("Each Statement must be an object".into()))?;
-            if s.contains_key("Condition") {
+            statements.push(Self::statement(s, kind)?);
+        }
+        Ok(Self { kind, variables, statements })
+    }
+
+    fn statement(s: &Value, kind: Kind) -> Result<Statement, PolicyError> {
+        let s = s.as_object().ok_or_else(|| PolicyError("Each Statement must be an object".into()))?;
+        if let Some(unknown) = s.keys().find(|k| !STATEMENT_FIELDS.contains(&k.as_str())) {
+            return Err(PolicyError(format!("Syntax errors in policy: unknown field {unknown}")));
+        }
+        let effect = match s.get("Effect").and_then(Value::as_str) {
+            Some("Allow") => Effect::Allow,
+            Some("Deny") => Effect::Deny,
+            _ => return Err(PolicyError("Invalid effect: each Statement needs Effect Allow or Deny".into())),
+        };
+        let principals = match (s.get("Principal"), s.get("NotPrincipal"), kind) {
+            (Some(_), _, Kind::Identity) | (_, Some(_), Kind::Identity) => {
+                return Err(PolicyError("Policy document should not specify a principal.".into()));
+            }
+            (Some(p), None, _) => Some((principals(p)?, false)),
+            (None, Some(p), _) => Some((principals(p)?, true)),
+            (None, None, Kind::Identity) => None,
+            (None, None, _) => return Err(PolicyError("Missing required field Principal".into())),
+            (Some(_), Some(_), _) => {
+                return Err(PolicyError("A statement may hold Principal or NotPrincipal, not both".into()));
+            }
+        };
+        let (actions, not_action) = match (s.get("Action"), s.get("NotAction")) {
+            (Some(a), None) => (strings(a, "Action")?, false),
+            (None, Some(a)) => (strings(a, "NotAction")?, true),
+            _ => return Err(PolicyError("Each Statement needs exactly one of Action or NotAction".into())),
+        };
+        for a in &actions {
+            check_action(a)?;
+        }
+        let resources = match (s.get("Resource"), s.get("NotResource"), kind) {
+            (None, None, Kind::Trust) => None,
+            (Some(r), None, _) => Some((strings(r, "Resource")?, false)),
+            (None, Some(r), _) => Some((strings(r, "NotResource")?, true)),
+            _ => return Err(PolicyError("Each Statement needs exactly one of Resource or NotResource".into())),
+        };
+        let conditions = match s.get("Condition") {
+            Some(c) => condition::parse_block(c)?,
+            None => Vec::new(),
+        };
+        Ok(Statement { effect, principals, actions, not_action, resources, conditions })
+    }
+
+    /// The grammar of an S3 bucket policy as tarn has enforced it so far: a resource policy on
+    /// `s3:` actions, without `Condition` or `NotPrincipal` (refused rather than evaluated
+    /// without the request context they need).
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let raw: Value =
+            serde_json::from_str(text).map_err(|e| PolicyError(format!("Policies must be valid JSON: {e}")))?;
+        let statements: Vec<&Value> = match raw.get("Statement") {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(v) => vec![v],
+            None => Vec::new(),
+        };
+        for s in statements {
+            if s.get("Condition").is_some() {
                 return Err(PolicyError("Conditions are not supported by tarn".into()));
             }
-            if s.contains_key("NotPrincipal") {
+            if s.get("NotPrincipal").is_some() {
                 return Err(PolicyError("NotPrincipal is not supported by tarn".into()));
             }
-            let effect = match s.get("Effect").and_then(Value::as_str) {
-                Some("Allow") => Effect::Allow,
-                Some("Deny") => Effect::Deny,
-                _ => return Err(PolicyError("Invalid effect: each Statement needs Effect Allow or Deny".into())),
-            };
-            let principals =
-                principals(s.get("Principal").ok_or_else(|| PolicyError("Missing required field Principal".into()))?)?;
-            let (actions, not_action) = match (s.get("Action"), s.get("NotAction")) {
-                (Some(a), None) => (strings(a, "Action")?, false),
-                (None, Some(a)) => (strings(a, "NotAction")?, true),
-                _ => return Err(PolicyError("Each Statement needs exactly one of Action or NotAction".into())),
-            };
-            for a in &actions {
-                if a != "*" && !a.to_ascii_lowercase().starts_with("s3:") {
-                    return Err(PolicyError(format!("Policy has invalid action {a}")));
-                }
-            }
-            let (resources, not_resource) = match (s.get("Resource"), s.get("NotResource")) {
-                (Some(r), None) => (strings(r, "Resource")?, false),
-                (None, Some(r)) => (strings(r, "NotResource")?, true),
-                _ => return Err(PolicyError("Each Statement needs exactly one of Resource or NotResource".into())),
-            };
-            statements.push(Statement { effect, principals, actions, not_action, resources, not_resource });
         }
-        Ok(Self { statements })
+        let policy = Self::parse_as(text, Kind::Resource)?;
+        for a in policy.statements.iter().flat_map(|s| &s.actions) {
+            if a != "*" && !a.to_ascii_lowercase().starts_with("s3:") {
+                return Err(PolicyError(format!("Policy has invalid action {a}")));
+            }
+        }
+        Ok(policy)
     }
 
     /// A policy that denies everything to everyone: what a stored policy that no longer parses
@@ -144,137 +343,141 @@ impl Policy {
     #[must_use]
     pub fn deny_all() -> Self {
         Self {
+            kind: Kind::Resource,
+            variables: false,
             statements: vec![Statement {
                 effect: Effect::Deny,
-                principals: Principals::Everyone,
+                principals: Some((Principals::Everyone, false)),
                 actions: vec!["*".into()],
                 not_action: false,
-                resources: vec!["*".into()],
-                not_resource: false,
+                resources: Some((vec!["*".into()], false)),
+                conditions: Vec::new(),
             }],
         }
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// Every resource the policy names (a bucket policy may name only its own bucket).
     #[must_use]
     pub fn resources(&self) -> Vec<&str> {
-        self.statements.iter().flat_map(|s| s.resources.iter().map(String::as_str)).collect()
+        self.statements
+            .iter()
+            .filter_map(|s| s.resources.as_ref())
+            .flat_map(|(r, _)| r.iter().map(String::as_str))
+            .collect()
     }
 
     /// What the policy says about `principal` (an ARN, e.g. `arn:aws:iam::123456789012:root`,
-    /// of account `account`) doing `action` (e.g. `s3:GetObject`) on `resource` (an ARN).
+    /// of account `account`) doing `action` (e.g. `s3:GetObject`) on `resource` (an ARN), with
+    /// no request context.
     #[must_use]
     pub fn evaluate(&self, principal: &str, account: &str, action: &str, resource: &str) -> Decision {
-        let mut allowed = false;
+        let mut caller = Caller::from_arn(principal);
+        if caller.account.is_empty() {
+            caller.account = account.to_string();
+        }
+        let context = Context::new();
+        self.decide(&Request { caller: &caller, action, resource, context: &context }).decision
+    }
+
+    /// What the policy says about `req`: an explicit Deny wins over an Allow.
+    #[must_use]
+    pub fn decide(&self, req: &Request<'_>) -> Outcome {
+        let mut grant: Option<Grant> = None;
         for s in &self.statements {
-            let who = match &s.principals {
-                Principals::Everyone => true,
-                Principals::Listed(list) => {
-                    list.iter().any(|p| p == principal || p == account || *p == format!("arn:aws:iam::{account}:root"))
-                }
-            };
-            let what =
-                s.actions.iter().any(|a| glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase())) != s.not_action;
-            let on = s.resources.iter().any(|r| glob(r, resource)) != s.not_resource;
-            if who && what && on {
-                match s.effect {
-                    Effect::Deny => return Decision::Deny,
-                    Effect::Allow => allowed = true,
-                }
+            let Some(how) = self.statement_applies(s, req) else { continue };
+            match s.effect {
+                Effect::Deny => return Outcome { decision: Decision::Deny, grant: None },
+                Effect::Allow => grant = Some(grant.map_or(how, |g| wider(g, how))),
             }
         }
-        if allowed { Decision::Allow } else { Decision::Silent }
+        match grant {
+            Some(g) => Outcome { decision: Decision::Allow, grant: Some(g) },
+            None => Outcome { decision: Decision::Silent, grant: None },
+        }
+    }
+
+    /// `Some(how the principal matched)` when the statement applies to the request.
+    fn statement_applies(&self, s: &Statement, req: &Request<'_>) -> Option<Grant> {
+        let vars = self.variables.then_some(req.context);
+        let grant = match &s.principals {
+            None => Grant::Identity,
+            Some((p, false)) => principal_matches(p, req.caller)?,
+            // NotPrincipal excludes exactly the principals it lists: an account's root ARN
+            // there spares the root user, not every user of the account
+            Some((p, true)) => match principal_matches(p, req.caller) {
+                Some(Grant::Direct | Grant::Role | Grant::Service) => return None,
+                Some(Grant::Account) if req.caller.is_root() => return None,
+                _ => Grant::Everyone,
+            },
+        };
+        let action = s.actions.iter().any(|a| glob_ignore_case(a, req.action));
+        if action == s.not_action {
+            return None;
+        }
+        if let Some((resources, not_resource)) = &s.resources {
+            let hit =
+                resources.iter().any(|r| Pattern::compile(r, vars).is_some_and(|p| arn_matches(&p, req.resource)));
+            if hit == *not_resource {
+                return None;
+            }
+        }
+        s.conditions.iter().all(|c| c.holds(req.context, self.variables)).then_some(grant)
     }
 }
 
-/// IAM's wildcard match: `*` any run of characters, `?` one character.
-fn glob(pattern: &str, s: &str) -> bool {
-    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
-    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
-    while si < s.len() {
-        // a `*` in the pattern is a wildcard even where the string has a `*` too
-        if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
+/// Of two grants, the one that grants more by itself.
+fn wider(a: Grant, b: Grant) -> Grant {
+    let rank = |g: Grant| match g {
+        Grant::Direct => 0,
+        Grant::Everyone | Grant::Service => 1,
+        Grant::Role => 2,
+        Grant::Identity => 3,
+        Grant::Account => 4,
+    };
+    if rank(a) <= rank(b) { a } else { b }
+}
+
+/// Actions compare without regard to case (`s3:getobject` is `s3:GetObject`).
+fn glob_ignore_case(pattern: &str, action: &str) -> bool {
+    Pattern::compile(pattern, None).is_some_and(|p| p.matches(action, true))
+}
+
+/// How a `Principal` names the caller, if it does.
+fn principal_matches(p: &Principals, caller: &Caller) -> Option<Grant> {
+    match p {
+        Principals::Everyone => Some(Grant::Everyone),
+        Principals::Listed { aws, service, federated: _ } => {
+            if let Some(svc) = &caller.service {
+                return service.iter().any(|s| s == svc).then_some(Grant::Service);
+            }
+            if caller.is_anonymous() {
+                return None;
+            }
+            let root = format!("arn:aws:iam::{}:root", caller.account);
+            let mut found = None;
+            for entry in aws {
+                let g = if *entry == caller.arn && !caller.is_root() {
+                    Grant::Direct
+                } else if caller.role_arn.as_deref() == Some(entry.as_str()) {
+                    Grant::Role
+                } else if *entry == caller.account || *entry == root {
+                    // an account id or its root ARN names every principal of the account
+                    // (whose own policies must then allow the request too)
+                    Grant::Account
+                } else {
+                    continue;
+                };
+                found = Some(found.map_or(g, |f| wider(f, g)));
+            }
+            found
         }
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ROOT: &str = "arn:aws:iam::000000000000:root";
-
-    #[test]
-    fn deny_wins_and_wildcards_match() {
-        let p = Policy::parse(
-            r#"{"Version": "2012-10-17", "Statement": [
-                {"Sid": "all", "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::lake/*"},
-                {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::lake/secret/*"}
-            ]}"#,
-        )
-        .unwrap();
-        assert_eq!(p.evaluate(ROOT, "000000000000", "s3:GetObject", "arn:aws:s3:::lake/secret/a.csv"), Decision::Deny);
-        assert_eq!(p.evaluate(ROOT, "000000000000", "s3:GetObject", "arn:aws:s3:::lake/open/a.csv"), Decision::Allow);
-        assert_eq!(p.evaluate(ROOT, "000000000000", "s3:PutObject", "arn:aws:s3:::lake/secret/a.csv"), Decision::Allow);
-        assert_eq!(p.evaluate(ROOT, "000000000000", "s3:ListBucket", "arn:aws:s3:::lake"), Decision::Silent);
-        assert_eq!(p.resources(), ["arn:aws:s3:::lake/*", "arn:aws:s3:::lake/secret/*"]);
-    }
-
-    #[test]
-    fn principals_not_actions_and_not_resources() {
-        let p = Policy::parse(
-            r#"{"Statement": {"Effect": "Deny", "Principal": {"AWS": ["111111111111"]}, "NotAction": "s3:Get*", "NotResource": "arn:aws:s3:::lake/public/*"}}"#,
-        )
-        .unwrap();
-        let other = "arn:aws:iam::111111111111:root";
-        assert_eq!(p.evaluate(other, "111111111111", "s3:PutObject", "arn:aws:s3:::lake/x"), Decision::Deny);
-        assert_eq!(p.evaluate(other, "111111111111", "s3:GetObject", "arn:aws:s3:::lake/x"), Decision::Silent);
-        assert_eq!(p.evaluate(other, "111111111111", "s3:PutObject", "arn:aws:s3:::lake/public/x"), Decision::Silent);
-        assert_eq!(p.evaluate(ROOT, "000000000000", "s3:PutObject", "arn:aws:s3:::lake/x"), Decision::Silent);
-    }
-
-    #[test]
-    fn malformed_policies_are_refused() {
-        for bad in [
-            "not json",
-            "[]",
-            r#"{"Version": "2020-01-01", "Statement": []}"#,
-            r#"{"Statement": []}"#,
-            r#"{"Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}"#,
-            r#"{"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}"#,
-            r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ec2:*", "Resource": "*"}]}"#,
-            r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]}"#,
-            r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {}}]}"#,
-        ] {
-            assert!(Policy::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
-        assert!(!glob("arn:aws:s3:::b/*", "arn:aws:s3:::b"));
-        assert!(glob("s3:get*", "s3:getobject"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "ac"));
-        assert!(glob("*", ""));
-        assert!(glob("arn:aws:s3:::lake/secret/*", "arn:aws:s3:::lake/secret/*x"), "a '*' in a key is no escape");
-        assert!(glob("a*b", "a*b"));
-    }
-}
+mod tests;

@@ -1,0 +1,94 @@
+//! Every policy that bears on one request, combined as AWS's evaluation logic does ("Policy
+//! evaluation logic", "Cross-account policy evaluation logic", "Permissions boundaries for IAM
+//! entities", "Session policies"):
+//!
+//! 1. An explicit `Deny` in any of them refuses.
+//! 2. The resource account's root user is allowed what nothing denies.
+//! 3. Within one account, an `Allow` from the caller's identity policies allows; so does the
+//!    resource policy's when it names the caller, the caller's role or everyone (one naming the
+//!    account only delegates to the account's identity policies). Across accounts both the
+//!    identity policies and the resource policy must allow.
+//! 4. A permissions boundary and session policies only narrow: when present, each must allow
+//!    too, except for a resource policy that names the caller's own ARN (a user, a role
+//!    session), which grants past them.
+//! 5. Otherwise the request is implicitly denied.
+
+use super::{Decision, Grant, Policy, Request};
+
+/// What applies to a request besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub request: Request<'a>,
+    /// The caller's identity policies (a user's own, its groups', or a role's).
+    pub identity: &'a [&'a Policy],
+    /// The resource's policy, when the resource has one.
+    pub resource_policy: Option<&'a Policy>,
+    /// The account the resource belongs to.
+    pub resource_account: &'a str,
+    /// The caller's permissions boundary, if one is set.
+    pub boundary: Option<&'a Policy>,
+    /// The session policies of a role session (or a federated session), if any.
+    pub session: &'a [&'a Policy],
+}
+
+/// The final answer, with why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    /// A statement says Deny.
+    ExplicitDeny,
+    /// Nothing allows it.
+    ImplicitDeny,
+}
+
+impl Verdict {
+    #[must_use]
+    pub fn allowed(self) -> bool {
+        self == Self::Allow
+    }
+}
+
+/// Decides one request.
+#[must_use]
+pub fn authorize(inputs: &Inputs<'_>) -> Verdict {
+    let req = &inputs.request;
+    let caller = req.caller;
+    let identity: Vec<Decision> = inputs.identity.iter().map(|p| p.decide(req).decision).collect();
+    let resource = inputs.resource_policy.map(|p| p.decide(req));
+    let boundary = inputs.boundary.map(|p| p.decide(req).decision);
+    let session: Vec<Decision> = inputs.session.iter().map(|p| p.decide(req).decision).collect();
+
+    let denied = identity.contains(&Decision::Deny)
+        || resource.is_some_and(|r| r.decision == Decision::Deny)
+        || boundary == Some(Decision::Deny)
+        || session.contains(&Decision::Deny);
+    if denied {
+        return Verdict::ExplicitDeny;
+    }
+    let same_account = !caller.account.is_empty() && caller.account == inputs.resource_account;
+    if caller.is_root() && same_account {
+        return Verdict::Allow;
+    }
+    let grant = resource.and_then(|r| r.grant);
+    // a root user acts with every permission of its own account
+    let identity_allows = caller.is_root() || identity.contains(&Decision::Allow);
+    let within_limits = boundary.is_none_or(|b| b == Decision::Allow)
+        && (inputs.session.is_empty() || session.contains(&Decision::Allow));
+    let allowed = if caller.is_anonymous() || caller.service.is_some() {
+        matches!(grant, Some(Grant::Everyone | Grant::Service))
+    } else if same_account {
+        match grant {
+            // the caller's own ARN: past boundaries and session policies
+            Some(Grant::Direct) => true,
+            // the role, or everyone: granted, within the caller's limits
+            Some(Grant::Role | Grant::Everyone) => within_limits,
+            // the account (or nothing): the identity policies decide
+            _ => identity_allows && within_limits,
+        }
+    } else {
+        // across accounts both sides must allow: the caller's account through its identity
+        // policies (within their limits), the resource through its policy
+        identity_allows && within_limits && grant.is_some()
+    };
+    if allowed { Verdict::Allow } else { Verdict::ImplicitDeny }
+}

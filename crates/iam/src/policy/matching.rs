@@ -1,0 +1,148 @@
+//! Matching as IAM does it: `*` (any run of characters) and `?` (one character) wildcards,
+//! policy variables (`${aws:username}`, `${aws:PrincipalTag/team, 'none'}`, and `${*}`,
+//! `${?}`, `${$}` for the characters themselves), and ARNs compared segment by segment
+//! ("IAM policy elements: Variables and tags", "IAM JSON policy elements: Resource").
+
+use super::context::Context;
+
+/// One unit of a compiled pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Char(char),
+    /// Any run of characters (`*`).
+    Any,
+    /// One character (`?`).
+    One,
+}
+
+/// A pattern with its variables resolved: literal characters and wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(Vec<Tok>);
+
+impl Pattern {
+    /// Compiles `text`: with `vars`, `${...}` variables are replaced from the context (their
+    /// values are literal, never wildcards); a variable the context cannot fill and that has no
+    /// default makes the pattern match nothing (`None`). Without `vars` (a 2008-10-17 policy)
+    /// `${...}` is plain text.
+    #[must_use]
+    pub fn compile(text: &str, vars: Option<&Context>) -> Option<Self> {
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            if let (Some(ctx), true) = (vars, rest.starts_with("${"))
+                && let Some(end) = rest.find('}')
+            {
+                let inner = &rest[2..end];
+                rest = &rest[end + 1..];
+                match inner {
+                    "*" => out.push(Tok::Char('*')),
+                    "?" => out.push(Tok::Char('?')),
+                    "$" => out.push(Tok::Char('$')),
+                    _ => {
+                        let value = variable(inner, ctx)?;
+                        out.extend(value.chars().map(Tok::Char));
+                    }
+                }
+                continue;
+            }
+            out.push(match c {
+                '*' => Tok::Any,
+                '?' => Tok::One,
+                c => Tok::Char(c),
+            });
+            rest = &rest[c.len_utf8()..];
+        }
+        Some(Self(out))
+    }
+
+    /// Whether `s` matches, case-sensitively or not.
+    #[must_use]
+    pub fn matches(&self, s: &str, ignore_case: bool) -> bool {
+        let eq = |a: char, b: char| if ignore_case { a.to_lowercase().eq(b.to_lowercase()) } else { a == b };
+        let s: Vec<char> = s.chars().collect();
+        let p = &self.0;
+        let (mut pi, mut si, mut star, mut mark) = (0usize, 0usize, None, 0usize);
+        while si < s.len() {
+            match p.get(pi) {
+                Some(Tok::Any) => {
+                    star = Some(pi);
+                    mark = si;
+                    pi += 1;
+                }
+                Some(Tok::One) => {
+                    pi += 1;
+                    si += 1;
+                }
+                Some(Tok::Char(c)) if eq(*c, s[si]) => {
+                    pi += 1;
+                    si += 1;
+                }
+                _ => match star {
+                    Some(st) => {
+                        pi = st + 1;
+                        mark += 1;
+                        si = mark;
+                    }
+                    None => return false,
+                },
+            }
+        }
+        p[pi..].iter().all(|t| *t == Tok::Any)
+    }
+
+    /// The pattern as plain text, when it has no wildcard (what an exact comparison uses).
+    #[must_use]
+    pub fn literal(&self) -> Option<String> {
+        self.0.iter().map(|t| if let Tok::Char(c) = t { Some(*c) } else { None }).collect()
+    }
+}
+
+/// `key` or `key, 'default'` read from the context.
+fn variable(inner: &str, ctx: &Context) -> Option<String> {
+    let (key, default) = match inner.split_once(',') {
+        Some((k, d)) => {
+            let d = d.trim();
+            let d = d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d);
+            (k.trim(), Some(d))
+        }
+        None => (inner.trim(), None),
+    };
+    ctx.single(key).map(str::to_string).or_else(|| default.map(str::to_string))
+}
+
+/// Wildcard match of plain text (no variables).
+#[must_use]
+pub fn glob(pattern: &str, s: &str) -> bool {
+    Pattern::compile(pattern, None).is_some_and(|p| p.matches(s, false))
+}
+
+/// An ARN matched as `ArnLike` and the `Resource` element do: each of the six colon-separated
+/// parts separately (wildcards do not cross a colon, except in the last part, the resource,
+/// which may itself hold colons); `*` alone matches any ARN.
+#[must_use]
+pub fn arn_matches(pattern: &Pattern, arn: &str) -> bool {
+    if pattern.0 == [Tok::Any] {
+        return true;
+    }
+    let parts: Vec<&[Tok]> = {
+        let mut parts = Vec::with_capacity(6);
+        let mut start = 0;
+        for (i, t) in pattern.0.iter().enumerate() {
+            if *t == Tok::Char(':') && parts.len() < 5 {
+                parts.push(&pattern.0[start..i]);
+                start = i + 1;
+            }
+        }
+        parts.push(&pattern.0[start..]);
+        parts
+    };
+    let segments: Vec<&str> = arn.splitn(6, ':').collect();
+    match (parts.len(), segments.len()) {
+        (6, 6) => {}
+        // an ARN pattern with fewer parts names nothing (a `*` never spans a colon)
+        (_, 6) => return false,
+        // not an ARN (`*` as the resource of an action on none): plain text
+        _ => return pattern.matches(arn, false),
+    }
+    parts.iter().zip(segments).all(|(p, s)| Pattern(p.to_vec()).matches(s, false))
+}
