@@ -10,8 +10,10 @@
 //! one place per protocol (`s3/errors.rs`, `json.rs`, `sts.rs`).
 
 mod athena;
+pub mod authz;
 mod firehose;
 mod glue;
+mod iam;
 mod json;
 mod kinesis;
 pub mod metrics;
@@ -33,7 +35,7 @@ use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3Result, s3_error};
 use tarn_common::limits::s3 as limits;
-use tarn_iam::Identities;
+use tarn_iam::Principal;
 use tarn_objects::Objects;
 use tokio::net::TcpListener;
 
@@ -74,7 +76,10 @@ struct ApiInner {
     glue: glue::Glue,
     athena: athena::Athena,
     delivery: tarn_delivery::Delivery,
-    identities: Identities,
+    iam: iam::Iam,
+    gate: authz::Gate,
+    /// The region tarn serves: resources' ARNs name it, whatever region a client signed for.
+    region: String,
     metrics: metrics::Metrics,
     ready: std::sync::atomic::AtomicBool,
 }
@@ -83,14 +88,27 @@ struct ApiInner {
 #[derive(Clone, Default)]
 struct OperationSlot(Arc<Mutex<Option<String>>>);
 
+/// The peer a request came from (its extensions carry it from the listener).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub SocketAddr);
+
+/// Who an S3 request acts as and the context it brings, left in its extensions by the access
+/// hook for the handlers that authorize further (a copy's source, DeleteObjects' keys).
+#[derive(Clone)]
+pub(crate) struct S3Caller {
+    pub principal: Principal,
+    pub context: tarn_iam::policy::Context,
+}
+
 impl Api {
     #[must_use]
-    pub fn new(services: Services, identities: Identities, config: &ApiConfig) -> Self {
+    pub fn new(services: Services, identities: tarn_iam::Iam, config: &ApiConfig) -> Self {
         let Services { objects, streams, crawlers, athena, delivery } = services;
         let store = objects.store().clone();
-        let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), identities.account_id()));
-        builder.set_auth(Auth { identities: identities.clone() });
-        builder.set_access(Access { objects: objects.clone(), account_id: identities.account_id().to_string() });
+        let gate = authz::Gate { iam: identities.clone(), objects: objects.clone() };
+        let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), gate.clone()));
+        builder.set_auth(Auth { iam: identities.clone() });
+        builder.set_access(Access { gate: gate.clone() });
         builder.set_host(Hosts::new(&config.base_domains));
         let s3 = builder.build();
         Self {
@@ -102,7 +120,9 @@ impl Api {
                 glue: glue::Glue { crawlers },
                 athena: athena::Athena { athena },
                 delivery,
-                identities,
+                iam: iam::Iam { iam: identities },
+                gate,
+                region: config.region.clone(),
                 metrics: metrics::Metrics::default(),
                 ready: std::sync::atomic::AtomicBool::new(true),
             }),
@@ -197,8 +217,9 @@ impl Api {
             Signed::Other => {}
         }
         if is_query_protocol(&req) {
+            let iam = sigv4::credential_scope(&parts_ref(&req)).is_some_and(|(_, _, _, service)| service == "iam");
             let (operation, resp) = self.query_protocol(req, request_id).await;
-            return ("sts", operation, resp);
+            return (if iam { "iam" } else { "sts" }, operation, resp);
         }
         let slot = OperationSlot::default();
         req.extensions_mut().insert(slot.clone());
@@ -285,8 +306,8 @@ impl Api {
                 return answer(json::error(&e, format));
             }
         };
-        let cx = match self.authenticate(&parts, &body, request_id) {
-            Ok(cx) => cx,
+        let (cx, who) = match self.authenticate(&parts, &body, request_id) {
+            Ok(pair) => pair,
             Err(e) => {
                 // a body that is not a document (empty, truncated, `null`, a bare string) is a
                 // SerializationException without a message, as AWS answers it before looking
@@ -323,6 +344,9 @@ impl Api {
         if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Typed) {
             return answer(json::error(&e, format));
         }
+        if let Err(e) = self.authorize_operation(&parts, model, op, &cx, &who, &doc) {
+            return answer(json::error(&e, format));
+        }
         let resp = match self.dispatch(model, op, &cx, doc).await {
             Ok(out) => json::ok(&out, format),
             Err(e) => json::error(&e, format),
@@ -337,22 +361,75 @@ impl Api {
         parts: &http::request::Parts,
         body: &[u8],
         request_id: &str,
-    ) -> Result<tarn_wire::Context, tarn_wire::ServiceError> {
+    ) -> Result<(tarn_wire::Context, Principal), tarn_wire::ServiceError> {
         let now = time::OffsetDateTime::now_utc();
-        let identities = &self.inner.identities;
-        let verified = sigv4::verify(parts, body, now, &|key| identities.secret_for(key).map(str::to_string))
+        let iam = &self.inner.gate.iam;
+        let verified = sigv4::verify(parts, body, now, &|key| iam.secret(key))
             .map_err(|e| json::auth_error(&e, request_date(parts).as_deref(), now))?;
-        let principal = identities.principal_for(&verified.access_key_id).ok_or_else(|| {
-            json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id.clone()), None, now)
+        let token = security_token(parts.headers.get("x-amz-security-token"), parts.uri.query());
+        let principal = iam.principal(&verified.access_key_id, token.as_deref()).map_err(|refusal| match refusal {
+            tarn_iam::KeyRefusal::Unknown => {
+                json::auth_error(&sigv4::AuthError::UnknownAccessKey(verified.access_key_id.clone()), None, now)
+            }
+            tarn_iam::KeyRefusal::InvalidToken => tarn_wire::ServiceError::common(
+                "UnrecognizedClientException",
+                400,
+                "The security token included in the request is invalid.",
+            ),
+            tarn_iam::KeyRefusal::Expired => tarn_wire::ServiceError::common(
+                "ExpiredTokenException",
+                400,
+                "The security token included in the request is expired",
+            ),
         })?;
-        Ok(tarn_wire::Context {
+        let cx = tarn_wire::Context {
             request_id: request_id.to_string(),
             region: verified.region,
-            account_id: principal.account_id,
+            account_id: principal.account_id.clone(),
             access_key_id: verified.access_key_id,
-            principal_arn: principal.arn,
-            user_id: principal.user_id,
-        })
+            principal_arn: principal.arn.clone(),
+            user_id: principal.user_id.clone(),
+        };
+        Ok((cx, principal))
+    }
+
+    /// The one authorizer, for a JSON or REST request whose members are checked: the
+    /// operation's action on the resources its members name.
+    fn authorize_operation(
+        &self,
+        parts: &http::request::Parts,
+        model: &'static tarn_wire::model::ServiceModel,
+        op: &'static tarn_wire::model::OperationModel,
+        cx: &tarn_wire::Context,
+        who: &Principal,
+        doc: &tarn_wire::Doc,
+    ) -> Result<(), tarn_wire::ServiceError> {
+        if who.is_root() {
+            return Ok(());
+        }
+        let action = format!("{}:{}", authz::prefix(model.service), op.name);
+        let scope = authz::Scope { region: &self.inner.region, account: &cx.account_id };
+        let athena = &self.inner.athena.athena;
+        let workgroup_of = |id: &str| athena.get_execution(id).ok().map(|e| e.workgroup);
+        let resources = authz::resources(model.service, op.name, doc, &scope, &workgroup_of);
+        let context = authz::base_context(parts.extensions.get::<Peer>().map(|p| p.0.ip()));
+        self.inner
+            .gate
+            .service(who, &action, &resources, &context)
+            .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
+        // the SQL engine reads and writes buckets as the account root; until a query runs as
+        // its caller, a user may not start one (it would reach what the user may not)
+        if model.service == tarn_wire::generated::Service::Athena && op.name == "StartQueryExecution" {
+            return Err(tarn_wire::ServiceError::common(
+                "AccessDeniedException",
+                400,
+                format!(
+                    "User: {} may not run queries yet: tarn's query engine reads buckets as the account root, so only the root starts queries",
+                    who.arn
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Answers a REST-JSON request (Athena as current SDKs send it): the operation is the
@@ -393,8 +470,8 @@ impl Api {
                 _ => return answer(json::error(&tarn_wire::ServiceError::serialization(None), format)),
             }
         };
-        let cx = match self.authenticate(&parts, &body, request_id) {
-            Ok(cx) => cx,
+        let (cx, who) = match self.authenticate(&parts, &body, request_id) {
+            Ok(pair) => pair,
             Err(e) => return answer(json::error(&e, format)),
         };
         let query = parts.uri.query().map(parse_form).unwrap_or_default();
@@ -405,6 +482,9 @@ impl Api {
             .collect();
         let mut doc = tarn_wire::rest::bind(model, op, body_doc, &labels, &query, &headers);
         if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Rest) {
+            return answer(json::error(&e, format));
+        }
+        if let Err(e) = self.authorize_operation(&parts, model, op, &cx, &who, &doc) {
             return answer(json::error(&e, format));
         }
         let resp = match self.dispatch(model, op, &cx, doc).await {
@@ -454,8 +534,8 @@ impl Api {
                 let op = generated::athena::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::athena::dispatch(&self.inner.athena, cx, op, doc).await
             }
-            // the query protocol has its own front door (sts.rs)
-            Service::Sts => Err(unknown()),
+            // the query protocol has its own front door (query_protocol)
+            Service::Sts | Service::Iam => Err(unknown()),
         }
     }
 
@@ -486,13 +566,15 @@ impl Api {
             }
         };
         let now = time::OffsetDateTime::now_utc();
-        let identities = &self.inner.identities;
-        let verified = match sigv4::verify(&parts, &body, now, &|key| identities.secret_for(key).map(str::to_string)) {
+        let iam = &self.inner.gate.iam;
+        let is_iam = sigv4::credential_scope(&parts).is_some_and(|(_, _, _, service)| service == "iam");
+        let xmlns = if is_iam { iam::XMLNS } else { sts::XMLNS };
+        let verified = match sigv4::verify(&parts, &body, now, &|key| iam.secret(key)) {
             Ok(v) => v,
             Err(e) => {
                 let (status, code, message) = json::query_auth_error(&e, request_date(&parts).as_deref(), now);
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-                return sts_error(status, code, &message, request_id);
+                return query_error(xmlns, status, code, &message, request_id);
             }
         };
         let mut params: Vec<(String, String)> = parts.uri.query().map(parse_form).unwrap_or_default();
@@ -500,23 +582,44 @@ impl Api {
         if let Some((_, a)) = params.iter().find(|(k, _)| k == "Action") {
             a.clone_into(action);
         }
-        let Some(principal) = identities.principal_for(&verified.access_key_id) else {
-            return sts_error(
-                StatusCode::FORBIDDEN,
-                "InvalidClientTokenId",
-                "The security token included in the request is invalid.",
-                request_id,
-            );
+        let token = security_token(parts.headers.get("x-amz-security-token"), parts.uri.query())
+            .or_else(|| params.iter().find(|(k, _)| k == "X-Amz-Security-Token").map(|(_, v)| v.clone()));
+        let principal = match iam.principal(&verified.access_key_id, token.as_deref()) {
+            Ok(p) => p,
+            Err(tarn_iam::KeyRefusal::Expired) => {
+                return query_error(
+                    xmlns,
+                    StatusCode::FORBIDDEN,
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                    request_id,
+                );
+            }
+            Err(_) => {
+                return query_error(
+                    xmlns,
+                    StatusCode::FORBIDDEN,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                    request_id,
+                );
+            }
         };
         let cx = tarn_wire::Context {
             request_id: request_id.to_string(),
             region: verified.region,
-            account_id: principal.account_id,
+            account_id: principal.account_id.clone(),
             access_key_id: verified.access_key_id,
-            principal_arn: principal.arn,
-            user_id: principal.user_id,
+            principal_arn: principal.arn.clone(),
+            user_id: principal.user_id.clone(),
         };
-        let (status, content_type, body) = sts::handle(&params, &cx).await;
+        let context = authz::base_context(parts.extensions.get::<Peer>().map(|p| p.0.ip()));
+        let (status, content_type, body) = if is_iam {
+            iam::handle(&self.inner.iam, &self.inner.gate, &params, &cx, &principal, &context).await
+        } else {
+            let handler = sts::Sts { iam: iam.clone(), caller: principal, context };
+            sts::handle(&handler, &params, &cx).await
+        };
         plain(status, content_type, body)
     }
 }
@@ -539,6 +642,15 @@ fn parse_form(s: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// The session token a request carries: `X-Amz-Security-Token` as a header or, presigned, as
+/// a query parameter.
+fn security_token(header: Option<&HeaderValue>, query: Option<&str>) -> Option<String> {
+    if let Some(v) = header.and_then(|v| v.to_str().ok()) {
+        return Some(v.to_string());
+    }
+    query.map(parse_form).unwrap_or_default().into_iter().find(|(k, _)| k == "X-Amz-Security-Token").map(|(_, v)| v)
 }
 
 /// A browser's CORS preflight for a JSON-protocol call (it names `x-amz-target` among the
@@ -621,7 +733,11 @@ fn plain(status: StatusCode, content_type: &'static str, body: Bytes) -> Respons
 }
 
 fn sts_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<s3s::Body> {
-    plain(status, "text/xml", sts::error_xml(code, message, request_id))
+    query_error(sts::XMLNS, status, code, message, request_id)
+}
+
+fn query_error(xmlns: &str, status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<s3s::Body> {
+    plain(status, "text/xml", sts::error_xml_in(xmlns, code, message, request_id))
 }
 
 fn xml_escape(s: &str) -> String {
@@ -648,13 +764,13 @@ fn new_request_id() -> String {
 
 /// Access keys -> secrets for s3s's SigV4/SigV2 verification.
 struct Auth {
-    identities: Identities,
+    iam: tarn_iam::Iam,
 }
 
 #[async_trait::async_trait]
 impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.identities.secret_for(access_key) {
+        match self.iam.secret(access_key) {
             Some(secret) => Ok(SecretKey::from(secret)),
             None => {
                 Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."))
@@ -663,29 +779,10 @@ impl S3Auth for Auth {
     }
 }
 
-/// Runs before every S3 operation: records its name, refuses anonymous requests.
-/// Every S3 request: authenticated, and not denied by the bucket's policy.
+/// Runs before every S3 operation: records its name, refuses anonymous requests, and asks the
+/// one authorizer whether the caller may (its policies and the bucket's).
 struct Access {
-    objects: Objects,
-    account_id: String,
-}
-
-/// The IAM action an S3 operation needs, as bucket policies name it.
-fn s3_action(op: &str) -> String {
-    match op {
-        "HeadObject" => "s3:GetObject".into(),
-        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket".into(),
-        "ListObjectVersions" => "s3:ListBucketVersions".into(),
-        "GetObjectAttributes" => "s3:GetObject".into(),
-        "CopyObject" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "CreateMultipartUpload" => {
-            "s3:PutObject".into()
-        }
-        "ListParts" => "s3:ListMultipartUploadParts".into(),
-        "ListMultipartUploads" => "s3:ListBucketMultipartUploads".into(),
-        "AbortMultipartUpload" => "s3:AbortMultipartUpload".into(),
-        "GetBucketLocation" => "s3:GetBucketLocation".into(),
-        other => format!("s3:{other}"),
-    }
+    gate: authz::Gate,
 }
 
 #[async_trait::async_trait]
@@ -695,31 +792,58 @@ impl s3s::access::S3Access for Access {
         if let Some(slot) = cx.extensions_mut().get::<OperationSlot>() {
             *slot.0.lock().expect("slot lock") = Some(name.clone());
         }
-        if cx.credentials().is_none() {
+        let Some(credentials) = cx.credentials() else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
-        }
+        };
+        let token = security_token(cx.headers().get("x-amz-security-token"), cx.uri().query());
+        let principal = match self.gate.iam.principal(&credentials.access_key, token.as_deref()) {
+            Ok(p) => p,
+            Err(tarn_iam::KeyRefusal::Unknown) => {
+                return Err(s3_error!(
+                    InvalidAccessKeyId,
+                    "The AWS Access Key Id you provided does not exist in our records."
+                ));
+            }
+            Err(tarn_iam::KeyRefusal::InvalidToken) => {
+                return Err(s3_error!(InvalidToken, "The provided token is malformed or otherwise invalid."));
+            }
+            Err(tarn_iam::KeyRefusal::Expired) => {
+                return Err(s3_error!(ExpiredToken, "The provided token has expired."));
+            }
+        };
         if carries_sse_customer_key(cx.headers(), cx.uri().query()) {
             return Err(sse_c_refused());
         }
-        // the account root may always manage the policy itself, as in S3; DeleteObjects is
+        let mut context = authz::base_context(cx.extensions_mut().get::<Peer>().map(|p| p.0.ip()));
+        authz::s3_context(&mut context, cx.uri().query(), cx.headers());
+        let caller = S3Caller { principal, context };
+        cx.extensions_mut().insert(caller.clone());
+        // the account root may always manage the bucket's policy, as in S3; DeleteObjects is
         // checked key by key by its handler
-        if matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy" | "DeleteObjects") {
+        let root = caller.principal.is_root();
+        if name == "DeleteObjects"
+            || (root && matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy"))
+        {
             return Ok(());
         }
         // addressing a version needs the *Version action
         let versioned = cx.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
-        let mut action = s3_action(&name);
-        if versioned && matches!(action.as_str(), "s3:GetObject" | "s3:DeleteObject") {
-            action.push_str("Version");
-        }
+        let action = authz::s3_action(&name, versioned);
         let (bucket, key) = match cx.s3_path() {
-            s3s::path::S3Path::Root => return Ok(()),
+            s3s::path::S3Path::Root => {
+                return if root {
+                    Ok(())
+                } else {
+                    self.gate
+                        .service(&caller.principal, &action, &["*".to_string()], &caller.context)
+                        .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
+                };
+            }
             s3s::path::S3Path::Bucket { bucket } => (bucket.to_string(), None),
             s3s::path::S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
-        let principal = format!("arn:aws:iam::{}:root", self.account_id);
-        self.objects
-            .authorize(&principal, &self.account_id, &action, &bucket, key.as_deref())
+        self.gate
+            .s3(&caller.principal, &action, &bucket, key.as_deref(), &caller.context)
             .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
     }
 }
@@ -817,7 +941,7 @@ pub async fn serve(
     tokio::pin!(grace_over);
     let mut stopping = false;
     loop {
-        let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             () = &mut shutdown, if !stopping => {
                 // the health check turns 503 first; requests are still taken for the grace
                 // period, so a load balancer sees it and stops sending them
@@ -840,8 +964,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
-        let service = hyper::service::service_fn(move |req| {
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let api = api.clone();
+            req.extensions_mut().insert(Peer(peer));
             async move { api.handle(req).await }
         });
         let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();

@@ -8,11 +8,24 @@ use tarn_wire::generated::sts::{self as g};
 use tarn_wire::{Context, ServiceError};
 
 /// The namespace of every STS response document.
-const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 pub const CONTENT_TYPE: &str = "text/xml";
 
-/// The STS handler.
-pub struct Sts;
+/// The STS handler, for one request: who calls, and what the request brings.
+pub struct Sts {
+    pub iam: tarn_iam::Iam,
+    pub caller: tarn_iam::Principal,
+    pub context: tarn_iam::policy::Context,
+}
+
+fn credentials(issued: tarn_iam::sessions::Issued) -> g::Credentials {
+    g::Credentials {
+        access_key_id: issued.access_key_id,
+        secret_access_key: issued.secret_access_key,
+        session_token: issued.session_token,
+        expiration: tarn_wire::Timestamp::from_secs(issued.expires),
+    }
+}
 
 impl g::StsApi for Sts {
     async fn get_caller_identity(
@@ -26,11 +39,148 @@ impl g::StsApi for Sts {
             account: Some(cx.account_id.clone()),
         })
     }
+
+    /// A role session: the role's trust policy must let the caller in (naming the caller,
+    /// or its account with the caller's own policies allowing `sts:AssumeRole`), the duration
+    /// must fit the role's MaxSessionDuration, and a session policy only narrows.
+    async fn assume_role(
+        &self,
+        _cx: &Context,
+        input: g::AssumeRoleRequest,
+    ) -> Result<g::AssumeRoleResponse, ServiceError> {
+        use tarn_iam::policy::{Kind, Policy};
+        let denied = |why: &str| {
+            ServiceError::common(
+                "AccessDenied",
+                403,
+                format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {}{why}",
+                    self.caller.arn, input.role_arn
+                ),
+            )
+        };
+        if self.caller.is_root() {
+            return Err(ServiceError::common("AccessDenied", 403, "Roles may not be assumed by root accounts."));
+        }
+        let dir = self.iam.snapshot();
+        let role_name = input
+            .role_arn
+            .strip_prefix(&format!("arn:aws:iam::{}:role/", dir.account_id))
+            .map(|rest| rest.rsplit('/').next().unwrap_or(rest));
+        let Some(role) = role_name.and_then(|n| dir.role(n).ok()) else {
+            return Err(denied(""));
+        };
+        if dir.role_arn(role) != input.role_arn {
+            return Err(denied(""));
+        }
+        // the trust policy itself must let the caller in (naming it, its account or everyone);
+        // the caller's own policies alone never open a role
+        let caller = tarn_iam::policy::Caller::from_arn(&self.caller.arn);
+        let trusted = role.trust.parsed.as_deref().is_some_and(|trust| {
+            let request = tarn_iam::policy::Request {
+                caller: &caller,
+                action: "sts:AssumeRole",
+                resource: &input.role_arn,
+                context: &self.context,
+            };
+            trust.decide(&request).decision == tarn_iam::policy::Decision::Allow
+        });
+        if !trusted {
+            return Err(denied(""));
+        }
+        let verdict = tarn_iam::access::authorize_in(
+            &dir,
+            &self.caller,
+            "sts:AssumeRole",
+            &input.role_arn,
+            &self.context,
+            role.trust.parsed.as_deref(),
+            &dir.account_id,
+        );
+        if !verdict.allowed() {
+            return Err(denied(""));
+        }
+        let duration = input.duration_seconds.map_or(3600, i64::from);
+        if duration > role.max_session_secs {
+            return Err(ServiceError::common(
+                "ValidationError",
+                400,
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            ));
+        }
+        let packed = match &input.policy {
+            Some(text) => {
+                Policy::parse_as(text, Kind::Identity)
+                    .map_err(|e| ServiceError::common("MalformedPolicyDocument", 400, e.0))?;
+                let size = tarn_iam::directory::policy_size(text);
+                Some(i32::try_from(size * 100 / tarn_common::limits::iam::SESSION_POLICY_SIZE_MAX).unwrap_or(i32::MAX))
+            }
+            None => None,
+        };
+        if input.policy_arns.as_ref().is_some_and(|a| !a.is_empty()) {
+            return Err(ServiceError::common(
+                "InvalidParameterValue",
+                400,
+                "tarn does not take PolicyArns on AssumeRole yet; pass the session policy as Policy",
+            ));
+        }
+        let issued = self.iam.issue(
+            tarn_iam::sessions::SessionOf::Role {
+                role: role.name.clone(),
+                role_id: role.id.clone(),
+                session_name: input.role_session_name.clone(),
+                source_identity: input.source_identity.clone(),
+                policy: input.policy.clone(),
+            },
+            duration,
+            self.iam.now_secs(),
+        );
+        Ok(g::AssumeRoleResponse {
+            credentials: Some(credentials(issued)),
+            assumed_role_user: Some(g::AssumedRoleUser {
+                assumed_role_id: format!("{}:{}", role.id, input.role_session_name),
+                arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", dir.account_id, role.name, input.role_session_name),
+            }),
+            packed_policy_size: packed,
+            source_identity: input.source_identity,
+            ..g::AssumeRoleResponse::default()
+        })
+    }
+
+    /// A session with the caller's own rights (a user's or the root's).
+    async fn get_session_token(
+        &self,
+        _cx: &Context,
+        input: g::GetSessionTokenRequest,
+    ) -> Result<g::GetSessionTokenResponse, ServiceError> {
+        let of = match &self.caller.identity {
+            tarn_iam::Identity::Root => tarn_iam::sessions::SessionOf::Root,
+            tarn_iam::Identity::User { name } => {
+                tarn_iam::sessions::SessionOf::User { name: name.clone(), user_id: self.caller.user_id.clone() }
+            }
+            _ => {
+                return Err(ServiceError::common(
+                    "AccessDenied",
+                    403,
+                    "Cannot call GetSessionToken with session credentials",
+                ));
+            }
+        };
+        // the root's sessions last at most an hour
+        let default = if self.caller.is_root() { 3600 } else { 43_200 };
+        let duration = input.duration_seconds.map_or(default, i64::from);
+        let duration = if self.caller.is_root() { duration.min(3600) } else { duration };
+        let issued = self.iam.issue(of, duration, self.iam.now_secs());
+        Ok(g::GetSessionTokenResponse {
+            credentials: Some(credentials(issued)),
+            ..g::GetSessionTokenResponse::default()
+        })
+    }
 }
 
 /// Answers a query-protocol request whose form fields are `params`, for the caller `cx`:
 /// (HTTP status, content type, body).
-pub async fn handle(params: &[(String, String)], cx: &Context) -> (StatusCode, &'static str, Bytes) {
+pub async fn handle(handler: &Sts, params: &[(String, String)], cx: &Context) -> (StatusCode, &'static str, Bytes) {
     let model = &g::MODEL;
     let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, value)| value.as_str());
     let action = match param("Action") {
@@ -58,7 +208,7 @@ pub async fn handle(params: &[(String, String)], cx: &Context) -> (StatusCode, &
             None => tarn_wire::Doc::empty(),
         };
         tarn_wire::prepare(model, op_model, &mut doc, tarn_wire::Scalars::Text)?;
-        g::dispatch(&Sts, cx, op, doc).await
+        g::dispatch(handler, cx, op, doc).await
     };
     match answer.await {
         Ok(out) => {
@@ -75,10 +225,16 @@ pub async fn handle(params: &[(String, String)], cx: &Context) -> (StatusCode, &
 /// An error document in the query-protocol shape, for failures before an operation is known:
 /// `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>..</Code><Message>..</Message></Error><RequestId>..</RequestId></ErrorResponse>`
 pub fn error_xml(code: &str, message: &str, request_id: &str) -> Bytes {
+    error_xml_in(XMLNS, code, message, request_id)
+}
+
+/// [`error_xml`] in another query service's namespace (IAM's).
+pub fn error_xml_in(xmlns: &str, code: &str, message: &str, request_id: &str) -> Bytes {
     let escape = tarn_wire::query::escape;
     Bytes::from(format!(
-        "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>Sender</Type><Code>{}</Code>\
+        "<ErrorResponse xmlns=\"{}\"><Error><Type>Sender</Type><Code>{}</Code>\
          <Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+        escape(xmlns),
         escape(code),
         escape(message),
         escape(request_id),
@@ -103,14 +259,26 @@ mod tests {
         }
     }
 
+    /// An STS handler over a directory in a fresh data dir, for the root caller.
+    async fn sts() -> (Sts, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tarn_store::Store::open(dir.path()).unwrap();
+        let key = tarn_iam::AccessKey { access_key_id: "AKIAROOT".into(), secret_access_key: "secret".into() };
+        let (ids, _) = tarn_iam::Identities::load(&dir.path().join("keys"), "000000000000", Some(key)).unwrap();
+        let iam = tarn_iam::Iam::open(store, ids).await.unwrap();
+        let (_, caller) = iam.key("AKIAROOT").unwrap();
+        (Sts { iam, caller, context: tarn_iam::policy::Context::new() }, dir)
+    }
+
     fn text(body: &Bytes) -> &str {
         std::str::from_utf8(body).unwrap()
     }
 
     #[tokio::test]
     async fn get_caller_identity_answers_with_the_caller() {
+        let (h, _dir) = sts().await;
         let (status, content_type, body) =
-            handle(&params(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]), &caller("req-1")).await;
+            handle(&h, &params(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]), &caller("req-1")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "text/xml");
         assert_eq!(
@@ -124,6 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn get_caller_identity_escapes_values() {
+        let (h, _dir) = sts().await;
         let odd = Context {
             request_id: "r>1".into(),
             account_id: "1<2".to_owned(),
@@ -131,7 +300,7 @@ mod tests {
             user_id: "AROA:it's".to_owned(),
             ..Context::default()
         };
-        let (status, _, body) = handle(&params(&[("Action", "GetCallerIdentity")]), &odd).await;
+        let (status, _, body) = handle(&h, &params(&[("Action", "GetCallerIdentity")]), &odd).await;
         assert_eq!(status, StatusCode::OK);
         let body = text(&body);
         assert!(body.contains("<Arn>arn:aws:sts::1:assumed-role/r&amp;d/&quot;x&quot;</Arn>"));
@@ -142,8 +311,9 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_action_is_invalid_action() {
+        let (h, _dir) = sts().await;
         let (status, content_type, body) =
-            handle(&params(&[("Action", "AssumeRole<x>"), ("Version", "2011-06-15")]), &caller("req-2")).await;
+            handle(&h, &params(&[("Action", "AssumeRole<x>"), ("Version", "2011-06-15")]), &caller("req-2")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(content_type, "text/xml");
         assert_eq!(
@@ -154,20 +324,22 @@ mod tests {
              <RequestId>req-2</RequestId></ErrorResponse>"
         );
         // The version named in the request is the one in the message.
-        let (_, _, body) = handle(&params(&[("Action", "Nope"), ("Version", "2099-01-01")]), &caller("req-3")).await;
+        let (_, _, body) =
+            handle(&h, &params(&[("Action", "Nope"), ("Version", "2099-01-01")]), &caller("req-3")).await;
         assert!(text(&body).contains("Could not find operation Nope for version 2099-01-01"));
-        let (_, _, body) = handle(&params(&[("Action", "Nope")]), &caller("req-3")).await;
+        let (_, _, body) = handle(&h, &params(&[("Action", "Nope")]), &caller("req-3")).await;
         assert!(text(&body).contains("Could not find operation Nope for version 2011-06-15"));
         // an operation of the model tarn does not serve says so
-        let (status, _, body) = handle(&params(&[("Action", "AssumeRole")]), &caller("req-5")).await;
+        let (status, _, body) = handle(&h, &params(&[("Action", "AssumeRoleWithSAML")]), &caller("req-5")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(text(&body).contains("tarn does not serve STS AssumeRole yet"), "{}", text(&body));
+        assert!(text(&body).contains("tarn does not serve STS AssumeRoleWithSAML yet"), "{}", text(&body));
     }
 
     #[tokio::test]
     async fn missing_action() {
+        let (h, _dir) = sts().await;
         for request in [params(&[("Version", "2011-06-15")]), params(&[("Action", "")])] {
-            let (status, content_type, body) = handle(&request, &caller("req-4")).await;
+            let (status, content_type, body) = handle(&h, &request, &caller("req-4")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST);
             assert_eq!(content_type, "text/xml");
             assert!(text(&body).contains("<Code>MissingAction</Code>"));

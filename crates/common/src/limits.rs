@@ -120,3 +120,39 @@ pub mod athena {
     /// Entries per page of ListQueryExecutions, ListNamedQueries, ListWorkGroups.
     pub const LIST_PAGE_MAX: i64 = 50;
 }
+
+/// AWS Identity and Access Management ("IAM and AWS STS quotas", the API model's constraints).
+pub mod iam {
+    /// Access keys a user may have, active or not.
+    pub const ACCESS_KEYS_PER_USER: usize = 2;
+    /// Versions a customer managed policy may keep.
+    pub const POLICY_VERSIONS_MAX: usize = 5;
+    /// Managed policies attached to one user, group or role.
+    pub const ATTACHED_POLICIES_MAX: usize = 10;
+    /// Groups one user may be in.
+    pub const GROUPS_PER_USER: usize = 10;
+    /// Characters of a managed policy document, white space not counted.
+    pub const MANAGED_POLICY_SIZE_MAX: usize = 6144;
+    /// Characters of a user's inline policies together, white space not counted.
+    pub const USER_INLINE_SIZE_MAX: usize = 2048;
+    /// Characters of a group's inline policies together, white space not counted.
+    pub const GROUP_INLINE_SIZE_MAX: usize = 5120;
+    /// Characters of a role's inline policies together, white space not counted.
+    pub const ROLE_INLINE_SIZE_MAX: usize = 10_240;
+    /// Characters of a role's trust policy, white space not counted.
+    pub const TRUST_POLICY_SIZE_MAX: usize = 2048;
+    /// Tags on one user or role.
+    pub const TAGS_MAX: usize = 50;
+    /// Users, groups, roles and customer managed policies in one account.
+    pub const USERS_MAX: usize = 5000;
+    pub const GROUPS_MAX: usize = 300;
+    pub const ROLES_MAX: usize = 1000;
+    pub const MANAGED_POLICIES_MAX: usize = 1500;
+    /// A role's MaxSessionDuration, in seconds.
+    pub const SESSION_DURATION_MIN: i64 = 3600;
+    pub const SESSION_DURATION_MAX: i64 = 43_200;
+    /// Items per page when MaxItems is not given.
+    pub const PAGE_DEFAULT: usize = 100;
+    /// Characters of an inline session policy (AssumeRole's `Policy`).
+    pub const SESSION_POLICY_SIZE_MAX: usize = 2048;
+}

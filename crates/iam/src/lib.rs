@@ -1,10 +1,18 @@
 //! Who may call tarn: access keys and their secrets.
 //!
-//! For now there is one principal, the root user of the local account. Its key pair comes from
-//! `TARN_ROOT_ACCESS_KEY_ID` / `TARN_ROOT_SECRET_ACCESS_KEY`, or else is generated on first start
-//! and kept in `keys/root-credentials.json` (mode 0600) in the data dir.
+//! The account's root user has a key pair from `TARN_ROOT_ACCESS_KEY_ID` /
+//! `TARN_ROOT_SECRET_ACCESS_KEY`, or else generated on first start and kept in
+//! `keys/root-credentials.json` (mode 0600) in the data dir ([`Identities`]). Everyone else is
+//! in the IAM directory ([`directory`]); [`access`] says who a key acts as and decides each
+//! request with [`policy`]'s evaluator.
 
+pub mod access;
+pub mod directory;
 pub mod policy;
+pub mod sessions;
+
+pub use access::{Identity, KeyRefusal, Principal, Session};
+pub use directory::{DirectoryError, Iam};
 
 use std::fs;
 use std::io::Write;
@@ -47,14 +55,6 @@ pub struct Identities {
     root: AccessKey,
 }
 
-/// What a verified request acts as.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub account_id: String,
-    pub arn: String,
-    pub user_id: String,
-}
-
 impl Identities {
     /// Resolves the root key pair: explicit, else stored in `keys_dir`, else generated and stored.
     pub fn load(keys_dir: &Path, account_id: &str, explicit: Option<AccessKey>) -> Result<(Self, KeySource), IamError> {
@@ -94,16 +94,6 @@ impl Identities {
     #[must_use]
     pub fn secret_for(&self, access_key_id: &str) -> Option<&str> {
         (access_key_id == self.root.access_key_id).then_some(self.root.secret_access_key.as_str())
-    }
-
-    /// The principal an access key acts as.
-    #[must_use]
-    pub fn principal_for(&self, access_key_id: &str) -> Option<Principal> {
-        (access_key_id == self.root.access_key_id).then(|| Principal {
-            account_id: self.account_id.clone(),
-            arn: format!("arn:aws:iam::{}:root", self.account_id),
-            user_id: self.account_id.clone(),
-        })
     }
 }
 

@@ -243,6 +243,12 @@ impl Objects {
         Ok(())
     }
 
+    /// The bucket's policy, parsed, when it has one.
+    #[must_use]
+    pub fn bucket_policy(&self, bucket: &str) -> Option<std::sync::Arc<Policy>> {
+        self.policies.read().expect("policies lock").get(bucket).cloned()
+    }
+
     /// Whether the bucket's policy lets `principal` (an ARN of account `account`) do `action`
     /// on the bucket (`key` None) or one of its objects. Only an explicit Deny refuses: tarn's
     /// identities are allowed what no policy denies.

@@ -86,6 +86,10 @@ struct ServeArgs {
     /// load balancer can stop sending them (milliseconds).
     #[arg(long, env = "TARN_SHUTDOWN_GRACE_MS", default_value_t = 500)]
     shutdown_grace_ms: u64,
+    /// Seconds added to the clock STS sessions are issued and checked by (for tests that move
+    /// a session past its expiry; signatures keep the real clock).
+    #[arg(long, env = "TARN_SESSION_CLOCK_OFFSET_SECS", default_value_t = 0, hide = true)]
+    session_clock_offset_secs: i64,
     /// Then how long in-flight HTTP requests and PostgreSQL queries may run before the process
     /// exits anyway (milliseconds).
     #[arg(long, env = "TARN_SHUTDOWN_DRAIN_MS", default_value_t = 30_000)]
@@ -132,6 +136,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         };
     let store = tarn_store::Store::open(&args.data_dir)?;
     let (identities, source) = tarn_iam::Identities::load(&args.data_dir.join("keys"), &args.account_id, explicit)?;
+    let iam = tarn_iam::Iam::open(store.clone(), identities.clone()).await?;
+    iam.set_clock_offset(args.session_clock_offset_secs);
     let objects = tarn_objects::Objects::open(store.clone(), &args.region).await?;
     let streams = tarn_streams::Streams::open(
         store.clone(),
@@ -165,7 +171,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let crawlers = tarn_catalog::crawler::Crawlers::open(catalog, objects.clone()).await?;
     tokio::spawn(crawlers.clone().run_scheduler());
     let services = tarn_api::Services { objects, streams, crawlers, athena, delivery };
-    let api = tarn_api::Api::new(services, identities.clone(), &config);
+    let api = tarn_api::Api::new(services, iam.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
     let root = identities.root();
@@ -199,9 +205,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let pg_addr: SocketAddr = args.pg_listen.parse().map_err(|e| format!("--pg-listen {}: {e}", args.pg_listen))?;
         let pg = tokio::net::TcpListener::bind(pg_addr).await.map_err(|e| format!("--pg-listen {pg_addr}: {e}"))?;
         println!("  psql -h {} -p {} -U {} default", pg_addr.ip(), pg.local_addr()?.port(), root.access_key_id);
-        let ids = identities.clone();
+        let keys = iam.clone();
         let secrets: tarn_query::pg::SecretLookup =
-            std::sync::Arc::new(move |key| ids.secret_for(key).map(str::to_string));
+            // the SQL engine reads buckets as the account root, so only the root key opens a
+            // session until queries run as their caller
+            std::sync::Arc::new(move |key| keys.key(key).filter(|(_, who)| who.is_root()).map(|(secret, _)| secret));
         pg_server = Some(tokio::spawn(tarn_query::pg::serve(pg, engine, secrets, stopped(stop.subscribe()), drain)));
     }
     let http = tarn_api::Shutdown { grace: Duration::from_millis(args.shutdown_grace_ms), drain };

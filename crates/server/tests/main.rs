@@ -11,6 +11,7 @@ mod crash;
 mod firehose;
 mod glue;
 mod house;
+mod iam;
 mod kinesis;
 mod kinesis_records;
 mod lifecycle;

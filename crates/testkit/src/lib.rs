@@ -258,6 +258,12 @@ impl TestServer {
         }
     }
 
+    /// Sets an environment variable for the next (re)start of the server.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_string(), value.to_string()));
+    }
+
     /// Starts the server again on the same data dir and port.
     pub fn restart(&mut self) {
         self.stop();

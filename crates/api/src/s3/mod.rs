@@ -27,20 +27,32 @@ use errors::to_s3_error;
 pub struct TarnS3 {
     objects: Objects,
     owner_id: String,
-    account_id: String,
+    gate: crate::authz::Gate,
 }
 
 impl TarnS3 {
     #[must_use]
-    pub fn new(objects: Objects, account_id: &str) -> Self {
-        Self { objects, owner_id: format!("{account_id:0>64}"), account_id: account_id.to_string() }
+    pub fn new(objects: Objects, gate: crate::authz::Gate) -> Self {
+        let owner_id = format!("{:0>64}", gate.iam.account_id());
+        Self { objects, owner_id, gate }
     }
 
-    /// A copy reads its source: the source bucket's policy must not deny s3:GetObject.
-    fn authorize_copy_source(&self, bucket: &str, key: &str, versioned: bool) -> S3Result<()> {
-        let principal = format!("arn:aws:iam::{}:root", self.account_id);
+    /// Whether the request's caller (left in its extensions by the access hook) may do
+    /// `action` on the bucket or one of its objects: the one authorizer, with the bucket's
+    /// policy.
+    fn allowed(&self, ext: &http::Extensions, action: &str, bucket: &str, key: Option<&str>) -> S3Result<()> {
+        let Some(caller) = ext.get::<crate::S3Caller>() else {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        };
+        self.gate
+            .s3(&caller.principal, action, bucket, key, &caller.context)
+            .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
+    }
+
+    /// A copy reads its source: the caller needs s3:GetObject on it.
+    fn authorize_copy_source(&self, ext: &http::Extensions, bucket: &str, key: &str, versioned: bool) -> S3Result<()> {
         let action = if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" };
-        self.objects.authorize(&principal, &self.account_id, action, bucket, Some(key)).map_err(err)
+        self.allowed(ext, action, bucket, Some(key))
     }
 
     fn owner(&self) -> Owner {

@@ -106,7 +106,7 @@ pub(super) async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
-    s3.authorize_copy_source(&src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
+    s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
     let found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
     let rec = found.record.clone();
     check_copy_conditions(

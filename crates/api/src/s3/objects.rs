@@ -185,14 +185,12 @@ pub(super) async fn delete_objects(
     let quiet = input.delete.quiet.unwrap_or(false);
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
-    let principal = format!("arn:aws:iam::{}:root", s3.account_id);
     for obj in input.delete.objects {
-        // each key is its own DeleteObject(Version) for the bucket policy
+        // each key is its own DeleteObject(Version) for the caller's policies and the bucket's
         let action = if obj.version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
-        let allowed = s3.objects.authorize(&principal, &s3.account_id, action, &input.bucket, Some(&obj.key));
-        let result = match allowed {
+        let result = match s3.allowed(&req.extensions, action, &input.bucket, Some(&obj.key)) {
             Ok(()) => s3.objects.delete_object(&input.bucket, &obj.key, obj.version_id.as_deref()).await,
-            Err(e) => Err(e),
+            Err(_) => Err(tarn_objects::ObjectsError::AccessDenied),
         };
         match result {
             Ok(outcome) => {
@@ -235,7 +233,7 @@ pub(super) async fn copy_object(
     let input = req.input;
     check_sse_request(input.server_side_encryption.as_ref())?;
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
-    s3.authorize_copy_source(&src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
+    s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
     let found: Found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
     let rec = found.record.clone();
     check_copy_conditions(

@@ -3,6 +3,7 @@
 pub mod athena;
 pub mod firehose;
 pub mod glue;
+pub mod iam;
 pub mod kinesis;
 pub mod sts;
 pub mod service;
@@ -14,6 +15,7 @@ pub static SERVICES: &[&crate::model::ServiceModel] = &[
     &athena::MODEL,
     &firehose::MODEL,
     &glue::MODEL,
+    &iam::MODEL,
     &kinesis::MODEL,
     &sts::MODEL,
 ];

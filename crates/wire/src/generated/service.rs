@@ -5,6 +5,7 @@ pub enum Service {
     Athena,
     Firehose,
     Glue,
+    Iam,
     Kinesis,
     Sts,
 }

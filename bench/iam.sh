@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# What authorization costs on the S3 hot path: 4 KiB PUT and GET rates of the account root
+# (nothing to evaluate) beside an IAM user whose access comes from 10 attached managed policies
+# with conditions, on a bucket that has a policy, all against one server in one run.
+#
+#   bench/iam.sh [ROUNDS]
+#
+# Needs release builds of tarn and tarn-bench (`cargo build --release -p tarn-server -p
+# tarn-bench`) and python3 with boto3 (the tests' venv under the target dir is used when present,
+# else a venv is made in the run's temp dir). Each round measures root then the user, or the user
+# then root (alternating), BENCH_SECONDS (default 8) each, BENCH_CONNS (default 16) connections.
+set -euo pipefail
+ROUNDS=${1:-3}
+SECS=${BENCH_SECONDS:-8}
+CONNS=${BENCH_CONNS:-16}
+T=${CARGO_TARGET_DIR:-target}
+TARN=${TARN:-$T/release/tarn}
+BENCH=${BENCH:-$T/release/tarn-bench}
+[[ -x $TARN && -x $BENCH ]] || { echo "build first: cargo build --release -p tarn-server -p tarn-bench" >&2; exit 2; }
+export AWS_ACCESS_KEY_ID=benchaccesskey AWS_SECRET_ACCESS_KEY=benchsecretkey0123456789 AWS_DEFAULT_REGION=us-east-1
+WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/bench-iam-XXXX")
+TPID=""
+trap '[[ -n $TPID ]] && kill $TPID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+PY=$T/debug/smoke-venv/bin/python
+if ! "$PY" -c 'import boto3' 2>/dev/null; then
+    python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" -q install boto3 && PY=$WORK/venv/bin/python
+fi
+
+port=$((20000 + RANDOM % 20000))
+TARN_ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID TARN_ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY RUST_LOG=warn \
+    "$TARN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$port --pg-listen off >"$WORK/tarn.log" 2>&1 &
+TPID=$!
+for _ in $(seq 300); do curl -sf http://127.0.0.1:$port/_tarn/health >/dev/null && break; sleep 0.1; done
+EP=http://127.0.0.1:$port
+"$BENCH" mb --endpoint "$EP" --bucket bench >/dev/null
+
+# the user: 10 managed policies, each with conditions (one of them grants), and a bucket policy
+read -r UKEY USECRET < <(AWS_ENDPOINT_URL=$EP "$PY" - <<'PY'
+import json, boto3
+iam, s3 = boto3.client("iam"), boto3.client("s3")
+iam.create_user(UserName="bencher")
+for i in range(10):
+    grants = i == 9
+    cond = {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "127.0.0.0/8"]},
+            "Bool": {"aws:SecureTransport": "false"},
+            "StringLike": {"aws:username": "bench*" if grants else f"nobody{i}"}}
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Sid": f"Read{i}", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": [f"arn:aws:s3:::other{i}/*", "arn:aws:s3:::bench/*"], "Condition": cond},
+        {"Sid": f"Fence{i}", "Effect": "Deny", "Action": "s3:*", "Resource": f"arn:aws:s3:::bench/secret{i}/*"}]}
+    arn = iam.create_policy(PolicyName=f"p{i}", PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="bencher", PolicyArn=arn)
+s3.put_bucket_policy(Bucket="bench", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bench/keep/*"},
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/bencher"},
+     "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench/public/*"}]}))
+k = iam.create_access_key(UserName="bencher")["AccessKey"]
+print(k["AccessKeyId"], k["SecretAccessKey"])
+PY
+)
+
+field() { [[ $1 =~ (^|[[:space:]])$2=([0-9.]+) ]] && echo "${BASH_REMATCH[2]}" || echo 0; }
+rate() { # OP KEY SECRET -> requests/s
+    local out
+    out=$("$BENCH" "$1" --endpoint "$EP" --bucket bench --access-key "$2" --secret-key "$3" --conns "$CONNS" \
+        --seconds "$SECS" --size 4096 --keys 1000 2>/dev/null | tail -1)
+    [[ $(field "$out" failed) == 0 ]] || { echo "refused or failed requests: $out" >&2; exit 1; }
+    field "$out" rate
+}
+# the GETs need the objects: written once by each
+"$BENCH" put --endpoint "$EP" --bucket bench --conns 8 --requests 1000 --keys 1000 >/dev/null 2>&1
+
+declare -a RP RG UP UG
+for r in $(seq "$ROUNDS"); do
+    if (( r % 2 )); then order="root user"; else order="user root"; fi
+    for who in $order; do
+        if [[ $who == root ]]; then key=$AWS_ACCESS_KEY_ID; sec=$AWS_SECRET_ACCESS_KEY; else key=$UKEY; sec=$USECRET; fi
+        p=$(rate put "$key" "$sec"); g=$(rate get "$key" "$sec")
+        printf 'round %d %-4s: PUT %s/s GET %s/s\n' "$r" "$who" "$p" "$g" >&2
+        if [[ $who == root ]]; then RP+=("$p"); RG+=("$g"); else UP+=("$p"); UG+=("$g"); fi
+    done
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2 }'; }
+mrp=$(median "${RP[@]}"); mrg=$(median "${RG[@]}"); mup=$(median "${UP[@]}"); mug=$(median "${UG[@]}")
+echo "medians over $ROUNDS rounds, 4 KiB, $CONNS connections:"
+echo "  PUT root $mrp/s  user $mup/s  user/root $(awk -v a="$mup" -v b="$mrp" 'BEGIN{printf "%.3f", a/b}')"
+echo "  GET root $mrg/s  user $mug/s  user/root $(awk -v a="$mug" -v b="$mrg" 'BEGIN{printf "%.3f", a/b}')"

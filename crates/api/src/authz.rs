@@ -1,0 +1,290 @@
+//! The one place a request is authorized. Each request names its IAM action (`<service
+//! prefix>:<operation>`, from the generated operation; s3s's operation for S3) and the
+//! resource ARNs it touches (from its validated members), and [`Gate::check`] asks
+//! `tarn-iam` about each. The answer is AWS's: allowed, or an access-denied error saying who
+//! may not do what on which resource, and why (no identity policy allows it, or a policy
+//! denies it).
+
+use tarn_iam::Principal;
+use tarn_iam::policy::{Context, Policy, Verdict};
+use tarn_wire::Doc;
+use tarn_wire::generated::Service;
+
+/// Decides requests for every service.
+#[derive(Clone)]
+pub struct Gate {
+    pub iam: tarn_iam::Iam,
+    pub objects: tarn_objects::Objects,
+}
+
+/// A refusal, in words AWS uses: `User: <arn> is not authorized to perform: <action> on
+/// resource: <arn> because no identity-based policy allows the <action> action`.
+#[derive(Debug, Clone)]
+pub struct Denied {
+    pub message: String,
+}
+
+impl Gate {
+    /// Whether `who` may do `action` on every one of `resources`.
+    pub fn check(
+        &self,
+        who: &Principal,
+        action: &str,
+        resources: &[String],
+        context: &Context,
+        resource_policy: Option<&Policy>,
+        resource_account: &str,
+    ) -> Result<(), Denied> {
+        for resource in resources {
+            let verdict = self.iam.authorize(who, action, resource, context, resource_policy, resource_account);
+            if !verdict.allowed() {
+                return Err(denied(who, action, resource, verdict, resource_policy.is_some()));
+            }
+        }
+        Ok(())
+    }
+
+    /// An S3 request: the caller's policies and the bucket's. The account's root with no
+    /// bucket policy in the way is allowed at once (nothing could deny it).
+    pub fn s3(
+        &self,
+        who: &Principal,
+        action: &str,
+        bucket: &str,
+        key: Option<&str>,
+        context: &Context,
+    ) -> Result<(), Denied> {
+        let policy = self.objects.bucket_policy(bucket);
+        if who.is_root() && policy.is_none() {
+            return Ok(());
+        }
+        let account = self.iam.account_id().to_string();
+        self.check(who, action, &[s3_arn(bucket, key)], context, policy.as_deref(), &account)
+    }
+
+    /// A JSON, REST or query request (no resource policies on these yet): the root is allowed
+    /// at once.
+    pub fn service(
+        &self,
+        who: &Principal,
+        action: &str,
+        resources: &[String],
+        context: &Context,
+    ) -> Result<(), Denied> {
+        if who.is_root() {
+            return Ok(());
+        }
+        let account = self.iam.account_id().to_string();
+        self.check(who, action, resources, context, None, &account)
+    }
+}
+
+fn denied(who: &Principal, action: &str, resource: &str, verdict: Verdict, resource_policy: bool) -> Denied {
+    let who = if who.arn.is_empty() { "anonymous" } else { who.arn.as_str() };
+    let why = match (verdict, resource_policy) {
+        (Verdict::ExplicitDeny, true) => "with an explicit deny in a resource-based policy".to_string(),
+        (Verdict::ExplicitDeny, false) => "with an explicit deny in an identity-based policy".to_string(),
+        _ => format!("because no identity-based policy allows the {action} action"),
+    };
+    Denied { message: format!("User: {who} is not authorized to perform: {action} on resource: {resource} {why}") }
+}
+
+/// The request context a JSON, REST or query request brings: the listener's transport and
+/// the caller's address.
+pub fn base_context(source_ip: Option<std::net::IpAddr>) -> Context {
+    let mut cx = Context::new();
+    cx.set("aws:SecureTransport", "false");
+    if let Some(ip) = source_ip {
+        cx.set("aws:SourceIp", ip.to_string());
+    }
+    cx
+}
+
+fn text<'a>(doc: &'a Doc, name: &str) -> Option<&'a str> {
+    match doc.get(name) {
+        Some(Doc::Str(s)) if !s.is_empty() => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn texts(doc: &Doc, name: &str) -> Vec<String> {
+    match doc.get(name) {
+        Some(Doc::List(items)) => {
+            items.iter().filter_map(|d| if let Doc::Str(s) = d { Some(s.clone()) } else { None }).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Where a JSON-protocol resource lives.
+pub struct Scope<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+/// The resource ARNs a request of `service`'s operation `op` touches, from its members.
+/// `workgroup_of` names the work group an Athena query execution ran in.
+pub fn resources(
+    service: Service,
+    op: &str,
+    doc: &Doc,
+    scope: &Scope<'_>,
+    workgroup_of: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let (region, account) = (scope.region, scope.account);
+    match service {
+        Service::Kinesis => {
+            if let Some(arn) = text(doc, "ConsumerARN") {
+                return vec![arn.to_string()];
+            }
+            // the stream the handler acts on: StreamName wins over StreamARN, as it does there
+            if let Some(name) = text(doc, "StreamName") {
+                return vec![format!("arn:aws:kinesis:{region}:{account}:stream/{name}")];
+            }
+            match text(doc, "StreamARN") {
+                Some(arn) => vec![arn.to_string()],
+                // GetRecords names its stream inside the iterator; ListStreams names none
+                None => vec![format!("arn:aws:kinesis:{region}:{account}:stream/*")],
+            }
+        }
+        Service::Firehose => match text(doc, "DeliveryStreamName") {
+            Some(name) => vec![format!("arn:aws:firehose:{region}:{account}:deliverystream/{name}")],
+            None => vec![format!("arn:aws:firehose:{region}:{account}:deliverystream/*")],
+        },
+        Service::Glue => glue_resources(op, doc, region, account),
+        Service::Athena => {
+            let workgroup = text(doc, "WorkGroup")
+                .or_else(|| text(doc, "Name").filter(|_| op.ends_with("WorkGroup")))
+                .map(str::to_string)
+                .or_else(|| text(doc, "QueryExecutionId").and_then(workgroup_of))
+                .unwrap_or_else(|| "primary".to_string());
+            vec![format!("arn:aws:athena:{region}:{account}:workgroup/{workgroup}")]
+        }
+        Service::Iam | Service::Sts => vec!["*".to_string()],
+    }
+}
+
+/// Glue asks for the catalog, the database and the table a request touches, each by ARN
+/// ("Specifying AWS Glue resource ARNs").
+fn glue_resources(op: &str, doc: &Doc, region: &str, account: &str) -> Vec<String> {
+    let catalog = format!("arn:aws:glue:{region}:{account}:catalog");
+    if op.contains("Crawler") {
+        let mut names: Vec<String> = texts(doc, "CrawlerNames");
+        if let Some(n) = text(doc, "Name").or_else(|| text(doc, "CrawlerName")) {
+            names.push(n.to_string());
+        }
+        if names.is_empty() {
+            names.push("*".into());
+        }
+        return names.into_iter().map(|n| format!("arn:aws:glue:{region}:{account}:crawler/{n}")).collect();
+    }
+    let mut out = vec![catalog];
+    let nested = |outer: &str| doc.get(outer).and_then(|d| text(d, "Name")).map(str::to_string);
+    let database = text(doc, "DatabaseName").map(str::to_string).or_else(|| {
+        if op.contains("Database") {
+            text(doc, "Name").map(str::to_string).or_else(|| nested("DatabaseInput"))
+        } else {
+            None
+        }
+    });
+    let Some(database) = database else { return out };
+    out.push(format!("arn:aws:glue:{region}:{account}:database/{database}"));
+    if op.contains("Database") {
+        if op == "DeleteDatabase" {
+            out.push(format!("arn:aws:glue:{region}:{account}:table/{database}/*"));
+        }
+        return out;
+    }
+    let mut tables: Vec<String> = texts(doc, "TablesToDelete");
+    if let Some(t) = text(doc, "TableName")
+        .map(str::to_string)
+        .or_else(|| text(doc, "Name").map(str::to_string))
+        .or_else(|| nested("TableInput"))
+    {
+        tables.push(t);
+    }
+    if tables.is_empty() {
+        tables.push("*".into());
+    }
+    out.extend(tables.into_iter().map(|t| format!("arn:aws:glue:{region}:{account}:table/{database}/{t}")));
+    out
+}
+
+/// The IAM prefix of a service's actions.
+#[must_use]
+pub fn prefix(service: Service) -> &'static str {
+    match service {
+        Service::Kinesis => "kinesis",
+        Service::Firehose => "firehose",
+        Service::Glue => "glue",
+        Service::Athena => "athena",
+        Service::Iam => "iam",
+        Service::Sts => "sts",
+    }
+}
+
+/// The S3 action of an S3 operation as policies name it ("Actions, resources, and condition
+/// keys for Amazon S3").
+#[must_use]
+pub fn s3_action(op: &str, versioned: bool) -> String {
+    let action = match op {
+        "HeadObject" | "GetObjectAttributes" => "s3:GetObject".into(),
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "s3:ListBucket".into(),
+        "ListObjectVersions" => "s3:ListBucketVersions".into(),
+        "CopyObject" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "CreateMultipartUpload" => {
+            "s3:PutObject".into()
+        }
+        "ListParts" => "s3:ListMultipartUploadParts".into(),
+        "ListMultipartUploads" => "s3:ListBucketMultipartUploads".into(),
+        "ListBuckets" => "s3:ListAllMyBuckets".into(),
+        "GetBucketPolicy" | "PutBucketPolicy" | "DeleteBucketPolicy" | "GetBucketPolicyStatus" => format!("s3:{op}"),
+        "GetBucketVersioning" | "PutBucketVersioning" => format!("s3:{op}"),
+        "DeleteObjects" => "s3:DeleteObject".into(),
+        "GetBucketLocation" => "s3:GetBucketLocation".into(),
+        other => format!("s3:{other}"),
+    };
+    if versioned && matches!(action.as_str(), "s3:GetObject" | "s3:DeleteObject") {
+        return format!("{action}Version");
+    }
+    action
+}
+
+/// An S3 resource's ARN.
+#[must_use]
+pub fn s3_arn(bucket: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+        None => format!("arn:aws:s3:::{bucket}"),
+    }
+}
+
+/// The condition keys an S3 request brings: a listing's `s3:prefix`, `s3:delimiter`,
+/// `s3:max-keys`; a write's `s3:x-amz-acl`, `s3:x-amz-server-side-encryption`, ...
+pub fn s3_context(cx: &mut Context, query: Option<&str>, headers: &http::HeaderMap) {
+    if let Some(q) = query {
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+            match k {
+                "prefix" => cx.set("s3:prefix", v.into_owned()),
+                "delimiter" => cx.set("s3:delimiter", v.into_owned()),
+                "max-keys" => cx.set("s3:max-keys", v.into_owned()),
+                "versionId" => cx.set("s3:VersionId", v.into_owned()),
+                _ => cx,
+            };
+        }
+    }
+    for name in [
+        "x-amz-acl",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-copy-source",
+        "x-amz-metadata-directive",
+        "x-amz-storage-class",
+        "x-amz-content-sha256",
+    ] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            cx.set(&format!("s3:{name}"), v.to_string());
+        }
+    }
+}
