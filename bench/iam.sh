@@ -21,7 +21,7 @@ export AWS_ACCESS_KEY_ID=benchaccesskey AWS_SECRET_ACCESS_KEY=benchsecretkey0123
 WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/bench-iam-XXXX")
 TPID=""
 trap '[[ -n $TPID ]] && kill $TPID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-PY=$T/debug/smoke-venv/bin/python
+PY=$T/smoke-venv/bin/python
 if ! "$PY" -c 'import boto3' 2>/dev/null; then
     python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" -q install boto3 && PY=$WORK/venv/bin/python
 fi

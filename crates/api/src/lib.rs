@@ -816,7 +816,7 @@ impl s3s::access::S3Access for Access {
         }
         let mut context = authz::base_context(cx.extensions_mut().get::<Peer>().map(|p| p.0.ip()));
         authz::s3_context(&mut context, cx.uri().query(), cx.headers());
-        let caller = S3Caller { principal, context };
+        let caller = Arc::new(S3Caller { principal, context });
         cx.extensions_mut().insert(caller.clone());
         // the account root may always manage the bucket's policy, as in S3; DeleteObjects is
         // checked key by key by its handler

@@ -131,8 +131,9 @@ pub fn authorize_in(
     let mut cx = context.clone();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     if cx.get("aws:EpochTime").is_none() {
-        cx.set("aws:EpochTime", now.to_string());
-        cx.set("aws:CurrentTime", iso8601(now));
+        let (epoch, current) = clock_keys(now);
+        cx.set("aws:EpochTime", epoch);
+        cx.set("aws:CurrentTime", current);
     }
     let caller = match &who.identity {
         Identity::Anonymous => Caller::anonymous(),
@@ -191,6 +192,18 @@ pub fn authorize_in(
         boundary: boundary.as_deref(),
         session: &session,
     })
+}
+
+/// aws:EpochTime and aws:CurrentTime for `now`, formatted once per second (every request
+/// carries them).
+fn clock_keys(now: u64) -> (String, String) {
+    static LAST: std::sync::Mutex<(u64, String, String)> =
+        std::sync::Mutex::new((u64::MAX, String::new(), String::new()));
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.0 != now {
+        *last = (now, now.to_string(), iso8601(now));
+    }
+    (last.1.clone(), last.2.clone())
 }
 
 /// `2026-12-07T05:00:00Z` from Unix seconds.

@@ -41,7 +41,7 @@ impl TarnS3 {
     /// `action` on the bucket or one of its objects: the one authorizer, with the bucket's
     /// policy.
     fn allowed(&self, ext: &http::Extensions, action: &str, bucket: &str, key: Option<&str>) -> S3Result<()> {
-        let Some(caller) = ext.get::<crate::S3Caller>() else {
+        let Some(caller) = ext.get::<std::sync::Arc<crate::S3Caller>>() else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };
         self.gate

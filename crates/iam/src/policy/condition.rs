@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::PolicyError;
 use super::context::Context;
-use super::matching::{Pattern, arn_matches};
+use super::matching::{Compiled, arn_matches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
@@ -54,7 +54,13 @@ pub struct Condition {
     if_exists: bool,
     set: Set,
     key: String,
+    /// The key as the context holds it (lower case).
+    folded: String,
     values: Vec<String>,
+    /// The values compiled as patterns (string and ARN operators).
+    patterns: Vec<Compiled>,
+    /// The values parsed as networks (IpAddress, NotIpAddress).
+    networks: Vec<Option<(IpAddr, u8)>>,
 }
 
 /// Parses an operator name: `ForAnyValue:StringLikeIfExists` and the like.
@@ -138,7 +144,25 @@ pub fn parse_block(v: &Value) -> Result<Vec<Condition>, PolicyError> {
                 return Err(PolicyError(format!("Condition {op} {key} has no value")));
             }
             check_values(family, op, key, &values)?;
-            out.push(Condition { family, negated, if_exists, set, key: key.clone(), values });
+            let patterns = match family {
+                Family::String | Family::StringIgnoreCase | Family::StringLike | Family::Arn => {
+                    values.iter().map(|v| Compiled::new(v)).collect()
+                }
+                _ => Vec::new(),
+            };
+            let networks =
+                if family == Family::Ip { values.iter().map(|v| parse_cidr(v)).collect() } else { Vec::new() };
+            out.push(Condition {
+                family,
+                negated,
+                if_exists,
+                set,
+                folded: key.to_ascii_lowercase(),
+                key: key.clone(),
+                values,
+                patterns,
+                networks,
+            });
         }
     }
     Ok(out)
@@ -167,7 +191,7 @@ impl Condition {
     /// variables in string and ARN values.
     #[must_use]
     pub fn holds(&self, ctx: &Context, vars: bool) -> bool {
-        let present = ctx.get(&self.key);
+        let present = ctx.get_folded(&self.folded);
         if self.family == Family::Null {
             // "true": the key must be absent; "false": present (with a value)
             let absent = present.is_none_or(<[String]>::is_empty);
@@ -181,7 +205,21 @@ impl Condition {
             };
         };
         let vars = vars.then_some(ctx);
-        let matches_one = |request: &str| self.values.iter().any(|p| self.compare(p, request, vars));
+        if self.family == Family::Ip {
+            // each request address parsed once, whatever the number of networks
+            let in_any = |request: &String| {
+                request.parse::<IpAddr>().is_ok_and(|ip| self.networks.iter().flatten().any(|net| in_network(*net, ip)))
+            };
+            let test = |request: &String| in_any(request) != self.negated;
+            return match self.set {
+                Set::ForAllValues => request_values.iter().all(test),
+                Set::ForAnyValue => request_values.iter().any(test),
+                Set::Single if request_values.is_empty() => self.negated,
+                Set::Single if self.negated => !request_values.iter().any(in_any),
+                Set::Single => request_values.iter().any(in_any),
+            };
+        }
+        let matches_one = |request: &str| (0..self.values.len()).any(|i| self.compare(i, request, vars));
         let test = |request: &String| matches_one(request) != self.negated;
         match self.set {
             Set::ForAllValues => request_values.iter().all(test),
@@ -193,14 +231,16 @@ impl Condition {
         }
     }
 
-    /// The positive comparison of one policy value with one request value.
-    fn compare(&self, policy: &str, request: &str, vars: Option<&Context>) -> bool {
+    /// The positive comparison of the policy's value `i` with one request value.
+    fn compare(&self, i: usize, request: &str, vars: Option<&Context>) -> bool {
+        let policy = self.values[i].as_str();
+        let pattern = || self.patterns.get(i).and_then(|c| c.pattern(vars));
         match self.family {
-            Family::String => Pattern::compile(policy, vars).and_then(|p| p.literal()).is_some_and(|p| p == request),
-            Family::StringIgnoreCase => Pattern::compile(policy, vars)
-                .and_then(|p| p.literal())
-                .is_some_and(|p| p.to_lowercase() == request.to_lowercase()),
-            Family::StringLike => Pattern::compile(policy, vars).is_some_and(|p| p.matches(request, false)),
+            Family::String => pattern().and_then(|p| p.literal()).is_some_and(|p| p == request),
+            Family::StringIgnoreCase => {
+                pattern().and_then(|p| p.literal()).is_some_and(|p| p.to_lowercase() == request.to_lowercase())
+            }
+            Family::StringLike => pattern().is_some_and(|p| p.matches(request, false)),
             Family::Numeric(cmp) => match (policy.parse::<f64>(), request.parse::<f64>()) {
                 (Ok(p), Ok(r)) => ordered(cmp, r.partial_cmp(&p)),
                 _ => false,
@@ -211,11 +251,11 @@ impl Condition {
             },
             Family::Bool => request.eq_ignore_ascii_case(policy),
             Family::Binary => policy == request,
-            Family::Ip => match (parse_cidr(policy), request.parse::<IpAddr>()) {
+            Family::Ip => match (self.networks.get(i).copied().flatten(), request.parse::<IpAddr>()) {
                 (Some(net), Ok(ip)) => in_network(net, ip),
                 _ => false,
             },
-            Family::Arn => Pattern::compile(policy, vars).is_some_and(|p| arn_matches(&p, request)),
+            Family::Arn => pattern().is_some_and(|p| arn_matches(&p, request)),
             Family::Null => false,
         }
     }

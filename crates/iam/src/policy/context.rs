@@ -45,6 +45,12 @@ impl Context {
         self.keys.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
     }
 
+    /// [`Context::get`] for a key already in lower case (no allocation).
+    #[must_use]
+    pub fn get_folded(&self, folded: &str) -> Option<&[String]> {
+        self.keys.get(folded).map(Vec::as_slice)
+    }
+
     /// The key's value when it holds exactly one (what a policy variable reads).
     #[must_use]
     pub fn single(&self, key: &str) -> Option<&str> {

@@ -19,6 +19,26 @@ enum Tok {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern(Vec<Tok>);
 
+/// Whether an ARN pattern's first five parts (partition, service, region, account, and the
+/// colon after it) hold no wildcard: then matching it part by part is plain wildcard matching of
+/// the whole, the only wildcards being in the last part, which may span colons anyway.
+fn literal_arn_head(toks: &[Tok]) -> bool {
+    let mut colons = 0;
+    for t in toks {
+        match t {
+            Tok::Char(':') => {
+                colons += 1;
+                if colons == 5 {
+                    return true;
+                }
+            }
+            Tok::Char(_) => {}
+            Tok::Any | Tok::One => return false,
+        }
+    }
+    false
+}
+
 impl Pattern {
     /// Compiles `text`: with `vars`, `${...}` variables are replaced from the context (their
     /// values are literal, never wildcards); a variable the context cannot fill and that has no
@@ -58,42 +78,84 @@ impl Pattern {
     /// Whether `s` matches, case-sensitively or not.
     #[must_use]
     pub fn matches(&self, s: &str, ignore_case: bool) -> bool {
-        let eq = |a: char, b: char| if ignore_case { a.to_lowercase().eq(b.to_lowercase()) } else { a == b };
-        let s: Vec<char> = s.chars().collect();
-        let p = &self.0;
-        let (mut pi, mut si, mut star, mut mark) = (0usize, 0usize, None, 0usize);
-        while si < s.len() {
-            match p.get(pi) {
-                Some(Tok::Any) => {
-                    star = Some(pi);
-                    mark = si;
-                    pi += 1;
-                }
-                Some(Tok::One) => {
-                    pi += 1;
-                    si += 1;
-                }
-                Some(Tok::Char(c)) if eq(*c, s[si]) => {
-                    pi += 1;
-                    si += 1;
-                }
-                _ => match star {
-                    Some(st) => {
-                        pi = st + 1;
-                        mark += 1;
-                        si = mark;
-                    }
-                    None => return false,
-                },
-            }
-        }
-        p[pi..].iter().all(|t| *t == Tok::Any)
+        matches_toks(&self.0, s, ignore_case)
     }
 
     /// The pattern as plain text, when it has no wildcard (what an exact comparison uses).
     #[must_use]
     pub fn literal(&self) -> Option<String> {
         self.0.iter().map(|t| if let Tok::Char(c) = t { Some(*c) } else { None }).collect()
+    }
+}
+
+/// Wildcard matching of `s` against `p`. ASCII text (ARNs, actions, most keys) is compared byte
+/// by byte without allocating; other text char by char.
+fn matches_toks(p: &[Tok], s: &str, ignore_case: bool) -> bool {
+    if s.is_ascii() {
+        let eq = |c: char, b: u8| {
+            u8::try_from(c).is_ok_and(|c| if ignore_case { c.eq_ignore_ascii_case(&b) } else { c == b })
+        };
+        wild(p, s.as_bytes(), eq)
+    } else {
+        let chars: Vec<char> = s.chars().collect();
+        let eq = |a: char, b: char| if ignore_case { a.to_lowercase().eq(b.to_lowercase()) } else { a == b };
+        wild(p, &chars, eq)
+    }
+}
+
+/// The classic wildcard walk with one backtracking point (the last `*`).
+fn wild<T: Copy>(p: &[Tok], s: &[T], eq: impl Fn(char, T) -> bool) -> bool {
+    let (mut pi, mut si, mut star, mut mark) = (0usize, 0usize, None, 0usize);
+    while si < s.len() {
+        match p.get(pi) {
+            Some(Tok::Any) => {
+                star = Some(pi);
+                mark = si;
+                pi += 1;
+            }
+            Some(Tok::One) => {
+                pi += 1;
+                si += 1;
+            }
+            Some(Tok::Char(c)) if eq(*c, s[si]) => {
+                pi += 1;
+                si += 1;
+            }
+            _ => match star {
+                Some(st) => {
+                    pi = st + 1;
+                    mark += 1;
+                    si = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|t| *t == Tok::Any)
+}
+
+/// A policy string compiled when the policy is parsed: its pattern, unless it names policy
+/// variables, which only a request can fill (then it is compiled per request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    pub text: String,
+    fixed: Option<Pattern>,
+}
+
+impl Compiled {
+    #[must_use]
+    pub fn new(text: &str) -> Self {
+        let fixed = if text.contains("${") { None } else { Pattern::compile(text, None) };
+        Self { text: text.to_string(), fixed }
+    }
+
+    /// The pattern for one request (`vars`: the context, in a policy with variables).
+    #[must_use]
+    pub fn pattern(&self, vars: Option<&Context>) -> Option<std::borrow::Cow<'_, Pattern>> {
+        match &self.fixed {
+            Some(p) => Some(std::borrow::Cow::Borrowed(p)),
+            None => Pattern::compile(&self.text, vars).map(std::borrow::Cow::Owned),
+        }
     }
 }
 
@@ -124,25 +186,28 @@ pub fn arn_matches(pattern: &Pattern, arn: &str) -> bool {
     if pattern.0 == [Tok::Any] {
         return true;
     }
-    let parts: Vec<&[Tok]> = {
-        let mut parts = Vec::with_capacity(6);
-        let mut start = 0;
-        for (i, t) in pattern.0.iter().enumerate() {
-            if *t == Tok::Char(':') && parts.len() < 5 {
-                parts.push(&pattern.0[start..i]);
-                start = i + 1;
-            }
+    if literal_arn_head(&pattern.0) {
+        return pattern.matches(arn, false);
+    }
+    let mut parts: [&[Tok]; 6] = [&[]; 6];
+    let mut count = 0;
+    let mut start = 0;
+    for (i, t) in pattern.0.iter().enumerate() {
+        if *t == Tok::Char(':') && count < 5 {
+            parts[count] = &pattern.0[start..i];
+            count += 1;
+            start = i + 1;
         }
-        parts.push(&pattern.0[start..]);
-        parts
-    };
-    let segments: Vec<&str> = arn.splitn(6, ':').collect();
-    match (parts.len(), segments.len()) {
+    }
+    parts[count] = &pattern.0[start..];
+    count += 1;
+    let segments = arn.bytes().filter(|b| *b == b':').count().min(5) + 1;
+    match (count, segments) {
         (6, 6) => {}
         // an ARN pattern with fewer parts names nothing (a `*` never spans a colon)
         (_, 6) => return false,
         // not an ARN (`*` as the resource of an action on none): plain text
         _ => return pattern.matches(arn, false),
     }
-    parts.iter().zip(segments).all(|(p, s)| Pattern(p.to_vec()).matches(s, false))
+    parts.iter().zip(arn.splitn(6, ':')).all(|(p, s)| matches_toks(p, s, false))
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 pub use context::Context;
 pub use decide::{Inputs, Verdict, authorize};
-use matching::{Pattern, arn_matches};
+use matching::{Compiled, Pattern, arn_matches};
 
 /// Why a policy document is refused (IAM's `MalformedPolicyDocument`, S3's `MalformedPolicy`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,9 +126,11 @@ struct Statement {
     /// `Principal` or `NotPrincipal` (`true`); none in identity policies.
     principals: Option<(Principals, bool)>,
     actions: Vec<String>,
+    /// The actions compiled (matched without regard to case).
+    action_patterns: Vec<Pattern>,
     not_action: bool,
     /// None in trust policies.
-    resources: Option<(Vec<String>, bool)>,
+    resources: Option<(Vec<Compiled>, bool)>,
     conditions: Vec<condition::Condition>,
 }
 
@@ -299,15 +301,16 @@ impl Policy {
         }
         let resources = match (s.get("Resource"), s.get("NotResource"), kind) {
             (None, None, Kind::Trust) => None,
-            (Some(r), None, _) => Some((strings(r, "Resource")?, false)),
-            (None, Some(r), _) => Some((strings(r, "NotResource")?, true)),
+            (Some(r), None, _) => Some((strings(r, "Resource")?.iter().map(|r| Compiled::new(r)).collect(), false)),
+            (None, Some(r), _) => Some((strings(r, "NotResource")?.iter().map(|r| Compiled::new(r)).collect(), true)),
             _ => return Err(PolicyError("Each Statement needs exactly one of Resource or NotResource".into())),
         };
         let conditions = match s.get("Condition") {
             Some(c) => condition::parse_block(c)?,
             None => Vec::new(),
         };
-        Ok(Statement { effect, principals, actions, not_action, resources, conditions })
+        let action_patterns = actions.iter().filter_map(|a| Pattern::compile(a, None)).collect();
+        Ok(Statement { effect, principals, actions, action_patterns, not_action, resources, conditions })
     }
 
     /// The grammar of an S3 bucket policy as tarn has enforced it so far: a resource policy on
@@ -349,8 +352,9 @@ impl Policy {
                 effect: Effect::Deny,
                 principals: Some((Principals::Everyone, false)),
                 actions: vec!["*".into()],
+                action_patterns: Pattern::compile("*", None).into_iter().collect(),
                 not_action: false,
-                resources: Some((vec!["*".into()], false)),
+                resources: Some((vec![Compiled::new("*")], false)),
                 conditions: Vec::new(),
             }],
         }
@@ -367,7 +371,7 @@ impl Policy {
         self.statements
             .iter()
             .filter_map(|s| s.resources.as_ref())
-            .flat_map(|(r, _)| r.iter().map(String::as_str))
+            .flat_map(|(r, _)| r.iter().map(|c| c.text.as_str()))
             .collect()
     }
 
@@ -415,13 +419,12 @@ impl Policy {
                 _ => Grant::Everyone,
             },
         };
-        let action = s.actions.iter().any(|a| glob_ignore_case(a, req.action));
+        let action = s.action_patterns.iter().any(|p| p.matches(req.action, true));
         if action == s.not_action {
             return None;
         }
         if let Some((resources, not_resource)) = &s.resources {
-            let hit =
-                resources.iter().any(|r| Pattern::compile(r, vars).is_some_and(|p| arn_matches(&p, req.resource)));
+            let hit = resources.iter().any(|r| r.pattern(vars).is_some_and(|p| arn_matches(&p, req.resource)));
             if hit == *not_resource {
                 return None;
             }
@@ -440,11 +443,6 @@ fn wider(a: Grant, b: Grant) -> Grant {
         Grant::Account => 4,
     };
     if rank(a) <= rank(b) { a } else { b }
-}
-
-/// Actions compare without regard to case (`s3:getobject` is `s3:GetObject`).
-fn glob_ignore_case(pattern: &str, action: &str) -> bool {
-    Pattern::compile(pattern, None).is_some_and(|p| p.matches(action, true))
 }
 
 /// How a `Principal` names the caller, if it does.
