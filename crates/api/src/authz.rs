@@ -58,6 +58,10 @@ impl Gate {
         if who.is_root() && policy.is_none() {
             return Ok(());
         }
+        // RestrictPublicBuckets: a public policy lets in only the bucket's own account
+        if who.identity == tarn_iam::Identity::Anonymous && self.objects.public_access_restricted(bucket) {
+            return Err(denied(who, action, &s3_arn(bucket, key), Verdict::ImplicitDeny, true));
+        }
         let account = self.iam.account_id().to_string();
         self.check(who, action, &[s3_arn(bucket, key)], context, policy.as_deref(), &account)
     }
@@ -89,13 +93,13 @@ fn denied(who: &Principal, action: &str, resource: &str, verdict: Verdict, resou
     Denied { message: format!("User: {who} is not authorized to perform: {action} on resource: {resource} {why}") }
 }
 
-/// The request context a JSON, REST or query request brings: the listener's transport and
-/// the caller's address.
-pub fn base_context(source_ip: Option<std::net::IpAddr>) -> Context {
+/// The request context every request brings: whether it came over TLS and the caller's
+/// address.
+pub fn base_context(peer: Option<&crate::Peer>) -> Context {
     let mut cx = Context::new();
-    cx.set("aws:SecureTransport", "false");
-    if let Some(ip) = source_ip {
-        cx.set("aws:SourceIp", ip.to_string());
+    cx.set("aws:SecureTransport", if peer.is_some_and(|p| p.1) { "true" } else { "false" });
+    if let Some(p) = peer {
+        cx.set("aws:SourceIp", p.0.ip().to_string());
     }
     cx
 }
@@ -161,6 +165,33 @@ pub fn resources(
             vec![format!("arn:aws:athena:{region}:{account}:workgroup/{workgroup}")]
         }
         Service::Iam | Service::Sts => vec!["*".to_string()],
+    }
+}
+
+/// The roles a request hands to a service (a crawler's Role, a delivery stream's RoleARNs):
+/// the caller needs iam:PassRole on each.
+pub fn passed_roles(service: Service, op: &str, doc: &Doc, account: &str) -> Vec<String> {
+    let as_arn = |r: &str| {
+        if r.starts_with("arn:") { r.to_string() } else { format!("arn:aws:iam::{account}:role/{r}") }
+    };
+    match (service, op) {
+        (Service::Glue, "CreateCrawler" | "UpdateCrawler") => text(doc, "Role").map(as_arn).into_iter().collect(),
+        (Service::Firehose, "CreateDeliveryStream" | "UpdateDestination") => {
+            let mut roles = Vec::new();
+            for outer in [
+                "ExtendedS3DestinationConfiguration",
+                "ExtendedS3DestinationUpdate",
+                "S3DestinationConfiguration",
+                "S3DestinationUpdate",
+                "KinesisStreamSourceConfiguration",
+            ] {
+                if let Some(r) = doc.get(outer).and_then(|d| text(d, "RoleARN")) {
+                    roles.push(as_arn(r));
+                }
+            }
+            roles
+        }
+        _ => Vec::new(),
     }
 }
 

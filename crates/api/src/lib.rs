@@ -88,9 +88,24 @@ struct ApiInner {
 #[derive(Clone, Default)]
 struct OperationSlot(Arc<Mutex<Option<String>>>);
 
-/// The peer a request came from (its extensions carry it from the listener).
+/// Slot in a request's extensions where authentication leaves the caller's ARN, for the
+/// request's log line.
+#[derive(Clone, Default)]
+struct CallerSlot(Arc<Mutex<Option<String>>>);
+
+impl CallerSlot {
+    fn record(extensions: &http::Extensions, who: &Principal) {
+        if let Some(slot) = extensions.get::<Self>() {
+            let arn = if who.arn.is_empty() { "anonymous".to_string() } else { who.arn.clone() };
+            *slot.0.lock().expect("caller slot") = Some(arn);
+        }
+    }
+}
+
+/// The peer a request came from, and whether over TLS (its extensions carry it from the
+/// listener).
 #[derive(Clone, Copy, Debug)]
-pub struct Peer(pub SocketAddr);
+pub struct Peer(pub SocketAddr, pub bool);
 
 /// Who an S3 request acts as and the context it brings, left in its extensions by the access
 /// hook for the handlers that authorize further (a copy's source, DeleteObjects' keys).
@@ -135,11 +150,14 @@ impl Api {
     }
 
     /// Handles one request.
-    pub async fn handle(&self, req: Request<Incoming>) -> Result<Response<s3s::Body>, Infallible> {
+    pub async fn handle(&self, mut req: Request<Incoming>) -> Result<Response<s3s::Body>, Infallible> {
         let started = Instant::now();
         let request_id = new_request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let source = req.extensions().get::<Peer>().map(|p| p.0);
+        let caller = CallerSlot::default();
+        req.extensions_mut().insert(caller.clone());
         let origin = req.headers().contains_key(http::header::ORIGIN);
         let (service, operation, mut resp) = match json_preflight(&req) {
             Some(resp) => ("cors", "OPTIONS".to_string(), resp),
@@ -169,11 +187,15 @@ impl Api {
         if service != "tarn" {
             self.inner.metrics.record(service, &operation, status, elapsed);
         }
+        let principal = caller.0.lock().expect("caller slot").take().unwrap_or_else(|| "-".to_string());
+        let source = source.map_or_else(|| "-".to_string(), |s| s.to_string());
         tracing::info!(
             service,
             operation = %operation,
             %method,
             path = %path,
+            principal = %principal,
+            source = %source,
             status,
             latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             request_id = %request_id,
@@ -382,6 +404,7 @@ impl Api {
                 "The security token included in the request is expired",
             ),
         })?;
+        CallerSlot::record(&parts.extensions, &principal);
         let cx = tarn_wire::Context {
             request_id: request_id.to_string(),
             region: verified.region,
@@ -412,11 +435,18 @@ impl Api {
         let athena = &self.inner.athena.athena;
         let workgroup_of = |id: &str| athena.get_execution(id).ok().map(|e| e.workgroup);
         let resources = authz::resources(model.service, op.name, doc, &scope, &workgroup_of);
-        let context = authz::base_context(parts.extensions.get::<Peer>().map(|p| p.0.ip()));
+        let context = authz::base_context(parts.extensions.get::<Peer>());
         self.inner
             .gate
             .service(who, &action, &resources, &context)
             .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
+        // handing a service a role to act as needs iam:PassRole on that role
+        for role in authz::passed_roles(model.service, op.name, doc, &cx.account_id) {
+            self.inner
+                .gate
+                .service(who, "iam:PassRole", std::slice::from_ref(&role), &context)
+                .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
+        }
         // the SQL engine reads and writes buckets as the account root; until a query runs as
         // its caller, a user may not start one (it would reach what the user may not)
         if model.service == tarn_wire::generated::Service::Athena && op.name == "StartQueryExecution" {
@@ -605,6 +635,7 @@ impl Api {
                 );
             }
         };
+        CallerSlot::record(&parts.extensions, &principal);
         let cx = tarn_wire::Context {
             request_id: request_id.to_string(),
             region: verified.region,
@@ -613,7 +644,7 @@ impl Api {
             principal_arn: principal.arn.clone(),
             user_id: principal.user_id.clone(),
         };
-        let context = authz::base_context(parts.extensions.get::<Peer>().map(|p| p.0.ip()));
+        let context = authz::base_context(parts.extensions.get::<Peer>());
         let (status, content_type, body) = if is_iam {
             iam::handle(&self.inner.iam, &self.inner.gate, &params, &cx, &principal, &context).await
         } else {
@@ -792,29 +823,35 @@ impl s3s::access::S3Access for Access {
         if let Some(slot) = cx.extensions_mut().get::<OperationSlot>() {
             *slot.0.lock().expect("slot lock") = Some(name.clone());
         }
-        let Some(credentials) = cx.credentials() else {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
-        };
+        let access_key = cx.credentials().map(|c| c.access_key.clone());
         let token = security_token(cx.headers().get("x-amz-security-token"), cx.uri().query());
-        let principal = match self.gate.iam.principal(&credentials.access_key, token.as_deref()) {
-            Ok(p) => p,
-            Err(tarn_iam::KeyRefusal::Unknown) => {
+        let principal = match access_key.map(|key| self.gate.iam.principal(&key, token.as_deref())) {
+            // an unsigned request: what a public bucket policy allows, and nothing else
+            None => Principal::anonymous(),
+            Some(Ok(p)) => p,
+            Some(Err(tarn_iam::KeyRefusal::Unknown)) => {
                 return Err(s3_error!(
                     InvalidAccessKeyId,
                     "The AWS Access Key Id you provided does not exist in our records."
                 ));
             }
-            Err(tarn_iam::KeyRefusal::InvalidToken) => {
+            Some(Err(tarn_iam::KeyRefusal::InvalidToken)) => {
                 return Err(s3_error!(InvalidToken, "The provided token is malformed or otherwise invalid."));
             }
-            Err(tarn_iam::KeyRefusal::Expired) => {
+            Some(Err(tarn_iam::KeyRefusal::Expired)) => {
                 return Err(s3_error!(ExpiredToken, "The provided token has expired."));
             }
         };
         if carries_sse_customer_key(cx.headers(), cx.uri().query()) {
-            return Err(sse_c_refused());
+            let secure = cx.extensions_mut().get::<Peer>().is_some_and(|p| p.1);
+            return Err(if secure {
+                s3_error!(NotImplemented, "tarn does not keep objects under customer-provided keys (SSE-C) yet")
+            } else {
+                sse_c_refused()
+            });
         }
-        let mut context = authz::base_context(cx.extensions_mut().get::<Peer>().map(|p| p.0.ip()));
+        CallerSlot::record(cx.extensions_mut(), &principal);
+        let mut context = authz::base_context(cx.extensions_mut().get::<Peer>());
         authz::s3_context(&mut context, cx.uri().query(), cx.headers());
         let caller = Arc::new(S3Caller { principal, context });
         cx.extensions_mut().insert(caller.clone());
@@ -919,14 +956,15 @@ pub struct Shutdown {
     pub drain: std::time::Duration,
 }
 
-/// Serves `api` on `listener` until `shutdown` resolves. Then the health check answers 503
-/// while requests are still taken for `limits.grace`, the listener closes, and in-flight
-/// requests run to their end for at most `limits.drain`.
+/// Serves `api` on `listener` (over TLS with `tls`) until `shutdown` resolves. Then the
+/// health check answers 503 while requests are still taken for `limits.grace`, the listener
+/// closes, and in-flight requests run to their end for at most `limits.drain`.
 pub async fn serve(
     listener: TcpListener,
     api: Api,
     shutdown: impl std::future::Future<Output = ()> + Send,
     limits: Shutdown,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -964,18 +1002,39 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
+        let secure = tls.is_some();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let api = api.clone();
-            req.extensions_mut().insert(Peer(peer));
+            req.extensions_mut().insert(Peer(peer, secure));
             async move { api.handle(req).await }
         });
-        let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+        match &tls {
+            None => {
+                let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(err) = conn.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                // the handshake runs in the connection's task, so a slow client holds no one up
+                let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(stream));
+                    let stream = match handshake.await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(err)) => return tracing::debug!(error = %err, "TLS handshake failed"),
+                        Err(_) => return tracing::debug!("TLS handshake timed out"),
+                    };
+                    let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    if let Err(err) = watcher.watch(conn).await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     tokio::select! {

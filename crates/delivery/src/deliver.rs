@@ -132,7 +132,15 @@ async fn flush(
     };
     let (buffer, dest2, doc2) = (rt.buffer.clone(), dest.clone(), doc.clone());
     let account = inner.config.account_id.clone();
-    let uploads = Uploads { runtime: tokio::runtime::Handle::current(), objects: inner.objects.clone() };
+    // delivery writes as the stream's role, when the directory has it
+    let access = match inner.iam.get() {
+        Some(iam) => iam
+            .service_role(&dest.role_arn, "firehose.amazonaws.com")
+            .map_err(|m| ("UNKNOWN_ERROR", format!("S3.AccessDenied: Access was denied. Ensure that the trust policy for the provided IAM role allows Firehose to assume the role: {m}")))?
+            .map(|p| std::sync::Arc::new((iam.clone(), p))),
+        None => None,
+    };
+    let uploads = Uploads { runtime: tokio::runtime::Handle::current(), objects: inner.objects.clone(), access };
     let built = tokio::task::spawn_blocking(move || {
         build(&buffer, &dest2, spec, &doc2, p, &uploads, &account, give_up.as_deref())
     })
@@ -142,10 +150,14 @@ async fn flush(
     // every object of the flush is stored before its records count as delivered
     let objects = built.outputs.len() as u64;
     for o in built.outputs {
-        o.done
-            .await
-            .map_err(|_| ("UNKNOWN_ERROR", "the object upload stopped".to_string()))?
-            .map_err(|m| ("UNKNOWN_ERROR", m))?;
+        o.done.await.map_err(|_| ("UNKNOWN_ERROR", "the object upload stopped".to_string()))?.map_err(|m| {
+            match m.strip_prefix(crate::upload::ACCESS_DENIED) {
+                // DeliveryStreamFailureType has no S3 kind: the details carry S3's error code
+                // first, as Firehose's error logs do
+                Some(rest) => ("UNKNOWN_ERROR", format!("S3.AccessDenied: {rest}")),
+                None => ("UNKNOWN_ERROR", m),
+            }
+        })?;
     }
     let upto = built.upto;
     update_progress(&inner.store, &doc.name, doc.incarnation, move |pr| pr.delivered = pr.delivered.max(upto))
@@ -185,6 +197,7 @@ fn spec_of(catalog: &tarn_catalog::Catalog, c: &Conversion) -> Result<Conversion
 struct Uploads {
     runtime: tokio::runtime::Handle,
     objects: tarn_objects::Objects,
+    access: Option<std::sync::Arc<(tarn_iam::Iam, tarn_iam::Principal)>>,
 }
 
 impl Uploads {
@@ -194,6 +207,7 @@ impl Uploads {
             objects: self.objects.clone(),
             bucket: bucket.to_string(),
             key,
+            access: self.access.clone(),
         })
     }
 }

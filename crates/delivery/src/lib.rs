@@ -136,6 +136,8 @@ pub(crate) struct Inner {
     pub streams: Streams,
     pub config: DeliveryConfig,
     running: Mutex<HashMap<String, Arc<Runtime>>>,
+    /// The IAM directory: delivery acts as the stream's RoleARN (unset in unit tests).
+    pub iam: std::sync::OnceLock<tarn_iam::Iam>,
     /// Serializes control-plane changes (create, delete, update) so checks and commits agree.
     control: tokio::sync::Mutex<()>,
 }
@@ -205,6 +207,11 @@ where
 }
 
 impl Delivery {
+    /// Deliveries from now on write as their stream's RoleARN, as the IAM directory defines it.
+    pub fn set_iam(&self, iam: tarn_iam::Iam) {
+        let _ = self.inner.iam.set(iam);
+    }
+
     /// Opens the service and starts a delivery task (and a Kinesis reader) per stream.
     pub async fn open(
         store: Store,
@@ -229,6 +236,7 @@ impl Delivery {
             streams,
             config,
             running: Mutex::default(),
+            iam: std::sync::OnceLock::new(),
             control: tokio::sync::Mutex::new(()),
         });
         let delivery = Self { inner };

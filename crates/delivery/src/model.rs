@@ -98,6 +98,8 @@ pub struct Backup {
 /// The typed view of the destination the delivery task works from.
 pub struct Destination {
     pub bucket: String,
+    /// The role delivery acts as (RoleARN).
+    pub role_arn: String,
     pub prefix: PrefixTemplate,
     pub error_prefix: Option<PrefixTemplate>,
     pub size_bytes: u64,
@@ -288,9 +290,7 @@ impl Destination {
     pub fn parse(v: &Value) -> Result<Self, DeliveryError> {
         let bucket_arn = get_str(v, "BucketARN").ok_or_else(|| invalid("BucketARN is required."))?;
         let bucket = bucket_of_arn(bucket_arn)?;
-        if get_str(v, "RoleARN").is_none() {
-            return Err(invalid("RoleARN is required."));
-        }
+        let role_arn = get_str(v, "RoleARN").ok_or_else(|| invalid("RoleARN is required."))?.to_string();
         let hints = v.get("BufferingHints").cloned().unwrap_or_else(|| json!({}));
         let size_mb =
             int_in(&hints, "SizeInMBs", 1, 128, "extendedS3DestinationConfiguration.bufferingHints")?.unwrap_or(5);
@@ -376,6 +376,7 @@ impl Destination {
         Ok(Self {
             backup,
             bucket,
+            role_arn,
             prefix,
             error_prefix,
             size_bytes: u64::try_from(size_mb).unwrap_or(5) * 1024 * 1024,

@@ -28,7 +28,12 @@ pub(crate) struct Target {
     pub objects: Objects,
     pub bucket: String,
     pub key: String,
+    /// The role the put acts as (a delivery stream's RoleARN), when the directory has it.
+    pub access: Option<std::sync::Arc<(tarn_iam::Iam, tarn_iam::Principal)>>,
 }
+
+/// Starts the message of an upload its role may not make.
+pub(crate) const ACCESS_DENIED: &str = "access denied: ";
 
 /// The result of a finished upload: the put's error, in words, if it failed.
 pub(crate) type Done = oneshot::Receiver<Result<(), String>>;
@@ -71,8 +76,22 @@ impl Upload {
                     }
                 }
             });
-            let Target { runtime, objects, bucket, key } = self.target.clone();
+            let Target { runtime, objects, bucket, key, access } = self.target.clone();
             runtime.spawn(async move {
+                if let Some((iam, who)) = access.as_deref() {
+                    let mut context = tarn_iam::policy::Context::new();
+                    context.set("aws:SecureTransport", "true").set("aws:CalledVia", "firehose.amazonaws.com");
+                    if objects.authorize_as(iam, who, "s3:PutObject", &bucket, Some(&key), &context).is_err() {
+                        // the body is drained so the writer finishes; nothing is stored
+                        let mut body = std::pin::pin!(body);
+                        while futures::StreamExt::next(&mut body).await.is_some() {}
+                        let _ = done_tx.send(Err(format!(
+                            "{ACCESS_DENIED}Access was denied. Ensure that the trust policy for the provided IAM role allows Firehose to assume the role, and the access policy allows access to the S3 bucket. ({} may not s3:PutObject on s3://{bucket}/{key})",
+                            who.arn
+                        )));
+                        return;
+                    }
+                }
                 let req = PutRequest {
                     bucket: bucket.clone(),
                     key: key.clone(),
@@ -157,6 +176,7 @@ mod tests {
             objects: objects.clone(),
             bucket: bucket.into(),
             key: key.into(),
+            access: None,
         }
     }
 

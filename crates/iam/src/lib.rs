@@ -9,6 +9,7 @@
 pub mod access;
 pub mod directory;
 pub mod policy;
+pub mod provision;
 pub mod sessions;
 
 pub use access::{Identity, KeyRefusal, Principal, Session};

@@ -93,6 +93,49 @@ pub fn is_session_key(access_key_id: &str) -> bool {
 }
 
 impl Iam {
+    /// The session an AWS service (`glue.amazonaws.com`, `firehose.amazonaws.com`) runs in when
+    /// it acts as `role` (a role's name or ARN), as a crawler's Role or a delivery stream's
+    /// RoleARN is used. `Ok(None)` when the directory has no such role: tarn then lets the
+    /// service act for the account, as it did before roles existed (placeholder ARNs in
+    /// existing setups keep working). `Err` when the role's trust policy does not let the
+    /// service assume it, in the words AWS's services use.
+    pub fn service_role(&self, role: &str, service: &str) -> Result<Option<Principal>, String> {
+        let dir = self.snapshot();
+        let name = match role.split_once(":role/") {
+            Some((_, path)) => path.rsplit('/').next().unwrap_or(path),
+            None => role,
+        };
+        let Ok(r) = dir.role(name) else { return Ok(None) };
+        let caller = crate::policy::Caller {
+            arn: String::new(),
+            account: String::new(),
+            role_arn: None,
+            service: Some(service.to_string()),
+        };
+        let context = crate::policy::Context::new();
+        let arn = dir.role_arn(r);
+        let request =
+            crate::policy::Request { caller: &caller, action: "sts:AssumeRole", resource: &arn, context: &context };
+        let trusted =
+            r.trust.parsed.as_deref().is_some_and(|t| t.decide(&request).decision == crate::policy::Decision::Allow);
+        if !trusted {
+            return Err(format!("Service {service} is not authorized to perform: sts:AssumeRole on resource: {arn}"));
+        }
+        let session_name = service.split('.').next().unwrap_or(service).to_string();
+        Ok(Some(Principal {
+            arn: format!("arn:aws:sts::{}:assumed-role/{}/{session_name}", dir.account_id, r.name),
+            user_id: format!("{}:{session_name}", r.id),
+            account_id: dir.account_id.clone(),
+            identity: Identity::Session(Arc::new(Session {
+                role: r.name.clone(),
+                session_name,
+                source_identity: None,
+                expires: i64::MAX,
+                policy: None,
+            })),
+        }))
+    }
+
     /// The secret a request signed with `access_key_id` must have used: a long-term key's
     /// (the root's or an active user key's), or a session key's derived one.
     #[must_use]

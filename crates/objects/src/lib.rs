@@ -93,6 +93,8 @@ pub enum ObjectsError {
     IncompleteBody(String),
     #[error("the bucket does not have a bucket policy")]
     NoSuchBucketPolicy,
+    #[error("the public access block configuration was not found")]
+    NoSuchPublicAccessBlock,
     #[error("{0}")]
     MalformedPolicy(String),
     #[error("access denied")]
@@ -151,6 +153,28 @@ pub struct Objects {
 /// Bucket policies, as sent (JSON text), by bucket.
 const BUCKET_POLICIES: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_policies");
 
+/// Block Public Access settings, by bucket (JSON [`PublicAccessBlock`]).
+const PUBLIC_ACCESS_BLOCKS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_public_access_blocks");
+
+/// A bucket's Block Public Access settings (S3's four switches).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// What S3 turns on for every new bucket (since April 2023).
+    pub const ALL: Self = Self {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+}
+
 impl Objects {
     /// Opens the object store, creating its tables on first start.
     pub async fn open(store: Store, region: &str) -> Result<Self> {
@@ -199,6 +223,10 @@ impl Objects {
         let own = format!("arn:aws:s3:::{bucket}");
         if let Some(r) = policy.resources().into_iter().find(|r| *r != own && !r.starts_with(&format!("{own}/"))) {
             return Err(ObjectsError::MalformedPolicy(format!("Policy has invalid resource {r}")));
+        }
+        // BlockPublicPolicy refuses a policy that would make the bucket public
+        if policy.is_public() && self.public_access_block(bucket)?.is_some_and(|b| b.block_public_policy) {
+            return Err(ObjectsError::AccessDenied);
         }
         let (b, t) = (bucket.to_string(), text.to_string());
         let _change = self.policy_changes.lock().await;
@@ -249,9 +277,100 @@ impl Objects {
         self.policies.read().expect("policies lock").get(bucket).cloned()
     }
 
+    /// Whether `who` may do `action` on the bucket (`key` None) or one of its objects: its IAM
+    /// policies and the bucket's policy together, the one decision S3 makes (for services
+    /// acting as a role: crawlers reading, Firehose writing).
+    pub fn authorize_as(
+        &self,
+        iam: &tarn_iam::Iam,
+        who: &tarn_iam::Principal,
+        action: &str,
+        bucket: &str,
+        key: Option<&str>,
+        context: &tarn_iam::policy::Context,
+    ) -> Result<()> {
+        let policy = self.bucket_policy(bucket);
+        if who.is_root() && policy.is_none() {
+            return Ok(());
+        }
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        let verdict = iam.authorize(who, action, &resource, context, policy.as_deref(), iam.account_id());
+        if verdict.allowed() { Ok(()) } else { Err(ObjectsError::AccessDenied) }
+    }
+
+    /// The bucket's Block Public Access settings; `None` when it has none (a bucket made before
+    /// tarn kept them, or one whose settings were deleted).
+    pub fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>> {
+        let txn = self.store.read()?;
+        let table = match txn.open_table(PUBLIC_ACCESS_BLOCKS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(v) = table.get(bucket)? else { return Ok(None) };
+        serde_json::from_str(v.value())
+            .map(Some)
+            .map_err(|e| ObjectsError::Store(StoreError::Corrupt(format!("public access block of {bucket}: {e}"))))
+    }
+
+    /// PutPublicAccessBlock.
+    pub async fn put_public_access_block(&self, bucket: &str, block: PublicAccessBlock) -> Result<()> {
+        self.bucket(bucket)?;
+        let b = bucket.to_string();
+        let text = serde_json::to_string(&block).expect("serializes");
+        let stored = self
+            .store
+            .write(move |txn| {
+                if txn.open_table(record::BUCKETS)?.get(b.as_str())?.is_none() {
+                    return Ok(false);
+                }
+                txn.open_table(PUBLIC_ACCESS_BLOCKS)?.insert(b.as_str(), text.as_str())?;
+                Ok(true)
+            })
+            .await?;
+        if stored { Ok(()) } else { Err(ObjectsError::NoSuchBucket) }
+    }
+
+    /// GetPublicAccessBlock.
+    pub fn get_public_access_block(&self, bucket: &str) -> Result<PublicAccessBlock> {
+        self.bucket(bucket)?;
+        self.public_access_block(bucket)?.ok_or(ObjectsError::NoSuchPublicAccessBlock)
+    }
+
+    /// DeletePublicAccessBlock.
+    pub async fn delete_public_access_block(&self, bucket: &str) -> Result<()> {
+        self.bucket(bucket)?;
+        let b = bucket.to_string();
+        self.store
+            .write(move |txn| {
+                txn.open_table(PUBLIC_ACCESS_BLOCKS)?.remove(b.as_str())?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// GetBucketPolicyStatus: whether the bucket's policy makes it public.
+    pub fn policy_is_public(&self, bucket: &str) -> Result<bool> {
+        self.bucket(bucket)?;
+        let policy = self.bucket_policy(bucket).ok_or(ObjectsError::NoSuchBucketPolicy)?;
+        Ok(policy.is_public())
+    }
+
+    /// Whether the bucket's public access is restricted (RestrictPublicBuckets with a public
+    /// policy): then only its own account's principals get in through the policy.
+    pub fn public_access_restricted(&self, bucket: &str) -> bool {
+        self.bucket_policy(bucket).is_some_and(|p| p.is_public())
+            && self.public_access_block(bucket).ok().flatten().is_some_and(|b| b.restrict_public_buckets)
+    }
+
     /// Whether the bucket's policy lets `principal` (an ARN of account `account`) do `action`
-    /// on the bucket (`key` None) or one of its objects. Only an explicit Deny refuses: tarn's
-    /// identities are allowed what no policy denies.
+    /// on the bucket (`key` None) or one of its objects, for the SQL engine (which reads over
+    /// a secure channel on the caller's behalf, as Athena does). Only an explicit Deny refuses:
+    /// the engine's caller is the account root.
     pub fn authorize(
         &self,
         principal: &str,
@@ -266,7 +385,13 @@ impl Objects {
             Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
             None => format!("arn:aws:s3:::{bucket}"),
         };
-        match policy.evaluate(principal, account, action, &resource) {
+        let mut context = tarn_iam::policy::Context::new();
+        context
+            .set("aws:SecureTransport", "true")
+            .set("aws:CalledVia", "athena.amazonaws.com")
+            .set("aws:PrincipalArn", principal)
+            .set("aws:PrincipalAccount", account);
+        match policy.evaluate_in(principal, account, action, &resource, &context) {
             Decision::Deny => Err(ObjectsError::AccessDenied),
             Decision::Allow | Decision::Silent => Ok(()),
         }
@@ -301,6 +426,9 @@ impl Objects {
                     versioning: Versioning::Unversioned,
                 };
                 buckets.insert(name.as_str(), rec.encode().as_slice())?;
+                // a new bucket blocks public access, as S3's do
+                let block = serde_json::to_string(&PublicAccessBlock::ALL).expect("serializes");
+                txn.open_table(PUBLIC_ACCESS_BLOCKS)?.insert(name.as_str(), block.as_str())?;
                 Ok(true)
             })
             .await?;
@@ -371,6 +499,7 @@ impl Objects {
                 }
                 buckets.remove(name.as_str())?;
                 txn.open_table(BUCKET_POLICIES)?.remove(name.as_str())?;
+                txn.open_table(PUBLIC_ACCESS_BLOCKS)?.remove(name.as_str())?;
                 Ok(Ok(()))
             })
             .await??;

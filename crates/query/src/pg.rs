@@ -447,6 +447,7 @@ pub async fn serve(
     secrets: SecretLookup,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
 ) {
     let handlers =
         Arc::new(Handlers { backend: Arc::new(Backend { engine, parser: Arc::new(NoopQueryParser::new()) }), secrets });
@@ -467,7 +468,7 @@ pub async fn serve(
             // reap ended sessions so the set holds only live ones
             Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
         };
-        sessions.spawn(session(socket, handlers.clone(), stopping.clone()));
+        sessions.spawn(session(socket, handlers.clone(), stopping.clone(), tls.clone()));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -497,6 +498,7 @@ async fn session(
     tcp: tokio::net::TcpStream,
     handlers: Arc<Handlers>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
 ) {
     use pgwire::api::PgWireConnectionState as State;
     use pgwire::api::{ErrorHandler, PgWireServerHandlers as _};
@@ -506,7 +508,8 @@ async fn session(
     tokio::pin!(startup_timeout);
     let negotiated = tokio::select! {
         () = &mut startup_timeout => return,
-        s = pgwire::tokio::server::negotiate_tls(tcp, None) => s,
+        // an SSLRequest is answered with TLS when a certificate is configured, else refused
+        s = pgwire::tokio::server::negotiate_tls(tcp, tls) => s,
     };
     let mut socket = match negotiated {
         Ok(Some(socket)) => socket,

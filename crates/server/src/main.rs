@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod sql;
+mod tls;
 
 /// mimalloc: glibc's malloc/free were a tenth of the server's CPU under Firehose ingest (one or
 /// two short-lived allocations per record at each stage), and DataFusion favours it too.
@@ -82,6 +83,22 @@ struct ServeArgs {
     /// Base domains for virtual-host style requests (BUCKET.<domain>).
     #[arg(long = "domain", env = "TARN_DOMAINS", value_delimiter = ',', default_values_t = ["localhost".to_string(), "s3.localhost".to_string()])]
     domains: Vec<String>,
+    /// Address of the HTTPS listener (beside the plain one); needs --tls-cert and --tls-key,
+    /// or --tls-self-signed.
+    #[arg(long, env = "TARN_TLS_LISTEN")]
+    tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS and the PostgreSQL wire's SSL.
+    #[arg(long, env = "TARN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TARN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Users, keys, groups, roles and policies to provision at start (JSON; see README).
+    #[arg(long, env = "TARN_IAM_FILE")]
+    iam_file: Option<PathBuf>,
+    /// Make a self-signed certificate once (kept in the data dir's keys/) and use it.
+    #[arg(long, env = "TARN_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
     /// On SIGTERM, how long the health check answers 503 while requests are still taken, so a
     /// load balancer can stop sending them (milliseconds).
     #[arg(long, env = "TARN_SHUTDOWN_GRACE_MS", default_value_t = 500)]
@@ -108,6 +125,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off")),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime =
@@ -138,6 +157,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (identities, source) = tarn_iam::Identities::load(&args.data_dir.join("keys"), &args.account_id, explicit)?;
     let iam = tarn_iam::Iam::open(store.clone(), identities.clone()).await?;
     iam.set_clock_offset(args.session_clock_offset_secs);
+    if let Some(path) = &args.iam_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("--iam-file {}: {e}", path.display()))?;
+        let file = tarn_iam::provision::parse(&text).map_err(|e| format!("--iam-file {}: {e}", path.display()))?;
+        let applied = iam.provision(file).await.map_err(|e| format!("--iam-file {}: {e}", path.display()))?;
+        println!(
+            "IAM file {}: {} users, {} groups, {} roles, {} policies, {} keys new or changed",
+            path.display(),
+            applied.users,
+            applied.groups,
+            applied.roles,
+            applied.policies,
+            applied.keys
+        );
+    }
     let objects = tarn_objects::Objects::open(store.clone(), &args.region).await?;
     let streams = tarn_streams::Streams::open(
         store.clone(),
@@ -169,6 +202,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let crawlers = tarn_catalog::crawler::Crawlers::open(catalog, objects.clone()).await?;
+    crawlers.set_iam(iam.clone());
+    delivery.set_iam(iam.clone());
     tokio::spawn(crawlers.clone().run_scheduler());
     let services = tarn_api::Services { objects, streams, crawlers, athena, delivery };
     let api = tarn_api::Api::new(services, iam.clone(), &config);
@@ -192,7 +227,36 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("  export AWS_ENDPOINT_URL=http://{local}");
     println!("  export AWS_DEFAULT_REGION={}", args.region);
     println!("tarn listening on http://{local} (data dir {})", args.data_dir.display());
-    // one signal stops both listeners
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(tls::Source::Files { cert: cert.clone(), key: key.clone() }),
+        (_, _, true) => {
+            Some(tls::Source::SelfSigned { keys_dir: args.data_dir.join("keys"), names: args.domains.clone() })
+        }
+        _ => None,
+    };
+    let tls = match tls {
+        Some(source) => {
+            let loaded = tls::load(&source)?;
+            let how = if loaded.generated { "generated" } else { "loaded" };
+            println!("TLS certificate ({how}, {}): SHA-256 {}", loaded.cert_path.display(), loaded.fingerprint);
+            Some(loaded)
+        }
+        None if args.tls_listen.is_some() => {
+            return Err("--tls-listen needs --tls-cert and --tls-key, or --tls-self-signed".into());
+        }
+        None => None,
+    };
+    let https = match (&tls, args.tls_listen) {
+        (Some(loaded), Some(addr)) => {
+            let acceptor = tls::acceptor(loaded, &[b"h2", b"http/1.1"])?;
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("--tls-listen {addr}: {e}"))?;
+            println!("tarn listening on https://{} (AWS_CA_BUNDLE={})", l.local_addr()?, loaded.cert_path.display());
+            Some((l, acceptor))
+        }
+        _ => None,
+    };
+    let pg_tls = tls.as_ref().map(|loaded| tls::acceptor(loaded, &[b"postgresql"])).transpose()?;
+    // one signal stops every listener
     let (stop, _) = tokio::sync::watch::channel(false);
     let signal = stop.clone();
     tokio::spawn(async move {
@@ -210,10 +274,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             // the SQL engine reads buckets as the account root, so only the root key opens a
             // session until queries run as their caller
             std::sync::Arc::new(move |key| keys.key(key).filter(|(_, who)| who.is_root()).map(|(secret, _)| secret));
-        pg_server = Some(tokio::spawn(tarn_query::pg::serve(pg, engine, secrets, stopped(stop.subscribe()), drain)));
+        pg_server =
+            Some(tokio::spawn(tarn_query::pg::serve(pg, engine, secrets, stopped(stop.subscribe()), drain, pg_tls)));
     }
     let http = tarn_api::Shutdown { grace: Duration::from_millis(args.shutdown_grace_ms), drain };
-    tarn_api::serve(listener, api, stopped(stop.subscribe()), http).await?;
+    let https_server = https.map(|(l, acceptor)| {
+        tokio::spawn(tarn_api::serve(l, api.clone(), stopped(stop.subscribe()), http, Some(acceptor)))
+    });
+    tarn_api::serve(listener, api, stopped(stop.subscribe()), http, None).await?;
+    if let Some(s) = https_server {
+        let _ = s.await;
+    }
     if let Some(pg) = pg_server {
         let _ = pg.await;
     }

@@ -37,3 +37,96 @@ fn role_sessions_narrowed_and_expired_through_boto3() {
     let out = run_script(&mut server, &script, &["expired", state], Duration::from_secs(120));
     assert!(out.contains("sts expired: 0 failures"), "{out}");
 }
+
+/// Bucket policies in the full grammar, Block Public Access and anonymous readers, through boto3.
+#[test]
+fn public_access_blocks_and_anonymous_readers_through_boto3() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/public_access.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script(&mut server, &script, &[], Duration::from_secs(300));
+    assert!(out.contains("public access: 0 failures"), "{out}");
+}
+
+/// Crawlers and Firehose act as their roles; iam:PassRole guards handing a role over.
+#[test]
+fn crawlers_and_firehose_act_as_their_roles_through_boto3() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/service_roles.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script(&mut server, &script, &[], Duration::from_secs(300));
+    assert!(out.contains("service roles: 0 failures"), "{out}");
+}
+
+/// Each request's log line names its caller (an ARN, or anonymous) and its source address.
+#[tokio::test]
+async fn the_request_log_names_the_caller_and_the_source() {
+    let server = TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &[], &[("RUST_LOG", "info")], true);
+    server.s3().list_buckets().send().await.expect("list buckets");
+    let anonymous =
+        tarn_testkit::raw_request(server.addr, b"GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("raw request");
+    assert_eq!(anonymous.status, 403);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let logged = |needle: &str| server.stderr().lines().any(|l| l.contains(needle) && l.contains("source=127.0.0.1:"));
+    while !(logged("principal=arn:aws:iam::000000000000:root") && logged("principal=anonymous")) {
+        assert!(std::time::Instant::now() < deadline, "log lines: {}", server.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `--iam-file` provisions users, keys, groups and policies at start, idempotently; a file with
+/// an error stops the start and changes nothing.
+#[tokio::test]
+async fn identities_provisioned_from_a_file() {
+    let dir = tarn_testkit::tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("iam.json");
+    let doc = serde_json::json!({
+        "policies": [{"name": "read-lake", "document": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lake/*"}]}}],
+        "groups": [{"name": "readers", "policies": ["read-lake"]}],
+        "users": [{"name": "ci", "groups": ["readers"], "tags": {"team": "ml"},
+                   "keys": [{"access_key_id": "AKIAPROVISIONED0001", "secret_access_key": "provisioned-secret-0000000000000000000001"}]}]
+    });
+    std::fs::write(&file, doc.to_string()).expect("write the file");
+    let file_arg = file.to_str().expect("utf-8 path").to_string();
+    let mut server = TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &["--iam-file", &file_arg], &[], true);
+    assert!(server.stdout().contains("1 users, 1 groups, 0 roles, 1 policies, 1 keys"), "{}", server.stdout());
+    let root = server.s3();
+    root.create_bucket().bucket("lake").send().await.expect("create bucket");
+    root.put_object().bucket("lake").key("a").body(b"x".to_vec().into()).send().await.expect("put");
+    let endpoint = server.endpoint();
+    let ci = tarn_testkit::s3_client_with(
+        &endpoint,
+        true,
+        "AKIAPROVISIONED0001",
+        "provisioned-secret-0000000000000000000001",
+    );
+    ci.get_object().bucket("lake").key("a").send().await.expect("the provisioned key reads through its group's policy");
+    let (code, _) =
+        tarn_testkit::failure(ci.put_object().bucket("lake").key("b").body(b"y".to_vec().into()).send().await);
+    assert_eq!(code, "AccessDenied", "and may not write");
+    // the same file again: nothing new, nothing broken
+    server.restart();
+    assert!(server.stdout().contains("0 users, 0 groups, 0 roles, 0 policies, 0 keys"), "{}", server.stdout());
+    let ci = tarn_testkit::s3_client_with(
+        &endpoint,
+        true,
+        "AKIAPROVISIONED0001",
+        "provisioned-secret-0000000000000000000001",
+    );
+    ci.get_object().bucket("lake").key("a").send().await.expect("still reads after a restart");
+    server.stop();
+    // a file naming a policy it does not define stops the start
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"users": [{"name": "x", "policies": ["nope"]}]}"#).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .args(["serve", "--data-dir"])
+        .arg(server.data_dir())
+        .args(["--listen", "127.0.0.1:0", "--pg-listen", "off", "--iam-file"])
+        .arg(&bad)
+        .env("TARN_ROOT_ACCESS_KEY_ID", tarn_testkit::ACCESS_KEY_ID)
+        .env("TARN_ROOT_SECRET_ACCESS_KEY", tarn_testkit::SECRET_ACCESS_KEY)
+        .output()
+        .expect("run tarn");
+    assert!(!out.status.success(), "a bad IAM file stops the start");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -20,6 +20,7 @@ mod pg;
 mod readme;
 mod s3;
 mod sql_cli;
+mod tls;
 mod tpch;
 mod wire;
 

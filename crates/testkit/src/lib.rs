@@ -37,6 +37,8 @@ pub struct TestServer {
     root_env: bool,
     /// Where the child's stdout goes: one file per start, in the temp dir.
     stdout_path: Option<PathBuf>,
+    /// What the current run printed to stderr (its first 64 KiB).
+    stderr_log: Option<Arc<Mutex<String>>>,
     starts: u32,
 }
 
@@ -57,6 +59,7 @@ impl TestServer {
             extra_env: Vec::new(),
             root_env: true,
             stdout_path: None,
+            stderr_log: None,
             starts: 0,
         };
         server.spawn();
@@ -83,10 +86,18 @@ impl TestServer {
             extra_env: env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(),
             root_env: with_root_env,
             stdout_path: None,
+            stderr_log: None,
             starts: 0,
         };
         server.spawn();
         server
+    }
+
+    /// What the current (or last) run of the server printed to stderr so far (its logs; the
+    /// first 64 KiB).
+    #[must_use]
+    pub fn stderr(&self) -> String {
+        self.stderr_log.as_ref().and_then(|l| l.lock().ok().map(|s| s.clone())).unwrap_or_default()
     }
 
     /// What the current (or last) run of the server printed to stdout so far.
@@ -180,6 +191,7 @@ impl TestServer {
         }
         let mut child = cmd.stdout(stdout).stderr(Stdio::piped()).spawn().expect("spawn tarn");
         let stderr = forward_stderr(child.stderr.take().expect("piped stderr"));
+        self.stderr_log = Some(Arc::clone(&stderr));
         self.child = Some(child);
         self.wait_healthy(&stderr)
     }

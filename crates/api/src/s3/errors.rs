@@ -13,6 +13,14 @@ pub fn to_s3_error(err: ObjectsError) -> S3Error {
     match err {
         E::NoSuchBucket => with(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist"),
         E::NoSuchBucketPolicy => with(S3ErrorCode::NoSuchBucketPolicy, "The bucket policy does not exist"),
+        E::NoSuchPublicAccessBlock => {
+            let mut e = with(
+                S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into()),
+                "The public access block configuration was not found",
+            );
+            e.set_status_code(StatusCode::NOT_FOUND);
+            e
+        }
         E::MalformedPolicy(m) => with(S3ErrorCode::MalformedPolicy, &m),
         E::AccessDenied => with(S3ErrorCode::AccessDenied, "Access Denied"),
         E::BucketAlreadyOwnedByYou => with(

@@ -130,6 +130,8 @@ struct Inner {
     store: Store,
     /// Crawls in progress in this process.
     running: Mutex<HashMap<String, Arc<RunControl>>>,
+    /// The IAM directory: a crawl acts as its crawler's Role (unset in unit tests).
+    iam: std::sync::OnceLock<tarn_iam::Iam>,
     /// Tests hold crawls here (before each object read) to act on a running crawl.
     #[cfg(test)]
     gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
@@ -219,6 +221,11 @@ fn page_size(max: Option<i64>, ceiling: usize, default: usize) -> Result<usize> 
 }
 
 impl Crawlers {
+    /// Crawls from now on act as their crawler's Role, as the IAM directory defines it.
+    pub fn set_iam(&self, iam: tarn_iam::Iam) {
+        let _ = self.inner.iam.set(iam);
+    }
+
     /// Opens the crawlers (creating their tables on first start). Crawlers a crash left
     /// RUNNING or STOPPING go back to READY with LastCrawl FAILED.
     pub async fn open(catalog: Catalog, objects: Objects) -> Result<Self> {
@@ -262,6 +269,7 @@ impl Crawlers {
                 objects,
                 store,
                 running: Mutex::new(HashMap::new()),
+                iam: std::sync::OnceLock::new(),
                 #[cfg(test)]
                 gate: Mutex::new(None),
             }),

@@ -114,6 +114,8 @@ struct Ctx<'a> {
     summary: Summary,
     /// Names of the tables this crawl found (after renames).
     produced: HashSet<String>,
+    /// The crawler's Role as a Glue session, when the directory has that role.
+    access: Option<(tarn_iam::Iam, tarn_iam::Principal)>,
 }
 
 pub(super) async fn crawl(
@@ -124,8 +126,14 @@ pub(super) async fn crawl(
     seen: &HashSet<String>,
 ) -> Result<Summary, Failure> {
     let cfg = config(crawler)?;
+    let access = match (crawlers.inner.iam.get(), crawler.role.as_deref()) {
+        (Some(iam), Some(role)) => {
+            iam.service_role(role, "glue.amazonaws.com").map_err(Failure::Failed)?.map(|p| (iam.clone(), p))
+        }
+        _ => None,
+    };
     let mut ctx =
-        Ctx { crawlers, crawler, control, run_id, cfg, summary: Summary::default(), produced: HashSet::new() };
+        Ctx { crawlers, crawler, control, run_id, cfg, summary: Summary::default(), produced: HashSet::new(), access };
     ctx.run(seen).await?;
     Ok(ctx.summary)
 }
@@ -218,10 +226,29 @@ impl Ctx<'_> {
 
     /// Keys under the include path (relative to it) with their sizes, without hidden and
     /// excluded objects.
+    /// Whether the crawler's Role may do `action` on the bucket or one of its objects; a
+    /// refusal fails the crawl with S3's words, as Glue reports it.
+    fn allowed(&self, action: &str, bucket: &str, key: Option<&str>, prefix: Option<&str>) -> Result<(), Failure> {
+        let Some((iam, who)) = &self.access else { return Ok(()) };
+        let mut context = tarn_iam::policy::Context::new();
+        context.set("aws:SecureTransport", "true").set("aws:CalledVia", "glue.amazonaws.com");
+        if let Some(p) = prefix {
+            context.set("s3:prefix", p);
+        }
+        self.crawlers.inner.objects.authorize_as(iam, who, action, bucket, key, &context).map_err(|_| {
+            let path = key.map_or_else(|| format!("s3://{bucket}"), |k| format!("s3://{bucket}/{k}"));
+            Failure::Failed(format!(
+                "Access Denied (Service: Amazon S3; Status Code: 403; Error Code: AccessDenied): {} is not authorized to perform: {action} on {path}",
+                who.arn
+            ))
+        })
+    }
+
     fn list(&self, include: &S3Path, exclusions: &Exclusions) -> Result<Vec<(String, u64)>, Failure> {
         let objects = &self.crawlers.inner.objects;
         let mut out = Vec::new();
         let mut after: Option<String> = None;
+        self.allowed("s3:ListBucket", &include.bucket, None, Some(&include.prefix))?;
         loop {
             self.check()?;
             let params =
@@ -237,6 +264,7 @@ impl Ctx<'_> {
                 if group::is_hidden(rel, o.record.size) || exclusions.excludes(rel) {
                     continue;
                 }
+                self.allowed("s3:GetObject", &include.bucket, Some(&o.key), None)?;
                 out.push((rel.to_string(), o.record.size));
             }
             if !page.is_truncated || page.next_marker.is_none() {

@@ -187,6 +187,34 @@ fn check_values(family: Family, op: &str, key: &str, values: &[String]) -> Resul
 }
 
 impl Condition {
+    /// Whether the condition limits a statement to fixed callers, which makes an Allow to `*`
+    /// not public: a positive test of the source address, account, ARN, VPC or organization.
+    #[must_use]
+    pub fn fixes_the_caller(&self) -> bool {
+        const KEYS: [&str; 11] = [
+            "aws:sourceip",
+            "aws:sourcearn",
+            "aws:sourcevpc",
+            "aws:sourcevpce",
+            "aws:sourceaccount",
+            "aws:sourceowner",
+            "aws:principalaccount",
+            "aws:principalarn",
+            "aws:principalorgid",
+            "aws:userid",
+            "s3:dataaccesspointaccount",
+        ];
+        !self.negated
+            && KEYS.contains(&self.folded.as_str())
+            && self.set != Set::ForAllValues
+            && match self.family {
+                Family::String | Family::StringIgnoreCase | Family::Arn => true,
+                Family::StringLike => self.values.iter().all(|v| !v.contains(['*', '?'])),
+                Family::Ip => self.values.iter().all(|v| !v.ends_with("/0")),
+                _ => false,
+            }
+    }
+
     /// Whether the condition holds for `ctx`; `vars` (2012-10-17 policies) resolves policy
     /// variables in string and ARN values.
     #[must_use]

@@ -313,25 +313,9 @@ impl Policy {
         Ok(Statement { effect, principals, actions, action_patterns, not_action, resources, conditions })
     }
 
-    /// The grammar of an S3 bucket policy as tarn has enforced it so far: a resource policy on
-    /// `s3:` actions, without `Condition` or `NotPrincipal` (refused rather than evaluated
-    /// without the request context they need).
+    /// An S3 bucket policy: a resource policy in the full grammar (Principal or NotPrincipal,
+    /// Condition), on `s3:` actions only.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
-        let raw: Value =
-            serde_json::from_str(text).map_err(|e| PolicyError(format!("Policies must be valid JSON: {e}")))?;
-        let statements: Vec<&Value> = match raw.get("Statement") {
-            Some(Value::Array(items)) => items.iter().collect(),
-            Some(v) => vec![v],
-            None => Vec::new(),
-        };
-        for s in statements {
-            if s.get("Condition").is_some() {
-                return Err(PolicyError("Conditions are not supported by tarn".into()));
-            }
-            if s.get("NotPrincipal").is_some() {
-                return Err(PolicyError("NotPrincipal is not supported by tarn".into()));
-            }
-        }
         let policy = Self::parse_as(text, Kind::Resource)?;
         for a in policy.statements.iter().flat_map(|s| &s.actions) {
             if a != "*" && !a.to_ascii_lowercase().starts_with("s3:") {
@@ -365,6 +349,17 @@ impl Policy {
         self.kind
     }
 
+    /// Whether the policy grants access to anyone ("The meaning of public" in S3's Block Public
+    /// Access): an Allow to every principal (`*`, or through NotPrincipal) that no condition
+    /// narrows to fixed callers (source addresses, accounts, ARNs, VPCs, organizations).
+    #[must_use]
+    pub fn is_public(&self) -> bool {
+        self.statements.iter().any(|s| {
+            let everyone = matches!(&s.principals, Some((Principals::Everyone, false) | (_, true)));
+            s.effect == Effect::Allow && everyone && !s.conditions.iter().any(condition::Condition::fixes_the_caller)
+        })
+    }
+
     /// Every resource the policy names (a bucket policy may name only its own bucket).
     #[must_use]
     pub fn resources(&self) -> Vec<&str> {
@@ -380,12 +375,24 @@ impl Policy {
     /// no request context.
     #[must_use]
     pub fn evaluate(&self, principal: &str, account: &str, action: &str, resource: &str) -> Decision {
+        self.evaluate_in(principal, account, action, resource, &Context::new())
+    }
+
+    /// [`Policy::evaluate`] with the request's context (its condition keys).
+    #[must_use]
+    pub fn evaluate_in(
+        &self,
+        principal: &str,
+        account: &str,
+        action: &str,
+        resource: &str,
+        context: &Context,
+    ) -> Decision {
         let mut caller = Caller::from_arn(principal);
         if caller.account.is_empty() {
             caller.account = account.to_string();
         }
-        let context = Context::new();
-        self.decide(&Request { caller: &caller, action, resource, context: &context }).decision
+        self.decide(&Request { caller: &caller, action, resource, context }).decision
     }
 
     /// What the policy says about `req`: an explicit Deny wins over an Allow.

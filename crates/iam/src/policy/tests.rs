@@ -46,7 +46,7 @@ fn malformed_policies_are_refused() {
         r#"{"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}"#,
         r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ec2:*", "Resource": "*"}]}"#,
         r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]}"#,
-        r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {}}]}"#,
+        r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"Sometimes": {"a:b": "c"}}}]}"#,
     ] {
         assert!(Policy::parse(bad).is_err(), "{bad}");
     }
