@@ -4,6 +4,7 @@
 //! target older ones send.
 
 use serde_json::json;
+use std::sync::Arc;
 use tarn_query::athena::{Athena as Executions, AthenaError, NamedQuery, StartRequest, WorkGroupState};
 use tarn_wire::generated::athena::{self as a, errors};
 use tarn_wire::{Context, ServiceError, Timestamp};
@@ -11,6 +12,8 @@ use tarn_wire::{Context, ServiceError, Timestamp};
 /// The Athena handler.
 pub struct Athena {
     pub athena: Executions,
+    /// The IAM directory, for queries run as their caller.
+    pub iam: Option<tarn_iam::Iam>,
 }
 
 fn err(e: AthenaError) -> ServiceError {
@@ -241,10 +244,17 @@ impl a::AthenaApi for Athena {
 
     async fn start_query_execution(
         &self,
-        _: &Context,
+        cx: &Context,
         input: a::StartQueryExecutionInput,
     ) -> Result<a::StartQueryExecutionOutput, ServiceError> {
         let ctx = input.query_execution_context.unwrap_or_default();
+        // the query reads and writes buckets as its caller (the root needs no check)
+        let caller = cx
+            .principal
+            .get::<tarn_iam::Principal>()
+            .filter(|p| !p.is_root())
+            .zip(self.iam.as_ref())
+            .map(|(p, iam)| Arc::new(tarn_query::engine::store::Caller { iam: iam.clone(), principal: p.clone() }));
         let id = self
             .athena
             .start(StartRequest {
@@ -254,6 +264,7 @@ impl a::AthenaApi for Athena {
                 output_location: input.result_configuration.and_then(|r| r.output_location),
                 workgroup: input.work_group,
                 client_token: input.client_request_token,
+                caller,
             })
             .await
             .map_err(err)?;

@@ -133,7 +133,7 @@ impl Api {
                 kinesis: kinesis::Kinesis { streams },
                 firehose: firehose::Firehose { delivery: delivery.clone() },
                 glue: glue::Glue { crawlers },
-                athena: athena::Athena { athena },
+                athena: athena::Athena { athena, iam: Some(identities.clone()) },
                 delivery,
                 iam: iam::Iam { iam: identities },
                 gate,
@@ -412,6 +412,7 @@ impl Api {
             access_key_id: verified.access_key_id,
             principal_arn: principal.arn.clone(),
             user_id: principal.user_id.clone(),
+            principal: tarn_wire::Opaque(Some(Arc::new(principal.clone()))),
         };
         Ok((cx, principal))
     }
@@ -446,18 +447,6 @@ impl Api {
                 .gate
                 .service(who, "iam:PassRole", std::slice::from_ref(&role), &context)
                 .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
-        }
-        // the SQL engine reads and writes buckets as the account root; until a query runs as
-        // its caller, a user may not start one (it would reach what the user may not)
-        if model.service == tarn_wire::generated::Service::Athena && op.name == "StartQueryExecution" {
-            return Err(tarn_wire::ServiceError::common(
-                "AccessDeniedException",
-                400,
-                format!(
-                    "User: {} may not run queries yet: tarn's query engine reads buckets as the account root, so only the root starts queries",
-                    who.arn
-                ),
-            ));
         }
         Ok(())
     }
@@ -643,6 +632,7 @@ impl Api {
             access_key_id: verified.access_key_id,
             principal_arn: principal.arn.clone(),
             user_id: principal.user_id.clone(),
+            principal: tarn_wire::Opaque(Some(Arc::new(principal.clone()))),
         };
         let context = authz::base_context(parts.extensions.get::<Peer>());
         let (status, content_type, body) = if is_iam {

@@ -253,6 +253,9 @@ pub struct StartRequest {
     pub output_location: Option<String>,
     pub workgroup: Option<String>,
     pub client_token: Option<String>,
+    /// Who the query runs as (its S3 reads and result writes are that principal's); None:
+    /// the account root.
+    pub caller: Option<Arc<crate::engine::store::Caller>>,
 }
 
 /// The Athena service.
@@ -529,8 +532,9 @@ impl Athena {
         };
         self.save(&e).await?;
         let this = self.clone();
+        let caller = req.caller;
         let task = tokio::spawn(async move {
-            this.run(e).await;
+            Engine::as_caller(caller, this.run(e)).await;
         });
         if let Ok(mut running) = self.running.lock() {
             running.insert(id.clone(), task.abort_handle());
@@ -607,7 +611,8 @@ impl Athena {
             })
             .collect();
         let (bucket, key) = split_s3(&e.output_location).map_err(|x| QueryError::User(x.to_string()))?;
-        let store = self.engine.registry().bucket(&bucket);
+        // the results are written as the query's caller
+        let store = self.engine.caller_registry().bucket(&bucket);
         let path = crate::engine::store::path_of(&key);
         let mut upload = store.put_multipart(&path).await.map_err(|x| QueryError::User(x.to_string()))?;
         let mut text = String::new();

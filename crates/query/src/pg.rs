@@ -38,6 +38,9 @@ use crate::engine::Engine;
 /// Looks up an access key's secret (the password of the user named by the key id).
 pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Who a session's user (an access key id) runs its statements as; None: the account root.
+pub type CallerLookup = Arc<dyn Fn(&str) -> Option<Arc<crate::engine::store::Caller>> + Send + Sync>;
+
 const SCRAM_ITERATIONS: usize = 4096;
 
 struct Secrets(SecretLookup);
@@ -68,6 +71,7 @@ impl AuthSource for Secrets {
 pub struct Backend {
     engine: Engine,
     parser: Arc<NoopQueryParser>,
+    callers: CallerLookup,
 }
 
 fn pg_error(e: QueryError) -> PgWireError {
@@ -256,6 +260,11 @@ fn parameter_pg_types(declared: &[Option<Type>], inferred: &[Option<DataType>]) 
 }
 
 impl Backend {
+    /// The principal a session's statements run as: its user's.
+    fn caller_of<C: ClientInfo>(&self, client: &C) -> Option<Arc<crate::engine::store::Caller>> {
+        client.metadata().get(pgwire::api::METADATA_USER).and_then(|user| (self.callers)(user))
+    }
+
     async fn run(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Response> {
         let out = self.engine.execute(sql, database).await.map_err(pg_error)?;
         Self::respond(out, format).await
@@ -334,7 +343,8 @@ impl SimpleQueryHandler for Backend {
         if trimmed.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
-        Ok(vec![self.run(trimmed, db.as_deref(), &Format::UnifiedText).await?])
+        let caller = self.caller_of(client);
+        Ok(vec![Engine::as_caller(caller, self.run(trimmed, db.as_deref(), &Format::UnifiedText)).await?])
     }
 }
 
@@ -361,10 +371,11 @@ impl ExtendedQueryHandler for Backend {
         if sql.trim().is_empty() {
             return Ok(Response::EmptyQuery);
         }
+        let caller = self.caller_of(client);
         if portal.parameter_len() > 0 {
-            return self.run_portal(sql, db.as_deref(), portal).await;
+            return Engine::as_caller(caller, self.run_portal(sql, db.as_deref(), portal)).await;
         }
-        self.run(sql, db.as_deref(), &portal.result_column_format).await
+        Engine::as_caller(caller, self.run(sql, db.as_deref(), &portal.result_column_format)).await
     }
 
     async fn do_describe_statement<C>(
@@ -445,12 +456,13 @@ pub async fn serve(
     listener: TcpListener,
     engine: Engine,
     secrets: SecretLookup,
+    callers: CallerLookup,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
     tls: Option<pgwire::tokio::TlsAcceptor>,
 ) {
-    let handlers =
-        Arc::new(Handlers { backend: Arc::new(Backend { engine, parser: Arc::new(NoopQueryParser::new()) }), secrets });
+    let backend = Backend { engine, parser: Arc::new(NoopQueryParser::new()), callers };
+    let handlers = Arc::new(Handlers { backend: Arc::new(backend), secrets });
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut sessions = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);

@@ -271,11 +271,23 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         println!("  psql -h {} -p {} -U {} default", pg_addr.ip(), pg.local_addr()?.port(), root.access_key_id);
         let keys = iam.clone();
         let secrets: tarn_query::pg::SecretLookup =
-            // the SQL engine reads buckets as the account root, so only the root key opens a
-            // session until queries run as their caller
-            std::sync::Arc::new(move |key| keys.key(key).filter(|(_, who)| who.is_root()).map(|(secret, _)| secret));
-        pg_server =
-            Some(tokio::spawn(tarn_query::pg::serve(pg, engine, secrets, stopped(stop.subscribe()), drain, pg_tls)));
+            std::sync::Arc::new(move |key| keys.key(key).map(|(secret, _)| secret));
+        // a session's statements read and write buckets as its user
+        let users = iam.clone();
+        let callers: tarn_query::pg::CallerLookup = std::sync::Arc::new(move |key| {
+            users.key(key).filter(|(_, who)| !who.is_root()).map(|(_, principal)| {
+                std::sync::Arc::new(tarn_query::engine::store::Caller { iam: users.clone(), principal })
+            })
+        });
+        pg_server = Some(tokio::spawn(tarn_query::pg::serve(
+            pg,
+            engine,
+            secrets,
+            callers,
+            stopped(stop.subscribe()),
+            drain,
+            pg_tls,
+        )));
     }
     let http = tarn_api::Shutdown { grace: Duration::from_millis(args.shutdown_grace_ms), drain };
     let https_server = https.map(|(l, acceptor)| {

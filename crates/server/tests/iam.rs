@@ -130,3 +130,62 @@ async fn identities_provisioned_from_a_file() {
     assert!(!out.status.success(), "a bad IAM file stops the start");
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// SQL runs as its caller: over the PostgreSQL wire a user's session reads a table only when
+/// the user's policies allow s3:GetObject and s3:ListBucket on its location.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_over_the_postgres_wire_reads_as_the_session_user() {
+    let dir = tarn_testkit::tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("iam.json");
+    let key = |n: u8| format!("AKIASQLUSER000000{n:03}");
+    let secret = "sql-user-secret-0000000000000000000000000";
+    let doc = serde_json::json!({
+        "users": [
+            {"name": "reader", "inline": {"lake": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                 "Resource": ["arn:aws:s3:::sqlake", "arn:aws:s3:::sqlake/*"]}]}},
+             "keys": [{"access_key_id": key(1), "secret_access_key": secret}]},
+            {"name": "nobody", "keys": [{"access_key_id": key(2), "secret_access_key": secret}]}
+        ]
+    });
+    std::fs::write(&file, doc.to_string()).expect("write the file");
+    let file_arg = file.to_str().expect("utf-8 path").to_string();
+    let server = TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &["--iam-file", &file_arg], &[], true);
+    let s3 = server.s3();
+    s3.create_bucket().bucket("sqlake").send().await.expect("bucket");
+    s3.put_object().bucket("sqlake").key("t/part-0.csv").body(b"1,a\n2,b\n".to_vec().into()).send().await.expect("put");
+    let connect = |user: String, password: String| {
+        let conn = format!(
+            "host={} port={} user={user} password={password} dbname=default",
+            server.pg_addr.ip(),
+            server.pg_addr.port()
+        );
+        async move {
+            let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            Ok::<_, tokio_postgres::Error>(client)
+        }
+    };
+    let root = connect(tarn_testkit::ACCESS_KEY_ID.into(), tarn_testkit::SECRET_ACCESS_KEY.into()).await.expect("root");
+    root.batch_execute("CREATE DATABASE lakedb").await.expect("create database");
+    root.batch_execute(
+        "CREATE EXTERNAL TABLE lakedb.t (id bigint, v string) \
+         ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://sqlake/t/'",
+    )
+    .await
+    .expect("create table");
+    let count = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
+        rows.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+    };
+    let reader = connect(key(1), secret.into()).await.expect("a user's key opens a session");
+    let rows = reader.simple_query("SELECT count(*) FROM lakedb.t").await.expect("the reader may read the table");
+    assert_eq!(count(rows).as_deref(), Some("2"));
+    let nobody = connect(key(2), secret.into()).await.expect("a session opens");
+    let refused =
+        nobody.simple_query("SELECT count(*) FROM lakedb.t").await.expect_err("nobody may not read the table");
+    let text = refused.as_db_error().map(ToString::to_string).unwrap_or_else(|| refused.to_string());
+    assert!(text.contains("Access Denied") || text.contains("ermission"), "{text}");
+}

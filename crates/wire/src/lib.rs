@@ -47,6 +47,26 @@ pub struct Context {
     pub principal_arn: String,
     /// The principal's unique id (the account id for the root).
     pub user_id: String,
+    /// The principal itself, as the layer above the wire typed it (opaque here).
+    pub principal: Opaque,
+}
+
+/// A value the wire layer carries without knowing its type.
+#[derive(Clone, Default)]
+pub struct Opaque(pub Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Opaque {
+    /// The value, if it is a `T`.
+    #[must_use]
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.as_deref().and_then(|v| v.downcast_ref::<T>())
+    }
+}
+
+impl std::fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Opaque(..)" } else { "Opaque(None)" })
+    }
 }
 
 /// Type-checks and validates a decoded request for `op`, in place: after this, the generated

@@ -96,6 +96,11 @@ impl FileCaches {
     }
 }
 
+tokio::task_local! {
+    /// Who the statements of the current task run as (see [`Engine::as_caller`]).
+    static CALLER: Option<Arc<store::Caller>>;
+}
+
 impl Engine {
     pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
         let registry = Arc::new(store::TarnRegistry::new(objects.clone(), catalog.account_id()));
@@ -114,8 +119,10 @@ impl Engine {
 
     /// A session whose default schema is `database` (Athena's QueryExecutionContext).
     pub fn context(&self, database: Option<&str>) -> Result<(Arc<SessionContext>, Arc<store::TarnRegistry>)> {
-        // a registry per statement, so the bytes it reads are its own
-        let registry = Arc::new(store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()));
+        // a registry per statement, so the bytes it reads are its own, read as its caller
+        let caller = CALLER.try_with(Clone::clone).ok().flatten();
+        let registry =
+            Arc::new(store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()).as_caller(caller));
         let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
             .with_object_store_registry(registry.clone())
             .with_cache_manager(self.caches.config())
@@ -141,6 +148,12 @@ impl Engine {
         let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
         Ok((ctx, registry))
+    }
+
+    /// Runs `f` (statements of this engine) as `caller`: every S3 call its statements make is
+    /// that principal's (None: the account root's).
+    pub async fn as_caller<F: std::future::Future>(caller: Option<Arc<store::Caller>>, f: F) -> F::Output {
+        CALLER.scope(caller, f).await
     }
 
     /// Runs one statement with `database` as the default schema.
@@ -211,6 +224,18 @@ impl Engine {
     #[must_use]
     pub fn registry(&self) -> &Arc<store::TarnRegistry> {
         &self.registry
+    }
+
+    /// The registry for S3 calls of the current task: its caller's (see
+    /// [`Engine::as_caller`]), else the engine's own.
+    #[must_use]
+    pub fn caller_registry(&self) -> Arc<store::TarnRegistry> {
+        match CALLER.try_with(Clone::clone).ok().flatten() {
+            Some(caller) => Arc::new(
+                store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()).as_caller(Some(caller)),
+            ),
+            None => self.registry.clone(),
+        }
     }
 }
 

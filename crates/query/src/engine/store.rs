@@ -99,6 +99,8 @@ pub struct BucketStore {
     /// For text tables (`tarn-text://` URLs): compressed objects are decoded as they are read,
     /// by their extension's codec, else by this one (the table's `compressionType`).
     text: Option<Option<Codec>>,
+    /// Who the statement runs as (None: the account root, checked against bucket policies).
+    caller: Option<Arc<Caller>>,
 }
 
 impl fmt::Debug for BucketStore {
@@ -113,11 +115,38 @@ impl fmt::Display for BucketStore {
     }
 }
 
+/// Who a statement runs as: its reads, listings and writes are that principal's S3 calls.
+#[derive(Clone)]
+pub struct Caller {
+    pub iam: tarn_iam::Iam,
+    pub principal: tarn_iam::Principal,
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Caller({})", self.principal.arn)
+    }
+}
+
 impl BucketStore {
     #[must_use]
-    pub fn new(objects: Objects, account: &str, bucket: &str, scanned: Arc<AtomicU64>) -> Self {
+    pub fn new(
+        objects: Objects,
+        account: &str,
+        bucket: &str,
+        scanned: Arc<AtomicU64>,
+        caller: Option<Arc<Caller>>,
+    ) -> Self {
         let spool_dir = objects.store().root().join("tmp").join("query-spool");
-        Self { objects, account: account.to_string(), bucket: bucket.to_string(), spool_dir, scanned, text: None }
+        Self {
+            objects,
+            account: account.to_string(),
+            bucket: bucket.to_string(),
+            spool_dir,
+            scanned,
+            text: None,
+            caller,
+        }
     }
 
     /// This store decoding compressed text objects (see [`crate::engine::textcodec`]), `default` where
@@ -142,8 +171,20 @@ impl BucketStore {
     /// PutObject) the caller must be allowed: a bucket policy's Deny fails the query naming
     /// the path.
     fn authorize(&self, action: &str, key: Option<&str>) -> object_store::Result<()> {
-        let principal = format!("arn:aws:iam::{}:root", self.account);
-        self.objects.authorize(&principal, &self.account, action, &self.bucket, key).map_err(|_| {
+        let allowed = match &self.caller {
+            // the statement's caller: its policies and the bucket's, over a secure channel on
+            // its behalf (as Athena's reads are)
+            Some(c) => {
+                let mut context = tarn_iam::policy::Context::new();
+                context.set("aws:SecureTransport", "true").set("aws:CalledVia", "athena.amazonaws.com");
+                self.objects.authorize_as(&c.iam, &c.principal, action, &self.bucket, key, &context)
+            }
+            None => {
+                let principal = format!("arn:aws:iam::{}:root", self.account);
+                self.objects.authorize(&principal, &self.account, action, &self.bucket, key)
+            }
+        };
+        allowed.map_err(|_| {
             let path = match key {
                 Some(k) => format!("s3://{}/{k}", self.bucket),
                 None => format!("s3://{}", self.bucket),
@@ -481,6 +522,7 @@ pub struct TarnRegistry {
     account: String,
     buckets: BucketMap,
     scanned: Arc<AtomicU64>,
+    caller: Option<Arc<Caller>>,
 }
 
 impl fmt::Debug for TarnRegistry {
@@ -492,13 +534,27 @@ impl fmt::Debug for TarnRegistry {
 impl TarnRegistry {
     #[must_use]
     pub fn new(objects: Objects, account: &str) -> Self {
-        Self { objects, account: account.to_string(), buckets: BucketMap::default(), scanned: Arc::default() }
+        Self {
+            objects,
+            account: account.to_string(),
+            buckets: BucketMap::default(),
+            scanned: Arc::default(),
+            caller: None,
+        }
+    }
+
+    /// The registry of a statement run as `caller` (None: as the account root).
+    #[must_use]
+    pub fn as_caller(mut self, caller: Option<Arc<Caller>>) -> Self {
+        self.caller = caller;
+        self
     }
 
     #[must_use]
     pub fn bucket(&self, bucket: &str) -> Arc<BucketStore> {
-        self.buckets
-            .get_or_make(bucket, || BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone()))
+        self.buckets.get_or_make(bucket, || {
+            BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone(), self.caller.clone())
+        })
     }
 
     /// Bytes read through this registry's stores so far.
@@ -524,7 +580,13 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for TarnRegistry {
                             datafusion::error::DataFusionError::Internal(format!("no codec in '{url}'"))
                         })?),
                     };
-                let store = BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone());
+                let store = BucketStore::new(
+                    self.objects.clone(),
+                    &self.account,
+                    bucket,
+                    self.scanned.clone(),
+                    self.caller.clone(),
+                );
                 Ok(Arc::new(store.decoding_text(default)))
             }
             _ => Err(datafusion::error::DataFusionError::Plan(format!(

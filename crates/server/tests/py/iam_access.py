@@ -10,7 +10,7 @@ import urllib.parse
 import boto3
 from botocore.exceptions import ClientError
 
-from tarn_checks import check, error_and_status, error_code, finish
+from tarn_checks import check, error_and_status, error_code, finish, wait_query
 
 phase, state_file = sys.argv[1], sys.argv[2]
 iam = boto3.client("iam")
@@ -171,10 +171,23 @@ if phase == "setup":
           == "AccessDeniedException", "kinesis: the stream checked is the one written (StreamName wins)")
     iam.put_user_policy(UserName="bob", PolicyName="athena-all", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "athena:*", "Resource": "*"}]}))
-    check("may not run queries yet" in (message(client_as("athena", bkey).start_query_execution, QueryString="SELECT 1",
-                                                ResultConfiguration={"OutputLocation": "s3://data/q/"}) or ""),
-          "athena: a user may not start a query while the engine reads as the root")
+    ba = client_as("athena", bkey)
+
+    def run_query(sql):
+        qid = ba.start_query_execution(QueryString=sql, ResultConfiguration={"OutputLocation": "s3://data/q/"})[
+            "QueryExecutionId"]
+        return wait_query(ba, qid)["Status"]
+
+    status = run_query("SELECT 1")
+    check(status["State"] == "FAILED" and "Access Denied" in status.get("StateChangeReason", ""),
+          f"athena: a query runs as its caller, who may not write the results ({status})")
+    iam.put_user_policy(UserName="bob", PolicyName="results", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",
+                                                "Resource": "arn:aws:s3:::data/q/*"}]}))
+    status = run_query("SELECT 1")
+    check(status["State"] == "SUCCEEDED", f"athena: ... and succeeds once the caller may ({status})")
     iam.delete_user_policy(UserName="bob", PolicyName="athena-all")
+    iam.delete_user_policy(UserName="bob", PolicyName="results")
     # Glue asks for the catalog, the database and the table
     boto3.client("glue").create_database(DatabaseInput={"Name": "sales"})
     iam.put_user_policy(UserName="bob", PolicyName="glue-db", PolicyDocument=json.dumps({
