@@ -14,6 +14,28 @@ pub struct Athena {
     pub athena: Executions,
     /// The IAM directory, for queries run as their caller.
     pub iam: Option<tarn_iam::Iam>,
+    /// The region tarn serves (Glue ARNs name it).
+    pub region: String,
+}
+
+impl Athena {
+    /// Who a request's queries and result reads run as: None for the account root; a request
+    /// whose principal is unknown is refused rather than run as the root.
+    fn caller(&self, cx: &Context) -> Result<Option<Arc<tarn_query::engine::store::Caller>>, ServiceError> {
+        let Some(iam) = &self.iam else { return Ok(None) };
+        let Some(p) = cx.principal.get::<tarn_iam::Principal>() else {
+            return Err(ServiceError::common("AccessDeniedException", 400, "the caller could not be established"));
+        };
+        if p.is_root() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(tarn_query::engine::store::Caller {
+            iam: iam.clone(),
+            principal: p.clone(),
+            secure: true,
+            region: self.region.clone(),
+        })))
+    }
 }
 
 fn err(e: AthenaError) -> ServiceError {
@@ -153,14 +175,17 @@ impl a::AthenaApi for Athena {
 
     async fn get_query_results(
         &self,
-        _: &Context,
+        cx: &Context,
         input: a::GetQueryResultsInput,
     ) -> Result<a::GetQueryResultsOutput, ServiceError> {
-        let (e, rows, next_token) = self
-            .athena
-            .results(&input.query_execution_id, input.next_token.as_deref(), page(input.max_results))
-            .await
-            .map_err(err)?;
+        // the results are read as the caller: it needs s3:GetObject on the output location
+        let caller = self.caller(cx)?;
+        let (e, rows, next_token) = tarn_query::Engine::as_caller(
+            caller,
+            self.athena.results(&input.query_execution_id, input.next_token.as_deref(), page(input.max_results)),
+        )
+        .await
+        .map_err(err)?;
         let columns = serde_json::to_value(&e.columns).map_err(|_| ServiceError::internal())?;
         let column_info: Vec<a::ColumnInfo> = match columns {
             serde_json::Value::Array(items) => items.iter().map(api).collect::<Result<_, _>>()?,
@@ -248,13 +273,8 @@ impl a::AthenaApi for Athena {
         input: a::StartQueryExecutionInput,
     ) -> Result<a::StartQueryExecutionOutput, ServiceError> {
         let ctx = input.query_execution_context.unwrap_or_default();
-        // the query reads and writes buckets as its caller (the root needs no check)
-        let caller = cx
-            .principal
-            .get::<tarn_iam::Principal>()
-            .filter(|p| !p.is_root())
-            .zip(self.iam.as_ref())
-            .map(|(p, iam)| Arc::new(tarn_query::engine::store::Caller { iam: iam.clone(), principal: p.clone() }));
+        // the query reads and writes buckets as its caller
+        let caller = self.caller(cx)?;
         let id = self
             .athena
             .start(StartRequest {

@@ -271,6 +271,8 @@ pub fn s3_action(op: &str, versioned: bool) -> String {
         "GetBucketPolicy" | "PutBucketPolicy" | "DeleteBucketPolicy" | "GetBucketPolicyStatus" => format!("s3:{op}"),
         "GetBucketVersioning" | "PutBucketVersioning" => format!("s3:{op}"),
         "DeleteObjects" => "s3:DeleteObject".into(),
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock".into(),
+        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock".into(),
         "GetBucketLocation" => "s3:GetBucketLocation".into(),
         other => format!("s3:{other}"),
     };

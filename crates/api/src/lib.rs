@@ -133,7 +133,7 @@ impl Api {
                 kinesis: kinesis::Kinesis { streams },
                 firehose: firehose::Firehose { delivery: delivery.clone() },
                 glue: glue::Glue { crawlers },
-                athena: athena::Athena { athena, iam: Some(identities.clone()) },
+                athena: athena::Athena { athena, iam: Some(identities.clone()), region: config.region.clone() },
                 delivery,
                 iam: iam::Iam { iam: identities },
                 gate,
@@ -443,6 +443,16 @@ impl Api {
             .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
         // handing a service a role to act as needs iam:PassRole on that role
         for role in authz::passed_roles(model.service, op.name, doc, &cx.account_id) {
+            // a role the directory does not hold would let the service act for the account
+            // (as placeholder roles of older setups do): only the root may name one
+            let name = role.rsplit('/').next().unwrap_or_default();
+            if self.inner.gate.iam.snapshot().role(name).is_err() {
+                return Err(tarn_wire::ServiceError::common(
+                    "AccessDeniedException",
+                    400,
+                    format!("User: {} may not pass role {role}: the role does not exist", who.arn),
+                ));
+            }
             self.inner
                 .gate
                 .service(who, "iam:PassRole", std::slice::from_ref(&role), &context)
@@ -841,6 +851,11 @@ impl s3s::access::S3Access for Access {
             });
         }
         CallerSlot::record(cx.extensions_mut(), &principal);
+        // an unsigned request may reach objects and listings through a public policy, never a
+        // bucket's configuration (its policy, Block Public Access, versioning, the bucket itself)
+        if principal.identity == tarn_iam::Identity::Anonymous && !anonymous_may(&name) {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let mut context = authz::base_context(cx.extensions_mut().get::<Peer>());
         authz::s3_context(&mut context, cx.uri().query(), cx.headers());
         let caller = Arc::new(S3Caller { principal, context });
@@ -873,6 +888,32 @@ impl s3s::access::S3Access for Access {
             .s3(&caller.principal, &action, &bucket, key.as_deref(), &caller.context)
             .map_err(|_| s3_error!(AccessDenied, "Access Denied"))
     }
+}
+
+/// The S3 operations a policy may grant to anonymous callers: on objects and listings.
+fn anonymous_may(op: &str) -> bool {
+    matches!(
+        op,
+        "GetObject"
+            | "HeadObject"
+            | "GetObjectAttributes"
+            | "PutObject"
+            | "CopyObject"
+            | "DeleteObject"
+            | "DeleteObjects"
+            | "ListObjects"
+            | "ListObjectsV2"
+            | "ListObjectVersions"
+            | "HeadBucket"
+            | "GetBucketLocation"
+            | "CreateMultipartUpload"
+            | "UploadPart"
+            | "UploadPartCopy"
+            | "CompleteMultipartUpload"
+            | "AbortMultipartUpload"
+            | "ListParts"
+            | "ListMultipartUploads"
+    )
 }
 
 /// SSE-C names its key in `x-amz-server-side-encryption-customer-*` (and, for a copy's source,

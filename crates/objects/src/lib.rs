@@ -187,6 +187,22 @@ impl Objects {
                 txn.open_table(record::UPLOADS)?;
                 txn.open_table(record::PARTS)?;
                 txn.open_table(BUCKET_POLICIES)?;
+                // buckets made before tarn kept Block Public Access settings get S3's default
+                // for new buckets (all on): a policy written when an Allow to `*` granted
+                // nothing must not open a bucket to anonymous callers now
+                let buckets = txn.open_table(record::BUCKETS)?;
+                let mut blocks = txn.open_table(PUBLIC_ACCESS_BLOCKS)?;
+                let mut missing = Vec::new();
+                for entry in buckets.iter()? {
+                    let (name, _) = entry?;
+                    if blocks.get(name.value())?.is_none() {
+                        missing.push(name.value().to_string());
+                    }
+                }
+                let all = serde_json::to_string(&PublicAccessBlock::ALL).expect("serializes");
+                for name in missing {
+                    blocks.insert(name.as_str(), all.as_str())?;
+                }
                 Ok(())
             })
             .await?;
@@ -311,6 +327,10 @@ impl Objects {
             Err(e) => return Err(e.into()),
         };
         let Some(v) = table.get(bucket)? else { return Ok(None) };
+        // `null`: the settings were deleted (DeletePublicAccessBlock)
+        if v.value() == "null" {
+            return Ok(None);
+        }
         serde_json::from_str(v.value())
             .map(Some)
             .map_err(|e| ObjectsError::Store(StoreError::Corrupt(format!("public access block of {bucket}: {e}"))))
@@ -346,7 +366,8 @@ impl Objects {
         let b = bucket.to_string();
         self.store
             .write(move |txn| {
-                txn.open_table(PUBLIC_ACCESS_BLOCKS)?.remove(b.as_str())?;
+                // kept as `null`, so the start-up default for older buckets does not return
+                txn.open_table(PUBLIC_ACCESS_BLOCKS)?.insert(b.as_str(), "null")?;
                 Ok(())
             })
             .await?;

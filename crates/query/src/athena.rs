@@ -702,7 +702,8 @@ impl Athena {
             Some(t) => t.parse().map_err(|_| AthenaError::InvalidRequest("The NextToken is not valid.".into()))?,
         };
         let (bucket, key) = split_s3(&e.output_location)?;
-        let store = self.engine.registry().bucket(&bucket);
+        // read as the caller of GetQueryResults (see Engine::as_caller)
+        let store = self.engine.caller_registry().bucket(&bucket);
         let path = crate::engine::store::path_of(&key);
         let size = store
             .head(&path)

@@ -38,8 +38,10 @@ use crate::engine::Engine;
 /// Looks up an access key's secret (the password of the user named by the key id).
 pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// Who a session's user (an access key id) runs its statements as; None: the account root.
-pub type CallerLookup = Arc<dyn Fn(&str) -> Option<Arc<crate::engine::store::Caller>> + Send + Sync>;
+/// Who a session's user (an access key id, over TLS or not) runs its statements as: `Some(None)`
+/// for the account root, `None` when the key no longer resolves (deleted or deactivated since
+/// the session opened: its statements are refused).
+pub type CallerLookup = Arc<dyn Fn(&str, bool) -> Option<Option<Arc<crate::engine::store::Caller>>> + Send + Sync>;
 
 const SCRAM_ITERATIONS: usize = 4096;
 
@@ -260,9 +262,17 @@ fn parameter_pg_types(declared: &[Option<Type>], inferred: &[Option<DataType>]) 
 }
 
 impl Backend {
-    /// The principal a session's statements run as: its user's.
-    fn caller_of<C: ClientInfo>(&self, client: &C) -> Option<Arc<crate::engine::store::Caller>> {
-        client.metadata().get(pgwire::api::METADATA_USER).and_then(|user| (self.callers)(user))
+    /// The principal a session's statements run as: its user's, looked up again for each
+    /// statement so a key revoked since the session opened stops working.
+    fn caller_of<C: ClientInfo>(&self, client: &C) -> PgWireResult<Option<Arc<crate::engine::store::Caller>>> {
+        let user = client.metadata().get(pgwire::api::METADATA_USER).cloned().unwrap_or_default();
+        (self.callers)(&user, client.is_secure()).ok_or_else(|| {
+            PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_owned(),
+                "28000".to_owned(),
+                format!("the access key {user} is no longer valid"),
+            )))
+        })
     }
 
     async fn run(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Response> {
@@ -343,7 +353,7 @@ impl SimpleQueryHandler for Backend {
         if trimmed.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
-        let caller = self.caller_of(client);
+        let caller = self.caller_of(client)?;
         Ok(vec![Engine::as_caller(caller, self.run(trimmed, db.as_deref(), &Format::UnifiedText)).await?])
     }
 }
@@ -371,7 +381,7 @@ impl ExtendedQueryHandler for Backend {
         if sql.trim().is_empty() {
             return Ok(Response::EmptyQuery);
         }
-        let caller = self.caller_of(client);
+        let caller = self.caller_of(client)?;
         if portal.parameter_len() > 0 {
             return Engine::as_caller(caller, self.run_portal(sql, db.as_deref(), portal)).await;
         }

@@ -274,10 +274,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             std::sync::Arc::new(move |key| keys.key(key).map(|(secret, _)| secret));
         // a session's statements read and write buckets as its user
         let users = iam.clone();
-        let callers: tarn_query::pg::CallerLookup = std::sync::Arc::new(move |key| {
-            users.key(key).filter(|(_, who)| !who.is_root()).map(|(_, principal)| {
-                std::sync::Arc::new(tarn_query::engine::store::Caller { iam: users.clone(), principal })
-            })
+        let region = args.region.clone();
+        let callers: tarn_query::pg::CallerLookup = std::sync::Arc::new(move |key, secure| {
+            let (_, principal) = users.key(key)?;
+            Some((!principal.is_root()).then(|| {
+                std::sync::Arc::new(tarn_query::engine::store::Caller {
+                    iam: users.clone(),
+                    principal,
+                    secure,
+                    region: region.clone(),
+                })
+            }))
         });
         pg_server = Some(tokio::spawn(tarn_query::pg::serve(
             pg,

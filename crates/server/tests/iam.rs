@@ -143,7 +143,8 @@ async fn sql_over_the_postgres_wire_reads_as_the_session_user() {
         "users": [
             {"name": "reader", "inline": {"lake": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                 "Resource": ["arn:aws:s3:::sqlake", "arn:aws:s3:::sqlake/*"]}]}},
+                 "Resource": ["arn:aws:s3:::sqlake", "arn:aws:s3:::sqlake/*"]},
+                {"Effect": "Allow", "Action": "glue:GetTable", "Resource": "*"}]}},
              "keys": [{"access_key_id": key(1), "secret_access_key": secret}]},
             {"name": "nobody", "keys": [{"access_key_id": key(2), "secret_access_key": secret}]}
         ]
@@ -187,5 +188,10 @@ async fn sql_over_the_postgres_wire_reads_as_the_session_user() {
     let refused =
         nobody.simple_query("SELECT count(*) FROM lakedb.t").await.expect_err("nobody may not read the table");
     let text = refused.as_db_error().map(ToString::to_string).unwrap_or_else(|| refused.to_string());
-    assert!(text.contains("Access Denied") || text.contains("ermission"), "{text}");
+    assert!(text.contains("glue:GetTable"), "a table read is first a Glue GetTable of the caller's: {text}");
+    let refused = nobody.simple_query("DROP DATABASE lakedb CASCADE").await.expect_err("nobody may not drop it");
+    let text = refused.as_db_error().map(ToString::to_string).unwrap_or_else(|| refused.to_string());
+    assert!(text.contains("glue:DeleteDatabase"), "{text}");
+    let rows = reader.simple_query("SELECT count(*) FROM lakedb.t").await.expect("the database is still there");
+    assert_eq!(count(rows).as_deref(), Some("2"));
 }

@@ -205,11 +205,12 @@ impl Condition {
             "s3:dataaccesspointaccount",
         ];
         !self.negated
+            && !self.if_exists
             && KEYS.contains(&self.folded.as_str())
             && self.set != Set::ForAllValues
             && match self.family {
-                Family::String | Family::StringIgnoreCase | Family::Arn => true,
-                Family::StringLike => self.values.iter().all(|v| !v.contains(['*', '?'])),
+                Family::String | Family::StringIgnoreCase => true,
+                Family::StringLike | Family::Arn => self.values.iter().all(|v| !v.contains(['*', '?'])),
                 Family::Ip => self.values.iter().all(|v| !v.ends_with("/0")),
                 _ => false,
             }

@@ -103,6 +103,36 @@ fn with_slash(s: &str) -> String {
     if s.ends_with('/') { s.to_string() } else { format!("{s}/") }
 }
 
+/// The Glue action a statement is, and the database and table it names.
+fn glue_action(
+    stmt: &Statement,
+    db_of: &dyn Fn(&Option<String>) -> String,
+) -> (&'static str, Option<String>, Option<String>) {
+    let on = |action, d: &Option<String>, t: &str| (action, Some(db_of(d)), Some(t.to_string()));
+    match stmt {
+        Statement::CreateDatabase { name, .. } => ("glue:CreateDatabase", Some(name.clone()), None),
+        Statement::DropDatabase { name, .. } => ("glue:DeleteDatabase", Some(name.clone()), Some("*".into())),
+        Statement::CreateTable { database, table, .. } => on("glue:CreateTable", database, &table.name),
+        Statement::DropTable { database, name, .. } | Statement::DropView { database, name, .. } => {
+            on("glue:DeleteTable", database, name)
+        }
+        Statement::MsckRepair { database, name } | Statement::AddPartitions { database, name, .. } => {
+            on("glue:BatchCreatePartition", database, name)
+        }
+        Statement::DropPartitions { database, name, .. } => on("glue:BatchDeletePartition", database, name),
+        Statement::ShowDatabases { .. } => ("glue:GetDatabases", None, None),
+        Statement::ShowTables { database, .. } => ("glue:GetTables", Some(db_of(database)), None),
+        Statement::ShowPartitions { database, name } => on("glue:GetPartitions", database, name),
+        Statement::Describe { database, name }
+        | Statement::ShowColumns { database, name }
+        | Statement::ShowCreateTable { database, name }
+        | Statement::InsertInto { database, name, .. } => on("glue:GetTable", database, name),
+        Statement::CreateView { database, name, .. } | Statement::Ctas { database, name, .. } => {
+            on("glue:CreateTable", database, name)
+        }
+    }
+}
+
 impl Engine {
     /// Runs a parsed DDL or utility statement. `ctas_location` is where a CTAS without
     /// `external_location` writes (Athena: under the query's result location).
@@ -116,6 +146,11 @@ impl Engine {
         let db_of = |d: &Option<String>| {
             d.clone().or_else(|| default_db.map(str::to_lowercase)).unwrap_or_else(|| "default".into())
         };
+        // a statement on the catalog is the caller's Glue call, as Athena makes it
+        if let Some(caller) = Engine::current_caller() {
+            let (action, database, table) = glue_action(&stmt, &db_of);
+            caller.glue(action, database.as_deref(), table.as_deref()).map_err(QueryError::AccessDenied)?;
+        }
         match stmt {
             Statement::CreateDatabase { name, if_not_exists, comment, location, properties } => {
                 let db = Database {
@@ -329,7 +364,7 @@ impl Engine {
         let location = table.location().ok_or_else(|| QueryError::User(format!("Table {name} has no LOCATION")))?;
         let (bucket, prefix) = split_location(location)?;
         let prefix = with_slash(&prefix);
-        let store = self.registry.bucket(&bucket);
+        let store = self.caller_registry().bucket(&bucket);
         let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
         let mut list = store.list(Some(&crate::engine::store::path_of(&prefix)));
         while let Some(meta) = list.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
@@ -403,7 +438,7 @@ impl Engine {
             },
         };
         let (bucket, prefix) = split_location(&location)?;
-        let store = self.registry.bucket(&bucket);
+        let store = self.caller_registry().bucket(&bucket);
         let mut existing = store.list(Some(&crate::engine::store::path_of(&prefix)));
         if existing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))?.is_some() {
             return Err(QueryError::User(format!(

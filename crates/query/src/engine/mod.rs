@@ -226,6 +226,12 @@ impl Engine {
         &self.registry
     }
 
+    /// The current task's caller (see [`Engine::as_caller`]); None: the account root.
+    #[must_use]
+    pub fn current_caller() -> Option<Arc<store::Caller>> {
+        CALLER.try_with(Clone::clone).ok().flatten()
+    }
+
     /// The registry for S3 calls of the current task: its caller's (see
     /// [`Engine::as_caller`]), else the engine's own.
     #[must_use]

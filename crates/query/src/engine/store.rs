@@ -120,6 +120,36 @@ impl fmt::Display for BucketStore {
 pub struct Caller {
     pub iam: tarn_iam::Iam,
     pub principal: tarn_iam::Principal,
+    /// Whether the statement came over a secure channel (aws:SecureTransport): a TLS
+    /// PostgreSQL session; Athena, which reads S3 over TLS on its caller's behalf.
+    pub secure: bool,
+    /// The region Glue resources' ARNs name.
+    pub region: String,
+}
+
+impl Caller {
+    /// Whether the caller may do Glue `action` on the catalog and, when named, the database
+    /// and table (Glue asks for each: "Specifying AWS Glue resource ARNs").
+    pub fn glue(&self, action: &str, database: Option<&str>, table: Option<&str>) -> Result<(), String> {
+        let (region, account) = (&self.region, self.iam.account_id());
+        let mut resources = vec![format!("arn:aws:glue:{region}:{account}:catalog")];
+        if let Some(db) = database {
+            resources.push(format!("arn:aws:glue:{region}:{account}:database/{db}"));
+            if let Some(t) = table {
+                resources.push(format!("arn:aws:glue:{region}:{account}:table/{db}/{t}"));
+            }
+        }
+        let context = tarn_iam::policy::Context::new();
+        for r in &resources {
+            if !self.iam.authorize(&self.principal, action, r, &context, None, account).allowed() {
+                return Err(format!(
+                    "User: {} is not authorized to perform: {action} on resource: {r} because no identity-based policy allows the {action} action",
+                    self.principal.arn
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Caller {
@@ -176,7 +206,8 @@ impl BucketStore {
             // its behalf (as Athena's reads are)
             Some(c) => {
                 let mut context = tarn_iam::policy::Context::new();
-                context.set("aws:SecureTransport", "true").set("aws:CalledVia", "athena.amazonaws.com");
+                context.set("aws:SecureTransport", if c.secure { "true" } else { "false" });
+                context.set("aws:CalledVia", "athena.amazonaws.com");
                 self.objects.authorize_as(&c.iam, &c.principal, action, &self.bucket, key, &context)
             }
             None => {

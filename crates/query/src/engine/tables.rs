@@ -623,6 +623,12 @@ impl SchemaProvider for GlueSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        // reading a table is a GetTable of the caller's, as Athena makes it
+        if let Some(caller) = crate::engine::Engine::current_caller() {
+            caller
+                .glue("glue:GetTable", Some(&self.database), Some(name))
+                .map_err(|m| DataFusionError::External(Box::new(crate::QueryError::AccessDenied(m))))?;
+        }
         let table = match self.catalog.get_table(&self.database, name) {
             Ok(t) => t,
             Err(tarn_catalog::CatalogError::EntityNotFound(_)) => return Ok(None),

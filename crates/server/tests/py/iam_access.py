@@ -76,6 +76,13 @@ if phase == "setup":
     check(error_code(a3.put_object, Bucket="data", Key="team/new.txt", Body=b"x") == "AccessDenied",
           "alice may not write, even under her prefix")
     check(error_code(a3.list_buckets) == "AccessDenied", "alice may not list buckets")
+    iam.put_user_policy(UserName="alice", PolicyName="no-bpa", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:PutBucketPublicAccessBlock", "Resource": "*"}]}))
+    check(error_code(a3.delete_public_access_block, Bucket="data") == "AccessDenied",
+          "DeletePublicAccessBlock is s3:PutBucketPublicAccessBlock, as IAM names it")
+    iam.delete_user_policy(UserName="alice", PolicyName="no-bpa")
     check(error_code(a3.delete_objects, Bucket="data", Delete={"Objects": [{"Key": "team/a.txt"}]}) is None
           and can_read(s3, "team/a.txt"), "DeleteObjects asks per key: a key alice may not delete stays")
     deleted = a3.delete_objects(Bucket="data", Delete={"Objects": [{"Key": "team/a.txt"}]})

@@ -49,6 +49,21 @@ check(error_code(anon.put_object, Bucket="site", Key="pub/x", Body=b"x") == "Acc
       "anonymous PUT: AccessDenied")
 check(error_code(anon.list_objects_v2, Bucket="site") == "AccessDenied", "anonymous listing: AccessDenied")
 check(error_code(anon.list_buckets) == "AccessDenied", "anonymous ListBuckets: AccessDenied")
+everything = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::site", "arn:aws:s3:::site/*"]}]}
+s3.put_bucket_policy(Bucket="site", Policy=json.dumps(everything))
+check(error_code(anon.delete_bucket_policy, Bucket="site") == "AccessDenied"
+      and error_code(anon.put_public_access_block, Bucket="site", PublicAccessBlockConfiguration={
+          "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+          "RestrictPublicBuckets": False}) == "AccessDenied"
+      and error_code(anon.delete_bucket, Bucket="site") == "AccessDenied",
+      "even s3:* to everyone never lets anonymous callers change the bucket itself")
+if_exists = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+     "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": "111122223333"}}}]}
+s3.put_bucket_policy(Bucket="site", Policy=json.dumps(if_exists))
+check(s3.get_bucket_policy_status(Bucket="site")["PolicyStatus"]["IsPublic"] is True,
+      "a condition ...IfExists does not narrow an Allow to * (anonymous callers lack the key): public")
 
 # a condition that fixes the caller makes an Allow to everyone not public
 from_here = {"Version": "2012-10-17", "Statement": [

@@ -109,4 +109,7 @@ check(error_code(dev.create_crawler, Name="dev1", Role="reader", DatabaseName="m
       "... and with it, the crawler is created")
 check(error_code(dev.create_crawler, Name="dev2", Role="blind", DatabaseName="ml", Targets=targets)
       == "AccessDeniedException", "... for that role only")
+iam.put_user_policy(UserName="dev", PolicyName="pass-any", PolicyDocument=allow("iam:PassRole", "*"))
+check(error_code(dev.create_crawler, Name="dev3", Role="ghost", DatabaseName="ml", Targets=targets)
+      == "AccessDeniedException", "a user may not pass a role that does not exist")
 finish("service roles")
