@@ -144,17 +144,18 @@ pub fn authorize_in(
             Caller::from_arn(&who.arn)
         }
     };
-    let identity: Vec<Arc<Policy>>;
+    // borrowed from the snapshot: no reference count moves per request
+    let identity: &[Arc<Policy>];
     let mut boundary = None;
     let mut session: Vec<&Policy> = Vec::new();
     match &who.identity {
         Identity::Root => {
             cx.set("aws:PrincipalType", "Account");
-            identity = Vec::new();
+            identity = &[];
         }
         Identity::Anonymous => {
             cx.set("aws:PrincipalType", "Anonymous");
-            identity = Vec::new();
+            identity = &[];
         }
         Identity::User { name } => {
             cx.set("aws:PrincipalType", "User");
@@ -163,7 +164,7 @@ pub fn authorize_in(
             for (k, v) in &user.tags {
                 cx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
             }
-            identity = dir.user_policies(name).to_vec();
+            identity = dir.user_policies(name);
             boundary = dir.boundary(user.boundary.as_ref());
         }
         Identity::Session(s) => {
@@ -175,7 +176,7 @@ pub fn authorize_in(
             if let Some(src) = &s.source_identity {
                 cx.set("aws:SourceIdentity", src.clone());
             }
-            identity = dir.role_policies(&s.role).to_vec();
+            identity = dir.role_policies(&s.role);
             boundary = dir.boundary(role.boundary.as_ref());
             if let Some(p) = &s.policy {
                 session.push(p);

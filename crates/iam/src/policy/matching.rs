@@ -15,9 +15,38 @@ enum Tok {
     One,
 }
 
-/// A pattern with its variables resolved: literal characters and wildcards.
+/// A pattern with its variables resolved: literal characters and wildcards, and the shape
+/// most patterns have, matched without the wildcard walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern(Vec<Tok>);
+pub struct Pattern(Vec<Tok>, Shape);
+
+/// `s3:GetObject` (no wildcard), `arn:aws:s3:::bucket/*` (one trailing `*`), or anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Literal(String),
+    Prefix(String),
+    General,
+}
+
+impl Pattern {
+    fn new(toks: Vec<Tok>) -> Self {
+        let chars = |t: &[Tok]| -> Option<String> {
+            t.iter().map(|t| if let Tok::Char(c) = t { Some(*c) } else { None }).collect()
+        };
+        let shape = match toks.split_last() {
+            Some((Tok::Any, head)) => chars(head).map_or(Shape::General, Shape::Prefix),
+            _ => chars(&toks).map_or(Shape::General, Shape::Literal),
+        };
+        Self(toks, shape)
+    }
+}
+
+/// `s` starts with `prefix`, ASCII case folded or not.
+fn starts(s: &str, prefix: &str, ignore_case: bool) -> bool {
+    s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && if ignore_case { s[..prefix.len()].eq_ignore_ascii_case(prefix) } else { s.starts_with(prefix) }
+}
 
 /// Whether an ARN pattern's first five parts (partition, service, region, account, and the
 /// colon after it) hold no wildcard: then matching it part by part is plain wildcard matching of
@@ -72,13 +101,20 @@ impl Pattern {
             });
             rest = &rest[c.len_utf8()..];
         }
-        Some(Self(out))
+        Some(Self::new(out))
     }
 
     /// Whether `s` matches, case-sensitively or not.
     #[must_use]
     pub fn matches(&self, s: &str, ignore_case: bool) -> bool {
-        matches_toks(&self.0, s, ignore_case)
+        match &self.1 {
+            // ASCII case folding only where both sides are ASCII (the general walk folds
+            // Unicode too)
+            Shape::Literal(l) if !ignore_case => s == l,
+            Shape::Literal(l) if l.is_ascii() && s.is_ascii() => s.eq_ignore_ascii_case(l),
+            Shape::Prefix(p) if !ignore_case || (p.is_ascii() && s.is_ascii()) => starts(s, p, ignore_case),
+            _ => matches_toks(&self.0, s, ignore_case),
+        }
     }
 
     /// The pattern as plain text, when it has no wildcard (what an exact comparison uses).
