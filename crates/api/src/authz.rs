@@ -127,13 +127,14 @@ pub struct Scope<'a> {
 }
 
 /// The resource ARNs a request of `service`'s operation `op` touches, from its members.
-/// `workgroup_of` names the work group an Athena query execution ran in.
+/// `workgroup_of` names the work group an Athena query execution (`false`) or named query
+/// (`true`) belongs to.
 pub fn resources(
     service: Service,
     op: &str,
     doc: &Doc,
     scope: &Scope<'_>,
-    workgroup_of: &dyn Fn(&str) -> Option<String>,
+    workgroup_of: &dyn Fn(&str, bool) -> Option<String>,
 ) -> Vec<String> {
     let (region, account) = (scope.region, scope.account);
     match service {
@@ -157,12 +158,27 @@ pub fn resources(
         },
         Service::Glue => glue_resources(op, doc, region, account),
         Service::Athena => {
+            let arn = |wg: &str| format!("arn:aws:athena:{region}:{account}:workgroup/{wg}");
+            // an operation on executions or named queries is on the work groups they belong
+            // to, each of a batch's (an unknown id is the handler's to refuse)
+            let mut ids: Vec<(String, bool)> = Vec::new();
+            ids.extend(text(doc, "QueryExecutionId").map(|id| (id.to_string(), false)));
+            ids.extend(text(doc, "NamedQueryId").map(|id| (id.to_string(), true)));
+            ids.extend(texts(doc, "QueryExecutionIds").into_iter().map(|id| (id, false)));
+            ids.extend(texts(doc, "NamedQueryIds").into_iter().map(|id| (id, true)));
+            if !ids.is_empty() {
+                let mut groups: Vec<String> = ids
+                    .iter()
+                    .map(|(id, named)| workgroup_of(id, *named).unwrap_or_else(|| "primary".into()))
+                    .collect();
+                groups.sort();
+                groups.dedup();
+                return groups.iter().map(|g| arn(g)).collect();
+            }
             let workgroup = text(doc, "WorkGroup")
                 .or_else(|| text(doc, "Name").filter(|_| op.ends_with("WorkGroup")))
-                .map(str::to_string)
-                .or_else(|| text(doc, "QueryExecutionId").and_then(workgroup_of))
-                .unwrap_or_else(|| "primary".to_string());
-            vec![format!("arn:aws:athena:{region}:{account}:workgroup/{workgroup}")]
+                .unwrap_or("primary");
+            vec![arn(workgroup)]
         }
         Service::Iam | Service::Sts => vec!["*".to_string()],
     }

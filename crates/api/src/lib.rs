@@ -434,7 +434,13 @@ impl Api {
         let action = format!("{}:{}", authz::prefix(model.service), op.name);
         let scope = authz::Scope { region: &self.inner.region, account: &cx.account_id };
         let athena = &self.inner.athena.athena;
-        let workgroup_of = |id: &str| athena.get_execution(id).ok().map(|e| e.workgroup);
+        let workgroup_of = |id: &str, named: bool| {
+            if named {
+                athena.get_named_query(id).ok().map(|q| q.work_group.unwrap_or_else(|| "primary".into()))
+            } else {
+                athena.get_execution(id).ok().map(|e| e.workgroup)
+            }
+        };
         let resources = authz::resources(model.service, op.name, doc, &scope, &workgroup_of);
         let context = authz::base_context(parts.extensions.get::<Peer>());
         self.inner

@@ -178,7 +178,7 @@ impl TestServer {
             .args(["--listen", &self.addr.to_string()])
             .args(["--pg-listen", &self.pg_addr.to_string()])
             .args(&self.extra_args)
-            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env("RUST_LOG", std::env::var("TARN_TEST_LOG").unwrap_or_else(|_| "warn,s3s=off".into()))
             // tests stop servers at once (a test of the grace period sets its own)
             .env("TARN_SHUTDOWN_GRACE_MS", "0");
         if self.root_env {

@@ -195,6 +195,20 @@ if phase == "setup":
     check(status["State"] == "SUCCEEDED", f"athena: ... and succeeds once the caller may ({status})")
     iam.delete_user_policy(UserName="bob", PolicyName="athena-all")
     iam.delete_user_policy(UserName="bob", PolicyName="results")
+    athena_root = boto3.client("athena")
+    athena_root.create_work_group(Name="team", Configuration={
+        "ResultConfiguration": {"OutputLocation": "s3://data/team-q/"}})
+    nq = athena_root.create_named_query(Name="n", Database="default", QueryString="SELECT 1",
+                                        WorkGroup="team")["NamedQueryId"]
+    iam.put_user_policy(UserName="bob", PolicyName="athena-primary", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "athena:*",
+                                                "Resource": "arn:aws:athena:*:*:workgroup/primary"}]}))
+    check(error_code(ba.get_named_query, NamedQueryId=nq) == "AccessDeniedException",
+          "athena: a named query is checked against its own work group")
+    check(error_code(ba.batch_get_named_query, NamedQueryIds=[nq]) == "AccessDeniedException",
+          "athena: ... each of a batch's too")
+    check(error_code(ba.list_work_groups) is None, "athena: the primary work group's actions stay allowed")
+    iam.delete_user_policy(UserName="bob", PolicyName="athena-primary")
     # Glue asks for the catalog, the database and the table
     boto3.client("glue").create_database(DatabaseInput={"Name": "sales"})
     iam.put_user_policy(UserName="bob", PolicyName="glue-db", PolicyDocument=json.dumps({
