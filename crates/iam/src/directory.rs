@@ -205,6 +205,11 @@ fn unique_id(prefix: &str) -> String {
     format!("{prefix}{tail}")
 }
 
+/// IAM's refusal to delete an entity something still hangs on.
+fn conflict(what: &str) -> DirectoryError {
+    DirectoryError::DeleteConflict(format!("Cannot delete entity, must {what} first."))
+}
+
 fn now_ms() -> i64 {
     i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis())
         .unwrap_or(i64::MAX)
@@ -513,19 +518,17 @@ impl Directory {
     /// Deletes a user that has nothing left attached, as IAM requires.
     pub fn delete_user(&mut self, name: &str) -> Result<()> {
         let user = self.user(name)?;
-        let conflict =
-            |what: &str| Err(DirectoryError::DeleteConflict(format!("Cannot delete entity, must {what} first.")));
         if !self.keys_of(name).is_empty() {
-            return conflict("delete access keys");
+            return Err(conflict("delete access keys"));
         }
         if !user.inline.is_empty() {
-            return conflict("delete policies");
+            return Err(conflict("delete policies"));
         }
         if !user.attached.is_empty() {
-            return conflict("detach all policies");
+            return Err(conflict("detach all policies"));
         }
         if !user.groups.is_empty() {
-            return conflict("remove user from all groups");
+            return Err(conflict("remove user from all groups"));
         }
         self.users.remove(&fold(name));
         Ok(())
@@ -552,16 +555,21 @@ impl Directory {
             )));
         }
         let pair = crate::generate_access_key();
+        Ok(self.insert_key(user, pair.access_key_id, pair.secret_access_key, sealer))
+    }
+
+    /// Records an active key pair of `user` (checked by the caller), its secret sealed.
+    pub(crate) fn insert_key(&mut self, user: &str, id: String, secret: String, sealer: &Sealer) -> AccessKeyRecord {
         let record = AccessKeyRecord {
-            id: pair.access_key_id,
+            id,
             user: fold(user),
-            sealed: sealer.seal(pair.secret_access_key.as_bytes()),
-            secret: pair.secret_access_key,
+            sealed: sealer.seal(secret.as_bytes()),
+            secret,
             status: KeyStatus::Active,
             created_ms: now_ms(),
         };
         self.keys.insert(record.id.clone(), record.clone());
-        Ok(record)
+        record
     }
 
     fn key_of(&self, user: &str, id: &str) -> Result<&AccessKeyRecord> {
@@ -612,16 +620,14 @@ impl Directory {
 
     pub fn delete_group(&mut self, name: &str) -> Result<()> {
         let group = self.group(name)?;
-        let conflict =
-            |what: &str| Err(DirectoryError::DeleteConflict(format!("Cannot delete entity, must {what} first.")));
         if !self.members(name).is_empty() {
-            return conflict("remove users from group");
+            return Err(conflict("remove users from group"));
         }
         if !group.inline.is_empty() {
-            return conflict("delete policies");
+            return Err(conflict("delete policies"));
         }
         if !group.attached.is_empty() {
-            return conflict("detach all policies");
+            return Err(conflict("detach all policies"));
         }
         self.groups.remove(&fold(name));
         Ok(())
@@ -732,13 +738,11 @@ impl Directory {
 
     pub fn delete_role(&mut self, name: &str) -> Result<()> {
         let role = self.role(name)?;
-        let conflict =
-            |what: &str| Err(DirectoryError::DeleteConflict(format!("Cannot delete entity, must {what} first.")));
         if !role.inline.is_empty() {
-            return conflict("delete policies");
+            return Err(conflict("delete policies"));
         }
         if !role.attached.is_empty() {
-            return conflict("detach all policies");
+            return Err(conflict("detach all policies"));
         }
         self.roles.remove(&fold(name));
         Ok(())
@@ -926,11 +930,7 @@ impl Directory {
 
     pub fn put_inline(&mut self, holder: Holder, name: &str, policy: &str, text: &str) -> Result<()> {
         let doc = Document::new(text, Kind::Identity)?;
-        let inline = match holder {
-            Holder::User => &mut self.user_mut(name)?.inline,
-            Holder::Group => &mut self.group_mut(name)?.inline,
-            Holder::Role => &mut self.role_mut(name)?.inline,
-        };
+        let inline = self.inline_mut(holder, name)?;
         let mut after = inline.clone();
         after.insert(policy.to_string(), doc);
         if inline_total(&after) > holder.inline_max() {
@@ -944,14 +944,17 @@ impl Directory {
         Ok(())
     }
 
-    pub fn delete_inline(&mut self, holder: Holder, name: &str, policy: &str) -> Result<()> {
-        self.inline_policy(holder, name, policy)?;
-        let inline = match holder {
+    fn inline_mut(&mut self, holder: Holder, name: &str) -> Result<&mut BTreeMap<String, Document>> {
+        Ok(match holder {
             Holder::User => &mut self.user_mut(name)?.inline,
             Holder::Group => &mut self.group_mut(name)?.inline,
             Holder::Role => &mut self.role_mut(name)?.inline,
-        };
-        inline.remove(policy);
+        })
+    }
+
+    pub fn delete_inline(&mut self, holder: Holder, name: &str, policy: &str) -> Result<()> {
+        self.inline_policy(holder, name, policy)?;
+        self.inline_mut(holder, name)?.remove(policy);
         Ok(())
     }
 

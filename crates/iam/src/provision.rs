@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::directory::{AccessKeyRecord, Directory, DirectoryError, Holder, KeyStatus, Sealer};
+use crate::directory::{Directory, DirectoryError, Holder, Sealer};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,18 +247,7 @@ fn add_key(dir: &mut Directory, sealer: &Sealer, user: &str, k: &KeyEntry) -> Re
             tarn_common::limits::iam::ACCESS_KEYS_PER_USER
         )));
     }
-    let record = AccessKeyRecord {
-        id: id.clone(),
-        user: owner,
-        sealed: sealer.seal(k.secret_access_key.as_bytes()),
-        secret: k.secret_access_key.clone(),
-        status: KeyStatus::Active,
-        created_ms: i64::try_from(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
-        )
-        .unwrap_or(i64::MAX),
-    };
-    dir.keys.insert(id.clone(), record);
+    dir.insert_key(user, id.clone(), k.secret_access_key.clone(), sealer);
     Ok(true)
 }
 
