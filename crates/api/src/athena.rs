@@ -26,7 +26,7 @@ impl Athena {
         let Some(p) = cx.principal.get::<tarn_iam::Principal>() else {
             return Err(ServiceError::common("AccessDeniedException", 400, "the caller could not be established"));
         };
-        if p.is_root() {
+        if iam.is_home_root(p) {
             return Ok(None);
         }
         Ok(Some(Arc::new(tarn_query::engine::store::Caller {

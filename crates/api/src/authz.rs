@@ -54,16 +54,33 @@ impl Gate {
         key: Option<&str>,
         context: &Context,
     ) -> Result<(), Denied> {
-        let policy = self.objects.bucket_policy(bucket);
-        if who.is_root() && policy.is_none() {
+        // a bucket being made is the caller's account's (a name another account holds is
+        // answered BucketAlreadyExists by the handler, as S3 answers it), under no bucket policy
+        let creating = action == "s3:CreateBucket";
+        let policy = if creating { None } else { self.objects.bucket_policy(bucket) };
+        let owner = if creating { None } else { self.objects.bucket_owner(bucket) };
+        let account = match &owner {
+            Some(owner) => owner.as_str(),
+            None if creating => who.account_id.as_str(),
+            None => self.iam.account_id(),
+        };
+        // the owning account's root with no bucket policy in the way: nothing could deny it
+        if who.is_root() && who.account_id == account && policy.is_none() {
             return Ok(());
         }
         // RestrictPublicBuckets: a public policy lets in only the bucket's own account
-        if who.identity == tarn_iam::Identity::Anonymous && self.objects.public_access_restricted(bucket) {
+        if (who.identity == tarn_iam::Identity::Anonymous || who.account_id != account)
+            && self.objects.public_access_restricted(bucket)
+        {
             return Err(denied(who, action, &s3_arn(bucket, key), Verdict::ImplicitDeny, true));
         }
-        let account = self.iam.account_id().to_string();
-        self.check(who, action, &[s3_arn(bucket, key)], context, policy.as_deref(), &account)
+        self.check(who, action, &[s3_arn(bucket, key)], context, policy.as_deref(), account)
+    }
+
+    /// Whether `who` is the root user of the account that owns `bucket`.
+    #[must_use]
+    pub fn owns(&self, who: &Principal, bucket: &str) -> bool {
+        who.is_root() && who.account_id == self.objects.bucket_owner(bucket).as_deref().unwrap_or(self.iam.account_id())
     }
 
     /// A JSON, REST or query request (no resource policies on these yet): the root is allowed
@@ -75,11 +92,22 @@ impl Gate {
         resources: &[String],
         context: &Context,
     ) -> Result<(), Denied> {
-        if who.is_root() {
+        self.service_in(who, action, resources, context, self.iam.account_id())
+    }
+
+    /// [`Gate::service`] on resources of `account` (IAM's entities are their account's).
+    pub fn service_in(
+        &self,
+        who: &Principal,
+        action: &str,
+        resources: &[String],
+        context: &Context,
+        account: &str,
+    ) -> Result<(), Denied> {
+        if who.is_root() && who.account_id == account {
             return Ok(());
         }
-        let account = self.iam.account_id().to_string();
-        self.check(who, action, resources, context, None, &account)
+        self.check(who, action, resources, context, None, account)
     }
 }
 

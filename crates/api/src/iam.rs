@@ -872,7 +872,7 @@ pub async fn handle(
         };
         tarn_wire::prepare(model, op_model, &mut doc, tarn_wire::Scalars::Text)?;
         let resource = resource_of(params, &handler.iam.snapshot(), &who.arn);
-        gate.service(who, &format!("iam:{action}"), &[resource], context)
+        gate.service_in(who, &format!("iam:{action}"), &[resource], context, handler.iam.scope())
             .map_err(|d| ServiceError::common("AccessDenied", 403, d.message))?;
         g::dispatch(handler, cx, op, doc).await
     };

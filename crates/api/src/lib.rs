@@ -76,7 +76,6 @@ struct ApiInner {
     glue: glue::Glue,
     athena: athena::Athena,
     delivery: tarn_delivery::Delivery,
-    iam: iam::Iam,
     gate: authz::Gate,
     /// The region tarn serves: resources' ARNs name it, whatever region a client signed for.
     region: String,
@@ -135,7 +134,6 @@ impl Api {
                 glue: glue::Glue { crawlers },
                 athena: athena::Athena { athena, iam: Some(identities.clone()), region: config.region.clone() },
                 delivery,
-                iam: iam::Iam { iam: identities },
                 gate,
                 region: config.region.clone(),
                 metrics: metrics::Metrics::default(),
@@ -428,11 +426,12 @@ impl Api {
         who: &Principal,
         doc: &tarn_wire::Doc,
     ) -> Result<(), tarn_wire::ServiceError> {
-        if who.is_root() {
+        if self.inner.gate.iam.is_home_root(who) {
             return Ok(());
         }
         let action = format!("{}:{}", authz::prefix(model.service), op.name);
-        let scope = authz::Scope { region: &self.inner.region, account: &cx.account_id };
+        // every service's resources are the home account's
+        let scope = authz::Scope { region: &self.inner.region, account: self.inner.gate.iam.account_id() };
         let athena = &self.inner.athena.athena;
         let workgroup_of = |id: &str, named: bool| {
             if named {
@@ -651,10 +650,13 @@ impl Api {
             principal: tarn_wire::Opaque(Some(Arc::new(principal.clone()))),
         };
         let context = authz::base_context(parts.extensions.get::<Peer>());
+        // IAM and STS act on the caller's own account
+        let own = iam.scoped(&principal.account_id).unwrap_or_else(|| iam.clone());
         let (status, content_type, body) = if is_iam {
-            iam::handle(&self.inner.iam, &self.inner.gate, &params, &cx, &principal, &context).await
+            let handler = iam::Iam { iam: own };
+            iam::handle(&handler, &self.inner.gate, &params, &cx, &principal, &context).await
         } else {
-            let handler = sts::Sts { iam: iam.clone(), caller: principal, context };
+            let handler = sts::Sts { iam: own, caller: principal, context };
             sts::handle(&handler, &params, &cx).await
         };
         plain(status, content_type, body)
@@ -866,11 +868,13 @@ impl s3s::access::S3Access for Access {
         authz::s3_context(&mut context, cx.uri().query(), cx.headers());
         let caller = Arc::new(S3Caller { principal, context });
         cx.extensions_mut().insert(caller.clone());
-        // the account root may always manage the bucket's policy, as in S3; DeleteObjects is
-        // checked key by key by its handler
+        // the bucket owner's root may always manage the bucket's policy, as in S3;
+        // DeleteObjects is checked key by key by its handler
         let root = caller.principal.is_root();
+        let policy_op = matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy");
         if name == "DeleteObjects"
-            || (root && matches!(name.as_str(), "PutBucketPolicy" | "GetBucketPolicy" | "DeleteBucketPolicy"))
+            || (policy_op
+                && matches!(cx.s3_path(), s3s::path::S3Path::Bucket { bucket } if self.gate.owns(&caller.principal, bucket)))
         {
             return Ok(());
         }

@@ -62,7 +62,16 @@ impl g::StsApi for Sts {
         if self.caller.is_root() {
             return Err(ServiceError::common("AccessDenied", 403, "Roles may not be assumed by root accounts."));
         }
-        let dir = self.iam.snapshot();
+        // the role's account: the caller's own, or another account on this server
+        let role_account = input
+            .role_arn
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|rest| rest.split_once(':'))
+            .map_or("", |(account, _)| account);
+        let Some(target) = self.iam.scoped(role_account) else {
+            return Err(denied(""));
+        };
+        let dir = target.snapshot();
         let role_name = input
             .role_arn
             .strip_prefix(&format!("arn:aws:iam::{}:role/", dir.account_id))
@@ -81,15 +90,16 @@ impl g::StsApi for Sts {
                 caller: &caller,
                 action: "sts:AssumeRole",
                 resource: &input.role_arn,
-                context: &self.context,
+                context: (&self.context).into(),
             };
             trust.decide(&request).decision == tarn_iam::policy::Decision::Allow
         });
         if !trusted {
             return Err(denied(""));
         }
-        let verdict = tarn_iam::access::authorize_in(
-            &dir,
+        // and the caller's own policies (in its own account) with the trust policy as the
+        // role's resource policy: across accounts both must allow
+        let verdict = self.iam.authorize(
             &self.caller,
             "sts:AssumeRole",
             &input.role_arn,
@@ -124,7 +134,7 @@ impl g::StsApi for Sts {
                 "tarn does not take PolicyArns on AssumeRole yet; pass the session policy as Policy",
             ));
         }
-        let issued = self.iam.issue(
+        let issued = target.issue(
             tarn_iam::sessions::SessionOf::Role {
                 role: role.name.clone(),
                 role_id: role.id.clone(),

@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 
+mod authz;
+// the server's allocator, so `authz` measures what the server pays
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod firehose;
 mod tpch;
 use hmac::{Hmac, KeyInit, Mac};
@@ -150,6 +154,12 @@ enum Cmd {
         #[arg(long)]
         dump: Option<std::path::PathBuf>,
     },
+    /// What identity and authorization cost per S3 request, without the network: the root
+    /// beside a user with 10 conditional policies (bench/iam.sh's setup), in nanoseconds.
+    Authz {
+        #[arg(long, default_value_t = 200_000)]
+        iterations: usize,
+    },
     /// The disk's own rates: fsync'd 4 KiB writes per second and sequential write MB/s.
     Disk {
         #[arg(long)]
@@ -182,6 +192,12 @@ fn main() {
         }),
         Cmd::GetUrl { url, conns, seconds } => rt.block_on(get_url(url, conns, seconds)),
         Cmd::Disk { dir, seconds, bytes } => disk(&dir, seconds, bytes),
+        Cmd::Authz { iterations } => {
+            if let Err(e) = authz::run(iterations) {
+                eprintln!("authz: {e}");
+                std::process::exit(1);
+            }
+        }
         Cmd::KinesisCreate { conn, shards, timeout } => {
             if let Err(e) = rt.block_on(kinesis_create(conn, shards, timeout)) {
                 eprintln!("kinesis-create: {e}");

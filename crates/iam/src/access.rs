@@ -68,40 +68,63 @@ pub enum KeyRefusal {
 }
 
 impl Iam {
-    /// The secret of an access key and the principal it acts as; `None` for an unknown or
-    /// inactive key.
+    /// The secret of an access key and the principal it acts as, in whichever account holds
+    /// it; `None` for an unknown or inactive key.
     #[must_use]
     pub fn key(&self, access_key_id: &str) -> Option<(String, Principal)> {
         let ids = self.identities();
         if access_key_id == ids.root().access_key_id {
-            let account = ids.account_id().to_string();
-            return Some((
-                ids.root().secret_access_key.clone(),
-                Principal {
-                    arn: format!("arn:aws:iam::{account}:root"),
-                    user_id: account.clone(),
-                    account_id: account,
-                    identity: Identity::Root,
-                },
-            ));
+            return Some((ids.root().secret_access_key.clone(), root_principal(ids.account_id())));
         }
-        let dir = self.snapshot();
-        let key = dir.keys.get(access_key_id).filter(|k| k.status == KeyStatus::Active)?;
-        let user = dir.users.get(&key.user)?;
-        Some((
-            key.secret.clone(),
-            Principal {
-                account_id: dir.account_id.clone(),
-                arn: dir.user_arn(user),
-                user_id: user.id.clone(),
-                identity: Identity::User { name: user.name.clone() },
-            },
-        ))
+        self.with_accounts(|accounts| {
+            accounts.dirs.values().find_map(|dir| {
+                if let Some(root) = dir.root_key.as_ref().filter(|k| k.id == access_key_id) {
+                    return Some((root.secret.clone(), root_principal(&dir.account_id)));
+                }
+                let key = dir.keys.get(access_key_id).filter(|k| k.status == KeyStatus::Active)?;
+                let user = dir.users.get(&key.user)?;
+                Some((
+                    key.secret.clone(),
+                    Principal {
+                        account_id: dir.account_id.clone(),
+                        arn: dir.user_arn(user),
+                        user_id: user.id.clone(),
+                        identity: Identity::User { name: user.name.clone() },
+                    },
+                ))
+            })
+        })
+    }
+
+    /// The secret of a long-term access key (a root's or an active user key's).
+    #[must_use]
+    pub fn key_secret(&self, access_key_id: &str) -> Option<String> {
+        let ids = self.identities();
+        if access_key_id == ids.root().access_key_id {
+            return Some(ids.root().secret_access_key.clone());
+        }
+        self.with_accounts(|accounts| {
+            accounts.dirs.values().find_map(|dir| {
+                if let Some(root) = dir.root_key.as_ref().filter(|k| k.id == access_key_id) {
+                    return Some(root.secret.clone());
+                }
+                let key = dir.keys.get(access_key_id).filter(|k| k.status == KeyStatus::Active)?;
+                dir.users.contains_key(&key.user).then(|| key.secret.clone())
+            })
+        })
+    }
+
+    /// Whether `who` is the root user of the home account (the server's own), which every
+    /// service's resources belong to.
+    #[must_use]
+    pub fn is_home_root(&self, who: &Principal) -> bool {
+        who.is_root() && who.account_id == self.account_id()
     }
 
     /// Decides one request: `action` on `resource` (an ARN, `*` for none), with what the
     /// request brings in `context` (the global keys are added here), under the resource's
-    /// policy when it has one, owned by `resource_account`.
+    /// policy when it has one, owned by `resource_account`. The caller's own account's
+    /// directory supplies its policies.
     #[must_use]
     pub fn authorize(
         &self,
@@ -112,8 +135,23 @@ impl Iam {
         resource_policy: Option<&Policy>,
         resource_account: &str,
     ) -> Verdict {
-        let dir = self.snapshot();
-        authorize_in(&dir, who, action, resource, context, resource_policy, resource_account)
+        self.with_accounts(|accounts| {
+            let dir = accounts.of(&who.account_id);
+            if dir.account_id != who.account_id && who.identity != Identity::Anonymous {
+                return Verdict::ImplicitDeny;
+            }
+            authorize_in(dir, who, action, resource, context, resource_policy, resource_account)
+        })
+    }
+}
+
+/// The root user of `account`.
+fn root_principal(account: &str) -> Principal {
+    Principal {
+        arn: format!("arn:aws:iam::{account}:root"),
+        user_id: account.to_string(),
+        account_id: account.to_string(),
+        identity: Identity::Root,
     }
 }
 
@@ -128,83 +166,73 @@ pub fn authorize_in(
     resource_policy: Option<&Policy>,
     resource_account: &str,
 ) -> Verdict {
-    let mut cx = context.clone();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    if cx.get("aws:EpochTime").is_none() {
-        let (epoch, current) = clock_keys(now);
-        cx.set("aws:EpochTime", epoch);
-        cx.set("aws:CurrentTime", current);
-    }
+    let clock = clock_keys(now);
+    // keys of this request's principal that the snapshot does not keep
+    let mut own = Context::new();
     let caller = match &who.identity {
         Identity::Anonymous => Caller::anonymous(),
-        _ => {
-            cx.set("aws:PrincipalArn", who.arn.clone());
-            cx.set("aws:PrincipalAccount", who.account_id.clone());
-            cx.set("aws:userid", who.user_id.clone());
-            Caller::from_arn(&who.arn)
-        }
+        _ => Caller::from_arn(&who.arn),
     };
-    // borrowed from the snapshot: no reference count moves per request
-    let identity: &[Arc<Policy>];
+    // borrowed from the snapshot: nothing is copied per request
+    let empty = Context::new();
+    let mut identity: &[Arc<Policy>] = &[];
     let mut boundary = None;
-    let mut session: Vec<&Policy> = Vec::new();
+    let mut principal = &empty;
+    let mut session: Option<&Policy> = None;
     match &who.identity {
-        Identity::Root => {
-            cx.set("aws:PrincipalType", "Account");
-            identity = &[];
-        }
+        Identity::Root => principal = dir.root_keys(),
         Identity::Anonymous => {
-            cx.set("aws:PrincipalType", "Anonymous");
-            identity = &[];
+            own.set("aws:PrincipalType", "Anonymous");
         }
         Identity::User { name } => {
-            cx.set("aws:PrincipalType", "User");
-            cx.set("aws:username", name.clone());
-            let Ok(user) = dir.user(name) else { return Verdict::ImplicitDeny };
-            for (k, v) in &user.tags {
-                cx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
-            }
-            identity = dir.user_policies(name);
-            boundary = dir.boundary(user.boundary.as_ref());
+            let Some(user) = dir.effective_user(name) else { return Verdict::ImplicitDeny };
+            principal = &user.keys;
+            identity = &user.policies;
+            boundary = user.boundary.as_deref();
         }
         Identity::Session(s) => {
-            cx.set("aws:PrincipalType", "AssumedRole");
-            let Ok(role) = dir.role(&s.role) else { return Verdict::ImplicitDeny };
-            for (k, v) in &role.tags {
-                cx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
-            }
+            let Some(role) = dir.effective_role(&s.role) else { return Verdict::ImplicitDeny };
+            principal = &role.keys;
+            identity = &role.policies;
+            boundary = role.boundary.as_deref();
+            own.set("aws:userid", who.user_id.clone());
             if let Some(src) = &s.source_identity {
-                cx.set("aws:SourceIdentity", src.clone());
+                own.set("aws:SourceIdentity", src.clone());
             }
-            identity = dir.role_policies(&s.role);
-            boundary = dir.boundary(role.boundary.as_ref());
-            if let Some(p) = &s.policy {
-                session.push(p);
-            }
+            session = s.policy.as_deref();
         }
     }
-    let identity_refs: Vec<&Policy> = identity.iter().map(AsRef::as_ref).collect();
-    let request = policy::Request { caller: &caller, action, resource, context: &cx };
+    let request = policy::Request {
+        caller: &caller,
+        action,
+        resource,
+        context: policy::Keys::layered([&own, principal, context, &clock]),
+    };
     policy::authorize(&Inputs {
         request,
-        identity: &identity_refs,
+        identity,
         resource_policy,
         resource_account,
-        boundary: boundary.as_deref(),
-        session: &session,
+        boundary,
+        session: session.as_slice(),
     })
 }
 
-/// aws:EpochTime and aws:CurrentTime for `now`, formatted once per second (every request
-/// carries them).
-fn clock_keys(now: u64) -> (String, String) {
-    static LAST: std::sync::Mutex<(u64, String, String)> =
-        std::sync::Mutex::new((u64::MAX, String::new(), String::new()));
+/// aws:EpochTime and aws:CurrentTime for `now`, made once a second (every request reads them).
+fn clock_keys(now: u64) -> Arc<Context> {
+    static LAST: std::sync::Mutex<Option<(u64, Arc<Context>)>> = std::sync::Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if last.0 != now {
-        *last = (now, now.to_string(), iso8601(now));
+    match &*last {
+        Some((at, keys)) if *at == now => keys.clone(),
+        _ => {
+            let mut keys = Context::new();
+            keys.set("aws:EpochTime", now.to_string()).set("aws:CurrentTime", iso8601(now));
+            let keys = Arc::new(keys);
+            *last = Some((now, keys.clone()));
+            keys
+        }
     }
-    (last.1.clone(), last.2.clone())
 }
 
 /// `2026-12-07T05:00:00Z` from Unix seconds.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tarn_common::limits::iam as limits;
 use tarn_store::{Store, redb};
 
-use crate::policy::{Kind, Policy};
+use crate::policy::{Context, Kind, Policy};
 
 /// The redb table of the directory.
 pub const IAM: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("iam");
@@ -188,9 +188,29 @@ pub struct Directory {
     /// By ARN.
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub keys: BTreeMap<String, AccessKeyRecord>,
-    /// Per user (case-folded name): every identity policy that applies, compiled.
-    effective_users: HashMap<String, Vec<Arc<Policy>>>,
-    effective_roles: HashMap<String, Vec<Arc<Policy>>>,
+    /// Per user (case-folded name): what applies to each of its requests, compiled.
+    effective_users: HashMap<String, Effective>,
+    /// Per role (case-folded name): the same for its sessions.
+    effective_roles: HashMap<String, Effective>,
+    /// The root user's condition keys.
+    root_keys: Context,
+    /// The root user's key pair, for an account other than the home one (whose root key comes
+    /// from the environment or the data dir): record `root`.
+    pub root_key: Option<AccessKeyRecord>,
+}
+
+/// What a user or a role brings to each of its requests, worked out once per snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Effective {
+    /// Every identity policy that applies: its own inline and attached ones (and, for a user,
+    /// its groups').
+    pub policies: Vec<Arc<Policy>>,
+    /// Its permissions boundary, when it has one.
+    pub boundary: Option<Arc<Policy>>,
+    /// Its own condition keys: `aws:PrincipalArn`, `aws:PrincipalAccount`,
+    /// `aws:PrincipalType`, `aws:PrincipalTag/*` and, for a user, `aws:username` and
+    /// `aws:userid` (a session's `aws:userid` names the session, so it comes with the session).
+    pub keys: Context,
 }
 
 fn fold(name: &str) -> String {
@@ -390,13 +410,31 @@ impl Directory {
     /// those of its groups.
     #[must_use]
     pub fn user_policies(&self, name: &str) -> &[Arc<Policy>] {
-        self.effective_users.get(&fold(name)).map_or(&[], Vec::as_slice)
+        self.effective_user(name).map_or(&[], |e| e.policies.as_slice())
     }
 
     /// Every identity policy of a role.
     #[must_use]
     pub fn role_policies(&self, name: &str) -> &[Arc<Policy>] {
-        self.effective_roles.get(&fold(name)).map_or(&[], Vec::as_slice)
+        self.effective_role(name).map_or(&[], |e| e.policies.as_slice())
+    }
+
+    /// What applies to each request of a user.
+    #[must_use]
+    pub fn effective_user(&self, name: &str) -> Option<&Effective> {
+        self.effective_users.get(&fold(name))
+    }
+
+    /// What applies to each request of a role's sessions.
+    #[must_use]
+    pub fn effective_role(&self, name: &str) -> Option<&Effective> {
+        self.effective_roles.get(&fold(name))
+    }
+
+    /// The root user's condition keys.
+    #[must_use]
+    pub fn root_keys(&self) -> &Context {
+        &self.root_keys
     }
 
     /// The default version of a managed policy used as a permissions boundary.
@@ -431,16 +469,33 @@ impl Directory {
                 list.extend(g.inline.values().filter_map(|d| d.parsed.clone()));
                 self.managed(&g.attached, &mut list);
             }
-            users.insert(key.clone(), list);
+            let mut keys = self.principal_keys(self.user_arn(u), "User", &u.tags);
+            keys.set("aws:username", u.name.clone()).set("aws:userid", u.id.clone());
+            users.insert(key.clone(), Effective { policies: list, boundary: self.boundary(u.boundary.as_ref()), keys });
         }
         let mut roles = HashMap::with_capacity(self.roles.len());
         for (key, r) in &self.roles {
             let mut list: Vec<Arc<Policy>> = r.inline.values().filter_map(|d| d.parsed.clone()).collect();
             self.managed(&r.attached, &mut list);
-            roles.insert(key.clone(), list);
+            // a role session's aws:PrincipalArn is the role's ARN, as AWS fills it
+            let keys = self.principal_keys(self.role_arn(r), "AssumedRole", &r.tags);
+            roles.insert(key.clone(), Effective { policies: list, boundary: self.boundary(r.boundary.as_ref()), keys });
         }
         self.effective_users = users;
         self.effective_roles = roles;
+        self.root_keys = self.principal_keys(format!("arn:aws:iam::{}:root", self.account_id), "Account", &[]);
+        self.root_keys.set("aws:userid", self.account_id.clone());
+    }
+
+    fn principal_keys(&self, arn: String, kind: &str, tags: &[(String, String)]) -> Context {
+        let mut keys = Context::new();
+        keys.set("aws:PrincipalArn", arn)
+            .set("aws:PrincipalAccount", self.account_id.clone())
+            .set("aws:PrincipalType", kind);
+        for (k, v) in tags {
+            keys.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+        }
+        keys
     }
 
     // ---- users ----
@@ -570,6 +625,18 @@ impl Directory {
         };
         self.keys.insert(record.id.clone(), record.clone());
         record
+    }
+
+    /// A root key pair for this (non-home) account, sealed as user keys are.
+    pub(crate) fn new_root_key(&self, id: String, secret: String, sealer: &Sealer) -> AccessKeyRecord {
+        AccessKeyRecord {
+            id,
+            user: String::new(),
+            sealed: sealer.seal(secret.as_bytes()),
+            secret,
+            status: KeyStatus::Active,
+            created_ms: now_ms(),
+        }
     }
 
     fn key_of(&self, user: &str, id: &str) -> Result<&AccessKeyRecord> {
@@ -979,6 +1046,9 @@ impl Directory {
         for (k, v) in &self.keys {
             out.insert(format!("key/{k}"), json(v));
         }
+        if let Some(root) = &self.root_key {
+            out.insert("root".to_string(), json(root));
+        }
         out
     }
 }
@@ -1050,16 +1120,46 @@ impl Sealer {
     }
 }
 
-/// The directory of the local account: a snapshot for readers, changes made durable one at a time.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Every account's directory: the home account's (the server's own, `--account-id`) and those
+/// the IAM file declares.
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    pub home: String,
+    pub dirs: BTreeMap<String, Arc<Directory>>,
+}
+
+impl Accounts {
+    /// The directory of `account`; the home account's when there is no such account.
+    #[must_use]
+    pub fn of(&self, account: &str) -> &Directory {
+        self.dirs.get(account).or_else(|| self.dirs.get(&self.home)).expect("the home account's directory")
+    }
+}
+
+/// The records of an account other than the home one are kept under `acct/<id>/`.
+fn record_prefix(home: &str, account: &str) -> String {
+    if account == home { String::new() } else { format!("acct/{account}/") }
+}
+
+/// The IAM directories: a snapshot for readers, changes made durable one at a time. A handle
+/// acts on one account's directory (the home account's, or another's from [`Iam::scoped`]).
 #[derive(Clone)]
 pub struct Iam {
     inner: Arc<Inner>,
+    account: Arc<str>,
 }
 
 struct Inner {
     store: Store,
     identities: crate::Identities,
-    current: RwLock<Arc<Directory>>,
+    current: RwLock<Arc<Accounts>>,
+    /// Counts changes (bumped under the write lock with each new snapshot), so a thread's
+    /// cached snapshot is known current with one relaxed-contention load.
+    generation: std::sync::atomic::AtomicU64,
+    /// This directory among others in the process (tests open many), for the threads' caches.
+    id: u64,
     writer: tokio::sync::Mutex<()>,
     sealer: Sealer,
     /// Key of the temporary credentials STS issues (derived secrets, sealed session tokens).
@@ -1130,10 +1230,26 @@ impl Iam {
             }
         };
         let sealer = Sealer { key };
-        let mut dir = Directory { account_id, ..Directory::default() };
+        let mut dirs: BTreeMap<String, Directory> = BTreeMap::new();
+        dirs.insert(account_id.clone(), Directory { account_id: account_id.clone(), ..Directory::default() });
         for (k, v) in rows {
             let corrupt = |e: serde_json::Error| DirectoryError::Store(format!("record {k} is not valid: {e}"));
-            let (kind, id) = k.split_once('/').unwrap_or((k.as_str(), ""));
+            // another account's records: acct/<id>/<kind>/<name>
+            let (account, rest) = match k.strip_prefix("acct/").and_then(|r| r.split_once('/')) {
+                Some((account, rest)) => (account.to_string(), rest),
+                None => (account_id.clone(), k.as_str()),
+            };
+            let dir = dirs
+                .entry(account.clone())
+                .or_insert_with(|| Directory { account_id: account.clone(), ..Directory::default() });
+            let (kind, id) = rest.split_once('/').unwrap_or((rest, ""));
+            let open_key = |mut key: AccessKeyRecord| -> Result<AccessKeyRecord> {
+                key.secret = sealer
+                    .open(&key.sealed)
+                    .and_then(|s| String::from_utf8(s).ok())
+                    .ok_or_else(|| DirectoryError::Store(format!("the secret of {} does not open", key.id)))?;
+                Ok(key)
+            };
             match kind {
                 "user" => {
                     let mut u: User = serde_json::from_slice(&v).map_err(corrupt)?;
@@ -1157,29 +1273,48 @@ impl Iam {
                     dir.policies.insert(id.to_string(), p);
                 }
                 "key" => {
-                    let mut key: AccessKeyRecord = serde_json::from_slice(&v).map_err(corrupt)?;
-                    let secret = sealer
-                        .open(&key.sealed)
-                        .and_then(|s| String::from_utf8(s).ok())
-                        .ok_or_else(|| DirectoryError::Store(format!("the secret of {id} does not open")))?;
-                    key.secret = secret;
+                    let key = open_key(serde_json::from_slice(&v).map_err(corrupt)?)?;
                     dir.keys.insert(id.to_string(), key);
                 }
+                "root" => dir.root_key = Some(open_key(serde_json::from_slice(&v).map_err(corrupt)?)?),
                 _ => tracing::warn!(key = %k, "unknown record in the iam table"),
             }
         }
-        dir.rebuild();
+        let dirs = dirs
+            .into_iter()
+            .map(|(id, mut dir)| {
+                dir.rebuild();
+                (id, Arc::new(dir))
+            })
+            .collect();
+        let accounts = Accounts { home: account_id.clone(), dirs };
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 identities,
-                current: RwLock::new(Arc::new(dir)),
+                current: RwLock::new(Arc::new(accounts)),
+                generation: std::sync::atomic::AtomicU64::new(0),
+                id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 writer: tokio::sync::Mutex::new(()),
                 sealer,
                 session_key,
                 clock_offset: std::sync::atomic::AtomicI64::new(0),
             }),
+            account: Arc::from(account_id.as_str()),
         })
+    }
+
+    /// A handle acting on `account`'s directory; `None` when there is no such account.
+    #[must_use]
+    pub fn scoped(&self, account: &str) -> Option<Self> {
+        self.with_accounts(|a| a.dirs.contains_key(account))
+            .then(|| Self { inner: self.inner.clone(), account: Arc::from(account) })
+    }
+
+    /// The account this handle acts on.
+    #[must_use]
+    pub fn scope(&self) -> &str {
+        &self.account
     }
 
     /// The root key pair and the account.
@@ -1193,10 +1328,46 @@ impl Iam {
         self.inner.identities.account_id()
     }
 
-    /// The current state, for reading.
+    /// The current state of this handle's account, for reading.
     #[must_use]
     pub fn snapshot(&self) -> Arc<Directory> {
-        self.inner.current.read().expect("directory lock").clone()
+        let accounts = self.inner.current.read().expect("directory lock").clone();
+        accounts.dirs.get(&*self.account).cloned().unwrap_or_else(|| Arc::new(accounts.of(&self.account).clone()))
+    }
+
+    /// [`Iam::with_accounts`] for this handle's account.
+    pub fn with_snapshot<R>(&self, read: impl FnOnce(&Directory) -> R) -> R {
+        self.with_accounts(|a| read(a.of(&self.account)))
+    }
+
+    /// Reads the current state of every account without touching the shared lock or reference
+    /// count when this thread has read it before (the hot path of every request): each thread
+    /// keeps the last state it saw and the generation it was current at.
+    pub fn with_accounts<R>(&self, read: impl FnOnce(&Accounts) -> R) -> R {
+        use std::sync::atomic::Ordering;
+        thread_local! {
+            static CACHED: std::cell::RefCell<Option<(u64, u64, Arc<Accounts>)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        CACHED.with(|cell| {
+            if let Ok(cached) = cell.try_borrow()
+                && let Some((id, g, accounts)) = &*cached
+                && *id == self.inner.id
+                && *g == generation
+            {
+                return read(accounts);
+            }
+            let (g, accounts) = {
+                let current = self.inner.current.read().expect("directory lock");
+                (self.inner.generation.load(Ordering::Acquire), current.clone())
+            };
+            // a read nested in another keeps the outer one's state cached
+            if let Ok(mut cached) = cell.try_borrow_mut() {
+                *cached = Some((self.inner.id, g, accounts.clone()));
+            }
+            read(&accounts)
+        })
     }
 
     #[must_use]
@@ -1216,24 +1387,47 @@ impl Iam {
         i64::try_from(now).unwrap_or(i64::MAX) + self.inner.clock_offset.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Runs `change` on a copy of the directory; when it succeeds, the records it changed are
-    /// committed (durable before this returns) and the copy becomes current.
+    /// Runs `change` on a copy of this handle's account's directory; when it succeeds, the
+    /// records it changed are committed (durable before this returns) and the copy becomes
+    /// current.
     pub async fn change<R>(&self, change: impl FnOnce(&mut Directory, &Sealer) -> Result<R>) -> Result<R> {
+        let accounts = [self.account.to_string()];
+        let account = self.account.clone();
+        self.change_accounts(&accounts, move |dirs, sealer| {
+            change(dirs.get_mut(&*account).expect("the account is in the change"), sealer)
+        })
+        .await
+    }
+
+    /// Runs `change` on copies of the directories of `accounts` (an account not held yet starts
+    /// empty) in one durable commit: all of it happens, or none.
+    pub async fn change_accounts<R>(
+        &self,
+        accounts: &[String],
+        change: impl FnOnce(&mut BTreeMap<String, Directory>, &Sealer) -> Result<R>,
+    ) -> Result<R> {
         let _writer = self.inner.writer.lock().await;
-        let old = self.snapshot();
-        let mut new = (*old).clone();
-        let out = change(&mut new, &self.inner.sealer)?;
-        let before = old.records();
-        let after = new.records();
+        let old = self.inner.current.read().expect("directory lock").clone();
+        let empty = |id: &str| Directory { account_id: id.to_string(), ..Directory::default() };
+        let mut copies: BTreeMap<String, Directory> = accounts
+            .iter()
+            .map(|id| (id.clone(), old.dirs.get(id).map_or_else(|| empty(id), |d| (**d).clone())))
+            .collect();
+        let out = change(&mut copies, &self.inner.sealer)?;
         let mut writes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
-        for (k, v) in &after {
-            if before.get(k) != Some(v) {
-                writes.push((k.clone(), Some(v.clone())));
+        for (id, new) in &copies {
+            let before = old.dirs.get(id).map(|d| d.records()).unwrap_or_default();
+            let after = new.records();
+            let prefix = record_prefix(&old.home, id);
+            for (k, v) in &after {
+                if before.get(k) != Some(v) {
+                    writes.push((format!("{prefix}{k}"), Some(v.clone())));
+                }
             }
-        }
-        for k in before.keys() {
-            if !after.contains_key(k) {
-                writes.push((k.clone(), None));
+            for k in before.keys() {
+                if !after.contains_key(k) {
+                    writes.push((format!("{prefix}{k}"), None));
+                }
             }
         }
         if !writes.is_empty() {
@@ -1256,8 +1450,16 @@ impl Iam {
                 .await
                 .map_err(|e| DirectoryError::Store(e.to_string()))?;
         }
-        new.rebuild();
-        *self.inner.current.write().expect("directory lock") = Arc::new(new);
+        let mut next = (*old).clone();
+        for (id, mut new) in copies {
+            new.rebuild();
+            next.dirs.insert(id, Arc::new(new));
+        }
+        {
+            let mut current = self.inner.current.write().expect("directory lock");
+            *current = Arc::new(next);
+            self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(out)
     }
 }

@@ -36,9 +36,29 @@ pub struct File {
     pub roles: Vec<RoleEntry>,
     #[serde(default)]
     pub users: Vec<UserEntry>,
+    /// Other accounts, each with its root key pair and its own identities.
+    #[serde(default)]
+    pub accounts: Vec<AccountEntry>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Another account on the same server: its id (12 digits), its root user's key pair, and its
+/// identities in the shape of the file's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub id: String,
+    pub root: KeyEntry,
+    #[serde(default)]
+    pub policies: Vec<PolicyEntry>,
+    #[serde(default)]
+    pub groups: Vec<Holding>,
+    #[serde(default)]
+    pub roles: Vec<RoleEntry>,
+    #[serde(default)]
+    pub users: Vec<UserEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyEntry {
     pub name: String,
@@ -50,7 +70,7 @@ pub struct PolicyEntry {
 }
 
 /// A group: the policies attached to it and its inline ones.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Holding {
     pub name: String,
@@ -62,7 +82,7 @@ pub struct Holding {
     pub inline: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleEntry {
     pub name: String,
@@ -77,7 +97,7 @@ pub struct RoleEntry {
     pub max_session_secs: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserEntry {
     pub name: String,
@@ -95,7 +115,7 @@ pub struct UserEntry {
     pub keys: Vec<KeyEntry>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyEntry {
     pub access_key_id: String,
@@ -252,8 +272,91 @@ fn add_key(dir: &mut Directory, sealer: &Sealer, user: &str, k: &KeyEntry) -> Re
 }
 
 impl crate::directory::Iam {
-    /// Applies a provisioning file in one durable change.
-    pub async fn provision(&self, file: File) -> Result<Applied> {
-        self.change(move |dir, sealer| apply(dir, sealer, &file)).await
+    /// Applies a provisioning file, every account it names, in one durable change.
+    pub async fn provision(&self, mut file: File) -> Result<Applied> {
+        let home = self.account_id().to_string();
+        let others = std::mem::take(&mut file.accounts);
+        let mut ids = vec![home.clone()];
+        for a in &others {
+            if a.id.len() != 12 || !a.id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(format!("account id {} is not 12 digits", a.id)));
+            }
+            if ids.contains(&a.id) {
+                return Err(invalid(format!("account {} is named twice (or is this server's own)", a.id)));
+            }
+            ids.push(a.id.clone());
+        }
+        let taken = self.with_accounts(|accounts| {
+            // key ids are global: one may not name a key another account holds
+            let mut held: BTreeMap<String, String> = BTreeMap::new();
+            for (id, dir) in &accounts.dirs {
+                for k in dir.keys.keys().chain(dir.root_key.as_ref().map(|r| &r.id)) {
+                    held.insert(k.clone(), id.clone());
+                }
+            }
+            held.insert(self.identities().root().access_key_id.clone(), home.clone());
+            held
+        });
+        let accounts = ids.clone();
+        self.change_accounts(&accounts, move |dirs, sealer| {
+            let mut total = apply(dirs.get_mut(&home).expect("home"), sealer, &file)?;
+            for a in &others {
+                let dir = dirs.get_mut(&a.id).expect("every named account");
+                check_root(dir, &a.root)?;
+                if dir.root_key.is_none() {
+                    dir.root_key =
+                        Some(dir.new_root_key(a.root.access_key_id.clone(), a.root.secret_access_key.clone(), sealer));
+                }
+                let part = File {
+                    policies: a.policies.clone(),
+                    groups: a.groups.clone(),
+                    roles: a.roles.clone(),
+                    users: a.users.clone(),
+                    accounts: Vec::new(),
+                };
+                let applied = apply(dir, sealer, &part)?;
+                total.users += applied.users;
+                total.groups += applied.groups;
+                total.roles += applied.roles;
+                total.policies += applied.policies;
+                total.keys += applied.keys;
+            }
+            // a key id belongs to one account: none in this change, nor one left out of it
+            let mut owner: BTreeMap<String, String> =
+                taken.into_iter().filter(|(_, account)| !dirs.contains_key(account)).collect();
+            for (id, dir) in dirs.iter() {
+                for k in dir.keys.keys().chain(dir.root_key.as_ref().map(|r| &r.id)) {
+                    if let Some(other) = owner.insert(k.clone(), id.clone()) {
+                        return Err(invalid(format!("access key {k} is held by account {other} already")));
+                    }
+                }
+            }
+            Ok(total)
+        })
+        .await
+    }
+}
+
+/// An account's root key as the file names it: well formed, and the one it had before if any.
+fn check_root(dir: &Directory, k: &KeyEntry) -> Result<()> {
+    let id = &k.access_key_id;
+    if id.len() < 16
+        || id.len() > 128
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+        || crate::sessions::is_session_key(id)
+    {
+        return Err(invalid(format!(
+            "root access key id {id} of account {} is not a long-term key id",
+            dir.account_id
+        )));
+    }
+    if k.secret_access_key.len() < 16 {
+        return Err(invalid(format!("the root secret of account {} is shorter than 16 characters", dir.account_id)));
+    }
+    match &dir.root_key {
+        Some(existing) if existing.id != *id || existing.secret != k.secret_access_key => {
+            Err(invalid(format!("account {} already has another root key pair", dir.account_id)))
+        }
+        _ => Ok(()),
     }
 }

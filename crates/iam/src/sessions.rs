@@ -40,6 +40,10 @@ struct Sealed {
     /// under the same name is another entity).
     #[serde(default)]
     i: String,
+    /// The account the session belongs to (the role's or the user's); absent: the home
+    /// account's (tokens issued before there were other accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<String>,
 }
 
 /// Why a session's credentials do not authenticate.
@@ -114,8 +118,12 @@ impl Iam {
         };
         let context = crate::policy::Context::new();
         let arn = dir.role_arn(r);
-        let request =
-            crate::policy::Request { caller: &caller, action: "sts:AssumeRole", resource: &arn, context: &context };
+        let request = crate::policy::Request {
+            caller: &caller,
+            action: "sts:AssumeRole",
+            resource: &arn,
+            context: (&context).into(),
+        };
         let trusted =
             r.trust.parsed.as_deref().is_some_and(|t| t.decide(&request).decision == crate::policy::Decision::Allow);
         if !trusted {
@@ -143,7 +151,7 @@ impl Iam {
         if is_session_key(access_key_id) {
             return Some(self.session_secret(access_key_id));
         }
-        self.key(access_key_id).map(|(secret, _)| secret)
+        self.key_secret(access_key_id)
     }
 
     /// Who a request whose signature verified acts as: a long-term key's owner, or a session
@@ -173,7 +181,7 @@ impl Iam {
         secret
     }
 
-    /// Issues credentials for `of`, valid for `duration_secs` from `now` (Unix seconds).
+    /// Issues credentials for `of` (in this handle's account), valid for `duration_secs` from `now` (Unix seconds).
     #[must_use]
     pub fn issue(&self, of: SessionOf, duration_secs: i64, now: i64) -> Issued {
         const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -181,7 +189,9 @@ impl Iam {
         let tail: String = (0..16).map(|_| UPPER[rng.random_range(0..UPPER.len())] as char).collect();
         let access_key_id = format!("ASIA{tail}");
         let expires = now + duration_secs;
-        let mut sealed = Sealed { k: access_key_id.clone(), x: expires, r: None, u: None, p: None, i: String::new() };
+        let account = (self.scope() != self.account_id()).then(|| self.scope().to_string());
+        let mut sealed =
+            Sealed { k: access_key_id.clone(), x: expires, r: None, u: None, p: None, i: String::new(), a: account };
         match of {
             SessionOf::Role { role, role_id, session_name, source_identity, policy } => {
                 sealed.r = Some((role, session_name, source_identity));
@@ -235,7 +245,11 @@ impl Iam {
         if now >= sealed.x {
             return Err(SessionRefusal::Expired);
         }
-        let dir = self.snapshot();
+        let scoped = match &sealed.a {
+            Some(account) => self.scoped(account).ok_or(SessionRefusal::Invalid)?,
+            None => self.scoped(self.account_id()).ok_or(SessionRefusal::Invalid)?,
+        };
+        let dir = scoped.snapshot();
         let account = dir.account_id.clone();
         if let Some((role, session_name, source_identity)) = sealed.r {
             let r = dir.role(&role).ok().filter(|r| r.id == sealed.i).ok_or(SessionRefusal::Invalid)?;

@@ -45,6 +45,8 @@ pub enum ObjectsError {
     NoSuchBucket,
     #[error("your previous request to create the named bucket succeeded and you already own it")]
     BucketAlreadyOwnedByYou,
+    #[error("the requested bucket name is not available: another account holds it")]
+    BucketAlreadyExists,
     #[error("the bucket you tried to delete is not empty")]
     BucketNotEmpty,
     #[error("the specified bucket is not valid: {0}")]
@@ -145,6 +147,9 @@ pub struct Objects {
     /// Parsed bucket policies by bucket (absent: the bucket has none), kept in step with
     /// `s3_bucket_policies` by the calls that change it.
     policies: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Policy>>>>,
+    /// `s3_bucket_owners`, kept in memory (buckets of other accounts only: empty on most
+    /// servers), changed with the table under `policy_changes`.
+    owners: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
     /// Held across a policy change's commit and cache update (and bucket deletion), so the
     /// cache and the table agree.
     policy_changes: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -152,6 +157,10 @@ pub struct Objects {
 
 /// Bucket policies, as sent (JSON text), by bucket.
 const BUCKET_POLICIES: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_policies");
+
+/// The owning account of each bucket that is not the home account's (absent: the home
+/// account's, as every bucket was before there were other accounts).
+const BUCKET_OWNERS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_owners");
 
 /// Block Public Access settings, by bucket (JSON [`PublicAccessBlock`]).
 const PUBLIC_ACCESS_BLOCKS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_public_access_blocks");
@@ -187,6 +196,7 @@ impl Objects {
                 txn.open_table(record::UPLOADS)?;
                 txn.open_table(record::PARTS)?;
                 txn.open_table(BUCKET_POLICIES)?;
+                txn.open_table(BUCKET_OWNERS)?;
                 // buckets made before tarn kept Block Public Access settings get S3's default
                 // for new buckets (all on): a policy written when an Allow to `*` granted
                 // nothing must not open a bucket to anonymous callers now
@@ -207,8 +217,13 @@ impl Objects {
             })
             .await?;
         let mut policies = std::collections::HashMap::new();
+        let mut owners = std::collections::HashMap::new();
         {
             let txn = store.read()?;
+            for entry in txn.open_table(BUCKET_OWNERS)?.iter()? {
+                let (bucket, owner) = entry?;
+                owners.insert(bucket.value().to_string(), owner.value().to_string());
+            }
             for entry in txn.open_table(BUCKET_POLICIES)?.iter()? {
                 let (bucket, text) = entry?;
                 match Policy::parse(text.value()) {
@@ -226,8 +241,20 @@ impl Objects {
             store,
             region: region.to_string(),
             policies: std::sync::Arc::new(std::sync::RwLock::new(policies)),
+            owners: std::sync::Arc::new(std::sync::RwLock::new(owners)),
             policy_changes: std::sync::Arc::default(),
         })
+    }
+
+    /// The account that owns the bucket when it is not the home account; `None` for the home
+    /// account's buckets and for names no bucket has.
+    #[must_use]
+    pub fn bucket_owner(&self, bucket: &str) -> Option<String> {
+        let owners = self.owners.read().expect("owners lock");
+        if owners.is_empty() {
+            return None;
+        }
+        owners.get(bucket).cloned()
     }
 
     // ---- bucket policies ----
@@ -306,14 +333,17 @@ impl Objects {
         context: &tarn_iam::policy::Context,
     ) -> Result<()> {
         let policy = self.bucket_policy(bucket);
-        if who.is_root() && policy.is_none() {
+        let owner = self.bucket_owner(bucket);
+        let account = owner.as_deref().unwrap_or(iam.account_id());
+        // the owning account's root, with no policy in the way: nothing could deny it
+        if who.is_root() && who.account_id == account && policy.is_none() {
             return Ok(());
         }
         let resource = match key {
             Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
             None => format!("arn:aws:s3:::{bucket}"),
         };
-        let verdict = iam.authorize(who, action, &resource, context, policy.as_deref(), iam.account_id());
+        let verdict = iam.authorize(who, action, &resource, context, policy.as_deref(), account);
         if verdict.allowed() { Ok(()) } else { Err(ObjectsError::AccessDenied) }
     }
 
@@ -430,16 +460,32 @@ impl Objects {
 
     // ---- buckets ----
 
+    /// CreateBucket for the home account.
     pub async fn create_bucket(&self, name: &str) -> Result<()> {
+        self.create_bucket_for(name, None).await
+    }
+
+    /// CreateBucket: `owner` is the creating account when it is not the home account. A name
+    /// another account holds is BucketAlreadyExists; re-creating one's own is a no-op in
+    /// us-east-1 and BucketAlreadyOwnedByYou elsewhere, as in S3.
+    pub async fn create_bucket_for(&self, name: &str, owner: Option<&str>) -> Result<()> {
         validate_bucket_name(name)?;
+        let _change = self.policy_changes.lock().await;
         let name = name.to_string();
         let region = self.region.clone();
+        let owner = owner.map(str::to_string);
+        let owner_row = owner.clone();
+        let bucket = name.clone();
         let created = self
             .store
             .write(move |txn| {
                 let mut buckets = txn.open_table(record::BUCKETS)?;
                 if buckets.get(name.as_str())?.is_some() {
-                    return Ok(false);
+                    let held = txn.open_table(BUCKET_OWNERS)?.get(name.as_str())?.map(|v| v.value().to_string());
+                    return Ok(if held == owner_row { Some(false) } else { None });
+                }
+                if let Some(owner) = &owner_row {
+                    txn.open_table(BUCKET_OWNERS)?.insert(name.as_str(), owner.as_str())?;
                 }
                 let rec = BucketRecord {
                     created_ns: tarn_common::now_unix_nanos(),
@@ -450,14 +496,21 @@ impl Objects {
                 // a new bucket blocks public access, as S3's do
                 let block = serde_json::to_string(&PublicAccessBlock::ALL).expect("serializes");
                 txn.open_table(PUBLIC_ACCESS_BLOCKS)?.insert(name.as_str(), block.as_str())?;
-                Ok(true)
+                Ok(Some(true))
             })
             .await?;
-        // As AWS: re-creating a bucket you own is a no-op in us-east-1 and an error elsewhere.
-        if !created && self.region != "us-east-1" {
-            return Err(ObjectsError::BucketAlreadyOwnedByYou);
+        match created {
+            None => Err(ObjectsError::BucketAlreadyExists),
+            // As AWS: re-creating a bucket you own is a no-op in us-east-1 and an error elsewhere.
+            Some(false) if self.region != "us-east-1" => Err(ObjectsError::BucketAlreadyOwnedByYou),
+            Some(false) => Ok(()),
+            Some(true) => {
+                if let Some(owner) = owner {
+                    self.owners.write().expect("owners lock").insert(bucket, owner);
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     pub fn bucket(&self, name: &str) -> Result<BucketInfo> {
@@ -521,10 +574,12 @@ impl Objects {
                 buckets.remove(name.as_str())?;
                 txn.open_table(BUCKET_POLICIES)?.remove(name.as_str())?;
                 txn.open_table(PUBLIC_ACCESS_BLOCKS)?.remove(name.as_str())?;
+                txn.open_table(BUCKET_OWNERS)?.remove(name.as_str())?;
                 Ok(Ok(()))
             })
             .await??;
         self.policies.write().expect("policies lock").remove(name_for_cache.as_str());
+        self.owners.write().expect("owners lock").remove(name_for_cache.as_str());
         Ok(())
     }
 

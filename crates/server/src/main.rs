@@ -277,7 +277,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let region = args.region.clone();
         let callers: tarn_query::pg::CallerLookup = std::sync::Arc::new(move |key, secure| {
             let (_, principal) = users.key(key)?;
-            Some((!principal.is_root()).then(|| {
+            Some((!users.is_home_root(&principal)).then(|| {
                 std::sync::Arc::new(tarn_query::engine::store::Caller {
                     iam: users.clone(),
                     principal,

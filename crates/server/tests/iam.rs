@@ -195,3 +195,27 @@ async fn sql_over_the_postgres_wire_reads_as_the_session_user() {
     let rows = reader.simple_query("SELECT count(*) FROM lakedb.t").await.expect("the database is still there");
     assert_eq!(count(rows).as_deref(), Some("2"));
 }
+
+/// Cross-account access (boto3): account 111122223333 from the IAM file beside the home
+/// account; a bucket policy granting the other account's user works only when that user's own
+/// policy allows it too; buckets, IAM directories and roles per account; across a restart.
+#[test]
+fn cross_account_access_needs_both_accounts_through_boto3() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/cross_account.py");
+    let dir = tarn_testkit::tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("iam.json");
+    let doc = serde_json::json!({"accounts": [{
+        "id": "111122223333",
+        "root": {"access_key_id": "AKIAOTHERACCOUNTROOT", "secret_access_key": "other-account-root-secret-000000000000001"},
+        "users": [{"name": "bob",
+                   "keys": [{"access_key_id": "AKIAOTHERACCOUNTBOB1", "secret_access_key": "other-account-bob-secret-0000000000000001"}]}]
+    }]});
+    std::fs::write(&file, doc.to_string()).expect("write the file");
+    let file_arg = file.to_str().expect("utf-8 path").to_string();
+    let mut server = TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &["--iam-file", &file_arg], &[], true);
+    let out = run_script(&mut server, &script, &["setup"], Duration::from_secs(300));
+    assert!(out.contains("cross-account setup: 0 failures"), "{out}");
+    server.restart();
+    let out = run_script(&mut server, &script, &["after-restart"], Duration::from_secs(120));
+    assert!(out.contains("cross-account after restart: 0 failures"), "{out}");
+}

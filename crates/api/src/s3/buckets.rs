@@ -18,7 +18,10 @@ pub(super) async fn create_bucket(
             constraint.as_str()
         ));
     }
-    s3.objects.create_bucket(&input.bucket).await.map_err(err)?;
+    // the bucket belongs to the caller's account
+    let account = s3.caller_account(&req.extensions);
+    let owner = account.as_deref().filter(|a| *a != s3.gate.iam.account_id());
+    s3.objects.create_bucket_for(&input.bucket, owner).await.map_err(err)?;
     Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) }))
 }
 
@@ -43,12 +46,19 @@ pub(super) async fn list_buckets(
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
     let prefix = req.input.prefix.clone();
+    // the caller's account's buckets
+    let account = s3.caller_account(&req.extensions).unwrap_or_else(|| s3.gate.iam.account_id().to_string());
+    let home = account == s3.gate.iam.account_id();
     let buckets = s3
         .objects
         .list_buckets()
         .map_err(err)?
         .into_iter()
         .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+        .filter(|b| match s3.objects.bucket_owner(&b.name) {
+            Some(owner) => owner == account,
+            None => home,
+        })
         .map(|b| Bucket {
             bucket_region: Some(b.region),
             creation_date: Some(timestamp(b.created_ns)),
@@ -57,7 +67,7 @@ pub(super) async fn list_buckets(
         .collect();
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(s3.owner()),
+        owner: Some(s3.owner_of(&account)),
         prefix,
         ..Default::default()
     }))

@@ -27,6 +27,10 @@ pub fn to_s3_error(err: ObjectsError) -> S3Error {
             S3ErrorCode::BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it.",
         ),
+        E::BucketAlreadyExists => with(
+            S3ErrorCode::BucketAlreadyExists,
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+        ),
         E::BucketNotEmpty => with(S3ErrorCode::BucketNotEmpty, "The bucket you tried to delete is not empty"),
         E::InvalidBucketName(_) => with(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid."),
         E::NoSuchKey => with(S3ErrorCode::NoSuchKey, "The specified key does not exist."),

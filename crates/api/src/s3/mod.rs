@@ -58,6 +58,19 @@ impl TarnS3 {
     fn owner(&self) -> Owner {
         Owner { display_name: Some("tarn".into()), id: Some(self.owner_id.clone()) }
     }
+
+    /// The canonical owner of `account`'s resources.
+    fn owner_of(&self, account: &str) -> Owner {
+        if account == self.gate.iam.account_id() {
+            return self.owner();
+        }
+        Owner { display_name: Some("tarn".into()), id: Some(format!("{account:0>64}")) }
+    }
+
+    /// The account of the request's caller (left in its extensions by the access hook).
+    fn caller_account(&self, ext: &http::Extensions) -> Option<String> {
+        ext.get::<std::sync::Arc<crate::S3Caller>>().map(|c| c.principal.account_id.clone()).filter(|a| !a.is_empty())
+    }
 }
 
 fn err(e: tarn_objects::ObjectsError) -> S3Error {

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::PolicyError;
-use super::context::Context;
+use super::context::{KeyName, Keys};
 use super::matching::{Compiled, arn_matches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +54,8 @@ pub struct Condition {
     if_exists: bool,
     set: Set,
     key: String,
-    /// The key as the context holds it (lower case).
-    folded: String,
+    /// The key as the context finds it.
+    name: KeyName,
     values: Vec<String>,
     /// The values compiled as patterns (string and ARN operators).
     patterns: Vec<Compiled>,
@@ -157,7 +157,7 @@ pub fn parse_block(v: &Value) -> Result<Vec<Condition>, PolicyError> {
                 negated,
                 if_exists,
                 set,
-                folded: key.to_ascii_lowercase(),
+                name: KeyName::new(key),
                 key: key.clone(),
                 values,
                 patterns,
@@ -165,6 +165,8 @@ pub fn parse_block(v: &Value) -> Result<Vec<Condition>, PolicyError> {
             });
         }
     }
+    // conditions are ANDed: the cheapest are tried first, so a failing one spares the rest
+    out.sort_by_key(Condition::cost);
     Ok(out)
 }
 
@@ -187,6 +189,17 @@ fn check_values(family: Family, op: &str, key: &str, values: &[String]) -> Resul
 }
 
 impl Condition {
+    /// A rough rank of what testing the condition costs: plain comparisons first, then
+    /// wildcards, numbers and networks, then dates and ARNs.
+    fn cost(&self) -> u8 {
+        match self.family {
+            Family::String | Family::StringIgnoreCase | Family::Bool | Family::Binary | Family::Null => 0,
+            Family::StringLike => 1,
+            Family::Numeric(_) | Family::Ip => 2,
+            Family::Date(_) | Family::Arn => 3,
+        }
+    }
+
     /// Whether the condition limits a statement to fixed callers, which makes an Allow to `*`
     /// not public: a positive test of the source address, account, ARN, VPC or organization.
     #[must_use]
@@ -206,7 +219,7 @@ impl Condition {
         ];
         !self.negated
             && !self.if_exists
-            && KEYS.contains(&self.folded.as_str())
+            && KEYS.contains(&self.name.folded())
             && self.set != Set::ForAllValues
             && match self.family {
                 Family::String | Family::StringIgnoreCase => true,
@@ -219,8 +232,8 @@ impl Condition {
     /// Whether the condition holds for `ctx`; `vars` (2012-10-17 policies) resolves policy
     /// variables in string and ARN values.
     #[must_use]
-    pub fn holds(&self, ctx: &Context, vars: bool) -> bool {
-        let present = ctx.get_folded(&self.folded);
+    pub fn holds(&self, ctx: Keys<'_>, vars: bool) -> bool {
+        let present = ctx.lookup(&self.name);
         if self.family == Family::Null {
             // "true": the key must be absent; "false": present (with a value)
             let absent = present.is_none_or(<[String]>::is_empty);
@@ -235,9 +248,13 @@ impl Condition {
         };
         let vars = vars.then_some(ctx);
         if self.family == Family::Ip {
-            // each request address parsed once, whatever the number of networks
+            // each request address parsed once, whatever the number of networks (aws:SourceIp
+            // once per request, by the context)
+            let parsed = if self.name.folded() == "aws:sourceip" { ctx.source_ip() } else { None };
             let in_any = |request: &String| {
-                request.parse::<IpAddr>().is_ok_and(|ip| self.networks.iter().flatten().any(|net| in_network(*net, ip)))
+                parsed
+                    .or_else(|| request.parse::<IpAddr>().ok())
+                    .is_some_and(|ip| self.networks.iter().flatten().any(|net| in_network(*net, ip)))
             };
             let test = |request: &String| in_any(request) != self.negated;
             return match self.set {
@@ -261,7 +278,7 @@ impl Condition {
     }
 
     /// The positive comparison of the policy's value `i` with one request value.
-    fn compare(&self, i: usize, request: &str, vars: Option<&Context>) -> bool {
+    fn compare(&self, i: usize, request: &str, vars: Option<Keys<'_>>) -> bool {
         let policy = self.values[i].as_str();
         let pattern = || self.patterns.get(i).and_then(|c| c.pattern(vars));
         match self.family {

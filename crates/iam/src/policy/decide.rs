@@ -17,10 +17,10 @@ use super::{Decision, Grant, Policy, Request};
 
 /// What applies to a request besides the request itself.
 #[derive(Debug, Clone, Copy)]
-pub struct Inputs<'a> {
+pub struct Inputs<'a, P: AsRef<Policy> = &'a Policy> {
     pub request: Request<'a>,
     /// The caller's identity policies (a user's own, its groups', or a role's).
-    pub identity: &'a [&'a Policy],
+    pub identity: &'a [P],
     /// The resource's policy, when the resource has one.
     pub resource_policy: Option<&'a Policy>,
     /// The account the resource belongs to.
@@ -50,20 +50,46 @@ impl Verdict {
 
 /// Decides one request.
 #[must_use]
-pub fn authorize(inputs: &Inputs<'_>) -> Verdict {
+pub fn authorize<P: AsRef<Policy>>(inputs: &Inputs<'_, P>) -> Verdict {
     let req = &inputs.request;
     let caller = req.caller;
-    let identity: Vec<Decision> = inputs.identity.iter().map(|p| p.decide(req).decision).collect();
+    // any explicit Deny refuses, wherever it is; each policy is asked once
+    let mut identity_allows = false;
+    for p in inputs.identity {
+        // once one allows, only a Deny can change the answer
+        if identity_allows {
+            if p.as_ref().denies(req) {
+                return Verdict::ExplicitDeny;
+            }
+            continue;
+        }
+        match p.as_ref().decide(req).decision {
+            Decision::Deny => return Verdict::ExplicitDeny,
+            Decision::Allow => identity_allows = true,
+            Decision::Silent => {}
+        }
+    }
     let resource = inputs.resource_policy.map(|p| p.decide(req));
-    let boundary = inputs.boundary.map(|p| p.decide(req).decision);
-    let session: Vec<Decision> = inputs.session.iter().map(|p| p.decide(req).decision).collect();
-
-    let denied = identity.contains(&Decision::Deny)
-        || resource.is_some_and(|r| r.decision == Decision::Deny)
-        || boundary == Some(Decision::Deny)
-        || session.contains(&Decision::Deny);
-    if denied {
+    if resource.is_some_and(|r| r.decision == Decision::Deny) {
         return Verdict::ExplicitDeny;
+    }
+    let boundary = inputs.boundary.map(|p| p.decide(req).decision);
+    if boundary == Some(Decision::Deny) {
+        return Verdict::ExplicitDeny;
+    }
+    let mut session_allows = false;
+    for p in inputs.session {
+        if session_allows {
+            if p.denies(req) {
+                return Verdict::ExplicitDeny;
+            }
+            continue;
+        }
+        match p.decide(req).decision {
+            Decision::Deny => return Verdict::ExplicitDeny,
+            Decision::Allow => session_allows = true,
+            Decision::Silent => {}
+        }
     }
     let same_account = !caller.account.is_empty() && caller.account == inputs.resource_account;
     if caller.is_root() && same_account {
@@ -71,9 +97,8 @@ pub fn authorize(inputs: &Inputs<'_>) -> Verdict {
     }
     let grant = resource.and_then(|r| r.grant);
     // a root user acts with every permission of its own account
-    let identity_allows = caller.is_root() || identity.contains(&Decision::Allow);
-    let within_limits = boundary.is_none_or(|b| b == Decision::Allow)
-        && (inputs.session.is_empty() || session.contains(&Decision::Allow));
+    let identity_allows = caller.is_root() || identity_allows;
+    let within_limits = boundary.is_none_or(|b| b == Decision::Allow) && (inputs.session.is_empty() || session_allows);
     let allowed = if caller.is_anonymous() || caller.service.is_some() {
         matches!(grant, Some(Grant::Everyone | Grant::Service))
     } else if same_account {

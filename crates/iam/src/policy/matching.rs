@@ -3,7 +3,7 @@
 //! `${?}`, `${$}` for the characters themselves), and ARNs compared segment by segment
 //! ("IAM policy elements: Variables and tags", "IAM JSON policy elements: Resource").
 
-use super::context::Context;
+use super::context::Keys;
 
 /// One unit of a compiled pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,10 +15,11 @@ enum Tok {
     One,
 }
 
-/// A pattern with its variables resolved: literal characters and wildcards, and the shape
-/// most patterns have, matched without the wildcard walk.
+/// A pattern with its variables resolved: literal characters and wildcards, the shape most
+/// patterns have (matched without the wildcard walk), and whether, as an ARN, its first five
+/// parts are literal (see [`literal_arn_head`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern(Vec<Tok>, Shape);
+pub struct Pattern(Vec<Tok>, Shape, bool);
 
 /// `s3:GetObject` (no wildcard), `arn:aws:s3:::bucket/*` (one trailing `*`), or anything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,8 @@ impl Pattern {
             Some((Tok::Any, head)) => chars(head).map_or(Shape::General, Shape::Prefix),
             _ => chars(&toks).map_or(Shape::General, Shape::Literal),
         };
-        Self(toks, shape)
+        let head = literal_arn_head(&toks);
+        Self(toks, shape, head)
     }
 }
 
@@ -74,7 +76,7 @@ impl Pattern {
     /// default makes the pattern match nothing (`None`). Without `vars` (a 2008-10-17 policy)
     /// `${...}` is plain text.
     #[must_use]
-    pub fn compile(text: &str, vars: Option<&Context>) -> Option<Self> {
+    pub fn compile(text: &str, vars: Option<Keys<'_>>) -> Option<Self> {
         let mut out = Vec::with_capacity(text.len());
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
@@ -111,6 +113,8 @@ impl Pattern {
             // ASCII case folding only where both sides are ASCII (the general walk folds
             // Unicode too)
             Shape::Literal(l) if !ignore_case => s == l,
+            // lengths differ: no match (ASCII folding keeps lengths; the walk below handles the rest)
+            Shape::Literal(l) if l.is_ascii() && s.len() != l.len() => !s.is_ascii() && matches_toks(&self.0, s, true),
             Shape::Literal(l) if l.is_ascii() && s.is_ascii() => s.eq_ignore_ascii_case(l),
             Shape::Prefix(p) if !ignore_case || (p.is_ascii() && s.is_ascii()) => starts(s, p, ignore_case),
             _ => matches_toks(&self.0, s, ignore_case),
@@ -187,7 +191,7 @@ impl Compiled {
 
     /// The pattern for one request (`vars`: the context, in a policy with variables).
     #[must_use]
-    pub fn pattern(&self, vars: Option<&Context>) -> Option<std::borrow::Cow<'_, Pattern>> {
+    pub fn pattern(&self, vars: Option<Keys<'_>>) -> Option<std::borrow::Cow<'_, Pattern>> {
         match &self.fixed {
             Some(p) => Some(std::borrow::Cow::Borrowed(p)),
             None => Pattern::compile(&self.text, vars).map(std::borrow::Cow::Owned),
@@ -196,7 +200,7 @@ impl Compiled {
 }
 
 /// `key` or `key, 'default'` read from the context.
-fn variable(inner: &str, ctx: &Context) -> Option<String> {
+fn variable(inner: &str, ctx: Keys<'_>) -> Option<String> {
     let (key, default) = match inner.split_once(',') {
         Some((k, d)) => {
             let d = d.trim();
@@ -222,7 +226,7 @@ pub fn arn_matches(pattern: &Pattern, arn: &str) -> bool {
     if pattern.0 == [Tok::Any] {
         return true;
     }
-    if literal_arn_head(&pattern.0) {
+    if pattern.2 {
         return pattern.matches(arn, false);
     }
     let mut parts: [&[Tok]; 6] = [&[]; 6];

@@ -19,7 +19,7 @@ pub mod matching;
 
 use serde_json::Value;
 
-pub use context::Context;
+pub use context::{Context, Keys};
 pub use decide::{Inputs, Verdict, authorize};
 use matching::{Compiled, Pattern, arn_matches};
 
@@ -72,11 +72,20 @@ impl Caller {
     /// A caller named by an IAM or STS ARN.
     #[must_use]
     pub fn from_arn(arn: &str) -> Self {
-        let account = arn.split(':').nth(4).unwrap_or_default().to_string();
-        let role_arn = arn
-            .split(':')
-            .nth(5)
-            .and_then(|r| r.strip_prefix("assumed-role/"))
+        // the account is the fifth part, the resource the sixth (one pass over the bytes)
+        let mut colons = [arn.len(); 5];
+        for (n, (i, _)) in arn.bytes().enumerate().filter(|(_, b)| *b == b':').take(5).enumerate() {
+            colons[n] = i;
+        }
+        let part = |n: usize| match n {
+            4 if colons[4] < arn.len() => &arn[colons[3] + 1..colons[4]],
+            4 if colons[3] < arn.len() => &arn[colons[3] + 1..],
+            5 if colons[4] < arn.len() => &arn[colons[4] + 1..],
+            _ => "",
+        };
+        let account = part(4).to_string();
+        let role_arn = part(5)
+            .strip_prefix("assumed-role/")
             .and_then(|rest| rest.split_once('/').map(|(role, _)| format!("arn:aws:iam::{account}:role/{role}")));
         Self { arn: arn.to_string(), account, role_arn, service: None }
     }
@@ -98,6 +107,12 @@ impl Caller {
     }
 }
 
+impl AsRef<Policy> for Policy {
+    fn as_ref(&self) -> &Policy {
+        self
+    }
+}
+
 /// One request as policies see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -106,7 +121,7 @@ pub struct Request<'a> {
     pub action: &'a str,
     /// The resource's ARN (`*` for actions on no resource).
     pub resource: &'a str,
-    pub context: &'a Context,
+    pub context: Keys<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -392,7 +407,7 @@ impl Policy {
         if caller.account.is_empty() {
             caller.account = account.to_string();
         }
-        self.decide(&Request { caller: &caller, action, resource, context }).decision
+        self.decide(&Request { caller: &caller, action, resource, context: context.into() }).decision
     }
 
     /// What the policy says about `req`: an explicit Deny wins over an Allow.
@@ -410,6 +425,13 @@ impl Policy {
             Some(g) => Outcome { decision: Decision::Allow, grant: Some(g) },
             None => Outcome { decision: Decision::Silent, grant: None },
         }
+    }
+
+    /// Whether a `Deny` statement applies to `req` (what is left to ask of a policy once the
+    /// request is allowed by another: its `Allow` statements are skipped).
+    #[must_use]
+    pub fn denies(&self, req: &Request<'_>) -> bool {
+        self.statements.iter().any(|s| s.effect == Effect::Deny && self.statement_applies(s, req).is_some())
     }
 
     /// `Some(how the principal matched)` when the statement applies to the request.
@@ -463,14 +485,16 @@ fn principal_matches(p: &Principals, caller: &Caller) -> Option<Grant> {
             if caller.is_anonymous() {
                 return None;
             }
-            let root = format!("arn:aws:iam::{}:root", caller.account);
+            let names_root = |entry: &str| {
+                entry.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_suffix(":root")) == Some(&caller.account)
+            };
             let mut found = None;
             for entry in aws {
                 let g = if *entry == caller.arn && !caller.is_root() {
                     Grant::Direct
                 } else if caller.role_arn.as_deref() == Some(entry.as_str()) {
                     Grant::Role
-                } else if *entry == caller.account || *entry == root {
+                } else if *entry == caller.account || names_root(entry) {
                     // an account id or its root ARN names every principal of the account
                     // (whose own policies must then allow the request too)
                     Grant::Account

@@ -190,7 +190,12 @@ impl Case {
             context.set_all(k, v.iter().copied());
         }
         authorize(&Inputs {
-            request: Request { caller: &caller, action: self.action, resource: self.resource, context: &context },
+            request: Request {
+                caller: &caller,
+                action: self.action,
+                resource: self.resource,
+                context: (&context).into(),
+            },
             identity: &identity,
             resource_policy: resource_policy.as_ref(),
             resource_account: self.resource_account,
@@ -886,7 +891,12 @@ impl Setup {
     }
 
     fn request(&self) -> Request<'_> {
-        Request { caller: &self.caller, action: self.action, resource: self.resource_arn, context: &self.context }
+        Request {
+            caller: &self.caller,
+            action: self.action,
+            resource: self.resource_arn,
+            context: (&self.context).into(),
+        }
     }
 }
 
