@@ -53,9 +53,11 @@ for i in range(10):
     arn = iam.create_policy(PolicyName=f"p{i}", PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
     iam.attach_user_policy(UserName="bencher", PolicyArn=arn)
 s3.put_bucket_policy(Bucket="bench", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bench/keep/*"},
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bench/keep/*",
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/bencher"},
-     "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench/public/*"}]}))
+     "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench/public/*",
+     "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}, "StringLike": {"aws:username": "bench*"}}}]}))
 k = iam.create_access_key(UserName="bencher")["AccessKey"]
 print(k["AccessKeyId"], k["SecretAccessKey"])
 PY

@@ -219,3 +219,13 @@ fn cross_account_access_needs_both_accounts_through_boto3() {
     let out = run_script(&mut server, &script, &["after-restart"], Duration::from_secs(120));
     assert!(out.contains("cross-account after restart: 0 failures"), "{out}");
 }
+
+/// Object Ownership (bucket owner enforced): ACL headers refused or accepted as S3 does, ACLs
+/// read as the owner's full control, through boto3 and aws-cli.
+#[test]
+fn object_ownership_disables_acls_through_boto3() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/ownership.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script(&mut server, &script, &[], Duration::from_secs(300));
+    assert!(out.contains("ownership: 0 failures"), "{out}");
+}

@@ -18,6 +18,7 @@ pub(super) async fn create_bucket(
             constraint.as_str()
         ));
     }
+    super::acl::check_create_bucket(&input)?;
     // the bucket belongs to the caller's account
     let account = s3.caller_account(&req.extensions);
     let owner = account.as_deref().filter(|a| *a != s3.gate.iam.account_id());

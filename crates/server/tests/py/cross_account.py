@@ -74,6 +74,14 @@ if phase == "setup":
           "bob's policy allows PutObject, the bucket policy does not: refused, nothing written")
     check(error_code(a_s3.head_object, Bucket="a-data", Key="shared/z") == "404", "the refused PUT wrote nothing")
 
+    # bob's own account takes its allowance back: the bucket policy alone is not enough, at once
+    b_iam.delete_user_policy(UserName="bob", PolicyName="read-a")
+    check(error_code(bob_s3.get_object, Bucket="a-data", Key="shared/x") == "AccessDenied",
+          "bob's policy removed: refused at once, although the bucket policy still grants")
+    b_iam.put_user_policy(UserName="bob", PolicyName="read-a",
+                          PolicyDocument=policy(allow(["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::a-data/*")))
+    check(body(bob_s3, "a-data", "shared/x") == b"shared", "and allowed again")
+
     # the bucket policy taken away: bob's own policy alone is not enough
     a_s3.delete_bucket_policy(Bucket="a-data")
     check(error_code(bob_s3.get_object, Bucket="a-data", Key="shared/x") == "AccessDenied",

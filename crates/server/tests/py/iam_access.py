@@ -93,7 +93,10 @@ if phase == "setup":
 
     # removing the policy removes the right at once
     iam.detach_user_policy(UserName="alice", PolicyArn=arn)
-    check(not can_read(a3, "team/a.txt"), "detached: alice's read is refused at once")
+    check(error_code(a3.get_object, Bucket="data", Key="team/a.txt") == "AccessDenied",
+          "detached: alice's read is refused at once (AccessDenied)")
+    check(error_code(a3.list_objects_v2, Bucket="data", Prefix="team/") == "AccessDenied",
+          "detached: and her listing")
     # ... and a group gives it back
     iam.create_group(GroupName="readers")
     iam.attach_group_policy(GroupName="readers", PolicyArn=arn)
@@ -223,10 +226,20 @@ if phase == "setup":
     policies_before = len(iam.list_policies(Scope="Local")["Policies"])
     code, status = error_and_status(iam.create_policy, PolicyName="bad", PolicyDocument="{not json")
     check((code, status) == ("MalformedPolicyDocument", 400), f"malformed JSON: MalformedPolicyDocument 400 ({code})")
+    msg = message(iam.create_policy, PolicyName="bad", PolicyDocument="{not json")
+    check(msg is not None and msg.startswith("Syntax errors in policy"), f"malformed JSON: IAM's words ({msg})")
     bad_operator = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
                                                             "Condition": {"StringEqualsSometimes": {"a:b": "c"}}}]}
     check(error_code(iam.create_policy, PolicyName="bad", PolicyDocument=json.dumps(bad_operator))
           == "MalformedPolicyDocument", "unknown condition operator: MalformedPolicyDocument")
+    msg = message(iam.create_policy, PolicyName="bad", PolicyDocument=json.dumps(bad_operator))
+    check(msg is not None and "Invalid Condition type : StringEqualsSometimes" in msg,
+          f"unknown condition operator: IAM's words ({msg})")
+    # a bad document changes nothing wherever it is sent
+    inline_before = iam.list_user_policies(UserName="bob")["PolicyNames"]
+    check(error_code(iam.put_user_policy, UserName="bob", PolicyName="bad", PolicyDocument="{not json")
+          == "MalformedPolicyDocument" and iam.list_user_policies(UserName="bob")["PolicyNames"] == inline_before,
+          "PutUserPolicy with a bad document: refused, the user's policies unchanged")
     big = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                                    "Resource": [f"arn:aws:s3:::b/{i:05d}" for i in range(400)]}]}
     msg = message(iam.create_policy, PolicyName="big", PolicyDocument=json.dumps(big))
@@ -275,6 +288,10 @@ if phase == "setup":
     check(error_code(iam.delete_policy_version, PolicyArn=arn, VersionId="v5") == "DeleteConflict",
           "the default version is kept")
     iam.delete_policy_version(PolicyArn=arn, VersionId="v1")
+    check(error_code(iam.create_policy_version, PolicyArn=arn, PolicyDocument="{not json", SetAsDefault=True)
+          == "MalformedPolicyDocument"
+          and [v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]] == ["v5", "v4", "v3", "v2"],
+          "a bad version document: refused, no version added, the default kept")
     got = iam.get_policy_version(PolicyArn=arn, VersionId="v5")["PolicyVersion"]
     check(got["Document"]["Statement"][0]["Sid"] == "ReadTeam", "GetPolicyVersion's document decodes")
 

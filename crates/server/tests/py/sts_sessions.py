@@ -147,6 +147,7 @@ if phase == "setup":
 
     with open(state_file, "w") as f:
         json.dump({"role": {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
+                   "user_session": {k: st[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
                    "carol": {k: ckey[k] for k in ("AccessKeyId", "SecretAccessKey")}, "role_arn": role["Arn"]}, f)
     finish("sts setup")
 else:
@@ -157,6 +158,15 @@ else:
     check(error_code(client("sts", creds).get_caller_identity) == "ExpiredToken", "STS: ExpiredToken")
     check(error_code(client("kinesis", creds).list_streams) == "ExpiredTokenException",
           "Kinesis: ExpiredTokenException")
+    check(error_code(client("glue", creds).get_databases) == "ExpiredTokenException", "Glue: ExpiredTokenException")
+    check(error_code(client("firehose", creds).list_delivery_streams) == "ExpiredTokenException",
+          "Firehose: ExpiredTokenException")
+    check(error_code(client("athena", creds).list_work_groups) == "ExpiredTokenException",
+          "Athena: ExpiredTokenException")
+    check(error_code(client("iam", creds).list_users) == "ExpiredToken", "IAM: ExpiredToken")
+    user_session = state["user_session"]
+    check(error_code(client("s3", user_session).list_buckets) == "ExpiredToken",
+          "a GetSessionToken session expires too")
     fresh = client("sts", state["carol"]).assume_role(RoleArn=state["role_arn"], RoleSessionName="again")
     check(reads(client("s3", fresh["Credentials"]), "a/1.txt"), "a new session works after the restart")
     finish("sts expired")
