@@ -10,6 +10,7 @@
 #
 # Prints instructions per GET for each and the user's extra as a share of the root's GET: the
 # cost of deciding 10 conditional policies and a bucket policy per request.
+# KEEP=DIR keeps the two dumps (root.callgrind, user.callgrind) for callgrind_annotate.
 # Needs valgrind, release builds of tarn and tarn-bench, and python3 with boto3 (as bench/iam.sh).
 set -euo pipefail
 N=${1:-2000}
@@ -62,7 +63,8 @@ k = iam.create_access_key(UserName="bencher")["AccessKey"]
 print(k["AccessKeyId"], k["SecretAccessKey"])
 PY
 )
-"$BENCH" put --endpoint "$EP" --bucket bench --conns 4 --requests 1000 --keys 1000 >/dev/null 2>&1
+# one connection: every key is written (with several, shares of --requests are uneven)
+"$BENCH" put --endpoint "$EP" --bucket bench --conns 1 --requests 1000 --keys 1000 >/dev/null 2>&1
 
 gets() { # KEY SECRET: N GETs (a warm-up of 200 first, not counted)
     "$BENCH" get --endpoint "$EP" --bucket bench --access-key "$1" --secret-key "$2" --conns 4 \
@@ -79,7 +81,10 @@ gets() { # KEY SECRET: N GETs (a warm-up of 200 first, not counted)
     awk '/^(summary|totals):/ {print $2; exit}' "$dump"
 }
 root=$(gets "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY")
+[[ -n ${KEEP:-} ]] && cp "$(ls -t "$WORK"/cg.* | head -1)" "$KEEP/root.callgrind"
 user=$(gets "$UKEY" "$USECRET")
+# KEEP=DIR keeps both dumps for callgrind_annotate
+[[ -n ${KEEP:-} ]] && cp "$(ls -t "$WORK"/cg.* | head -1)" "$KEEP/user.callgrind"
 awk -v r="$root" -v u="$user" -v n="$N" 'BEGIN {
     printf "instructions per 4 KiB GET (%d GETs each, callgrind): root %.0f  user %.0f\n", n, r / n, u / n
     printf "authorization of the user beyond the root: %.0f instructions per GET, %.1f%% of the root'"'"'s GET\n", (u - r) / n, (u - r) * 100 / r

@@ -109,14 +109,15 @@ impl Pattern {
     /// Whether `s` matches, case-sensitively or not.
     #[must_use]
     pub fn matches(&self, s: &str, ignore_case: bool) -> bool {
+        // exact bytes first (the usual case for actions and ARNs); ASCII case folding where it
+        // decides; the general walk (which folds Unicode too) only for what is left
         match &self.1 {
-            // ASCII case folding only where both sides are ASCII (the general walk folds
-            // Unicode too)
             Shape::Literal(l) if !ignore_case => s == l,
-            // lengths differ: no match (ASCII folding keeps lengths; the walk below handles the rest)
-            Shape::Literal(l) if l.is_ascii() && s.len() != l.len() => !s.is_ascii() && matches_toks(&self.0, s, true),
-            Shape::Literal(l) if l.is_ascii() && s.is_ascii() => s.eq_ignore_ascii_case(l),
-            Shape::Prefix(p) if !ignore_case || (p.is_ascii() && s.is_ascii()) => starts(s, p, ignore_case),
+            Shape::Prefix(p) if !ignore_case => starts(s, p, false),
+            Shape::Literal(l) if s.len() == l.len() && s.eq_ignore_ascii_case(l) => true,
+            Shape::Prefix(p) if starts(s, p, true) => true,
+            // an ASCII request cannot match an ASCII pattern but by ASCII folding
+            Shape::Literal(l) | Shape::Prefix(l) if l.is_ascii() && s.is_ascii() => false,
             _ => matches_toks(&self.0, s, ignore_case),
         }
     }
