@@ -70,7 +70,7 @@ impl Gate {
         }
         // RestrictPublicBuckets: a public policy lets in only the bucket's own account
         if (who.identity == tarn_iam::Identity::Anonymous || who.account_id != account)
-            && self.objects.public_access_restricted(bucket)
+            && self.objects.public_access_restricted(bucket, account)
         {
             return Err(denied(who, action, &s3_arn(bucket, key), Verdict::ImplicitDeny, true));
         }

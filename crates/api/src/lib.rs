@@ -18,6 +18,7 @@ mod json;
 mod kinesis;
 pub mod metrics;
 pub mod s3;
+mod s3control;
 pub mod sigv4;
 pub mod sts;
 
@@ -235,6 +236,10 @@ impl Api {
                 return ("unknown", name, json::error(&e, json::Format::Json("application/json")));
             }
             Signed::Other => {}
+        }
+        if s3control::is_s3control(&req) {
+            let (operation, resp) = self.s3control(req, request_id).await;
+            return ("s3control", operation, resp);
         }
         if is_query_protocol(&req) {
             let iam = sigv4::credential_scope(&parts_ref(&req)).is_some_and(|(_, _, _, service)| service == "iam");

@@ -147,6 +147,8 @@ pub struct Objects {
     /// Parsed bucket policies by bucket (absent: the bucket has none), kept in step with
     /// `s3_bucket_policies` by the calls that change it.
     policies: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Policy>>>>,
+    /// `s3_account_public_access_blocks`, kept in memory (changed with the table).
+    account_blocks: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, PublicAccessBlock>>>,
     /// `s3_bucket_owners`, kept in memory (buckets of other accounts only: empty on most
     /// servers), changed with the table under `policy_changes`.
     owners: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
@@ -161,6 +163,11 @@ const BUCKET_POLICIES: redb::TableDefinition<&str, &str> = redb::TableDefinition
 /// The owning account of each bucket that is not the home account's (absent: the home
 /// account's, as every bucket was before there were other accounts).
 const BUCKET_OWNERS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_owners");
+
+/// Block Public Access settings of whole accounts (S3 Control's), by account id (JSON
+/// [`PublicAccessBlock`]); they add to each bucket's own.
+const ACCOUNT_PUBLIC_ACCESS_BLOCKS: redb::TableDefinition<&str, &str> =
+    redb::TableDefinition::new("s3_account_public_access_blocks");
 
 /// Block Public Access settings, by bucket (JSON [`PublicAccessBlock`]).
 const PUBLIC_ACCESS_BLOCKS: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_public_access_blocks");
@@ -197,6 +204,7 @@ impl Objects {
                 txn.open_table(record::PARTS)?;
                 txn.open_table(BUCKET_POLICIES)?;
                 txn.open_table(BUCKET_OWNERS)?;
+                txn.open_table(ACCOUNT_PUBLIC_ACCESS_BLOCKS)?;
                 // buckets made before tarn kept Block Public Access settings get S3's default
                 // for new buckets (all on): a policy written when an Allow to `*` granted
                 // nothing must not open a bucket to anonymous callers now
@@ -218,8 +226,19 @@ impl Objects {
             .await?;
         let mut policies = std::collections::HashMap::new();
         let mut owners = std::collections::HashMap::new();
+        let mut account_blocks = std::collections::HashMap::new();
         {
             let txn = store.read()?;
+            for entry in txn.open_table(ACCOUNT_PUBLIC_ACCESS_BLOCKS)?.iter()? {
+                let (account, text) = entry?;
+                let block: PublicAccessBlock = serde_json::from_str(text.value()).map_err(|e| {
+                    ObjectsError::Store(StoreError::Corrupt(format!(
+                        "public access block of account {}: {e}",
+                        account.value()
+                    )))
+                })?;
+                account_blocks.insert(account.value().to_string(), block);
+            }
             for entry in txn.open_table(BUCKET_OWNERS)?.iter()? {
                 let (bucket, owner) = entry?;
                 owners.insert(bucket.value().to_string(), owner.value().to_string());
@@ -242,6 +261,7 @@ impl Objects {
             region: region.to_string(),
             policies: std::sync::Arc::new(std::sync::RwLock::new(policies)),
             owners: std::sync::Arc::new(std::sync::RwLock::new(owners)),
+            account_blocks: std::sync::Arc::new(std::sync::RwLock::new(account_blocks)),
             policy_changes: std::sync::Arc::default(),
         })
     }
@@ -260,15 +280,17 @@ impl Objects {
     // ---- bucket policies ----
 
     /// PutBucketPolicy: the policy must parse and name only this bucket and its objects.
-    pub async fn put_bucket_policy(&self, bucket: &str, text: &str) -> Result<()> {
+    /// `account` is the bucket's owner, whose account-wide Block Public Access applies too.
+    pub async fn put_bucket_policy(&self, bucket: &str, account: &str, text: &str) -> Result<()> {
         self.bucket(bucket)?;
         let policy = Policy::parse(text).map_err(|e| ObjectsError::MalformedPolicy(e.0))?;
         let own = format!("arn:aws:s3:::{bucket}");
         if let Some(r) = policy.resources().into_iter().find(|r| *r != own && !r.starts_with(&format!("{own}/"))) {
             return Err(ObjectsError::MalformedPolicy(format!("Policy has invalid resource {r}")));
         }
-        // BlockPublicPolicy refuses a policy that would make the bucket public
-        if policy.is_public() && self.public_access_block(bucket)?.is_some_and(|b| b.block_public_policy) {
+        // BlockPublicPolicy (the bucket's or its account's) refuses a policy that would make
+        // the bucket public
+        if policy.is_public() && self.effective_public_access_block(bucket, account)?.block_public_policy {
             return Err(ObjectsError::AccessDenied);
         }
         let (b, t) = (bucket.to_string(), text.to_string());
@@ -413,9 +435,56 @@ impl Objects {
 
     /// Whether the bucket's public access is restricted (RestrictPublicBuckets with a public
     /// policy): then only its own account's principals get in through the policy.
-    pub fn public_access_restricted(&self, bucket: &str) -> bool {
+    pub fn public_access_restricted(&self, bucket: &str, account: &str) -> bool {
         self.bucket_policy(bucket).is_some_and(|p| p.is_public())
-            && self.public_access_block(bucket).ok().flatten().is_some_and(|b| b.restrict_public_buckets)
+            && self.effective_public_access_block(bucket, account).is_ok_and(|b| b.restrict_public_buckets)
+    }
+
+    /// The settings in force for a bucket owned by `account`: each switch on when the bucket's
+    /// or the account's is.
+    pub fn effective_public_access_block(&self, bucket: &str, account: &str) -> Result<PublicAccessBlock> {
+        let own = self.public_access_block(bucket)?.unwrap_or_default();
+        let acct = self.account_public_access_block(account).unwrap_or_default();
+        Ok(PublicAccessBlock {
+            block_public_acls: own.block_public_acls || acct.block_public_acls,
+            ignore_public_acls: own.ignore_public_acls || acct.ignore_public_acls,
+            block_public_policy: own.block_public_policy || acct.block_public_policy,
+            restrict_public_buckets: own.restrict_public_buckets || acct.restrict_public_buckets,
+        })
+    }
+
+    /// The account's own Block Public Access settings (S3 Control), when it has them.
+    #[must_use]
+    pub fn account_public_access_block(&self, account: &str) -> Option<PublicAccessBlock> {
+        self.account_blocks.read().expect("account blocks lock").get(account).copied()
+    }
+
+    /// PutPublicAccessBlock of S3 Control: the account's settings, durable before this returns.
+    pub async fn put_account_public_access_block(&self, account: &str, block: PublicAccessBlock) -> Result<()> {
+        let _change = self.policy_changes.lock().await;
+        let (a, text) = (account.to_string(), serde_json::to_string(&block).expect("serializes"));
+        self.store
+            .write(move |txn| {
+                txn.open_table(ACCOUNT_PUBLIC_ACCESS_BLOCKS)?.insert(a.as_str(), text.as_str())?;
+                Ok(())
+            })
+            .await?;
+        self.account_blocks.write().expect("account blocks lock").insert(account.to_string(), block);
+        Ok(())
+    }
+
+    /// DeletePublicAccessBlock of S3 Control.
+    pub async fn delete_account_public_access_block(&self, account: &str) -> Result<()> {
+        let _change = self.policy_changes.lock().await;
+        let a = account.to_string();
+        self.store
+            .write(move |txn| {
+                txn.open_table(ACCOUNT_PUBLIC_ACCESS_BLOCKS)?.remove(a.as_str())?;
+                Ok(())
+            })
+            .await?;
+        self.account_blocks.write().expect("account blocks lock").remove(account);
+        Ok(())
     }
 
     /// Whether the bucket's policy lets `principal` (an ARN of account `account`) do `action`

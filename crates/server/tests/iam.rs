@@ -229,3 +229,17 @@ fn object_ownership_disables_acls_through_boto3() {
     let out = run_script(&mut server, &script, &[], Duration::from_secs(300));
     assert!(out.contains("ownership: 0 failures"), "{out}");
 }
+
+/// Account-wide Block Public Access (S3 Control) through boto3: it adds to each bucket's own
+/// settings, needs its own actions, and survives a restart.
+#[test]
+fn account_public_access_block_through_boto3() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/account_public_access.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script(&mut server, &script, &["keep"], Duration::from_secs(300));
+    assert!(out.contains("account public access: 0 failures"), "{out}");
+    server.restart();
+    let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/account_public_access_after.py");
+    let out = run_script(&mut server, &check, &[], Duration::from_secs(120));
+    assert!(out.contains("account public access after restart: 0 failures"), "{out}");
+}

@@ -120,7 +120,8 @@ pub(super) async fn put_bucket_policy(
     s3: &TarnS3,
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
-    s3.objects.put_bucket_policy(&req.input.bucket, &req.input.policy).await.map_err(err)?;
+    let account = s3.objects.bucket_owner(&req.input.bucket).unwrap_or_else(|| s3.gate.iam.account_id().to_string());
+    s3.objects.put_bucket_policy(&req.input.bucket, &account, &req.input.policy).await.map_err(err)?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
 }
 
