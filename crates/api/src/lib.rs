@@ -238,7 +238,8 @@ impl Api {
             Signed::Other => {}
         }
         if s3control::is_s3control(&req) {
-            let (operation, resp) = self.s3control(req, request_id).await;
+            // boxed: the future of every request is the size of its largest branch
+            let (operation, resp) = Box::pin(self.s3control(req, request_id)).await;
             return ("s3control", operation, resp);
         }
         if is_query_protocol(&req) {

@@ -180,6 +180,7 @@ pub fn authorize_in(
     let mut boundary = None;
     let mut principal = &empty;
     let mut session: Option<&Policy> = None;
+    let mut hint = None;
     match &who.identity {
         Identity::Root => principal = dir.root_keys(),
         Identity::Anonymous => {
@@ -190,12 +191,14 @@ pub fn authorize_in(
             principal = &user.keys;
             identity = &user.policies;
             boundary = user.boundary.as_deref();
+            hint = Some(&*user.hint);
         }
         Identity::Session(s) => {
             let Some(role) = dir.effective_role(&s.role) else { return Verdict::ImplicitDeny };
             principal = &role.keys;
             identity = &role.policies;
             boundary = role.boundary.as_deref();
+            hint = Some(&*role.hint);
             own.set("aws:userid", who.user_id.clone());
             if let Some(src) = &s.source_identity {
                 own.set("aws:SourceIdentity", src.clone());
@@ -216,6 +219,7 @@ pub fn authorize_in(
         resource_account,
         boundary,
         session: session.as_slice(),
+        hint,
     })
 }
 

@@ -207,6 +207,8 @@ pub struct Effective {
     pub policies: Vec<Arc<Policy>>,
     /// Its permissions boundary, when it has one.
     pub boundary: Option<Arc<Policy>>,
+    /// Which of `policies` allowed its last request (see `policy::decide`): a hint only.
+    pub hint: Arc<std::sync::atomic::AtomicUsize>,
     /// Its own condition keys: `aws:PrincipalArn`, `aws:PrincipalAccount`,
     /// `aws:PrincipalType`, `aws:PrincipalTag/*` and, for a user, `aws:username` and
     /// `aws:userid` (a session's `aws:userid` names the session, so it comes with the session).
@@ -471,7 +473,10 @@ impl Directory {
             }
             let mut keys = self.principal_keys(self.user_arn(u), "User", &u.tags);
             keys.set("aws:username", u.name.clone()).set("aws:userid", u.id.clone());
-            users.insert(key.clone(), Effective { policies: list, boundary: self.boundary(u.boundary.as_ref()), keys });
+            users.insert(
+                key.clone(),
+                Effective { policies: list, boundary: self.boundary(u.boundary.as_ref()), keys, hint: Arc::default() },
+            );
         }
         let mut roles = HashMap::with_capacity(self.roles.len());
         for (key, r) in &self.roles {
@@ -479,7 +484,10 @@ impl Directory {
             self.managed(&r.attached, &mut list);
             // a role session's aws:PrincipalArn is the role's ARN, as AWS fills it
             let keys = self.principal_keys(self.role_arn(r), "AssumedRole", &r.tags);
-            roles.insert(key.clone(), Effective { policies: list, boundary: self.boundary(r.boundary.as_ref()), keys });
+            roles.insert(
+                key.clone(),
+                Effective { policies: list, boundary: self.boundary(r.boundary.as_ref()), keys, hint: Arc::default() },
+            );
         }
         self.effective_users = users;
         self.effective_roles = roles;

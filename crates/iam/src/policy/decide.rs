@@ -29,6 +29,9 @@ pub struct Inputs<'a, P: AsRef<Policy> = &'a Policy> {
     pub boundary: Option<&'a Policy>,
     /// The session policies of a role session (or a federated session), if any.
     pub session: &'a [&'a Policy],
+    /// Which of `identity` allowed the caller's last request, tried first (the answer never
+    /// depends on it: every Deny is looked for first, and one Allow is enough).
+    pub hint: Option<&'a std::sync::atomic::AtomicUsize>,
 }
 
 /// The final answer, with why.
@@ -53,22 +56,12 @@ impl Verdict {
 pub fn authorize<P: AsRef<Policy>>(inputs: &Inputs<'_, P>) -> Verdict {
     let req = &inputs.request;
     let caller = req.caller;
-    // any explicit Deny refuses, wherever it is; each policy is asked once
-    let mut identity_allows = false;
-    for p in inputs.identity {
-        // once one allows, only a Deny can change the answer
-        if identity_allows {
-            if p.as_ref().denies(req) {
-                return Verdict::ExplicitDeny;
-            }
-            continue;
-        }
-        match p.as_ref().decide(req).decision {
-            Decision::Deny => return Verdict::ExplicitDeny,
-            Decision::Allow => identity_allows = true,
-            Decision::Silent => {}
-        }
+    // any explicit Deny refuses, wherever it is: every identity policy's Deny statements first;
+    // then one Allow is enough, looked for first where the last request found one
+    if inputs.identity.iter().any(|p| p.as_ref().denies(req)) {
+        return Verdict::ExplicitDeny;
     }
+    let identity_allows = identity_allowed(inputs.identity, req, inputs.hint);
     let resource = inputs.resource_policy.map(|p| p.decide(req));
     if resource.is_some_and(|r| r.decision == Decision::Deny) {
         return Verdict::ExplicitDeny;
@@ -116,4 +109,23 @@ pub fn authorize<P: AsRef<Policy>>(inputs: &Inputs<'_, P>) -> Verdict {
         identity_allows && within_limits && grant.is_some()
     };
     if allowed { Verdict::Allow } else { Verdict::ImplicitDeny }
+}
+
+/// Whether an `Allow` of one of `identity` applies (their Deny statements already asked): the
+/// policy `hint` names first, then the others; the one that allows becomes the hint.
+fn identity_allowed<P: AsRef<Policy>>(
+    identity: &[P],
+    req: &Request<'_>,
+    hint: Option<&std::sync::atomic::AtomicUsize>,
+) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let first = hint.map_or(usize::MAX, |h| h.load(Relaxed));
+    if identity.get(first).is_some_and(|p| p.as_ref().allows(req)) {
+        return true;
+    }
+    let found = identity.iter().enumerate().find(|(i, p)| *i != first && p.as_ref().allows(req)).map(|(i, _)| i);
+    if let (Some(i), Some(h)) = (found, hint) {
+        h.store(i, Relaxed);
+    }
+    found.is_some()
 }

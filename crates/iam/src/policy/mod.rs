@@ -427,6 +427,12 @@ impl Policy {
         }
     }
 
+    /// Whether an `Allow` statement applies to `req` (its `Deny` statements are not asked).
+    #[must_use]
+    pub fn allows(&self, req: &Request<'_>) -> bool {
+        self.statements.iter().any(|s| s.effect == Effect::Allow && self.statement_applies(s, req).is_some())
+    }
+
     /// Whether a `Deny` statement applies to `req` (what is left to ask of a policy once the
     /// request is allowed by another: its `Allow` statements are skipped).
     #[must_use]

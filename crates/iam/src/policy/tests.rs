@@ -201,6 +201,7 @@ impl Case {
             resource_account: self.resource_account,
             boundary: boundary.as_ref(),
             session: &session,
+            hint: None,
         })
     }
 }
@@ -887,6 +888,7 @@ impl Setup {
             resource_account: ACCOUNT_A,
             boundary: self.boundary.as_ref(),
             session: &[],
+            hint: None,
         })
     }
 
