@@ -148,6 +148,52 @@ fn texts(doc: &Doc, name: &str) -> Vec<String> {
     }
 }
 
+/// `aws:RequestTag/<key>` and `aws:TagKeys` from the tags a request carries: `Tags` or
+/// `TagsToAdd` (a map, or a list of `Key`/`Value` pairs, as each service shapes them) and
+/// `TagKeys` or `TagsToRemove` (lists of keys).
+pub fn request_tags(cx: &mut Context, doc: &Doc) {
+    let mut keys: Vec<String> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for member in ["Tags", "TagsToAdd", "TagList"] {
+        match doc.get(member) {
+            Some(Doc::Map(entries)) => {
+                for (k, v) in entries {
+                    if let Doc::Str(v) = v {
+                        pairs.push((k.to_string(), v.clone()));
+                    }
+                }
+            }
+            Some(Doc::List(items)) => {
+                for item in items {
+                    if let (Some(k), Some(v)) = (text(item, "Key"), item.get("Value")) {
+                        let v = if let Doc::Str(v) = v { v.clone() } else { String::new() };
+                        pairs.push((k.to_string(), v));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for member in ["TagKeys", "TagsToRemove"] {
+        keys.extend(texts(doc, member));
+    }
+    if pairs.is_empty() && keys.is_empty() {
+        return;
+    }
+    for (k, v) in &pairs {
+        cx.set(&format!("aws:RequestTag/{k}"), v.clone());
+    }
+    keys.extend(pairs.into_iter().map(|(k, _)| k));
+    cx.set_all("aws:TagKeys", keys);
+}
+
+/// `aws:ResourceTag/<key>` for each of the resource's tags.
+pub fn resource_tags(cx: &mut Context, tags: &[(String, String)]) {
+    for (k, v) in tags {
+        cx.set(&format!("aws:ResourceTag/{k}"), v.clone());
+    }
+}
+
 /// Where a JSON-protocol resource lives.
 pub struct Scope<'a> {
     pub region: &'a str,

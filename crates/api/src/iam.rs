@@ -871,8 +871,18 @@ pub async fn handle(
             None => tarn_wire::Doc::empty(),
         };
         tarn_wire::prepare(model, op_model, &mut doc, tarn_wire::Scalars::Text)?;
-        let resource = resource_of(params, &handler.iam.snapshot(), &who.arn);
-        gate.service_in(who, &format!("iam:{action}"), &[resource], context, handler.iam.scope())
+        let dir = handler.iam.snapshot();
+        let resource = resource_of(params, &dir, &who.arn);
+        // the tags the request brings and those of the user or role it names
+        let mut context = context.clone();
+        crate::authz::request_tags(&mut context, &doc);
+        let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        if let Some(u) = param("UserName").and_then(|n| dir.user(n).ok()) {
+            crate::authz::resource_tags(&mut context, &u.tags);
+        } else if let Some(r) = param("RoleName").and_then(|n| dir.role(n).ok()) {
+            crate::authz::resource_tags(&mut context, &r.tags);
+        }
+        gate.service_in(who, &format!("iam:{action}"), &[resource], &context, handler.iam.scope())
             .map_err(|d| ServiceError::common("AccessDenied", 403, d.message))?;
         g::dispatch(handler, cx, op, doc).await
     };

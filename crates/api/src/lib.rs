@@ -447,7 +447,16 @@ impl Api {
             }
         };
         let resources = authz::resources(model.service, op.name, doc, &scope, &workgroup_of);
-        let context = authz::base_context(parts.extensions.get::<Peer>());
+        let mut context = authz::base_context(parts.extensions.get::<Peer>());
+        authz::request_tags(&mut context, doc);
+        // a Kinesis stream's tags, for aws:ResourceTag conditions
+        if model.service == tarn_wire::generated::Service::Kinesis
+            && let Some(name) =
+                doc.get("StreamName").and_then(|d| if let tarn_wire::Doc::Str(s) = d { Some(s) } else { None })
+            && let Ok(stream) = self.inner.kinesis.streams.describe(name)
+        {
+            authz::resource_tags(&mut context, &stream.tags);
+        }
         self.inner
             .gate
             .service(who, &action, &resources, &context)

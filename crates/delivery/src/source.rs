@@ -50,6 +50,7 @@ async fn poll(
     start_ms: i64,
     checkpoints: &mut BTreeMap<String, ShardCheckpoint>,
 ) -> Result<bool, String> {
+    may_read(inner, rt)?;
     let desc = inner.streams.describe(stream).map_err(|e| format!("Kinesis stream {stream}: {e}"))?;
     let known: std::collections::HashSet<&str> = desc.shards.iter().map(|s| s.id.as_str()).collect();
     let mut any = false;
@@ -98,4 +99,32 @@ async fn poll(
         checkpoints.insert(shard.id.clone(), next);
     }
     Ok(any)
+}
+
+/// The source is read as its RoleARN, as Firehose reads it: the role's trust policy must let
+/// Firehose in, and its policies allow reading the stream (a role the directory does not hold
+/// lets the service read for the account, as crawlers and delivery do). Checked before every
+/// poll, so a policy change takes effect at once; a refusal reads nothing and is reported.
+fn may_read(inner: &Inner, rt: &Runtime) -> Result<(), String> {
+    let Some(iam) = inner.iam.get() else { return Ok(()) };
+    let doc = rt.doc();
+    let Some(src) = &doc.source else { return Ok(()) };
+    let denied = |why: String| {
+        format!(
+            "Kinesis.AccessDenied: Access was denied. Ensure that the trust policy for the provided IAM role allows \
+             Firehose to assume the role, and the access policy allows reading the Kinesis stream. ({why})"
+        )
+    };
+    let Some(who) = iam.service_role(&src.role_arn, "firehose.amazonaws.com").map_err(denied)? else { return Ok(()) };
+    let mut context = tarn_iam::policy::Context::new();
+    context.set("aws:SecureTransport", "true");
+    // the stream's ARN as tarn names it (the region it serves, the home account)
+    let (region, account) = (&inner.config.region, &inner.config.account_id);
+    let arn = format!("arn:aws:kinesis:{region}:{account}:stream/{}", src.stream_name);
+    for action in ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords"] {
+        if !iam.authorize(&who, action, &arn, &context, None, iam.account_id()).allowed() {
+            return Err(denied(format!("{} may not {action} on {arn}", who.arn)));
+        }
+    }
+    Ok(())
 }

@@ -243,3 +243,12 @@ fn account_public_access_block_through_boto3() {
     let out = run_script(&mut server, &check, &[], Duration::from_secs(120));
     assert!(out.contains("account public access after restart: 0 failures"), "{out}");
 }
+
+/// aws:RequestTag, aws:TagKeys and aws:ResourceTag conditions on Kinesis and IAM (boto3).
+#[test]
+fn tag_condition_keys_through_boto3() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/tag_conditions.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script(&mut server, &script, &[], Duration::from_secs(300));
+    assert!(out.contains("tag conditions: 0 failures"), "{out}");
+}

@@ -96,6 +96,48 @@ check(delivered == 1, "once the role may write, the buffered record is delivered
 check("FailureDescription" not in firehose.describe_delivery_stream(DeliveryStreamName="clicks")[
     "DeliveryStreamDescription"], "... and the failure is cleared")
 
+# --- a Kinesis source is read as its own RoleARN ---
+kinesis = boto3.client("kinesis")
+kinesis.create_stream(StreamName="events", ShardCount=1)
+while kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+    time.sleep(0.05)
+stream_arn = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]["StreamARN"]
+iam.create_role(RoleName="source-reader", AssumeRolePolicyDocument=trust("firehose.amazonaws.com"))
+iam.put_role_policy(RoleName="source-reader", PolicyName="describe-only", PolicyDocument=allow(
+    "kinesis:DescribeStream", stream_arn))
+firehose.create_delivery_stream(
+    DeliveryStreamName="from-events", DeliveryStreamType="KinesisStreamAsSource",
+    KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn,
+                                      "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/source-reader"},
+    ExtendedS3DestinationConfiguration={
+        "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/deliverer", "BucketARN": "arn:aws:s3:::lake", "Prefix": "clicks/events/",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+deadline = time.time() + 30
+while firehose.describe_delivery_stream(DeliveryStreamName="from-events")["DeliveryStreamDescription"][
+        "DeliveryStreamStatus"] != "ACTIVE" and time.time() < deadline:
+    time.sleep(0.1)
+kinesis.put_record(StreamName="events", Data=b'{"id": 2}\n', PartitionKey="k")
+failure = None
+deadline = time.time() + 30
+while time.time() < deadline:
+    failure = firehose.describe_delivery_stream(DeliveryStreamName="from-events")[
+        "DeliveryStreamDescription"].get("FailureDescription")
+    if failure:
+        break
+    time.sleep(0.1)
+check(failure is not None and failure["Details"].startswith("Kinesis.AccessDenied")
+      and "kinesis:GetShardIterator" in failure["Details"],
+      f"a source role that may not read the stream reports Kinesis.AccessDenied ({failure})")
+check(s3.list_objects_v2(Bucket="lake", Prefix="clicks/events/").get("KeyCount") == 0, "... and delivers nothing")
+iam.put_role_policy(RoleName="source-reader", PolicyName="read", PolicyDocument=allow(
+    ["kinesis:GetShardIterator", "kinesis:GetRecords"], stream_arn))
+delivered = 0
+deadline = time.time() + 30
+while time.time() < deadline and delivered == 0:
+    delivered = s3.list_objects_v2(Bucket="lake", Prefix="clicks/events/").get("KeyCount", 0)
+    time.sleep(0.2)
+check(delivered == 1, "once the source role may read, the record is delivered")
+
 # --- iam:PassRole ---
 iam.create_user(UserName="dev")
 iam.put_user_policy(UserName="dev", PolicyName="glue", PolicyDocument=allow("glue:*", "*"))
