@@ -247,6 +247,7 @@ impl Api {
             let (operation, resp) = self.query_protocol(req, request_id).await;
             return (if iam { "iam" } else { "sts" }, operation, resp);
         }
+        sigv2_query_amz_headers(&mut req);
         let slot = OperationSlot::default();
         req.extensions_mut().insert(slot.clone());
         let req = req.map(s3s::Body::from);
@@ -704,7 +705,35 @@ fn security_token(header: Option<&HeaderValue>, query: Option<&str>) -> Option<S
     if let Some(v) = header.and_then(|v| v.to_str().ok()) {
         return Some(v.to_string());
     }
-    query.map(parse_form).unwrap_or_default().into_iter().find(|(k, _)| k == "X-Amz-Security-Token").map(|(_, v)| v)
+    query
+        .map(parse_form)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("X-Amz-Security-Token"))
+        .map(|(_, v)| v)
+}
+
+/// A SigV2 presigned URL (`AWSAccessKeyId`, `Signature` in the query) signs the `x-amz-*`
+/// values it carries in its query string as headers (botocore moves them there after signing,
+/// the session token among them): they become headers again for the signature check, unless
+/// the request sends them as headers itself.
+fn sigv2_query_amz_headers<B>(req: &mut Request<B>) {
+    let Some(query) = req.uri().query() else { return };
+    if !query.contains("AWSAccessKeyId=") || !query.contains("Signature=") {
+        return;
+    }
+    let pairs: Vec<(String, String)> =
+        parse_form(query).into_iter().filter(|(k, _)| k.to_ascii_lowercase().starts_with("x-amz-")).collect();
+    for (k, v) in pairs {
+        let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), HeaderValue::from_str(&v))
+        else {
+            continue;
+        };
+        if !req.headers().contains_key(&name) {
+            req.headers_mut().insert(name, value);
+        }
+    }
 }
 
 /// A browser's CORS preflight for a JSON-protocol call (it names `x-amz-target` among the

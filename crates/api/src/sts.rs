@@ -110,6 +110,56 @@ impl g::StsApi for Sts {
         if !verdict.allowed() {
             return Err(denied(""));
         }
+        // a source identity, once set, follows the session through role chaining and may not
+        // be changed; setting or carrying one needs sts:SetSourceIdentity from the role's trust
+        // policy (and the caller's own policies, across accounts), as AWS asks
+        let inherited = match &self.caller.identity {
+            tarn_iam::Identity::Session(s) => s.source_identity.clone(),
+            _ => None,
+        };
+        if let (Some(have), Some(asked)) = (&inherited, &input.source_identity)
+            && have != asked
+        {
+            return Err(ServiceError::common(
+                "AccessDenied",
+                403,
+                format!("The source identity of the session ({have}) cannot be changed to {asked}."),
+            ));
+        }
+        let source_identity = inherited.or_else(|| input.source_identity.clone());
+        if source_identity.is_some() {
+            let trusts = role.trust.parsed.as_deref().is_some_and(|trust| {
+                let request = tarn_iam::policy::Request {
+                    caller: &caller,
+                    action: "sts:SetSourceIdentity",
+                    resource: &input.role_arn,
+                    context: (&self.context).into(),
+                };
+                trust.decide(&request).decision == tarn_iam::policy::Decision::Allow
+            });
+            let allowed = trusts
+                && self
+                    .iam
+                    .authorize(
+                        &self.caller,
+                        "sts:SetSourceIdentity",
+                        &input.role_arn,
+                        &self.context,
+                        role.trust.parsed.as_deref(),
+                        &dir.account_id,
+                    )
+                    .allowed();
+            if !allowed {
+                return Err(ServiceError::common(
+                    "AccessDenied",
+                    403,
+                    format!(
+                        "User: {} is not authorized to perform: sts:SetSourceIdentity on resource: {}",
+                        self.caller.arn, input.role_arn
+                    ),
+                ));
+            }
+        }
         let duration = input.duration_seconds.map_or(3600, i64::from);
         if duration > role.max_session_secs {
             return Err(ServiceError::common(
@@ -139,7 +189,7 @@ impl g::StsApi for Sts {
                 role: role.name.clone(),
                 role_id: role.id.clone(),
                 session_name: input.role_session_name.clone(),
-                source_identity: input.source_identity.clone(),
+                source_identity: source_identity.clone(),
                 policy: input.policy.clone(),
             },
             duration,
@@ -152,7 +202,7 @@ impl g::StsApi for Sts {
                 arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", dir.account_id, role.name, input.role_session_name),
             }),
             packed_policy_size: packed,
-            source_identity: input.source_identity,
+            source_identity,
             ..g::AssumeRoleResponse::default()
         })
     }

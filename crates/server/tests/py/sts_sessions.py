@@ -108,6 +108,63 @@ if phase == "setup":
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
     check(error_code(client("sts", dkey).assume_role, RoleArn=role["Arn"], RoleSessionName="xx") == "AccessDenied",
           "the caller's own policies never open a role whose trust policy does not let it in")
+    # source identity: the trust policy must allow sts:SetSourceIdentity; it then follows the
+    # session, aws:SourceIdentity conditions read it, and role chaining may not change it
+    check(error_code(csts.assume_role, RoleArn=role["Arn"], RoleSessionName="si", SourceIdentity="carol-laptop")
+          == "AccessDenied", "SourceIdentity without sts:SetSourceIdentity in the trust policy: AccessDenied")
+    trust_si = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": carol["Arn"]}, "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]}
+    si_role = iam.create_role(RoleName="audited", AssumeRolePolicyDocument=json.dumps(trust_si))["Role"]
+    iam.put_role_policy(RoleName="audited", PolicyName="read-if-known", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lake/*",
+             "Condition": {"StringEquals": {"aws:SourceIdentity": "carol-laptop"}}},
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    out = csts.assume_role(RoleArn=si_role["Arn"], RoleSessionName="si", SourceIdentity="carol-laptop")
+    check(out.get("SourceIdentity") == "carol-laptop", "AssumeRole answers the source identity")
+    si_creds = out["Credentials"]
+    check(reads(client("s3", si_creds), "a/1.txt"), "aws:SourceIdentity conditions read the session's")
+    plain = csts.assume_role(RoleArn=si_role["Arn"], RoleSessionName="plain")["Credentials"]
+    check(not reads(client("s3", plain), "a/1.txt"), "a session without it does not match")
+    si_sts = client("sts", si_creds)
+    # chaining into a role that trusts the audited role's sessions
+    trust_chain = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": si_role["Arn"]}, "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]}
+    chained = iam.create_role(RoleName="chained", AssumeRolePolicyDocument=json.dumps(trust_chain))["Role"]
+    check(error_code(si_sts.assume_role, RoleArn=chained["Arn"], RoleSessionName="c2", SourceIdentity="someone-else")
+          == "AccessDenied", "role chaining may not change the source identity")
+    out = si_sts.assume_role(RoleArn=chained["Arn"], RoleSessionName="c2")
+    check(out.get("SourceIdentity") == "carol-laptop", "role chaining keeps the source identity")
+
+    # a presigned URL of a session carries its token
+    import urllib.request
+    url = client("s3", creds).generate_presigned_url("get_object", Params={"Bucket": "lake", "Key": "a/1.txt"})
+    check("x-amz-security-token=" in url.lower() and urllib.request.urlopen(url).read() == b"a/1.txt",
+          "a session's presigned GET works, its token in the URL")
+    bad = url.replace("x-amz-security-token=", "x-amz-security-token=A").replace("X-Amz-Security-Token=", "X-Amz-Security-Token=A")
+    check(bad != url, "the token was altered")
+    try:
+        urllib.request.urlopen(bad)
+        check(False, "a presigned URL with an altered token is refused")
+    except urllib.error.HTTPError as e:
+        check(e.code in (400, 403), f"a presigned URL with an altered token is refused ({e.code})")
+
+    # S3 condition keys from the request: s3:x-amz-server-side-encryption, s3:max-keys
+    iam.put_role_policy(RoleName="reader", PolicyName="conditional", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/enc/*",
+             "Condition": {"StringEquals": {"s3:x-amz-server-side-encryption": "AES256"}}},
+            {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::lake",
+             "Condition": {"NumericGreaterThan": {"s3:max-keys": "100"}}}]}))
+    cs3 = client("s3", csts.assume_role(RoleArn=role["Arn"], RoleSessionName="cond")["Credentials"])
+    check(error_code(cs3.put_object, Bucket="lake", Key="enc/x", Body=b"x") == "AccessDenied",
+          "s3:x-amz-server-side-encryption: a PUT without the header is refused")
+    check(error_code(cs3.put_object, Bucket="lake", Key="enc/x", Body=b"x", ServerSideEncryption="AES256") is None,
+          "... and allowed with it")
+    check(error_code(cs3.list_objects_v2, Bucket="lake", MaxKeys=10) is None, "s3:max-keys 10: listed")
+    check(error_code(cs3.list_objects_v2, Bucket="lake", MaxKeys=500) == "AccessDenied", "s3:max-keys 500: denied")
+    iam.delete_role_policy(RoleName="reader", PolicyName="conditional")
+
     # a token does not outlive its role: one deleted and made again is another role
     iam.create_role(RoleName="temp", AssumeRolePolicyDocument=json.dumps(trust_carol))
     old = csts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/temp", RoleSessionName="old")["Credentials"]
@@ -148,6 +205,8 @@ if phase == "setup":
     with open(state_file, "w") as f:
         json.dump({"role": {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
                    "user_session": {k: st[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
+                   "presigned": client("s3", creds).generate_presigned_url(
+                       "get_object", Params={"Bucket": "lake", "Key": "a/1.txt"}, ExpiresIn=86400),
                    "carol": {k: ckey[k] for k in ("AccessKeyId", "SecretAccessKey")}, "role_arn": role["Arn"]}, f)
     finish("sts setup")
 else:
@@ -164,6 +223,13 @@ else:
     check(error_code(client("athena", creds).list_work_groups) == "ExpiredTokenException",
           "Athena: ExpiredTokenException")
     check(error_code(client("iam", creds).list_users) == "ExpiredToken", "IAM: ExpiredToken")
+    import urllib.request
+    try:
+        urllib.request.urlopen(state["presigned"])
+        check(False, "a presigned URL of an expired session is refused")
+    except urllib.error.HTTPError as e:
+        body = e.read().decode()
+        check("ExpiredToken" in body, f"a presigned URL of an expired session is refused: ExpiredToken ({e.code})")
     user_session = state["user_session"]
     check(error_code(client("s3", user_session).list_buckets) == "ExpiredToken",
           "a GetSessionToken session expires too")
