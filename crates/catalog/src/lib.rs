@@ -177,6 +177,27 @@ impl Catalog {
             .await?
     }
 
+    /// Makes the `default` database when the catalog has none, as Athena's catalog always has
+    /// one: SQL clients connect to it, and DDL without a database lands there.
+    pub async fn ensure_default_database(&self) -> Result<()> {
+        if self.get_database("default").is_ok() {
+            return Ok(());
+        }
+        let db = Database {
+            name: "default".into(),
+            description: Some("Default database".into()),
+            location_uri: None,
+            parameters: Parameters::default(),
+            create_time: None,
+            catalog_id: None,
+            extra: serde_json::Map::new(),
+        };
+        match self.create_database(db).await {
+            Ok(()) | Err(CatalogError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn get_database(&self, name: &str) -> Result<Database> {
         let name = name.to_lowercase();
         let txn = self.store.read()?;

@@ -88,6 +88,129 @@ fn pg_error(e: QueryError) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), e.to_string())))
 }
 
+fn sql_error(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), message)))
+}
+
+/// Where a session keeps a run-time parameter it was SET to.
+fn param_key(name: &str) -> String {
+    format!("tarn.param.{name}")
+}
+
+/// The columns a session statement answers with: SHOW's one, none for the others.
+fn session_fields(s: &crate::pgsession::SessionStatement) -> Vec<FieldInfo> {
+    match s {
+        crate::pgsession::SessionStatement::Show { name } => vec![FieldInfo::new(
+            if name == "all" { "setting".to_string() } else { name.clone() },
+            None,
+            None,
+            Type::TEXT,
+            pgwire::api::results::FieldFormat::Text,
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// A one-column text result (SHOW).
+fn text_rows(column: &str, values: &[String]) -> PgWireResult<Response> {
+    let header = Arc::new(vec![FieldInfo::new(
+        column.to_string(),
+        None,
+        None,
+        Type::TEXT,
+        pgwire::api::results::FieldFormat::Text,
+    )]);
+    let mut rows = Vec::new();
+    for v in values {
+        let mut enc = DataRowEncoder::new(header.clone());
+        enc.encode_field(&Some(v.as_str()))?;
+        rows.push(Ok(enc.take_row()));
+    }
+    Ok(Response::Query(QueryResponse::new(header, stream::iter(rows))))
+}
+
+/// A session statement's answer (see [`crate::pgsession`]); `None` for the engine's.
+fn session_statement<C: ClientInfo>(client: &mut C, sql: &str) -> Option<PgWireResult<Response>> {
+    use crate::pgsession::{SessionStatement as S, default_of, parse};
+    use pgwire::messages::response::TransactionStatus as Tx;
+    let stmt = parse(sql)?;
+    let status = client.transaction_status();
+    Some(match stmt {
+        S::Begin if status == Tx::Idle => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
+        // already in one: PostgreSQL warns and goes on
+        S::Begin => Ok(Response::Execution(Tag::new("BEGIN"))),
+        S::Commit if status == Tx::Error => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+        S::Commit => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
+        S::Rollback => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+        _ if status == Tx::Error => Err(aborted()),
+        S::Savepoint => Err(sql_error("0A000", "savepoints are not supported: tarn's transactions only read".into())),
+        S::Set { name, value } => {
+            if !name.is_empty() {
+                match value {
+                    Some(v) => client.metadata_mut().insert(param_key(&name), v),
+                    None => client.metadata_mut().remove(&param_key(&name)),
+                };
+            }
+            Ok(Response::Execution(Tag::new("SET")))
+        }
+        S::Reset { name } => {
+            if name == "all" {
+                client.metadata_mut().retain(|k, _| !k.starts_with("tarn.param."));
+            } else {
+                client.metadata_mut().remove(&param_key(&name));
+            }
+            Ok(Response::Execution(Tag::new("RESET")))
+        }
+        S::Show { name } if name == "all" => {
+            let all: Vec<String> = crate::pgsession::DEFAULTS
+                .iter()
+                .map(|(n, d)| format!("{n} = {}", client.metadata().get(&param_key(n)).map_or(*d, String::as_str)))
+                .collect();
+            text_rows("setting", &all)
+        }
+        S::Show { name } => {
+            // what the session SET, else what the client said at startup, else the default
+            let startup = client.metadata().iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)).map(|(_, v)| v.clone());
+            match client
+                .metadata()
+                .get(&param_key(&name))
+                .cloned()
+                .or(startup)
+                .or_else(|| default_of(&name).map(str::to_string))
+            {
+                Some(v) => text_rows(&name, &[v]),
+                None => Err(sql_error("42704", format!("unrecognized configuration parameter \"{name}\""))),
+            }
+        }
+        S::Discard => {
+            client.metadata_mut().retain(|k, _| !k.starts_with("tarn.param."));
+            Ok(Response::Execution(Tag::new("DISCARD ALL")))
+        }
+        S::Deallocate => Ok(Response::Execution(Tag::new("DEALLOCATE"))),
+    })
+}
+
+fn aborted() -> PgWireError {
+    sql_error("25P02", "current transaction is aborted, commands ignored until end of transaction block".into())
+}
+
+/// Refuses what a transaction block may not run: anything after an error, and writes (tarn's
+/// transactions only read, so a rollback never leaves half of one applied).
+fn transaction_allows<C: ClientInfo>(client: &C, sql: &str) -> PgWireResult<()> {
+    use pgwire::messages::response::TransactionStatus as Tx;
+    match client.transaction_status() {
+        Tx::Error => Err(aborted()),
+        Tx::Transaction if !crate::pgsession::reads_only(sql) => Err(sql_error(
+            "25006",
+            format!(
+                "cannot execute {} in a read-only transaction: tarn's transactions only read; run writes outside a transaction block (autocommit)",
+                sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn pg_type(t: &DataType) -> Type {
     match t {
         DataType::Boolean => Type::BOOL,
@@ -349,12 +472,33 @@ impl SimpleQueryHandler for Backend {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let db = default_database(&self.engine, client);
-        let trimmed = query.trim().trim_end_matches(';').trim();
-        if trimmed.is_empty() {
+        let statements = crate::pgsession::split(query);
+        if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
-        let caller = self.caller_of(client)?;
-        Ok(vec![Engine::as_caller(caller, self.run(trimmed, db.as_deref(), &Format::UnifiedText)).await?])
+        // each statement in turn; the first that fails ends the query, as PostgreSQL's do
+        let mut out = Vec::with_capacity(statements.len());
+        for sql in statements {
+            let answer = match session_statement(client, sql) {
+                Some(answer) => answer,
+                None => match transaction_allows(client, sql) {
+                    Err(e) => Err(e),
+                    Ok(()) => {
+                        let caller = self.caller_of(client)?;
+                        Engine::as_caller(caller, self.run(sql, db.as_deref(), &Format::UnifiedText)).await
+                    }
+                },
+            };
+            match answer {
+                Ok(r) => out.push(r),
+                Err(PgWireError::UserError(info)) => {
+                    out.push(Response::Error(info));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -381,6 +525,10 @@ impl ExtendedQueryHandler for Backend {
         if sql.trim().is_empty() {
             return Ok(Response::EmptyQuery);
         }
+        if let Some(answer) = session_statement(client, sql) {
+            return answer;
+        }
+        transaction_allows(client, sql)?;
         let caller = self.caller_of(client)?;
         if portal.parameter_len() > 0 {
             return Engine::as_caller(caller, self.run_portal(sql, db.as_deref(), portal)).await;
@@ -398,6 +546,9 @@ impl ExtendedQueryHandler for Backend {
     {
         let db = default_database(&self.engine, client);
         let sql = stmt.statement.trim().trim_end_matches(';');
+        if let Some(s) = crate::pgsession::parse(sql) {
+            return Ok(DescribeStatementResponse::new(Vec::new(), session_fields(&s)));
+        }
         let inferred = if sql.contains('$') {
             self.engine.parameter_types(sql, db.as_deref()).await.map_err(pg_error)?
         } else {
@@ -417,6 +568,9 @@ impl ExtendedQueryHandler for Backend {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let db = default_database(&self.engine, client);
+        if let Some(s) = crate::pgsession::parse(portal.statement.statement.trim()) {
+            return Ok(DescribePortalResponse::new(session_fields(&s)));
+        }
         let fields = self
             .describe(
                 portal.statement.statement.trim().trim_end_matches(';'),

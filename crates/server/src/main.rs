@@ -187,6 +187,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
     spawn_retention(streams.clone());
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
+    catalog.ensure_default_database().await?;
     let engine = tarn_query::Engine::new(objects.clone(), catalog.clone())?;
     let athena = tarn_query::athena::Athena::open(engine.clone(), store.clone()).await?;
     let delivery = tarn_delivery::Delivery::open(

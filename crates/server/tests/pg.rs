@@ -296,3 +296,22 @@ fn sigterm_finishes_a_query_in_flight_and_cuts_off_at_the_drain_limit() {
     );
     eprintln!("busy session cut off; exit {took:?} after SIGTERM with a 1 s drain limit");
 }
+
+/// psycopg 3 and psycopg2 in their default (non-autocommit) mode: BEGIN, COMMIT, ROLLBACK,
+/// SET/SHOW/RESET, several statements in one query, writes refused inside a transaction block
+/// and run in autocommit (tests/py/pg_sessions.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_in_default_mode_through_transactions_and_settings() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pg_sessions.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    server.s3().create_bucket().bucket("pgsess").send().await.expect("create bucket");
+    let (host, port) = (server.pg_addr.ip().to_string(), server.pg_addr.port().to_string());
+    let out = tarn_testkit::python::run_script_in(
+        &tarn_testkit::python::PG_CLIENTS,
+        &mut server,
+        &script,
+        &[&host, &port, tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY],
+        std::time::Duration::from_secs(300),
+    );
+    assert!(out.contains("pg sessions: 0 failures"), "{out}");
+}

@@ -32,6 +32,13 @@ pub const LATEST_BOTO3: Venv = Venv {
     imports: "import boto3",
 };
 
+/// The PostgreSQL drivers Python users reach for: psycopg 3 and psycopg2, in their binary wheels.
+pub const PG_CLIENTS: Venv = Venv {
+    dir: "pg-clients-venv",
+    pins: &["psycopg==3.3.9", "psycopg-binary==3.3.9", "psycopg2-binary==2.9.13"],
+    imports: "import psycopg, psycopg2",
+};
+
 pub fn target_dir() -> PathBuf {
     // a test binary lives in <target>/<profile>/deps/
     let exe = std::env::current_exe().expect("current test executable");

@@ -12,6 +12,6 @@ assert [v["VersionId"] for v in versions] == ["1", "0"], versions
 parts = glue.get_partitions(DatabaseName="analytics", TableName="events")["Partitions"]
 assert len(parts) == 23, len(parts)
 dbs = [d["Name"] for d in glue.get_databases()["DatabaseList"]]
-assert dbs == ["analytics", "extra1", "extra2"], dbs
+assert dbs == ["analytics", "default", "extra1", "extra2"], dbs
 print("glue after restart: ok")
 sys.exit(0)

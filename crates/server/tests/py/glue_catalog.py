@@ -36,7 +36,7 @@ for i in range(3):
     glue.create_database(DatabaseInput={"Name": f"extra{i}"})
 names = [d["Name"] for page in glue.get_paginator("get_databases").paginate(PaginationConfig={"PageSize": 2})
          for d in page["DatabaseList"]]
-check(names == ["analytics", "extra0", "extra1", "extra2"], f"GetDatabases pages in order: {names}")
+check(names == ["analytics", "default", "extra0", "extra1", "extra2"], f"GetDatabases pages in order: {names}")
 
 # tables and versions
 glue.create_table(DatabaseName="analytics", TableInput={
