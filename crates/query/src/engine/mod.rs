@@ -13,6 +13,7 @@ mod exec;
 mod joinfilter;
 mod joinsides;
 mod orc;
+pub mod pgfuncs;
 mod shared;
 pub mod store;
 pub mod tables;
@@ -145,6 +146,7 @@ impl Engine {
         let ctx = Arc::new(SessionContext::new_with_state(state));
         // Athena's avg: a decimal's average keeps the decimal's type
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(avg::AthenaAvg::new()));
+        pgfuncs::register(&ctx, &db);
         let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
         Ok((ctx, registry))

@@ -231,6 +231,11 @@ async fn athena_ddl_ctas_insert_and_views() {
     assert!(described.iter().any(|r| r[0] == "# Partition Information"));
     assert_eq!(strings(e, "SHOW TABLES").await, vec![vec!["sales"]]);
     assert!(strings(e, "SHOW DATABASES").await.contains(&vec!["db".to_string()]));
+    // what PostgreSQL clients ask on connecting
+    let v = strings(e, "SELECT pg_catalog.version(), version(), current_database(), current_schema()").await;
+    assert!(v[0][0].starts_with("PostgreSQL 14.0 ") && v[0][0] == v[0][1], "{v:?}");
+    assert_eq!(v[0][2..], ["db".to_string(), "db".to_string()]);
+    assert_eq!(strings(e, "SELECT current_schemas(true)[1]").await, vec![vec!["db"]]);
 
     // CTAS, partitioned, into the default location; then INSERT INTO adds rows
     strings(e, "CREATE TABLE by_year WITH (format = 'PARQUET', partitioned_by = ARRAY['year']) AS SELECT id, price, year FROM sales").await;

@@ -45,6 +45,10 @@ check(cur.fetchone() == ("public",), "SHOW search_path")
 cur.execute("RESET search_path")
 cur.execute("SHOW search_path")
 check(cur.fetchone() == ('"$user", public',), "RESET restores the default")
+cur.execute("SELECT pg_catalog.version(), current_database(), current_schema()")
+v, db, schema = cur.fetchone()
+check(v.startswith("PostgreSQL 14.0") and db == "default" and schema == "default",
+      f"version(), current_database(), current_schema() as clients read them: {v!r} {db} {schema}")
 cur.execute("SHOW standard_conforming_strings")
 check(cur.fetchone() == ("on",), "SHOW a server parameter")
 try:

@@ -1,0 +1,49 @@
+//! The session functions PostgreSQL clients call on connecting and in their metadata queries:
+//! `version()` (and `pg_catalog.version()`) in PostgreSQL's form, which SQLAlchemy and BI tools
+//! parse; `current_database()`, `current_schema()`, `current_schemas(bool)`, `pg_backend_pid()`.
+//! Each is a constant of the statement's session (its default database), made with the session.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+
+/// What `version()` answers: PostgreSQL's shape (clients read the major and minor version from
+/// its second word), then what tarn is.
+#[must_use]
+pub fn version_text() -> String {
+    format!(
+        "PostgreSQL 14.0 on x86_64-pc-linux-gnu, compiled by tarn {} (Apache DataFusion {})",
+        env!("CARGO_PKG_VERSION"),
+        datafusion::DATAFUSION_VERSION
+    )
+}
+
+fn constant(name: &str, inputs: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
+    let ty = value.data_type();
+    create_udf(name, inputs, ty, Volatility::Stable, Arc::new(move |_| Ok(ColumnarValue::Scalar(value.clone()))))
+}
+
+/// Registers the functions on a session whose default schema is `database`.
+pub fn register(ctx: &SessionContext, database: &str) {
+    let text = |s: String| ScalarValue::Utf8(Some(s));
+    for name in ["version", "pg_catalog.version"] {
+        ctx.register_udf(constant(name, vec![], text(version_text())));
+    }
+    for name in ["current_database", "pg_catalog.current_database"] {
+        ctx.register_udf(constant(name, vec![], text(database.to_string())));
+    }
+    for name in ["current_schema", "pg_catalog.current_schema"] {
+        ctx.register_udf(constant(name, vec![], text(database.to_string())));
+    }
+    let schemas = ScalarValue::List(ScalarValue::new_list_nullable(&[text(database.to_string())], &DataType::Utf8));
+    for name in ["current_schemas", "pg_catalog.current_schemas"] {
+        ctx.register_udf(constant(name, vec![DataType::Boolean], schemas.clone()));
+    }
+    let pid = ScalarValue::Int32(Some(i32::try_from(std::process::id()).unwrap_or(i32::MAX)));
+    for name in ["pg_backend_pid", "pg_catalog.pg_backend_pid"] {
+        ctx.register_udf(constant(name, vec![], pid.clone()));
+    }
+}
