@@ -38,31 +38,7 @@ curl -sf http://127.0.0.1:$port/_tarn/health >/dev/null || { cat "$WORK/tarn.log
 EP=http://127.0.0.1:$port
 "$BENCH" mb --endpoint "$EP" --bucket bench >/dev/null
 
-read -r UKEY USECRET < <(AWS_ENDPOINT_URL=$EP "$PY" - <<'PY'
-import json, boto3
-iam, s3 = boto3.client("iam"), boto3.client("s3")
-iam.create_user(UserName="bencher")
-for i in range(10):
-    grants = i == 9
-    cond = {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "127.0.0.0/8"]},
-            "Bool": {"aws:SecureTransport": "false"},
-            "StringLike": {"aws:username": "bench*" if grants else f"nobody{i}"}}
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Sid": f"Read{i}", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-         "Resource": [f"arn:aws:s3:::other{i}/*", "arn:aws:s3:::bench/*"], "Condition": cond},
-        {"Sid": f"Fence{i}", "Effect": "Deny", "Action": "s3:*", "Resource": f"arn:aws:s3:::bench/secret{i}/*"}]}
-    arn = iam.create_policy(PolicyName=f"p{i}", PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
-    iam.attach_user_policy(UserName="bencher", PolicyArn=arn)
-s3.put_bucket_policy(Bucket="bench", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bench/keep/*",
-     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/bencher"},
-     "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench/public/*",
-     "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}, "StringLike": {"aws:username": "bench*"}}}]}))
-k = iam.create_access_key(UserName="bencher")["AccessKey"]
-print(k["AccessKeyId"], k["SecretAccessKey"])
-PY
-)
+read -r UKEY USECRET < <(AWS_ENDPOINT_URL=$EP "$PY" "$(dirname "$0")/iam_setup.py")
 # one connection: every key is written (with several, shares of --requests are uneven)
 "$BENCH" put --endpoint "$EP" --bucket bench --conns 1 --requests 1000 --keys 1000 >/dev/null 2>&1
 

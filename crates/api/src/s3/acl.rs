@@ -45,14 +45,11 @@ pub(super) fn check_write_acl(
     full_control: Option<&String>,
     others: &[Option<&String>],
 ) -> S3Result<()> {
-    if canned.is_some_and(|a| a.as_str() != OWNER_FULL_CONTROL) {
-        return Err(not_supported());
+    // the usual write names no ACL: nothing to look up
+    if canned.is_none() && full_control.is_none() && others.iter().all(Option::is_none) {
+        return Ok(());
     }
-    let owner = s3.bucket_owner(bucket);
-    if !only_owner_full_control(owner.id.as_deref().unwrap_or_default(), full_control, others) {
-        return Err(not_supported());
-    }
-    Ok(())
+    check_set_acl(&s3.bucket_owner(bucket), canned.map(ObjectCannedACL::as_str), full_control, others, None)
 }
 
 /// CreateBucket: ACLs are disabled from the start, so only `private` (the default) may be asked
@@ -97,6 +94,36 @@ fn owner_grants(owner: &Owner) -> Grants {
     }]
 }
 
+/// The object (or version) an object ACL call names; a delete marker has none.
+fn existing_object(s3: &TarnS3, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<()> {
+    let found = s3.objects.lookup(bucket, key, &GetTarget::from_version_id(version_id)).map_err(err)?;
+    if found.record.delete_marker {
+        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+    }
+    Ok(())
+}
+
+/// An ACL set by PutBucketAcl or PutObjectAcl: accepted (and changing nothing) only when the
+/// canned ACL, the grant headers and the body all say "the bucket owner has full control".
+fn check_set_acl(
+    owner: &Owner,
+    canned: Option<&str>,
+    full_control: Option<&String>,
+    others: &[Option<&String>],
+    body: Option<&AccessControlPolicy>,
+) -> S3Result<()> {
+    let owner_id = owner.id.as_deref().unwrap_or_default();
+    let canned_ok = canned.is_none_or(|a| a == OWNER_FULL_CONTROL);
+    if canned_ok
+        && only_owner_full_control(owner_id, full_control, others)
+        && body_is_owner_full_control(body, owner_id)
+    {
+        Ok(())
+    } else {
+        Err(not_supported())
+    }
+}
+
 pub(super) async fn get_bucket_acl(
     s3: &TarnS3,
     req: S3Request<GetBucketAclInput>,
@@ -111,11 +138,7 @@ pub(super) async fn get_object_acl(
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let input = req.input;
-    let target = GetTarget::from_version_id(input.version_id.as_deref());
-    let found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
-    if found.record.delete_marker {
-        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-    }
+    existing_object(s3, &input.bucket, &input.key, input.version_id.as_deref())?;
     let owner = s3.bucket_owner(&input.bucket);
     Ok(S3Response::new(GetObjectAclOutput {
         grants: Some(owner_grants(&owner)),
@@ -131,11 +154,9 @@ pub(super) async fn put_bucket_acl(
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
     let input = req.input;
     s3.objects.bucket(&input.bucket).map_err(err)?;
-    let owner = s3.bucket_owner(&input.bucket);
-    let owner_id = owner.id.as_deref().unwrap_or_default();
-    let canned_ok = input.acl.as_ref().is_none_or(|a| a.as_str() == OWNER_FULL_CONTROL);
-    let grants_ok = only_owner_full_control(
-        owner_id,
+    check_set_acl(
+        &s3.bucket_owner(&input.bucket),
+        input.acl.as_ref().map(BucketCannedACL::as_str),
         input.grant_full_control.as_ref(),
         &[
             input.grant_read.as_ref(),
@@ -143,10 +164,8 @@ pub(super) async fn put_bucket_acl(
             input.grant_write.as_ref(),
             input.grant_write_acp.as_ref(),
         ],
-    );
-    if !canned_ok || !grants_ok || !body_is_owner_full_control(input.access_control_policy.as_ref(), owner_id) {
-        return Err(not_supported());
-    }
+        input.access_control_policy.as_ref(),
+    )?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
@@ -156,22 +175,14 @@ pub(super) async fn put_object_acl(
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let input = req.input;
-    let target = GetTarget::from_version_id(input.version_id.as_deref());
-    let found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
-    if found.record.delete_marker {
-        return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-    }
-    let owner = s3.bucket_owner(&input.bucket);
-    let owner_id = owner.id.as_deref().unwrap_or_default();
-    let canned_ok = input.acl.as_ref().is_none_or(|a| a.as_str() == OWNER_FULL_CONTROL);
-    let grants_ok = only_owner_full_control(
-        owner_id,
+    existing_object(s3, &input.bucket, &input.key, input.version_id.as_deref())?;
+    check_set_acl(
+        &s3.bucket_owner(&input.bucket),
+        input.acl.as_ref().map(ObjectCannedACL::as_str),
         input.grant_full_control.as_ref(),
         &[input.grant_read.as_ref(), input.grant_read_acp.as_ref(), input.grant_write_acp.as_ref()],
-    );
-    if !canned_ok || !grants_ok || !body_is_owner_full_control(input.access_control_policy.as_ref(), owner_id) {
-        return Err(not_supported());
-    }
+        input.access_control_policy.as_ref(),
+    )?;
     Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
 }
 
