@@ -92,6 +92,55 @@ fn sql_error(code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), message)))
 }
 
+/// When a statement must be over (the session's statement_timeout), if ever.
+type Deadline = Option<tokio::time::Instant>;
+
+/// The session's statement_timeout as a deadline from now: a number of milliseconds, or with a
+/// unit (`ms`, `s`, `min`, `h`, `d`); 0 (the default) is none.
+fn deadline_of<C: ClientInfo>(client: &C) -> Deadline {
+    let value = client.metadata().get(&param_key("statement_timeout"))?.trim().to_ascii_lowercase();
+    let digits = value.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(value.len());
+    let n: f64 = value[..digits].parse().ok()?;
+    let unit_ms = match value[digits..].trim() {
+        "" | "ms" => 1.0,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = n * unit_ms;
+    (ms >= 1.0).then(|| tokio::time::Instant::now() + Duration::from_micros((ms * 1_000.0) as u64))
+}
+
+fn timed_out() -> PgWireError {
+    sql_error("57014", "canceling statement due to statement timeout".into())
+}
+
+/// Runs `f` until the deadline.
+async fn within<T>(deadline: Deadline, f: impl std::future::Future<Output = T>) -> PgWireResult<T> {
+    match deadline {
+        None => Ok(f.await),
+        Some(d) => tokio::time::timeout_at(d, f).await.map_err(|_| timed_out()),
+    }
+}
+
+/// A statement's batches until the deadline: then one statement-timeout error, and no more.
+fn until(
+    batches: datafusion::execution::SendableRecordBatchStream,
+    deadline: Deadline,
+) -> impl Stream<Item = PgWireResult<RecordBatch>> + Send {
+    stream::unfold(Some(batches), move |state| async move {
+        let mut s = state?;
+        match within(deadline, s.next()).await {
+            Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
+            Ok(Some(Err(e))) => Some((Err(pg_error(e.into())), Some(s))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
 /// Where a session keeps a run-time parameter it was SET to.
 fn param_key(name: &str) -> String {
     format!("tarn.param.{name}")
@@ -398,9 +447,15 @@ impl Backend {
         })
     }
 
-    async fn run(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Response> {
-        let out = self.engine.execute(sql, database).await.map_err(pg_error)?;
-        Self::respond(out, format).await
+    async fn run(
+        &self,
+        sql: &str,
+        database: Option<&str>,
+        format: &Format,
+        deadline: Deadline,
+    ) -> PgWireResult<Response> {
+        let out = within(deadline, self.engine.execute(sql, database)).await?.map_err(pg_error)?;
+        Self::respond(out, format, deadline).await
     }
 
     /// A portal with parameters: each value decoded by its type (as the client declared it, or
@@ -410,10 +465,11 @@ impl Backend {
         sql: &str,
         database: Option<&str>,
         portal: &Portal<<Self as ExtendedQueryHandler>::Statement>,
+        deadline: Deadline,
     ) -> PgWireResult<Response> {
-        let out = self
-            .engine
-            .execute_params(sql, database, |inferred| {
+        let out = within(
+            deadline,
+            self.engine.execute_params(sql, database, |inferred| {
                 let types = parameter_pg_types(&portal.statement.parameter_types, inferred);
                 let text = Type::TEXT;
                 portal
@@ -426,27 +482,29 @@ impl Backend {
                         parameter_value(raw.as_deref(), binary, pg, inferred.get(i).and_then(Option::as_ref), i)
                     })
                     .collect()
-            })
-            .await
-            .map_err(pg_error)?;
-        Self::respond(out, &portal.result_column_format).await
+            }),
+        )
+        .await?
+        .map_err(pg_error)?;
+        Self::respond(out, &portal.result_column_format, deadline).await
     }
 
-    async fn respond(out: crate::engine::QueryOutput, format: &Format) -> PgWireResult<Response> {
+    async fn respond(out: crate::engine::QueryOutput, format: &Format, deadline: Deadline) -> PgWireResult<Response> {
+        let batches = until(out.stream, deadline);
         if out.schema.fields().is_empty() {
             // DDL: drain, then a command tag
-            let mut s = out.stream;
+            let mut s = Box::pin(batches);
             while let Some(b) = s.next().await {
-                b.map_err(|e| pg_error(e.into()))?;
+                b?;
             }
             return Ok(Response::Execution(Tag::new("OK")));
         }
         let header = Arc::new(fields(&out.schema, format));
         let h = header.clone();
         let rows =
-            out.stream.flat_map(move |batch| -> std::pin::Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>> {
+            batches.flat_map(move |batch| -> std::pin::Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>> {
                 match batch {
-                    Err(e) => Box::pin(stream::iter(vec![Err(pg_error(e.into()))])),
+                    Err(e) => Box::pin(stream::iter(vec![Err(e)])),
                     Ok(b) => match encode_batch(&b, &h) {
                         Ok(rows) => Box::pin(stream::iter(rows.into_iter().map(Ok))),
                         Err(e) => Box::pin(stream::iter(vec![Err(e)])),
@@ -485,7 +543,8 @@ impl SimpleQueryHandler for Backend {
                     Err(e) => Err(e),
                     Ok(()) => {
                         let caller = self.caller_of(client)?;
-                        Engine::as_caller(caller, self.run(sql, db.as_deref(), &Format::UnifiedText)).await
+                        let deadline = deadline_of(client);
+                        Engine::as_caller(caller, self.run(sql, db.as_deref(), &Format::UnifiedText, deadline)).await
                     }
                 },
             };
@@ -531,9 +590,9 @@ impl ExtendedQueryHandler for Backend {
         transaction_allows(client, sql)?;
         let caller = self.caller_of(client)?;
         if portal.parameter_len() > 0 {
-            return Engine::as_caller(caller, self.run_portal(sql, db.as_deref(), portal)).await;
+            return Engine::as_caller(caller, self.run_portal(sql, db.as_deref(), portal, deadline_of(client))).await;
         }
-        Engine::as_caller(caller, self.run(sql, db.as_deref(), &portal.result_column_format)).await
+        Engine::as_caller(caller, self.run(sql, db.as_deref(), &portal.result_column_format, deadline_of(client))).await
     }
 
     async fn do_describe_statement<C>(

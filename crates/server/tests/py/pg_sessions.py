@@ -82,6 +82,18 @@ check(cur.fetchone() == (0,), "in autocommit mode a write runs")
 cur.execute("DROP TABLE auto_t")
 check(True, "and so does a DROP")
 
+# statement_timeout is enforced: the statement stops, the session goes on
+cur.execute("SET statement_timeout = 50")
+try:
+    cur.execute("SELECT count(*) FROM generate_series(1, 2000000000)")
+    check(False, "a statement past statement_timeout is canceled")
+except psycopg.errors.QueryCanceled as e:
+    check("statement timeout" in str(e), f"a statement past statement_timeout: 57014 ({e})")
+cur.execute("SET statement_timeout TO '5s'")
+cur.execute("SELECT count(*) FROM generate_series(1, 1000)")
+check(cur.fetchone() == (1000,), "a statement within the timeout runs")
+cur.execute("RESET statement_timeout")
+
 # several statements in one simple query
 with psycopg.ClientCursor(conn) as cc:
     cc.execute("SET application_name TO 'multi'; SELECT 41 + 1")
