@@ -85,16 +85,18 @@ impl g::StsApi for Sts {
         // the trust policy itself must let the caller in (naming it, its account or everyone);
         // the caller's own policies alone never open a role
         let caller = tarn_iam::policy::Caller::from_arn(&self.caller.arn);
-        let trusted = role.trust.parsed.as_deref().is_some_and(|trust| {
-            let request = tarn_iam::policy::Request {
-                caller: &caller,
-                action: "sts:AssumeRole",
-                resource: &input.role_arn,
-                context: (&self.context).into(),
-            };
-            trust.decide(&request).decision == tarn_iam::policy::Decision::Allow
-        });
-        if !trusted {
+        let trust_allows = |action: &str| {
+            role.trust.parsed.as_deref().is_some_and(|trust| {
+                let request = tarn_iam::policy::Request {
+                    caller: &caller,
+                    action,
+                    resource: &input.role_arn,
+                    context: (&self.context).into(),
+                };
+                trust.decide(&request).decision == tarn_iam::policy::Decision::Allow
+            })
+        };
+        if !trust_allows("sts:AssumeRole") {
             return Err(denied(""));
         }
         // and the caller's own policies (in its own account) with the trust policy as the
@@ -128,16 +130,7 @@ impl g::StsApi for Sts {
         }
         let source_identity = inherited.or_else(|| input.source_identity.clone());
         if source_identity.is_some() {
-            let trusts = role.trust.parsed.as_deref().is_some_and(|trust| {
-                let request = tarn_iam::policy::Request {
-                    caller: &caller,
-                    action: "sts:SetSourceIdentity",
-                    resource: &input.role_arn,
-                    context: (&self.context).into(),
-                };
-                trust.decide(&request).decision == tarn_iam::policy::Decision::Allow
-            });
-            let allowed = trusts
+            let allowed = trust_allows("sts:SetSourceIdentity")
                 && self
                     .iam
                     .authorize(

@@ -36,6 +36,21 @@ fn only_owner_full_control(owner_id: &str, full_control: Option<&String>, others
         })
 }
 
+/// [`check_write_acl`] with the ACL headers of a write's input (PutObject, CopyObject and
+/// CreateMultipartUpload name them alike).
+macro_rules! check_acl_headers {
+    ($s3:expr, $input:expr) => {
+        super::acl::check_write_acl(
+            $s3,
+            &$input.bucket,
+            $input.acl.as_ref(),
+            $input.grant_full_control.as_ref(),
+            &[$input.grant_read.as_ref(), $input.grant_read_acp.as_ref(), $input.grant_write_acp.as_ref()],
+        )?
+    };
+}
+pub(super) use check_acl_headers;
+
 /// A write's ACL (PutObject, CopyObject, CreateMultipartUpload): none, or the bucket owner's
 /// full control.
 pub(super) fn check_write_acl(

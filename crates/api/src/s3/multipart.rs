@@ -2,6 +2,7 @@
 
 #![allow(clippy::wildcard_imports)]
 
+use super::acl::check_acl_headers;
 use super::*;
 
 pub(super) async fn create_multipart_upload(
@@ -10,13 +11,7 @@ pub(super) async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
     check_sse_request(input.server_side_encryption.as_ref())?;
-    super::acl::check_write_acl(
-        s3,
-        &input.bucket,
-        input.acl.as_ref(),
-        input.grant_full_control.as_ref(),
-        &[input.grant_read.as_ref(), input.grant_read_acp.as_ref(), input.grant_write_acp.as_ref()],
-    )?;
+    check_acl_headers!(s3, input);
     let algorithm = input.checksum_algorithm.as_ref().map(parse_alg).transpose()?;
     let kind = match input.checksum_type.as_ref().map(ChecksumType::as_str) {
         None => None,

@@ -2,6 +2,7 @@
 
 #![allow(clippy::wildcard_imports)]
 
+use super::acl::check_acl_headers;
 use super::*;
 
 /// Builds a GetObjectOutput or HeadObjectOutput (same field names) from [`ObjectHeaders`].
@@ -42,13 +43,7 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
     let trailing = req.trailing_headers;
     let input = req.input;
     check_sse_request(input.server_side_encryption.as_ref())?;
-    super::acl::check_write_acl(
-        s3,
-        &input.bucket,
-        input.acl.as_ref(),
-        input.grant_full_control.as_ref(),
-        &[input.grant_read.as_ref(), input.grant_read_acp.as_ref(), input.grant_write_acp.as_ref()],
-    )?;
+    check_acl_headers!(s3, input);
     let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
     let checksum = checksum_input(
         &headers,
@@ -239,13 +234,7 @@ pub(super) async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     check_sse_request(input.server_side_encryption.as_ref())?;
-    super::acl::check_write_acl(
-        s3,
-        &input.bucket,
-        input.acl.as_ref(),
-        input.grant_full_control.as_ref(),
-        &[input.grant_read.as_ref(), input.grant_read_acp.as_ref(), input.grant_write_acp.as_ref()],
-    )?;
+    check_acl_headers!(s3, input);
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
     s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
     let found: Found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
