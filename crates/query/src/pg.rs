@@ -5,6 +5,7 @@
 //! that name). Simple and extended query protocols; results stream row by row in text or
 //! binary as the client asks.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +75,7 @@ pub struct Backend {
     engine: Engine,
     parser: Arc<NoopQueryParser>,
     callers: CallerLookup,
+    cancels: Arc<Cancels>,
 }
 
 fn pg_error(e: QueryError) -> PgWireError {
@@ -117,28 +119,99 @@ fn timed_out() -> PgWireError {
     sql_error("57014", "canceling statement due to statement timeout".into())
 }
 
-/// Runs `f` until the deadline.
-async fn within<T>(deadline: Deadline, f: impl std::future::Future<Output = T>) -> PgWireResult<T> {
-    match deadline {
-        None => Ok(f.await),
-        Some(d) => tokio::time::timeout_at(d, f).await.map_err(|_| timed_out()),
+fn cancelled() -> PgWireError {
+    sql_error("57014", "canceling statement due to user request".into())
+}
+
+/// Sessions' cancel signals, by the key each session was given at startup (BackendKeyData):
+/// a CancelRequest on another connection with that key stops the statement running then.
+#[derive(Default)]
+struct Cancels(std::sync::Mutex<HashMap<(i32, bytes::Bytes), Arc<tokio::sync::Notify>>>);
+
+impl Cancels {
+    fn signal_of<C: ClientInfo>(&self, client: &C) -> Arc<tokio::sync::Notify> {
+        let (pid, key) = client.pid_and_secret_key();
+        let mut all = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.entry((pid, key.to_bytes())).or_default().clone()
+    }
+
+    /// Stops the statement the session with this key runs, if any (PostgreSQL answers a
+    /// CancelRequest with nothing, whether or not it matched).
+    fn cancel(&self, pid: i32, key: &pgwire::messages::startup::SecretKey) {
+        let all = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(signal) = all.get(&(pid, key.to_bytes())) {
+            signal.notify_waiters();
+        }
+    }
+
+    fn forget<C: ClientInfo>(&self, client: &C) {
+        let (pid, key) = client.pid_and_secret_key();
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&(pid, key.to_bytes()));
     }
 }
 
-/// A statement's batches until the deadline: then one statement-timeout error, and no more.
+struct CancelByKey(Arc<Cancels>);
+
+#[async_trait]
+impl pgwire::api::cancel::CancelHandler for CancelByKey {
+    async fn on_cancel_request(&self, request: pgwire::messages::cancel::CancelRequest) {
+        self.0.cancel(request.pid, &request.secret_key);
+    }
+}
+
+/// What ends a statement before its end: the session's statement_timeout, or a CancelRequest
+/// for the session (armed when the statement starts, so a cancel between statements stops
+/// none, as PostgreSQL's).
+struct Stop {
+    deadline: Deadline,
+    cancel: std::pin::Pin<Box<tokio::sync::futures::OwnedNotified>>,
+}
+
+impl Stop {
+    /// Resolves with the error that stops the statement.
+    async fn stopped(&mut self) -> PgWireError {
+        let deadline = self.deadline;
+        let timeout = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = self.cancel.as_mut() => cancelled(),
+            () = timeout => timed_out(),
+        }
+    }
+}
+
+/// Runs `f` until the statement is stopped.
+async fn within<T>(stop: &mut Stop, f: impl std::future::Future<Output = T>) -> PgWireResult<T> {
+    tokio::select! {
+        biased;
+        v = f => Ok(v),
+        e = stop.stopped() => Err(e),
+    }
+}
+
+/// A statement's batches until it is stopped: then one error (57014), and no more.
 fn until(
     batches: datafusion::execution::SendableRecordBatchStream,
-    deadline: Deadline,
+    stop: Stop,
 ) -> impl Stream<Item = PgWireResult<RecordBatch>> + Send {
-    stream::unfold(Some(batches), move |state| async move {
-        let mut s = state?;
-        match within(deadline, s.next()).await {
-            Ok(Some(Ok(b))) => Some((Ok(b), Some(s))),
-            Ok(Some(Err(e))) => Some((Err(pg_error(e.into())), Some(s))),
+    stream::unfold(Some((batches, stop)), move |state| async move {
+        let (mut s, mut stop) = state?;
+        match within(&mut stop, s.next()).await {
+            Ok(Some(Ok(b))) => Some((Ok(b), Some((s, stop)))),
+            Ok(Some(Err(e))) => Some((Err(pg_error(e.into())), Some((s, stop)))),
             Ok(None) => None,
             Err(e) => Some((Err(e), None)),
         }
     })
+}
+
+/// The session's user: the access key id it logged in with.
+fn user_of<C: ClientInfo>(client: &C) -> Arc<str> {
+    Arc::from(client.metadata().get(pgwire::api::METADATA_USER).map_or("", String::as_str))
 }
 
 /// Where a session keeps a run-time parameter it was SET to.
@@ -188,11 +261,47 @@ fn session_statement<C: ClientInfo>(client: &mut C, sql: &str) -> Option<PgWireR
         S::Begin if status == Tx::Idle => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
         // already in one: PostgreSQL warns and goes on
         S::Begin => Ok(Response::Execution(Tag::new("BEGIN"))),
-        S::Commit if status == Tx::Error => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
-        S::Commit => Ok(Response::TransactionEnd(Tag::new("COMMIT"))),
-        S::Rollback => Ok(Response::TransactionEnd(Tag::new("ROLLBACK"))),
+        S::Commit if status == Tx::Error => {
+            forget_savepoints(client);
+            Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
+        }
+        S::Commit => {
+            forget_savepoints(client);
+            Ok(Response::TransactionEnd(Tag::new("COMMIT")))
+        }
+        S::Rollback => {
+            forget_savepoints(client);
+            Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
+        }
+        S::RollbackTo { .. } | S::Savepoint { .. } | S::Release { .. } if status == Tx::Idle => Err(sql_error(
+            "25P01",
+            format!(
+                "{} can only be used in transaction blocks",
+                sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase()
+            ),
+        )),
+        S::RollbackTo { name } => match savepoint_position(client, &name) {
+            // nothing was written since (transactions only read): back in the transaction
+            Some(i) => {
+                set_savepoints(client, &savepoints(client)[..=i]);
+                Ok(Response::TransactionStart(Tag::new("ROLLBACK")))
+            }
+            None => Err(no_savepoint(&name)),
+        },
         _ if status == Tx::Error => Err(aborted()),
-        S::Savepoint => Err(sql_error("0A000", "savepoints are not supported: tarn's transactions only read".into())),
+        S::Savepoint { name } => {
+            let mut all = savepoints(client);
+            all.push(name);
+            set_savepoints(client, &all);
+            Ok(Response::Execution(Tag::new("SAVEPOINT")))
+        }
+        S::Release { name } => match savepoint_position(client, &name) {
+            Some(i) => {
+                set_savepoints(client, &savepoints(client)[..i]);
+                Ok(Response::Execution(Tag::new("RELEASE")))
+            }
+            None => Err(no_savepoint(&name)),
+        },
         S::Set { name, value } => {
             if !name.is_empty() {
                 match value {
@@ -239,6 +348,30 @@ fn session_statement<C: ClientInfo>(client: &mut C, sql: &str) -> Option<PgWireR
     })
 }
 
+/// Where a session keeps its transaction's savepoints (names, oldest first, one per line).
+const SAVEPOINTS: &str = "tarn.savepoints";
+
+fn savepoints<C: ClientInfo>(client: &C) -> Vec<String> {
+    client.metadata().get(SAVEPOINTS).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn set_savepoints<C: ClientInfo>(client: &mut C, names: &[String]) {
+    client.metadata_mut().insert(SAVEPOINTS.to_string(), names.join("\n"));
+}
+
+fn forget_savepoints<C: ClientInfo>(client: &mut C) {
+    client.metadata_mut().remove(SAVEPOINTS);
+}
+
+/// The newest savepoint of that name, as PostgreSQL finds it.
+fn savepoint_position<C: ClientInfo>(client: &C, name: &str) -> Option<usize> {
+    savepoints(client).iter().rposition(|n| n == name)
+}
+
+fn no_savepoint(name: &str) -> PgWireError {
+    sql_error("3B001", format!("savepoint \"{name}\" does not exist"))
+}
+
 fn aborted() -> PgWireError {
     sql_error("25P02", "current transaction is aborted, commands ignored until end of transaction block".into())
 }
@@ -272,6 +405,8 @@ fn pg_type(t: &DataType) -> Type {
         DataType::Timestamp(_, None) => Type::TIMESTAMP,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Type::BYTEA,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::VARCHAR,
+        // as PostgreSQL's NUMERIC where rust_decimal holds every value (28 digits)
+        DataType::Decimal128(p, s) if *p <= 28 && *s >= 0 => Type::NUMERIC,
         // decimals, nested values, intervals...: their text form
         _ => Type::TEXT,
     }
@@ -303,7 +438,7 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
     for row in 0..batch.num_rows() {
         let mut enc = DataRowEncoder::new(schema.clone());
         for (i, col) in batch.columns().iter().enumerate() {
-            if col.is_null(row) {
+            if col.is_null(row) || col.data_type() == &DataType::Null {
                 enc.encode_field(&None::<i32>)?;
                 continue;
             }
@@ -341,6 +476,12 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
                 DataType::Binary => enc.encode_field(&col.as_binary::<i32>().value(row))?,
                 DataType::LargeBinary => enc.encode_field(&col.as_binary::<i64>().value(row))?,
                 DataType::BinaryView => enc.encode_field(&col.as_binary_view().value(row))?,
+                DataType::Decimal128(p, s) if *p <= 28 && *s >= 0 => {
+                    let v = col.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>().value(row);
+                    let d = rust_decimal::Decimal::try_from_i128_with_scale(v, u32::from(s.unsigned_abs()))
+                        .map_err(encode_err)?;
+                    enc.encode_field(&d)?;
+                }
                 DataType::Utf8 => enc.encode_field(&col.as_string::<i32>().value(row))?,
                 DataType::LargeUtf8 => enc.encode_field(&col.as_string::<i64>().value(row))?,
                 DataType::Utf8View => enc.encode_field(&col.as_string_view().value(row))?,
@@ -447,15 +588,14 @@ impl Backend {
         })
     }
 
-    async fn run(
-        &self,
-        sql: &str,
-        database: Option<&str>,
-        format: &Format,
-        deadline: Deadline,
-    ) -> PgWireResult<Response> {
-        let out = within(deadline, self.engine.execute(sql, database)).await?.map_err(pg_error)?;
-        Self::respond(out, format, deadline).await
+    /// What stops the statement the session starts now.
+    fn stop_of<C: ClientInfo>(&self, client: &C) -> Stop {
+        Stop { deadline: deadline_of(client), cancel: Box::pin(self.cancels.signal_of(client).notified_owned()) }
+    }
+
+    async fn run(&self, sql: &str, database: Option<&str>, format: &Format, mut stop: Stop) -> PgWireResult<Response> {
+        let out = within(&mut stop, self.engine.execute(sql, database)).await?.map_err(pg_error)?;
+        Self::respond(out, format, stop).await
     }
 
     /// A portal with parameters: each value decoded by its type (as the client declared it, or
@@ -465,10 +605,10 @@ impl Backend {
         sql: &str,
         database: Option<&str>,
         portal: &Portal<<Self as ExtendedQueryHandler>::Statement>,
-        deadline: Deadline,
+        mut stop: Stop,
     ) -> PgWireResult<Response> {
         let out = within(
-            deadline,
+            &mut stop,
             self.engine.execute_params(sql, database, |inferred| {
                 let types = parameter_pg_types(&portal.statement.parameter_types, inferred);
                 let text = Type::TEXT;
@@ -486,11 +626,11 @@ impl Backend {
         )
         .await?
         .map_err(pg_error)?;
-        Self::respond(out, &portal.result_column_format, deadline).await
+        Self::respond(out, &portal.result_column_format, stop).await
     }
 
-    async fn respond(out: crate::engine::QueryOutput, format: &Format, deadline: Deadline) -> PgWireResult<Response> {
-        let batches = until(out.stream, deadline);
+    async fn respond(out: crate::engine::QueryOutput, format: &Format, stop: Stop) -> PgWireResult<Response> {
+        let batches = until(out.stream, stop);
         if out.schema.fields().is_empty() {
             // DDL: drain, then a command tag
             let mut s = Box::pin(batches);
@@ -525,6 +665,31 @@ impl Backend {
 
 #[async_trait]
 impl SimpleQueryHandler for Backend {
+    async fn on_query<C>(&self, client: &mut C, query: pgwire::messages::simplequery::Query) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + pgwire::api::ClientPortalStore
+            + futures::Sink<pgwire::messages::PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        // ROLLBACK TO a savepoint takes a failed transaction back to where it was (nothing
+        // was written since: transactions only read); the status is set before the query
+        // runs, as the ReadyForQuery that ends it reports it
+        use pgwire::messages::response::TransactionStatus as Tx;
+        if client.transaction_status() == Tx::Error
+            && let Some(crate::pgsession::SessionStatement::RollbackTo { name }) = crate::pgsession::parse(&query.query)
+            && savepoint_position(client, &name).is_some()
+        {
+            client.set_transaction_status(Tx::Transaction);
+        }
+        self._on_query(client, query).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + Unpin + Send + Sync,
@@ -543,8 +708,8 @@ impl SimpleQueryHandler for Backend {
                     Err(e) => Err(e),
                     Ok(()) => {
                         let caller = self.caller_of(client)?;
-                        let deadline = deadline_of(client);
-                        Engine::as_caller(caller, self.run(sql, db.as_deref(), &Format::UnifiedText, deadline)).await
+                        let run = self.run(sql, db.as_deref(), &Format::UnifiedText, self.stop_of(client));
+                        Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await
                     }
                 },
             };
@@ -590,9 +755,11 @@ impl ExtendedQueryHandler for Backend {
         transaction_allows(client, sql)?;
         let caller = self.caller_of(client)?;
         if portal.parameter_len() > 0 {
-            return Engine::as_caller(caller, self.run_portal(sql, db.as_deref(), portal, deadline_of(client))).await;
+            let run = self.run_portal(sql, db.as_deref(), portal, self.stop_of(client));
+            return Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await;
         }
-        Engine::as_caller(caller, self.run(sql, db.as_deref(), &portal.result_column_format, deadline_of(client))).await
+        let run = self.run(sql, db.as_deref(), &portal.result_column_format, self.stop_of(client));
+        Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await
     }
 
     async fn do_describe_statement<C>(
@@ -655,6 +822,10 @@ impl PgWireServerHandlers for Handlers {
         self.backend.clone()
     }
 
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(CancelByKey(self.backend.cancels.clone()))
+    }
+
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         let mut scram = ScramAuth::new(Arc::new(Secrets(self.secrets.clone())));
         scram.set_iterations(SCRAM_ITERATIONS);
@@ -684,7 +855,12 @@ pub async fn serve(
     drain: Duration,
     tls: Option<pgwire::tokio::TlsAcceptor>,
 ) {
-    let backend = Backend { engine, parser: Arc::new(NoopQueryParser::new()), callers };
+    let backend = Backend {
+        engine: engine.for_postgres(),
+        parser: Arc::new(NoopQueryParser::new()),
+        callers,
+        cancels: Arc::default(),
+    };
     let handlers = Arc::new(Handlers { backend: Arc::new(backend), secrets });
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut sessions = tokio::task::JoinSet::new();
@@ -818,4 +994,5 @@ async fn session(
             break;
         }
     }
+    handlers.backend.cancels.forget(&socket);
 }

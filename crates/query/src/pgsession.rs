@@ -13,8 +13,19 @@ pub enum SessionStatement {
     Begin,
     Commit,
     Rollback,
-    /// SAVEPOINT, RELEASE, ROLLBACK TO: not kept.
-    Savepoint,
+    /// `SAVEPOINT name`: transactions only read, so a savepoint keeps nothing but its name.
+    Savepoint {
+        name: String,
+    },
+    /// `RELEASE [SAVEPOINT] name`.
+    Release {
+        name: String,
+    },
+    /// `ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name`: back to the transaction, out of an
+    /// error (psycopg's nested `transaction()` blocks).
+    RollbackTo {
+        name: String,
+    },
     /// `SET name TO value` (`None`: `SET name TO DEFAULT`); `SET TRANSACTION ...` and
     /// `SET SESSION CHARACTERISTICS ...` are accepted as no-ops (name empty).
     Set {
@@ -82,11 +93,19 @@ pub fn parse(sql: &str) -> Option<SessionStatement> {
         "start" if second == "transaction" => SessionStatement::Begin,
         "commit" | "end" => SessionStatement::Commit,
         "abort" => SessionStatement::Rollback,
-        "rollback" if w.iter().any(|x| x == "to") => SessionStatement::Savepoint,
+        "rollback" if w.iter().any(|x| x == "to") => SessionStatement::RollbackTo { name: last_name(sql)? },
         "rollback" => SessionStatement::Rollback,
-        "savepoint" | "release" => SessionStatement::Savepoint,
+        "savepoint" if w.len() == 2 => SessionStatement::Savepoint { name: last_name(sql)? },
+        "release" if w.len() == 2 || (w.len() == 3 && second == "savepoint") => {
+            SessionStatement::Release { name: last_name(sql)? }
+        }
         "discard" => SessionStatement::Discard,
         "deallocate" => SessionStatement::Deallocate,
+        // PostgreSQL's spellings with spaces
+        "show" if w[1..] == ["transaction", "isolation", "level"] => {
+            SessionStatement::Show { name: "transaction_isolation".into() }
+        }
+        "show" if w[1..] == ["time", "zone"] => SessionStatement::Show { name: "timezone".into() },
         // SHOW of a parameter: one name; SHOW TABLES, DATABASES, COLUMNS ... are the engine's
         "show" if w.len() == 2 && !ENGINE_SHOWS.contains(&second) => {
             SessionStatement::Show { name: normalize(&sql[4..]) }
@@ -94,6 +113,15 @@ pub fn parse(sql: &str) -> Option<SessionStatement> {
         "reset" => SessionStatement::Reset { name: normalize(&sql[5..]) },
         "set" => parse_set(sql[3..].trim())?,
         _ => return None,
+    })
+}
+
+/// The statement's last word as an identifier (a savepoint's name).
+fn last_name(sql: &str) -> Option<String> {
+    let word = sql.split_whitespace().last()?;
+    Some(match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(quoted) => quoted.to_string(),
+        None => word.to_ascii_lowercase(),
     })
 }
 
@@ -237,7 +265,11 @@ mod tests {
         for s in ["ROLLBACK", "abort", "rollback transaction"] {
             assert_eq!(parse(s), Some(SessionStatement::Rollback), "{s}");
         }
-        assert_eq!(parse("ROLLBACK TO SAVEPOINT a"), Some(SessionStatement::Savepoint));
+        assert_eq!(parse("ROLLBACK TO SAVEPOINT a"), Some(SessionStatement::RollbackTo { name: "a".into() }));
+        assert_eq!(parse("rollback to \"_pg3_1\""), Some(SessionStatement::RollbackTo { name: "_pg3_1".into() }));
+        assert_eq!(parse("SAVEPOINT Sp1"), Some(SessionStatement::Savepoint { name: "sp1".into() }));
+        assert_eq!(parse("RELEASE SAVEPOINT sp1"), Some(SessionStatement::Release { name: "sp1".into() }));
+        assert_eq!(parse("RELEASE sp1"), Some(SessionStatement::Release { name: "sp1".into() }));
         assert_eq!(parse("select 1"), None);
         assert_eq!(parse("settle"), None);
     }
@@ -256,6 +288,12 @@ mod tests {
         assert_eq!(parse("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"), set("", None));
         assert_eq!(parse("SHOW TimeZone"), Some(SessionStatement::Show { name: "timezone".into() }));
         assert_eq!(parse("RESET ALL"), Some(SessionStatement::Reset { name: "all".into() }));
+        // SQLAlchemy asks this on connecting
+        assert_eq!(
+            parse("show transaction isolation level"),
+            Some(SessionStatement::Show { name: "transaction_isolation".into() })
+        );
+        assert_eq!(parse("SHOW TIME ZONE"), Some(SessionStatement::Show { name: "timezone".into() }));
         for engine in
             ["SHOW TABLES", "SHOW TABLES IN shop", "show databases", "SHOW COLUMNS IN t", "SHOW CREATE TABLE t"]
         {

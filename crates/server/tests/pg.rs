@@ -315,3 +315,23 @@ async fn psycopg_in_default_mode_through_transactions_and_settings() {
     );
     assert!(out.contains("pg sessions: 0 failures"), "{out}");
 }
+
+/// SQLAlchemy 2 over psycopg2 and psycopg 3, and pandas, as a notebook uses them: the inspector
+/// browses schemas, tables, views and columns through tarn's pg_catalog; read_sql and
+/// read_sql_table return native values; a savepoint recovers from an error; a long query is
+/// cancelled (CancelRequest) and the session goes on (tests/py/pg_catalog_clients.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlalchemy_and_pandas_browse_the_catalog_and_cancel() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pg_catalog_clients.py");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    server.s3().create_bucket().bucket("pgcat").send().await.expect("create bucket");
+    let (host, port) = (server.pg_addr.ip().to_string(), server.pg_addr.port().to_string());
+    let out = tarn_testkit::python::run_script_in(
+        &tarn_testkit::python::PG_CLIENTS,
+        &mut server,
+        &script,
+        &[&host, &port, tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY],
+        std::time::Duration::from_secs(300),
+    );
+    assert!(out.contains("pg catalog clients: 0 failures"), "{out}");
+}

@@ -32,11 +32,19 @@ pub const LATEST_BOTO3: Venv = Venv {
     imports: "import boto3",
 };
 
-/// The PostgreSQL drivers Python users reach for: psycopg 3 and psycopg2, in their binary wheels.
+/// The PostgreSQL drivers Python users reach for: psycopg 3 and psycopg2, in their binary wheels,
+/// with SQLAlchemy 2 and pandas over them.
 pub const PG_CLIENTS: Venv = Venv {
     dir: "pg-clients-venv",
-    pins: &["psycopg==3.3.9", "psycopg-binary==3.3.9", "psycopg2-binary==2.9.13"],
-    imports: "import psycopg, psycopg2",
+    pins: &[
+        "psycopg==3.3.9",
+        "psycopg-binary==3.3.9",
+        "psycopg2-binary==2.9.13",
+        "SQLAlchemy==2.0.59",
+        "pandas==3.1.1",
+        "numpy==2.4.6",
+    ],
+    imports: "import psycopg, psycopg2, sqlalchemy, pandas",
 };
 
 pub fn target_dir() -> PathBuf {

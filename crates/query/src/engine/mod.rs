@@ -13,6 +13,7 @@ mod exec;
 mod joinfilter;
 mod joinsides;
 mod orc;
+pub mod pgcatalog;
 pub mod pgfuncs;
 mod shared;
 pub mod store;
@@ -67,6 +68,9 @@ pub struct Engine {
     objects: Objects,
     registry: Arc<store::TarnRegistry>,
     caches: FileCaches,
+    /// Whether statements are PostgreSQL's (the PostgreSQL wire): parsed in its dialect, with
+    /// `pg_catalog` and its functions (see [`pgcatalog`]); else Athena's.
+    postgres: bool,
 }
 
 /// What statements share of what they learnt about files: each Parquet file's footer and page
@@ -100,12 +104,21 @@ impl FileCaches {
 tokio::task_local! {
     /// Who the statements of the current task run as (see [`Engine::as_caller`]).
     static CALLER: Option<Arc<store::Caller>>;
+    /// The PostgreSQL session user of the current task (see [`Engine::as_session_user`]).
+    static SESSION_USER: Arc<str>;
 }
 
 impl Engine {
     pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
         let registry = Arc::new(store::TarnRegistry::new(objects.clone(), catalog.account_id()));
-        Ok(Self { catalog, objects, registry, caches: FileCaches::new() })
+        Ok(Self { catalog, objects, registry, caches: FileCaches::new(), postgres: false })
+    }
+
+    /// The same engine for the PostgreSQL wire: statements in PostgreSQL's dialect, with
+    /// PostgreSQL's catalog (see [`pgcatalog`]).
+    #[must_use]
+    pub fn for_postgres(&self) -> Self {
+        Self { postgres: true, ..self.clone() }
     }
 
     #[must_use]
@@ -122,8 +135,9 @@ impl Engine {
     pub fn context(&self, database: Option<&str>) -> Result<(Arc<SessionContext>, Arc<store::TarnRegistry>)> {
         // a registry per statement, so the bytes it reads are its own, read as its caller
         let caller = CALLER.try_with(Clone::clone).ok().flatten();
-        let registry =
-            Arc::new(store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()).as_caller(caller));
+        let registry = Arc::new(
+            store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()).as_caller(caller.clone()),
+        );
         let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
             .with_object_store_registry(registry.clone())
             .with_cache_manager(self.caches.config())
@@ -137,17 +151,26 @@ impl Engine {
         let optimizer = &mut config.options_mut().optimizer;
         optimizer.hash_join_single_partition_threshold = COLLECT_LEFT_BYTES;
         optimizer.hash_join_single_partition_threshold_rows = COLLECT_LEFT_ROWS;
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_physical_optimizer_rules(physical_optimizer_rules())
-            .build();
-        let ctx = Arc::new(SessionContext::new_with_state(state));
+            .with_physical_optimizer_rules(physical_optimizer_rules());
+        if self.postgres {
+            state = state.with_type_planner(pgcatalog::type_planner());
+        }
+        let ctx = Arc::new(SessionContext::new_with_state(state.build()));
         // Athena's avg: a decimal's average keeps the decimal's type
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(avg::AthenaAvg::new()));
-        pgfuncs::register(&ctx, &db);
-        let provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
+        let mut provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
+        if self.postgres {
+            pgcatalog::register(&ctx)?;
+            let user = SESSION_USER.try_with(Clone::clone).unwrap_or_else(|_| Arc::from("root"));
+            pgfuncs::register_session(&ctx, &db, &user);
+            provider = provider.with_pg_catalog(pgcatalog::schema(self.catalog.clone(), caller)?);
+        } else {
+            pgfuncs::register(&ctx, &db);
+        }
         ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
         Ok((ctx, registry))
     }
@@ -156,6 +179,24 @@ impl Engine {
     /// that principal's (None: the account root's).
     pub async fn as_caller<F: std::future::Future>(caller: Option<Arc<store::Caller>>, f: F) -> F::Output {
         CALLER.scope(caller, f).await
+    }
+
+    /// Runs `f` (statements of this engine) for the PostgreSQL session user `user` (what
+    /// `current_user` and `session_user` answer).
+    pub async fn as_session_user<F: std::future::Future>(user: Arc<str>, f: F) -> F::Output {
+        SESSION_USER.scope(user, f).await
+    }
+
+    /// The logical plan of a query, in the engine's dialect.
+    async fn plan(&self, ctx: &SessionContext, sql: &str) -> Result<datafusion::logical_expr::LogicalPlan> {
+        let state = ctx.state();
+        if self.postgres {
+            let statement = pgcatalog::parse(sql)?;
+            return Ok(state
+                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
+                .await?);
+        }
+        Ok(state.create_logical_plan(sql).await?)
     }
 
     /// Runs one statement with `database` as the default schema.
@@ -189,14 +230,14 @@ impl Engine {
             return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
         }
         let (ctx, registry) = self.context(database)?;
-        let df = ctx.sql(sql).await?;
+        let df = ctx.execute_logical_plan(self.plan(&ctx, sql).await?).await?;
         let params = bind(&ordered_parameter_types(df.logical_plan())?)?;
         Self::output(df.with_param_values(params)?, registry).await
     }
 
     async fn query(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
         let (ctx, registry) = self.context(database)?;
-        Self::output(ctx.sql(sql).await?, registry).await
+        Self::output(ctx.execute_logical_plan(self.plan(&ctx, sql).await?).await?, registry).await
     }
 
     async fn output(df: datafusion::dataframe::DataFrame, registry: Arc<store::TarnRegistry>) -> Result<QueryOutput> {
@@ -208,7 +249,7 @@ impl Engine {
     /// The schema a query's rows will have, without running it.
     pub async fn plan_schema(&self, sql: &str, database: Option<&str>) -> Result<SchemaRef> {
         let (ctx, _) = self.context(database)?;
-        let plan = ctx.state().create_logical_plan(sql).await?;
+        let plan = self.plan(&ctx, sql).await?;
         Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 
@@ -219,7 +260,7 @@ impl Engine {
             return Ok(Vec::new());
         }
         let (ctx, _) = self.context(database)?;
-        ordered_parameter_types(&ctx.state().create_logical_plan(sql).await?)
+        ordered_parameter_types(&self.plan(&ctx, sql).await?)
     }
 
     /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).

@@ -2,6 +2,8 @@
 //! `version()` (and `pg_catalog.version()`) in PostgreSQL's form, which SQLAlchemy and BI tools
 //! parse; `current_database()`, `current_schema()`, `current_schemas(bool)`, `pg_backend_pid()`.
 //! Each is a constant of the statement's session (its default database), made with the session.
+//! Sessions of the PostgreSQL wire also have `current_user`, `session_user` and `user`: the
+//! access key id the session logged in with.
 
 use std::sync::Arc;
 
@@ -45,5 +47,13 @@ pub fn register(ctx: &SessionContext, database: &str) {
     let pid = ScalarValue::Int32(Some(i32::try_from(std::process::id()).unwrap_or(i32::MAX)));
     for name in ["pg_backend_pid", "pg_catalog.pg_backend_pid"] {
         ctx.register_udf(constant(name, vec![], pid.clone()));
+    }
+}
+
+/// [`register`], and the session user's functions, for a session of the PostgreSQL wire.
+pub fn register_session(ctx: &SessionContext, database: &str, user: &str) {
+    register(ctx, database);
+    for name in ["current_user", "session_user", "user", "current_role"] {
+        ctx.register_udf(constant(name, vec![], ScalarValue::Utf8(Some(user.to_string()))));
     }
 }

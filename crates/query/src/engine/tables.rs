@@ -52,7 +52,7 @@ use crate::engine::textcodec::Codec;
 /// The catalog name queries see (`awsdatacatalog.db.table`), as in Athena.
 pub const CATALOG_NAME: &str = "awsdatacatalog";
 
-fn field_of(c: &tarn_catalog::Column) -> Result<Field> {
+pub(crate) fn field_of(c: &tarn_catalog::Column) -> Result<Field> {
     let t = arrow_type(c.type_name()).map_err(|e| DataFusionError::Plan(format!("column {}: {e}", c.name)))?;
     Ok(Field::new(c.name.to_lowercase(), t, true))
 }
@@ -656,12 +656,20 @@ pub struct GlueCatalog {
     catalog: Catalog,
     ctx: Weak<SessionContext>,
     schemas: std::sync::Mutex<HashMap<String, Arc<GlueSchema>>>,
+    /// PostgreSQL's `pg_catalog`, for statements of the PostgreSQL wire.
+    pg_catalog: Option<Arc<dyn SchemaProvider>>,
 }
 
 impl GlueCatalog {
     #[must_use]
     pub fn new(catalog: Catalog, ctx: Weak<SessionContext>) -> Self {
-        Self { catalog, ctx, schemas: std::sync::Mutex::default() }
+        Self { catalog, ctx, schemas: std::sync::Mutex::default(), pg_catalog: None }
+    }
+
+    /// The catalog with PostgreSQL's `pg_catalog` schema beside the Glue databases.
+    #[must_use]
+    pub fn with_pg_catalog(self, pg_catalog: Arc<dyn SchemaProvider>) -> Self {
+        Self { pg_catalog: Some(pg_catalog), ..self }
     }
 }
 
@@ -681,6 +689,11 @@ impl CatalogProvider for GlueCatalog {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         let name = name.to_lowercase();
+        if name == "pg_catalog"
+            && let Some(pg) = &self.pg_catalog
+        {
+            return Some(pg.clone());
+        }
         self.catalog.get_database(&name).ok()?;
         let mut schemas = self.schemas.lock().ok()?;
         let s = schemas

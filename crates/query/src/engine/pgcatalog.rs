@@ -1,0 +1,688 @@
+//! PostgreSQL's system catalog for the PostgreSQL wire, over the Glue catalog: the `pg_catalog`
+//! relations, functions and SQL forms that drivers, ORMs and BI tools use to browse a database
+//! (psycopg, SQLAlchemy's inspector, pgjdbc's DatabaseMetaData, DBeaver, dbt). The relations,
+//! the functions and the rewriting of PostgreSQL-only syntax (`'t'::regclass`, `= ANY(...)`,
+//! `OPERATOR(pg_catalog.~)`, bare `current_user`, ...) come from `datafusion-pg-catalog`; tarn
+//! gives it the catalog to describe ([`GlueInfo`]: Glue databases are schemas, tables and
+//! views are relations with their columns) and the session's own functions ([`super::pgfuncs`]).
+//!
+//! Only sessions of the PostgreSQL wire see any of this: Athena's dialect stays Trino's.
+
+use std::sync::{Arc, LazyLock, OnceLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::SchemaProvider;
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, Query,
+    SelectItem, SetExpr, Statement, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut, visit_expressions_mut,
+};
+use datafusion_pg_catalog::pg_catalog::catalog_info::CatalogInfo;
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::{self as pgc, PgCatalogSchemaProvider, PgCatalogStaticTables};
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use tarn_catalog::Catalog;
+
+use super::store::Caller;
+use super::tables::CATALOG_NAME;
+
+/// The catalog as `pg_catalog` describes it, seen by one caller: the databases and tables it
+/// may list (all of them for the account root).
+#[derive(Clone)]
+pub struct GlueInfo {
+    catalog: Catalog,
+    caller: Option<Arc<Caller>>,
+}
+
+impl std::fmt::Debug for GlueInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GlueInfo")
+    }
+}
+
+impl GlueInfo {
+    fn may(&self, action: &str, database: Option<&str>, table: Option<&str>) -> bool {
+        self.caller.as_ref().is_none_or(|c| c.glue(action, database, table).is_ok())
+    }
+
+    fn databases(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let Ok((page, next)) = self.catalog.get_databases(token.as_deref(), None) else { return names };
+            names.extend(page.into_iter().map(|d| d.name).filter(|d| self.may("glue:GetDatabase", Some(d), None)));
+            match next {
+                Some(t) => token = Some(t),
+                None => return names,
+            }
+        }
+    }
+
+    fn tables(&self, database: &str) -> Vec<String> {
+        if !self.may("glue:GetTables", Some(database), None) {
+            return Vec::new();
+        }
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let Ok((page, next)) = self.catalog.get_tables(database, None, token.as_deref(), None) else {
+                return names;
+            };
+            names.extend(page.into_iter().map(|t| t.name));
+            match next {
+                Some(t) => token = Some(t),
+                None => return names,
+            }
+        }
+    }
+
+    fn table(&self, catalog: &str, database: &str, table: &str) -> Option<tarn_catalog::Table> {
+        if catalog != CATALOG_NAME || !self.may("glue:GetTable", Some(database), Some(table)) {
+            return None;
+        }
+        self.catalog.get_table(database, table).ok()
+    }
+}
+
+#[async_trait]
+impl CatalogInfo for GlueInfo {
+    async fn catalog_names(&self) -> Result<Vec<String>> {
+        Ok(vec![CATALOG_NAME.to_string()])
+    }
+
+    async fn schema_names(&self, catalog: &str) -> Result<Option<Vec<String>>> {
+        Ok((catalog == CATALOG_NAME).then(|| self.databases()))
+    }
+
+    async fn table_names(&self, catalog: &str, schema: &str) -> Result<Option<Vec<String>>> {
+        Ok((catalog == CATALOG_NAME).then(|| self.tables(schema)))
+    }
+
+    async fn table_schema(&self, catalog: &str, schema: &str, table: &str) -> Result<Option<SchemaRef>> {
+        let Some(t) = self.table(catalog, schema, table) else { return Ok(None) };
+        // a column whose Glue type tarn cannot read is left out, as the table's reads leave it
+        let fields: Vec<_> =
+            t.columns().iter().chain(t.partition_keys.iter()).filter_map(|c| super::tables::field_of(c).ok()).collect();
+        Ok(Some(Arc::new(Schema::new(fields))))
+    }
+
+    async fn table_type(&self, catalog: &str, schema: &str, table: &str) -> Result<Option<TableType>> {
+        Ok(self.table(catalog, schema, table).map(|t| if t.is_view() { TableType::View } else { TableType::Base }))
+    }
+}
+
+/// PostgreSQL's catalog tables that never change (pg_type, pg_proc, ...), read once.
+static STATIC_TABLES: OnceLock<Arc<PgCatalogStaticTables>> = OnceLock::new();
+
+fn static_tables() -> Result<Arc<PgCatalogStaticTables>> {
+    if let Some(t) = STATIC_TABLES.get() {
+        return Ok(t.clone());
+    }
+    let tables = Arc::new(PgCatalogStaticTables::try_new()?);
+    Ok(STATIC_TABLES.get_or_init(|| tables).clone())
+}
+
+/// The `pg_catalog` schema of one statement, describing what `caller` may list.
+pub fn schema(catalog: Catalog, caller: Option<Arc<Caller>>) -> Result<Arc<dyn SchemaProvider>> {
+    let inner = PgCatalogSchemaProvider::try_new(GlueInfo { catalog, caller }, static_tables()?, EmptyContextProvider)?;
+    Ok(Arc::new(PgCatalog { inner: Arc::new(inner) }))
+}
+
+/// `pg_catalog` with `pg_index`'s vector columns (`indkey`, `indoption`, `indclass`,
+/// `indcollation`) as arrays, as PostgreSQL's clients use them (`unnest(indkey)`).
+#[derive(Debug)]
+struct PgCatalog {
+    inner: Arc<dyn SchemaProvider>,
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalog {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        if name.eq_ignore_ascii_case("pg_index") {
+            return Ok(Some(pg_index()?));
+        }
+        let table = self.inner.table(name).await?;
+        match table {
+            Some(t) if name.eq_ignore_ascii_case("pg_class") && t.schema().index_of("reloptions").is_err() => {
+                Ok(Some(with_reloptions(t)?))
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// `pg_class` with `reloptions` (a relation's storage options: none in tarn), which
+/// SQLAlchemy's index reflection reads.
+fn with_reloptions(
+    pg_class: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, col, lit};
+    let columns: Vec<_> = pg_class.schema().fields().iter().map(|f| col(f.name())).collect();
+    let text_list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let plan = LogicalPlanBuilder::scan("pg_class", datafusion::datasource::provider_as_source(pg_class), None)?
+        .project(
+            columns
+                .into_iter()
+                .chain([cast(lit(datafusion::common::ScalarValue::Null), text_list).alias("reloptions")]),
+        )?
+        .build()?;
+    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
+}
+
+type Batches = (SchemaRef, Vec<datafusion::arrow::array::RecordBatch>);
+
+static PG_INDEX: OnceLock<Batches> = OnceLock::new();
+
+/// A vector column (`int2vector`, `oidvector`: numbers separated by spaces) as a list.
+fn vector_column(text: &datafusion::arrow::array::StringArray, small: bool) -> datafusion::arrow::array::ArrayRef {
+    use datafusion::arrow::array::{Array, Int16Builder, Int32Builder, ListBuilder};
+    let words = |i: usize| text.value(i).split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    if small {
+        let mut b = ListBuilder::new(Int16Builder::new());
+        for i in 0..text.len() {
+            if text.is_null(i) {
+                b.append_null();
+            } else {
+                b.append_value(words(i).iter().map(|w| w.parse::<i16>().ok()));
+            }
+        }
+        Arc::new(b.finish())
+    } else {
+        let mut b = ListBuilder::new(Int32Builder::new());
+        for i in 0..text.len() {
+            if text.is_null(i) {
+                b.append_null();
+            } else {
+                b.append_value(words(i).iter().map(|w| w.parse::<i32>().ok()));
+            }
+        }
+        Arc::new(b.finish())
+    }
+}
+
+fn pg_index_batches() -> Result<Batches> {
+    use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field};
+    let table = static_tables()?.pg_index.clone();
+    let small = |name: &str| matches!(name, "indkey" | "indoption");
+    let vector = |name: &str| matches!(name, "indkey" | "indoption" | "indclass" | "indcollation");
+    let source = table.schema();
+    let fields: Vec<Field> = source
+        .fields()
+        .iter()
+        .map(|f| {
+            if vector(f.name()) && f.data_type() == &DataType::Utf8 {
+                let item = if small(f.name()) { DataType::Int16 } else { DataType::Int32 };
+                Field::new(f.name(), DataType::List(Arc::new(Field::new("item", item, true))), true)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut batches = Vec::new();
+    for batch in table.data() {
+        let columns: Vec<ArrayRef> = source
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, column)| match column.as_string_opt::<i32>() {
+                Some(text) if vector(f.name()) => vector_column(text, small(f.name())),
+                _ => column.clone(),
+            })
+            .collect();
+        batches.push(RecordBatch::try_new(schema.clone(), columns)?);
+    }
+    Ok((schema, batches))
+}
+
+fn pg_index() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    if PG_INDEX.get().is_none() {
+        let built = pg_index_batches()?;
+        let _ = PG_INDEX.set(built);
+    }
+    let (schema, batches) = PG_INDEX.get().ok_or_else(|| DataFusionError::Internal("pg_index".into()))?;
+    Ok(Arc::new(datafusion::datasource::MemTable::try_new(schema.clone(), vec![batches.clone()])?))
+}
+
+/// The oid of a type by name (`to_regtype`): PostgreSQL's built-in types, NULL for others.
+fn type_oids() -> Result<&'static std::collections::HashMap<String, i32>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int32Type;
+    static OIDS: OnceLock<std::collections::HashMap<String, i32>> = OnceLock::new();
+    if let Some(m) = OIDS.get() {
+        return Ok(m);
+    }
+    let table = static_tables()?.pg_type.clone();
+    let schema = table.schema();
+    let (oid, name) = (schema.index_of("oid")?, schema.index_of("typname")?);
+    let mut map = std::collections::HashMap::new();
+    for batch in table.data() {
+        let (oids, names) = (batch.column(oid), batch.column(name));
+        let (Some(oids), Some(names)) = (oids.as_primitive_opt::<Int32Type>(), names.as_string_opt::<i32>()) else {
+            continue;
+        };
+        for i in 0..oids.len() {
+            if !oids.is_null(i) && !names.is_null(i) {
+                map.insert(names.value(i).to_string(), oids.value(i));
+            }
+        }
+    }
+    Ok(OIDS.get_or_init(|| map))
+}
+
+/// PostgreSQL's other spellings of built-in type names.
+fn type_name(name: &str) -> String {
+    let name = name.trim().trim_start_matches("pg_catalog.").trim_matches('"').to_ascii_lowercase();
+    let base = match name.as_str() {
+        "integer" | "int" => "int4",
+        "smallint" => "int2",
+        "bigint" => "int8",
+        "real" => "float4",
+        "double precision" => "float8",
+        "boolean" => "bool",
+        "character varying" => "varchar",
+        "character" => "bpchar",
+        "decimal" => "numeric",
+        "timestamp without time zone" => "timestamp",
+        "timestamp with time zone" => "timestamptz",
+        other => other,
+    };
+    base.to_string()
+}
+
+fn catalog_udfs() -> Result<Vec<datafusion::logical_expr::ScalarUDF>> {
+    use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int32Array};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    let oids = type_oids()?;
+    let to_regtype = create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let names = arrays[0].as_string::<i32>();
+            let out: Int32Array = (0..names.len())
+                .map(|i| if names.is_null(i) { None } else { oids.get(&type_name(names.value(i))).copied() })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    // every type tarn knows is in pg_catalog, which is on every search path
+    let visible = create_udf(
+        "pg_type_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let out: BooleanArray = (0..arrays[0].len()).map(|i| (!arrays[0].is_null(i)).then_some(true)).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    );
+    let mut udfs = vec![to_regtype, visible, like_escape_udf()];
+    // what tarn's catalog never has: indexes, and comments kept as pg_description rows
+    for name in ["pg_get_indexdef", "obj_description", "col_description", "shobj_description"] {
+        udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(NullText::new(name)));
+    }
+    Ok(udfs)
+}
+
+/// A catalog function whose answer is always NULL text in tarn, with any one to three
+/// arguments.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NullText {
+    name: &'static str,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl NullText {
+    fn new(name: &'static str) -> Self {
+        use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
+        let shapes = (1..=3).map(TypeSignature::Any).collect();
+        Self { name, signature: Signature::one_of(shapes, Volatility::Stable) }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for NullText {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _: &[datafusion::arrow::datatypes::DataType],
+    ) -> Result<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        _: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> Result<datafusion::logical_expr::ColumnarValue> {
+        Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
+    }
+}
+
+/// Registers PostgreSQL's catalog functions on a statement's session (the session's own ones,
+/// `version()`, `current_user` and the rest, are [`super::pgfuncs`]'s).
+pub fn register(ctx: &SessionContext) -> Result<()> {
+    for name in ["has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_any_column_privilege"] {
+        ctx.register_udf(pgc::has_privilege_udf::create_has_privilege_udf(name));
+    }
+    for udf in [
+        pgc::create_pg_get_userbyid_udf(),
+        pgc::create_pg_table_is_visible(),
+        pgc::format_type::create_format_type_udf(),
+        pgc::pg_get_expr_udf::create_pg_get_expr_udf(),
+        pgc::create_pg_get_partkeydef_udf(),
+        pgc::create_pg_relation_is_publishable_udf(),
+        pgc::create_pg_get_statisticsobjdef_columns_udf(),
+        pgc::create_pg_encoding_to_char_udf(),
+        pgc::create_pg_relation_size_udf(),
+        pgc::create_pg_total_relation_size_udf(),
+        pgc::create_pg_stat_get_numscans(),
+        pgc::create_pg_get_constraintdef(),
+        pgc::create_pg_get_partition_ancestors_udf(),
+        pgc::quote_ident_udf::create_quote_ident_udf(),
+        pgc::quote_ident_udf::create_parse_ident_udf(),
+        pgc::array_bounds_udf::create_array_upper_udf(),
+        pgc::array_bounds_udf::create_array_lower_udf(),
+    ] {
+        ctx.register_udf(udf);
+    }
+    for udf in catalog_udfs()? {
+        ctx.register_udf(udf);
+    }
+    ctx.register_udtf("pg_get_keywords", static_tables()?.pg_get_keywords.clone());
+    pgc::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(ctx);
+    Ok(())
+}
+
+/// The type planner that lets `::regclass`, `::regtype` and the other oid aliases parse.
+#[must_use]
+pub fn type_planner() -> Arc<dyn datafusion::logical_expr::planner::TypePlanner> {
+    Arc::new(pgc::oid_type_planner::PgOidTypePlanner)
+}
+
+static PARSER: LazyLock<PostgresCompatibilityParser> = LazyLock::new(PostgresCompatibilityParser::new);
+
+/// Parses one statement in PostgreSQL's dialect, rewritten into what DataFusion plans.
+pub fn parse(sql: &str) -> Result<Statement> {
+    let mut statements = match PARSER.parse(sql) {
+        Ok(statements) => statements,
+        Err(e) => {
+            // the rewriting parser loses positions: the plain parser's error says where
+            let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+            datafusion::sql::parser::DFParser::parse_sql_with_dialect(sql, &dialect)?;
+            return Err(DataFusionError::SQL(Box::new(e), None));
+        }
+    };
+    let mut statement = match statements.len() {
+        1 => statements.remove(0),
+        0 => return Err(DataFusionError::Plan("no statement to run".into())),
+        _ => return Err(DataFusionError::Plan("one statement at a time: several were given".into())),
+    };
+    let _ = VisitMut::visit(&mut statement, &mut CatalogSubqueries);
+    let _ = visit_expressions_mut(&mut statement, |e| {
+        like_with_escape(e);
+        subscripts(e);
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(statement)
+}
+
+/// Whether a relation is one of PostgreSQL's catalog's.
+fn is_catalog_relation(name: &ObjectName) -> bool {
+    let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident().map(|i| i.value.to_ascii_lowercase())).collect();
+    match parts.as_slice() {
+        [schema, _] => schema == "pg_catalog" || schema == "information_schema",
+        [table] => table.starts_with("pg_"),
+        _ => false,
+    }
+}
+
+/// A scalar subquery over catalog relations that refers to the query around it (SQLAlchemy's
+/// column reflection asks each column's collation and identity this way): DataFusion plans a
+/// correlated scalar subquery only when it aggregates, and tarn's catalog has no collations,
+/// defaults or sequences to find, so the subquery's value is NULL. Only in a SELECT list: a
+/// filter keeps its meaning.
+struct CatalogSubqueries;
+
+impl VisitorMut for CatalogSubqueries {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item else { continue };
+                let _ = visit_expressions_mut(expr, |e| {
+                    if let Expr::Subquery(q) = e
+                        && correlated_catalog_subquery(q)
+                    {
+                        *e = Expr::Value(Value::Null.with_empty_span());
+                    }
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Whether `q` reads only catalog relations and names a column of a relation it does not read.
+fn correlated_catalog_subquery(q: &Query) -> bool {
+    let SetExpr::Select(select) = q.body.as_ref() else { return false };
+    let mut own: Vec<String> = Vec::new();
+    for twj in &select.from {
+        for factor in std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)) {
+            let TableFactor::Table { name, alias, .. } = factor else { return false };
+            if !is_catalog_relation(name) {
+                return false;
+            }
+            own.push(name.to_string().to_ascii_lowercase());
+            if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+                own.push(last.value.to_ascii_lowercase());
+            }
+            if let Some(a) = alias {
+                own.push(a.name.value.to_ascii_lowercase());
+            }
+        }
+    }
+    if own.is_empty() {
+        return false;
+    }
+    let mut outer = false;
+    let _ = q.visit(&mut OuterColumns { own: &own, found: &mut outer });
+    outer
+}
+
+struct OuterColumns<'a> {
+    own: &'a [String],
+    found: &'a mut bool,
+}
+
+impl Visitor for OuterColumns<'_> {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::CompoundIdentifier(idents) = expr
+            && idents.len() > 1
+        {
+            let qualifier =
+                idents[..idents.len() - 1].iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(".");
+            if !self.own.contains(&qualifier) {
+                *self.found = true;
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `x LIKE p ESCAPE 'c'` with an escape other than backslash (SQLAlchemy escapes with `/`):
+/// DataFusion's LIKE knows only backslash, so the pattern is rewritten to it at run time
+/// (`tarn_like_escape`).
+fn like_with_escape(e: &mut Expr) {
+    let (Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. }) = e else { return };
+    let Some(Value::SingleQuotedString(c)) = escape_char.as_ref().map(|v| &v.value) else { return };
+    if c == "\\" {
+        return;
+    }
+    let escape = Expr::Value(Value::SingleQuotedString(c.clone()).with_empty_span());
+    let original = std::mem::replace(pattern.as_mut(), Expr::Value(Value::Null.with_empty_span()));
+    **pattern = Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(LIKE_ESCAPE)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(original)),
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(escape)),
+            ],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    });
+    *escape_char = None;
+}
+
+const LIKE_ESCAPE: &str = "tarn_like_escape";
+
+/// `generate_subscripts(a, 1)` (a set-returning function beside `unnest(a)` in pgjdbc's and
+/// SQLAlchemy's index queries) as `unnest(range(1, cardinality(a) + 1))`: DataFusion unnests
+/// the two side by side.
+fn subscripts(e: &mut Expr) {
+    let Expr::Function(f) = e else { return };
+    if !f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("generate_subscripts"))
+    {
+        return;
+    }
+    let FunctionArguments::List(list) = &f.args else { return };
+    let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(array))) = list.args.first() else { return };
+    let array = array.clone();
+    let Ok(mut template) =
+        datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
+            .try_with_sql("unnest(range(1, CAST(cardinality(tarn_subscripted) AS BIGINT) + 1))")
+            .and_then(|mut p| p.parse_expr())
+    else {
+        return;
+    };
+    let _ = visit_expressions_mut(&mut template, |x| {
+        if matches!(x, Expr::Identifier(i) if i.value == "tarn_subscripted") {
+            *x = array.clone();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    *e = template;
+}
+
+/// A LIKE pattern written with escape character `escape`, in backslash form.
+#[must_use]
+pub fn like_pattern_with_backslash(pattern: &str, escape: char) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            out.push('\\');
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn like_escape_udf() -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::array::{Array, AsArray, StringArray};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    create_udf(
+        LIKE_ESCAPE,
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let (patterns, escapes) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+            let out: StringArray = (0..patterns.len())
+                .map(|i| {
+                    if patterns.is_null(i) {
+                        return None;
+                    }
+                    let escape = if escapes.is_null(i) { None } else { escapes.value(i).chars().next() };
+                    Some(match escape {
+                        Some(c) if c != '\\' => like_pattern_with_backslash(patterns.value(i), c),
+                        _ => patterns.value(i).to_string(),
+                    })
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let e = parse("SELEC oops").unwrap_err().to_string();
+        assert!(e.contains("Line: 1, Column: 1"), "{e}");
+    }
+
+    #[test]
+    fn like_escapes_become_backslashes() {
+        assert_eq!(like_pattern_with_backslash("pg/_%", '/'), "pg\\_%");
+        assert_eq!(like_pattern_with_backslash("a//b", '/'), "a\\/b");
+        assert_eq!(like_pattern_with_backslash("a\\b", '/'), "a\\\\b");
+        let s = parse("SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg/_' || '%' ESCAPE '/'")
+            .unwrap()
+            .to_string();
+        assert!(s.contains("tarn_like_escape('pg/_' || '%', '/')") && !s.contains("ESCAPE"), "{s}");
+    }
+
+    #[test]
+    fn correlated_catalog_subqueries_in_a_select_list_are_null() {
+        let s = parse(
+            "SELECT a.attname, CASE WHEN (SELECT t.typcollation FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid) \
+             != 0 THEN 1 END, (SELECT count(*) FROM pg_catalog.pg_type) AS n FROM pg_catalog.pg_attribute a \
+             WHERE a.attrelid IN (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = a.attrelid)",
+        )
+        .unwrap()
+        .to_string();
+        assert!(s.contains("CASE WHEN (NULL <> 0)") || s.contains("CASE WHEN NULL <> 0"), "{s}");
+        // an uncorrelated one, and one in a filter, stay
+        assert!(s.contains("(SELECT count(*) FROM pg_catalog.pg_type"), "{s}");
+        assert!(s.contains("WHERE c.oid = a.attrelid"), "{s}");
+    }
+}

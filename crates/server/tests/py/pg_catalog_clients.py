@@ -1,0 +1,109 @@
+"""SQLAlchemy 2 (over psycopg2 and psycopg 3) and pandas as a notebook uses them, against a table
+in the Glue catalog: the inspector browses schemas, tables, views and columns through tarn's
+pg_catalog; pandas.read_sql and read_sql_table return native values (Decimal, date, datetime);
+a nested transaction (a savepoint) recovers from an error; a long query is cancelled with
+psycopg's cancel and the session goes on; current_user is the access key.
+Usage: pg_catalog_clients.py HOST PORT USER PASSWORD"""
+import datetime
+import decimal
+import sys
+import threading
+import time
+from urllib.parse import quote_plus
+
+import pandas as pd
+import psycopg
+import sqlalchemy as sa
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+dsn = f"host={host} port={port} user={user} password={password} dbname=default sslmode=disable"
+
+setup = psycopg.connect(dsn, autocommit=True)
+setup.execute(
+    "CREATE EXTERNAL TABLE readings (id int, name string, price decimal(10,2), d date, ts timestamp, "
+    "ok boolean, score double) STORED AS PARQUET LOCATION 's3://pgcat/readings/'"
+)
+setup.execute(
+    "INSERT INTO readings VALUES (1, 'a', 1.50, DATE '2024-01-02', TIMESTAMP '2024-01-02 03:04:05', true, 0.5), "
+    "(2, 'b', 2.25, DATE '2024-02-03', TIMESTAMP '2024-02-03 04:05:06', false, NULL)"
+)
+setup.execute("CREATE VIEW cheap AS SELECT id, name FROM readings WHERE price < 2")
+
+for driver in ["postgresql+psycopg2", "postgresql+psycopg"]:
+    engine = sa.create_engine(f"{driver}://{user}:{quote_plus(password)}@{host}:{port}/default")
+    insp = sa.inspect(engine)
+    check("default" in insp.get_schema_names(), f"{driver}: the default database is a schema")
+    check(not any(s.startswith("pg_") for s in insp.get_schema_names()), f"{driver}: no pg_ schema listed")
+    check(insp.get_table_names(schema="default") == ["readings"], f"{driver}: tables {insp.get_table_names(schema='default')}")
+    check(insp.get_table_names() == ["readings"], f"{driver}: tables of the default schema")
+    check(insp.get_view_names(schema="default") == ["cheap"], f"{driver}: views {insp.get_view_names(schema='default')}")
+    check(insp.has_table("readings", schema="default") and not insp.has_table("nope", schema="default"),
+          f"{driver}: has_table")
+    cols = {c["name"]: type(c["type"]).__name__ for c in insp.get_columns("readings", schema="default")}
+    want = {"id": "INTEGER", "name": "TEXT", "price": "NUMERIC", "d": "DATE", "ts": "TIMESTAMP", "ok": "BOOLEAN",
+            "score": "DOUBLE_PRECISION"}
+    check(cols == want, f"{driver}: columns and their types {cols}")
+    check(insp.get_pk_constraint("readings", schema="default")["constrained_columns"] == [], f"{driver}: no primary key")
+    check(insp.get_indexes("readings", schema="default") == [], f"{driver}: no indexes")
+    check(insp.get_foreign_keys("readings", schema="default") == [], f"{driver}: no foreign keys")
+
+    df = pd.read_sql("SELECT * FROM readings ORDER BY id", engine)
+    check(list(df["id"]) == [1, 2] and list(df["name"]) == ["a", "b"], f"{driver}: pandas.read_sql rows")
+    # pandas makes decimals floats by default (coerce_float); asked not to, it keeps the Decimal
+    check(df["price"][0] == 1.5, f"{driver}: a decimal ({df['price'][0]!r})")
+    exact = pd.read_sql("SELECT price FROM readings ORDER BY id", engine, coerce_float=False)
+    check(exact["price"][0] == decimal.Decimal("1.50") and isinstance(exact["price"][0], decimal.Decimal),
+          f"{driver}: a decimal is a Decimal ({exact['price'][0]!r})")
+    check(df["d"][0] == datetime.date(2024, 1, 2), f"{driver}: a date is a date ({df['d'][0]!r})")
+    check(df["ts"][0] == pd.Timestamp("2024-01-02 03:04:05"), f"{driver}: a timestamp ({df['ts'][0]!r})")
+    check(pd.isna(df["score"][1]), f"{driver}: NULL is missing")
+    table = pd.read_sql_table("readings", engine, schema="default")
+    check(len(table) == 2 and list(table.columns) == list(want), f"{driver}: pandas.read_sql_table {list(table.columns)}")
+    param = pd.read_sql(sa.text("SELECT name FROM readings WHERE id = :i"), engine, params={"i": 2})
+    check(list(param["name"]) == ["b"], f"{driver}: a bound parameter")
+    with engine.connect() as conn:
+        who = conn.execute(sa.text("SELECT current_user")).scalar()
+        check(who == user, f"{driver}: current_user is the access key ({who})")
+        check(conn.execute(sa.text("SELECT has_table_privilege('readings', 'SELECT')")).scalar() is True,
+              f"{driver}: has_table_privilege")
+    engine.dispose()
+
+# psycopg 3: a nested transaction block is a savepoint; an error inside it is rolled back to it
+conn = psycopg.connect(dsn)
+conn.execute("SELECT 1")
+try:
+    with conn.transaction():
+        conn.execute("SELECT * FROM no_such_table")
+    check(False, "the failing statement raises")
+except psycopg.errors.UndefinedTable:
+    pass
+check(conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS,
+      "after ROLLBACK TO SAVEPOINT the transaction goes on")
+check(conn.execute("SELECT count(*) FROM readings").fetchone() == (2,), "and runs queries")
+conn.commit()
+
+# a long query, cancelled from another thread, as psycopg's Connection.cancel_safe() does
+timer = threading.Timer(1.0, conn.cancel_safe)
+started = time.monotonic()
+timer.start()
+try:
+    conn.execute("SELECT count(*) FROM generate_series(1, 20000000000)").fetchone()
+    check(False, "the long query is cancelled")
+except psycopg.errors.QueryCanceled as e:
+    took = time.monotonic() - started
+    check(took < 20, f"cancelled after {took:.1f}s: {e}")
+conn.rollback()
+check(conn.execute("SELECT 40 + 2").fetchone() == (42,), "the session goes on after a cancel")
+conn.close()
+
+print(f"pg catalog clients: {len(failures)} failures")
+sys.exit(1 if failures else 0)
