@@ -11,6 +11,7 @@
 pub mod athena;
 pub mod engine;
 pub mod pg;
+pub mod pgcopy;
 pub mod pgsession;
 
 use datafusion::error::DataFusionError;

@@ -405,8 +405,9 @@ fn pg_type(t: &DataType) -> Type {
         DataType::Timestamp(_, None) => Type::TIMESTAMP,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Type::BYTEA,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::VARCHAR,
-        // as PostgreSQL's NUMERIC where rust_decimal holds every value (28 digits)
-        DataType::Decimal128(p, s) if *p <= 28 && *s >= 0 => Type::NUMERIC,
+        DataType::Decimal128(_, s) if *s >= 0 => Type::NUMERIC,
+        DataType::Timestamp(_, Some(_)) => Type::TIMESTAMPTZ,
+        DataType::Time32(_) | DataType::Time64(_) => Type::TIME,
         // decimals, nested values, intervals...: their text form
         _ => Type::TEXT,
     }
@@ -461,7 +462,7 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
                         .ok_or_else(|| encode_err("date out of range"))?;
                     enc.encode_field(&date)?;
                 }
-                DataType::Timestamp(unit, None) => {
+                DataType::Timestamp(unit, zone) => {
                     let micros = match unit {
                         TimeUnit::Second => col.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
                         TimeUnit::Millisecond => col.as_primitive::<TimestampMillisecondType>().value(row) * 1000,
@@ -469,18 +470,44 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
                         TimeUnit::Nanosecond => col.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
                     };
                     let ts = chrono::DateTime::from_timestamp_micros(micros)
-                        .ok_or_else(|| encode_err("timestamp out of range"))?
-                        .naive_utc();
-                    enc.encode_field(&ts)?;
+                        .ok_or_else(|| encode_err("timestamp out of range"))?;
+                    // with a zone the value is an instant (timestamptz, sent in UTC)
+                    if zone.is_some() {
+                        enc.encode_field(&ts)?;
+                    } else {
+                        enc.encode_field(&ts.naive_utc())?;
+                    }
+                }
+                DataType::Time32(_) | DataType::Time64(_) => {
+                    let nanos: i64 = match col.data_type() {
+                        DataType::Time32(TimeUnit::Second) => {
+                            i64::from(col.as_primitive::<datafusion::arrow::datatypes::Time32SecondType>().value(row))
+                                * 1_000_000_000
+                        }
+                        DataType::Time32(_) => {
+                            i64::from(
+                                col.as_primitive::<datafusion::arrow::datatypes::Time32MillisecondType>().value(row),
+                            ) * 1_000_000
+                        }
+                        DataType::Time64(TimeUnit::Microsecond) => {
+                            col.as_primitive::<datafusion::arrow::datatypes::Time64MicrosecondType>().value(row) * 1000
+                        }
+                        _ => col.as_primitive::<datafusion::arrow::datatypes::Time64NanosecondType>().value(row),
+                    };
+                    let (secs, sub) = (nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000));
+                    let time = u32::try_from(secs)
+                        .ok()
+                        .zip(u32::try_from(sub).ok())
+                        .and_then(|(s, n)| chrono::NaiveTime::from_num_seconds_from_midnight_opt(s, n))
+                        .ok_or_else(|| encode_err("time out of range"))?;
+                    enc.encode_field(&time)?;
                 }
                 DataType::Binary => enc.encode_field(&col.as_binary::<i32>().value(row))?,
                 DataType::LargeBinary => enc.encode_field(&col.as_binary::<i64>().value(row))?,
                 DataType::BinaryView => enc.encode_field(&col.as_binary_view().value(row))?,
-                DataType::Decimal128(p, s) if *p <= 28 && *s >= 0 => {
+                DataType::Decimal128(_, s) if *s >= 0 => {
                     let v = col.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>().value(row);
-                    let d = rust_decimal::Decimal::try_from_i128_with_scale(v, u32::from(s.unsigned_abs()))
-                        .map_err(encode_err)?;
-                    enc.encode_field(&d)?;
+                    enc.encode_field(&Numeric { text: text[i].value(row).to_string(), value: v, scale: *s })?;
                 }
                 DataType::Utf8 => enc.encode_field(&col.as_string::<i32>().value(row))?,
                 DataType::LargeUtf8 => enc.encode_field(&col.as_string::<i64>().value(row))?,
@@ -491,6 +518,87 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
         rows.push(enc.take_row());
     }
     Ok(rows)
+}
+
+/// A decimal as PostgreSQL's NUMERIC: its exact text, or its binary form (base-10000 digits),
+/// for every precision Arrow's Decimal128 has (38 digits).
+#[derive(Debug)]
+struct Numeric {
+    text: String,
+    value: i128,
+    scale: i8,
+}
+
+impl Numeric {
+    /// NUMERIC's binary form: ndigits, weight, sign, dscale, then the base-10000 digits.
+    fn binary(&self) -> Vec<u8> {
+        let scale = usize::from(self.scale.unsigned_abs());
+        let mut digits = self.value.unsigned_abs().to_string();
+        if digits.len() <= scale {
+            digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
+        }
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        // whole part grouped from the right, fraction from the left
+        let int = format!("{}{int}", "0".repeat((4 - int.len() % 4) % 4));
+        let frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
+        let group = |s: &str| {
+            s.as_bytes()
+                .chunks(4)
+                .map(|c| std::str::from_utf8(c).map_or(0, |g| g.parse::<i16>().unwrap_or(0)))
+                .collect::<Vec<i16>>()
+        };
+        let (int, frac) = (group(&int), group(&frac));
+        let mut weight = i16::try_from(int.len()).unwrap_or(i16::MAX) - 1;
+        let mut all: Vec<i16> = int.into_iter().chain(frac).collect();
+        let leading = all.iter().take_while(|d| **d == 0).count();
+        all.drain(..leading);
+        weight -= i16::try_from(leading).unwrap_or(0);
+        while all.last() == Some(&0) {
+            all.pop();
+        }
+        if all.is_empty() {
+            weight = 0;
+        }
+        let sign: u16 = if self.value < 0 { 0x4000 } else { 0 };
+        let mut out = Vec::with_capacity(8 + 2 * all.len());
+        out.extend_from_slice(&i16::try_from(all.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&weight.to_be_bytes());
+        out.extend_from_slice(&sign.to_be_bytes());
+        out.extend_from_slice(&u16::from(self.scale.unsigned_abs()).to_be_bytes());
+        for d in all {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out
+    }
+}
+
+impl pgwire::types::ToSqlText for Numeric {
+    fn to_sql_text(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+        _format: &pgwire::types::format::FormatOptions,
+    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.text.as_bytes());
+        Ok(postgres_types::IsNull::No)
+    }
+}
+
+impl postgres_types::ToSql for Numeric {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.binary());
+        Ok(postgres_types::IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    postgres_types::to_sql_checked!();
 }
 
 fn default_database<C: ClientInfo>(engine: &Engine, client: &C) -> Option<String> {
@@ -586,6 +694,56 @@ impl Backend {
                 format!("the access key {user} is no longer valid"),
             )))
         })
+    }
+
+    /// `COPY ... TO STDOUT`: the query's rows in COPY's text or CSV format, streamed (a read,
+    /// so allowed in a transaction block).
+    async fn copy_out<C: ClientInfo>(
+        &self,
+        client: &C,
+        copy: Result<crate::pgcopy::CopyOut, crate::pgcopy::Refusal>,
+        database: Option<&str>,
+    ) -> PgWireResult<Response> {
+        use pgwire::messages::copy::CopyData;
+        use pgwire::messages::response::TransactionStatus as Tx;
+        let copy = copy.map_err(|(code, message)| sql_error(code, message))?;
+        if client.transaction_status() == Tx::Error {
+            return Err(aborted());
+        }
+        let caller = self.caller_of(client)?;
+        let mut stop = self.stop_of(client);
+        let query = within(&mut stop, self.engine.execute(&copy.query, database));
+        let out =
+            Engine::as_session_user(user_of(client), Engine::as_caller(caller, query)).await?.map_err(pg_error)?;
+        if out.schema.fields().is_empty() {
+            return Err(sql_error("0A000", "COPY copies the rows of a query or a table, not a statement's".into()));
+        }
+        let names: Vec<String> = out.schema.fields().iter().map(|f| f.name().clone()).collect();
+        // the header goes out with the first row, so COPY's row count is the rows'
+        let header = Arc::new(std::sync::Mutex::new(copy.header_line(&names)));
+        let unsent = header.clone();
+        let copy = Arc::new(copy);
+        let rows = until(out.stream, stop).flat_map(
+            move |batch| -> std::pin::Pin<Box<dyn Stream<Item = PgWireResult<CopyData>> + Send>> {
+                let lines = batch.and_then(|b| copy.lines(&b).map_err(encode_err));
+                match lines {
+                    Ok(mut lines) => {
+                        if let Some(first) = lines.first_mut()
+                            && let Some(h) = header.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+                        {
+                            first.insert_str(0, &h);
+                        }
+                        Box::pin(stream::iter(lines.into_iter().map(|l| Ok(CopyData::new(bytes::Bytes::from(l))))))
+                    }
+                    Err(e) => Box::pin(stream::iter(vec![Err(e)])),
+                }
+            },
+        );
+        // no rows: the header alone
+        let last = stream::once(async move { unsent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() })
+            .filter_map(|h| async move { h.map(|h| Ok(CopyData::new(bytes::Bytes::from(h)))) });
+        let data = rows.chain(last);
+        Ok(Response::CopyOut(pgwire::api::results::CopyResponse::new(0, names.len(), data)))
     }
 
     /// What stops the statement the session starts now.
@@ -702,16 +860,20 @@ impl SimpleQueryHandler for Backend {
         // each statement in turn; the first that fails ends the query, as PostgreSQL's do
         let mut out = Vec::with_capacity(statements.len());
         for sql in statements {
-            let answer = match session_statement(client, sql) {
-                Some(answer) => answer,
-                None => match transaction_allows(client, sql) {
-                    Err(e) => Err(e),
-                    Ok(()) => {
-                        let caller = self.caller_of(client)?;
-                        let run = self.run(sql, db.as_deref(), &Format::UnifiedText, self.stop_of(client));
-                        Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await
-                    }
-                },
+            let answer = if let Some(copy) = crate::pgcopy::parse(sql) {
+                self.copy_out(client, copy, db.as_deref()).await
+            } else {
+                match session_statement(client, sql) {
+                    Some(answer) => answer,
+                    None => match transaction_allows(client, sql) {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            let caller = self.caller_of(client)?;
+                            let run = self.run(sql, db.as_deref(), &Format::UnifiedText, self.stop_of(client));
+                            Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await
+                        }
+                    },
+                }
             };
             match answer {
                 Ok(r) => out.push(r),
@@ -749,6 +911,9 @@ impl ExtendedQueryHandler for Backend {
         if sql.trim().is_empty() {
             return Ok(Response::EmptyQuery);
         }
+        if let Some(copy) = crate::pgcopy::parse(sql) {
+            return self.copy_out(client, copy, db.as_deref()).await;
+        }
         if let Some(answer) = session_statement(client, sql) {
             return answer;
         }
@@ -775,6 +940,9 @@ impl ExtendedQueryHandler for Backend {
         if let Some(s) = crate::pgsession::parse(sql) {
             return Ok(DescribeStatementResponse::new(Vec::new(), session_fields(&s)));
         }
+        if crate::pgcopy::parse(sql).is_some() {
+            return Ok(DescribeStatementResponse::new(Vec::new(), Vec::new()));
+        }
         let inferred = if sql.contains('$') {
             self.engine.parameter_types(sql, db.as_deref()).await.map_err(pg_error)?
         } else {
@@ -796,6 +964,9 @@ impl ExtendedQueryHandler for Backend {
         let db = default_database(&self.engine, client);
         if let Some(s) = crate::pgsession::parse(portal.statement.statement.trim()) {
             return Ok(DescribePortalResponse::new(session_fields(&s)));
+        }
+        if crate::pgcopy::parse(portal.statement.statement.trim()).is_some() {
+            return Ok(DescribePortalResponse::new(Vec::new()));
         }
         let fields = self
             .describe(
@@ -995,4 +1166,28 @@ async fn session(
         }
     }
     handlers.backend.cancels.forget(&socket);
+}
+
+#[cfg(test)]
+mod numeric_tests {
+    use super::Numeric;
+
+    fn binary(value: i128, scale: i8) -> Vec<i16> {
+        let b = Numeric { text: String::new(), value, scale }.binary();
+        b.chunks(2).map(|c| i16::from_be_bytes([c[0], c[1]])).collect()
+    }
+
+    #[test]
+    fn numeric_binary_form() {
+        // 1.50: one digit group 1 (weight 0) and 5000 (weight -1), dscale 2
+        assert_eq!(binary(150, 2), vec![2, 0, 0, 2, 1, 5000]);
+        // -12345678.9: groups 1234 5678 . 9000
+        assert_eq!(binary(-123_456_789, 1), vec![3, 1, 0x4000, 1, 1234, 5678, 9000]);
+        // 0.0001
+        assert_eq!(binary(1, 4), vec![1, -1, 0, 4, 1]);
+        assert_eq!(binary(0, 2), vec![0, 0, 0, 2]);
+        // 10000 and 38 digits
+        assert_eq!(binary(10_000, 0), vec![1, 1, 0, 0, 1]);
+        assert_eq!(binary(10_i128.pow(37), 0)[..4], [1, 9, 0, 0]);
+    }
 }

@@ -686,7 +686,8 @@ async fn iterator_lifetime_is_five_minutes() {
     let srv = server();
     let k = srv.kinesis();
     create(&k, "ttl", 1).await;
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    // to the millisecond: whole seconds would age the 299 s iterator by up to one more second
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).expect("now");
     let token = |age_ms: i64| {
         base64::engine::general_purpose::STANDARD
             .encode(format!("1\nttl\nshardId-000000000000\n0\n{}", now_ms - age_ms))

@@ -91,6 +91,42 @@ check(conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS,
 check(conn.execute("SELECT count(*) FROM readings").fetchone() == (2,), "and runs queries")
 conn.commit()
 
+# native values in the text and the binary format (psycopg's binary cursors)
+for binary in (False, True):
+    row = conn.cursor(binary=binary).execute(
+        "SELECT price * 3, CAST(-0.0001 AS DECIMAL(10,4)), CAST('10:20:30.5' AS TIME), d, ts, ok, CAST(NULL AS DECIMAL(5,1)) "
+        "FROM readings WHERE id = 1"
+    ).fetchone()
+    want = (decimal.Decimal("4.50"), decimal.Decimal("-0.0001"), datetime.time(10, 20, 30, 500000),
+            datetime.date(2024, 1, 2), datetime.datetime(2024, 1, 2, 3, 4, 5), True, None)
+    check(row == want, f"{'binary' if binary else 'text'} values: {row}")
+conn.commit()
+
+# COPY ... TO STDOUT, inside the driver's transaction (a read)
+cur = conn.cursor()
+with cur.copy("COPY (SELECT id, name, price, ok, score FROM readings ORDER BY id) TO STDOUT WITH (FORMAT CSV, HEADER)") as cp:
+    data = b"".join(bytes(chunk) for chunk in cp)
+check(data == b"id,name,price,ok,score\n1,a,1.50,t,0.5\n2,b,2.25,f,\n", f"COPY TO STDOUT as CSV with a header: {data!r}")
+check(cur.rowcount == 2, f"COPY's row count is the rows' ({cur.rowcount})")
+with cur.copy("COPY readings (id, name) TO STDOUT") as cp:
+    rows = list(cp.rows())
+check(rows == [("1", "a"), ("2", "b")], f"COPY a table's columns in the text format: {rows}")
+conn.commit()
+try:
+    with cur.copy("COPY readings FROM STDIN") as cp:
+        cp.write(b"3\n")
+    check(False, "COPY FROM is refused")
+except psycopg.errors.FeatureNotSupported as e:
+    check("COPY FROM is not supported" in str(e), f"COPY FROM is refused: {e}")
+conn.rollback()
+import io  # noqa: E402
+import psycopg2  # noqa: E402
+old = psycopg2.connect(dsn)
+buf = io.StringIO()
+old.cursor().copy_expert("COPY (SELECT id, name FROM readings ORDER BY id) TO STDOUT WITH CSV HEADER", buf)
+check(buf.getvalue() == "id,name\n1,a\n2,b\n", f"psycopg2's copy_expert: {buf.getvalue()!r}")
+old.close()
+
 # a long query, cancelled from another thread, as psycopg's Connection.cancel_safe() does
 timer = threading.Timer(1.0, conn.cancel_safe)
 started = time.monotonic()
