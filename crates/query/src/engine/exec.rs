@@ -110,7 +110,9 @@ fn glue_action(
 ) -> (&'static str, Option<String>, Option<String>) {
     let on = |action, d: &Option<String>, t: &str| (action, Some(db_of(d)), Some(t.to_string()));
     match stmt {
-        Statement::CreateDatabase { name, .. } => ("glue:CreateDatabase", Some(name.clone()), None),
+        Statement::CreateDatabase { name, .. } | Statement::CreateExternalSchema { name, .. } => {
+            ("glue:CreateDatabase", Some(name.clone()), None)
+        }
         Statement::DropDatabase { name, .. } => ("glue:DeleteDatabase", Some(name.clone()), Some("*".into())),
         Statement::CreateTable { database, table, .. } => on("glue:CreateTable", database, &table.name),
         Statement::DropTable { database, name, .. } | Statement::DropView { database, name, .. } => {
@@ -161,6 +163,25 @@ impl Engine {
                     ..Database::default()
                 };
                 ignore(c.create_database(db).await, if_not_exists)?;
+                Ok(done("DDL"))
+            }
+            Statement::CreateExternalSchema { name, if_not_exists, database, create_database } => {
+                if c.get_database(&database).is_err() {
+                    if !create_database {
+                        return Err(QueryError::User(format!(
+                            "External database \"{database}\" not found in the data catalog \
+                             (add CREATE EXTERNAL DATABASE IF NOT EXISTS to make it)"
+                        )));
+                    }
+                    let target = Database { name: database.clone(), ..Database::default() };
+                    ignore(c.create_database(target).await, true)?;
+                }
+                let mut link = Database { name, ..Database::default() };
+                link.extra.insert(
+                    "TargetDatabase".into(),
+                    serde_json::json!({ "CatalogId": c.account_id(), "DatabaseName": database }),
+                );
+                ignore(c.create_database(link).await, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::DropDatabase { name, if_exists, cascade } => {

@@ -63,10 +63,20 @@ impl GlueInfo {
         }
     }
 
+    /// The database a schema reads: itself, or a resource link's target.
+    fn resolve(&self, database: &str) -> String {
+        self.catalog
+            .get_database(database)
+            .ok()
+            .and_then(|d| super::tables::link_target(&d))
+            .unwrap_or_else(|| database.to_string())
+    }
+
     fn tables(&self, database: &str) -> Vec<String> {
         if !self.may("glue:GetTables", Some(database), None) {
             return Vec::new();
         }
+        let database = &self.resolve(database);
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -85,7 +95,7 @@ impl GlueInfo {
         if catalog != CATALOG_NAME || !self.may("glue:GetTable", Some(database), Some(table)) {
             return None;
         }
-        self.catalog.get_table(database, table).ok()
+        self.catalog.get_table(&self.resolve(database), table).ok()
     }
 }
 

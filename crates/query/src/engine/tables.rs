@@ -650,6 +650,18 @@ impl SchemaProvider for GlueSchema {
     }
 }
 
+/// The database a Glue resource link names (`TargetDatabase` in this account's catalog), as
+/// Redshift Spectrum's external schemas are made.
+#[must_use]
+pub fn link_target(db: &tarn_catalog::Database) -> Option<String> {
+    let target = db.extra.get("TargetDatabase")?;
+    let catalog = target.get("CatalogId").and_then(|v| v.as_str());
+    if catalog.is_some_and(|c| Some(c) != db.catalog_id.as_deref()) {
+        return None;
+    }
+    target.get("DatabaseName")?.as_str().map(str::to_lowercase)
+}
+
 /// The account's Glue catalog as a DataFusion catalog.
 #[derive(Debug)]
 pub struct GlueCatalog {
@@ -694,7 +706,8 @@ impl CatalogProvider for GlueCatalog {
         {
             return Some(pg.clone());
         }
-        self.catalog.get_database(&name).ok()?;
+        // a resource link (Redshift Spectrum's external schema) reads its target's tables
+        let name = link_target(&self.catalog.get_database(&name).ok()?).unwrap_or(name);
         let mut schemas = self.schemas.lock().ok()?;
         let s = schemas
             .entry(name.clone())

@@ -85,6 +85,10 @@ pub enum Statement {
     CreateView { database: Option<String>, name: String, or_replace: bool, query: String },
     /// `DROP VIEW [IF EXISTS] v`
     DropView { database: Option<String>, name: String, if_exists: bool },
+    /// Redshift Spectrum's `CREATE EXTERNAL SCHEMA [IF NOT EXISTS] s FROM DATA CATALOG DATABASE
+    /// 'db' [REGION '..'] [IAM_ROLE ..] [CATALOG_ROLE ..] [CREATE EXTERNAL DATABASE IF NOT
+    /// EXISTS]`: `s` names the Glue database `db` (a Glue resource link).
+    CreateExternalSchema { name: String, if_not_exists: bool, database: String, create_database: bool },
     /// `INSERT INTO t [(c1, c2, ...)] <query>` where the query is a SELECT, a WITH or VALUES.
     InsertInto { database: Option<String>, name: String, columns: Vec<String>, query: String },
 }

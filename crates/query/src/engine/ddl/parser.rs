@@ -321,6 +321,11 @@ impl<'a> Parser<'a> {
         if self.eat_kw("DATABASE")? || self.eat_kw("SCHEMA")? {
             return self.create_database().map(Some);
         }
+        if self.at_kw("EXTERNAL")? && self.at_kw_n(1, "SCHEMA")? {
+            self.advance()?;
+            self.advance()?;
+            return self.create_external_schema().map(Some);
+        }
         if self.at_kw("EXTERNAL")? && self.at_kw_n(1, "TABLE")? {
             self.advance()?;
             self.advance()?;
@@ -330,6 +335,48 @@ impl<'a> Parser<'a> {
             return self.create_table(false).map(Some);
         }
         Ok(None)
+    }
+
+    fn create_external_schema(&mut self) -> Result<Statement, String> {
+        let if_not_exists = self.if_not_exists()?;
+        let name = self.ident("schema name")?;
+        self.expect_kw("FROM")?;
+        if self.eat_kw("DATA")? {
+            self.expect_kw("CATALOG")?;
+        } else if !self.at_kw("DATABASE")? {
+            let t = self.advance()?;
+            return Err(self.error_at(
+                &t,
+                "tarn's external schemas come FROM DATA CATALOG (the Glue catalog); Hive metastores, federated \
+                 databases and streams are not supported",
+            ));
+        }
+        self.expect_kw("DATABASE")?;
+        let database = self.string("database name")?.to_lowercase();
+        let mut create_database = false;
+        const CLAUSES: [&str; 4] =
+            ["'REGION'", "'IAM_ROLE'", "'CATALOG_ROLE'", "'CREATE EXTERNAL DATABASE IF NOT EXISTS'"];
+        loop {
+            if self.eat_kw("REGION")? || self.eat_kw("CATALOG_ROLE")? || self.eat_kw("SCHEMA")? {
+                self.string("value")?;
+            } else if self.eat_kw("IAM_ROLE")? {
+                // 'arn:...', 'SESSION' or DEFAULT: the statements run as the session's caller
+                if !self.eat_kw("DEFAULT")? {
+                    self.string("IAM role")?;
+                }
+            } else if self.eat_kw("CREATE")? {
+                self.expect_kw("EXTERNAL")?;
+                self.expect_kw("DATABASE")?;
+                self.expect_kw("IF")?;
+                self.expect_kw("NOT")?;
+                self.expect_kw("EXISTS")?;
+                create_database = true;
+            } else {
+                self.end(&CLAUSES)?;
+                break;
+            }
+        }
+        Ok(Statement::CreateExternalSchema { name, if_not_exists, database, create_database })
     }
 
     fn create_view(&mut self, or_replace: bool) -> Result<Statement, String> {

@@ -589,3 +589,31 @@ fn errors() {
     let e = err("CREATE EXTERNAL TABLE t (\n  a int,\n  b strin\n) LOCATION 's3://b/'");
     assert!(e.starts_with("line 3:5: Unknown type 'strin'"), "{e}");
 }
+
+#[test]
+fn redshift_external_schemas() {
+    assert_eq!(
+        ok("CREATE EXTERNAL SCHEMA spectrum FROM DATA CATALOG DATABASE 'Lake' \
+            IAM_ROLE 'arn:aws:iam::123456789012:role/s' REGION 'us-east-1'"),
+        Statement::CreateExternalSchema {
+            name: "spectrum".into(),
+            if_not_exists: false,
+            database: "lake".into(),
+            create_database: false
+        }
+    );
+    assert_eq!(
+        ok("create external schema if not exists s from database 'db' iam_role default \
+            create external database if not exists"),
+        Statement::CreateExternalSchema {
+            name: "s".into(),
+            if_not_exists: true,
+            database: "db".into(),
+            create_database: true
+        }
+    );
+    let e = err("CREATE EXTERNAL SCHEMA s FROM HIVE METASTORE DATABASE 'x'");
+    assert!(e.contains("FROM DATA CATALOG"), "{e}");
+    let e = err("CREATE EXTERNAL SCHEMA s FROM DATA CATALOG DATABASE 'x' BOGUS");
+    assert!(e.contains("mismatched input 'BOGUS'"), "{e}");
+}
