@@ -15,6 +15,7 @@ mod joinsides;
 mod orc;
 pub mod pgcatalog;
 pub mod pgfuncs;
+pub mod redshift;
 mod shared;
 pub mod store;
 pub mod tables;

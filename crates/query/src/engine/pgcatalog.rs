@@ -421,7 +421,7 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
     ] {
         ctx.register_udf(udf);
     }
-    for udf in catalog_udfs()? {
+    for udf in catalog_udfs()?.into_iter().chain(super::redshift::udfs()) {
         ctx.register_udf(udf);
     }
     ctx.register_udtf("pg_get_keywords", static_tables()?.pg_get_keywords.clone());
@@ -439,6 +439,7 @@ static PARSER: LazyLock<PostgresCompatibilityParser> = LazyLock::new(PostgresCom
 
 /// Parses one statement in PostgreSQL's dialect, rewritten into what DataFusion plans.
 pub fn parse(sql: &str) -> Result<Statement> {
+    let sql = &super::redshift::rewrite_text(sql);
     let mut statements = match PARSER.parse(sql) {
         Ok(statements) => statements,
         Err(e) => {
@@ -455,6 +456,7 @@ pub fn parse(sql: &str) -> Result<Statement> {
     };
     let _ = VisitMut::visit(&mut statement, &mut CatalogSubqueries);
     let _ = visit_expressions_mut(&mut statement, |e| {
+        super::redshift::rewrite_expr(e);
         like_with_escape(e);
         subscripts(e);
         ControlFlow::<()>::Continue(())

@@ -102,6 +102,28 @@ for binary in (False, True):
     check(row == want, f"{'binary' if binary else 'text'} values: {row}")
 conn.commit()
 
+# the Redshift functions analysts use
+row = conn.execute(
+    "SELECT DATEADD(month, 1, TIMESTAMP '2024-01-31 10:00:00'), DATEADD(day, 2, d), "
+    "DATEDIFF(day, DATE '2024-01-01', d), DATEDIFF(year, TIMESTAMP '2020-12-31 23:59:59', TIMESTAMP '2021-01-01 00:00:00'), "
+    "CONVERT_TIMEZONE('America/New_York', TIMESTAMP '2024-07-01 12:00:00'), "
+    "CONVERT_TIMEZONE('UTC', 'Asia/Tokyo', TIMESTAMP '2024-01-01 00:00:00'), NVL(CAST(score AS VARCHAR), 'none'), "
+    "GETDATE() IS NOT NULL AS now_set, SYSDATE IS NOT NULL AS sys_set FROM readings WHERE id = 2"
+).fetchone()
+want = (datetime.datetime(2024, 2, 29, 10, 0), datetime.datetime(2024, 2, 5, 0, 0), 33, 1,
+        datetime.datetime(2024, 7, 1, 8, 0), datetime.datetime(2024, 1, 1, 9, 0), "none", True, True)
+check(row == want, f"DATEADD, DATEDIFF, CONVERT_TIMEZONE, NVL, GETDATE, SYSDATE: {row}")
+row = conn.execute(
+    "SELECT LISTAGG(name, '|') WITHIN GROUP (ORDER BY id DESC), APPROXIMATE COUNT(DISTINCT name) FROM readings"
+).fetchone()
+check(row == ("b|a", 2), f"LISTAGG ... WITHIN GROUP, APPROXIMATE COUNT(DISTINCT): {row}")
+try:
+    conn.execute("SELECT DATEADD(fortnight, 1, d) FROM readings").fetchone()
+    check(False, "an unknown date part is an error")
+except psycopg.Error as e:
+    check("not a date part" in str(e), f"an unknown date part: {e}")
+conn.rollback()
+
 # COPY ... TO STDOUT, inside the driver's transaction (a read)
 cur = conn.cursor()
 with cur.copy("COPY (SELECT id, name, price, ok, score FROM readings ORDER BY id) TO STDOUT WITH (FORMAT CSV, HEADER)") as cp:
