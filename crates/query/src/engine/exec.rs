@@ -132,6 +132,8 @@ fn glue_action(
         Statement::CreateView { database, name, .. } | Statement::Ctas { database, name, .. } => {
             on("glue:CreateTable", database, name)
         }
+        // its reads and writes are checked as they happen
+        Statement::Unload(_) => ("glue:GetTable", None, None),
     }
 }
 
@@ -149,7 +151,9 @@ impl Engine {
             d.clone().or_else(|| default_db.map(str::to_lowercase)).unwrap_or_else(|| "default".into())
         };
         // a statement on the catalog is the caller's Glue call, as Athena makes it
-        if let Some(caller) = Engine::current_caller() {
+        if let Some(caller) = Engine::current_caller()
+            && !matches!(stmt, Statement::Unload(_))
+        {
             let (action, database, table) = glue_action(&stmt, &db_of);
             caller.glue(action, database.as_deref(), table.as_deref()).map_err(QueryError::AccessDenied)?;
         }
@@ -370,6 +374,7 @@ impl Engine {
                 }
                 self.ctas(&db, &name, &properties, &query, with_data, ctas_location).await
             }
+            Statement::Unload(u) => self.unload(u, default_db).await,
             Statement::InsertInto { database, name, columns, query } => {
                 self.insert_into(&db_of(&database), &name, &columns, &query).await
             }
@@ -510,6 +515,99 @@ impl Engine {
         self.catalog.create_table(db, table).await?;
         if !partitioned_by.is_empty() {
             self.msck(db, name).await?;
+        }
+        Ok(done("DML"))
+    }
+
+    /// Redshift's UNLOAD: the query's rows written as Parquet, CSV or JSON under `TO`: one file
+    /// (Redshift's name for it: `0000_part_00`, or `000` with PARALLEL OFF) or, partitioned,
+    /// Hive-style folders; refused when the destination holds objects, unless ALLOWOVERWRITE.
+    async fn unload(&self, u: crate::engine::ddl::Unload, db: Option<&str>) -> Result<QueryOutput> {
+        use datafusion::common::config::{CsvOptions, JsonOptions, TableParquetOptions};
+        use datafusion::common::parsers::CompressionTypeVariant;
+        let (bucket, prefix) = split_location(&u.to)?;
+        let store = self.caller_registry().bucket(&bucket);
+        if !u.allow_overwrite {
+            // TO is a key prefix (s3://b/out/part_ covers out/part_000): list its folder
+            let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+            let mut existing = store.list(Some(&crate::engine::store::path_of(folder)));
+            let mut taken = false;
+            while let Some(meta) = existing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
+                if meta.location.as_ref().starts_with(prefix.as_str()) {
+                    taken = true;
+                    break;
+                }
+            }
+            if taken {
+                return Err(QueryError::User(
+                    "Specified unload destination on S3 is not empty. Consider using a different bucket / prefix, \
+                     manually removing the target files in S3, or using the ALLOWOVERWRITE option."
+                        .into(),
+                ));
+            }
+        }
+        let (ctx, _) = self.context(db)?;
+        if u.include {
+            ctx.sql("SET datafusion.execution.keep_partition_by_columns = true").await?;
+        }
+        let df = ctx.execute_logical_plan(self.plan(&ctx, &u.query).await?).await?;
+        for p in &u.partition_by {
+            if df.schema().as_arrow().field_with_name(p).is_err() {
+                return Err(QueryError::User(format!("PARTITION BY column {p} is not in the query's columns")));
+            }
+        }
+        let partitioned = !u.partition_by.is_empty();
+        let extension = match (u.format.as_str(), u.gzip) {
+            ("parquet", _) => ".parquet",
+            (_, true) => ".gz",
+            _ => "",
+        };
+        let target = if partitioned {
+            with_slash(&u.to)
+        } else {
+            format!("{}{}{extension}", u.to, if u.parallel { "0000_part_00" } else { "000" })
+        };
+        let options = DataFrameWriteOptions::new()
+            .with_partition_by(u.partition_by.clone())
+            .with_single_file_output(!partitioned);
+        let compression = if u.gzip { CompressionTypeVariant::GZIP } else { CompressionTypeVariant::UNCOMPRESSED };
+        match u.format.as_str() {
+            "parquet" => {
+                df.write_parquet(&target, options, None::<TableParquetOptions>).await?;
+            }
+            "json" => {
+                let json = JsonOptions { compression, ..JsonOptions::default() };
+                df.write_json(&target, options, Some(json)).await?;
+            }
+            _ => {
+                let delimiter = u.delimiter.as_deref().unwrap_or(",");
+                let [d] = delimiter.as_bytes() else {
+                    return Err(QueryError::User("DELIMITER must be one character".into()));
+                };
+                let csv =
+                    CsvOptions::default().with_has_header(u.header).with_delimiter(*d).with_compression(compression);
+                df.write_csv(&target, options, Some(csv)).await?;
+            }
+        }
+        if u.manifest {
+            let mut entries = Vec::new();
+            let mut written = store.list(Some(&crate::engine::store::path_of(&prefix)));
+            while let Some(meta) = written.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
+                let key = meta.location.to_string();
+                if key.ends_with("manifest") {
+                    continue;
+                }
+                entries.push(serde_json::json!({
+                    "url": format!("s3://{bucket}/{key}"),
+                    "meta": { "content_length": meta.size },
+                }));
+            }
+            let body = serde_json::to_vec_pretty(&serde_json::json!({ "entries": entries }))
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+            let manifest = crate::engine::store::path_of(&format!("{prefix}manifest"));
+            object_store::ObjectStoreExt::put(store.as_ref(), &manifest, body.into())
+                .await
+                .map_err(|e| QueryError::Data(e.to_string()))?;
         }
         Ok(done("DML"))
     }

@@ -38,13 +38,38 @@ setup.execute(
 )
 setup.execute("CREATE VIEW cheap AS SELECT id, name FROM readings WHERE price < 2")
 
+# Redshift's UNLOAD to Parquet, partitioned, read back as a table
+setup.execute(
+    "UNLOAD ('SELECT id, price, name FROM readings') TO 's3://pgcat/unloaded/' "
+    "IAM_ROLE 'arn:aws:iam::000000000000:role/unloader' FORMAT AS PARQUET PARTITION BY (name) MANIFEST"
+)
+setup.execute(
+    "CREATE EXTERNAL TABLE unloaded (id int, price decimal(10,2)) PARTITIONED BY (name string) "
+    "STORED AS PARQUET LOCATION 's3://pgcat/unloaded/'"
+)
+setup.execute("MSCK REPAIR TABLE unloaded")
+back = setup.execute("SELECT id, price, name FROM unloaded ORDER BY id").fetchall()
+check(back == [(1, decimal.Decimal("1.50"), "a"), (2, decimal.Decimal("2.25"), "b")], f"UNLOAD round trip: {back}")
+try:
+    setup.execute("UNLOAD ('SELECT 1') TO 's3://pgcat/unloaded/' IAM_ROLE default FORMAT PARQUET")
+    check(False, "UNLOAD into a destination that holds objects is refused")
+except psycopg.Error as e:
+    check("not empty" in str(e), f"UNLOAD into a taken destination: {e}")
+setup.execute("UNLOAD ('SELECT id, name FROM readings ORDER BY id') TO 's3://pgcat/csv/part_' "
+              "IAM_ROLE default CSV HEADER PARALLEL OFF")
+setup.execute("CREATE EXTERNAL TABLE unloaded_csv (id int, name string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
+              "LOCATION 's3://pgcat/csv/' TBLPROPERTIES ('skip.header.line.count'='1')")
+back = setup.execute("SELECT id, name FROM unloaded_csv ORDER BY id").fetchall()
+check(back == [(1, "a"), (2, "b")], f"UNLOAD to CSV with a header: {back}")
+
 for driver in ["postgresql+psycopg2", "postgresql+psycopg"]:
     engine = sa.create_engine(f"{driver}://{user}:{quote_plus(password)}@{host}:{port}/default")
     insp = sa.inspect(engine)
     check("default" in insp.get_schema_names(), f"{driver}: the default database is a schema")
     check(not any(s.startswith("pg_") for s in insp.get_schema_names()), f"{driver}: no pg_ schema listed")
-    check(insp.get_table_names(schema="default") == ["readings"], f"{driver}: tables {insp.get_table_names(schema='default')}")
-    check(insp.get_table_names() == ["readings"], f"{driver}: tables of the default schema")
+    tables = ["readings", "unloaded", "unloaded_csv"]
+    check(insp.get_table_names(schema="default") == tables, f"{driver}: tables {insp.get_table_names(schema='default')}")
+    check(insp.get_table_names() == tables, f"{driver}: tables of the default schema")
     check(insp.get_view_names(schema="default") == ["cheap"], f"{driver}: views {insp.get_view_names(schema='default')}")
     check(insp.has_table("readings", schema="default") and not insp.has_table("nope", schema="default"),
           f"{driver}: has_table")

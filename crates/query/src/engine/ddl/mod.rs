@@ -89,8 +89,30 @@ pub enum Statement {
     /// 'db' [REGION '..'] [IAM_ROLE ..] [CATALOG_ROLE ..] [CREATE EXTERNAL DATABASE IF NOT
     /// EXISTS]`: `s` names the Glue database `db` (a Glue resource link).
     CreateExternalSchema { name: String, if_not_exists: bool, database: String, create_database: bool },
+    /// Redshift's `UNLOAD ('query') TO 's3://...' [IAM_ROLE ..] [FORMAT [AS] PARQUET|CSV|JSON]
+    /// [PARTITION BY (c, ...) [INCLUDE]] [HEADER] [DELIMITER [AS] 'c'] [GZIP] [PARALLEL ON|OFF]
+    /// [ALLOWOVERWRITE] [CLEANPATH] [MAXFILESIZE [AS] n [MB|GB]] [REGION [AS] '..'] [MANIFEST]`.
+    Unload(Unload),
     /// `INSERT INTO t [(c1, c2, ...)] <query>` where the query is a SELECT, a WITH or VALUES.
     InsertInto { database: Option<String>, name: String, columns: Vec<String>, query: String },
+}
+
+/// What a Redshift UNLOAD writes, and how.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Unload {
+    pub query: String,
+    pub to: String,
+    /// `parquet`, `csv` or `json`.
+    pub format: String,
+    pub partition_by: Vec<String>,
+    /// The partition columns also stay in the files (`PARTITION BY (..) INCLUDE`).
+    pub include: bool,
+    pub header: bool,
+    pub delimiter: Option<String>,
+    pub gzip: bool,
+    pub parallel: bool,
+    pub allow_overwrite: bool,
+    pub manifest: bool,
 }
 
 /// A value of a CTAS `WITH (...)` property.

@@ -111,6 +111,10 @@ impl<'a> Parser<'a> {
         if t.tok == Tok::Eof { "<EOF>".to_string() } else { self.src[t.start..t.end].to_string() }
     }
 
+    fn text_of(&self, t: &Token) -> String {
+        self.text(t)
+    }
+
     pub(super) fn mismatched(&self, t: &Token, expecting: &[&str]) -> String {
         format!(
             "{}: mismatched input '{}'. Expecting: {}",
@@ -302,6 +306,7 @@ impl<'a> Parser<'a> {
             "SHOW" => self.show()?,
             "DESCRIBE" | "DESC" => self.describe()?,
             "INSERT" => self.insert()?,
+            "UNLOAD" => Some(self.unload()?),
             _ => None,
         };
         Ok(stmt)
@@ -335,6 +340,91 @@ impl<'a> Parser<'a> {
             return self.create_table(false).map(Some);
         }
         Ok(None)
+    }
+
+    fn unload(&mut self) -> Result<Statement, String> {
+        self.advance()?; // UNLOAD
+        self.expect_sym('(')?;
+        let query = self.string("the query, quoted (Redshift's UNLOAD ('select ...'))")?;
+        self.expect_sym(')')?;
+        self.expect_kw("TO")?;
+        let to = self.string("s3:// location")?;
+        let mut u = super::Unload { query, to, format: "text".into(), parallel: true, ..super::Unload::default() };
+        const CLAUSES: [&str; 6] = ["'IAM_ROLE'", "'FORMAT'", "'PARTITION'", "'HEADER'", "'DELIMITER'", "'PARALLEL'"];
+        loop {
+            let t = self.peek()?.clone();
+            if self.eat_kw("IAM_ROLE")? {
+                // statements run as the session's caller; the role is not assumed
+                if !self.eat_kw("DEFAULT")? {
+                    self.string("IAM role")?;
+                }
+            } else if self.eat_kw("REGION")? || self.eat_kw("EXTENSION")? {
+                self.eat_kw("AS")?;
+                self.string("value")?;
+            } else if self.eat_kw("FORMAT")? {
+                self.eat_kw("AS")?;
+                let f = self.ident("format")?;
+                if !matches!(f.as_str(), "parquet" | "csv" | "json") {
+                    return Err(self.error_at(&t, &format!("UNLOAD format {f} is not supported: PARQUET, CSV or JSON")));
+                }
+                u.format = f;
+            } else if self.eat_kw("CSV")? {
+                u.format = "csv".into();
+            } else if self.eat_kw("PARQUET")? {
+                u.format = "parquet".into();
+            } else if self.eat_kw("JSON")? {
+                u.format = "json".into();
+            } else if self.eat_kw("PARTITION")? {
+                self.expect_kw("BY")?;
+                self.expect_sym('(')?;
+                loop {
+                    u.partition_by.push(self.ident("partition column")?);
+                    if !self.eat_sym(',')? {
+                        break;
+                    }
+                }
+                self.expect_sym(')')?;
+                u.include = self.eat_kw("INCLUDE")?;
+            } else if self.eat_kw("HEADER")? {
+                u.header = true;
+            } else if self.eat_kw("DELIMITER")? {
+                self.eat_kw("AS")?;
+                u.delimiter = Some(self.string("delimiter")?);
+            } else if self.eat_kw("GZIP")? {
+                u.gzip = true;
+            } else if self.eat_kw("PARALLEL")? {
+                u.parallel = !(self.eat_kw("OFF")? || self.eat_kw("FALSE")?);
+                let _ = self.eat_kw("ON")? || self.eat_kw("TRUE")?;
+            } else if self.eat_kw("ALLOWOVERWRITE")? || self.eat_kw("CLEANPATH")? {
+                u.allow_overwrite = true;
+            } else if self.eat_kw("MANIFEST")? {
+                self.eat_kw("VERBOSE")?;
+                u.manifest = true;
+            } else if self.eat_kw("MAXFILESIZE")? || self.eat_kw("ROWGROUPSIZE")? {
+                self.eat_kw("AS")?;
+                self.advance()?; // the size
+                let _ = self.eat_kw("MB")? || self.eat_kw("GB")?;
+            } else if self.at_kw("ENCRYPTED")?
+                || self.at_kw("BZIP2")?
+                || self.at_kw("ZSTD")?
+                || self.at_kw("FIXEDWIDTH")?
+            {
+                let t = self.advance()?;
+                return Err(self.error_at(&t, &format!("UNLOAD option {} is not supported", self.text_of(&t))));
+            } else {
+                self.end(&CLAUSES)?;
+                break;
+            }
+        }
+        if u.format == "text" {
+            // Redshift's default: pipe-delimited text, which is CSV without quoting needs
+            u.format = "csv".into();
+            u.delimiter.get_or_insert_with(|| "|".into());
+        }
+        if u.header && u.format != "csv" {
+            return Err("HEADER is only for CSV and text UNLOADs".into());
+        }
+        Ok(Statement::Unload(u))
     }
 
     fn create_external_schema(&mut self) -> Result<Statement, String> {

@@ -617,3 +617,35 @@ fn redshift_external_schemas() {
     let e = err("CREATE EXTERNAL SCHEMA s FROM DATA CATALOG DATABASE 'x' BOGUS");
     assert!(e.contains("mismatched input 'BOGUS'"), "{e}");
 }
+
+#[test]
+fn redshift_unload() {
+    let Statement::Unload(u) = ok("UNLOAD ('SELECT * FROM t WHERE s = ''x''') TO 's3://b/out/' \
+        IAM_ROLE 'arn:aws:iam::123456789012:role/r' FORMAT AS PARQUET PARTITION BY (Year, month) INCLUDE \
+        MAXFILESIZE 100 MB ALLOWOVERWRITE MANIFEST VERBOSE")
+    else {
+        panic!("an UNLOAD")
+    };
+    assert_eq!(u.query, "SELECT * FROM t WHERE s = 'x'");
+    assert_eq!(u.to, "s3://b/out/");
+    assert_eq!(
+        (u.format.as_str(), u.partition_by.clone(), u.include),
+        ("parquet", vec!["year".into(), "month".into()], true)
+    );
+    assert!(u.allow_overwrite && u.manifest && u.parallel);
+    let Statement::Unload(u) =
+        ok("unload ('select 1') to 's3://b/p_' iam_role default csv header delimiter as ';' gzip parallel off")
+    else {
+        panic!("an UNLOAD")
+    };
+    assert_eq!(
+        (u.format.as_str(), u.header, u.delimiter.as_deref(), u.gzip, u.parallel),
+        ("csv", true, Some(";"), true, false)
+    );
+    // Redshift's default: pipe-delimited text
+    let Statement::Unload(u) = ok("UNLOAD ('select 1') TO 's3://b/p_' IAM_ROLE default") else { panic!("an UNLOAD") };
+    assert_eq!((u.format.as_str(), u.delimiter.as_deref()), ("csv", Some("|")));
+    assert!(err("UNLOAD ('select 1') TO 's3://b/' FORMAT AS ORC").contains("not supported"));
+    assert!(err("UNLOAD ('select 1') TO 's3://b/' ENCRYPTED").contains("not supported"));
+    assert!(err("UNLOAD ('select 1') TO 's3://b/' FORMAT PARQUET HEADER").contains("only for CSV"));
+}
