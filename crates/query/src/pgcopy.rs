@@ -39,6 +39,13 @@ pub fn parse(sql: &str) -> Option<Result<CopyOut, Refusal>> {
     if !head.eq_ignore_ascii_case("copy") || !sql[4..].starts_with(|c: char| c.is_whitespace() || c == '(') {
         return None;
     }
+    // Redshift's COPY t FROM 's3://...' loads from S3: the engine's statement
+    let lower = sql.to_ascii_lowercase();
+    if let Some(at) = lower.find(" from ")
+        && lower[at + 6..].trim_start().starts_with('\'')
+    {
+        return None;
+    }
     Some(parse_copy(sql[4..].trim_start()))
 }
 

@@ -134,6 +134,7 @@ fn glue_action(
         }
         // its reads and writes are checked as they happen
         Statement::Unload(_) => ("glue:GetTable", None, None),
+        Statement::CopyFrom(c) => on("glue:GetTable", &c.database, &c.name),
     }
 }
 
@@ -375,6 +376,10 @@ impl Engine {
                 self.ctas(&db, &name, &properties, &query, with_data, ctas_location).await
             }
             Statement::Unload(u) => self.unload(u, default_db).await,
+            Statement::CopyFrom(copy) => {
+                let db = db_of(&copy.database);
+                self.copy_from(&db, copy).await
+            }
             Statement::InsertInto { database, name, columns, query } => {
                 self.insert_into(&db_of(&database), &name, &columns, &query).await
             }
@@ -612,7 +617,123 @@ impl Engine {
         Ok(done("DML"))
     }
 
+    /// Redshift's COPY from S3 into a Parquet table: the files under the prefix read with the
+    /// table's column types (CSV and text by position, JSON by name, Parquet by name), every row
+    /// checked before anything is written (a malformed row fails the COPY, which then leaves no
+    /// rows), then written as new files of the table.
+    async fn copy_from(&self, db: &str, copy: crate::engine::ddl::CopyFrom) -> Result<QueryOutput> {
+        use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+        use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
+        let table = self.catalog.get_table(db, &copy.name)?;
+        let targets: Vec<&Column> = table.columns().iter().chain(&table.partition_keys).collect();
+        let names: Vec<String> = if copy.columns.is_empty() {
+            targets.iter().map(|c| c.name.clone()).collect()
+        } else {
+            copy.columns.clone()
+        };
+        let mut fields = Vec::new();
+        for n in &names {
+            let column = targets.iter().find(|c| c.name.eq_ignore_ascii_case(n)).ok_or_else(|| {
+                QueryError::User(format!("column \"{n}\" of relation \"{}\" does not exist", copy.name))
+            })?;
+            let t = tarn_catalog::types::arrow_type(column.type_name()).map_err(QueryError::User)?;
+            fields.push(Field::new(&column.name, t, true));
+        }
+        let schema = Schema::new(fields);
+        // FROM names a key prefix: the files are the keys under it
+        let (bucket, prefix) = split_location(&copy.from)?;
+        let store = self.caller_registry().bucket(&bucket);
+        let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let mut listing = store.list(Some(&crate::engine::store::path_of(folder)));
+        let mut files: Vec<String> = Vec::new();
+        while let Some(meta) = listing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
+            let key = meta.location.as_ref();
+            if key.starts_with(prefix.as_str()) && meta.size > 0 {
+                files.push(format!("s3://{bucket}/{key}"));
+            }
+        }
+        if files.is_empty() {
+            return Err(QueryError::User(format!("The specified S3 prefix '{prefix}' does not exist")));
+        }
+        let from = files;
+        let compression = match copy.compression.as_deref() {
+            Some("gzip") => FileCompressionType::GZIP,
+            Some("bzip2") => FileCompressionType::BZIP2,
+            Some("zstd") => FileCompressionType::ZSTD,
+            _ => FileCompressionType::UNCOMPRESSED,
+        };
+        let (ctx, _) = self.context(Some(db))?;
+        let df = match copy.format.as_str() {
+            "parquet" => {
+                let df =
+                    ctx.read_parquet(from, ParquetReadOptions { file_extension: "", ..Default::default() }).await?;
+                let cols: Vec<_> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        cast(col(format!("\"{}\"", f.name().replace('"', "\"\""))), f.data_type().clone())
+                            .alias(f.name())
+                    })
+                    .collect();
+                df.select(cols)?
+            }
+            "json" => {
+                let options = JsonReadOptions {
+                    schema: Some(&schema),
+                    file_extension: "",
+                    file_compression_type: compression,
+                    ..Default::default()
+                };
+                ctx.read_json(from, options).await?
+            }
+            _ => {
+                let delimiter = copy.delimiter.as_deref().unwrap_or(",");
+                let [d] = delimiter.as_bytes() else {
+                    return Err(QueryError::User("DELIMITER must be one character".into()));
+                };
+                if copy.ignore_header > 1 {
+                    return Err(QueryError::User("IGNOREHEADER above 1 is not supported".into()));
+                }
+                let options = CsvReadOptions::new()
+                    .schema(&schema)
+                    .has_header(copy.ignore_header == 1)
+                    .delimiter(*d)
+                    .file_extension("")
+                    .file_compression_type(compression);
+                ctx.read_csv(from, options).await?
+            }
+        };
+        // every row is read once before any is written: a malformed one fails the COPY whole
+        let mut rows = 0usize;
+        let mut check = df.clone().execute_stream().await?;
+        loop {
+            match check.try_next().await {
+                Ok(Some(batch)) => rows += batch.num_rows(),
+                Ok(None) => break,
+                Err(e) => return Err(QueryError::User(load_error(&copy.name, &e.to_string()))),
+            }
+        }
+        if rows == 0 {
+            return Ok(done("DML"));
+        }
+        self.insert_df(db, &copy.name, &names, df).await
+    }
+
     async fn insert_into(&self, db: &str, name: &str, columns: &[String], query: &str) -> Result<QueryOutput> {
+        let (ctx, _) = self.context(Some(db))?;
+        let df = ctx.sql(query).await?;
+        self.insert_df(db, name, columns, df).await
+    }
+
+    /// Writes a DataFrame's rows into a Parquet table, its columns named by `columns` (all the
+    /// table's, in order, when empty); the table's other columns are NULL.
+    async fn insert_df(
+        &self,
+        db: &str,
+        name: &str,
+        columns: &[String],
+        df: datafusion::dataframe::DataFrame,
+    ) -> Result<QueryOutput> {
         let table = self.catalog.get_table(db, name)?;
         if table.is_view() {
             return Err(QueryError::User(format!("{name} is a view; INSERT INTO needs a table")));
@@ -623,8 +744,6 @@ impl Engine {
         if !format_ok {
             return Err(QueryError::User("INSERT INTO writes Parquet tables only for now".into()));
         }
-        let (ctx, _) = self.context(Some(db))?;
-        let df = ctx.sql(query).await?;
         let targets: Vec<&Column> = table.columns().iter().chain(&table.partition_keys).collect();
         let names: Vec<String> =
             if columns.is_empty() { targets.iter().map(|c| c.name.clone()).collect() } else { columns.to_vec() };
@@ -656,6 +775,24 @@ impl Engine {
         }
         Ok(done("DML"))
     }
+}
+
+/// A failed load as Redshift words it, with the file's line counted from 1 (Arrow's CSV
+/// reader counts from 0).
+fn load_error(table: &str, error: &str) -> String {
+    let detail = error.trim_start_matches("Arrow error: ").trim_start_matches("Parser error: ");
+    let detail = match detail.find(" at line ") {
+        Some(at) => {
+            let rest = &detail[at + " at line ".len()..];
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            match rest[..digits].parse::<u64>() {
+                Ok(n) => format!("{} at line {}{}", &detail[..at], n + 1, &rest[digits..]),
+                Err(_) => detail.to_string(),
+            }
+        }
+        None => detail.to_string(),
+    };
+    format!("Load into table '{table}' failed; no rows were loaded: {detail}")
 }
 
 fn partition_values(table: &Table, spec: &[(String, String)]) -> Result<Vec<String>> {

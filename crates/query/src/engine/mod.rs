@@ -320,7 +320,7 @@ fn ordered_parameter_types(plan: &datafusion::logical_expr::LogicalPlan) -> Resu
 pub fn statement_type(sql: &str) -> &'static str {
     use ddl::Statement as S;
     match ddl::parse(sql) {
-        Ok(Some(S::Ctas { .. } | S::InsertInto { .. } | S::Unload(_))) | Ok(None) | Err(_) => "DML",
+        Ok(Some(S::Ctas { .. } | S::InsertInto { .. } | S::Unload(_) | S::CopyFrom(_))) | Ok(None) | Err(_) => "DML",
         Ok(Some(
             S::ShowDatabases { .. }
             | S::ShowTables { .. }

@@ -62,12 +62,45 @@ setup.execute("CREATE EXTERNAL TABLE unloaded_csv (id int, name string) ROW FORM
 back = setup.execute("SELECT id, name FROM unloaded_csv ORDER BY id").fetchall()
 check(back == [(1, "a"), (2, "b")], f"UNLOAD to CSV with a header: {back}")
 
+# Redshift's COPY from S3: CSV (gzip, a header), JSON 'auto', Parquet with a column list; a
+# malformed row fails the COPY with its line and loads nothing
+setup.execute("CREATE EXTERNAL TABLE loaded (id int, name string, price decimal(10,2)) STORED AS PARQUET "
+              "LOCATION 's3://pgcat/loaded/'")
+setup.execute("UNLOAD ('SELECT id, name, price FROM readings') TO 's3://pgcat/in/csv/part_' IAM_ROLE default "
+              "CSV HEADER GZIP")
+setup.execute("COPY loaded FROM 's3://pgcat/in/csv/part_' IAM_ROLE 'arn:aws:iam::000000000000:role/loader' "
+              "FORMAT AS CSV GZIP IGNOREHEADER 1")
+setup.execute("UNLOAD ('SELECT id + 10 AS id, name, price FROM readings') TO 's3://pgcat/in/json/' IAM_ROLE default "
+              "FORMAT JSON")
+setup.execute("COPY loaded FROM 's3://pgcat/in/json/' IAM_ROLE default FORMAT AS JSON 'auto'")
+setup.execute("UNLOAD ('SELECT id + 20 AS id, price FROM readings') TO 's3://pgcat/in/pq/' IAM_ROLE default "
+              "FORMAT PARQUET")
+setup.execute("COPY loaded (id, price) FROM 's3://pgcat/in/pq/' IAM_ROLE default FORMAT AS PARQUET")
+back = setup.execute("SELECT id, name, price FROM loaded ORDER BY id").fetchall()
+want = [(1, "a", decimal.Decimal("1.50")), (2, "b", decimal.Decimal("2.25")), (11, "a", decimal.Decimal("1.50")),
+        (12, "b", decimal.Decimal("2.25")), (21, None, decimal.Decimal("1.50")), (22, None, decimal.Decimal("2.25"))]
+check(back == want, f"COPY from CSV (gzip), JSON and Parquet: {back}")
+setup.execute("UNLOAD ('SELECT * FROM (VALUES (''4'', ''w'', ''1.0''), (''five'', ''v'', ''2.0'')) AS v(id, name, price) "
+              "ORDER BY name DESC') TO 's3://pgcat/in/bad2/' IAM_ROLE default CSV PARALLEL OFF")
+try:
+    setup.execute("COPY loaded FROM 's3://pgcat/in/bad2/' IAM_ROLE default CSV")
+    check(False, "a malformed row fails the COPY")
+except psycopg.Error as e:
+    check("line 2" in str(e) and "five" in str(e), f"a malformed row is reported with its line: {e}")
+count = setup.execute("SELECT count(*) FROM loaded").fetchone()[0]
+check(count == 6, f"a failed COPY loads no rows ({count})")
+try:
+    setup.execute("COPY loaded FROM 's3://pgcat/in/none/' IAM_ROLE default CSV")
+    check(False, "an empty prefix is an error")
+except psycopg.Error as e:
+    check("does not exist" in str(e), f"COPY from a prefix with nothing: {e}")
+
 for driver in ["postgresql+psycopg2", "postgresql+psycopg"]:
     engine = sa.create_engine(f"{driver}://{user}:{quote_plus(password)}@{host}:{port}/default")
     insp = sa.inspect(engine)
     check("default" in insp.get_schema_names(), f"{driver}: the default database is a schema")
     check(not any(s.startswith("pg_") for s in insp.get_schema_names()), f"{driver}: no pg_ schema listed")
-    tables = ["readings", "unloaded", "unloaded_csv"]
+    tables = ["loaded", "readings", "unloaded", "unloaded_csv"]
     check(insp.get_table_names(schema="default") == tables, f"{driver}: tables {insp.get_table_names(schema='default')}")
     check(insp.get_table_names() == tables, f"{driver}: tables of the default schema")
     check(insp.get_view_names(schema="default") == ["cheap"], f"{driver}: views {insp.get_view_names(schema='default')}")

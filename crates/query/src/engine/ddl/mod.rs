@@ -93,8 +93,26 @@ pub enum Statement {
     /// [PARTITION BY (c, ...) [INCLUDE]] [HEADER] [DELIMITER [AS] 'c'] [GZIP] [PARALLEL ON|OFF]
     /// [ALLOWOVERWRITE] [CLEANPATH] [MAXFILESIZE [AS] n [MB|GB]] [REGION [AS] '..'] [MANIFEST]`.
     Unload(Unload),
+    /// Redshift's `COPY t [(c, ...)] FROM 's3://...' [IAM_ROLE ..] [FORMAT [AS]] CSV|JSON
+    /// 'auto'|PARQUET [GZIP|BZIP2|ZSTD] [IGNOREHEADER [AS] n] [DELIMITER [AS] 'c'] [REGION ..]`.
+    CopyFrom(CopyFrom),
     /// `INSERT INTO t [(c1, c2, ...)] <query>` where the query is a SELECT, a WITH or VALUES.
     InsertInto { database: Option<String>, name: String, columns: Vec<String>, query: String },
+}
+
+/// What a Redshift COPY loads, and from where.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CopyFrom {
+    pub database: Option<String>,
+    pub name: String,
+    pub columns: Vec<String>,
+    pub from: String,
+    /// `csv`, `json` or `parquet`.
+    pub format: String,
+    /// `gzip`, `bzip2` or `zstd`.
+    pub compression: Option<String>,
+    pub ignore_header: usize,
+    pub delimiter: Option<String>,
 }
 
 /// What a Redshift UNLOAD writes, and how.

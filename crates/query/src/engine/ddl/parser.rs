@@ -307,6 +307,7 @@ impl<'a> Parser<'a> {
             "DESCRIBE" | "DESC" => self.describe()?,
             "INSERT" => self.insert()?,
             "UNLOAD" => Some(self.unload()?),
+            "COPY" => self.copy_from()?,
             _ => None,
         };
         Ok(stmt)
@@ -340,6 +341,97 @@ impl<'a> Parser<'a> {
             return self.create_table(false).map(Some);
         }
         Ok(None)
+    }
+
+    /// Redshift's COPY from S3 (COPY ... TO STDOUT and FROM STDIN are the PostgreSQL wire's).
+    fn copy_from(&mut self) -> Result<Option<Statement>, String> {
+        self.advance()?; // COPY
+        let (database, name) = self.qualified("table name")?;
+        let mut columns = Vec::new();
+        if self.eat_sym('(')? {
+            loop {
+                columns.push(self.ident("column name")?);
+                if !self.eat_sym(',')? {
+                    break;
+                }
+            }
+            self.expect_sym(')')?;
+        }
+        if !self.eat_kw("FROM")? {
+            return Ok(None);
+        }
+        if !matches!(self.peek()?.tok, super::lexer::Tok::Str(_)) {
+            return Ok(None);
+        }
+        let from = self.string("s3:// location")?;
+        let mut c =
+            super::CopyFrom { database, name, columns, from, format: "csv".into(), ..super::CopyFrom::default() };
+        let mut explicit_csv = false;
+        const CLAUSES: [&str; 5] = ["'IAM_ROLE'", "'FORMAT'", "'CSV'", "'IGNOREHEADER'", "'DELIMITER'"];
+        loop {
+            let t = self.peek()?.clone();
+            if self.eat_kw("IAM_ROLE")? {
+                if !self.eat_kw("DEFAULT")? {
+                    self.string("IAM role")?;
+                }
+            } else if self.eat_kw("REGION")? {
+                self.eat_kw("AS")?;
+                self.string("region")?;
+            } else if self.eat_kw("FORMAT")? {
+                self.eat_kw("AS")?;
+            } else if self.eat_kw("CSV")? {
+                c.format = "csv".into();
+                explicit_csv = true;
+            } else if self.eat_kw("PARQUET")? {
+                c.format = "parquet".into();
+            } else if self.eat_kw("JSON")? {
+                c.format = "json".into();
+                if matches!(self.peek()?.tok, super::lexer::Tok::Str(_)) {
+                    let how = self.string("'auto'")?;
+                    if !how.eq_ignore_ascii_case("auto") && !how.eq_ignore_ascii_case("auto ignorecase") {
+                        return Err(self.error_at(&t, "JSON COPY takes 'auto' (JSONPaths files are not supported)"));
+                    }
+                }
+            } else if self.eat_kw("GZIP")? {
+                c.compression = Some("gzip".into());
+            } else if self.eat_kw("BZIP2")? {
+                c.compression = Some("bzip2".into());
+            } else if self.eat_kw("ZSTD")? {
+                c.compression = Some("zstd".into());
+            } else if self.eat_kw("IGNOREHEADER")? {
+                self.eat_kw("AS")?;
+                let n = self.advance()?;
+                c.ignore_header =
+                    self.text_of(&n).parse().map_err(|_| self.error_at(&n, "IGNOREHEADER takes a number"))?;
+            } else if self.eat_kw("DELIMITER")? {
+                self.eat_kw("AS")?;
+                c.delimiter = Some(self.string("delimiter")?);
+            } else if self.at_kw("MANIFEST")?
+                || self.at_kw("AVRO")?
+                || self.at_kw("ORC")?
+                || self.at_kw("FIXEDWIDTH")?
+                || self.at_kw("JSONPATHS")?
+            {
+                let t = self.advance()?;
+                return Err(self.error_at(&t, &format!("COPY option {} is not supported", self.text_of(&t))));
+            } else if self.eat_kw("ACCEPTINVCHARS")?
+                || self.eat_kw("TRUNCATECOLUMNS")?
+                || self.eat_kw("BLANKSASNULL")?
+                || self.eat_kw("EMPTYASNULL")?
+                || self.eat_kw("COMPUPDATE")?
+                || self.eat_kw("STATUPDATE")?
+            {
+                let _ = self.eat_kw("ON")? || self.eat_kw("OFF")? || self.eat_kw("TRUE")? || self.eat_kw("FALSE")?;
+            } else {
+                self.end(&CLAUSES)?;
+                break;
+            }
+        }
+        // without CSV, Redshift's text is pipe-delimited
+        if c.format == "csv" && c.delimiter.is_none() && !explicit_csv {
+            c.delimiter = Some("|".into());
+        }
+        Ok(Some(Statement::CopyFrom(c)))
     }
 
     fn unload(&mut self) -> Result<Statement, String> {

@@ -649,3 +649,32 @@ fn redshift_unload() {
     assert!(err("UNLOAD ('select 1') TO 's3://b/' ENCRYPTED").contains("not supported"));
     assert!(err("UNLOAD ('select 1') TO 's3://b/' FORMAT PARQUET HEADER").contains("only for CSV"));
 }
+
+#[test]
+fn redshift_copy_from_s3() {
+    let Some(Statement::CopyFrom(c)) = parse(
+        "COPY shop.sales (id, amount) FROM 's3://b/in/part_' IAM_ROLE 'arn:aws:iam::1:role/r' \
+         FORMAT AS CSV GZIP IGNOREHEADER 1 DELIMITER ';' REGION 'us-east-1'",
+    )
+    .unwrap() else {
+        panic!("a COPY")
+    };
+    assert_eq!((c.database.as_deref(), c.name.as_str()), (Some("shop"), "sales"));
+    assert_eq!(c.columns, ["id", "amount"]);
+    assert_eq!((c.from.as_str(), c.format.as_str()), ("s3://b/in/part_", "csv"));
+    assert_eq!((c.compression.as_deref(), c.ignore_header, c.delimiter.as_deref()), (Some("gzip"), 1, Some(";")));
+    let Some(Statement::CopyFrom(c)) = parse("copy t from 's3://b/j/' iam_role default json 'auto'").unwrap() else {
+        panic!("a COPY")
+    };
+    assert_eq!(c.format, "json");
+    // no CSV keyword: Redshift's pipe-delimited text
+    let Some(Statement::CopyFrom(c)) = parse("COPY t FROM 's3://b/p/' IAM_ROLE default").unwrap() else {
+        panic!("a COPY")
+    };
+    assert_eq!((c.format.as_str(), c.delimiter.as_deref()), ("csv", Some("|")));
+    // the PostgreSQL wire's COPY forms are not this statement
+    assert_eq!(parse("COPY t TO STDOUT").unwrap(), None);
+    assert_eq!(parse("COPY t FROM STDIN").unwrap(), None);
+    assert!(err("COPY t FROM 's3://b/' MANIFEST").contains("not supported"));
+    assert!(err("COPY t FROM 's3://b/' JSON 's3://b/paths.json'").contains("'auto'"));
+}
