@@ -297,41 +297,37 @@ fn sigterm_finishes_a_query_in_flight_and_cuts_off_at_the_drain_limit() {
     eprintln!("busy session cut off; exit {took:?} after SIGTERM with a 1 s drain limit");
 }
 
+/// Runs a script of tests/py with the Python PostgreSQL clients against a fresh server that has
+/// `bucket`; the script's output must end with `<name>: 0 failures`.
+async fn pg_clients_script(script: &str, bucket: &str, name: &str) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    server.s3().create_bucket().bucket(bucket).send().await.expect("create bucket");
+    let (host, port) = (server.pg_addr.ip().to_string(), server.pg_addr.port().to_string());
+    let out = tarn_testkit::python::run_script_in(
+        &tarn_testkit::python::PG_CLIENTS,
+        &mut server,
+        &script,
+        &[&host, &port, tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY],
+        std::time::Duration::from_secs(300),
+    );
+    assert!(out.contains(&format!("{name}: 0 failures")), "{out}");
+}
+
 /// psycopg 3 and psycopg2 in their default (non-autocommit) mode: BEGIN, COMMIT, ROLLBACK,
 /// SET/SHOW/RESET, several statements in one query, writes refused inside a transaction block
 /// and run in autocommit (tests/py/pg_sessions.py).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_in_default_mode_through_transactions_and_settings() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pg_sessions.py");
-    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
-    server.s3().create_bucket().bucket("pgsess").send().await.expect("create bucket");
-    let (host, port) = (server.pg_addr.ip().to_string(), server.pg_addr.port().to_string());
-    let out = tarn_testkit::python::run_script_in(
-        &tarn_testkit::python::PG_CLIENTS,
-        &mut server,
-        &script,
-        &[&host, &port, tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY],
-        std::time::Duration::from_secs(300),
-    );
-    assert!(out.contains("pg sessions: 0 failures"), "{out}");
+    pg_clients_script("pg_sessions.py", "pgsess", "pg sessions").await;
 }
 
 /// SQLAlchemy 2 over psycopg2 and psycopg 3, and pandas, as a notebook uses them: the inspector
 /// browses schemas, tables, views and columns through tarn's pg_catalog; read_sql and
 /// read_sql_table return native values; a savepoint recovers from an error; a long query is
-/// cancelled (CancelRequest) and the session goes on (tests/py/pg_catalog_clients.py).
+/// cancelled (CancelRequest) and the session goes on; COPY TO STDOUT, Redshift's UNLOAD, COPY
+/// from S3 and functions (tests/py/pg_catalog_clients.py).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlalchemy_and_pandas_browse_the_catalog_and_cancel() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pg_catalog_clients.py");
-    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
-    server.s3().create_bucket().bucket("pgcat").send().await.expect("create bucket");
-    let (host, port) = (server.pg_addr.ip().to_string(), server.pg_addr.port().to_string());
-    let out = tarn_testkit::python::run_script_in(
-        &tarn_testkit::python::PG_CLIENTS,
-        &mut server,
-        &script,
-        &[&host, &port, tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY],
-        std::time::Duration::from_secs(300),
-    );
-    assert!(out.contains("pg catalog clients: 0 failures"), "{out}");
+    pg_clients_script("pg_catalog_clients.py", "pgcat", "pg catalog clients").await;
 }

@@ -533,17 +533,8 @@ impl Engine {
         let (bucket, prefix) = split_location(&u.to)?;
         let store = self.caller_registry().bucket(&bucket);
         if !u.allow_overwrite {
-            // TO is a key prefix (s3://b/out/part_ covers out/part_000): list its folder
-            let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
-            let mut existing = store.list(Some(&crate::engine::store::path_of(folder)));
-            let mut taken = false;
-            while let Some(meta) = existing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
-                if meta.location.as_ref().starts_with(prefix.as_str()) {
-                    taken = true;
-                    break;
-                }
-            }
-            if taken {
+            // TO is a key prefix (s3://b/out/part_ covers out/part_000)
+            if !keys_under(&store, &prefix).await?.is_empty() {
                 return Err(QueryError::User(
                     "Specified unload destination on S3 is not empty. Consider using a different bucket / prefix, \
                      manually removing the target files in S3, or using the ALLOWOVERWRITE option."
@@ -595,18 +586,17 @@ impl Engine {
             }
         }
         if u.manifest {
-            let mut entries = Vec::new();
-            let mut written = store.list(Some(&crate::engine::store::path_of(&prefix)));
-            while let Some(meta) = written.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
-                let key = meta.location.to_string();
-                if key.ends_with("manifest") {
-                    continue;
-                }
-                entries.push(serde_json::json!({
-                    "url": format!("s3://{bucket}/{key}"),
-                    "meta": { "content_length": meta.size },
-                }));
-            }
+            let entries: Vec<serde_json::Value> = keys_under(&store, &prefix)
+                .await?
+                .into_iter()
+                .filter(|meta| !meta.location.as_ref().ends_with("manifest"))
+                .map(|meta| {
+                    serde_json::json!({
+                        "url": format!("s3://{bucket}/{}", meta.location),
+                        "meta": { "content_length": meta.size },
+                    })
+                })
+                .collect();
             let body = serde_json::to_vec_pretty(&serde_json::json!({ "entries": entries }))
                 .map_err(|e| QueryError::Internal(e.to_string()))?;
             let manifest = crate::engine::store::path_of(&format!("{prefix}manifest"));
@@ -643,15 +633,12 @@ impl Engine {
         // FROM names a key prefix: the files are the keys under it
         let (bucket, prefix) = split_location(&copy.from)?;
         let store = self.caller_registry().bucket(&bucket);
-        let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
-        let mut listing = store.list(Some(&crate::engine::store::path_of(folder)));
-        let mut files: Vec<String> = Vec::new();
-        while let Some(meta) = listing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
-            let key = meta.location.as_ref();
-            if key.starts_with(prefix.as_str()) && meta.size > 0 {
-                files.push(format!("s3://{bucket}/{key}"));
-            }
-        }
+        let files: Vec<String> = keys_under(&store, &prefix)
+            .await?
+            .into_iter()
+            .filter(|meta| meta.size > 0)
+            .map(|meta| format!("s3://{bucket}/{}", meta.location))
+            .collect();
         if files.is_empty() {
             return Err(QueryError::User(format!("The specified S3 prefix '{prefix}' does not exist")));
         }
@@ -775,6 +762,20 @@ impl Engine {
         }
         Ok(done("DML"))
     }
+}
+
+/// The objects whose keys start with `prefix` (a key prefix, as COPY and UNLOAD name S3: `out/part_`
+/// covers `out/part_000`): its folder listed, the keys filtered.
+async fn keys_under(store: &crate::engine::store::BucketStore, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
+    let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+    let mut listing = store.list(Some(&crate::engine::store::path_of(folder)));
+    let mut out = Vec::new();
+    while let Some(meta) = listing.try_next().await.map_err(|e| QueryError::Data(e.to_string()))? {
+        if meta.location.as_ref().starts_with(prefix) {
+            out.push(meta);
+        }
+    }
+    Ok(out)
 }
 
 /// A failed load as Redshift words it, with the file's line counted from 1 (Arrow's CSV

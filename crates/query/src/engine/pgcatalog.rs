@@ -197,31 +197,23 @@ type Batches = (SchemaRef, Vec<datafusion::arrow::array::RecordBatch>);
 
 static PG_INDEX: OnceLock<Batches> = OnceLock::new();
 
-/// A vector column (`int2vector`, `oidvector`: numbers separated by spaces) as a list.
-fn vector_column(text: &datafusion::arrow::array::StringArray, small: bool) -> datafusion::arrow::array::ArrayRef {
-    use datafusion::arrow::array::{Array, Int16Builder, Int32Builder, ListBuilder};
-    let words = |i: usize| text.value(i).split_whitespace().map(str::to_string).collect::<Vec<_>>();
-    if small {
-        let mut b = ListBuilder::new(Int16Builder::new());
-        for i in 0..text.len() {
-            if text.is_null(i) {
-                b.append_null();
-            } else {
-                b.append_value(words(i).iter().map(|w| w.parse::<i16>().ok()));
-            }
+/// A vector column (`int2vector`, `oidvector`: numbers separated by spaces) as a list of `T`.
+fn vector_column<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+    text: &datafusion::arrow::array::StringArray,
+) -> datafusion::arrow::array::ArrayRef
+where
+    T::Native: std::str::FromStr,
+{
+    use datafusion::arrow::array::{Array, ListBuilder, PrimitiveBuilder};
+    let mut b = ListBuilder::new(PrimitiveBuilder::<T>::new());
+    for i in 0..text.len() {
+        if text.is_null(i) {
+            b.append_null();
+        } else {
+            b.append_value(text.value(i).split_whitespace().map(|w| w.parse::<T::Native>().ok()));
         }
-        Arc::new(b.finish())
-    } else {
-        let mut b = ListBuilder::new(Int32Builder::new());
-        for i in 0..text.len() {
-            if text.is_null(i) {
-                b.append_null();
-            } else {
-                b.append_value(words(i).iter().map(|w| w.parse::<i32>().ok()));
-            }
-        }
-        Arc::new(b.finish())
     }
+    Arc::new(b.finish())
 }
 
 fn pg_index_batches() -> Result<Batches> {
@@ -251,7 +243,10 @@ fn pg_index_batches() -> Result<Batches> {
             .iter()
             .zip(batch.columns())
             .map(|(f, column)| match column.as_string_opt::<i32>() {
-                Some(text) if vector(f.name()) => vector_column(text, small(f.name())),
+                Some(text) if vector(f.name()) && small(f.name()) => {
+                    vector_column::<datafusion::arrow::datatypes::Int16Type>(text)
+                }
+                Some(text) if vector(f.name()) => vector_column::<datafusion::arrow::datatypes::Int32Type>(text),
                 _ => column.clone(),
             })
             .collect();
