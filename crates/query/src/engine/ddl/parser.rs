@@ -111,10 +111,6 @@ impl<'a> Parser<'a> {
         if t.tok == Tok::Eof { "<EOF>".to_string() } else { self.src[t.start..t.end].to_string() }
     }
 
-    fn text_of(&self, t: &Token) -> String {
-        self.text(t)
-    }
-
     pub(super) fn mismatched(&self, t: &Token, expecting: &[&str]) -> String {
         format!(
             "{}: mismatched input '{}'. Expecting: {}",
@@ -402,7 +398,7 @@ impl<'a> Parser<'a> {
                 self.eat_kw("AS")?;
                 let n = self.advance()?;
                 c.ignore_header =
-                    self.text_of(&n).parse().map_err(|_| self.error_at(&n, "IGNOREHEADER takes a number"))?;
+                    self.text(&n).parse().map_err(|_| self.error_at(&n, "IGNOREHEADER takes a number"))?;
             } else if self.eat_kw("DELIMITER")? {
                 self.eat_kw("AS")?;
                 c.delimiter = Some(self.string("delimiter")?);
@@ -413,7 +409,7 @@ impl<'a> Parser<'a> {
                 || self.at_kw("JSONPATHS")?
             {
                 let t = self.advance()?;
-                return Err(self.error_at(&t, &format!("COPY option {} is not supported", self.text_of(&t))));
+                return Err(self.error_at(&t, &format!("COPY option {} is not supported", self.text(&t))));
             } else if self.eat_kw("ACCEPTINVCHARS")?
                 || self.eat_kw("TRUNCATECOLUMNS")?
                 || self.eat_kw("BLANKSASNULL")?
@@ -502,7 +498,7 @@ impl<'a> Parser<'a> {
                 || self.at_kw("FIXEDWIDTH")?
             {
                 let t = self.advance()?;
-                return Err(self.error_at(&t, &format!("UNLOAD option {} is not supported", self.text_of(&t))));
+                return Err(self.error_at(&t, &format!("UNLOAD option {} is not supported", self.text(&t))));
             } else {
                 self.end(&CLAUSES)?;
                 break;
