@@ -426,6 +426,53 @@ impl Catalog {
             .await?
     }
 
+    /// Renames a table or view of `db` in one transaction, with its partitions (PostgreSQL's
+    /// `ALTER TABLE t RENAME TO u`; Glue has no rename). The definition keeps its location and
+    /// version; its version history stays with the old name's and is removed with it.
+    pub async fn rename_table(&self, db: &str, from: &str, to: &str) -> Result<()> {
+        let (db, from, to) = (db.to_lowercase(), from.to_lowercase(), to.to_lowercase());
+        if to.is_empty() || to.chars().count() > limits::NAME_MAX {
+            return Err(CatalogError::InvalidInput(format!("Invalid table name: {to}")));
+        }
+        self.store
+            .write(move |txn| {
+                if txn.open_table(DATABASES)?.get(db.as_str())?.is_none() {
+                    return Ok(Err(not_found_db(&db)));
+                }
+                let mut t = txn.open_table(TABLES)?;
+                let mut table: Table = match t.get((db.as_str(), from.as_str()))? {
+                    Some(v) => decode(v.value(), "glue table")?,
+                    None => return Ok(Err(not_found_table(&from))),
+                };
+                if t.get((db.as_str(), to.as_str()))?.is_some() {
+                    return Ok(Err(CatalogError::AlreadyExists("Table already exists.".into())));
+                }
+                table.name = to.clone();
+                table.update_time = Some(now_secs());
+                t.remove((db.as_str(), from.as_str()))?;
+                remove_table_children(txn, &db, &to)?;
+                let bytes = encode(&table);
+                t.insert((db.as_str(), to.as_str()), bytes.as_slice())?;
+                let version: u64 = table.version_id.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+                txn.open_table(TABLE_VERSIONS)?.insert((db.as_str(), to.as_str(), version), bytes.as_slice())?;
+                let moved: Vec<(String, Partition)> = txn
+                    .open_table(PARTITIONS)?
+                    .range((db.as_str(), from.as_str(), "")..)?
+                    .map_while(|e| e.ok())
+                    .take_while(|(k, _)| k.value().0 == db && k.value().1 == from)
+                    .map(|(k, v)| Ok((k.value().2.to_string(), decode::<Partition>(v.value(), "glue partition")?)))
+                    .collect::<Result<_, StoreError>>()?;
+                remove_table_children(txn, &db, &from)?;
+                let mut parts = txn.open_table(PARTITIONS)?;
+                for (key, mut p) in moved {
+                    p.table_name = Some(to.clone());
+                    parts.insert((db.as_str(), to.as_str(), key.as_str()), encode(&p).as_slice())?;
+                }
+                Ok(Ok(()))
+            })
+            .await?
+    }
+
     /// Deletes tables by name; returns a (name, error) for each that failed.
     pub async fn batch_delete_tables(&self, db: &str, names: Vec<String>) -> Result<Vec<(String, CatalogError)>> {
         if names.len() > limits::BATCH_DELETE_TABLES_MAX {

@@ -177,3 +177,30 @@ async fn unknown_members_round_trip() {
     assert_eq!(out["Parameters"]["classification"], "csv");
     assert_eq!(out["DatabaseName"], "db");
 }
+
+#[tokio::test]
+async fn rename_moves_a_table_with_its_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = catalog(dir.path()).await;
+    c.create_database(Database { name: "db".into(), ..Database::default() }).await.unwrap();
+    c.create_table("db", table("t", &[("id", "bigint")], &[("year", "string")])).await.unwrap();
+    c.create_table("db", table("other", &[("id", "bigint")], &[])).await.unwrap();
+    c.batch_create_partitions("db", "t", vec![part(&["2025"]), part(&["2026"])]).await.unwrap();
+
+    assert!(matches!(c.rename_table("db", "t", "other").await, Err(CatalogError::AlreadyExists(_))));
+    assert!(matches!(c.rename_table("db", "missing", "x").await, Err(CatalogError::EntityNotFound(_))));
+    c.rename_table("db", "t", "U").await.unwrap();
+    assert!(matches!(c.get_table("db", "t"), Err(CatalogError::EntityNotFound(_))));
+    let moved = c.get_table("db", "u").unwrap();
+    assert_eq!(moved.name, "u");
+    assert_eq!(moved.location(), Some("s3://bucket/t/"), "the files stay where they are");
+    let (parts, _) = c.get_partitions("db", "u", None, None, None, None).unwrap();
+    let values: Vec<Vec<String>> = parts.iter().map(|p| p.values.clone()).collect();
+    assert_eq!(values, vec![vec!["2025".to_string()], vec!["2026".to_string()]]);
+    assert!(parts.iter().all(|p| p.table_name.as_deref() == Some("u")));
+    let (old, _) = c.get_partitions("db", "t", None, None, None, None).unwrap_or_default();
+    assert!(old.is_empty(), "no partitions are left under the old name");
+    // and back again: the name is free once more
+    c.rename_table("db", "u", "t").await.unwrap();
+    assert_eq!(c.get_table("db", "t").unwrap().name, "t");
+}

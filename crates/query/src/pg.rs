@@ -35,6 +35,7 @@ use tokio::net::TcpListener;
 
 use crate::QueryError;
 use crate::engine::Engine;
+use crate::engine::txn::PgSession;
 
 /// Looks up an access key's secret (the password of the user named by the key id).
 pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -76,10 +77,13 @@ pub struct Backend {
     parser: Arc<NoopQueryParser>,
     callers: CallerLookup,
     cancels: Arc<Cancels>,
+    /// Each live session's transactional state, by its process id.
+    sessions: std::sync::Mutex<HashMap<i32, Arc<PgSession>>>,
 }
 
 fn pg_error(e: QueryError) -> PgWireError {
     let code = match &e {
+        QueryError::User(m) if m.starts_with("cross-database references") => "0A000",
         QueryError::User(m) if m.contains("not found") => "42P01",
         QueryError::User(m) if m.starts_with("line ") => "42601",
         QueryError::User(_) => "42000",
@@ -252,56 +256,15 @@ fn text_rows(column: &str, values: &[String]) -> PgWireResult<Response> {
 }
 
 /// A session statement's answer (see [`crate::pgsession`]); `None` for the engine's.
-fn session_statement<C: ClientInfo>(client: &mut C, sql: &str) -> Option<PgWireResult<Response>> {
-    use crate::pgsession::{SessionStatement as S, default_of, parse};
+/// Transaction control is [`Backend::transaction_control`]'s.
+fn session_statement<C: ClientInfo>(
+    client: &mut C,
+    stmt: crate::pgsession::SessionStatement,
+) -> PgWireResult<Response> {
+    use crate::pgsession::{SessionStatement as S, default_of};
     use pgwire::messages::response::TransactionStatus as Tx;
-    let stmt = parse(sql)?;
-    let status = client.transaction_status();
-    Some(match stmt {
-        S::Begin if status == Tx::Idle => Ok(Response::TransactionStart(Tag::new("BEGIN"))),
-        // already in one: PostgreSQL warns and goes on
-        S::Begin => Ok(Response::Execution(Tag::new("BEGIN"))),
-        S::Commit if status == Tx::Error => {
-            forget_savepoints(client);
-            Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
-        }
-        S::Commit => {
-            forget_savepoints(client);
-            Ok(Response::TransactionEnd(Tag::new("COMMIT")))
-        }
-        S::Rollback => {
-            forget_savepoints(client);
-            Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
-        }
-        S::RollbackTo { .. } | S::Savepoint { .. } | S::Release { .. } if status == Tx::Idle => Err(sql_error(
-            "25P01",
-            format!(
-                "{} can only be used in transaction blocks",
-                sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase()
-            ),
-        )),
-        S::RollbackTo { name } => match savepoint_position(client, &name) {
-            // nothing was written since (transactions only read): back in the transaction
-            Some(i) => {
-                set_savepoints(client, &savepoints(client)[..=i]);
-                Ok(Response::TransactionStart(Tag::new("ROLLBACK")))
-            }
-            None => Err(no_savepoint(&name)),
-        },
-        _ if status == Tx::Error => Err(aborted()),
-        S::Savepoint { name } => {
-            let mut all = savepoints(client);
-            all.push(name);
-            set_savepoints(client, &all);
-            Ok(Response::Execution(Tag::new("SAVEPOINT")))
-        }
-        S::Release { name } => match savepoint_position(client, &name) {
-            Some(i) => {
-                set_savepoints(client, &savepoints(client)[..i]);
-                Ok(Response::Execution(Tag::new("RELEASE")))
-            }
-            None => Err(no_savepoint(&name)),
-        },
+    match stmt {
+        _ if client.transaction_status() == Tx::Error => Err(aborted()),
         S::Set { name, value } => {
             if !name.is_empty() {
                 match value {
@@ -345,27 +308,10 @@ fn session_statement<C: ClientInfo>(client: &mut C, sql: &str) -> Option<PgWireR
             Ok(Response::Execution(Tag::new("DISCARD ALL")))
         }
         S::Deallocate => Ok(Response::Execution(Tag::new("DEALLOCATE"))),
-    })
-}
-
-/// Where a session keeps its transaction's savepoints (names, oldest first, one per line).
-const SAVEPOINTS: &str = "tarn.savepoints";
-
-fn savepoints<C: ClientInfo>(client: &C) -> Vec<String> {
-    client.metadata().get(SAVEPOINTS).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
-}
-
-fn set_savepoints<C: ClientInfo>(client: &mut C, names: &[String]) {
-    client.metadata_mut().insert(SAVEPOINTS.to_string(), names.join("\n"));
-}
-
-fn forget_savepoints<C: ClientInfo>(client: &mut C) {
-    client.metadata_mut().remove(SAVEPOINTS);
-}
-
-/// The newest savepoint of that name, as PostgreSQL finds it.
-fn savepoint_position<C: ClientInfo>(client: &C, name: &str) -> Option<usize> {
-    savepoints(client).iter().rposition(|n| n == name)
+        S::Begin | S::Commit | S::Rollback | S::RollbackTo { .. } | S::Savepoint { .. } | S::Release { .. } => {
+            unreachable!("transaction control is Backend::transaction_control's")
+        }
+    }
 }
 
 fn no_savepoint(name: &str) -> PgWireError {
@@ -376,19 +322,16 @@ fn aborted() -> PgWireError {
     sql_error("25P02", "current transaction is aborted, commands ignored until end of transaction block".into())
 }
 
-/// Refuses what a transaction block may not run: anything after an error, and writes (tarn's
-/// transactions only read, so a rollback never leaves half of one applied).
-fn transaction_allows<C: ClientInfo>(client: &C, sql: &str) -> PgWireResult<()> {
+/// Refuses what a transaction block may not run: anything after an error, and the writes a
+/// block cannot take back (DROP SCHEMA, UNLOAD, partition DDL: see `engine::txn`).
+fn transaction_allows<C: ClientInfo>(client: &C, engine: &Engine, sql: &str) -> PgWireResult<()> {
     use pgwire::messages::response::TransactionStatus as Tx;
     match client.transaction_status() {
         Tx::Error => Err(aborted()),
-        Tx::Transaction if !crate::pgsession::reads_only(sql) => Err(sql_error(
-            "25006",
-            format!(
-                "cannot execute {} in a read-only transaction: tarn's transactions only read; run writes outside a transaction block (autocommit)",
-                sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase()
-            ),
-        )),
+        Tx::Transaction => match engine.refused_in_block(sql) {
+            Some(what) => Err(sql_error("25001", format!("{what} cannot run inside a transaction block"))),
+            None => Ok(()),
+        },
         _ => Ok(()),
     }
 }
@@ -696,6 +639,108 @@ impl Backend {
         })
     }
 
+    /// The session's transactional state (journal, savepoints, temporary tables).
+    fn session_of<C: ClientInfo>(&self, client: &C) -> Arc<PgSession> {
+        let (pid, _) = client.pid_and_secret_key();
+        let mut all = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let database = client.metadata().get(METADATA_DATABASE).map_or("default", String::as_str);
+        all.entry(pid)
+            .or_insert_with(|| PgSession::new(format!("{pid}-{}", tarn_common::now_unix_nanos()), database))
+            .clone()
+    }
+
+    /// The session is over: an open block rolls back, temporary tables go.
+    async fn end_session<C: ClientInfo>(&self, client: &C) {
+        let (pid, _) = client.pid_and_secret_key();
+        let session = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&pid);
+        if let Some(session) = session {
+            let caller = (self.callers)(&user_of(client), client.is_secure()).flatten();
+            Engine::as_caller(caller, self.engine.end_session(&session)).await;
+        }
+    }
+
+    /// BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE and ROLLBACK TO: the ReadyForQuery status
+    /// pgwire reports, and the block's journal (see `engine::txn`).
+    async fn transaction_control<C: ClientInfo>(
+        &self,
+        client: &mut C,
+        stmt: crate::pgsession::SessionStatement,
+        sql: &str,
+    ) -> PgWireResult<Response> {
+        use crate::pgsession::SessionStatement as S;
+        use pgwire::messages::response::TransactionStatus as Tx;
+        let session = self.session_of(client);
+        let status = client.transaction_status();
+        let caller = (self.callers)(&user_of(client), client.is_secure()).flatten();
+        let undone = |r: crate::Result<()>| {
+            r.map_err(|e| sql_error("XX000", format!("rolling back the transaction's writes failed: {e}")))
+        };
+        match stmt {
+            S::Begin if status == Tx::Idle => {
+                session.begin();
+                Ok(Response::TransactionStart(Tag::new("BEGIN")))
+            }
+            // already in one: PostgreSQL warns and goes on
+            S::Begin => Ok(Response::Execution(Tag::new("BEGIN"))),
+            S::Commit if status == Tx::Error => {
+                undone(Engine::as_caller(caller, self.engine.rollback(&session)).await)?;
+                Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
+            }
+            S::Commit => {
+                Engine::as_caller(caller, self.engine.commit(&session)).await.map_err(pg_error)?;
+                Ok(Response::TransactionEnd(Tag::new("COMMIT")))
+            }
+            S::Rollback => {
+                undone(Engine::as_caller(caller, self.engine.rollback(&session)).await)?;
+                Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
+            }
+            S::RollbackTo { .. } | S::Savepoint { .. } | S::Release { .. } if status == Tx::Idle => Err(sql_error(
+                "25P01",
+                format!(
+                    "{} can only be used in transaction blocks",
+                    sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase()
+                ),
+            )),
+            S::RollbackTo { name } => match session.savepoint_position(&name) {
+                Some(i) => {
+                    undone(Engine::as_caller(caller, self.engine.rollback_to(&session, i)).await)?;
+                    Ok(Response::TransactionStart(Tag::new("ROLLBACK")))
+                }
+                None => Err(no_savepoint(&name)),
+            },
+            _ if status == Tx::Error => Err(aborted()),
+            S::Savepoint { name } => {
+                session.savepoint(&name);
+                Ok(Response::Execution(Tag::new("SAVEPOINT")))
+            }
+            S::Release { name } => match session.savepoint_position(&name) {
+                Some(i) => {
+                    session.release(i);
+                    Ok(Response::Execution(Tag::new("RELEASE")))
+                }
+                None => Err(no_savepoint(&name)),
+            },
+            other => session_statement(client, other),
+        }
+    }
+
+    /// A session statement (transaction control, SET/SHOW, ...) or None for the engine's.
+    async fn session_statement<C: ClientInfo>(&self, client: &mut C, sql: &str) -> Option<PgWireResult<Response>> {
+        let stmt = crate::pgsession::parse(sql)?;
+        Some(self.transaction_control(client, stmt, sql).await)
+    }
+
+    /// Runs a statement of the engine's as the session's caller and user, in its session.
+    async fn run_in_session<C: ClientInfo, F: std::future::Future<Output = PgWireResult<Response>>>(
+        &self,
+        client: &C,
+        run: F,
+    ) -> PgWireResult<Response> {
+        let caller = self.caller_of(client)?;
+        let session = self.session_of(client);
+        Engine::in_session(session, Engine::as_session_user(user_of(client), Engine::as_caller(caller, run))).await
+    }
+
     /// `COPY ... TO STDOUT`: the query's rows in COPY's text or CSV format, streamed (a read,
     /// so allowed in a transaction block).
     async fn copy_out<C: ClientInfo>(
@@ -813,7 +858,7 @@ impl Backend {
     }
 
     async fn describe(&self, sql: &str, database: Option<&str>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-        if crate::engine::is_ddl(sql) {
+        if self.engine.is_statement(sql) {
             return Ok(Vec::new());
         }
         let schema = self.engine.plan_schema(sql, database).await.map_err(pg_error)?;
@@ -841,7 +886,7 @@ impl SimpleQueryHandler for Backend {
         use pgwire::messages::response::TransactionStatus as Tx;
         if client.transaction_status() == Tx::Error
             && let Some(crate::pgsession::SessionStatement::RollbackTo { name }) = crate::pgsession::parse(&query.query)
-            && savepoint_position(client, &name).is_some()
+            && self.session_of(client).savepoint_position(&name).is_some()
         {
             client.set_transaction_status(Tx::Transaction);
         }
@@ -863,14 +908,13 @@ impl SimpleQueryHandler for Backend {
             let answer = if let Some(copy) = crate::pgcopy::parse(sql) {
                 self.copy_out(client, copy, db.as_deref()).await
             } else {
-                match session_statement(client, sql) {
+                match self.session_statement(client, sql).await {
                     Some(answer) => answer,
-                    None => match transaction_allows(client, sql) {
+                    None => match transaction_allows(client, &self.engine, sql) {
                         Err(e) => Err(e),
                         Ok(()) => {
-                            let caller = self.caller_of(client)?;
                             let run = self.run(sql, db.as_deref(), &Format::UnifiedText, self.stop_of(client));
-                            Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await
+                            self.run_in_session(client, run).await
                         }
                     },
                 }
@@ -914,17 +958,16 @@ impl ExtendedQueryHandler for Backend {
         if let Some(copy) = crate::pgcopy::parse(sql) {
             return self.copy_out(client, copy, db.as_deref()).await;
         }
-        if let Some(answer) = session_statement(client, sql) {
+        if let Some(answer) = self.session_statement(client, sql).await {
             return answer;
         }
-        transaction_allows(client, sql)?;
-        let caller = self.caller_of(client)?;
+        transaction_allows(client, &self.engine, sql)?;
         if portal.parameter_len() > 0 {
             let run = self.run_portal(sql, db.as_deref(), portal, self.stop_of(client));
-            return Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await;
+            return self.run_in_session(client, run).await;
         }
         let run = self.run(sql, db.as_deref(), &portal.result_column_format, self.stop_of(client));
-        Engine::as_session_user(user_of(client), Engine::as_caller(caller, run)).await
+        self.run_in_session(client, run).await
     }
 
     async fn do_describe_statement<C>(
@@ -1031,6 +1074,7 @@ pub async fn serve(
         parser: Arc::new(NoopQueryParser::new()),
         callers,
         cancels: Arc::default(),
+        sessions: std::sync::Mutex::default(),
     };
     let handlers = Arc::new(Handlers { backend: Arc::new(backend), secrets });
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -1166,6 +1210,7 @@ async fn session(
         }
     }
     handlers.backend.cancels.forget(&socket);
+    handlers.backend.end_session(&socket).await;
 }
 
 #[cfg(test)]

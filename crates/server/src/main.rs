@@ -189,6 +189,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
     catalog.ensure_default_database().await?;
     let engine = tarn_query::Engine::new(objects.clone(), catalog.clone())?;
+    // temporary tables of PostgreSQL sessions a stopped server left behind
+    let leftovers = engine.drop_leftover_temporaries().await?;
+    if leftovers > 0 {
+        tracing::info!(tables = leftovers, "dropped temporary tables left by earlier sessions");
+    }
     let athena = tarn_query::athena::Athena::open(engine.clone(), store.clone()).await?;
     let delivery = tarn_delivery::Delivery::open(
         store.clone(),

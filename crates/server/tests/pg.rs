@@ -331,3 +331,23 @@ async fn psycopg_in_default_mode_through_transactions_and_settings() {
 async fn sqlalchemy_and_pandas_browse_the_catalog_and_cancel() {
     pg_clients_script("pg_catalog_clients.py", "pgcat", "pg catalog clients").await;
 }
+
+/// A dbt project (tests/dbt: a seed, a view, a table, an incremental model, generic and
+/// singular tests) through dbt-postgres: `dbt seed`, `dbt run` twice (the incremental model
+/// appends), `dbt test` and `dbt docs generate` pass, and the rows are right
+/// (tests/py/pg_dbt.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbt_project_seeds_runs_tests_and_documents() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pg_dbt.py");
+    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dbt");
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let (host, port) = (server.pg_addr.ip().to_string(), server.pg_addr.port().to_string());
+    let out = tarn_testkit::python::run_script_in(
+        &tarn_testkit::python::DBT,
+        &mut server,
+        &script,
+        &[&host, &port, tarn_testkit::ACCESS_KEY_ID, tarn_testkit::SECRET_ACCESS_KEY, &project.to_string_lossy()],
+        std::time::Duration::from_secs(600),
+    );
+    assert!(out.contains("dbt: 0 failures"), "{out}");
+}

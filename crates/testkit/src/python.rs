@@ -47,6 +47,21 @@ pub const PG_CLIENTS: Venv = Venv {
     imports: "import psycopg, psycopg2, sqlalchemy, pandas",
 };
 
+/// dbt with its PostgreSQL adapter (over psycopg2), pinned with the packages whose newer
+/// releases change its behaviour. dbt-core 1.12 needs a parser fetched from GitHub at install
+/// time, which these machines cannot reach; 1.11 installs from PyPI alone.
+pub const DBT: Venv = Venv {
+    dir: "dbt-venv",
+    pins: &[
+        "dbt-core==1.11.16",
+        "dbt-postgres==1.11.0",
+        "dbt-adapters==1.24.5",
+        "dbt-common==1.39.0",
+        "psycopg2-binary==2.9.13",
+    ],
+    imports: "import dbt.cli.main, dbt.adapters.postgres, psycopg2",
+};
+
 pub fn target_dir() -> PathBuf {
     // a test binary lives in <target>/<profile>/deps/
     let exe = std::env::current_exe().expect("current test executable");

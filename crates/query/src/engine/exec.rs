@@ -14,6 +14,7 @@ use object_store::ObjectStore;
 use tarn_catalog::{CatalogError, Column, Database, Partition, SerDeInfo, StorageDescriptor, Table};
 
 use crate::engine::ddl::{PropValue, Statement};
+use crate::engine::txn::{self, MANAGED, TEMPORARY, Undo, split_location};
 use crate::engine::{Engine, QueryOutput};
 use crate::{QueryError, Result};
 
@@ -90,15 +91,6 @@ fn like(pattern: Option<&str>, name: &str) -> bool {
     pattern.is_none_or(|p| tarn_catalog::name_matches(p, name))
 }
 
-fn split_location(url: &str) -> Result<(String, String)> {
-    let rest = url
-        .strip_prefix("s3://")
-        .or_else(|| url.strip_prefix("s3a://"))
-        .ok_or_else(|| QueryError::User(format!("'{url}' is not an s3:// location")))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    Ok((bucket.to_string(), prefix.to_string()))
-}
-
 fn with_slash(s: &str) -> String {
     if s.ends_with('/') { s.to_string() } else { format!("{s}/") }
 }
@@ -115,6 +107,9 @@ fn glue_action(
         }
         Statement::DropDatabase { name, .. } => ("glue:DeleteDatabase", Some(name.clone()), Some("*".into())),
         Statement::CreateTable { database, table, .. } => on("glue:CreateTable", database, &table.name),
+        Statement::RenameTable { database, name, .. } | Statement::Truncate { database, name } => {
+            on("glue:UpdateTable", database, name)
+        }
         Statement::DropTable { database, name, .. } | Statement::DropView { database, name, .. } => {
             on("glue:DeleteTable", database, name)
         }
@@ -167,7 +162,12 @@ impl Engine {
                     parameters: properties,
                     ..Database::default()
                 };
-                ignore(c.create_database(db).await, if_not_exists)?;
+                let name = db.name.clone();
+                let made = c.create_database(db).await;
+                if made.is_ok() {
+                    record(Undo::SchemaCreated { name });
+                }
+                ignore(made, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::CreateExternalSchema { name, if_not_exists, database, create_database } => {
@@ -179,14 +179,21 @@ impl Engine {
                         )));
                     }
                     let target = Database { name: database.clone(), ..Database::default() };
-                    ignore(c.create_database(target).await, true)?;
+                    if c.create_database(target).await.is_ok() {
+                        record(Undo::SchemaCreated { name: database.clone() });
+                    }
                 }
                 let mut link = Database { name, ..Database::default() };
                 link.extra.insert(
                     "TargetDatabase".into(),
                     serde_json::json!({ "CatalogId": c.account_id(), "DatabaseName": database }),
                 );
-                ignore(c.create_database(link).await, if_not_exists)?;
+                let name = link.name.clone();
+                let made = c.create_database(link).await;
+                if made.is_ok() {
+                    record(Undo::SchemaCreated { name });
+                }
+                ignore(made, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::DropDatabase { name, if_exists, cascade } => {
@@ -199,16 +206,46 @@ impl Engine {
                 ignore(c.delete_database(&name).await, if_exists)?;
                 Ok(done("DDL"))
             }
-            Statement::CreateTable { database, table, if_not_exists } => {
-                let db = db_of(&database);
+            Statement::CreateTable { database, mut table, if_not_exists, temporary } => {
+                let db = if temporary { db_of(&None) } else { db_of(&database) };
                 for col in table.columns().iter().chain(&table.partition_keys) {
                     tarn_catalog::types::arrow_type(col.type_name()).map_err(QueryError::User)?;
                 }
-                ignore(c.create_table(&db, table).await, if_not_exists)?;
+                if self.postgres && table.location().is_none() && table.table_type.as_deref() == Some("MANAGED_TABLE") {
+                    if if_not_exists && c.get_table(&db, &table.name).is_ok() {
+                        return Ok(done("DDL"));
+                    }
+                    let location = self.managed_location(&db, &table.name).await?;
+                    managed_parquet(&mut table, location);
+                    if temporary {
+                        mark_temporary(&mut table.parameters);
+                    }
+                }
+                let name = table.name.clone();
+                let made = c.create_table(&db, table).await;
+                if made.is_ok() {
+                    self.created(&db, &name, temporary);
+                }
+                ignore(made, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::DropTable { database, name, if_exists } | Statement::DropView { database, name, if_exists } => {
-                ignore(c.delete_table(&db_of(&database), &name).await, if_exists)?;
+                let db = db_of(&database);
+                match c.get_table(&db, &name) {
+                    Ok(table) => self.drop_table(&db, table).await?,
+                    Err(e) => ignore(Err(e), if_exists)?,
+                }
+                Ok(done("DDL"))
+            }
+            Statement::Truncate { database, name } => {
+                let db = db_of(&database);
+                self.truncate(&db, c.get_table(&db, &name)?).await?;
+                Ok(done("DDL"))
+            }
+            Statement::RenameTable { database, name, to } => {
+                let db = db_of(&database);
+                c.rename_table(&db, &name, &to).await?;
+                record(Undo::Renamed { db, from: name, to });
                 Ok(done("DDL"))
             }
             Statement::MsckRepair { database, name } => self.msck(&db_of(&database), &name).await,
@@ -341,6 +378,10 @@ impl Engine {
             }
             Statement::CreateView { database, name, or_replace, query } => {
                 let db = db_of(&database);
+                let query = match txn::current() {
+                    Some(session) if self.postgres => super::pgcatalog::without_catalog(&query, session.database()),
+                    _ => query,
+                };
                 let schema = self.plan_schema(&query, Some(&db)).await?;
                 let table = Table {
                     name: name.clone(),
@@ -359,21 +400,30 @@ impl Engine {
                     ..Table::default()
                 };
                 match c.get_table(&db, &name) {
-                    Ok(old) if or_replace && old.is_view() => c.update_table(&db, table, false, None).await?,
+                    Ok(old) if or_replace && old.is_view() => {
+                        c.update_table(&db, table, false, None).await?;
+                        record(Undo::Replaced { db, table: Box::new(old), partitions: Vec::new() });
+                    }
                     Ok(_) => return Err(QueryError::User(format!("View {name} already exists"))),
-                    Err(_) => c.create_table(&db, table).await?,
+                    Err(_) => {
+                        c.create_table(&db, table).await?;
+                        self.created(&db, &name, false);
+                    }
                 }
                 Ok(done("DDL"))
             }
-            Statement::Ctas { database, name, if_not_exists, properties, query, with_data } => {
-                let db = db_of(&database);
+            Statement::Ctas { database, name, if_not_exists, properties, query, with_data, temporary } => {
+                let db = if temporary { db_of(&None) } else { db_of(&database) };
                 if c.get_table(&db, &name).is_ok() {
                     if if_not_exists {
                         return Ok(done("DML"));
                     }
                     return Err(QueryError::User(format!("Table {name} already exists")));
                 }
-                self.ctas(&db, &name, &properties, &query, with_data, ctas_location).await
+                let session_db = db_of(&None);
+                let ctas =
+                    Ctas { props: &properties, query: &query, with_data, default_location: ctas_location, temporary };
+                self.ctas(&db, &name, ctas, &session_db).await
             }
             Statement::Unload(u) => self.unload(u, default_db).await,
             Statement::CopyFrom(copy) => {
@@ -381,7 +431,7 @@ impl Engine {
                 self.copy_from(&db, copy).await
             }
             Statement::InsertInto { database, name, columns, query } => {
-                self.insert_into(&db_of(&database), &name, &columns, &query).await
+                self.insert_into(&db_of(&database), &name, &columns, &query, &db_of(&None)).await
             }
         }
     }
@@ -434,15 +484,10 @@ impl Engine {
         rows(&["result"], out)
     }
 
-    async fn ctas(
-        &self,
-        db: &str,
-        name: &str,
-        props: &BTreeMap<String, PropValue>,
-        query: &str,
-        with_data: bool,
-        default_location: Option<&str>,
-    ) -> Result<QueryOutput> {
+    /// CTAS into `db.name`. On the PostgreSQL wire the query's unqualified names are the
+    /// session's (`session_db`, where its temporary tables are too); Athena's are the target's.
+    async fn ctas(&self, db: &str, name: &str, ctas: Ctas<'_>, session_db: &str) -> Result<QueryOutput> {
+        let Ctas { props, query, with_data, default_location, temporary } = ctas;
         let text = |k: &str| match props.get(k) {
             Some(PropValue::Str(s) | PropValue::Num(s)) => Some(s.clone()),
             _ => None,
@@ -455,12 +500,17 @@ impl Engine {
             Some(PropValue::Array(a)) => a.iter().map(|s| s.to_lowercase()).collect(),
             _ => Vec::new(),
         };
+        let mut managed = false;
         let location = match text("external_location") {
             Some(l) => with_slash(&l),
             None => match (self.catalog.get_database(db)?.location_uri, default_location) {
-                (Some(base), _) => format!("{}{name}/", with_slash(&base)),
-                (None, Some(base)) => with_slash(base),
-                (None, None) => {
+                (Some(base), _) if !temporary => format!("{}{name}/", with_slash(&base)),
+                (_, Some(base)) if !temporary => with_slash(base),
+                _ if self.postgres => {
+                    managed = true;
+                    self.managed_location(db, name).await?
+                }
+                _ => {
                     return Err(QueryError::User(
                         "CTAS needs a location: give WITH (external_location = 's3://...') or a database LOCATION"
                             .into(),
@@ -476,8 +526,8 @@ impl Engine {
                 "HIVE_PATH_ALREADY_EXISTS: Target directory for table '{db}.{name}' already exists: {location}. You may need to manually clean the data at location '{location}' before retrying."
             )));
         }
-        let (ctx, _) = self.context(Some(db))?;
-        let df = ctx.sql(query).await?;
+        let (ctx, _) = self.context(Some(if self.postgres { session_db } else { db }))?;
+        let df = ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?;
         let schema = df.schema().as_arrow().clone();
         for p in &partitioned_by {
             if schema.field_with_name(p).is_err() {
@@ -513,11 +563,30 @@ impl Engine {
                 .collect(),
             ..Table::default()
         };
+        let mut table = table;
+        if managed {
+            table.parameters.insert(MANAGED.into(), "true".into());
+        }
+        if temporary {
+            mark_temporary(&mut table.parameters);
+        }
         if with_data {
             let options = DataFrameWriteOptions::new().with_partition_by(partitioned_by.clone());
-            df.write_parquet(&location, options, None).await?;
+            let written = df.write_parquet(&location, options, None).await;
+            if let Err(e) = written {
+                if managed {
+                    self.delete_files(&location).await?;
+                }
+                return Err(e.into());
+            }
         }
-        self.catalog.create_table(db, table).await?;
+        if let Err(e) = self.catalog.create_table(db, table).await {
+            if managed {
+                self.delete_files(&location).await?;
+            }
+            return Err(e.into());
+        }
+        self.created(db, name, temporary);
         if !partitioned_by.is_empty() {
             self.msck(db, name).await?;
         }
@@ -706,9 +775,16 @@ impl Engine {
         self.insert_df(db, &copy.name, &names, df).await
     }
 
-    async fn insert_into(&self, db: &str, name: &str, columns: &[String], query: &str) -> Result<QueryOutput> {
-        let (ctx, _) = self.context(Some(db))?;
-        let df = ctx.sql(query).await?;
+    async fn insert_into(
+        &self,
+        db: &str,
+        name: &str,
+        columns: &[String],
+        query: &str,
+        session_db: &str,
+    ) -> Result<QueryOutput> {
+        let (ctx, _) = self.context(Some(if self.postgres { session_db } else { db }))?;
+        let df = ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?;
         self.insert_df(db, name, columns, df).await
     }
 
@@ -755,13 +831,173 @@ impl Engine {
         let keys: Vec<String> = table.partition_keys.iter().map(|k| k.name.clone()).collect();
         let out = with_slash(&location);
         let options = DataFrameWriteOptions::new().with_partition_by(keys.clone());
+        // inside a transaction block, what the write adds is found by listing before and after
+        let journalled = txn::current().is_some_and(|s| s.in_block());
+        let before = if journalled { Some(self.paths_under(&out).await?) } else { None };
         // new files get fresh names, so earlier data stays
         df.write_parquet(&out, options, None).await?;
+        if let Some(before) = before {
+            let (bucket, _) = split_location(&out)?;
+            let added: Vec<String> = self.paths_under(&out).await?.difference(&before).cloned().collect();
+            record(Undo::Added { bucket, keys: added });
+        }
         if !keys.is_empty() {
             self.msck(db, name).await?;
         }
         Ok(done("DML"))
     }
+}
+
+impl Engine {
+    /// Where a table the PostgreSQL wire manages keeps its files: under the account's
+    /// warehouse bucket (made on first use), a fresh folder per table.
+    async fn managed_location(&self, db: &str, name: &str) -> Result<String> {
+        let account = self.catalog.account_id().to_string();
+        let bucket = format!("tarn-warehouse-{account}");
+        if self.objects.bucket(&bucket).is_err() {
+            match self.objects.create_bucket(&bucket).await {
+                Ok(()) | Err(tarn_objects::ObjectsError::BucketAlreadyOwnedByYou) => {}
+                Err(e) => return Err(QueryError::Internal(format!("the warehouse bucket {bucket}: {e}"))),
+            }
+        }
+        let id: u64 = rand::random();
+        Ok(format!("s3://{bucket}/{db}/{name}-{id:016x}/"))
+    }
+
+    /// A relation was made: a block's journal can take it back; a temporary table is the
+    /// session's.
+    fn created(&self, db: &str, name: &str, temporary: bool) {
+        if let Some(session) = txn::current() {
+            session.record(Undo::Created { db: db.to_string(), name: name.to_string() });
+            if temporary {
+                session.add_temporary(db, name);
+            }
+        }
+    }
+
+    /// DROP TABLE|VIEW: the definition goes now; a managed table's files go too, at COMMIT
+    /// when inside a block (whose ROLLBACK puts the definition back).
+    async fn drop_table(&self, db: &str, table: Table) -> Result<()> {
+        let session = txn::current();
+        let in_block = session.as_ref().is_some_and(|s| s.in_block());
+        let mut partitions = Vec::new();
+        if in_block && !table.partition_keys.is_empty() {
+            let mut token = None;
+            loop {
+                let (page, next) = self.catalog.get_partitions(db, &table.name, None, None, token.as_deref(), None)?;
+                partitions.extend(page);
+                match next {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+        }
+        self.catalog.delete_table(db, &table.name).await?;
+        if let Some(session) = &session {
+            session.forget_temporary(db, &table.name);
+        }
+        let location = table.location().filter(|_| table.parameters.contains_key(MANAGED)).map(str::to_string);
+        match session.filter(|_| in_block) {
+            Some(session) => {
+                if let Some(location) = location {
+                    session.delete_at_commit(location);
+                }
+                session.record(Undo::Replaced { db: db.to_string(), table: Box::new(table), partitions });
+            }
+            None => {
+                if let Some(location) = location {
+                    self.delete_files(&location).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// TRUNCATE of a managed table: it moves to a fresh, empty folder (one catalog write); the
+    /// old folder's files go now, or at COMMIT inside a block (whose ROLLBACK puts the old
+    /// definition back). An external table's files are its bucket's: refused, as Redshift
+    /// refuses it for external tables.
+    async fn truncate(&self, db: &str, table: Table) -> Result<()> {
+        if table.is_view() {
+            return Err(QueryError::User(format!("\"{}\" is not a table", table.name)));
+        }
+        let Some(old_location) = table.location().filter(|_| table.parameters.contains_key(MANAGED)) else {
+            return Err(QueryError::User(format!(
+                "TRUNCATE empties tables tarn manages (made without a LOCATION); {} is external: delete its files in its bucket",
+                table.name
+            )));
+        };
+        if !table.partition_keys.is_empty() {
+            return Err(QueryError::User(format!(
+                "TRUNCATE of a partitioned table ({}) is not supported yet",
+                table.name
+            )));
+        }
+        let old_location = old_location.to_string();
+        let mut emptied = table.clone();
+        let location = self.managed_location(db, &table.name).await?;
+        if let Some(sd) = emptied.storage_descriptor.as_mut() {
+            sd.location = Some(location);
+        }
+        self.catalog.update_table(db, emptied, true, None).await?;
+        match txn::current().filter(|s| s.in_block()) {
+            Some(session) => {
+                session.delete_at_commit(old_location);
+                session.record(Undo::Replaced { db: db.to_string(), table: Box::new(table), partitions: Vec::new() });
+            }
+            None => self.delete_files(&old_location).await?,
+        }
+        Ok(())
+    }
+
+    /// The object paths under a location.
+    async fn paths_under(&self, location: &str) -> Result<std::collections::HashSet<String>> {
+        let (bucket, prefix) = split_location(location)?;
+        let store = self.caller_registry().bucket(&bucket);
+        store
+            .list(Some(&crate::engine::store::path_of(&prefix)))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .map_err(|e| QueryError::Data(e.to_string()))
+    }
+}
+
+/// What a CTAS asks for besides its name.
+struct Ctas<'a> {
+    props: &'a BTreeMap<String, PropValue>,
+    query: &'a str,
+    with_data: bool,
+    /// Where it writes without `external_location` (Athena: under the query's result location).
+    default_location: Option<&'a str>,
+    temporary: bool,
+}
+
+/// Records how to take back a write, when the statement runs in a PostgreSQL transaction
+/// block.
+fn record(undo: Undo) {
+    if let Some(session) = txn::current() {
+        session.record(undo);
+    }
+}
+
+/// A table the PostgreSQL wire manages: Parquet files at `location`, deleted with the table.
+fn managed_parquet(table: &mut Table, location: String) {
+    let sd = table.storage_descriptor.get_or_insert_with(StorageDescriptor::default);
+    sd.location = Some(location);
+    sd.input_format = Some(PARQUET_IN.into());
+    sd.output_format = Some(PARQUET_OUT.into());
+    sd.serde_info = Some(SerDeInfo { serialization_library: Some(PARQUET_SERDE.into()), ..SerDeInfo::default() });
+    table.table_type = Some("EXTERNAL_TABLE".into());
+    table.parameters.insert("classification".into(), "parquet".into());
+    table.parameters.insert("EXTERNAL".into(), "TRUE".into());
+    table.parameters.insert(MANAGED.into(), "true".into());
+}
+
+/// Marks a table temporary, owned by the current PostgreSQL session.
+fn mark_temporary(parameters: &mut BTreeMap<String, String>) {
+    let owner = txn::current().map(|s| s.id().to_string()).unwrap_or_default();
+    parameters.insert(TEMPORARY.into(), owner);
 }
 
 /// The objects whose keys start with `prefix` (a key prefix, as COPY and UNLOAD name S3: `out/part_`

@@ -20,6 +20,7 @@ mod shared;
 pub mod store;
 pub mod tables;
 mod textcodec;
+pub mod txn;
 
 use std::sync::Arc;
 
@@ -148,7 +149,8 @@ impl Engine {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, &db)
             .with_create_default_catalog_and_schema(false)
-            .with_information_schema(true);
+            // the PostgreSQL wire has PostgreSQL's information_schema (pgcatalog), not DataFusion's
+            .with_information_schema(!self.postgres);
         let optimizer = &mut config.options_mut().optimizer;
         optimizer.hash_join_single_partition_threshold = COLLECT_LEFT_BYTES;
         optimizer.hash_join_single_partition_threshold_rows = COLLECT_LEFT_ROWS;
@@ -167,12 +169,23 @@ impl Engine {
         if self.postgres {
             pgcatalog::register(&ctx)?;
             let user = SESSION_USER.try_with(Clone::clone).unwrap_or_else(|_| Arc::from("root"));
-            pgfuncs::register_session(&ctx, &db, &user);
-            provider = provider.with_pg_catalog(pgcatalog::schema(self.catalog.clone(), caller)?);
+            let connection = txn::current().map_or_else(|| db.clone(), |s| s.database().to_string());
+            pgfuncs::register_session(&ctx, &db, &connection, &user);
+            provider = provider
+                .with_pg_catalog(pgcatalog::schema(self.catalog.clone(), caller)?)
+                .with_information_schema(pgcatalog::InformationSchema::provider(Arc::downgrade(&ctx)));
         } else {
             pgfuncs::register(&ctx, &db);
         }
-        ctx.register_catalog(CATALOG_NAME, Arc::new(provider));
+        let provider = Arc::new(provider);
+        if self.postgres {
+            // PostgreSQL's three-part names start with the connection's database
+            let connection = txn::current().map_or_else(|| db.clone(), |s| s.database().to_string());
+            if connection != CATALOG_NAME {
+                ctx.register_catalog(&connection, provider.clone());
+            }
+        }
+        ctx.register_catalog(CATALOG_NAME, provider);
         Ok((ctx, registry))
     }
 
@@ -212,10 +225,47 @@ impl Engine {
         database: Option<&str>,
         ctas_location: Option<&str>,
     ) -> Result<QueryOutput> {
-        if let Some(stmt) = ddl::parse(sql).map_err(QueryError::User)? {
+        if let Some(stmt) = self.parse_ddl(sql, database)? {
             return self.run_statement(stmt, database, ctas_location).await;
         }
         self.query(sql, database).await
+    }
+
+    /// A DDL or utility statement in the engine's dialect (None for queries). On the
+    /// PostgreSQL wire a three-part name must start with the connection's database.
+    fn parse_ddl(&self, sql: &str, database: Option<&str>) -> Result<Option<ddl::Statement>> {
+        if !self.postgres {
+            return ddl::parse(sql).map_err(QueryError::User);
+        }
+        let (stmt, catalogs) = ddl::parse_postgres(sql).map_err(QueryError::User)?;
+        let session = txn::current();
+        let current = session.as_ref().map_or(database.unwrap_or("default"), |s| s.database());
+        if let Some(other) = catalogs.iter().find(|c| !c.eq_ignore_ascii_case(current)) {
+            return Err(QueryError::User(format!(
+                "cross-database references are not implemented: \"{other}\" is not the connection's database \"{current}\""
+            )));
+        }
+        Ok(stmt)
+    }
+
+    /// What a PostgreSQL transaction block refuses to run, since its ROLLBACK could not take it
+    /// back (see [`txn`]): the statement's name, or None.
+    #[must_use]
+    pub fn refused_in_block(&self, sql: &str) -> Option<&'static str> {
+        use ddl::Statement as S;
+        match ddl::parse_postgres(sql).ok()?.0? {
+            S::DropDatabase { .. } => Some("DROP SCHEMA"),
+            S::Unload(_) => Some("UNLOAD"),
+            S::MsckRepair { .. } => Some("MSCK REPAIR TABLE"),
+            S::AddPartitions { .. } => Some("ALTER TABLE ... ADD PARTITION"),
+            S::DropPartitions { .. } => Some("ALTER TABLE ... DROP PARTITION"),
+            _ => None,
+        }
+    }
+
+    /// Whether `sql` is one of the statements the engine runs itself rather than a query.
+    pub fn is_statement(&self, sql: &str) -> bool {
+        matches!(self.parse_ddl(sql, None), Ok(Some(_)) | Err(_))
     }
 
     /// A query with parameters `$1, $2, ...` (the PostgreSQL wire's extended protocol): `bind`
@@ -227,7 +277,7 @@ impl Engine {
         database: Option<&str>,
         bind: impl FnOnce(&[Option<DataType>]) -> Result<Vec<ScalarValue>>,
     ) -> Result<QueryOutput> {
-        if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
+        if self.parse_ddl(sql, database)?.is_some() {
             return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
         }
         let (ctx, registry) = self.context(database)?;
@@ -257,7 +307,7 @@ impl Engine {
     /// The types the query gives its parameters `$1..$n` (None where it leaves one open); no
     /// parameters for DDL.
     pub async fn parameter_types(&self, sql: &str, database: Option<&str>) -> Result<Vec<Option<DataType>>> {
-        if ddl::parse(sql).map_err(QueryError::User)?.is_some() {
+        if self.parse_ddl(sql, database)?.is_some() {
             return Ok(Vec::new());
         }
         let (ctx, _) = self.context(database)?;

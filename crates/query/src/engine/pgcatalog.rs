@@ -693,3 +693,126 @@ mod tests {
         assert!(s.contains("WHERE c.oid = a.attrelid"), "{s}");
     }
 }
+
+/// PostgreSQL's `information_schema` views (schemata, tables, columns, views) over
+/// `pg_catalog`, with the SQL standard's type names (`integer`, `character varying`, `numeric`,
+/// `timestamp without time zone`, ...), as dbt's adapter and BI tools read them. Each view is
+/// planned when a statement names it, on the statement's own session.
+#[derive(Debug)]
+pub struct InformationSchema {
+    ctx: std::sync::Weak<SessionContext>,
+}
+
+impl InformationSchema {
+    #[must_use]
+    pub fn provider(ctx: std::sync::Weak<SessionContext>) -> Arc<dyn SchemaProvider> {
+        Arc::new(Self { ctx })
+    }
+}
+
+/// The standard's name of a PostgreSQL type (`pg_type.typname`), as `data_type` shows it.
+const STANDARD_TYPE: &str = "CASE t.typname \
+    WHEN 'int2' THEN 'smallint' WHEN 'int4' THEN 'integer' WHEN 'int8' THEN 'bigint' \
+    WHEN 'float4' THEN 'real' WHEN 'float8' THEN 'double precision' WHEN 'bool' THEN 'boolean' \
+    WHEN 'varchar' THEN 'character varying' WHEN 'bpchar' THEN 'character' \
+    WHEN 'timestamp' THEN 'timestamp without time zone' WHEN 'timestamptz' THEN 'timestamp with time zone' \
+    WHEN 'time' THEN 'time without time zone' WHEN 'timetz' THEN 'time with time zone' \
+    WHEN 'numeric' THEN 'numeric' WHEN 'text' THEN 'text' WHEN 'date' THEN 'date' WHEN 'bytea' THEN 'bytea' \
+    WHEN 'interval' THEN 'interval' WHEN 'json' THEN 'json' WHEN 'jsonb' THEN 'jsonb' \
+    ELSE CASE WHEN t.typname LIKE '\\_%' THEN 'ARRAY' ELSE 'USER-DEFINED' END END";
+
+fn information_schema_sql(view: &str) -> Option<String> {
+    let relations = "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+                     WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+    Some(match view {
+        "schemata" => "SELECT current_database() AS catalog_name, nspname AS schema_name, \
+             CAST(current_user AS VARCHAR) AS schema_owner, CAST(NULL AS VARCHAR) AS default_character_set_catalog, \
+             CAST(NULL AS VARCHAR) AS default_character_set_schema, CAST(NULL AS VARCHAR) AS default_character_set_name, \
+             CAST(NULL AS VARCHAR) AS sql_path FROM pg_catalog.pg_namespace"
+            .to_string(),
+        "tables" => format!(
+            "SELECT current_database() AS table_catalog, n.nspname AS table_schema, c.relname AS table_name, \
+             CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'f' THEN 'FOREIGN' ELSE 'BASE TABLE' END AS table_type, \
+             CAST(NULL AS VARCHAR) AS self_referencing_column_name, CAST(NULL AS VARCHAR) AS reference_generation, \
+             CAST(NULL AS VARCHAR) AS user_defined_type_catalog, CAST(NULL AS VARCHAR) AS user_defined_type_schema, \
+             CAST(NULL AS VARCHAR) AS user_defined_type_name, \
+             CASE c.relkind WHEN 'r' THEN 'YES' ELSE 'NO' END AS is_insertable_into, 'NO' AS is_typed, \
+             CAST(NULL AS VARCHAR) AS commit_action {relations}"
+        ),
+        "views" => format!(
+            "SELECT current_database() AS table_catalog, n.nspname AS table_schema, c.relname AS table_name, \
+             CAST(NULL AS VARCHAR) AS view_definition, 'NONE' AS check_option, 'NO' AS is_updatable, \
+             'NO' AS is_insertable_into, 'NO' AS is_trigger_updatable, 'NO' AS is_trigger_deletable, \
+             'NO' AS is_trigger_insertable_into {relations} AND c.relkind = 'v'"
+        ),
+        "columns" => format!(
+            "SELECT current_database() AS table_catalog, n.nspname AS table_schema, c.relname AS table_name, \
+             a.attname AS column_name, CAST(a.attnum AS INT) AS ordinal_position, \
+             CAST(NULL AS VARCHAR) AS column_default, CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable, \
+             {STANDARD_TYPE} AS data_type, \
+             CAST(NULL AS INT) AS character_maximum_length, CAST(NULL AS INT) AS character_octet_length, \
+             CAST(CASE t.typname WHEN 'int2' THEN 16 WHEN 'int4' THEN 32 WHEN 'int8' THEN 64 \
+                WHEN 'float4' THEN 24 WHEN 'float8' THEN 53 END AS INT) AS numeric_precision, \
+             CAST(CASE WHEN t.typname IN ('int2', 'int4', 'int8', 'float4', 'float8') THEN 2 END AS INT) AS numeric_precision_radix, \
+             CAST(CASE WHEN t.typname IN ('int2', 'int4', 'int8') THEN 0 END AS INT) AS numeric_scale, \
+             CAST(NULL AS INT) AS datetime_precision, CAST(NULL AS VARCHAR) AS interval_type, \
+             CAST(NULL AS VARCHAR) AS udt_catalog, CAST(NULL AS VARCHAR) AS udt_schema, t.typname AS udt_name, \
+             'NO' AS is_identity, 'NEVER' AS is_generated, 'YES' AS is_updatable \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON a.attrelid = c.oid \
+             JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid \
+             JOIN pg_catalog.pg_type t ON a.atttypid = t.oid \
+             WHERE a.attnum > 0 AND c.relkind IN ('r', 'v', 'm', 'f', 'p') \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        ),
+        _ => return None,
+    })
+}
+
+const INFORMATION_SCHEMA_VIEWS: [&str; 4] = ["schemata", "tables", "columns", "views"];
+
+#[async_trait]
+impl SchemaProvider for InformationSchema {
+    fn table_names(&self) -> Vec<String> {
+        INFORMATION_SCHEMA_VIEWS.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        let Some(sql) = information_schema_sql(&name.to_ascii_lowercase()) else { return Ok(None) };
+        let Some(ctx) = self.ctx.upgrade() else {
+            return Err(DataFusionError::Internal("query context is gone".into()));
+        };
+        let plan = ctx
+            .state()
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(parse(&sql)?)))
+            .await?;
+        Ok(Some(Arc::new(datafusion::catalog::view::ViewTable::new(plan, Some(sql)))))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        INFORMATION_SCHEMA_VIEWS.contains(&name.to_ascii_lowercase().as_str())
+    }
+}
+
+/// A view's query as the PostgreSQL wire stores it: three-part names that start with the
+/// connection's database (what dbt writes) lose that part, so the view reads the same from
+/// Athena and from other databases' sessions. The text as given when it does not parse.
+#[must_use]
+pub fn without_catalog(sql: &str, database: &str) -> String {
+    let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(mut statements) = datafusion::sql::sqlparser::parser::Parser::parse_sql(&dialect, sql) else {
+        return sql.to_string();
+    };
+    if statements.len() != 1 {
+        return sql.to_string();
+    }
+    let mut statement = statements.remove(0);
+    let mut changed = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_relations_mut(&mut statement, |name| {
+        if name.0.len() == 3 && name.0[0].as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case(database)) {
+            name.0.remove(0);
+            changed = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if changed { statement.to_string() } else { sql.to_string() }
+}

@@ -51,9 +51,18 @@ pub fn register(ctx: &SessionContext, database: &str) {
 }
 
 /// [`register`], and the session user's functions, for a session of the PostgreSQL wire.
-pub fn register_session(ctx: &SessionContext, database: &str, user: &str) {
+/// `connection` is the database the session connected to (what `current_database()`
+/// answers), `database` the statement's default schema.
+pub fn register_session(ctx: &SessionContext, database: &str, connection: &str, user: &str) {
     register(ctx, database);
+    for name in ["current_database", "pg_catalog.current_database"] {
+        ctx.register_udf(constant(name, vec![], ScalarValue::Utf8(Some(connection.to_string()))));
+    }
     for name in ["current_user", "session_user", "user", "current_role"] {
         ctx.register_udf(constant(name, vec![], ScalarValue::Utf8(Some(user.to_string()))));
+    }
+    // temporary tables are plain relations of their schema: no schema is another session's
+    for name in ["pg_is_other_temp_schema", "pg_catalog.pg_is_other_temp_schema"] {
+        ctx.register_udf(constant(name, vec![DataType::Int64], ScalarValue::Boolean(Some(false))));
     }
 }

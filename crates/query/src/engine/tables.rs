@@ -670,18 +670,26 @@ pub struct GlueCatalog {
     schemas: std::sync::Mutex<HashMap<String, Arc<GlueSchema>>>,
     /// PostgreSQL's `pg_catalog`, for statements of the PostgreSQL wire.
     pg_catalog: Option<Arc<dyn SchemaProvider>>,
+    /// PostgreSQL's `information_schema`, for statements of the PostgreSQL wire.
+    information_schema: Option<Arc<dyn SchemaProvider>>,
 }
 
 impl GlueCatalog {
     #[must_use]
     pub fn new(catalog: Catalog, ctx: Weak<SessionContext>) -> Self {
-        Self { catalog, ctx, schemas: std::sync::Mutex::default(), pg_catalog: None }
+        Self { catalog, ctx, schemas: std::sync::Mutex::default(), pg_catalog: None, information_schema: None }
     }
 
     /// The catalog with PostgreSQL's `pg_catalog` schema beside the Glue databases.
     #[must_use]
     pub fn with_pg_catalog(self, pg_catalog: Arc<dyn SchemaProvider>) -> Self {
         Self { pg_catalog: Some(pg_catalog), ..self }
+    }
+
+    /// The catalog with PostgreSQL's `information_schema` beside the Glue databases.
+    #[must_use]
+    pub fn with_information_schema(self, information_schema: Arc<dyn SchemaProvider>) -> Self {
+        Self { information_schema: Some(information_schema), ..self }
     }
 }
 
@@ -705,6 +713,11 @@ impl CatalogProvider for GlueCatalog {
             && let Some(pg) = &self.pg_catalog
         {
             return Some(pg.clone());
+        }
+        if name == "information_schema"
+            && let Some(schema) = &self.information_schema
+        {
+            return Some(schema.clone());
         }
         // a resource link (Redshift Spectrum's external schema) reads its target's tables
         let name = link_target(&self.catalog.get_database(&name).ok()?).unwrap_or(name);

@@ -1,8 +1,9 @@
 """psycopg 3 and psycopg2 in their default (non-autocommit) mode, as a notebook uses them: every
 statement runs inside the BEGIN the driver sends; commit and rollback; SET/SHOW/RESET of the
-parameters drivers and tools set; several statements in one query; a write inside a transaction
-block is refused (tarn's transactions only read) and leaves nothing behind, while autocommit
-writes. Usage: pg_sessions.py HOST PORT USER PASSWORD"""
+parameters drivers and tools set; several statements in one query; writes inside a transaction
+block (CREATE TABLE, INSERT, ALTER ... RENAME, DROP, TRUNCATE) are taken back by ROLLBACK, by
+ROLLBACK TO a savepoint and by a session that ends without COMMIT, and kept by COMMIT; temporary
+tables end with their session; three-part names. Usage: pg_sessions.py HOST PORT USER PASSWORD"""
 import sys
 
 import psycopg
@@ -58,12 +59,52 @@ except psycopg.errors.UndefinedObject as e:
     check("unrecognized configuration parameter" in str(e), f"SHOW of an unknown parameter: 42704 ({e})")
 conn.rollback()
 
-# a write inside a transaction block: refused, and the transaction must be rolled back
+# writes inside a transaction block run as they are sent; ROLLBACK takes them back
+cur.execute("CREATE EXTERNAL TABLE kept (a int) STORED AS PARQUET LOCATION 's3://pgsess/kept/'")
+cur.execute("INSERT INTO kept VALUES (1), (2)")
+conn.commit()
+cur.execute("CREATE TABLE made_in_tx (a int, b text)")
+cur.execute("INSERT INTO made_in_tx VALUES (1, 'x')")
+cur.execute("INSERT INTO kept VALUES (3)")
+cur.execute("ALTER TABLE kept RENAME TO kept_renamed")
+cur.execute("SELECT count(*) FROM kept_renamed")
+check(cur.fetchone() == (3,), "a block reads its own writes (an INSERT, a rename)")
+conn.rollback()
+cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('made_in_tx', 'kept_renamed')")
+check(cur.fetchone() == (0,), "ROLLBACK drops the table the block made and undoes the rename")
+cur.execute("SELECT a FROM kept ORDER BY a")
+check(cur.fetchall() == [(1,), (2,)], "ROLLBACK takes back the block's INSERT into an existing table")
+conn.rollback()
+
+cur.execute("CREATE TABLE made_in_tx (a int)")
+cur.execute("INSERT INTO made_in_tx VALUES (7)")
+cur.execute("DROP TABLE kept")
+conn.commit()
+cur.execute("SELECT a FROM made_in_tx")
+check(cur.fetchall() == [(7,)], "COMMIT keeps the block's writes")
+cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'kept'")
+check(cur.fetchone() == (0,), "and its DROP")
+conn.commit()
+
+# a savepoint: ROLLBACK TO takes back only what came after it
+with conn.transaction():
+    cur.execute("INSERT INTO made_in_tx VALUES (8)")
+    try:
+        with conn.transaction():
+            cur.execute("INSERT INTO made_in_tx VALUES (9)")
+            cur.execute("SELECT * FROM no_such_table")
+    except psycopg.errors.UndefinedTable:
+        pass
+cur.execute("SELECT a FROM made_in_tx ORDER BY a")
+check(cur.fetchall() == [(7,), (8,)], "ROLLBACK TO a savepoint undoes the INSERT after it and keeps the one before")
+conn.commit()
+
+# what a block cannot take back is refused there
 try:
-    cur.execute("CREATE EXTERNAL TABLE in_tx (a int) LOCATION 's3://pgsess/in_tx/'")
-    check(False, "a write inside a transaction is refused")
-except psycopg.errors.ReadOnlySqlTransaction as e:
-    check("read-only transaction" in str(e), f"a write inside a transaction: 25006 ({e})")
+    cur.execute("DROP SCHEMA IF EXISTS nothing_here")
+    check(False, "DROP SCHEMA inside a transaction block is refused")
+except psycopg.errors.ActiveSqlTransaction as e:
+    check("cannot run inside a transaction block" in str(e), f"DROP SCHEMA inside a block: 25001 ({e})")
 try:
     cur.execute("SELECT 1")
     check(False, "after an error the transaction is aborted")
@@ -72,6 +113,57 @@ except psycopg.errors.InFailedSqlTransaction:
 conn.rollback()
 cur.execute("SELECT 1")
 check(cur.fetchone() == (1,), "ROLLBACK ends the failed transaction")
+conn.rollback()
+
+def gone(table):
+    """Whether `table` is gone within a few seconds (a closed session ends after its socket)."""
+    import time
+    for _ in range(50):
+        cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = %s", (table,))
+        n = cur.fetchone()[0]
+        conn.rollback()
+        if n == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# a session that ends inside a block rolls it back
+c3 = psycopg.connect(dsn)
+c3.execute("CREATE TABLE abandoned (a int)")
+c3.close()
+check(gone("abandoned"), "a session closed inside a block leaves nothing of it")
+
+# a temporary table lives as long as its session
+c4 = psycopg.connect(dsn, autocommit=True)
+c4.execute("CREATE TEMPORARY TABLE scratch AS SELECT 1 AS a")
+check(c4.execute("SELECT a FROM scratch").fetchall() == [(1,)], "a temporary table is readable in its session")
+c4.close()
+check(gone("scratch"), "a temporary table is dropped when its session ends")
+
+# TRUNCATE empties a table tarn manages
+cur.execute("TRUNCATE made_in_tx")
+cur.execute("SELECT count(*) FROM made_in_tx")
+check(cur.fetchone() == (0,), "TRUNCATE in a block empties the table")
+conn.rollback()
+cur.execute("SELECT count(*) FROM made_in_tx")
+check(cur.fetchone() == (2,), "and its ROLLBACK brings the rows back")
+conn.rollback()
+
+# three-part names start with the connection's database
+cur.execute('SELECT count(*) FROM "default"."default".made_in_tx')
+check(cur.fetchone() == (2,), "a three-part name with the connection's database")
+try:
+    cur.execute("SELECT * FROM other_db.x.y")
+    check(False, "another database is refused")
+except psycopg.Error as e:
+    check(True, f"another database's relation is not found ({type(e).__name__})")
+conn.rollback()
+try:
+    cur.execute("DROP TABLE other_db.x.y")
+    check(False, "another database in DDL is refused")
+except psycopg.errors.FeatureNotSupported as e:
+    check("cross-database references are not implemented" in str(e), f"cross-database DDL: 0A000 ({e})")
 conn.rollback()
 
 # autocommit: writes run

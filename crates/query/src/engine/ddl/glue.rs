@@ -242,6 +242,17 @@ impl Parser<'_> {
         };
         let lw = w.to_ascii_lowercase();
         let ty = match lw.as_str() {
+            "varchar" if self.postgres && !self.at_sym('(')? => "string".to_string(),
+            "timestamp" if self.postgres && (self.at_kw("WITH")? || self.at_kw("WITHOUT")?) => {
+                self.advance()?;
+                self.expect_kw("TIME")?;
+                self.expect_kw("ZONE")?;
+                "timestamp".to_string()
+            }
+            "double" if self.postgres && self.at_kw("PRECISION")? => {
+                self.advance()?;
+                "double".to_string()
+            }
             "tinyint" | "smallint" | "bigint" | "float" | "double" | "boolean" | "string" | "date" | "timestamp"
             | "binary" => lw,
             "int" | "integer" => "int".to_string(),
@@ -309,9 +320,39 @@ impl Parser<'_> {
                 }
                 format!("struct<{}>", fields.join(","))
             }
+            _ if self.postgres => match self.postgres_type(&lw)? {
+                Some(ty) => ty,
+                None => return Err(self.error_at(&t, &format!("type \"{w}\" does not exist"))),
+            },
             _ => return Err(self.error_at(&t, &format!("Unknown type '{w}'"))),
         };
         Ok(ty)
+    }
+
+    /// PostgreSQL's and Redshift's type names (after the first word `w`), in Glue's spelling.
+    fn postgres_type(&mut self, w: &str) -> Result<Option<String>, String> {
+        let ty = match w {
+            "int2" => "smallint",
+            "int4" => "int",
+            "int8" => "bigint",
+            "float4" => "float",
+            "float8" => "double",
+            "bool" => "boolean",
+            "text" | "bpchar" | "name" => "string",
+            "bytea" => "binary",
+            "timestamptz" => "timestamp",
+            "character" => {
+                let varying = self.eat_kw("VARYING")?;
+                if self.eat_sym('(')? {
+                    let n = self.integer("length")?;
+                    self.expect_sym(')')?;
+                    return Ok(Some(format!("{}({n})", if varying { "varchar" } else { "char" })));
+                }
+                if varying { "string" } else { "char(1)" }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(ty.to_string()))
     }
 
     fn integer(&mut self, what: &str) -> Result<u32, String> {

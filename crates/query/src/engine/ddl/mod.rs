@@ -43,8 +43,9 @@ pub enum Statement {
     /// `DROP DATABASE|SCHEMA [IF EXISTS] n [RESTRICT|CASCADE]`
     DropDatabase { name: String, if_exists: bool, cascade: bool },
     /// `CREATE [EXTERNAL] TABLE [IF NOT EXISTS] t (columns) ...` (Hive's form, with a column
-    /// list), as Glue stores it.
-    CreateTable { database: Option<String>, table: Table, if_not_exists: bool },
+    /// list), as Glue stores it; on the PostgreSQL wire also PostgreSQL's form, and
+    /// `CREATE TEMP[ORARY] TABLE` (`temporary`).
+    CreateTable { database: Option<String>, table: Table, if_not_exists: bool, temporary: bool },
     /// `DROP TABLE [IF EXISTS] t`
     DropTable { database: Option<String>, name: String, if_exists: bool },
     /// `MSCK REPAIR TABLE t`
@@ -80,7 +81,13 @@ pub enum Statement {
         properties: BTreeMap<String, PropValue>,
         query: String,
         with_data: bool,
+        /// `CREATE TEMP[ORARY] TABLE t AS` (PostgreSQL wire).
+        temporary: bool,
     },
+    /// `ALTER TABLE|VIEW t RENAME TO u` (PostgreSQL wire).
+    RenameTable { database: Option<String>, name: String, to: String },
+    /// `TRUNCATE [TABLE] t` (PostgreSQL wire): empties a table tarn manages.
+    Truncate { database: Option<String>, name: String },
     /// `CREATE [OR REPLACE] VIEW v AS <query>`
     CreateView { database: Option<String>, name: String, or_replace: bool, query: String },
     /// `DROP VIEW [IF EXISTS] v`
@@ -151,6 +158,16 @@ pub enum PropValue {
 /// where it is (`line 1:23: ...`).
 pub fn parse(sql: &str) -> Result<Option<Statement>, String> {
     Parser::new(sql).statement()
+}
+
+/// [`parse`] with PostgreSQL's forms too (the PostgreSQL wire): also returns the first parts of
+/// the statement's three-part names (`db.schema.relation`), which must name the connection's
+/// database.
+pub fn parse_postgres(sql: &str) -> Result<(Option<Statement>, Vec<String>), String> {
+    let mut parser = Parser::new(sql);
+    parser.postgres = true;
+    let stmt = parser.statement()?;
+    Ok((stmt, parser.catalogs))
 }
 
 #[cfg(test)]

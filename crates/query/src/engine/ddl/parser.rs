@@ -13,6 +13,12 @@ pub(super) struct Parser<'a> {
     pub(super) src: &'a str,
     lexer: Lexer<'a>,
     ahead: VecDeque<Token>,
+    /// PostgreSQL's forms too (the PostgreSQL wire): three-part names, PostgreSQL's type names,
+    /// TEMPORARY tables, ALTER ... RENAME TO, DROP ... CASCADE.
+    pub(super) postgres: bool,
+    /// The first parts of the three-part names read (`db.schema.relation`), for the caller to
+    /// check against the connection's database.
+    pub(super) catalogs: Vec<String>,
 }
 
 /// Words that start a query (the verbatim tail of a CTAS, a view or an INSERT).
@@ -20,7 +26,7 @@ const QUERY_STARTS: [&str; 4] = ["SELECT", "WITH", "VALUES", "TABLE"];
 
 impl<'a> Parser<'a> {
     pub(super) fn new(src: &'a str) -> Self {
-        Self { src, lexer: Lexer::new(src, 0, true), ahead: VecDeque::new() }
+        Self { src, lexer: Lexer::new(src, 0, true), ahead: VecDeque::new(), postgres: false, catalogs: Vec::new() }
     }
 
     // --- token access -------------------------------------------------------------------------
@@ -146,11 +152,21 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `[db.]name`, lower-cased.
-    fn qualified(&mut self, what: &str) -> Result<(Option<String>, String), String> {
+    /// `[db.]name`, lower-cased (PostgreSQL: `[[catalog.]db.]name`, the catalog kept in
+    /// `catalogs`).
+    pub(super) fn qualified(&mut self, what: &str) -> Result<(Option<String>, String), String> {
         let first = self.ident(what)?;
         if self.eat_sym('.')? {
             let second = self.ident(what)?;
+            if self.postgres && self.eat_sym('.')? {
+                let third = self.ident(what)?;
+                self.catalogs.push(first);
+                if self.at_sym('.')? {
+                    let t = self.advance()?;
+                    return Err(self.error_at(&t, &format!("too many dots in {what}: expecting [database.]name")));
+                }
+                return Ok((Some(second), third));
+            }
             if self.at_sym('.')? {
                 let t = self.advance()?;
                 return Err(self.error_at(&t, &format!("too many dots in {what}: expecting [database.]name")));
@@ -304,6 +320,7 @@ impl<'a> Parser<'a> {
             "INSERT" => self.insert()?,
             "UNLOAD" => Some(self.unload()?),
             "COPY" => self.copy_from()?,
+            "TRUNCATE" if self.postgres => Some(self.truncate()?),
             _ => None,
         };
         Ok(stmt)
@@ -335,6 +352,20 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw("TABLE")? {
             return self.create_table(false).map(Some);
+        }
+        if self.postgres && (self.at_kw("TEMP")? || self.at_kw("TEMPORARY")? || self.at_kw("UNLOGGED")?) {
+            let temporary = !self.at_kw("UNLOGGED")?;
+            self.advance()?;
+            self.expect_kw("TABLE")?;
+            return match self.create_table(false)? {
+                Statement::CreateTable { database, table, if_not_exists, .. } => {
+                    Ok(Some(Statement::CreateTable { database, table, if_not_exists, temporary }))
+                }
+                Statement::Ctas { database, name, if_not_exists, properties, query, with_data, .. } => {
+                    Ok(Some(Statement::Ctas { database, name, if_not_exists, properties, query, with_data, temporary }))
+                }
+                other => Ok(Some(other)),
+            };
         }
         Ok(None)
     }
@@ -610,7 +641,7 @@ impl<'a> Parser<'a> {
         let (database, name) = self.qualified("table name")?;
         if self.at_sym('(')? {
             let table = self.hive_table(database.clone(), name, external)?;
-            return Ok(Statement::CreateTable { database, table, if_not_exists });
+            return Ok(Statement::CreateTable { database, table, if_not_exists, temporary: false });
         }
         if !external && (self.at_kw("WITH")? || self.at_kw("AS")?) {
             return self.ctas(database, name, if_not_exists);
@@ -645,7 +676,7 @@ impl<'a> Parser<'a> {
         }
         self.expect_kw("AS")?;
         let (query, with_data) = self.query_rest(true)?;
-        Ok(Statement::Ctas { database, name, if_not_exists, properties, query, with_data })
+        Ok(Statement::Ctas { database, name, if_not_exists, properties, query, with_data, temporary: false })
     }
 
     fn prop_value(&mut self) -> Result<PropValue, String> {
@@ -691,13 +722,13 @@ impl<'a> Parser<'a> {
         if self.eat_kw("TABLE")? {
             let if_exists = self.if_exists()?;
             let (database, name) = self.qualified("table name")?;
-            self.end(&[])?;
+            self.cascade_or_restrict()?;
             return Ok(Some(Statement::DropTable { database, name, if_exists }));
         }
         if self.eat_kw("VIEW")? {
             let if_exists = self.if_exists()?;
             let (database, name) = self.qualified("view name")?;
-            self.end(&[])?;
+            self.cascade_or_restrict()?;
             return Ok(Some(Statement::DropView { database, name, if_exists }));
         }
         if self.eat_kw("DATABASE")? || self.eat_kw("SCHEMA")? {
@@ -715,12 +746,47 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
+    /// PostgreSQL's `TRUNCATE [TABLE] [ONLY] t [CASCADE | RESTRICT]`.
+    fn truncate(&mut self) -> Result<Statement, String> {
+        self.advance()?; // TRUNCATE
+        self.eat_kw("TABLE")?;
+        self.eat_kw("ONLY")?;
+        let (database, name) = self.qualified("table name")?;
+        if self.at_sym(',')? {
+            let t = self.advance()?;
+            return Err(self.error_at(&t, "TRUNCATE takes one table at a time"));
+        }
+        self.cascade_or_restrict()?;
+        Ok(Statement::Truncate { database, name })
+    }
+
+    /// PostgreSQL's `CASCADE | RESTRICT` after `DROP TABLE|VIEW t` (Glue records no
+    /// dependencies, so both drop the one relation), then the end.
+    fn cascade_or_restrict(&mut self) -> Result<(), String> {
+        if self.postgres && !self.eat_kw("CASCADE")? {
+            self.eat_kw("RESTRICT")?;
+        }
+        self.end(if self.postgres { &["'CASCADE'", "'RESTRICT'"] } else { &[] })
+    }
+
     fn alter(&mut self) -> Result<Option<Statement>, String> {
         self.advance()?; // ALTER
-        if !self.eat_kw("TABLE")? {
+        let view = self.postgres && self.at_kw("VIEW")?;
+        if !(self.eat_kw("TABLE")? || view && self.eat_kw("VIEW")?) {
             return Ok(None);
         }
         let (database, name) = self.qualified("table name")?;
+        if self.postgres && self.at_kw("RENAME")? && self.at_kw_n(1, "TO")? {
+            self.advance()?;
+            self.advance()?;
+            let to = self.ident("new name")?;
+            if self.at_sym('.')? {
+                let t = self.advance()?;
+                return Err(self.error_at(&t, "the new name cannot be qualified: a relation stays in its schema"));
+            }
+            self.end(&[])?;
+            return Ok(Some(Statement::RenameTable { database, name, to }));
+        }
         if self.at_kw("ADD")? && (self.at_kw_n(1, "PARTITION")? || self.at_kw_n(1, "IF")?) {
             self.advance()?;
             let if_not_exists = self.if_not_exists()?;

@@ -26,7 +26,7 @@ fn err(sql: &str) -> String {
 
 fn table(sql: &str) -> (Option<String>, Table, bool) {
     match ok(sql) {
-        Statement::CreateTable { database, table, if_not_exists } => (database, table, if_not_exists),
+        Statement::CreateTable { database, table, if_not_exists, .. } => (database, table, if_not_exists),
         other => panic!("{other:?}"),
     }
 }
@@ -429,6 +429,7 @@ fn ctas() {
         .into(),
         query: query.to_string(),
         with_data: true,
+        temporary: false,
     };
     assert_eq!(ok(&sql), expected);
 
@@ -441,6 +442,7 @@ fn ctas() {
             properties: BTreeMap::new(),
             query: "WITH x AS (SELECT 1 AS a) SELECT * FROM x".into(),
             with_data: false,
+            temporary: false,
         }
     );
     let Statement::Ctas { query, with_data, .. } = ok("create table t as (select 1) with data") else { panic!() };
@@ -677,4 +679,69 @@ fn redshift_copy_from_s3() {
     assert_eq!(parse("COPY t FROM STDIN").unwrap(), None);
     assert!(err("COPY t FROM 's3://b/' MANIFEST").contains("not supported"));
     assert!(err("COPY t FROM 's3://b/' JSON 's3://b/paths.json'").contains("'auto'"));
+}
+
+fn pg(sql: &str) -> (Statement, Vec<String>) {
+    match super::parse_postgres(sql) {
+        Ok((Some(s), catalogs)) => (s, catalogs),
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+#[test]
+fn postgres_forms_on_the_postgres_wire() {
+    // dbt's seed table: three-part name, PostgreSQL's type names
+    let (stmt, catalogs) = pg(r#"create table "dev"."analytics"."orders" ("order_id" integer, "customer" varchar(32),
+        "note" character varying, "amount" numeric(10,2), "x" double precision, "at" timestamp without time zone,
+        "tz" timestamp with time zone, "flag" bool, "big" int8, "t" text)"#);
+    assert_eq!(catalogs, vec!["dev".to_string()]);
+    let Statement::CreateTable { database, table, temporary, .. } = stmt else { panic!("{stmt:?}") };
+    assert_eq!((database.as_deref(), table.name.as_str(), temporary), (Some("analytics"), "orders", false));
+    let types: Vec<&str> = table.columns().iter().map(|c| c.type_name()).collect();
+    assert_eq!(
+        types,
+        [
+            "int",
+            "varchar(32)",
+            "string",
+            "decimal(10,2)",
+            "double",
+            "timestamp",
+            "timestamp",
+            "boolean",
+            "bigint",
+            "string"
+        ]
+    );
+    // Athena's parser keeps Hive's types only
+    assert!(parse("CREATE TABLE t (x text)").unwrap_err().contains("Unknown type 'text'"));
+
+    // dbt's temporary relation of an incremental model
+    let (stmt, _) = pg(r#"create temporary table "m__dbt_tmp1" as ( select 1 as a )"#);
+    let Statement::Ctas { name, query, temporary, .. } = stmt else { panic!("{stmt:?}") };
+    assert_eq!((name.as_str(), query.as_str(), temporary), ("m__dbt_tmp1", "( select 1 as a )", true));
+    let (stmt, _) = pg("CREATE TEMP TABLE t (a int)");
+    assert!(matches!(stmt, Statement::CreateTable { temporary: true, .. }), "{stmt:?}");
+
+    // renames and drops as dbt swaps relations
+    let (stmt, catalogs) = pg(r#"alter table "dev"."analytics"."m" rename to "m__dbt_backup""#);
+    assert_eq!(catalogs, vec!["dev".to_string()]);
+    assert_eq!(
+        stmt,
+        Statement::RenameTable { database: Some("analytics".into()), name: "m".into(), to: "m__dbt_backup".into() }
+    );
+    let (stmt, _) = pg("ALTER VIEW v RENAME TO w");
+    assert_eq!(stmt, Statement::RenameTable { database: None, name: "v".into(), to: "w".into() });
+    assert!(super::parse_postgres("ALTER TABLE v RENAME TO s.w").unwrap_err().contains("cannot be qualified"));
+    let (stmt, _) = pg(r#"drop view if exists "dev"."analytics"."m__dbt_backup" cascade"#);
+    assert_eq!(
+        stmt,
+        Statement::DropView { database: Some("analytics".into()), name: "m__dbt_backup".into(), if_exists: true }
+    );
+    let (stmt, _) = pg("DROP TABLE t RESTRICT");
+    assert_eq!(stmt, Statement::DropTable { database: None, name: "t".into(), if_exists: false });
+    // Athena's DROP TABLE takes neither
+    assert!(parse("DROP TABLE t CASCADE").is_err());
+    // four parts are too many
+    assert!(super::parse_postgres("DROP TABLE a.b.c.d").unwrap_err().contains("too many dots"));
 }

@@ -1,0 +1,6 @@
+select
+    order_id,
+    lower(customer) as customer,
+    amount,
+    ordered_at
+from {{ ref('orders') }}
