@@ -347,7 +347,7 @@ fn pg_type(t: &DataType) -> Type {
         DataType::Date32 => Type::DATE,
         DataType::Timestamp(_, None) => Type::TIMESTAMP,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Type::BYTEA,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::VARCHAR,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::TEXT,
         DataType::Decimal128(_, s) if *s >= 0 => Type::NUMERIC,
         DataType::Timestamp(_, Some(_)) => Type::TIMESTAMPTZ,
         DataType::Time32(_) | DataType::Time64(_) => Type::TIME,
@@ -361,8 +361,22 @@ fn fields(schema: &datafusion::arrow::datatypes::Schema, format: &Format) -> Vec
         .fields()
         .iter()
         .enumerate()
-        .map(|(i, f)| FieldInfo::new(f.name().clone(), None, None, pg_type(f.data_type()), format.format_for(i)))
+        .map(|(i, f)| {
+            let info = FieldInfo::new(output_name(f.name()), None, None, pg_type(f.data_type()), format.format_for(i));
+            match f.data_type() {
+                // numeric(p, s)'s modifier, as pgjdbc's getPrecision/getScale read it
+                DataType::Decimal128(p, s) if *s >= 0 => {
+                    info.with_type_modifier(((i32::from(*p) << 16) | i32::from(*s)) + 4)
+                }
+                _ => info.with_type_modifier(-1),
+            }
+        })
         .collect()
+}
+
+/// A result column's name as the client sees it (see `pgcatalog::name_outputs`).
+pub(crate) fn output_name(name: &str) -> String {
+    name.split(crate::engine::pgcatalog::NAME_END).next().unwrap_or(name).to_string()
 }
 
 fn encode_err(e: impl std::fmt::Display) -> PgWireError {
@@ -553,6 +567,31 @@ fn default_database<C: ClientInfo>(engine: &Engine, client: &C) -> Option<String
 const PG_EPOCH_DAYS: i32 = 10_957;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
+/// PostgreSQL's command tag for a statement that returns no rows: `INSERT 0 n`, `COPY n`,
+/// `SELECT n` for CREATE TABLE AS, `CREATE TABLE`, `DROP VIEW`, ... (drivers read the count:
+/// JDBC's executeUpdate, psycopg's rowcount).
+fn command_tag(sql: &str, rows: Option<u64>) -> Tag {
+    let words: Vec<String> = sql.split_whitespace().take(3).map(str::to_ascii_uppercase).collect();
+    let word = |i: usize| words.get(i).map_or("", String::as_str);
+    let n = usize::try_from(rows.unwrap_or(0)).unwrap_or(usize::MAX);
+    match word(0) {
+        "INSERT" => Tag::new("INSERT").with_oid(0).with_rows(n),
+        "COPY" => Tag::new("COPY").with_rows(n),
+        "CREATE" if rows.is_some() => Tag::new("SELECT").with_rows(n),
+        "CREATE" | "DROP" | "ALTER" => {
+            let object = match (word(1), word(2)) {
+                ("OR", _) => "VIEW",
+                ("TEMP" | "TEMPORARY" | "UNLOGGED", _) | ("EXTERNAL", "TABLE") => "TABLE",
+                ("EXTERNAL", "SCHEMA") | ("DATABASE", _) => "SCHEMA",
+                (o, _) => o.trim_matches(|c: char| !c.is_ascii_alphabetic()),
+            };
+            Tag::new(&format!("{} {object}", word(0)))
+        }
+        "TRUNCATE" => Tag::new("TRUNCATE TABLE"),
+        other => Tag::new(other.trim_end_matches(';')),
+    }
+}
+
 /// A bound parameter as a value of the type the query gives it: text-format values are cast
 /// from their text, binary ones decoded by their PostgreSQL type first.
 fn parameter_value(
@@ -566,7 +605,8 @@ fn parameter_value(
     let value = match raw {
         None => return ScalarValue::try_from(target.unwrap_or(&DataType::Utf8)).map_err(|e| bad(e.to_string())),
         Some(bytes) if !binary || is_text_type(pg) => {
-            ScalarValue::Utf8(Some(String::from_utf8(bytes.to_vec()).map_err(|_| bad("not valid UTF-8".into()))?))
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| bad("not valid UTF-8".into()))?;
+            ScalarValue::Utf8(Some(without_zone(text, target)))
         }
         Some(bytes) => {
             let fixed = |n: usize| -> Result<&[u8], QueryError> {
@@ -595,6 +635,12 @@ fn parameter_value(
                     ScalarValue::TimestampMicrosecond(Some(micros), zone)
                 }
                 Type::BYTEA => ScalarValue::Binary(Some(bytes.to_vec())),
+                Type::NUMERIC => {
+                    let (text, scale) = numeric_text(bytes).ok_or_else(|| bad("a malformed binary numeric".into()))?;
+                    let value = ScalarValue::Utf8(Some(text));
+                    let t = target.cloned().unwrap_or(DataType::Decimal128(38, scale.min(38) as i8));
+                    return value.cast_to(&t).map_err(|e| bad(format!("cannot be read as {t}: {e}")));
+                }
                 _ => {
                     return Err(bad(format!(
                         "binary {} values are not supported; send this parameter as text",
@@ -608,6 +654,72 @@ fn parameter_value(
         Some(t) if value.data_type() != *t => value.cast_to(t).map_err(|e| bad(format!("cannot be read as {t}: {e}"))),
         _ => Ok(value),
     }
+}
+
+/// A date or a timestamp without time zone read from text drops a trailing zone offset, as
+/// PostgreSQL does (pgjdbc sends `setDate` as `2024-01-02 +00` and `setTimestamp` as
+/// `2024-01-02 03:04:05-05`, in the JVM's zone, with the type left open).
+fn without_zone(text: String, target: Option<&DataType>) -> String {
+    let cut = match target {
+        Some(DataType::Date32 | DataType::Date64) => text.trim().find(' ').map(|i| text.trim()[..i].to_string()),
+        Some(DataType::Timestamp(_, None)) => {
+            let t = text.trim();
+            // the offset starts at the last sign after the time of day
+            t.find([' ', 'T'])
+                .and_then(|time| t[time..].rfind(['+', '-']).map(|sign| t[..time + sign].trim_end().to_string()))
+        }
+        _ => None,
+    };
+    cut.unwrap_or(text)
+}
+
+/// PostgreSQL's binary NUMERIC (ndigits, weight, sign, dscale, then base-10000 digits) as
+/// decimal text, with its scale; None when malformed or NaN/infinite.
+fn numeric_text(bytes: &[u8]) -> Option<(String, u16)> {
+    let word = |i: usize| bytes.get(2 * i..2 * i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let ndigits = usize::from(word(0)?);
+    let weight = i32::from(word(1)? as i16);
+    let sign = word(2)?;
+    let dscale = word(3)?;
+    if bytes.len() != 8 + 2 * ndigits || !matches!(sign, 0x0000 | 0x4000) || dscale > 0x3FFF {
+        return None;
+    }
+    let digits: Vec<u16> = (0..ndigits).map(|i| word(4 + i)).collect::<Option<_>>()?;
+    if digits.iter().any(|d| *d > 9999) {
+        return None;
+    }
+    // the integer part: groups of weight 0 and above; the fraction: dscale digits after
+    let group = |w: i32| -> u16 {
+        let i = weight - w;
+        if i >= 0 && (i as usize) < digits.len() { digits[i as usize] } else { 0 }
+    };
+    let mut int = String::new();
+    for w in (0..=weight.max(0)).rev() {
+        let g = group(w);
+        if int.is_empty() {
+            if g != 0 {
+                int = g.to_string();
+            }
+        } else {
+            int.push_str(&format!("{g:04}"));
+        }
+    }
+    if int.is_empty() {
+        int.push('0');
+    }
+    let mut frac = String::new();
+    let mut w = -1;
+    while frac.len() < usize::from(dscale) {
+        frac.push_str(&format!("{:04}", group(w)));
+        w -= 1;
+    }
+    frac.truncate(usize::from(dscale));
+    let mut text = if sign == 0x4000 { format!("-{int}") } else { int };
+    if !frac.is_empty() {
+        text.push('.');
+        text.push_str(&frac);
+    }
+    Some((text, dscale))
 }
 
 fn is_text_type(pg: &Type) -> bool {
@@ -763,7 +875,7 @@ impl Backend {
         if out.schema.fields().is_empty() {
             return Err(sql_error("0A000", "COPY copies the rows of a query or a table, not a statement's".into()));
         }
-        let names: Vec<String> = out.schema.fields().iter().map(|f| f.name().clone()).collect();
+        let names: Vec<String> = out.schema.fields().iter().map(|f| output_name(f.name())).collect();
         // the header goes out with the first row, so COPY's row count is the rows'
         let header = Arc::new(std::sync::Mutex::new(copy.header_line(&names)));
         let unsent = header.clone();
@@ -798,7 +910,7 @@ impl Backend {
 
     async fn run(&self, sql: &str, database: Option<&str>, format: &Format, mut stop: Stop) -> PgWireResult<Response> {
         let out = within(&mut stop, self.engine.execute(sql, database)).await?.map_err(pg_error)?;
-        Self::respond(out, format, stop).await
+        Self::respond(sql, out, format, stop).await
     }
 
     /// A portal with parameters: each value decoded by its type (as the client declared it, or
@@ -829,10 +941,15 @@ impl Backend {
         )
         .await?
         .map_err(pg_error)?;
-        Self::respond(out, &portal.result_column_format, stop).await
+        Self::respond(sql, out, &portal.result_column_format, stop).await
     }
 
-    async fn respond(out: crate::engine::QueryOutput, format: &Format, stop: Stop) -> PgWireResult<Response> {
+    async fn respond(
+        sql: &str,
+        out: crate::engine::QueryOutput,
+        format: &Format,
+        stop: Stop,
+    ) -> PgWireResult<Response> {
         let batches = until(out.stream, stop);
         if out.schema.fields().is_empty() {
             // DDL: drain, then a command tag
@@ -840,7 +957,7 @@ impl Backend {
             while let Some(b) = s.next().await {
                 b?;
             }
-            return Ok(Response::Execution(Tag::new("OK")));
+            return Ok(Response::Execution(command_tag(sql, out.rows)));
         }
         let header = Arc::new(fields(&out.schema, format));
         let h = header.clone();
@@ -941,6 +1058,38 @@ impl ExtendedQueryHandler for Backend {
         self.parser.clone()
     }
 
+    async fn on_execute<C>(&self, client: &mut C, message: pgwire::messages::extendedquery::Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + pgwire::api::ClientPortalStore
+            + futures::Sink<pgwire::messages::PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        // ROLLBACK TO a savepoint out of a failed block, as on_query does for the simple
+        // protocol (pgjdbc sends it, and its autosave, as an extended query)
+        use pgwire::api::store::{Entry, PortalStore};
+        use pgwire::messages::response::TransactionStatus as Tx;
+        if client.transaction_status() == Tx::Error {
+            let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+            let sql = match client.portal_store().get_portal(name) {
+                Some(Entry::Value(portal)) => Some(portal.statement.statement.clone()),
+                _ => None,
+            };
+            if let Some(crate::pgsession::SessionStatement::RollbackTo { name }) =
+                sql.as_deref().and_then(crate::pgsession::parse)
+                && self.session_of(client).savepoint_position(&name).is_some()
+            {
+                client.set_transaction_status(Tx::Transaction);
+            }
+        }
+        self._on_execute(client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -992,7 +1141,8 @@ impl ExtendedQueryHandler for Backend {
             Vec::new()
         };
         let params = parameter_pg_types(&stmt.parameter_types, &inferred);
-        let fields = self.describe(sql, db.as_deref(), &Format::UnifiedBinary).await?;
+        // formats are the Bind's to choose: a statement's description says text, as PostgreSQL's
+        let fields = self.describe(sql, db.as_deref(), &Format::UnifiedText).await?;
         Ok(DescribeStatementResponse::new(params, fields))
     }
 
@@ -1220,6 +1370,38 @@ mod numeric_tests {
     fn binary(value: i128, scale: i8) -> Vec<i16> {
         let b = Numeric { text: String::new(), value, scale }.binary();
         b.chunks(2).map(|c| i16::from_be_bytes([c[0], c[1]])).collect()
+    }
+
+    #[test]
+    fn numeric_binary_parameters_decode() {
+        for (value, scale, text) in [
+            (150, 2, "1.50"),
+            (-123_456_789, 1, "-12345678.9"),
+            (1, 4, "0.0001"),
+            (0, 2, "0.00"),
+            (10_000, 0, "10000"),
+            (12_345, 0, "12345"),
+        ] {
+            let b = Numeric { text: String::new(), value, scale }.binary();
+            assert_eq!(super::numeric_text(&b), Some((text.to_string(), scale as u16)), "{value} scale {scale}");
+        }
+        assert_eq!(super::numeric_text(&[0, 0, 0, 0, 0xC0, 0, 0, 0]), None, "NaN");
+        assert_eq!(super::numeric_text(&[0, 1, 0, 0]), None, "truncated");
+    }
+
+    #[test]
+    fn zones_after_dates_and_timestamps_are_dropped() {
+        use datafusion::arrow::datatypes::{DataType, TimeUnit};
+        let date = Some(&DataType::Date32);
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
+        assert_eq!(super::without_zone("2024-01-02 +00".into(), date), "2024-01-02");
+        assert_eq!(super::without_zone("2024-01-02".into(), date), "2024-01-02");
+        assert_eq!(super::without_zone("2024-01-02 03:04:05-05".into(), Some(&ts)), "2024-01-02 03:04:05");
+        assert_eq!(super::without_zone("2024-06-30 23:59:58.5+05:30".into(), Some(&ts)), "2024-06-30 23:59:58.5");
+        assert_eq!(super::without_zone("2024-01-02 03:04:05".into(), Some(&ts)), "2024-01-02 03:04:05");
+        assert_eq!(super::without_zone("2024-01-02".into(), Some(&ts)), "2024-01-02");
+        let tz = DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
+        assert_eq!(super::without_zone("2024-01-02 03:04:05-05".into(), Some(&tz)), "2024-01-02 03:04:05-05");
     }
 
     #[test]

@@ -142,6 +142,18 @@ fn parse_set(rest: &str) -> Option<SessionStatement> {
     };
     let lower = rest.to_ascii_lowercase();
     if lower.starts_with("transaction") || lower.starts_with("session characteristics") {
+        // SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL x (pgjdbc's
+        // setTransactionIsolation): what SHOW transaction_isolation then says; tarn's reads
+        // are the same at every level
+        if lower.starts_with("session characteristics")
+            && let Some(level) = lower.split("isolation level").nth(1)
+        {
+            let level = level.split(',').next().unwrap_or("").trim();
+            let level = ["read uncommitted", "read committed", "repeatable read", "serializable"]
+                .into_iter()
+                .find(|l| level.starts_with(l))?;
+            return Some(SessionStatement::Set { name: "transaction_isolation".into(), value: Some(level.into()) });
+        }
         return Some(SessionStatement::Set { name: String::new(), value: None });
     }
     // SET TIME ZONE value
@@ -251,6 +263,18 @@ pub fn split(query: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_isolation_level_is_what_show_says() {
+        assert_eq!(
+            parse("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+            Some(SessionStatement::Set { name: "transaction_isolation".into(), value: Some("repeatable read".into()) })
+        );
+        assert_eq!(
+            parse("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"),
+            Some(SessionStatement::Set { name: String::new(), value: None })
+        );
+    }
 
     #[test]
     fn transaction_statements() {

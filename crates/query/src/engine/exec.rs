@@ -77,7 +77,23 @@ fn output(schema: SchemaRef, batches: Vec<RecordBatch>, kind: &'static str) -> Q
         stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
         statement_type: kind,
         registry: None,
+        rows: None,
     }
+}
+
+/// A write's answer: the rows it wrote.
+fn wrote(rows: u64) -> QueryOutput {
+    QueryOutput { rows: Some(rows), ..done("DML") }
+}
+
+/// The rows DataFusion's writers report (a `count` column).
+fn count_of(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| b.column_by_name("count"))
+        .filter_map(|c| c.as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
+        .flat_map(|a| a.iter().flatten())
+        .sum()
 }
 
 fn ignore(result: std::result::Result<(), CatalogError>, allowed: bool) -> Result<()> {
@@ -570,14 +586,17 @@ impl Engine {
         if temporary {
             mark_temporary(&mut table.parameters);
         }
+        let mut rows = 0;
         if with_data {
             let options = DataFrameWriteOptions::new().with_partition_by(partitioned_by.clone());
-            let written = df.write_parquet(&location, options, None).await;
-            if let Err(e) = written {
-                if managed {
-                    self.delete_files(&location).await?;
+            match df.write_parquet(&location, options, None).await {
+                Ok(counts) => rows = count_of(&counts),
+                Err(e) => {
+                    if managed {
+                        self.delete_files(&location).await?;
+                    }
+                    return Err(e.into());
                 }
-                return Err(e.into());
             }
         }
         if let Err(e) = self.catalog.create_table(db, table).await {
@@ -590,7 +609,7 @@ impl Engine {
         if !partitioned_by.is_empty() {
             self.msck(db, name).await?;
         }
-        Ok(done("DML"))
+        Ok(wrote(rows))
     }
 
     /// Redshift's UNLOAD: the query's rows written as Parquet, CSV or JSON under `TO`: one file
@@ -835,7 +854,7 @@ impl Engine {
         let journalled = txn::current().is_some_and(|s| s.in_block());
         let before = if journalled { Some(self.paths_under(&out).await?) } else { None };
         // new files get fresh names, so earlier data stays
-        df.write_parquet(&out, options, None).await?;
+        let rows = count_of(&df.write_parquet(&out, options, None).await?);
         if let Some(before) = before {
             let (bucket, _) = split_location(&out)?;
             let added: Vec<String> = self.paths_under(&out).await?.difference(&before).cloned().collect();
@@ -844,7 +863,7 @@ impl Engine {
         if !keys.is_empty() {
             self.msck(db, name).await?;
         }
-        Ok(done("DML"))
+        Ok(wrote(rows))
     }
 }
 

@@ -53,6 +53,8 @@ pub struct QueryOutput {
     /// The registry the statement reads through: its byte count is the data scanned so far
     /// (None for statements that read no data).
     pub registry: Option<Arc<store::TarnRegistry>>,
+    /// The rows a write wrote (INSERT, COPY, CTAS), for the PostgreSQL wire's command tag.
+    pub rows: Option<u64>,
 }
 
 /// A join whose smaller side is estimated under both limits builds one hash table that every
@@ -213,6 +215,18 @@ impl Engine {
         Ok(state.create_logical_plan(sql).await?)
     }
 
+    /// [`Engine::plan`] of a query whose rows go to a client: on the PostgreSQL wire its
+    /// unnamed columns get PostgreSQL's names (`count`, `?column?`; see
+    /// [`pgcatalog::name_outputs`]).
+    async fn plan_result(&self, ctx: &SessionContext, sql: &str) -> Result<datafusion::logical_expr::LogicalPlan> {
+        if !self.postgres {
+            return self.plan(ctx, sql).await;
+        }
+        let mut statement = pgcatalog::parse(sql)?;
+        pgcatalog::name_outputs(&mut statement);
+        Ok(ctx.state().statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement))).await?)
+    }
+
     /// Runs one statement with `database` as the default schema.
     pub async fn execute(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
         self.execute_with(sql, database, None).await
@@ -281,26 +295,26 @@ impl Engine {
             return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
         }
         let (ctx, registry) = self.context(database)?;
-        let df = ctx.execute_logical_plan(self.plan(&ctx, sql).await?).await?;
+        let df = ctx.execute_logical_plan(self.plan_result(&ctx, sql).await?).await?;
         let params = bind(&ordered_parameter_types(df.logical_plan())?)?;
         Self::output(df.with_param_values(params)?, registry).await
     }
 
     async fn query(&self, sql: &str, database: Option<&str>) -> Result<QueryOutput> {
         let (ctx, registry) = self.context(database)?;
-        Self::output(ctx.execute_logical_plan(self.plan(&ctx, sql).await?).await?, registry).await
+        Self::output(ctx.execute_logical_plan(self.plan_result(&ctx, sql).await?).await?, registry).await
     }
 
     async fn output(df: datafusion::dataframe::DataFrame, registry: Arc<store::TarnRegistry>) -> Result<QueryOutput> {
         let schema = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await?;
-        Ok(QueryOutput { schema, stream, statement_type: "DML", registry: Some(registry) })
+        Ok(QueryOutput { schema, stream, statement_type: "DML", registry: Some(registry), rows: None })
     }
 
     /// The schema a query's rows will have, without running it.
     pub async fn plan_schema(&self, sql: &str, database: Option<&str>) -> Result<SchemaRef> {
         let (ctx, _) = self.context(database)?;
-        let plan = self.plan(&ctx, sql).await?;
+        let plan = self.plan_result(&ctx, sql).await?;
         Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 

@@ -175,7 +175,7 @@ impl SchemaProvider for PgCatalog {
 }
 
 /// `pg_class` with `reloptions` (a relation's storage options: none in tarn), which
-/// SQLAlchemy's index reflection reads.
+/// SQLAlchemy's index reflection reads, and `relacl`.
 fn with_reloptions(
     pg_class: Arc<dyn datafusion::catalog::TableProvider>,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
@@ -184,11 +184,11 @@ fn with_reloptions(
     let columns: Vec<_> = pg_class.schema().fields().iter().map(|f| col(f.name())).collect();
     let text_list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
     let plan = LogicalPlanBuilder::scan("pg_class", datafusion::datasource::provider_as_source(pg_class), None)?
-        .project(
-            columns
-                .into_iter()
-                .chain([cast(lit(datafusion::common::ScalarValue::Null), text_list).alias("reloptions")]),
-        )?
+        .project(columns.into_iter().chain([
+            cast(lit(datafusion::common::ScalarValue::Null), text_list.clone()).alias("reloptions"),
+            // no privileges are kept per relation (pgjdbc's getTablePrivileges reads it)
+            cast(lit(datafusion::common::ScalarValue::Null), text_list).alias("relacl"),
+        ]))?
         .build()?;
     Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
 }
@@ -343,8 +343,20 @@ fn catalog_udfs() -> Result<Vec<datafusion::logical_expr::ScalarUDF>> {
     );
     let mut udfs = vec![to_regtype, visible, like_escape_udf()];
     // what tarn's catalog never has: indexes, and comments kept as pg_description rows
-    for name in ["pg_get_indexdef", "obj_description", "col_description", "shobj_description"] {
+    for name in [
+        "pg_get_indexdef",
+        "obj_description",
+        "col_description",
+        "shobj_description",
+        // functions are PostgreSQL's own rows of pg_proc: their signatures are not kept
+        "pg_get_function_result",
+        "pg_get_function_arguments",
+        "pg_get_function_identity_arguments",
+    ] {
         udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(NullText::new(name)));
+    }
+    for name in ["_pg_expandarray", "information_schema._pg_expandarray"] {
+        udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(ExpandArray::new(name)));
     }
     Ok(udfs)
 }
@@ -386,6 +398,57 @@ impl datafusion::logical_expr::ScalarUDFImpl for NullText {
         _: datafusion::logical_expr::ScalarFunctionArgs,
     ) -> Result<datafusion::logical_expr::ColumnarValue> {
         Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
+    }
+}
+
+/// `information_schema._pg_expandarray(a)`: PostgreSQL's set-returning function of an
+/// array's elements `x` with their positions `n`, which pgjdbc's getPrimaryKeys and
+/// getIndexInfo read over `pg_index.indkey`. tarn has no indexes, so pg_index has no rows and
+/// the function is never called on one; as a scalar it plans those queries and answers NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExpandArray {
+    name: &'static str,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl ExpandArray {
+    fn new(name: &'static str) -> Self {
+        use datafusion::logical_expr::{Signature, Volatility};
+        Self { name, signature: Signature::any(1, Volatility::Immutable) }
+    }
+
+    fn row_type() -> datafusion::arrow::datatypes::DataType {
+        use datafusion::arrow::datatypes::{DataType, Field, Fields};
+        DataType::Struct(Fields::from(vec![
+            Field::new("x", DataType::Int32, true),
+            Field::new("n", DataType::Int32, true),
+        ]))
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for ExpandArray {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _: &[datafusion::arrow::datatypes::DataType],
+    ) -> Result<datafusion::arrow::datatypes::DataType> {
+        Ok(Self::row_type())
+    }
+
+    fn invoke_with_args(
+        &self,
+        _: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> Result<datafusion::logical_expr::ColumnarValue> {
+        Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from(
+            &Self::row_type(),
+        )?))
     }
 }
 
@@ -454,9 +517,28 @@ pub fn parse(sql: &str) -> Result<Statement> {
         super::redshift::rewrite_expr(e);
         like_with_escape(e);
         subscripts(e);
+        dot_fields(e);
         ControlFlow::<()>::Continue(())
     });
     Ok(statement)
+}
+
+/// `(expr).field`, PostgreSQL's access to a field of a composite value (pgjdbc reads
+/// `(information_schema._pg_expandarray(i.indkey)).n`): the field named as DataFusion takes it.
+fn dot_fields(e: &mut Expr) {
+    use datafusion::sql::sqlparser::ast::AccessExpr;
+    let Expr::CompoundFieldAccess { root, access_chain } = e else { return };
+    // `t.col[i]` is a column of a relation, not a field
+    if matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+        return;
+    }
+    for access in access_chain.iter_mut() {
+        if let AccessExpr::Dot(field) = access
+            && let Expr::Identifier(ident) = field
+        {
+            *field = Expr::value(Value::SingleQuotedString(ident.value.to_ascii_lowercase()));
+        }
+    }
 }
 
 /// Whether a relation is one of PostgreSQL's catalog's.
@@ -815,4 +897,50 @@ pub fn without_catalog(sql: &str, database: &str) -> String {
         ControlFlow::<()>::Continue(())
     });
     if changed { statement.to_string() } else { sql.to_string() }
+}
+
+/// What ends an output column's name that tarn made unique (see [`name_outputs`]); the wire
+/// shows the name up to it.
+pub const NAME_END: char = '\u{1}';
+
+/// Names the unnamed columns of a query's outermost SELECT as PostgreSQL does: a function call
+/// by the function (`count`), a column by itself, a CASE `case`, anything else `?column?`.
+/// PostgreSQL allows two columns of one name and DataFusion does not, so each name made here
+/// ends with [`NAME_END`] and the column's position, which the wire drops.
+pub fn name_outputs(statement: &mut Statement) {
+    let Statement::Query(query) = statement else { return };
+    let SetExpr::Select(select) = query.body.as_mut() else { return };
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        let SelectItem::UnnamedExpr(expr) = item else { continue };
+        let Some(name) = output_name(expr) else { continue };
+        let alias = Ident::with_quote('"', format!("{name}{NAME_END}{i}"));
+        *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias };
+    }
+}
+
+/// PostgreSQL's name of an unnamed output expression; None where DataFusion's name is already
+/// PostgreSQL's (a column).
+fn output_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
+        Expr::Nested(inner) => Some(output_name(inner).unwrap_or_else(|| column_name(inner))),
+        Expr::Cast { expr: inner, .. } => match inner.as_ref() {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Some(column_name(inner)),
+            other => output_name(other),
+        },
+        Expr::Function(f) => {
+            f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase()).or(Some("?column?".into()))
+        }
+        Expr::Case { .. } => Some("case".into()),
+        _ => Some("?column?".into()),
+    }
+}
+
+/// A column reference's own name (its last part).
+fn column_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(i) => i.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts.last().map_or_else(|| "?column?".into(), |i| i.value.clone()),
+        _ => "?column?".into(),
+    }
 }
