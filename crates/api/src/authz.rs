@@ -254,6 +254,13 @@ pub fn resources(
                 .unwrap_or("primary");
             vec![arn(workgroup)]
         }
+        // the cluster or serverless workgroup a statement runs on (a statement's own id names
+        // neither: its owner alone reads it, which the handler checks)
+        Service::RedshiftData => match (text(doc, "ClusterIdentifier"), text(doc, "WorkgroupName")) {
+            (Some(c), _) => vec![format!("arn:aws:redshift:{region}:{account}:cluster:{c}")],
+            (None, Some(w)) => vec![format!("arn:aws:redshift-serverless:{region}:{account}:workgroup/{w}")],
+            (None, None) => vec!["*".to_string()],
+        },
         Service::Iam | Service::Sts => vec!["*".to_string()],
     }
 }
@@ -339,6 +346,7 @@ pub fn prefix(service: Service) -> &'static str {
         Service::Firehose => "firehose",
         Service::Glue => "glue",
         Service::Athena => "athena",
+        Service::RedshiftData => "redshift-data",
         Service::Iam => "iam",
         Service::Sts => "sts",
     }

@@ -17,6 +17,7 @@ mod iam;
 mod json;
 mod kinesis;
 pub mod metrics;
+mod redshift_data;
 pub mod s3;
 mod s3control;
 pub mod sigv4;
@@ -67,6 +68,7 @@ pub struct Services {
     pub crawlers: tarn_catalog::crawler::Crawlers,
     pub athena: tarn_query::athena::Athena,
     pub delivery: tarn_delivery::Delivery,
+    pub redshift_data: tarn_query::redshift_data::RedshiftData,
 }
 
 struct ApiInner {
@@ -76,6 +78,7 @@ struct ApiInner {
     firehose: firehose::Firehose,
     glue: glue::Glue,
     athena: athena::Athena,
+    redshift_data: redshift_data::RedshiftData,
     delivery: tarn_delivery::Delivery,
     gate: authz::Gate,
     /// The region tarn serves: resources' ARNs name it, whatever region a client signed for.
@@ -118,7 +121,7 @@ pub(crate) struct S3Caller {
 impl Api {
     #[must_use]
     pub fn new(services: Services, identities: tarn_iam::Iam, config: &ApiConfig) -> Self {
-        let Services { objects, streams, crawlers, athena, delivery } = services;
+        let Services { objects, streams, crawlers, athena, delivery, redshift_data } = services;
         let store = objects.store().clone();
         let gate = authz::Gate { iam: identities.clone(), objects: objects.clone() };
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), gate.clone()));
@@ -134,6 +137,11 @@ impl Api {
                 firehose: firehose::Firehose { delivery: delivery.clone() },
                 glue: glue::Glue { crawlers },
                 athena: athena::Athena { athena, iam: Some(identities.clone()), region: config.region.clone() },
+                redshift_data: redshift_data::RedshiftData {
+                    statements: redshift_data,
+                    iam: Some(identities.clone()),
+                    region: config.region.clone(),
+                },
                 delivery,
                 gate,
                 region: config.region.clone(),
@@ -583,6 +591,10 @@ impl Api {
             Service::Athena => {
                 let op = generated::athena::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::athena::dispatch(&self.inner.athena, cx, op, doc).await
+            }
+            Service::RedshiftData => {
+                let op = generated::redshift_data::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::redshift_data::dispatch(&self.inner.redshift_data, cx, op, doc).await
             }
             // the query protocol has its own front door (query_protocol)
             Service::Sts | Service::Iam => Err(unknown()),

@@ -601,10 +601,18 @@ fn handler_trait(cx: &Ctx, out: &mut String) {
     out.push_str("    }\n}\n");
 }
 
+/// The routing enum's variant of a module: `redshift_data` -> `RedshiftData`.
 fn service_variant(module: &str) -> String {
-    let mut v = module.to_string();
-    v[..1].make_ascii_uppercase();
-    v
+    module
+        .split('_')
+        .map(|part| {
+            let mut p = part.to_string();
+            if !p.is_empty() {
+                p[..1].make_ascii_uppercase();
+            }
+            p
+        })
+        .collect()
 }
 
 pub fn module_index(services: &[ServiceConfig]) -> String {

@@ -195,6 +195,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(tables = leftovers, "dropped temporary tables left by earlier sessions");
     }
     let athena = tarn_query::athena::Athena::open(engine.clone(), store.clone()).await?;
+    let redshift_data = tarn_query::redshift_data::RedshiftData::open(&engine, args.data_dir.join("redshift-data"))?;
     let delivery = tarn_delivery::Delivery::open(
         store.clone(),
         objects.clone(),
@@ -211,7 +212,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     crawlers.set_iam(iam.clone());
     delivery.set_iam(iam.clone());
     tokio::spawn(crawlers.clone().run_scheduler());
-    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery };
+    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery, redshift_data };
     let api = tarn_api::Api::new(services, iam.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;

@@ -42,3 +42,13 @@ fn bucket_policies_deny_s3_reads_and_the_queries_over_them() {
     let out = run_script(&mut server, &script("bucket_policy.py"), &["after-restart"], Duration::from_secs(300));
     assert!(out.contains("bucket-policy after-restart: 0 failures"), "{out}");
 }
+
+/// Redshift's Data API through boto3's `redshift-data` client: statements run in the
+/// background, results page with typed fields, errors, cancel, listings
+/// (tests/py/redshift_data.py).
+#[test]
+fn redshift_data_api_runs_statements_from_boto3() {
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let out = run_script_in(&LATEST_BOTO3, &mut server, &script("redshift_data.py"), &[], Duration::from_secs(300));
+    assert!(out.contains("redshift-data: 0 failures"), "{out}");
+}

@@ -211,7 +211,9 @@ fn generated_tables_say_what_the_models_say() {
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| {
-                p.file_name().unwrap().to_string_lossy().starts_with(&format!("{}-{}", model.name, model.api_version))
+                // a module's name is the model file's with `_` for `-` (redshift_data)
+                let file = format!("{}-{}", model.name.replace('_', "-"), model.api_version);
+                p.file_name().unwrap().to_string_lossy().starts_with(&file)
             })
             .unwrap_or_else(|| panic!("no pinned model for {} {}", model.name, model.api_version));
         let mut text = String::new();

@@ -4,6 +4,7 @@ pub mod athena;
 pub mod firehose;
 pub mod glue;
 pub mod iam;
+pub mod redshift_data;
 pub mod kinesis;
 pub mod sts;
 pub mod service;
@@ -16,6 +17,7 @@ pub static SERVICES: &[&crate::model::ServiceModel] = &[
     &firehose::MODEL,
     &glue::MODEL,
     &iam::MODEL,
+    &redshift_data::MODEL,
     &kinesis::MODEL,
     &sts::MODEL,
 ];

@@ -6,6 +6,7 @@ pub enum Service {
     Firehose,
     Glue,
     Iam,
+    RedshiftData,
     Kinesis,
     Sts,
 }
