@@ -740,8 +740,9 @@ impl Engine {
         let (ctx, _) = self.context(Some(db))?;
         let df = match copy.format.as_str() {
             "parquet" => {
-                let df =
-                    ctx.read_parquet(from, ParquetReadOptions { file_extension: "", ..Default::default() }).await?;
+                let df = ctx
+                    .read_parquet(from.clone(), ParquetReadOptions { file_extension: "", ..Default::default() })
+                    .await?;
                 let cols: Vec<_> = schema
                     .fields()
                     .iter()
@@ -759,7 +760,7 @@ impl Engine {
                     file_compression_type: compression,
                     ..Default::default()
                 };
-                ctx.read_json(from, options).await?
+                ctx.read_json(from.clone(), options).await?
             }
             _ => {
                 let delimiter = copy.delimiter.as_deref().unwrap_or(",");
@@ -775,7 +776,7 @@ impl Engine {
                     .delimiter(*d)
                     .file_extension("")
                     .file_compression_type(compression);
-                ctx.read_csv(from, options).await?
+                ctx.read_csv(from.clone(), options).await?
             }
         };
         // every row is read once before any is written: a malformed one fails the COPY whole
@@ -785,13 +786,64 @@ impl Engine {
             match check.try_next().await {
                 Ok(Some(batch)) => rows += batch.num_rows(),
                 Ok(None) => break,
-                Err(e) => return Err(QueryError::User(load_error(&copy.name, &e.to_string()))),
+                Err(e) => {
+                    let message = e.to_string();
+                    self.record_load_error(db, &copy.name, &schema, &from, &message);
+                    return Err(QueryError::User(load_error(&copy.name, &message)));
+                }
             }
         }
         if rows == 0 {
             return Ok(done("DML"));
         }
         self.insert_df(db, &copy.name, &names, df).await
+    }
+
+    /// `INSERT INTO t [(cols)] <query with $1, $2, ...>`: the query planned with its
+    /// parameters' types, bound, then written as INSERT writes (the caller's GetTable first,
+    /// as every statement on the catalog).
+    pub(crate) async fn insert_with_params(
+        &self,
+        db: &str,
+        name: &str,
+        columns: &[String],
+        query: &str,
+        session_db: &str,
+        bind: impl FnOnce(&[Option<DataType>]) -> Result<Vec<datafusion::common::ScalarValue>>,
+    ) -> Result<QueryOutput> {
+        if let Some(caller) = Engine::current_caller() {
+            caller.glue("glue:GetTable", Some(db), Some(name)).map_err(QueryError::AccessDenied)?;
+        }
+        let (ctx, _) = self.context(Some(if self.postgres { session_db } else { db }))?;
+        let df = ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?;
+        let types: Vec<Option<DataType>> = {
+            let map = df.logical_plan().get_parameter_types()?;
+            let n = map.keys().filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok()).max().unwrap_or(0);
+            (1..=n).map(|i| map.get(&format!("${i}")).cloned().flatten()).collect()
+        };
+        let df = df.with_param_values(bind(&types)?)?;
+        self.insert_df(db, name, columns, df).await
+    }
+
+    /// A failed COPY's row of STL_LOAD_ERRORS: its file (the one file, else the prefix's
+    /// files are not told apart), line, column and value, as the reader's message names them.
+    fn record_load_error(&self, db: &str, table: &str, schema: &Schema, files: &[String], message: &str) {
+        let (line_number, column, value, reason, err_code) = crate::engine::loaderrors::parse_reader_error(message);
+        let field = column.and_then(|i| schema.fields().get(i));
+        let user = super::session_user().map_or_else(String::new, |u| u.to_string());
+        self.load_errors.record(crate::engine::loaderrors::LoadError {
+            user,
+            query: 0,
+            start_micros: tarn_common::now_unix_nanos() / 1_000,
+            table: format!("{db}.{table}"),
+            filename: if files.len() == 1 { files[0].clone() } else { files.join(",") },
+            line_number,
+            colname: field.map_or_else(String::new, |f| f.name().clone()),
+            coltype: field.map_or_else(String::new, |f| glue_type(f.data_type())),
+            raw_field_value: value,
+            err_code,
+            err_reason: reason,
+        });
     }
 
     async fn insert_into(

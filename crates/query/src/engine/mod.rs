@@ -12,6 +12,7 @@ mod decimal;
 mod exec;
 mod joinfilter;
 mod joinsides;
+pub mod loaderrors;
 mod orc;
 pub mod pgcatalog;
 pub mod pgfuncs;
@@ -75,6 +76,8 @@ pub struct Engine {
     /// Whether statements are PostgreSQL's (the PostgreSQL wire): parsed in its dialect, with
     /// `pg_catalog` and its functions (see [`pgcatalog`]); else Athena's.
     postgres: bool,
+    /// Redshift's STL_LOAD_ERRORS, shared by every statement of the server.
+    load_errors: loaderrors::LoadErrors,
 }
 
 /// What statements share of what they learnt about files: each Parquet file's footer and page
@@ -105,6 +108,11 @@ impl FileCaches {
     }
 }
 
+/// The PostgreSQL session user of the current task, if it has one.
+pub(crate) fn session_user() -> Option<Arc<str>> {
+    SESSION_USER.try_with(Clone::clone).ok()
+}
+
 tokio::task_local! {
     /// Who the statements of the current task run as (see [`Engine::as_caller`]).
     static CALLER: Option<Arc<store::Caller>>;
@@ -115,7 +123,14 @@ tokio::task_local! {
 impl Engine {
     pub fn new(objects: Objects, catalog: Catalog) -> Result<Self> {
         let registry = Arc::new(store::TarnRegistry::new(objects.clone(), catalog.account_id()));
-        Ok(Self { catalog, objects, registry, caches: FileCaches::new(), postgres: false })
+        Ok(Self {
+            catalog,
+            objects,
+            registry,
+            caches: FileCaches::new(),
+            postgres: false,
+            load_errors: loaderrors::LoadErrors::default(),
+        })
     }
 
     /// The same engine for the PostgreSQL wire: statements in PostgreSQL's dialect, with
@@ -174,7 +189,11 @@ impl Engine {
             let connection = txn::current().map_or_else(|| db.clone(), |s| s.database().to_string());
             pgfuncs::register_session(&ctx, &db, &connection, &user);
             provider = provider
-                .with_pg_catalog(pgcatalog::schema(self.catalog.clone(), caller)?)
+                .with_pg_catalog(pgcatalog::schema(
+                    self.catalog.clone(),
+                    caller.clone(),
+                    self.load_errors_of(caller.as_ref()),
+                )?)
                 .with_information_schema(pgcatalog::InformationSchema::provider(Arc::downgrade(&ctx)));
         } else {
             pgfuncs::register(&ctx, &db);
@@ -189,6 +208,12 @@ impl Engine {
         }
         ctx.register_catalog(CATALOG_NAME, provider);
         Ok((ctx, registry))
+    }
+
+    /// STL_LOAD_ERRORS as a caller reads it: the account root every row, others their own.
+    fn load_errors_of(&self, caller: Option<&Arc<store::Caller>>) -> pgcatalog::LoadErrorsView {
+        let user = caller.map(|_| session_user().map_or_else(String::new, |u| u.to_string()));
+        pgcatalog::LoadErrorsView { errors: self.load_errors.clone(), user }
     }
 
     /// Runs `f` (statements of this engine) as `caller`: every S3 call its statements make is
@@ -291,8 +316,19 @@ impl Engine {
         database: Option<&str>,
         bind: impl FnOnce(&[Option<DataType>]) -> Result<Vec<ScalarValue>>,
     ) -> Result<QueryOutput> {
-        if self.parse_ddl(sql, database)?.is_some() {
-            return Err(QueryError::User("parameters ($1, ...) are only allowed in queries, not in DDL".into()));
+        match self.parse_ddl(sql, database)? {
+            // INSERT ... VALUES ($1, $2), as drivers that bind on the server send it
+            Some(ddl::Statement::InsertInto { database: target, name, columns, query }) => {
+                let session_db = database.unwrap_or("default").to_lowercase();
+                let db = target.unwrap_or_else(|| session_db.clone());
+                return self.insert_with_params(&db, &name, &columns, &query, &session_db, bind).await;
+            }
+            Some(_) => {
+                return Err(QueryError::User(
+                    "parameters ($1, ...) are only allowed in queries and INSERT, not in DDL".into(),
+                ));
+            }
+            None => {}
         }
         let (ctx, registry) = self.context(database)?;
         let df = ctx.execute_logical_plan(self.plan_result(&ctx, sql).await?).await?;
@@ -321,11 +357,17 @@ impl Engine {
     /// The types the query gives its parameters `$1..$n` (None where it leaves one open); no
     /// parameters for DDL.
     pub async fn parameter_types(&self, sql: &str, database: Option<&str>) -> Result<Vec<Option<DataType>>> {
-        if self.parse_ddl(sql, database)?.is_some() {
-            return Ok(Vec::new());
+        match self.parse_ddl(sql, database)? {
+            Some(ddl::Statement::InsertInto { query, .. }) => {
+                let (ctx, _) = self.context(database)?;
+                ordered_parameter_types(&self.plan(&ctx, &query).await?)
+            }
+            Some(_) => Ok(Vec::new()),
+            None => {
+                let (ctx, _) = self.context(database)?;
+                ordered_parameter_types(&self.plan(&ctx, sql).await?)
+            }
         }
-        let (ctx, _) = self.context(database)?;
-        ordered_parameter_types(&self.plan(&ctx, sql).await?)
     }
 
     /// A registry resolving `s3://` URLs to tarn buckets (for writes outside a statement).

@@ -138,25 +138,45 @@ fn static_tables() -> Result<Arc<PgCatalogStaticTables>> {
 }
 
 /// The `pg_catalog` schema of one statement, describing what `caller` may list.
-pub fn schema(catalog: Catalog, caller: Option<Arc<Caller>>) -> Result<Arc<dyn SchemaProvider>> {
+pub fn schema(
+    catalog: Catalog,
+    caller: Option<Arc<Caller>>,
+    load_errors: LoadErrorsView,
+) -> Result<Arc<dyn SchemaProvider>> {
     let inner = PgCatalogSchemaProvider::try_new(GlueInfo { catalog, caller }, static_tables()?, EmptyContextProvider)?;
-    Ok(Arc::new(PgCatalog { inner: Arc::new(inner) }))
+    Ok(Arc::new(PgCatalog { inner: Arc::new(inner), load_errors }))
 }
+
+/// Redshift's STL_LOAD_ERRORS as one reader sees it (`user` None: the account root, all rows).
+#[derive(Debug, Clone)]
+pub struct LoadErrorsView {
+    pub errors: super::loaderrors::LoadErrors,
+    pub user: Option<String>,
+}
+
+/// Redshift's system tables tarn keeps, in `pg_catalog` (on every search path, as Redshift's).
+const SYSTEM_TABLES: [&str; 1] = ["stl_load_errors"];
 
 /// `pg_catalog` with `pg_index`'s vector columns (`indkey`, `indoption`, `indclass`,
 /// `indcollation`) as arrays, as PostgreSQL's clients use them (`unnest(indkey)`).
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
+    load_errors: LoadErrorsView,
 }
 
 #[async_trait]
 impl SchemaProvider for PgCatalog {
     fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
+        let mut names = self.inner.table_names();
+        names.extend(SYSTEM_TABLES.iter().map(|s| (*s).to_string()));
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        if name.eq_ignore_ascii_case("stl_load_errors") {
+            return Ok(Some(self.load_errors.errors.table(self.load_errors.user.as_deref())?));
+        }
         if name.eq_ignore_ascii_case("pg_index") {
             return Ok(Some(pg_index()?));
         }
@@ -170,8 +190,20 @@ impl SchemaProvider for PgCatalog {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name)
+        SYSTEM_TABLES.contains(&name.to_ascii_lowercase().as_str()) || self.inner.table_exist(name)
     }
+}
+
+/// Redshift's system tables named without a schema are pg_catalog's, as on Redshift.
+fn qualify_system_tables(statement: &mut Statement) {
+    let _ = datafusion::sql::sqlparser::ast::visit_relations_mut(statement, |name| {
+        if name.0.len() == 1
+            && name.0[0].as_ident().is_some_and(|i| SYSTEM_TABLES.contains(&i.value.to_ascii_lowercase().as_str()))
+        {
+            name.0.insert(0, datafusion::sql::sqlparser::ast::ObjectNamePart::Identifier(Ident::new("pg_catalog")));
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// `pg_class` with `reloptions` (a relation's storage options: none in tarn), which
@@ -513,6 +545,7 @@ pub fn parse(sql: &str) -> Result<Statement> {
         _ => return Err(DataFusionError::Plan("one statement at a time: several were given".into())),
     };
     let _ = VisitMut::visit(&mut statement, &mut CatalogSubqueries);
+    qualify_system_tables(&mut statement);
     let _ = visit_expressions_mut(&mut statement, |e| {
         super::redshift::rewrite_expr(e);
         like_with_escape(e);

@@ -89,6 +89,12 @@ except psycopg.Error as e:
     check("line 2" in str(e) and "five" in str(e), f"a malformed row is reported with its line: {e}")
 count = setup.execute("SELECT count(*) FROM loaded").fetchone()[0]
 check(count == 6, f"a failed COPY loads no rows ({count})")
+err = setup.execute(
+    "SELECT tbl, filename, line_number, colname, type, raw_field_value, err_code, err_reason "
+    "FROM stl_load_errors ORDER BY query DESC LIMIT 1").fetchone()
+check(err is not None and err[0] == "default.loaded" and err[1].startswith("s3://pgcat/in/bad2/") and err[2] == 2
+      and err[3] == "id" and err[4] == "int" and err[5] == "five" and err[6] == 1207 and "five" in err[7],
+      f"STL_LOAD_ERRORS has the failed row: file, line, column, value, code, reason: {err}")
 try:
     setup.execute("COPY loaded FROM 's3://pgcat/in/none/' IAM_ROLE default CSV")
     check(False, "an empty prefix is an error")
@@ -128,6 +134,18 @@ for driver in ["postgresql+psycopg2", "postgresql+psycopg"]:
     check(len(table) == 2 and list(table.columns) == list(want), f"{driver}: pandas.read_sql_table {list(table.columns)}")
     param = pd.read_sql(sa.text("SELECT name FROM readings WHERE id = :i"), engine, params={"i": 2})
     check(list(param["name"]) == ["b"], f"{driver}: a bound parameter")
+    # a transaction through SQLAlchemy: one rolled back, one committed (engine.begin)
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE sa_t (a int)"))
+        conn.execute(sa.text("INSERT INTO sa_t VALUES (1)"))
+        conn.rollback()
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE sa_t (a int)"))
+        conn.execute(sa.text("INSERT INTO sa_t VALUES (:a)"), [{"a": 2}, {"a": 3}])
+    back = pd.read_sql("SELECT a FROM sa_t ORDER BY a", engine)
+    check(list(back["a"]) == [2, 3], f"{driver}: a rolled-back transaction left nothing, a committed one its rows")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE sa_t"))
     with engine.connect() as conn:
         who = conn.execute(sa.text("SELECT current_user")).scalar()
         check(who == user, f"{driver}: current_user is the access key ({who})")

@@ -1,5 +1,5 @@
 """boto3's redshift-data client against tarn: ExecuteStatement (DDL, INSERT, a query with
-:parameters, Redshift's COPY and UNLOAD ride the same path), DescribeStatement until FINISHED,
+:parameters, Redshift's UNLOAD and COPY), DescribeStatement until FINISHED,
 GetStatementResult with typed fields and pages (boto3's paginator), a failed statement's error,
 CancelStatement of a long one, ListStatements, ListDatabases/ListSchemas/ListTables/
 DescribeTable, and the errors AWS gives (no cluster or workgroup, an unknown id, results of a
@@ -60,6 +60,15 @@ check(rows[0] == [{"longValue": 1}, {"stringValue": "a"}, {"stringValue": "1.50"
 check(rows[1][5] == {"isNull": True}, f"NULL is isNull: {rows[1][5]}")
 check(r["TotalNumRows"] == 2 and "NextToken" not in r, "one page, its total")
 
+# Redshift's UNLOAD and COPY through the Data API
+sid, d = run("UNLOAD ('SELECT id, name, price, d, ok, score FROM readings') TO 's3://rsdata/out/' "
+             "IAM_ROLE default FORMAT AS PARQUET")
+check(d["Status"] == "FINISHED", f"UNLOAD runs: {d['Status']} {d.get('Error')}")
+run("CREATE EXTERNAL TABLE copied (id int, name string, price decimal(10,2), d date, ok boolean, score double) "
+    "STORED AS PARQUET LOCATION 's3://rsdata/copied/'")
+sid, d = run("COPY copied FROM 's3://rsdata/out/' IAM_ROLE default FORMAT AS PARQUET")
+check(d["Status"] == "FINISHED" and d["ResultRows"] == 2, f"COPY loads what UNLOAD wrote: {d.get('ResultRows')} {d.get('Error')}")
+
 # many rows: pages, through boto3's paginator
 sid, d = run("SELECT value FROM generate_series(1, 25000)")
 pages = list(rd.get_paginator("get_statement_result").paginate(Id=sid))
@@ -98,7 +107,7 @@ check(d["Status"] == "ABORTED", f"the cancelled statement is ABORTED: {d['Status
 
 listed = rd.list_statements(StatementName="make-")["Statements"]
 check([s["StatementName"] for s in listed] == ["make-readings"], f"ListStatements by name: {listed}")
-check(len(rd.list_statements()["Statements"]) == 6, "ListStatements lists the caller's six statements")
+check(len(rd.list_statements()["Statements"]) == 9, "ListStatements lists the caller's nine statements")
 
 check("default" in rd.list_databases(WorkgroupName="analytics", Database="default")["Databases"], "ListDatabases")
 schemas = rd.list_schemas(WorkgroupName="analytics", Database="default", SchemaPattern="def%")["Schemas"]
