@@ -295,6 +295,7 @@ impl ObjectStore for BucketStore {
             key: key_of(location),
             state: Arc::new(tokio::sync::Mutex::new(Spool { file: tokio::fs::File::from_std(std_file), len: 0 })),
             path: Arc::new(Mutex::new(Some(path))),
+            next: 0,
         }))
     }
 
@@ -470,6 +471,10 @@ struct SpoolUpload {
     key: String,
     state: Arc<tokio::sync::Mutex<Spool>>,
     path: Arc<Mutex<Option<tempfile::TempPath>>>,
+    /// Where the next part starts in the spool: parts are numbered as `put_part` is called
+    /// (in the object's order), while their writes may run in any order (object_store's
+    /// WriteMultipart spawns them as tasks), so each writes at its own offset.
+    next: u64,
 }
 
 impl fmt::Debug for SpoolUpload {
@@ -481,16 +486,19 @@ impl fmt::Debug for SpoolUpload {
 #[async_trait]
 impl MultipartUpload for SpoolUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        // parts arrive in order and each waits for the spool lock, so the file is in order
-        let state = self.state.clone();
-        let lock = state.clone();
+        use tokio::io::AsyncSeekExt;
+        let at = self.next;
+        self.next += data.content_length() as u64;
+        let lock = self.state.clone();
         Box::pin(async move {
             let mut spool = lock.lock().await;
+            spool.file.seek(std::io::SeekFrom::Start(at)).await.map_err(|e| generic(e.into()))?;
+            let mut end = at;
             for chunk in data.iter() {
                 spool.file.write_all(chunk).await.map_err(|e| generic(e.into()))?;
-                spool.len += chunk.len() as u64;
+                end += chunk.len() as u64;
             }
-            drop(state);
+            spool.len = spool.len.max(end);
             Ok(())
         })
     }
@@ -499,6 +507,11 @@ impl MultipartUpload for SpoolUpload {
         let len = {
             let mut spool = self.state.lock().await;
             spool.file.flush().await.map_err(|e| generic(e.into()))?;
+            if spool.len != self.next {
+                return Err(generic(
+                    format!("multipart upload incomplete: {} of {} bytes", spool.len, self.next).into(),
+                ));
+            }
             spool.len
         };
         let path = self.path.lock().map_err(|_| generic("spool poisoned".into()))?.take();
