@@ -351,6 +351,7 @@ fn pg_type(t: &DataType) -> Type {
         DataType::Decimal128(_, s) if *s >= 0 => Type::NUMERIC,
         DataType::Timestamp(_, Some(_)) => Type::TIMESTAMPTZ,
         DataType::Time32(_) | DataType::Time64(_) => Type::TIME,
+        t if is_nested(t) => Type::JSON,
         // decimals, nested values, intervals...: their text form
         _ => Type::TEXT,
     }
@@ -386,6 +387,12 @@ fn encode_err(e: impl std::fmt::Display) -> PgWireError {
 /// Encodes one batch as data rows.
 fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
     let options = FormatOptions::default().with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"));
+    // arrays, maps and structs go out as JSON (oid 114), each value's text made once a batch
+    let json: Vec<Option<Vec<Option<String>>>> = batch
+        .columns()
+        .iter()
+        .map(|c| if is_nested(c.data_type()) { json_values(c).map(Some) } else { Ok(None) })
+        .collect::<PgWireResult<_>>()?;
     let text: Vec<ArrayFormatter> = batch
         .columns()
         .iter()
@@ -469,12 +476,87 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
                 DataType::Utf8 => enc.encode_field(&col.as_string::<i32>().value(row))?,
                 DataType::LargeUtf8 => enc.encode_field(&col.as_string::<i64>().value(row))?,
                 DataType::Utf8View => enc.encode_field(&col.as_string_view().value(row))?,
+                t if is_nested(t) => {
+                    let value = json[i].as_ref().and_then(|v| v[row].clone()).unwrap_or_else(|| "null".into());
+                    enc.encode_field(&JsonText(value))?;
+                }
                 _ => enc.encode_field(&text[i].value(row).to_string())?,
             }
         }
         rows.push(enc.take_row());
     }
     Ok(rows)
+}
+
+/// Arrays, maps and structs: values PostgreSQL's clients read as JSON.
+fn is_nested(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::Struct(_)
+            | DataType::Map(..)
+    )
+}
+
+/// A nested column's values as JSON text (lists as arrays, structs and maps as objects), one a
+/// row, None for NULL: Arrow's JSON writer, one column at a time.
+fn json_values(col: &datafusion::arrow::array::ArrayRef) -> PgWireResult<Vec<Option<String>>> {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let schema = Arc::new(Schema::new(vec![Field::new("v", col.data_type().clone(), true)]));
+    let batch = RecordBatch::try_new(schema, vec![col.clone()]).map_err(encode_err)?;
+    let mut out = Vec::new();
+    let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(&mut out);
+    writer.write(&batch).map_err(encode_err)?;
+    writer.finish().map_err(encode_err)?;
+    drop(writer);
+    let text = String::from_utf8(out).map_err(encode_err)?;
+    let mut values: Vec<Option<String>> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|mut row| row.get_mut("v").map(serde_json::Value::take))
+                .map(|v| v.to_string())
+        })
+        .collect();
+    values.resize(col.len(), None);
+    Ok(values)
+}
+
+/// JSON text (PostgreSQL's `json`: the same bytes in text and binary).
+#[derive(Debug)]
+struct JsonText(String);
+
+impl pgwire::types::ToSqlText for JsonText {
+    fn to_sql_text(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+        _format: &pgwire::types::format::FormatOptions,
+    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(postgres_types::IsNull::No)
+    }
+}
+
+impl postgres_types::ToSql for JsonText {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(postgres_types::IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON
+    }
+
+    postgres_types::to_sql_checked!();
 }
 
 /// A decimal as PostgreSQL's NUMERIC: its exact text, or its binary form (base-10000 digits),

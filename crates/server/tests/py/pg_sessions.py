@@ -262,4 +262,11 @@ with psycopg.connect(dsn, autocommit=True) as c5:
     row = c5.cursor(binary=True).execute(
         "SELECT CAST(1 AS smallint), CAST(9000000000 AS bigint), CAST(1.5 AS real), 'text', CAST('ab' AS bytea)").fetchone()
     check(row == (1, 9000000000, 1.5, "text", b"ab"), f"psycopg 3 binary: smallint, bigint, real, text, bytea: {row}")
+    # arrays, structs and maps arrive as JSON (oid 114), which the driver decodes to lists and dicts
+    for binary in (False, True):
+        row = c5.cursor(binary=binary).execute(
+            "SELECT make_array(1, 2, 3), named_struct('x', 1, 'y', 'b'), map(['k'], [7]), "
+            "make_array(make_array('a'), make_array()), CAST(NULL AS INT[])").fetchone()
+        check(row == ([1, 2, 3], {"x": 1, "y": "b"}, {"k": 7}, [["a"], []], None),
+              f"psycopg 3 {'binary' if binary else 'text'}: arrays, structs and maps as JSON: {row}")
 finish("pg sessions")
