@@ -18,23 +18,32 @@ pub struct Athena {
     pub region: String,
 }
 
+/// Who a request's SQL (Athena's queries, the Data API's statements) and its reads run as:
+/// None for the account root; a request whose principal is unknown is refused rather than run
+/// as the root.
+pub(crate) fn query_caller(
+    iam: Option<&tarn_iam::Iam>,
+    cx: &Context,
+    region: &str,
+) -> Result<Option<Arc<tarn_query::engine::store::Caller>>, ServiceError> {
+    let Some(iam) = iam else { return Ok(None) };
+    let Some(p) = cx.principal.get::<tarn_iam::Principal>() else {
+        return Err(ServiceError::common("AccessDeniedException", 400, "the caller could not be established"));
+    };
+    if iam.is_home_root(p) {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(tarn_query::engine::store::Caller {
+        iam: iam.clone(),
+        principal: p.clone(),
+        secure: true,
+        region: region.to_string(),
+    })))
+}
+
 impl Athena {
-    /// Who a request's queries and result reads run as: None for the account root; a request
-    /// whose principal is unknown is refused rather than run as the root.
     fn caller(&self, cx: &Context) -> Result<Option<Arc<tarn_query::engine::store::Caller>>, ServiceError> {
-        let Some(iam) = &self.iam else { return Ok(None) };
-        let Some(p) = cx.principal.get::<tarn_iam::Principal>() else {
-            return Err(ServiceError::common("AccessDeniedException", 400, "the caller could not be established"));
-        };
-        if iam.is_home_root(p) {
-            return Ok(None);
-        }
-        Ok(Some(Arc::new(tarn_query::engine::store::Caller {
-            iam: iam.clone(),
-            principal: p.clone(),
-            secure: true,
-            region: self.region.clone(),
-        })))
+        query_caller(self.iam.as_ref(), cx, &self.region)
     }
 }
 

@@ -112,19 +112,7 @@ fn like(pattern: Option<&str>, name: &str) -> bool {
 
 impl RedshiftData {
     fn caller(&self, cx: &Context) -> Result<Option<Arc<tarn_query::engine::store::Caller>>, ServiceError> {
-        let Some(iam) = &self.iam else { return Ok(None) };
-        let Some(p) = cx.principal.get::<tarn_iam::Principal>() else {
-            return Err(ServiceError::common("AccessDeniedException", 400, "the caller could not be established"));
-        };
-        if iam.is_home_root(p) {
-            return Ok(None);
-        }
-        Ok(Some(Arc::new(tarn_query::engine::store::Caller {
-            iam: iam.clone(),
-            principal: p.clone(),
-            secure: true,
-            region: self.region.clone(),
-        })))
+        crate::athena::query_caller(self.iam.as_ref(), cx, &self.region)
     }
 
     /// The databases the caller may list (Glue databases).

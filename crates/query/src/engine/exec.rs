@@ -178,12 +178,7 @@ impl Engine {
                     parameters: properties,
                     ..Database::default()
                 };
-                let name = db.name.clone();
-                let made = c.create_database(db).await;
-                if made.is_ok() {
-                    record(Undo::SchemaCreated { name });
-                }
-                ignore(made, if_not_exists)?;
+                ignore(self.create_schema(db).await, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::CreateExternalSchema { name, if_not_exists, database, create_database } => {
@@ -195,21 +190,14 @@ impl Engine {
                         )));
                     }
                     let target = Database { name: database.clone(), ..Database::default() };
-                    if c.create_database(target).await.is_ok() {
-                        record(Undo::SchemaCreated { name: database.clone() });
-                    }
+                    ignore(self.create_schema(target).await, true)?;
                 }
                 let mut link = Database { name, ..Database::default() };
                 link.extra.insert(
                     "TargetDatabase".into(),
                     serde_json::json!({ "CatalogId": c.account_id(), "DatabaseName": database }),
                 );
-                let name = link.name.clone();
-                let made = c.create_database(link).await;
-                if made.is_ok() {
-                    record(Undo::SchemaCreated { name });
-                }
-                ignore(made, if_not_exists)?;
+                ignore(self.create_schema(link).await, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::DropDatabase { name, if_exists, cascade } => {
@@ -933,6 +921,14 @@ impl Engine {
         }
         let id: u64 = rand::random();
         Ok(format!("s3://{bucket}/{db}/{name}-{id:016x}/"))
+    }
+
+    /// Makes a schema (a Glue database), which a transaction block's journal can take back.
+    async fn create_schema(&self, db: Database) -> std::result::Result<(), CatalogError> {
+        let name = db.name.clone();
+        self.catalog.create_database(db).await?;
+        record(Undo::SchemaCreated { name });
+        Ok(())
     }
 
     /// A relation was made: a block's journal can take it back; a temporary table is the

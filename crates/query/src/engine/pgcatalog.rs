@@ -385,80 +385,47 @@ fn catalog_udfs() -> Result<Vec<datafusion::logical_expr::ScalarUDF>> {
         "pg_get_function_arguments",
         "pg_get_function_identity_arguments",
     ] {
-        udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(NullText::new(name)));
+        udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(NullOf::text(name)));
     }
     for name in ["_pg_expandarray", "information_schema._pg_expandarray"] {
-        udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(ExpandArray::new(name)));
+        udfs.push(datafusion::logical_expr::ScalarUDF::new_from_impl(NullOf::expand_array(name)));
     }
     Ok(udfs)
 }
 
-/// A catalog function whose answer is always NULL text in tarn, with any one to three
-/// arguments.
+/// A catalog function whose answer is always NULL (of type `ty`) in tarn: `pg_get_indexdef`
+/// and the comment functions (text, any one to three arguments), and
+/// `information_schema._pg_expandarray`, PostgreSQL's set-returning function of an array's
+/// elements `x` with their positions `n`, which pgjdbc's getPrimaryKeys and getIndexInfo read
+/// over `pg_index.indkey`: tarn has no indexes, so pg_index has no rows and it is never called on
+/// one; as a scalar of a struct type it plans those queries.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct NullText {
+struct NullOf {
     name: &'static str,
     signature: datafusion::logical_expr::Signature,
+    ty: datafusion::arrow::datatypes::DataType,
 }
 
-impl NullText {
-    fn new(name: &'static str) -> Self {
+impl NullOf {
+    fn text(name: &'static str) -> Self {
         use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
         let shapes = (1..=3).map(TypeSignature::Any).collect();
-        Self { name, signature: Signature::one_of(shapes, Volatility::Stable) }
-    }
-}
-
-impl datafusion::logical_expr::ScalarUDFImpl for NullText {
-    fn name(&self) -> &str {
-        self.name
+        let ty = datafusion::arrow::datatypes::DataType::Utf8;
+        Self { name, signature: Signature::one_of(shapes, Volatility::Stable), ty }
     }
 
-    fn signature(&self) -> &datafusion::logical_expr::Signature {
-        &self.signature
-    }
-
-    fn return_type(
-        &self,
-        _: &[datafusion::arrow::datatypes::DataType],
-    ) -> Result<datafusion::arrow::datatypes::DataType> {
-        Ok(datafusion::arrow::datatypes::DataType::Utf8)
-    }
-
-    fn invoke_with_args(
-        &self,
-        _: datafusion::logical_expr::ScalarFunctionArgs,
-    ) -> Result<datafusion::logical_expr::ColumnarValue> {
-        Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
-    }
-}
-
-/// `information_schema._pg_expandarray(a)`: PostgreSQL's set-returning function of an
-/// array's elements `x` with their positions `n`, which pgjdbc's getPrimaryKeys and
-/// getIndexInfo read over `pg_index.indkey`. tarn has no indexes, so pg_index has no rows and
-/// the function is never called on one; as a scalar it plans those queries and answers NULL.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct ExpandArray {
-    name: &'static str,
-    signature: datafusion::logical_expr::Signature,
-}
-
-impl ExpandArray {
-    fn new(name: &'static str) -> Self {
-        use datafusion::logical_expr::{Signature, Volatility};
-        Self { name, signature: Signature::any(1, Volatility::Immutable) }
-    }
-
-    fn row_type() -> datafusion::arrow::datatypes::DataType {
+    fn expand_array(name: &'static str) -> Self {
         use datafusion::arrow::datatypes::{DataType, Field, Fields};
-        DataType::Struct(Fields::from(vec![
+        use datafusion::logical_expr::{Signature, Volatility};
+        let ty = DataType::Struct(Fields::from(vec![
             Field::new("x", DataType::Int32, true),
             Field::new("n", DataType::Int32, true),
-        ]))
+        ]));
+        Self { name, signature: Signature::any(1, Volatility::Immutable), ty }
     }
 }
 
-impl datafusion::logical_expr::ScalarUDFImpl for ExpandArray {
+impl datafusion::logical_expr::ScalarUDFImpl for NullOf {
     fn name(&self) -> &str {
         self.name
     }
@@ -471,16 +438,14 @@ impl datafusion::logical_expr::ScalarUDFImpl for ExpandArray {
         &self,
         _: &[datafusion::arrow::datatypes::DataType],
     ) -> Result<datafusion::arrow::datatypes::DataType> {
-        Ok(Self::row_type())
+        Ok(self.ty.clone())
     }
 
     fn invoke_with_args(
         &self,
         _: datafusion::logical_expr::ScalarFunctionArgs,
     ) -> Result<datafusion::logical_expr::ColumnarValue> {
-        Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from(
-            &Self::row_type(),
-        )?))
+        Ok(datafusion::logical_expr::ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from(&self.ty)?))
     }
 }
 
