@@ -409,6 +409,9 @@ async fn pgjdbc_metadata_queries_answer_from_the_glue_catalog() {
             assert_eq!(names, ["id", "name", "price", "d", "ts", "ok", "score"], "{call}: {rows:?}");
         } else if call.contains(r#"getColumns(null, "default", "cheap""#) {
             assert_eq!(rows.len(), 2, "{call}: {rows:?}");
+        } else if call.contains("ResultSetMetaData") {
+            // readings' oid in the fixture is the one a fresh catalog gives it, as here
+            assert!(rows.iter().any(|r| r.iter().any(|v| v == "readings")), "{call}: {rows:?}");
         } else if call.contains("getPrimaryKeys") || call.contains("getIndexInfo") {
             assert!(rows.is_empty(), "{call}: tarn has no keys or indexes: {rows:?}");
         }
