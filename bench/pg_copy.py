@@ -19,6 +19,7 @@ import boto3
 import duckdb
 import psycopg
 
+import pg_data
 from pg_data import DUCK_COLUMNS, PG_COLUMNS
 
 p = argparse.ArgumentParser()
@@ -41,15 +42,10 @@ host, port = args.pg.rsplit(":", 1)
 pg = psycopg.connect(host=host, port=int(port), user=args.key, password=args.secret, dbname="default",
                      sslmode="disable", autocommit=True)
 s3 = boto3.client("s3")  # AWS_ENDPOINT_URL and the keys come from the environment
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu():
-    if not args.server_pid:
-        return 0.0
-    with open(f"/proc/{args.server_pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return pg_data.server_cpu(args.server_pid)
 
 
 # tarn writes Parquet with DataFusion's default codec, zstd level 3 (written_files checks the

@@ -57,6 +57,15 @@ def csv(out_dir, size, parts):
         f.write(f"{rows}\n")
 
 
+def server_cpu(pid):
+    """User + system CPU seconds of process `pid` so far (0 when no pid was given)."""
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "parquet":
         parquet(sys.argv[2], int(sys.argv[3]))

@@ -18,6 +18,8 @@ import time
 import duckdb
 import psycopg
 
+import pg_data
+
 try:
     import psycopg2
 except ImportError:  # optional
@@ -36,16 +38,10 @@ args = p.parse_args()
 host, port = args.pg.rsplit(":", 1)
 login = dict(host=host, port=int(port), user=args.key, password=args.secret, dbname="default", sslmode="disable")
 SQL = f"SELECT * FROM {args.table}"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu():
-    # user + system CPU seconds of the server process so far (0 when no pid was given)
-    if not args.server_pid:
-        return 0.0
-    with open(f"/proc/{args.server_pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return pg_data.server_cpu(args.server_pid)
 
 
 duck = duckdb.connect()

@@ -802,15 +802,17 @@ impl Engine {
         if let Some(caller) = Engine::current_caller() {
             caller.glue("glue:GetTable", Some(db), Some(name)).map_err(QueryError::AccessDenied)?;
         }
-        let (ctx, _) = self.context(Some(if self.postgres { session_db } else { db }))?;
-        let df = ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?;
-        let types: Vec<Option<DataType>> = {
-            let map = df.logical_plan().get_parameter_types()?;
-            let n = map.keys().filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok()).max().unwrap_or(0);
-            (1..=n).map(|i| map.get(&format!("${i}")).cloned().flatten()).collect()
-        };
+        let df = self.insert_source(db, query, session_db).await?;
+        let types = super::ordered_parameter_types(df.logical_plan())?;
         let df = df.with_param_values(bind(&types)?)?;
         self.insert_df(db, name, columns, df).await
+    }
+
+    /// The rows an INSERT writes: its query, planned where its unqualified names are (the
+    /// session's database on the PostgreSQL wire, the target's for Athena).
+    async fn insert_source(&self, db: &str, query: &str, session_db: &str) -> Result<datafusion::dataframe::DataFrame> {
+        let (ctx, _) = self.context(Some(if self.postgres { session_db } else { db }))?;
+        Ok(ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?)
     }
 
     /// A failed COPY's row of STL_LOAD_ERRORS: its file (the one file, else the prefix's
@@ -842,8 +844,7 @@ impl Engine {
         query: &str,
         session_db: &str,
     ) -> Result<QueryOutput> {
-        let (ctx, _) = self.context(Some(if self.postgres { session_db } else { db }))?;
-        let df = ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?;
+        let df = self.insert_source(db, query, session_db).await?;
         self.insert_df(db, name, columns, df).await
     }
 
