@@ -261,7 +261,8 @@ pub fn resources(
             (None, Some(w)) => vec![format!("arn:aws:redshift-serverless:{region}:{account}:workgroup/{w}")],
             (None, None) => vec!["*".to_string()],
         },
-        Service::Iam | Service::Sts => vec!["*".to_string()],
+        // a key's ARN is found by the KMS branch of the authorizer (aliases resolved)
+        Service::Iam | Service::Sts | Service::Kms => vec!["*".to_string()],
     }
 }
 
@@ -347,6 +348,7 @@ pub fn prefix(service: Service) -> &'static str {
         Service::Glue => "glue",
         Service::Athena => "athena",
         Service::RedshiftData => "redshift-data",
+        Service::Kms => "kms",
         Service::Iam => "iam",
         Service::Sts => "sts",
     }

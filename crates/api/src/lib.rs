@@ -16,6 +16,7 @@ mod glue;
 mod iam;
 mod json;
 mod kinesis;
+mod kms;
 pub mod metrics;
 mod redshift_data;
 pub mod s3;
@@ -69,6 +70,7 @@ pub struct Services {
     pub athena: tarn_query::athena::Athena,
     pub delivery: tarn_delivery::Delivery,
     pub redshift_data: tarn_query::redshift_data::RedshiftData,
+    pub kms: tarn_kms::Kms,
 }
 
 struct ApiInner {
@@ -79,6 +81,7 @@ struct ApiInner {
     glue: glue::Glue,
     athena: athena::Athena,
     redshift_data: redshift_data::RedshiftData,
+    kms: kms::Kms,
     delivery: tarn_delivery::Delivery,
     gate: authz::Gate,
     /// The region tarn serves: resources' ARNs name it, whatever region a client signed for.
@@ -121,7 +124,7 @@ pub(crate) struct S3Caller {
 impl Api {
     #[must_use]
     pub fn new(services: Services, identities: tarn_iam::Iam, config: &ApiConfig) -> Self {
-        let Services { objects, streams, crawlers, athena, delivery, redshift_data } = services;
+        let Services { objects, streams, crawlers, athena, delivery, redshift_data, kms } = services;
         let store = objects.store().clone();
         let gate = authz::Gate { iam: identities.clone(), objects: objects.clone() };
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), gate.clone()));
@@ -142,6 +145,7 @@ impl Api {
                     iam: Some(identities.clone()),
                     region: config.region.clone(),
                 },
+                kms: kms::Kms { keys: kms },
                 delivery,
                 gate,
                 region: config.region.clone(),
@@ -458,6 +462,26 @@ impl Api {
         let resources = authz::resources(model.service, op.name, doc, &scope, &workgroup_of);
         let mut context = authz::base_context(parts.extensions.get::<Peer>());
         authz::request_tags(&mut context, doc);
+        // a key: the caller's policies and the key's policy, or a grant
+        if model.service == tarn_wire::generated::Service::Kms
+            && let Some(key) = kms::key_of(&self.inner.kms.keys, &cx.account_id, op.name, doc)
+        {
+            let checked = self.inner.gate.check(
+                who,
+                &action,
+                std::slice::from_ref(&key.arn),
+                &context,
+                key.policy.as_ref(),
+                &key.account,
+            );
+            return match checked {
+                Ok(()) => Ok(()),
+                Err(_) if self.inner.kms.keys.granted(&key.arn, &who.arn, op.name, &kms::request_context(doc)) => {
+                    Ok(())
+                }
+                Err(d) => Err(tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message)),
+            };
+        }
         // a Kinesis stream's tags, for aws:ResourceTag conditions
         if model.service == tarn_wire::generated::Service::Kinesis
             && let Some(name) =
@@ -595,6 +619,10 @@ impl Api {
             Service::RedshiftData => {
                 let op = generated::redshift_data::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::redshift_data::dispatch(&self.inner.redshift_data, cx, op, doc).await
+            }
+            Service::Kms => {
+                let op = generated::kms::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::kms::dispatch(&self.inner.kms, cx, op, doc).await
             }
             // the query protocol has its own front door (query_protocol)
             Service::Sts | Service::Iam => Err(unknown()),

@@ -156,3 +156,16 @@ pub mod iam {
     /// Characters of an inline session policy (AssumeRole's `Policy`).
     pub const SESSION_POLICY_SIZE_MAX: usize = 2048;
 }
+
+/// AWS Key Management Service.
+pub mod kms {
+    /// Tags a key may carry.
+    pub const TAGS_MAX: usize = 50;
+    /// Bytes of plaintext Encrypt takes.
+    pub const PLAINTEXT_MAX: usize = 4096;
+    /// Bytes GenerateDataKey's NumberOfBytes and GenerateRandom may ask for.
+    pub const RANDOM_BYTES_MAX: usize = 1024;
+    /// Keys ListKeys and ListAliases return at most, and by default.
+    pub const LIST_LIMIT_MAX: usize = 1000;
+    pub const LIST_LIMIT_DEFAULT: usize = 100;
+}

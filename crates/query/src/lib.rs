@@ -13,6 +13,7 @@ pub mod engine;
 pub mod pg;
 pub mod pgcopy;
 pub mod pgsession;
+mod pgvalues;
 pub mod redshift_data;
 
 use datafusion::error::DataFusionError;

@@ -36,6 +36,7 @@ use tokio::net::TcpListener;
 use crate::QueryError;
 use crate::engine::Engine;
 use crate::engine::txn::PgSession;
+use crate::pgvalues::{Interval, JsonText, Numeric, numeric_text};
 
 /// Looks up an access key's secret (the password of the user named by the key id).
 pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -351,6 +352,7 @@ fn pg_type(t: &DataType) -> Type {
         DataType::Decimal128(_, s) if *s >= 0 => Type::NUMERIC,
         DataType::Timestamp(_, Some(_)) => Type::TIMESTAMPTZ,
         DataType::Time32(_) | DataType::Time64(_) => Type::TIME,
+        DataType::Interval(_) | DataType::Duration(_) => Type::INTERVAL,
         t if is_nested(t) => Type::JSON,
         // decimals, nested values, intervals...: their text form
         _ => Type::TEXT,
@@ -466,6 +468,11 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
                         .ok_or_else(|| encode_err("time out of range"))?;
                     enc.encode_field(&time)?;
                 }
+                DataType::Interval(_) | DataType::Duration(_) => {
+                    enc.encode_field(
+                        &interval_at(col.as_ref(), row).ok_or_else(|| encode_err("interval out of range"))?,
+                    )?;
+                }
                 DataType::Binary => enc.encode_field(&col.as_binary::<i32>().value(row))?,
                 DataType::LargeBinary => enc.encode_field(&col.as_binary::<i64>().value(row))?,
                 DataType::BinaryView => enc.encode_field(&col.as_binary_view().value(row))?,
@@ -486,6 +493,49 @@ fn encode_batch(batch: &RecordBatch, schema: &Arc<Vec<FieldInfo>>) -> PgWireResu
         rows.push(enc.take_row());
     }
     Ok(rows)
+}
+
+/// An interval or duration value as PostgreSQL's interval (nanoseconds truncated to
+/// microseconds, as PostgreSQL keeps them).
+fn interval_at(col: &dyn Array, row: usize) -> Option<Interval> {
+    use datafusion::arrow::datatypes::{
+        DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,
+        IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType,
+    };
+    // a duration (a timestamp difference) in days and time, as PostgreSQL's justify_hours gives it
+    let duration = |micros: Option<i64>| {
+        micros.map(|m| Interval {
+            months: 0,
+            days: i32::try_from(m / 86_400_000_000).unwrap_or(i32::MAX),
+            micros: m % 86_400_000_000,
+        })
+    };
+    match col.data_type() {
+        DataType::Interval(IntervalUnit::YearMonth) => {
+            Some(Interval { months: col.as_primitive::<IntervalYearMonthType>().value(row), days: 0, micros: 0 })
+        }
+        DataType::Interval(IntervalUnit::DayTime) => {
+            let v = col.as_primitive::<IntervalDayTimeType>().value(row);
+            Some(Interval { months: 0, days: v.days, micros: i64::from(v.milliseconds) * 1000 })
+        }
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            let v = col.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            Some(Interval { months: v.months, days: v.days, micros: v.nanoseconds / 1000 })
+        }
+        DataType::Duration(TimeUnit::Second) => {
+            duration(col.as_primitive::<DurationSecondType>().value(row).checked_mul(1_000_000))
+        }
+        DataType::Duration(TimeUnit::Millisecond) => {
+            duration(col.as_primitive::<DurationMillisecondType>().value(row).checked_mul(1000))
+        }
+        DataType::Duration(TimeUnit::Microsecond) => {
+            duration(Some(col.as_primitive::<DurationMicrosecondType>().value(row)))
+        }
+        DataType::Duration(TimeUnit::Nanosecond) => {
+            duration(Some(col.as_primitive::<DurationNanosecondType>().value(row) / 1000))
+        }
+        _ => None,
+    }
 }
 
 /// Arrays, maps and structs: values PostgreSQL's clients read as JSON.
@@ -524,120 +574,6 @@ fn json_values(col: &datafusion::arrow::array::ArrayRef) -> PgWireResult<Vec<Opt
         .collect();
     values.resize(col.len(), None);
     Ok(values)
-}
-
-/// JSON text (PostgreSQL's `json`: the same bytes in text and binary).
-#[derive(Debug)]
-struct JsonText(String);
-
-impl pgwire::types::ToSqlText for JsonText {
-    fn to_sql_text(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-        _format: &pgwire::types::format::FormatOptions,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
-}
-
-impl postgres_types::ToSql for JsonText {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::JSON
-    }
-
-    postgres_types::to_sql_checked!();
-}
-
-/// A decimal as PostgreSQL's NUMERIC: its exact text, or its binary form (base-10000 digits),
-/// for every precision Arrow's Decimal128 has (38 digits).
-#[derive(Debug)]
-struct Numeric {
-    text: String,
-    value: i128,
-    scale: i8,
-}
-
-impl Numeric {
-    /// NUMERIC's binary form: ndigits, weight, sign, dscale, then the base-10000 digits.
-    fn binary(&self) -> Vec<u8> {
-        let scale = usize::from(self.scale.unsigned_abs());
-        let mut digits = self.value.unsigned_abs().to_string();
-        if digits.len() <= scale {
-            digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
-        }
-        let (int, frac) = digits.split_at(digits.len() - scale);
-        // whole part grouped from the right, fraction from the left
-        let int = format!("{}{int}", "0".repeat((4 - int.len() % 4) % 4));
-        let frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
-        let group = |s: &str| {
-            s.as_bytes()
-                .chunks(4)
-                .map(|c| std::str::from_utf8(c).map_or(0, |g| g.parse::<i16>().unwrap_or(0)))
-                .collect::<Vec<i16>>()
-        };
-        let (int, frac) = (group(&int), group(&frac));
-        let mut weight = i16::try_from(int.len()).unwrap_or(i16::MAX) - 1;
-        let mut all: Vec<i16> = int.into_iter().chain(frac).collect();
-        let leading = all.iter().take_while(|d| **d == 0).count();
-        all.drain(..leading);
-        weight -= i16::try_from(leading).unwrap_or(0);
-        while all.last() == Some(&0) {
-            all.pop();
-        }
-        if all.is_empty() {
-            weight = 0;
-        }
-        let sign: u16 = if self.value < 0 { 0x4000 } else { 0 };
-        let mut out = Vec::with_capacity(8 + 2 * all.len());
-        out.extend_from_slice(&i16::try_from(all.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(&weight.to_be_bytes());
-        out.extend_from_slice(&sign.to_be_bytes());
-        out.extend_from_slice(&u16::from(self.scale.unsigned_abs()).to_be_bytes());
-        for d in all {
-            out.extend_from_slice(&d.to_be_bytes());
-        }
-        out
-    }
-}
-
-impl pgwire::types::ToSqlText for Numeric {
-    fn to_sql_text(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-        _format: &pgwire::types::format::FormatOptions,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.text.as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
-}
-
-impl postgres_types::ToSql for Numeric {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(&self.binary());
-        Ok(postgres_types::IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::NUMERIC
-    }
-
-    postgres_types::to_sql_checked!();
 }
 
 fn default_database<C: ClientInfo>(engine: &Engine, client: &C) -> Option<String> {
@@ -717,6 +653,14 @@ fn parameter_value(
                     ScalarValue::TimestampMicrosecond(Some(micros), zone)
                 }
                 Type::BYTEA => ScalarValue::Binary(Some(bytes.to_vec())),
+                Type::INTERVAL => {
+                    let i = Interval::from_binary(bytes)
+                        .ok_or_else(|| bad(format!("{} bytes for interval", bytes.len())))?;
+                    let nanos = i.micros.checked_mul(1000).ok_or_else(|| bad("interval out of range".into()))?;
+                    ScalarValue::IntervalMonthDayNano(Some(datafusion::arrow::datatypes::IntervalMonthDayNano::new(
+                        i.months, i.days, nanos,
+                    )))
+                }
                 Type::NUMERIC => {
                     let (text, scale) = numeric_text(bytes).ok_or_else(|| bad("a malformed binary numeric".into()))?;
                     let value = ScalarValue::Utf8(Some(text));
@@ -755,55 +699,6 @@ fn without_zone(text: String, target: Option<&DataType>) -> String {
     cut.unwrap_or(text)
 }
 
-/// PostgreSQL's binary NUMERIC (ndigits, weight, sign, dscale, then base-10000 digits) as
-/// decimal text, with its scale; None when malformed or NaN/infinite.
-fn numeric_text(bytes: &[u8]) -> Option<(String, u16)> {
-    let word = |i: usize| bytes.get(2 * i..2 * i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-    let ndigits = usize::from(word(0)?);
-    let weight = i32::from(word(1)? as i16);
-    let sign = word(2)?;
-    let dscale = word(3)?;
-    if bytes.len() != 8 + 2 * ndigits || !matches!(sign, 0x0000 | 0x4000) || dscale > 0x3FFF {
-        return None;
-    }
-    let digits: Vec<u16> = (0..ndigits).map(|i| word(4 + i)).collect::<Option<_>>()?;
-    if digits.iter().any(|d| *d > 9999) {
-        return None;
-    }
-    // the integer part: groups of weight 0 and above; the fraction: dscale digits after
-    let group = |w: i32| -> u16 {
-        let i = weight - w;
-        if i >= 0 && (i as usize) < digits.len() { digits[i as usize] } else { 0 }
-    };
-    let mut int = String::new();
-    for w in (0..=weight.max(0)).rev() {
-        let g = group(w);
-        if int.is_empty() {
-            if g != 0 {
-                int = g.to_string();
-            }
-        } else {
-            int.push_str(&format!("{g:04}"));
-        }
-    }
-    if int.is_empty() {
-        int.push('0');
-    }
-    let mut frac = String::new();
-    let mut w = -1;
-    while frac.len() < usize::from(dscale) {
-        frac.push_str(&format!("{:04}", group(w)));
-        w -= 1;
-    }
-    frac.truncate(usize::from(dscale));
-    let mut text = if sign == 0x4000 { format!("-{int}") } else { int };
-    if !frac.is_empty() {
-        text.push('.');
-        text.push_str(&frac);
-    }
-    Some((text, dscale))
-}
-
 fn is_text_type(pg: &Type) -> bool {
     matches!(*pg, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON)
 }
@@ -839,7 +734,9 @@ impl Backend {
         let mut all = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let database = client.metadata().get(METADATA_DATABASE).map_or("default", String::as_str);
         all.entry(pid)
-            .or_insert_with(|| PgSession::new(format!("{pid}-{}", tarn_common::now_unix_nanos()), database))
+            .or_insert_with(|| {
+                PgSession::new(format!("{pid}-{}", tarn_common::now_unix_nanos()), database, self.engine.journal_dir())
+            })
             .clone()
     }
 
@@ -1446,31 +1343,7 @@ async fn session(
 }
 
 #[cfg(test)]
-mod numeric_tests {
-    use super::Numeric;
-
-    fn binary(value: i128, scale: i8) -> Vec<i16> {
-        let b = Numeric { text: String::new(), value, scale }.binary();
-        b.chunks(2).map(|c| i16::from_be_bytes([c[0], c[1]])).collect()
-    }
-
-    #[test]
-    fn numeric_binary_parameters_decode() {
-        for (value, scale, text) in [
-            (150, 2, "1.50"),
-            (-123_456_789, 1, "-12345678.9"),
-            (1, 4, "0.0001"),
-            (0, 2, "0.00"),
-            (10_000, 0, "10000"),
-            (12_345, 0, "12345"),
-        ] {
-            let b = Numeric { text: String::new(), value, scale }.binary();
-            assert_eq!(super::numeric_text(&b), Some((text.to_string(), scale as u16)), "{value} scale {scale}");
-        }
-        assert_eq!(super::numeric_text(&[0, 0, 0, 0, 0xC0, 0, 0, 0]), None, "NaN");
-        assert_eq!(super::numeric_text(&[0, 1, 0, 0]), None, "truncated");
-    }
-
+mod tests {
     #[test]
     fn zones_after_dates_and_timestamps_are_dropped() {
         use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -1484,19 +1357,5 @@ mod numeric_tests {
         assert_eq!(super::without_zone("2024-01-02".into(), Some(&ts)), "2024-01-02");
         let tz = DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
         assert_eq!(super::without_zone("2024-01-02 03:04:05-05".into(), Some(&tz)), "2024-01-02 03:04:05-05");
-    }
-
-    #[test]
-    fn numeric_binary_form() {
-        // 1.50: one digit group 1 (weight 0) and 5000 (weight -1), dscale 2
-        assert_eq!(binary(150, 2), vec![2, 0, 0, 2, 1, 5000]);
-        // -12345678.9: groups 1234 5678 . 9000
-        assert_eq!(binary(-123_456_789, 1), vec![3, 1, 0x4000, 1, 1234, 5678, 9000]);
-        // 0.0001
-        assert_eq!(binary(1, 4), vec![1, -1, 0, 4, 1]);
-        assert_eq!(binary(0, 2), vec![0, 0, 0, 2]);
-        // 10000 and 38 digits
-        assert_eq!(binary(10_000, 0), vec![1, 1, 0, 0, 1]);
-        assert_eq!(binary(10_i128.pow(37), 0)[..4], [1, 9, 0, 0]);
     }
 }

@@ -189,6 +189,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
     catalog.ensure_default_database().await?;
     let engine = tarn_query::Engine::new(objects.clone(), catalog.clone())?;
+    // transaction blocks a killed server left open roll back, before anyone is served
+    let rolled_back = engine.recover_journals().await?;
+    if rolled_back > 0 {
+        tracing::info!(blocks = rolled_back, "rolled back transaction blocks left open by a stopped server");
+    }
     // temporary tables of PostgreSQL sessions a stopped server left behind
     let leftovers = engine.drop_leftover_temporaries().await?;
     if leftovers > 0 {
@@ -212,7 +217,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     crawlers.set_iam(iam.clone());
     delivery.set_iam(iam.clone());
     tokio::spawn(crawlers.clone().run_scheduler());
-    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery, redshift_data };
+    let kms = tarn_kms::Kms::open(store.clone(), &args.region).await?;
+    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery, redshift_data, kms };
     let api = tarn_api::Api::new(services, iam.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;

@@ -14,6 +14,7 @@ mod house;
 mod iam;
 mod kinesis;
 mod kinesis_records;
+mod kms;
 mod lifecycle;
 mod memory;
 mod pg;

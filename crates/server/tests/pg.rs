@@ -412,6 +412,11 @@ async fn pgjdbc_metadata_queries_answer_from_the_glue_catalog() {
         } else if call.contains("ResultSetMetaData") {
             // readings' oid in the fixture is the one a fresh catalog gives it, as here
             assert!(rows.iter().any(|r| r.iter().any(|v| v == "readings")), "{call}: {rows:?}");
+        } else if call.contains("TypeInfoCache") {
+            // every type with its oid, arrays marked (typinput = array_in)
+            assert!(has(&["interval", "1186"]) && has(&["numeric", "1700"]), "{call}: {rows:?}");
+            assert!(rows.iter().any(|r| r[0] == "t" && r[2] == "_int4"), "{call}: arrays are marked: {rows:?}");
+            assert!(rows.iter().any(|r| r[0] == "f" && r[2] == "int4"), "{call}: {rows:?}");
         } else if call.contains("getPrimaryKeys") || call.contains("getIndexInfo") {
             assert!(rows.is_empty(), "{call}: tarn has no keys or indexes: {rows:?}");
         }
@@ -467,4 +472,151 @@ async fn pgjdbc_browses_queries_prepares_cancels_and_commits() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The number of rows of `table`, or None when it does not exist.
+async fn count_rows(client: &tokio_postgres::Client, table: &str) -> Option<i64> {
+    client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.ok().map(|r| r.get(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_open_when_the_server_is_killed_rolls_back_at_start() {
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let a = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
+    a.batch_execute(
+        "CREATE TABLE keep (id integer); INSERT INTO keep VALUES (1), (2);
+         CREATE TABLE doomed (id integer); INSERT INTO doomed VALUES (7);
+         CREATE TABLE old_name (id integer); INSERT INTO old_name VALUES (5);
+         CREATE VIEW v AS SELECT 1 AS one;
+         CREATE TABLE emptied (id integer); INSERT INTO emptied VALUES (1), (2), (3);",
+    )
+    .await
+    .unwrap();
+    // a block that reached COMMIT stays, whole
+    a.batch_execute("BEGIN; CREATE TABLE committed_t AS SELECT 1 AS x; INSERT INTO keep VALUES (10); COMMIT;")
+        .await
+        .unwrap();
+    // a block left open: every kind of write it journals
+    a.batch_execute(
+        "BEGIN;
+         INSERT INTO keep VALUES (3), (4);
+         CREATE TABLE fresh (id integer); INSERT INTO fresh VALUES (9);
+         CREATE TABLE fresh_ctas AS SELECT 2 AS y;
+         DROP TABLE doomed;
+         ALTER TABLE old_name RENAME TO new_name;
+         CREATE OR REPLACE VIEW v AS SELECT 2 AS two;
+         TRUNCATE emptied;
+         CREATE SCHEMA crash_schema;
+         CREATE TABLE old_name (id integer, note text);",
+    )
+    .await
+    .unwrap();
+    // a failed statement in its own block must not leave a record that drops what it did not make
+    let b = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
+    b.batch_execute("BEGIN").await.unwrap();
+    let taken = b.batch_execute("CREATE TABLE keep (id integer)").await;
+    assert!(taken.is_err(), "CREATE of a taken name must fail");
+    // other sessions see the open block's writes (read uncommitted), so they really happened
+    let c = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
+    assert_eq!(count_rows(&c, "keep").await, Some(5));
+    assert_eq!(count_rows(&c, "fresh").await, Some(1));
+    assert_eq!(count_rows(&c, "doomed").await, None);
+    assert_eq!(count_rows(&c, "new_name").await, Some(1));
+    assert_eq!(count_rows(&c, "emptied").await, Some(0));
+    let journals = server.data_dir().join("pg-journal");
+    let open: Vec<_> = std::fs::read_dir(&journals).unwrap().collect();
+    assert!(!open.is_empty(), "an open block that wrote has its journal: {open:?}");
+
+    server.kill();
+    drop((a, b, c));
+    server.start_again();
+
+    let c = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
+    assert_eq!(count_rows(&c, "keep").await, Some(3), "the open block's INSERT is taken back, the committed one stays");
+    assert_eq!(count_rows(&c, "committed_t").await, Some(1));
+    assert_eq!(count_rows(&c, "fresh").await, None);
+    assert_eq!(count_rows(&c, "fresh_ctas").await, None);
+    assert_eq!(count_rows(&c, "doomed").await, Some(1), "the dropped table is back with its rows");
+    assert_eq!(count_rows(&c, "new_name").await, None);
+    let old: Vec<String> = c
+        .query("SELECT column_name FROM information_schema.columns WHERE table_name = 'old_name'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(old, ["id"], "the renamed table is back under its name, the re-made one gone");
+    assert_eq!(count_rows(&c, "old_name").await, Some(1));
+    let v: i64 = c.query_one("SELECT one FROM v", &[]).await.unwrap().get(0);
+    assert_eq!(v, 1, "the replaced view's old definition is back");
+    assert_eq!(count_rows(&c, "emptied").await, Some(3), "the truncated table has its rows back");
+    let schemas: i64 = c
+        .query_one("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'crash_schema'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schemas, 0);
+    assert_eq!(std::fs::read_dir(&journals).unwrap().count(), 0, "recovered journals are removed");
+    // the files of the tables the block made are gone from the warehouse
+    let s3 = server.s3();
+    let buckets = s3.list_buckets().send().await.unwrap();
+    let warehouse = buckets
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .find(|n| n.starts_with("tarn-warehouse-"))
+        .unwrap()
+        .to_string();
+    let listed = s3.list_objects_v2().bucket(&warehouse).prefix("default/").send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.iter().all(|k| !k.starts_with("default/fresh")), "files of rolled-back tables remain: {keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("default/doomed-")), "the dropped table's files must stay: {keys:?}");
+}
+
+/// A value's bytes as the server sent them in binary.
+struct Raw(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intervals_go_out_in_postgres_forms() {
+    let server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let client = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
+    let sql = "SELECT INTERVAL '1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds' AS a, \
+               INTERVAL '-1 day 1 hour' AS b, INTERVAL '0 seconds' AS c, \
+               TIMESTAMP '2024-01-03 00:00:00' - TIMESTAMP '2024-01-01 12:00:00' AS d";
+    // text (the simple protocol): PostgreSQL's default IntervalStyle
+    let msgs = client.simple_query(sql).await.unwrap();
+    let row = msgs
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    let text: Vec<&str> = (0..4).map(|i| row.get(i).unwrap()).collect();
+    assert_eq!(text[0], "1 year 2 mons 3 days 04:05:06.5");
+    assert_eq!(text[1], "-1 days +01:00:00");
+    assert_eq!(text[2], "00:00:00");
+    assert_eq!(text[3], "1 day 12:00:00", "a timestamp difference is an interval");
+    // binary (tokio-postgres's extended protocol): microseconds, days, months
+    let row = client.query_one(sql, &[]).await.unwrap();
+    for (i, (months, days, micros)) in
+        [(14, 3, 14_706_500_000_i64), (0, -1, 3_600_000_000), (0, 0, 0)].into_iter().enumerate()
+    {
+        assert_eq!(row.columns()[i].type_(), &Type::INTERVAL);
+        let Raw(bytes) = row.get(i);
+        let mut want = micros.to_be_bytes().to_vec();
+        want.extend_from_slice(&i32::to_be_bytes(days));
+        want.extend_from_slice(&i32::to_be_bytes(months));
+        assert_eq!(bytes, want, "column {i}");
+    }
 }

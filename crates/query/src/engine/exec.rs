@@ -178,7 +178,7 @@ impl Engine {
                     parameters: properties,
                     ..Database::default()
                 };
-                ignore(self.create_schema(db).await, if_not_exists)?;
+                ignore(self.create_schema(db).await?, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::CreateExternalSchema { name, if_not_exists, database, create_database } => {
@@ -190,14 +190,14 @@ impl Engine {
                         )));
                     }
                     let target = Database { name: database.clone(), ..Database::default() };
-                    ignore(self.create_schema(target).await, true)?;
+                    ignore(self.create_schema(target).await?, true)?;
                 }
                 let mut link = Database { name, ..Database::default() };
                 link.extra.insert(
                     "TargetDatabase".into(),
                     serde_json::json!({ "CatalogId": c.account_id(), "DatabaseName": database }),
                 );
-                ignore(self.create_schema(link).await, if_not_exists)?;
+                ignore(self.create_schema(link).await?, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::DropDatabase { name, if_exists, cascade } => {
@@ -225,12 +225,7 @@ impl Engine {
                         mark_temporary(&mut table.parameters);
                     }
                 }
-                let name = table.name.clone();
-                let made = c.create_table(&db, table).await;
-                if made.is_ok() {
-                    self.created(&db, &name, temporary);
-                }
-                ignore(made, if_not_exists)?;
+                ignore(self.create_relation(&db, table, temporary).await?, if_not_exists)?;
                 Ok(done("DDL"))
             }
             Statement::DropTable { database, name, if_exists } | Statement::DropView { database, name, if_exists } => {
@@ -248,8 +243,8 @@ impl Engine {
             }
             Statement::RenameTable { database, name, to } => {
                 let db = db_of(&database);
-                c.rename_table(&db, &name, &to).await?;
-                record(Undo::Renamed { db, from: name, to });
+                let undo = Undo::Renamed { db: db.clone(), from: name.clone(), to: to.clone() };
+                self.journalled(undo, None, c.rename_table(&db, &name, &to)).await??;
                 Ok(done("DDL"))
             }
             Statement::MsckRepair { database, name } => self.msck(&db_of(&database), &name).await,
@@ -405,14 +400,11 @@ impl Engine {
                 };
                 match c.get_table(&db, &name) {
                     Ok(old) if or_replace && old.is_view() => {
-                        c.update_table(&db, table, false, None).await?;
-                        record(Undo::Replaced { db, table: Box::new(old), partitions: Vec::new() });
+                        let undo = Undo::Replaced { db: db.clone(), table: Box::new(old), partitions: Vec::new() };
+                        self.journalled(undo, None, c.update_table(&db, table, false, None)).await??;
                     }
                     Ok(_) => return Err(QueryError::User(format!("View {name} already exists"))),
-                    Err(_) => {
-                        c.create_table(&db, table).await?;
-                        self.created(&db, &name, false);
-                    }
+                    Err(_) => self.create_relation(&db, table, false).await??,
                 }
                 Ok(done("DDL"))
             }
@@ -587,13 +579,12 @@ impl Engine {
                 }
             }
         }
-        if let Err(e) = self.catalog.create_table(db, table).await {
+        if let Err(e) = self.create_relation(db, table, temporary).await? {
             if managed {
                 self.delete_files(&location).await?;
             }
             return Err(e.into());
         }
-        self.created(db, name, temporary);
         if !partitioned_by.is_empty() {
             self.msck(db, name).await?;
         }
@@ -891,16 +882,9 @@ impl Engine {
         let keys: Vec<String> = table.partition_keys.iter().map(|k| k.name.clone()).collect();
         let out = with_slash(&location);
         let options = DataFrameWriteOptions::new().with_partition_by(keys.clone());
-        // inside a transaction block, what the write adds is found by listing before and after
-        let journalled = txn::current().is_some_and(|s| s.in_block());
-        let before = if journalled { Some(self.paths_under(&out).await?) } else { None };
-        // new files get fresh names, so earlier data stays
+        // new files get fresh names, so earlier data stays; inside a transaction block each is
+        // journalled before it is written (the statement's registry, `txn::open_journal`)
         let rows = count_of(&df.write_parquet(&out, options, None).await?);
-        if let Some(before) = before {
-            let (bucket, _) = split_location(&out)?;
-            let added: Vec<String> = self.paths_under(&out).await?.difference(&before).cloned().collect();
-            record(Undo::Added { bucket, keys: added });
-        }
         if !keys.is_empty() {
             self.msck(db, name).await?;
         }
@@ -925,22 +909,29 @@ impl Engine {
     }
 
     /// Makes a schema (a Glue database), which a transaction block's journal can take back.
-    async fn create_schema(&self, db: Database) -> std::result::Result<(), CatalogError> {
-        let name = db.name.clone();
-        self.catalog.create_database(db).await?;
-        record(Undo::SchemaCreated { name });
-        Ok(())
+    async fn create_schema(&self, db: Database) -> Result<std::result::Result<(), CatalogError>> {
+        let undo = Undo::SchemaCreated { name: db.name.clone() };
+        self.journalled(undo, None, self.catalog.create_database(db)).await
     }
 
-    /// A relation was made: a block's journal can take it back; a temporary table is the
+    /// Makes a relation, which a block's journal can take back; a temporary table is the
     /// session's.
-    fn created(&self, db: &str, name: &str, temporary: bool) {
-        if let Some(session) = txn::current() {
-            session.record(Undo::Created { db: db.to_string(), name: name.to_string() });
-            if temporary {
-                session.add_temporary(db, name);
-            }
+    async fn create_relation(
+        &self,
+        db: &str,
+        table: Table,
+        temporary: bool,
+    ) -> Result<std::result::Result<(), CatalogError>> {
+        let name = table.name.clone();
+        let undo = Undo::Created { db: db.to_string(), name: name.clone() };
+        let made = self.journalled(undo, None, self.catalog.create_table(db, table)).await?;
+        if made.is_ok()
+            && temporary
+            && let Some(session) = txn::current()
+        {
+            session.add_temporary(db, &name);
         }
+        Ok(made)
     }
 
     /// DROP TABLE|VIEW: the definition goes now; a managed table's files go too, at COMMIT
@@ -960,23 +951,16 @@ impl Engine {
                 }
             }
         }
-        self.catalog.delete_table(db, &table.name).await?;
-        if let Some(session) = &session {
-            session.forget_temporary(db, &table.name);
-        }
         let location = table.location().filter(|_| table.parameters.contains_key(MANAGED)).map(str::to_string);
-        match session.filter(|_| in_block) {
-            Some(session) => {
-                if let Some(location) = location {
-                    session.delete_at_commit(location);
-                }
-                session.record(Undo::Replaced { db: db.to_string(), table: Box::new(table), partitions });
-            }
-            None => {
-                if let Some(location) = location {
-                    self.delete_files(&location).await?;
-                }
-            }
+        let name = table.name.clone();
+        let undo = Undo::Replaced { db: db.to_string(), table: Box::new(table), partitions };
+        // a managed table's files go at COMMIT inside a block, now outside one
+        self.journalled(undo, location.clone(), self.catalog.delete_table(db, &name)).await??;
+        if let Some(session) = &session {
+            session.forget_temporary(db, &name);
+        }
+        if !in_block && let Some(location) = location {
+            self.delete_files(&location).await?;
         }
         Ok(())
     }
@@ -1007,27 +991,14 @@ impl Engine {
         if let Some(sd) = emptied.storage_descriptor.as_mut() {
             sd.location = Some(location);
         }
-        self.catalog.update_table(db, emptied, true, None).await?;
-        match txn::current().filter(|s| s.in_block()) {
-            Some(session) => {
-                session.delete_at_commit(old_location);
-                session.record(Undo::Replaced { db: db.to_string(), table: Box::new(table), partitions: Vec::new() });
-            }
-            None => self.delete_files(&old_location).await?,
+        let in_block = txn::current().is_some_and(|s| s.in_block());
+        let undo = Undo::Replaced { db: db.to_string(), table: Box::new(table), partitions: Vec::new() };
+        let emptying = self.catalog.update_table(db, emptied, true, None);
+        self.journalled(undo, Some(old_location.clone()), emptying).await??;
+        if !in_block {
+            self.delete_files(&old_location).await?;
         }
         Ok(())
-    }
-
-    /// The object paths under a location.
-    async fn paths_under(&self, location: &str) -> Result<std::collections::HashSet<String>> {
-        let (bucket, prefix) = split_location(location)?;
-        let store = self.caller_registry().bucket(&bucket);
-        store
-            .list(Some(&crate::engine::store::path_of(&prefix)))
-            .map_ok(|m| m.location.to_string())
-            .try_collect()
-            .await
-            .map_err(|e| QueryError::Data(e.to_string()))
     }
 }
 
@@ -1039,14 +1010,6 @@ struct Ctas<'a> {
     /// Where it writes without `external_location` (Athena: under the query's result location).
     default_location: Option<&'a str>,
     temporary: bool,
-}
-
-/// Records how to take back a write, when the statement runs in a PostgreSQL transaction
-/// block.
-fn record(undo: Undo) {
-    if let Some(session) = txn::current() {
-        session.record(undo);
-    }
 }
 
 /// A table the PostgreSQL wire manages: Parquet files at `location`, deleted with the table.

@@ -155,7 +155,9 @@ impl Engine {
         // a registry per statement, so the bytes it reads are its own, read as its caller
         let caller = CALLER.try_with(Clone::clone).ok().flatten();
         let registry = Arc::new(
-            store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()).as_caller(caller.clone()),
+            store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id())
+                .as_caller(caller.clone())
+                .journalling(txn::open_journal()),
         );
         let runtime: Arc<RuntimeEnv> = RuntimeEnvBuilder::new()
             .with_object_store_registry(registry.clone())
@@ -386,12 +388,16 @@ impl Engine {
     /// [`Engine::as_caller`]), else the engine's own.
     #[must_use]
     pub fn caller_registry(&self) -> Arc<store::TarnRegistry> {
-        match CALLER.try_with(Clone::clone).ok().flatten() {
-            Some(caller) => Arc::new(
-                store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id()).as_caller(Some(caller)),
-            ),
-            None => self.registry.clone(),
+        let caller = CALLER.try_with(Clone::clone).ok().flatten();
+        let journal = txn::open_journal();
+        if caller.is_none() && journal.is_none() {
+            return self.registry.clone();
         }
+        Arc::new(
+            store::TarnRegistry::new(self.objects.clone(), self.catalog.account_id())
+                .as_caller(caller)
+                .journalling(journal),
+        )
     }
 }
 

@@ -185,6 +185,7 @@ impl SchemaProvider for PgCatalog {
             Some(t) if name.eq_ignore_ascii_case("pg_class") && t.schema().index_of("reloptions").is_err() => {
                 Ok(Some(with_reloptions(t)?))
             }
+            Some(t) if name.eq_ignore_ascii_case("pg_namespace") => Ok(Some(with_pg_catalog(t)?)),
             other => Ok(other),
         }
     }
@@ -224,6 +225,37 @@ fn with_reloptions(
         .build()?;
     Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
 }
+
+/// `pg_namespace` with `pg_catalog` itself under PostgreSQL's oid 11, which `pg_type`'s rows
+/// name as their namespace (pgjdbc's type lookups join the two).
+fn with_pg_catalog(
+    pg_namespace: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, lit};
+    let schema = pg_namespace.schema();
+    let row: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let value = match f.name().as_str() {
+                "oid" => lit(PG_CATALOG_OID),
+                "nspname" => lit("pg_catalog"),
+                "nspowner" => lit(10),
+                _ => lit(datafusion::common::ScalarValue::Null),
+            };
+            cast(value, f.data_type().clone()).alias(f.name())
+        })
+        .collect();
+    let system = LogicalPlanBuilder::empty(true).project(row)?.build()?;
+    let plan =
+        LogicalPlanBuilder::scan("pg_namespace", datafusion::datasource::provider_as_source(pg_namespace), None)?
+            .union(system)?
+            .build()?;
+    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
+}
+
+/// PostgreSQL's oid of the `pg_catalog` namespace.
+const PG_CATALOG_OID: i32 = 11;
 
 type Batches = (SchemaRef, Vec<datafusion::arrow::array::RecordBatch>);
 
@@ -495,6 +527,7 @@ static PARSER: LazyLock<PostgresCompatibilityParser> = LazyLock::new(PostgresCom
 /// Parses one statement in PostgreSQL's dialect, rewritten into what DataFusion plans.
 pub fn parse(sql: &str) -> Result<Statement> {
     let sql = &super::redshift::rewrite_text(sql);
+    let sql = &regproc_literals(sql);
     let mut statements = match PARSER.parse(sql) {
         Ok(statements) => statements,
         Err(e) => {
@@ -519,6 +552,34 @@ pub fn parse(sql: &str) -> Result<Statement> {
         ControlFlow::<()>::Continue(())
     });
     Ok(statement)
+}
+
+/// `'pg_catalog.array_in'::regproc` as the function's name (`'array_in'`): tarn's `pg_type`
+/// keeps `typinput` and the other function columns as names, which a regproc compares as
+/// (pgjdbc's type cache asks `typinput = 'pg_catalog.array_in'::regproc`).
+fn regproc_literals(sql: &str) -> std::borrow::Cow<'_, str> {
+    const CAST: &str = "'::regproc";
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains(CAST) {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = 0;
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(CAST).map(|i| i + from) {
+        // the literal's opening quote
+        let Some(open) = sql[rest..at].rfind('\'').map(|i| i + rest) else { break };
+        let name = &sql[open + 1..at];
+        let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+        out.push_str(&sql[rest..open]);
+        out.push('\'');
+        out.push_str(name);
+        out.push('\'');
+        rest = at + CAST.len();
+        from = rest;
+    }
+    out.push_str(&sql[rest..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// `(expr).field`, PostgreSQL's access to a field of a composite value (pgjdbc reads
@@ -745,6 +806,15 @@ mod tests {
     fn syntax_errors_say_where() {
         let e = parse("SELEC oops").unwrap_err().to_string();
         assert!(e.contains("Line: 1, Column: 1"), "{e}");
+    }
+
+    #[test]
+    fn regproc_literals_become_function_names() {
+        assert_eq!(
+            super::regproc_literals("SELECT typinput='pg_catalog.array_in'::regproc AS a, 'x'::REGPROC, 'y'::text"),
+            "SELECT typinput='array_in' AS a, 'x', 'y'::text"
+        );
+        assert_eq!(super::regproc_literals("SELECT 1"), "SELECT 1");
     }
 
     #[test]

@@ -40,9 +40,29 @@ pub fn register(ctx: &SessionContext, database: &str) {
     for name in ["current_schema", "pg_catalog.current_schema"] {
         ctx.register_udf(constant(name, vec![], text(database.to_string())));
     }
-    let schemas = ScalarValue::List(ScalarValue::new_list_nullable(&[text(database.to_string())], &DataType::Utf8));
+    // current_schemas(true) has the implicit pg_catalog first, as PostgreSQL's
+    let list = |names: &[&str]| {
+        let values: Vec<ScalarValue> = names.iter().map(|n| text((*n).to_string())).collect();
+        ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Utf8))
+    };
+    let explicit = list(&[database]);
+    let implicit = list(&["pg_catalog", database]);
+    let ty = explicit.data_type();
     for name in ["current_schemas", "pg_catalog.current_schemas"] {
-        ctx.register_udf(constant(name, vec![DataType::Boolean], schemas.clone()));
+        let (explicit, implicit) = (explicit.clone(), implicit.clone());
+        let f = move |args: &[ColumnarValue]| -> datafusion::common::Result<ColumnarValue> {
+            let pick = |b: Option<bool>| if b == Some(true) { implicit.clone() } else { explicit.clone() };
+            match args.first() {
+                Some(ColumnarValue::Scalar(ScalarValue::Boolean(b))) => Ok(ColumnarValue::Scalar(pick(*b))),
+                Some(ColumnarValue::Array(a)) => {
+                    use datafusion::arrow::array::AsArray;
+                    let values = a.as_boolean().iter().map(pick);
+                    Ok(ColumnarValue::Array(ScalarValue::iter_to_array(values)?))
+                }
+                _ => Ok(ColumnarValue::Scalar(explicit.clone())),
+            }
+        };
+        ctx.register_udf(create_udf(name, vec![DataType::Boolean], ty.clone(), Volatility::Stable, Arc::new(f)));
     }
     let pid = ScalarValue::Int32(Some(i32::try_from(std::process::id()).unwrap_or(i32::MAX)));
     for name in ["pg_backend_pid", "pg_catalog.pg_backend_pid"] {

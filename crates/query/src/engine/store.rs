@@ -101,6 +101,15 @@ pub struct BucketStore {
     text: Option<Option<Codec>>,
     /// Who the statement runs as (None: the account root, checked against bucket policies).
     caller: Option<Arc<Caller>>,
+    /// Where each object is recorded before it is written (a PostgreSQL transaction block).
+    journal: Option<Arc<dyn WriteJournal>>,
+}
+
+/// Records an object's key before a statement writes it, so that the statement can be taken
+/// back (a PostgreSQL transaction block's journal).
+#[async_trait]
+pub trait WriteJournal: Send + Sync {
+    async fn will_write(&self, bucket: &str, key: &str) -> Result<(), String>;
 }
 
 impl fmt::Debug for BucketStore {
@@ -176,6 +185,22 @@ impl BucketStore {
             scanned,
             text: None,
             caller,
+            journal: None,
+        }
+    }
+
+    /// Writes journalled first in `journal`.
+    #[must_use]
+    pub fn journalling(mut self, journal: Option<Arc<dyn WriteJournal>>) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// The write of `key` is about to begin: the journal (if any) records it first.
+    async fn before_write(&self, key: &str) -> object_store::Result<()> {
+        match &self.journal {
+            Some(j) => j.will_write(&self.bucket, key).await.map_err(|e| generic(e.into())),
+            None => Ok(()),
         }
     }
 
@@ -275,6 +300,7 @@ impl ObjectStore for BucketStore {
         _opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.authorize("s3:PutObject", Some(&key_of(location)))?;
+        self.before_write(&key_of(location)).await?;
         let len = payload.content_length() as u64;
         let chunks: Vec<Bytes> = payload.into_iter().collect();
         let body = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
@@ -287,6 +313,7 @@ impl ObjectStore for BucketStore {
         _opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         self.authorize("s3:PutObject", Some(&key_of(location)))?;
+        self.before_write(&key_of(location)).await?;
         std::fs::create_dir_all(&self.spool_dir).map_err(|e| generic(e.into()))?;
         let file = tempfile::NamedTempFile::new_in(&self.spool_dir).map_err(|e| generic(e.into()))?;
         let (std_file, path) = file.into_parts();
@@ -437,6 +464,7 @@ impl ObjectStore for BucketStore {
         let (from, to) = (key_of(from), key_of(to));
         self.authorize("s3:GetObject", Some(&from))?;
         self.authorize("s3:PutObject", Some(&to))?;
+        self.before_write(&to).await?;
         let found = self
             .objects
             .lookup(&self.bucket, &from, &GetTarget::Current)
@@ -567,6 +595,7 @@ pub struct TarnRegistry {
     buckets: BucketMap,
     scanned: Arc<AtomicU64>,
     caller: Option<Arc<Caller>>,
+    journal: Option<Arc<dyn WriteJournal>>,
 }
 
 impl fmt::Debug for TarnRegistry {
@@ -584,6 +613,7 @@ impl TarnRegistry {
             buckets: BucketMap::default(),
             scanned: Arc::default(),
             caller: None,
+            journal: None,
         }
     }
 
@@ -594,10 +624,18 @@ impl TarnRegistry {
         self
     }
 
+    /// The registry of a statement whose writes are journalled first in `journal`.
+    #[must_use]
+    pub fn journalling(mut self, journal: Option<Arc<dyn WriteJournal>>) -> Self {
+        self.journal = journal;
+        self
+    }
+
     #[must_use]
     pub fn bucket(&self, bucket: &str) -> Arc<BucketStore> {
         self.buckets.get_or_make(bucket, || {
             BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone(), self.caller.clone())
+                .journalling(self.journal.clone())
         })
     }
 

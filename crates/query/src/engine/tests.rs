@@ -235,7 +235,15 @@ async fn athena_ddl_ctas_insert_and_views() {
     let v = strings(e, "SELECT pg_catalog.version(), version(), current_database(), current_schema()").await;
     assert!(v[0][0].starts_with("PostgreSQL 14.0 ") && v[0][0] == v[0][1], "{v:?}");
     assert_eq!(v[0][2..], ["db".to_string(), "db".to_string()]);
-    assert_eq!(strings(e, "SELECT current_schemas(true)[1]").await, vec![vec!["db"]]);
+    // with the implicit schemas (true), pg_catalog comes first, as in PostgreSQL
+    assert_eq!(
+        strings(e, "SELECT current_schemas(true)[1], current_schemas(true)[2]").await,
+        vec![vec!["pg_catalog", "db"]]
+    );
+    assert_eq!(
+        strings(e, "SELECT current_schemas(false)[1], cardinality(current_schemas(false))").await,
+        vec![vec!["db", "1"]]
+    );
 
     // CTAS, partitioned, into the default location; then INSERT INTO adds rows
     strings(e, "CREATE TABLE by_year WITH (format = 'PARQUET', partitioned_by = ARRAY['year']) AS SELECT id, price, year FROM sales").await;

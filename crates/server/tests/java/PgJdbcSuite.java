@@ -237,6 +237,27 @@ public class PgJdbcSuite {
             }
         });
 
+        section("2. intervals", () -> {
+            // text (a plain Statement) and binary (a prepared statement past prepareThreshold)
+            for (int threshold : new int[] {5, -1}) {
+                try (Connection c = connect("&prepareThreshold=" + threshold);
+                     PreparedStatement p = c.prepareStatement(
+                             "SELECT INTERVAL '1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds', INTERVAL '-1 day 1 hour'");
+                     ResultSet rs = p.executeQuery()) {
+                    check(rs.next(), "an interval row");
+                    Object o = rs.getObject(1);
+                    check(o instanceof org.postgresql.util.PGInterval, "getObject of an interval is a PGInterval ("
+                            + (o == null ? "null" : o.getClass().getName()) + ")");
+                    org.postgresql.util.PGInterval i = (org.postgresql.util.PGInterval) o;
+                    check(i.getYears() == 1 && i.getMonths() == 2 && i.getDays() == 3 && i.getHours() == 4
+                            && i.getMinutes() == 5 && i.getSeconds() == 6.5, "interval fields (threshold " + threshold + "): " + i);
+                    org.postgresql.util.PGInterval j = (org.postgresql.util.PGInterval) rs.getObject(2);
+                    check(j.getDays() == -1 && j.getHours() == 1, "a mixed-sign interval: " + j);
+                    check(rs.getMetaData().getColumnTypeName(1).equals("interval"), "the column type is interval");
+                }
+            }
+        });
+
         // --- 3. prepared statements: client side, then server side (after prepareThreshold uses),
         // with the binary format the driver switches to for some types once a statement is named
         for (String extra : new String[]{"", "&prepareThreshold=1", "&prepareThreshold=0", "&prepareThreshold=-1"}) {

@@ -21,7 +21,7 @@ SELECT        result.TABLE_CAT,        result.TABLE_SCHEM,        result.TABLE_N
 -- pgjdbc: DatabaseMetaData.getTypeInfo(): the types (gap)
 SELECT t.typname,t.oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON (t.typnamespace = n.oid)  WHERE n.nspname  != 'pg_toast' AND  (t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid))
 -- next
--- pgjdbc: DatabaseMetaData.getTypeInfo(): TypeInfoCache caches all SQL type codes (gap)
+-- pgjdbc: DatabaseMetaData.getTypeInfo(): TypeInfoCache caches all SQL type codes
 SELECT typinput='pg_catalog.array_in'::regproc as is_array, typtype, typname, pg_type.oid   FROM pg_catalog.pg_type   LEFT JOIN (select ns.oid as nspoid, ns.nspname, r.r           from pg_namespace as ns           join ( select s.r, (current_schemas(false))[s.r] as nspname                    from generate_series(1, array_upper(current_schemas(false), 1)) as s(r) ) as r          using ( nspname )        ) as sp     ON sp.nspoid = typnamespace  ORDER BY sp.r, pg_type.oid DESC
 -- next
 -- pgjdbc: ResultSetMetaData.getTableName/getBaseSchemaName/isNullable/isAutoIncrement of SELECT id, name, price, d, ts, ok, score FROM readings (fetchFieldMetaData; 16387 is readings' pg_class.oid, the RowDescription's table OID, and 1..7 its attnums)

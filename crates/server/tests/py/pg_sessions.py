@@ -226,6 +226,9 @@ import datetime as _dt
 from decimal import Decimal as _D
 check(k2.fetchone() == (1, 9000000000, 1.5, 2.25, _D("12.34"), _dt.date(2024, 1, 2), _dt.datetime(2024, 1, 2, 3, 4, 5),
                         True, "text"), "psycopg2: native values of each scalar type")
+k2.execute("SELECT INTERVAL '1 day 2 hours 3.5 seconds', INTERVAL '-1 day 1 hour'")
+check(k2.fetchone() == (_dt.timedelta(days=1, hours=2, seconds=3.5), _dt.timedelta(days=-1, hours=1)),
+      "psycopg2: intervals as timedelta")
 c2.rollback()
 import threading as _th
 import time as _time
@@ -269,4 +272,16 @@ with psycopg.connect(dsn, autocommit=True) as c5:
             "make_array(make_array('a'), make_array()), CAST(NULL AS INT[])").fetchone()
         check(row == ([1, 2, 3], {"x": 1, "y": "b"}, {"k": 7}, [["a"], []], None),
               f"psycopg 3 {'binary' if binary else 'text'}: arrays, structs and maps as JSON: {row}")
+    # intervals: PostgreSQL's interval (oid 1186) in text and binary, which the driver makes timedelta
+    for binary in (False, True):
+        row = c5.cursor(binary=binary).execute(
+            "SELECT INTERVAL '1 day 2 hours 3.5 seconds', INTERVAL '-3 days', "
+            "TIMESTAMP '2024-01-03 00:00:00' - TIMESTAMP '2024-01-01 12:00:00', CAST(NULL AS INTERVAL)").fetchone()
+        check(row == (datetime.timedelta(days=1, hours=2, seconds=3.5), datetime.timedelta(days=-3),
+                      datetime.timedelta(days=1, hours=12), None),
+              f"psycopg 3 {'binary' if binary else 'text'}: intervals as timedelta: {row}")
+        got = c5.cursor(binary=binary).execute(
+            "SELECT CAST(%s AS INTERVAL) + INTERVAL '1 hour'", (datetime.timedelta(minutes=30, microseconds=5),)).fetchone()
+        check(got == (datetime.timedelta(hours=1, minutes=30, microseconds=5),),
+              f"psycopg 3 {'binary' if binary else 'text'}: a timedelta parameter: {got}")
 finish("pg sessions")

@@ -5,6 +5,7 @@ pub mod firehose;
 pub mod glue;
 pub mod iam;
 pub mod redshift_data;
+pub mod kms;
 pub mod kinesis;
 pub mod sts;
 pub mod service;
@@ -18,6 +19,7 @@ pub static SERVICES: &[&crate::model::ServiceModel] = &[
     &glue::MODEL,
     &iam::MODEL,
     &redshift_data::MODEL,
+    &kms::MODEL,
     &kinesis::MODEL,
     &sts::MODEL,
 ];

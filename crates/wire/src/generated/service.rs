@@ -7,6 +7,7 @@ pub enum Service {
     Glue,
     Iam,
     RedshiftData,
+    Kms,
     Kinesis,
     Sts,
 }
