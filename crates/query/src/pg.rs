@@ -324,12 +324,14 @@ fn aborted() -> PgWireError {
 }
 
 /// Refuses what a transaction block may not run: anything after an error, and the writes a
-/// block cannot take back (DROP SCHEMA, UNLOAD, partition DDL: see `engine::txn`).
-fn transaction_allows<C: ClientInfo>(client: &C, engine: &Engine, sql: &str) -> PgWireResult<()> {
+/// block cannot take back (DROP SCHEMA, UNLOAD, partition DDL: see `engine::txn`). `in_block`
+/// is the session's own record: a BEGIN earlier in the same simple query has opened the block
+/// before the client's status says so.
+fn transaction_allows<C: ClientInfo>(client: &C, engine: &Engine, sql: &str, in_block: bool) -> PgWireResult<()> {
     use pgwire::messages::response::TransactionStatus as Tx;
     match client.transaction_status() {
         Tx::Error => Err(aborted()),
-        Tx::Transaction => match engine.refused_in_block(sql) {
+        status if status == Tx::Transaction || in_block => match engine.refused_in_block(sql) {
             Some(what) => Err(sql_error("25001", format!("{what} cannot run inside a transaction block"))),
             None => Ok(()),
         },
@@ -1006,7 +1008,7 @@ impl SimpleQueryHandler for Backend {
             } else {
                 match self.session_statement(client, sql).await {
                     Some(answer) => answer,
-                    None => match transaction_allows(client, &self.engine, sql) {
+                    None => match transaction_allows(client, &self.engine, sql, self.session_of(client).in_block()) {
                         Err(e) => Err(e),
                         Ok(()) => {
                             let run = self.run(sql, db.as_deref(), &Format::UnifiedText, self.stop_of(client));
@@ -1089,7 +1091,7 @@ impl ExtendedQueryHandler for Backend {
         if let Some(answer) = self.session_statement(client, sql).await {
             return answer;
         }
-        transaction_allows(client, &self.engine, sql)?;
+        transaction_allows(client, &self.engine, sql, self.session_of(client).in_block())?;
         if portal.parameter_len() > 0 {
             let run = self.run_portal(sql, db.as_deref(), portal, self.stop_of(client));
             return self.run_in_session(client, run).await;

@@ -511,6 +511,11 @@ async fn a_block_open_when_the_server_is_killed_rolls_back_at_start() {
     )
     .await
     .unwrap();
+    // a COPY from a bucket in the open block
+    let s3 = server.s3();
+    s3.create_bucket().bucket("copysrc").send().await.unwrap();
+    s3.put_object().bucket("copysrc").key("in.csv").body(b"20\n21\n".to_vec().into()).send().await.unwrap();
+    a.batch_execute("COPY keep FROM 's3://copysrc/in.csv' IAM_ROLE default FORMAT AS CSV").await.unwrap();
     // a failed statement in its own block must not leave a record that drops what it did not make
     let b = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
     b.batch_execute("BEGIN").await.unwrap();
@@ -518,7 +523,7 @@ async fn a_block_open_when_the_server_is_killed_rolls_back_at_start() {
     assert!(taken.is_err(), "CREATE of a taken name must fail");
     // other sessions see the open block's writes (read uncommitted), so they really happened
     let c = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
-    assert_eq!(count_rows(&c, "keep").await, Some(5));
+    assert_eq!(count_rows(&c, "keep").await, Some(7));
     assert_eq!(count_rows(&c, "fresh").await, Some(1));
     assert_eq!(count_rows(&c, "doomed").await, None);
     assert_eq!(count_rows(&c, "new_name").await, Some(1));
@@ -532,7 +537,11 @@ async fn a_block_open_when_the_server_is_killed_rolls_back_at_start() {
     server.start_again();
 
     let c = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
-    assert_eq!(count_rows(&c, "keep").await, Some(3), "the open block's INSERT is taken back, the committed one stays");
+    assert_eq!(
+        count_rows(&c, "keep").await,
+        Some(3),
+        "the open block's INSERT and COPY are taken back, the committed INSERT stays"
+    );
     assert_eq!(count_rows(&c, "committed_t").await, Some(1));
     assert_eq!(count_rows(&c, "fresh").await, None);
     assert_eq!(count_rows(&c, "fresh_ctas").await, None);
@@ -619,4 +628,39 @@ async fn intervals_go_out_in_postgres_forms() {
         want.extend_from_slice(&i32::to_be_bytes(months));
         assert_eq!(bytes, want, "column {i}");
     }
+}
+
+/// What a block cannot take back is refused inside one (25001), also when BEGIN came earlier in
+/// the same simple query, and nothing of it happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_a_block_cannot_take_back_are_refused_in_it() {
+    let server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let c = connect(&server, "default", SECRET_ACCESS_KEY).await.unwrap();
+    c.batch_execute("CREATE SCHEMA keepme").await.unwrap();
+    // (refused as written: whether `parts` exists does not matter)
+    let refused = [
+        "DROP SCHEMA keepme",
+        "UNLOAD ('SELECT 1') TO 's3://nowhere/out/' IAM_ROLE default",
+        "MSCK REPAIR TABLE parts",
+        "ALTER TABLE parts ADD PARTITION (dt='x') LOCATION 's3://tarn-warehouse-000000000000/parts/dt=x/'",
+    ];
+    for sql in refused {
+        for batched in [false, true] {
+            let sent = if batched {
+                c.batch_execute(&format!("BEGIN; {sql}")).await
+            } else {
+                c.batch_execute("BEGIN").await.unwrap();
+                c.batch_execute(sql).await
+            };
+            let e = sent.expect_err(sql);
+            assert_eq!(e.code().map(|c| c.code()), Some("25001"), "{sql} (batched: {batched}): {e:?}");
+            c.batch_execute("ROLLBACK").await.unwrap();
+        }
+    }
+    let schemas: i64 = c
+        .query_one("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'keepme'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schemas, 1, "the refused DROP SCHEMA did nothing");
 }

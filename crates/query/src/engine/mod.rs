@@ -170,6 +170,10 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             // the PostgreSQL wire has PostgreSQL's information_schema (pgcatalog), not DataFusion's
             .with_information_schema(!self.postgres);
+        if self.postgres {
+            // TIMESTAMP WITH TIME ZONE is an instant, in UTC as the wire sends timestamptz
+            config.options_mut().execution.time_zone = Some("+00:00".into());
+        }
         let optimizer = &mut config.options_mut().optimizer;
         optimizer.hash_join_single_partition_threshold = COLLECT_LEFT_BYTES;
         optimizer.hash_join_single_partition_threshold_rows = COLLECT_LEFT_ROWS;

@@ -548,6 +548,7 @@ pub fn parse(sql: &str) -> Result<Statement> {
         super::redshift::rewrite_expr(e);
         like_with_escape(e);
         subscripts(e);
+        table_is_visible(e);
         dot_fields(e);
         ControlFlow::<()>::Continue(())
     });
@@ -747,6 +748,38 @@ fn subscripts(e: &mut Expr) {
         ControlFlow::<()>::Continue(())
     });
     *e = template;
+}
+
+/// `pg_table_is_visible(oid)` as PostgreSQL means it: the relation's schema is on the search
+/// path (the session's schema, or pg_catalog), so an unqualified name finds it. SQLAlchemy's
+/// `get_table_names()` without a schema lists exactly those.
+fn table_is_visible(e: &mut Expr) {
+    let Expr::Function(f) = e else { return };
+    if !f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("pg_table_is_visible"))
+    {
+        return;
+    }
+    let FunctionArguments::List(list) = &f.args else { return };
+    let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(oid))) = list.args.first() else { return };
+    let oid = oid.clone();
+    let Ok(mut template) =
+        datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
+            .try_with_sql(
+                "tarn_visible_oid IN (SELECT tarn_v.oid FROM pg_catalog.pg_class tarn_v \
+                 JOIN pg_catalog.pg_namespace tarn_n ON tarn_v.relnamespace = tarn_n.oid \
+                 WHERE tarn_n.nspname IN ('pg_catalog', current_schema()))",
+            )
+            .and_then(|mut p| p.parse_expr())
+    else {
+        return;
+    };
+    let _ = visit_expressions_mut(&mut template, |x| {
+        if matches!(x, Expr::Identifier(i) if i.value == "tarn_visible_oid") {
+            *x = oid.clone();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    *e = Expr::Nested(Box::new(template));
 }
 
 /// A LIKE pattern written with escape character `escape`, in backslash form.

@@ -37,6 +37,9 @@ setup.execute(
     "(2, 'b', 2.25, DATE '2024-02-03', TIMESTAMP '2024-02-03 04:05:06', false, NULL)"
 )
 setup.execute("CREATE VIEW cheap AS SELECT id, name FROM readings WHERE price < 2")
+# a second Glue database: another schema to browse
+setup.execute("CREATE DATABASE lake")
+setup.execute("CREATE EXTERNAL TABLE lake.events (id bigint, kind string) STORED AS PARQUET LOCATION 's3://pgcat/events/'")
 
 # Redshift's UNLOAD to Parquet, partitioned, read back as a table
 setup.execute(
@@ -108,8 +111,11 @@ for driver in ["postgresql+psycopg2", "postgresql+psycopg"]:
     check(not any(s.startswith("pg_") for s in insp.get_schema_names()), f"{driver}: no pg_ schema listed")
     tables = ["loaded", "readings", "unloaded", "unloaded_csv"]
     check(insp.get_table_names(schema="default") == tables, f"{driver}: tables {insp.get_table_names(schema='default')}")
-    check(insp.get_table_names() == tables, f"{driver}: tables of the default schema")
+    check(sorted(insp.get_table_names()) == tables, f"{driver}: tables of the default schema (unordered, as in PostgreSQL): {insp.get_table_names()}")
     check(insp.get_view_names(schema="default") == ["cheap"], f"{driver}: views {insp.get_view_names(schema='default')}")
+    check("lake" in insp.get_schema_names(), f"{driver}: every Glue database is a schema: {insp.get_schema_names()}")
+    check(insp.get_table_names(schema="lake") == ["events"], f"{driver}: tables of lake {insp.get_table_names(schema='lake')}")
+    check([c["name"] for c in insp.get_columns("events", schema="lake")] == ["id", "kind"], f"{driver}: lake.events' columns")
     check(insp.has_table("readings", schema="default") and not insp.has_table("nope", schema="default"),
           f"{driver}: has_table")
     cols = {c["name"]: type(c["type"]).__name__ for c in insp.get_columns("readings", schema="default")}

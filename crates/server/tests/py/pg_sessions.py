@@ -272,6 +272,11 @@ with psycopg.connect(dsn, autocommit=True) as c5:
             "make_array(make_array('a'), make_array()), CAST(NULL AS INT[])").fetchone()
         check(row == ([1, 2, 3], {"x": 1, "y": "b"}, {"k": 7}, [["a"], []], None),
               f"psycopg 3 {'binary' if binary else 'text'}: arrays, structs and maps as JSON: {row}")
+    # timestamps with a zone: aware datetimes, in text and binary
+    for binary in (False, True):
+        got = c5.cursor(binary=binary).execute("SELECT CAST('2024-01-02 03:04:05+02' AS TIMESTAMP WITH TIME ZONE)").fetchone()[0]
+        check(got.tzinfo is not None and got == datetime.datetime(2024, 1, 2, 1, 4, 5, tzinfo=datetime.timezone.utc),
+              f"psycopg 3 {'binary' if binary else 'text'}: timestamptz as an aware datetime: {got!r}")
     # intervals: PostgreSQL's interval (oid 1186) in text and binary, which the driver makes timedelta
     for binary in (False, True):
         row = c5.cursor(binary=binary).execute(
