@@ -680,7 +680,6 @@ impl Engine {
     /// rows), then written as new files of the table.
     async fn copy_from(&self, db: &str, copy: crate::engine::ddl::CopyFrom) -> Result<QueryOutput> {
         use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
-        use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
         let table = self.catalog.get_table(db, &copy.name)?;
         let targets: Vec<&Column> = table.columns().iter().chain(&table.partition_keys).collect();
         let names: Vec<String> = if copy.columns.is_empty() {
@@ -717,10 +716,43 @@ impl Engine {
             _ => FileCompressionType::UNCOMPRESSED,
         };
         let (ctx, _) = self.context(Some(db))?;
+        let df = self.copy_source(&ctx, &copy, &schema, &from, compression).await?;
+        // every row is read once before any is written: a malformed one fails the COPY whole
+        let mut rows = 0usize;
+        let mut check = df.clone().execute_stream().await?;
+        loop {
+            match check.try_next().await {
+                Ok(Some(batch)) => rows += batch.num_rows(),
+                Ok(None) => break,
+                Err(e) => {
+                    let (file, message) =
+                        self.find_bad_row(db, &copy, &schema, &from, compression, e.to_string()).await;
+                    self.record_load_error(db, &copy.name, &schema, &file, &message);
+                    return Err(QueryError::User(load_error(&copy.name, &message)));
+                }
+            }
+        }
+        if rows == 0 {
+            return Ok(done("DML"));
+        }
+        self.insert_df(db, &copy.name, &names, df).await
+    }
+
+    /// What COPY reads: `files` in the statement's format, with the table's columns.
+    async fn copy_source(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        copy: &crate::engine::ddl::CopyFrom,
+        schema: &Schema,
+        files: &[String],
+        compression: datafusion::datasource::file_format::file_compression_type::FileCompressionType,
+    ) -> Result<datafusion::dataframe::DataFrame> {
+        use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
+        let schema = schema.clone();
         let df = match copy.format.as_str() {
             "parquet" => {
                 let df = ctx
-                    .read_parquet(from.clone(), ParquetReadOptions { file_extension: "", ..Default::default() })
+                    .read_parquet(files.to_vec(), ParquetReadOptions { file_extension: "", ..Default::default() })
                     .await?;
                 let cols: Vec<_> = schema
                     .fields()
@@ -739,7 +771,7 @@ impl Engine {
                     file_compression_type: compression,
                     ..Default::default()
                 };
-                ctx.read_json(from.clone(), options).await?
+                ctx.read_json(files.to_vec(), options).await?
             }
             _ => {
                 let delimiter = copy.delimiter.as_deref().unwrap_or(",");
@@ -755,27 +787,41 @@ impl Engine {
                     .delimiter(*d)
                     .file_extension("")
                     .file_compression_type(compression);
-                ctx.read_csv(from.clone(), options).await?
+                ctx.read_csv(files.to_vec(), options).await?
             }
         };
-        // every row is read once before any is written: a malformed one fails the COPY whole
-        let mut rows = 0usize;
-        let mut check = df.clone().execute_stream().await?;
-        loop {
-            match check.try_next().await {
-                Ok(Some(batch)) => rows += batch.num_rows(),
-                Ok(None) => break,
-                Err(e) => {
-                    let message = e.to_string();
-                    self.record_load_error(db, &copy.name, &schema, &from, &message);
-                    return Err(QueryError::User(load_error(&copy.name, &message)));
+        Ok(df)
+    }
+
+    /// Where a failed COPY's bad row is: each file read again alone, front to back in one
+    /// partition (a split scan counts lines from its range's start), until one fails. Only on
+    /// the error path; the file and the reader's message, or all files and `first` when no file
+    /// fails alone.
+    async fn find_bad_row(
+        &self,
+        db: &str,
+        copy: &crate::engine::ddl::CopyFrom,
+        schema: &Schema,
+        files: &[String],
+        compression: datafusion::datasource::file_format::file_compression_type::FileCompressionType,
+        first: String,
+    ) -> (Vec<String>, String) {
+        for file in files {
+            let Ok((ctx, _)) = self.context(Some(db)) else { break };
+            ctx.state_ref().write().config_mut().options_mut().optimizer.repartition_file_scans = false;
+            let Ok(df) = self.copy_source(&ctx, copy, schema, std::slice::from_ref(file), compression).await else {
+                continue;
+            };
+            let Ok(mut stream) = df.execute_stream().await else { continue };
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => return (vec![file.clone()], e.to_string()),
                 }
             }
         }
-        if rows == 0 {
-            return Ok(done("DML"));
-        }
-        self.insert_df(db, &copy.name, &names, df).await
+        (files.to_vec(), first)
     }
 
     /// `INSERT INTO t [(cols)] <query with $1, $2, ...>`: the query planned with its
@@ -806,8 +852,8 @@ impl Engine {
         Ok(ctx.execute_logical_plan(self.plan(&ctx, query).await?).await?)
     }
 
-    /// A failed COPY's row of STL_LOAD_ERRORS: its file (the one file, else the prefix's
-    /// files are not told apart), line, column and value, as the reader's message names them.
+    /// A failed COPY's row of STL_LOAD_ERRORS: its file (the one the bad row is in, else the
+    /// prefix's files), line, column and value, as the reader's message names them.
     fn record_load_error(&self, db: &str, table: &str, schema: &Schema, files: &[String], message: &str) {
         let (line_number, column, value, reason, err_code) = crate::engine::loaderrors::parse_reader_error(message);
         let field = column.and_then(|i| schema.fields().get(i));
