@@ -180,12 +180,16 @@ impl SchemaProvider for PgCatalog {
         if name.eq_ignore_ascii_case("pg_index") {
             return Ok(Some(pg_index()?));
         }
+        if name.eq_ignore_ascii_case("pg_constraint") {
+            return Ok(Some(pg_constraint()?));
+        }
         let table = self.inner.table(name).await?;
         match table {
             Some(t) if name.eq_ignore_ascii_case("pg_class") && t.schema().index_of("reloptions").is_err() => {
                 Ok(Some(with_reloptions(t)?))
             }
             Some(t) if name.eq_ignore_ascii_case("pg_namespace") => Ok(Some(with_pg_catalog(t)?)),
+            Some(t) if name.eq_ignore_ascii_case("pg_settings") => Ok(Some(with_max_index_keys(t)?)),
             other => Ok(other),
         }
     }
@@ -226,32 +230,68 @@ fn with_reloptions(
     Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
 }
 
+/// A catalog relation with one more row: `values` by column name, NULL elsewhere.
+fn with_row(
+    table: Arc<dyn datafusion::catalog::TableProvider>,
+    name: &str,
+    values: &[(&str, datafusion::logical_expr::Expr)],
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, lit};
+    let schema = table.schema();
+    let row: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let value = values
+                .iter()
+                .find(|(n, _)| n == f.name())
+                .map_or_else(|| lit(datafusion::common::ScalarValue::Null), |(_, v)| v.clone());
+            cast(value, f.data_type().clone()).alias(f.name())
+        })
+        .collect();
+    let extra = LogicalPlanBuilder::empty(true).project(row)?.build()?;
+    let plan = LogicalPlanBuilder::scan(name, datafusion::datasource::provider_as_source(table), None)?
+        .union(extra)?
+        .build()?;
+    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
+}
+
 /// `pg_namespace` with `pg_catalog` itself under PostgreSQL's oid 11, which `pg_type`'s rows
 /// name as their namespace (pgjdbc's type lookups join the two).
 fn with_pg_catalog(
     pg_namespace: Arc<dyn datafusion::catalog::TableProvider>,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-    use datafusion::logical_expr::{LogicalPlanBuilder, cast, lit};
-    let schema = pg_namespace.schema();
-    let row: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let value = match f.name().as_str() {
-                "oid" => lit(PG_CATALOG_OID),
-                "nspname" => lit("pg_catalog"),
-                "nspowner" => lit(10),
-                _ => lit(datafusion::common::ScalarValue::Null),
-            };
-            cast(value, f.data_type().clone()).alias(f.name())
-        })
-        .collect();
-    let system = LogicalPlanBuilder::empty(true).project(row)?.build()?;
-    let plan =
-        LogicalPlanBuilder::scan("pg_namespace", datafusion::datasource::provider_as_source(pg_namespace), None)?
-            .union(system)?
-            .build()?;
-    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
+    use datafusion::logical_expr::lit;
+    with_row(
+        pg_namespace,
+        "pg_namespace",
+        &[("oid", lit(PG_CATALOG_OID)), ("nspname", lit("pg_catalog")), ("nspowner", lit(10))],
+    )
+}
+
+/// `pg_settings` with `max_index_keys` (32, as PostgreSQL builds it), which pgjdbc reads before
+/// getImportedKeys/getExportedKeys.
+fn with_max_index_keys(
+    pg_settings: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::logical_expr::lit;
+    with_row(
+        pg_settings,
+        "pg_settings",
+        &[
+            ("name", lit("max_index_keys")),
+            ("setting", lit("32")),
+            ("category", lit("Preset Options")),
+            ("short_desc", lit("Shows the maximum number of index keys.")),
+            ("context", lit("internal")),
+            ("vartype", lit("integer")),
+            ("source", lit("default")),
+            ("min_val", lit("32")),
+            ("max_val", lit("32")),
+            ("reset_val", lit("32")),
+            ("pending_restart", lit(false)),
+        ],
+    )
 }
 
 /// PostgreSQL's oid of the `pg_catalog` namespace.
@@ -274,25 +314,29 @@ where
         if text.is_null(i) {
             b.append_null();
         } else {
-            b.append_value(text.value(i).split_whitespace().map(|w| w.parse::<T::Native>().ok()));
+            // `1 2` (a vector) or `{1,2}` (an array)
+            let words = text.value(i).split([' ', ',', '{', '}']).filter(|w| !w.is_empty());
+            b.append_value(words.map(|w| w.parse::<T::Native>().ok()));
         }
     }
     Arc::new(b.finish())
 }
 
-fn pg_index_batches() -> Result<Batches> {
+/// A static catalog table with its vector and array columns (`int2vector`, `oidvector`,
+/// `int2[]`, `oid[]`: text in the crate's rows) as lists: `small` ones of Int16, `wide` ones of
+/// Int32.
+fn with_vectors(table: &Arc<pgc::ArrowTable>, small: &[&str], wide: &[&str]) -> Result<Batches> {
     use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field};
-    let table = static_tables()?.pg_index.clone();
-    let small = |name: &str| matches!(name, "indkey" | "indoption");
-    let vector = |name: &str| matches!(name, "indkey" | "indoption" | "indclass" | "indcollation");
+    let is_small = |name: &str| small.contains(&name);
+    let vector = |name: &str| small.contains(&name) || wide.contains(&name);
     let source = table.schema();
     let fields: Vec<Field> = source
         .fields()
         .iter()
         .map(|f| {
             if vector(f.name()) && f.data_type() == &DataType::Utf8 {
-                let item = if small(f.name()) { DataType::Int16 } else { DataType::Int32 };
+                let item = if is_small(f.name()) { DataType::Int16 } else { DataType::Int32 };
                 Field::new(f.name(), DataType::List(Arc::new(Field::new("item", item, true))), true)
             } else {
                 f.as_ref().clone()
@@ -307,7 +351,7 @@ fn pg_index_batches() -> Result<Batches> {
             .iter()
             .zip(batch.columns())
             .map(|(f, column)| match column.as_string_opt::<i32>() {
-                Some(text) if vector(f.name()) && small(f.name()) => {
+                Some(text) if vector(f.name()) && is_small(f.name()) => {
                     vector_column::<datafusion::arrow::datatypes::Int16Type>(text)
                 }
                 Some(text) if vector(f.name()) => vector_column::<datafusion::arrow::datatypes::Int32Type>(text),
@@ -318,6 +362,28 @@ fn pg_index_batches() -> Result<Batches> {
     }
     Ok((schema, batches))
 }
+
+fn pg_index_batches() -> Result<Batches> {
+    with_vectors(&static_tables()?.pg_index, &["indkey", "indoption"], &["indclass", "indcollation"])
+}
+
+/// `pg_constraint` with its key arrays as lists (pgjdbc's getImportedKeys/getExportedKeys
+/// read `con.conkey[pos.n]`). tarn keeps no constraints of its own: its rows are PostgreSQL's
+/// system ones, which name no relation of tarn's catalog.
+fn pg_constraint() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    if PG_CONSTRAINT.get().is_none() {
+        let built = with_vectors(
+            &static_tables()?.pg_constraint,
+            &["conkey", "confkey"],
+            &["conpfeqop", "conppeqop", "conffeqop", "conexclop", "confdelsetcols"],
+        )?;
+        let _ = PG_CONSTRAINT.set(built);
+    }
+    let (schema, batches) = PG_CONSTRAINT.get().ok_or_else(|| DataFusionError::Internal("pg_constraint".into()))?;
+    Ok(Arc::new(datafusion::datasource::MemTable::try_new(schema.clone(), vec![batches.clone()])?))
+}
+
+static PG_CONSTRAINT: OnceLock<Batches> = OnceLock::new();
 
 fn pg_index() -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     if PG_INDEX.get().is_none() {
