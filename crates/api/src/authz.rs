@@ -374,6 +374,9 @@ pub fn s3_action(op: &str, versioned: bool) -> String {
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock".into(),
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock".into(),
         "GetBucketLocation" => "s3:GetBucketLocation".into(),
+        // S3's actions for default encryption name the configuration
+        "PutBucketEncryption" | "DeleteBucketEncryption" => "s3:PutEncryptionConfiguration".into(),
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration".into(),
         other => format!("s3:{other}"),
     };
     if versioned && matches!(action.as_str(), "s3:GetObject" | "s3:DeleteObject") {

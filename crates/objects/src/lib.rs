@@ -39,6 +39,21 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Objects up to this size are stored inline in the metadata commit.
 pub const INLINE_SIZE_MAX: usize = 128 * 1024;
 
+/// A bucket's default encryption: what a PUT that names none is sealed with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DefaultEncryption {
+    /// `AES256` (SSE-S3), or `aws:kms` / `aws:kms:dsse` with a key.
+    pub algorithm: String,
+    pub kms_key: Option<String>,
+    pub bucket_key: bool,
+}
+
+impl Default for DefaultEncryption {
+    fn default() -> Self {
+        Self { algorithm: "AES256".into(), kms_key: None, bucket_key: false }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectsError {
     #[error("the specified bucket does not exist")]
@@ -159,6 +174,8 @@ pub struct Objects {
 
 /// Bucket policies, as sent (JSON text), by bucket.
 const BUCKET_POLICIES: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_policies");
+/// A bucket's default encryption (PutBucketEncryption), as JSON [`DefaultEncryption`].
+const BUCKET_ENCRYPTION: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("s3_bucket_encryption");
 
 /// The owning account of each bucket that is not the home account's (absent: the home
 /// account's, as every bucket was before there were other accounts).
@@ -203,6 +220,7 @@ impl Objects {
                 txn.open_table(record::UPLOADS)?;
                 txn.open_table(record::PARTS)?;
                 txn.open_table(BUCKET_POLICIES)?;
+                txn.open_table(BUCKET_ENCRYPTION)?;
                 txn.open_table(BUCKET_OWNERS)?;
                 txn.open_table(ACCOUNT_PUBLIC_ACCESS_BLOCKS)?;
                 // buckets made before tarn kept Block Public Access settings get S3's default
@@ -309,6 +327,52 @@ impl Objects {
             return Err(ObjectsError::NoSuchBucket);
         }
         self.policies.write().expect("policies lock").insert(bucket.to_string(), std::sync::Arc::new(policy));
+        Ok(())
+    }
+
+    /// PutBucketEncryption: the bucket's default encryption.
+    pub async fn put_bucket_encryption(&self, bucket: &str, rule: DefaultEncryption) -> Result<()> {
+        self.bucket(bucket)?;
+        let (b, text) = (
+            bucket.to_string(),
+            serde_json::to_string(&rule)
+                .map_err(|e| ObjectsError::Store(StoreError::Corrupt(format!("bucket encryption: {e}"))))?,
+        );
+        let stored = self
+            .store
+            .write(move |txn| {
+                if txn.open_table(record::BUCKETS)?.get(b.as_str())?.is_none() {
+                    return Ok(false);
+                }
+                txn.open_table(BUCKET_ENCRYPTION)?.insert(b.as_str(), text.as_str())?;
+                Ok(true)
+            })
+            .await?;
+        if stored { Ok(()) } else { Err(ObjectsError::NoSuchBucket) }
+    }
+
+    /// GetBucketEncryption: what was put, else S3's default for every bucket (SSE-S3, AES256).
+    pub fn bucket_encryption(&self, bucket: &str) -> Result<DefaultEncryption> {
+        self.bucket(bucket)?;
+        let txn = self.store.read()?;
+        let table = txn.open_table(BUCKET_ENCRYPTION)?;
+        match table.get(bucket)? {
+            Some(text) => serde_json::from_str(text.value())
+                .map_err(|e| ObjectsError::Store(StoreError::Corrupt(format!("bucket encryption: {e}")))),
+            None => Ok(DefaultEncryption::default()),
+        }
+    }
+
+    /// DeleteBucketEncryption: back to S3's default (SSE-S3).
+    pub async fn delete_bucket_encryption(&self, bucket: &str) -> Result<()> {
+        self.bucket(bucket)?;
+        let b = bucket.to_string();
+        self.store
+            .write(move |txn| {
+                txn.open_table(BUCKET_ENCRYPTION)?.remove(b.as_str())?;
+                Ok(())
+            })
+            .await?;
         Ok(())
     }
 
@@ -642,6 +706,7 @@ impl Objects {
                 }
                 buckets.remove(name.as_str())?;
                 txn.open_table(BUCKET_POLICIES)?.remove(name.as_str())?;
+                txn.open_table(BUCKET_ENCRYPTION)?.remove(name.as_str())?;
                 txn.open_table(PUBLIC_ACCESS_BLOCKS)?.remove(name.as_str())?;
                 txn.open_table(BUCKET_OWNERS)?.remove(name.as_str())?;
                 Ok(Ok(()))

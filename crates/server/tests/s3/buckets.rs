@@ -168,3 +168,75 @@ async fn concurrent_puts_share_commits() {
         .unwrap();
     assert!(m.body_text().contains("operation=\"GetObject\",status=\"404\"} 1"), "{}", m.body_text());
 }
+
+/// Default encryption: every bucket answers SSE-S3 (AES256), as S3 does since 2023; a rule put
+/// is kept (and survives a restart) and deleted; an SSE-KMS default is refused until tarn serves
+/// SSE-KMS objects, and stores nothing.
+#[tokio::test]
+async fn bucket_default_encryption() {
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let mut srv = server();
+    let s3 = srv.s3();
+    bucket(&s3, "enc").await;
+    let algorithm = |out: aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput| {
+        let rules = out.server_side_encryption_configuration().map(|c| c.rules().to_vec()).unwrap_or_default();
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        let rule = &rules[0];
+        (
+            rule.apply_server_side_encryption_by_default().map(|d| d.sse_algorithm().as_str().to_string()),
+            rule.bucket_key_enabled(),
+        )
+    };
+    let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
+    assert_eq!(algorithm(got), (Some("AES256".into()), Some(false)), "the default of every bucket");
+    let config = |alg: ServerSideEncryption, key: Option<&str>| {
+        let default =
+            ServerSideEncryptionByDefault::builder().sse_algorithm(alg).set_kms_master_key_id(key.map(str::to_string));
+        ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(default.build().unwrap())
+                    .bucket_key_enabled(true)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    s3.put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None))
+        .send()
+        .await
+        .unwrap();
+    srv.restart();
+    let s3 = srv.s3();
+    let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
+    assert_eq!(algorithm(got), (Some("AES256".into()), Some(true)), "the rule put, after a restart");
+    let refused = s3
+        .put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, Some("alias/aws/s3")))
+        .send()
+        .await
+        .expect_err("SSE-KMS defaults are not served yet");
+    assert_eq!(refused.code(), Some("NotImplemented"), "{refused:?}");
+    let bad = s3
+        .put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, Some("some-key")))
+        .send()
+        .await
+        .expect_err("a key with AES256");
+    assert_eq!(bad.code(), Some("InvalidArgument"), "{bad:?}");
+    let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
+    assert_eq!(algorithm(got), (Some("AES256".into()), Some(true)), "refused rules changed nothing");
+    s3.delete_bucket_encryption().bucket("enc").send().await.unwrap();
+    let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
+    assert_eq!(algorithm(got), (Some("AES256".into()), Some(false)), "deleted: S3's default again");
+    let missing = s3.get_bucket_encryption().bucket("nope").send().await.expect_err("no such bucket");
+    assert_eq!(missing.code(), Some("NoSuchBucket"));
+}
