@@ -568,6 +568,7 @@ fn every_constraint_of_every_served_operation_answers_as_aws() {
         &tarn_wire::generated::firehose::MODEL,
         &tarn_wire::generated::glue::MODEL,
         &tarn_wire::generated::athena::MODEL,
+        &tarn_wire::generated::kms::MODEL,
     ] {
         let n = run_service(&srv, model, Wire::Json);
         assert!(n > 50, "{}: only {n} cases", model.service_id);
