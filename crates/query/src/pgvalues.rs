@@ -8,35 +8,6 @@ use pgwire::api::Type;
 #[derive(Debug)]
 pub(crate) struct JsonText(pub String);
 
-impl pgwire::types::ToSqlText for JsonText {
-    fn to_sql_text(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-        _format: &pgwire::types::format::FormatOptions,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
-}
-
-impl postgres_types::ToSql for JsonText {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::JSON
-    }
-
-    postgres_types::to_sql_checked!();
-}
-
 /// A decimal as PostgreSQL's NUMERIC: its exact text, or its binary form (base-10000 digits),
 /// for every precision Arrow's Decimal128 has (38 digits).
 #[derive(Debug)]
@@ -87,35 +58,6 @@ impl Numeric {
         }
         out
     }
-}
-
-impl pgwire::types::ToSqlText for Numeric {
-    fn to_sql_text(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-        _format: &pgwire::types::format::FormatOptions,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.text.as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
-}
-
-impl postgres_types::ToSql for Numeric {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(&self.binary());
-        Ok(postgres_types::IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::NUMERIC
-    }
-
-    postgres_types::to_sql_checked!();
 }
 
 /// PostgreSQL's binary NUMERIC (ndigits, weight, sign, dscale, then base-10000 digits) as
@@ -235,34 +177,46 @@ impl Interval {
     }
 }
 
-impl pgwire::types::ToSqlText for Interval {
-    fn to_sql_text(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-        _format: &pgwire::types::format::FormatOptions,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.text().as_bytes());
-        Ok(postgres_types::IsNull::No)
-    }
+/// A value's two wire forms: `text` for the text format, `binary` for the binary one, as
+/// pgwire's encoder asks for them (`accepts` the PostgreSQL type `$pg`).
+macro_rules! wire_value {
+    ($t:ty, $pg:expr, |$v:ident| text: $text:expr, binary: $binary:expr) => {
+        impl pgwire::types::ToSqlText for $t {
+            fn to_sql_text(
+                &self,
+                _ty: &Type,
+                out: &mut bytes::BytesMut,
+                _format: &pgwire::types::format::FormatOptions,
+            ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                let $v = self;
+                out.extend_from_slice($text);
+                Ok(postgres_types::IsNull::No)
+            }
+        }
+
+        impl postgres_types::ToSql for $t {
+            fn to_sql(
+                &self,
+                _ty: &Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                let $v = self;
+                out.extend_from_slice($binary);
+                Ok(postgres_types::IsNull::No)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                *ty == $pg
+            }
+
+            postgres_types::to_sql_checked!();
+        }
+    };
 }
 
-impl postgres_types::ToSql for Interval {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(&self.binary());
-        Ok(postgres_types::IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::INTERVAL
-    }
-
-    postgres_types::to_sql_checked!();
-}
+wire_value!(JsonText, Type::JSON, |v| text: v.0.as_bytes(), binary: v.0.as_bytes());
+wire_value!(Numeric, Type::NUMERIC, |v| text: v.text.as_bytes(), binary: &v.binary());
+wire_value!(Interval, Type::INTERVAL, |v| text: v.text().as_bytes(), binary: &v.binary());
 
 #[cfg(test)]
 mod tests {
