@@ -31,6 +31,7 @@ fn err(e: KmsError) -> ServiceError {
         KmsError::LimitExceeded(_) => ServiceError::new(&errors::LIMIT_EXCEEDED_EXCEPTION, m),
         KmsError::Unsupported(_) => ServiceError::new(&errors::UNSUPPORTED_OPERATION_EXCEPTION, m),
         KmsError::Tag(_) => ServiceError::new(&errors::TAG_EXCEPTION, m),
+        KmsError::AccessDenied(_) => ServiceError::common("AccessDeniedException", 400, m),
         KmsError::Validation(_) => ServiceError::common("ValidationException", 400, m),
         KmsError::Store(e) => {
             tracing::error!(error = %e, "kms store failure");
@@ -471,13 +472,13 @@ impl k::KmsApi for Kms {
 
     async fn list_retirable_grants(
         &self,
-        _cx: &Context,
+        cx: &Context,
         input: k::ListRetirableGrantsRequest,
     ) -> Result<k::ListGrantsResponse, ServiceError> {
         let Some(principal) = input.retiring_principal else {
             return Err(ServiceError::common("ValidationException", 400, "RetiringPrincipal is required"));
         };
-        let all = self.keys.retirable_grants(&principal);
+        let all = self.keys.retirable_grants(&cx.account_id, &principal);
         let start =
             input.marker.as_deref().and_then(|m| all.iter().position(|g| g.id == m).map(|i| i + 1)).unwrap_or(0);
         let n = limit(input.limit);
@@ -666,18 +667,35 @@ pub struct KeyAccess {
     pub policy: Option<tarn_iam::policy::Policy>,
 }
 
-/// The key a request names (KeyId, TargetKeyId, DestinationKeyId; for Decrypt and ReEncrypt
-/// without one, the key the ciphertext names); None for requests on no key.
+/// What a KMS request must be allowed, each an action (`kms:<Operation>`), the grant
+/// operation that would allow it, and the key it acts on (None: no key, `*`). ReEncrypt is two:
+/// ReEncryptFrom on the source key, ReEncryptTo on the destination.
 #[must_use]
-pub fn key_of(keys: &Keys, account: &str, operation: &str, doc: &tarn_wire::Doc) -> Option<KeyAccess> {
+pub fn checks(
+    keys: &Keys,
+    account: &str,
+    operation: &str,
+    doc: &tarn_wire::Doc,
+) -> Vec<(String, String, Option<KeyAccess>)> {
     let text = |name: &str| match doc.get(name) {
         Some(tarn_wire::Doc::Str(s)) => Some(s.clone()),
         _ => None,
     };
-    let reference = text("KeyId").or_else(|| text("TargetKeyId")).or_else(|| match operation {
-        "ReEncrypt" => text("SourceKeyId"),
-        _ => None,
-    });
+    if operation == "ReEncrypt" {
+        let source = key_named(keys, account, text("SourceKeyId"), doc);
+        let destination = key_named(keys, account, text("DestinationKeyId"), doc);
+        return vec![
+            ("kms:ReEncryptFrom".into(), "ReEncryptFrom".into(), source),
+            ("kms:ReEncryptTo".into(), "ReEncryptTo".into(), destination),
+        ];
+    }
+    let reference = text("KeyId").or_else(|| text("TargetKeyId"));
+    vec![(format!("kms:{operation}"), operation.to_string(), key_named(keys, account, reference, doc))]
+}
+
+/// The key `reference` names in `account`, or (none named) the key of the request's
+/// ciphertext.
+fn key_named(keys: &Keys, account: &str, reference: Option<String>, doc: &tarn_wire::Doc) -> Option<KeyAccess> {
     let (arn, owner, policy) = match reference {
         Some(r) => {
             let (arn, policy) = keys.access_of(account, &r)?;

@@ -72,6 +72,9 @@ pub enum KmsError {
     Unsupported(String),
     #[error("{0}")]
     Tag(String),
+    /// The caller may not (retire a grant that is not theirs).
+    #[error("{0}")]
+    AccessDenied(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -292,6 +295,8 @@ struct Inner {
     hmacs: Mutex<HashMap<String, ring::hmac::Key>>,
     /// One change at a time: the disk and memory stay in step.
     writer: tokio::sync::Mutex<()>,
+    /// One AWS managed key made at a time.
+    managed: tokio::sync::Mutex<()>,
 }
 
 /// The keys of every account of the server.
@@ -390,6 +395,7 @@ impl Kms {
                 ciphers: Mutex::default(),
                 hmacs: Mutex::default(),
                 writer: tokio::sync::Mutex::new(()),
+                managed: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -469,6 +475,11 @@ impl Kms {
                 return Err(KmsError::InvalidArn(format!("Invalid arn {reference}")));
             }
             let (arn_account, resource) = (parts[3], parts[4]);
+            // another account's keys are not served: a key is used and managed by its own
+            // account (AWS would also let another account use it when the key policy allows)
+            if arn_account != account {
+                return Err(not_found(&format!("Key '{reference}' does not exist")));
+            }
             if let Some(id) = resource.strip_prefix("key/") {
                 return match s.keys.get(id) {
                     Some(k) if k.account == arn_account && k.region == parts[2] => Ok(id.to_string()),
@@ -515,6 +526,15 @@ impl Kms {
     async fn delete_now(&self, key: &KeyRecord) -> Result<()> {
         let _w = self.inner.writer.lock().await;
         let id = key.id.clone();
+        // another request may have deleted it, or cancelled the deletion, meanwhile
+        let due = self
+            .state()
+            .keys
+            .get(&id)
+            .is_some_and(|k| k.state == KeyState::PendingDeletion && k.deletion.is_some_and(|d| d <= self.now()));
+        if !due {
+            return Ok(());
+        }
         let (aliases, grants): (Vec<String>, Vec<String>) = {
             let s = self.state();
             (
@@ -598,6 +618,8 @@ impl Kms {
     /// The AWS managed key of a service (`aws/s3`), made on first use.
     pub async fn managed_key(&self, account: &str, service: &str) -> Result<KeyMetadata> {
         let alias = format!("alias/aws/{service}");
+        // two first uses at once make one key
+        let _made = self.inner.managed.lock().await;
         if let Ok(id) = self.resolve(account, &alias) {
             return Ok(self.key(account, &id).await?.metadata());
         }
@@ -639,8 +661,20 @@ impl Kms {
         reference: &str,
         f: impl FnOnce(&mut KeyRecord) -> Result<()>,
     ) -> Result<KeyRecord> {
-        let mut key = self.key(account, reference).await?;
-        let _w = self.inner.writer.lock().await;
+        // read under the writer's lock: two changes of one key never start from one copy
+        let w = self.inner.writer.lock().await;
+        let id = self.resolve(account, reference)?;
+        let mut key = self
+            .state()
+            .keys
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| KmsError::NotFound(format!("Key '{id}' does not exist")))?;
+        if key.state == KeyState::PendingDeletion && key.deletion.is_some_and(|d| d <= self.now()) {
+            drop(w);
+            self.delete_now(&key).await?;
+            return Err(KmsError::NotFound(format!("Key '{}' does not exist", key.arn())));
+        }
         f(&mut key)?;
         self.put_key(key.clone()).await?;
         Ok(key)
@@ -1090,8 +1124,13 @@ impl Kms {
 
     /// ListRetirableGrants: the grants a principal may retire.
     #[must_use]
-    pub fn retirable_grants(&self, principal: &str) -> Vec<Grant> {
-        self.state().grants.values().filter(|g| g.retiring.as_deref() == Some(principal)).cloned().collect()
+    pub fn retirable_grants(&self, account: &str, principal: &str) -> Vec<Grant> {
+        self.state()
+            .grants
+            .values()
+            .filter(|g| g.account == account && g.retiring.as_deref() == Some(principal))
+            .cloned()
+            .collect()
     }
 
     async fn remove_grant(&self, id: &str) -> Result<()> {
@@ -1144,7 +1183,7 @@ impl Kms {
         }
         let root = format!("arn:aws:iam::{}:root", grant.account);
         if grant.retiring.as_deref() != Some(caller) && grant.grantee != caller && caller != root {
-            return Err(KmsError::Unsupported(format!("{caller} may not retire grant {}", grant.id)));
+            return Err(KmsError::AccessDenied(format!("{caller} is not authorized to retire grant {}", grant.id)));
         }
         let key_arn = self.state().keys.get(&grant.key_id).map(KeyRecord::arn);
         self.remove_grant(&grant.id).await?;

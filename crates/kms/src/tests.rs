@@ -191,7 +191,7 @@ async fn grants_allow_their_operations_under_their_constraints_until_retired() {
     assert_eq!(grants.len(), 1);
     assert!(matches!(
         e.kms.retire_grant(ACCOUNT, "arn:aws:iam::000000000000:user/bob", Some(&token), None, None).await,
-        Err(KmsError::Unsupported(_))
+        Err(KmsError::AccessDenied(_))
     ));
     e.kms.retire_grant(ACCOUNT, &alice, Some(&token), None, None).await.unwrap();
     assert!(!e.kms.granted(&k.arn, &alice, "Decrypt", &ctx(&[("team", "ml")])));
@@ -218,4 +218,32 @@ async fn the_aws_managed_key_is_made_once_and_cannot_be_changed() {
     assert!(a.aws_managed);
     assert_eq!(e.kms.describe(ACCOUNT, "alias/aws/s3").await.unwrap().id, a.id);
     assert!(matches!(e.kms.set_enabled(ACCOUNT, &a.id, false).await, Err(KmsError::Unsupported(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_of_one_key_lose_nothing() {
+    let e = env().await;
+    let k = e.kms.create_key(ACCOUNT, NewKey::default()).await.unwrap();
+    e.kms.set_rotation(ACCOUNT, &k.id, Some(90)).await.unwrap();
+    e.advance_days(91);
+    // two Encrypts with a rotation due, a tag and an on-demand rotation, all at once
+    let tags: BTreeMap<String, String> = [("a".to_string(), "b".to_string())].into();
+    let none = ctx(&[]);
+    let (one, two, tagged, rotated) = tokio::join!(
+        e.kms.encrypt(ACCOUNT, &k.id, b"one", &none),
+        e.kms.encrypt(ACCOUNT, &k.id, b"two", &none),
+        e.kms.tag(ACCOUNT, &k.id, tags),
+        e.kms.rotate_now(ACCOUNT, &k.id),
+    );
+    tagged.unwrap();
+    rotated.unwrap();
+    let versions: Vec<u32> = e.kms.state().keys[&k.id].materials.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [1, 2, 3], "one automatic and one on-demand rotation, each once");
+    assert_eq!(e.kms.tags(ACCOUNT, &k.id).await.unwrap().len(), 1, "the tag stays beside the rotations");
+    // reopened: every ciphertext handed out still opens
+    drop(e.kms);
+    let kms = open(&e.dir, &e.now).await;
+    for (blob, plain) in [(one.unwrap().0, &b"one"[..]), (two.unwrap().0, &b"two"[..])] {
+        assert_eq!(kms.decrypt(ACCOUNT, &blob, None, &ctx(&[])).await.unwrap().0, plain);
+    }
 }

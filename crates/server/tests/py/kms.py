@@ -127,6 +127,20 @@ kms.put_key_policy(KeyId=kid, PolicyName="default", Policy=json.dumps(deny))
 check(error_code(ukms.decrypt, CiphertextBlob=blob, EncryptionContext=ctx) == "AccessDeniedException",
       "a key policy's Deny wins over the user's Allow")
 check(ukms.encrypt(KeyId=kid, Plaintext=b"x")["KeyId"] == karn, "what the key policy does not deny stays allowed")
+g2 = kms.create_grant(KeyId=kid, GranteePrincipal=user_arn, Operations=["Decrypt"])
+check(error_code(ukms.decrypt, CiphertextBlob=blob, EncryptionContext=ctx) == "AccessDeniedException",
+      "a grant does not override the key policy's explicit Deny")
+check(error_code(ukms.retire_grant, KeyId=kid, GrantId=g2["GrantId"] + "0") in ("NotFoundException", "AccessDeniedException"),
+      "retiring an unknown grant")
+iam.put_user_policy(UserName="kms-user", PolicyName="re-encrypt", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "kms:ReEncrypt*", "Resource": karn}]}))
+check(error_code(ukms.re_encrypt, CiphertextBlob=newer, DestinationKeyId=other) == "AccessDeniedException",
+      "ReEncrypt needs kms:ReEncryptTo on the destination key too")
+grants_before = len(kms.list_grants(KeyId=kid)["Grants"])
+check(error_and_status(kms.create_grant, KeyId=kid, GranteePrincipal=user_arn, Operations=["Encrypt"], DryRun=True)
+      == ("DryRunOperationException", 412), "DryRun: DryRunOperationException 412")
+check(len(kms.list_grants(KeyId=kid)["Grants"]) == grants_before, "and nothing is done")
 
 # --- HMAC keys and the AWS managed key
 hk = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]

@@ -205,8 +205,16 @@ async fn dropped_uploads_leave_previous_version_intact() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(get_bytes(&s3, "bad", "k").await, previous);
-    // only the one acknowledged blob remains on disk
-    let files = std::fs::read_dir(srv.data_dir().join("blobs")).unwrap().count();
+    // only the one acknowledged blob remains on disk (each abandoned writer removes its file as
+    // its channel closes: on a loaded machine that can take longer than the sleep above)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let files = loop {
+        let files = std::fs::read_dir(srv.data_dir().join("blobs")).unwrap().count();
+        if files == 1 || std::time::Instant::now() > deadline {
+            break files;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(files, 1, "abandoned uploads must not leave blob files");
 }
 
