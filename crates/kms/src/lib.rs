@@ -506,6 +506,11 @@ impl Kms {
         }
     }
 
+    /// Whether a key's deletion date has passed.
+    fn expired(&self, key: &KeyRecord) -> bool {
+        key.state == KeyState::PendingDeletion && key.deletion.is_some_and(|d| d <= self.now())
+    }
+
     /// The key a reference names, after a deletion whose date has passed is carried out.
     async fn key(&self, account: &str, reference: &str) -> Result<KeyRecord> {
         let id = self.resolve(account, reference)?;
@@ -515,7 +520,7 @@ impl Kms {
             .get(&id)
             .cloned()
             .ok_or_else(|| KmsError::NotFound(format!("Key '{id}' does not exist")))?;
-        if key.state == KeyState::PendingDeletion && key.deletion.is_some_and(|d| d <= self.now()) {
+        if self.expired(&key) {
             self.delete_now(&key).await?;
             return Err(KmsError::NotFound(format!("Key '{}' does not exist", key.arn())));
         }
@@ -527,11 +532,7 @@ impl Kms {
         let _w = self.inner.writer.lock().await;
         let id = key.id.clone();
         // another request may have deleted it, or cancelled the deletion, meanwhile
-        let due = self
-            .state()
-            .keys
-            .get(&id)
-            .is_some_and(|k| k.state == KeyState::PendingDeletion && k.deletion.is_some_and(|d| d <= self.now()));
+        let due = self.state().keys.get(&id).is_some_and(|k| self.expired(k));
         if !due {
             return Ok(());
         }
@@ -670,7 +671,7 @@ impl Kms {
             .get(&id)
             .cloned()
             .ok_or_else(|| KmsError::NotFound(format!("Key '{id}' does not exist")))?;
-        if key.state == KeyState::PendingDeletion && key.deletion.is_some_and(|d| d <= self.now()) {
+        if self.expired(&key) {
             drop(w);
             self.delete_now(&key).await?;
             return Err(KmsError::NotFound(format!("Key '{}' does not exist", key.arn())));
@@ -928,12 +929,6 @@ impl Kms {
         Self::refuse_managed(&key)?;
         if key.state == KeyState::PendingDeletion {
             return Err(Self::pending(&key));
-        }
-        if self.state().aliases.contains_key(&format!("{account}/{name}")) {
-            return Err(KmsError::AlreadyExists(format!(
-                "An alias with the name {} already exists",
-                alias_arn(&self.inner.region, account, name)
-            )));
         }
         self.put_alias(account, name, &key.id, false).await
     }
