@@ -446,17 +446,32 @@ impl Kms {
         }
     }
 
-    /// Writes `key` (and nothing else) durably, then into memory.
-    async fn put_key(&self, key: KeyRecord) -> Result<()> {
-        let bytes = serde_json::to_vec(&key).map_err(corrupt)?;
-        let id = key.id.clone();
+    /// Writes one record (`Some`) or removes it (`None`) durably, in its own group commit.
+    async fn write_row<T: Serialize>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: &str,
+        value: Option<&T>,
+    ) -> Result<()> {
+        let bytes = value.map(|v| serde_json::to_vec(v).map_err(corrupt)).transpose()?;
+        let key = key.to_string();
         self.inner
             .store
             .write(move |txn| {
-                txn.open_table(KEYS)?.insert(id.as_str(), bytes.as_slice())?;
+                let mut t = txn.open_table(table)?;
+                match &bytes {
+                    Some(b) => drop(t.insert(key.as_str(), b.as_slice())?),
+                    None => drop(t.remove(key.as_str())?),
+                }
                 Ok(())
             })
             .await?;
+        Ok(())
+    }
+
+    /// Writes `key` (and nothing else) durably, then into memory.
+    async fn put_key(&self, key: KeyRecord) -> Result<()> {
+        self.write_row(KEYS, &key.id, Some(&key)).await?;
         self.state_mut().keys.insert(key.id.clone(), key);
         Ok(())
     }
@@ -951,15 +966,7 @@ impl Kms {
             created,
             updated: now,
         };
-        let bytes = serde_json::to_vec(&alias).map_err(corrupt)?;
-        let k = full.clone();
-        self.inner
-            .store
-            .write(move |txn| {
-                txn.open_table(ALIASES)?.insert(k.as_str(), bytes.as_slice())?;
-                Ok(())
-            })
-            .await?;
+        self.write_row(ALIASES, &full, Some(&alias)).await?;
         self.state_mut().aliases.insert(full, alias);
         Ok(())
     }
@@ -992,14 +999,7 @@ impl Kms {
                 alias_arn(&self.inner.region, account, name)
             )));
         }
-        let k = full.clone();
-        self.inner
-            .store
-            .write(move |txn| {
-                txn.open_table(ALIASES)?.remove(k.as_str())?;
-                Ok(())
-            })
-            .await?;
+        self.write_row::<Alias>(ALIASES, &full, None).await?;
         self.state_mut().aliases.remove(&full);
         Ok(())
     }
@@ -1079,15 +1079,7 @@ impl Kms {
             created: self.now(),
             token: hex::encode(cipher::random(48)),
         };
-        let bytes = serde_json::to_vec(&grant).map_err(corrupt)?;
-        let id = grant.id.clone();
-        self.inner
-            .store
-            .write(move |txn| {
-                txn.open_table(GRANTS)?.insert(id.as_str(), bytes.as_slice())?;
-                Ok(())
-            })
-            .await?;
+        self.write_row(GRANTS, &grant.id, Some(&grant)).await?;
         let out = (grant.id.clone(), grant.token.clone());
         self.state_mut().grants.insert(grant.id.clone(), grant);
         Ok(out)
@@ -1129,14 +1121,7 @@ impl Kms {
     }
 
     async fn remove_grant(&self, id: &str) -> Result<()> {
-        let k = id.to_string();
-        self.inner
-            .store
-            .write(move |txn| {
-                txn.open_table(GRANTS)?.remove(k.as_str())?;
-                Ok(())
-            })
-            .await?;
+        self.write_row::<Grant>(GRANTS, id, None).await?;
         self.state_mut().grants.remove(id);
         Ok(())
     }
