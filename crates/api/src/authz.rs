@@ -15,6 +15,14 @@ use tarn_wire::generated::Service;
 pub struct Gate {
     pub iam: tarn_iam::Iam,
     pub objects: tarn_objects::Objects,
+    pub kms: tarn_kms::Kms,
+}
+
+/// A KMS key a request uses: its ARN, account and parsed key policy.
+pub struct KeyAccess {
+    pub arn: String,
+    pub account: String,
+    pub policy: Option<Policy>,
 }
 
 /// A refusal, in words AWS uses: `User: <arn> is not authorized to perform: <action> on
@@ -75,6 +83,42 @@ impl Gate {
             return Err(denied(who, action, &s3_arn(bucket, key), Verdict::ImplicitDeny, true));
         }
         self.check(who, action, &[s3_arn(bucket, key)], context, policy.as_deref(), account)
+    }
+
+    /// Whether `who` may do `action` (`kms:<Operation>`) with a key: the caller's policies and
+    /// the key's policy, or else a grant to the caller for `grant_operation` whose constraints
+    /// `encryption_context` meets (never against an explicit Deny).
+    pub fn key(
+        &self,
+        who: &Principal,
+        action: &str,
+        grant_operation: &str,
+        key: &KeyAccess,
+        context: &Context,
+        encryption_context: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), Denied> {
+        let arn = std::slice::from_ref(&key.arn);
+        let Err(denied) = self.check(who, action, arn, context, key.policy.as_ref(), &key.account) else {
+            return Ok(());
+        };
+        let verdict = self.iam.authorize(who, action, &key.arn, context, key.policy.as_ref(), &key.account);
+        if verdict == Verdict::ImplicitDeny && self.kms.granted(&key.arn, &who.arn, grant_operation, encryption_context)
+        {
+            return Ok(());
+        }
+        Err(denied)
+    }
+
+    /// The key `reference` (an id, ARN or alias) names in `account`, for [`Gate::key`].
+    #[must_use]
+    pub fn key_access(&self, account: &str, reference: &str) -> Option<KeyAccess> {
+        let (arn, policy) = self.kms.access_of(account, reference)?;
+        let owner = arn.split(':').nth(4).unwrap_or(account).to_string();
+        Some(KeyAccess {
+            arn,
+            account: owner,
+            policy: Policy::parse_as(&policy, tarn_iam::policy::Kind::Resource).ok(),
+        })
     }
 
     /// Whether `who` is the root user of the account that owns `bucket`.

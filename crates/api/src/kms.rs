@@ -659,14 +659,6 @@ fn grant_entry(keys: &Keys, g: tarn_kms::Grant) -> k::GrantListEntry {
     }
 }
 
-/// What a KMS request needs besides the caller's policies: the key it acts on (its ARN and
-/// policy), found from KeyId (or the ciphertext for Decrypt), and the grants on it.
-pub struct KeyAccess {
-    pub arn: String,
-    pub account: String,
-    pub policy: Option<tarn_iam::policy::Policy>,
-}
-
 /// What a KMS request must be allowed, each an action (`kms:<Operation>`), the grant
 /// operation that would allow it, and the key it acts on (None: no key, `*`). ReEncrypt is two:
 /// ReEncryptFrom on the source key, ReEncryptTo on the destination.
@@ -676,7 +668,7 @@ pub fn checks(
     account: &str,
     operation: &str,
     doc: &tarn_wire::Doc,
-) -> Vec<(String, String, Option<KeyAccess>)> {
+) -> Vec<(String, String, Option<crate::authz::KeyAccess>)> {
     let text = |name: &str| match doc.get(name) {
         Some(tarn_wire::Doc::Str(s)) => Some(s.clone()),
         _ => None,
@@ -695,7 +687,12 @@ pub fn checks(
 
 /// The key `reference` names in `account`, or (none named) the key of the request's
 /// ciphertext.
-fn key_named(keys: &Keys, account: &str, reference: Option<String>, doc: &tarn_wire::Doc) -> Option<KeyAccess> {
+fn key_named(
+    keys: &Keys,
+    account: &str,
+    reference: Option<String>,
+    doc: &tarn_wire::Doc,
+) -> Option<crate::authz::KeyAccess> {
     let (arn, owner, policy) = match reference {
         Some(r) => {
             let (arn, policy) = keys.access_of(account, &r)?;
@@ -710,7 +707,7 @@ fn key_named(keys: &Keys, account: &str, reference: Option<String>, doc: &tarn_w
         }
     };
     let policy = tarn_iam::policy::Policy::parse_as(&policy, tarn_iam::policy::Kind::Resource).ok();
-    Some(KeyAccess { arn, account: owner, policy })
+    Some(crate::authz::KeyAccess { arn, account: owner, policy })
 }
 
 /// The encryption context a request carries (for grant constraints).

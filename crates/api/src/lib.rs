@@ -126,7 +126,8 @@ impl Api {
     pub fn new(services: Services, identities: tarn_iam::Iam, config: &ApiConfig) -> Self {
         let Services { objects, streams, crawlers, athena, delivery, redshift_data, kms } = services;
         let store = objects.store().clone();
-        let gate = authz::Gate { iam: identities.clone(), objects: objects.clone() };
+        objects.set_kms(kms.clone(), identities.account_id());
+        let gate = authz::Gate { iam: identities.clone(), objects: objects.clone(), kms: kms.clone() };
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), gate.clone()));
         builder.set_auth(Auth { iam: identities.clone() });
         builder.set_access(Access { gate: gate.clone() });
@@ -170,6 +171,13 @@ impl Api {
         let caller = CallerSlot::default();
         req.extensions_mut().insert(caller.clone());
         let origin = req.headers().contains_key(http::header::ORIGIN);
+        let has_body = req.headers().contains_key(http::header::TRANSFER_ENCODING)
+            || req
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n > 0);
         let (service, operation, mut resp) = match json_preflight(&req) {
             Some(resp) => ("cors", "OPTIONS".to_string(), resp),
             None => self.route(req, &request_id).await,
@@ -194,6 +202,11 @@ impl Api {
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("tarn"));
         let status = resp.status().as_u16();
+        // an error answered before the body was read leaves the body on the connection: close
+        // it, so the client's next request starts on a clean one (as S3 does)
+        if has_body && status >= 400 {
+            resp.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let elapsed = started.elapsed();
         if service != "tarn" {
             self.inner.metrics.record(service, &operation, status, elapsed);
@@ -483,17 +496,10 @@ impl Api {
                         .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
                     continue;
                 };
-                let arn = std::slice::from_ref(&key.arn);
-                let Err(denied) = self.inner.gate.check(who, &action, arn, &context, key.policy.as_ref(), &key.account)
-                else {
-                    continue;
-                };
-                let verdict =
-                    self.inner.gate.iam.authorize(who, &action, &key.arn, &context, key.policy.as_ref(), &key.account);
-                let implicit = verdict == tarn_iam::policy::Verdict::ImplicitDeny;
-                if !(implicit && keys.granted(&key.arn, &who.arn, &grant_op, &encryption_context)) {
-                    return Err(tarn_wire::ServiceError::common("AccessDeniedException", 400, denied.message));
-                }
+                self.inner
+                    .gate
+                    .key(who, &action, &grant_op, &key, &context, &encryption_context)
+                    .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
             }
             return Ok(());
         }

@@ -101,6 +101,7 @@ impl Upload {
                     content_md5: None,
                     checksum: ChecksumInput::Compute(ChecksumAlgorithm::Crc64Nvme),
                     conditions: WriteConditions::default(),
+                    sse: tarn_objects::SseRequest::BucketDefault,
                 };
                 let result = objects
                     .put_object(req)

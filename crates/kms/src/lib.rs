@@ -1256,7 +1256,21 @@ impl Kms {
         {
             return Err(KmsError::IncorrectKey);
         }
-        let key = self.key(&owner, &header.key_id).await?;
+        // carries out a deletion whose date passed
+        self.key(&owner, &header.key_id).await?;
+        self.open_blob(blob, context)
+    }
+
+    /// Opens a blob of this server's (for services that keep data keys under KMS keys, as S3's
+    /// SSE-KMS): (plaintext, key ARN). Synchronous and writes nothing: a key past its deletion
+    /// date is NotFound here and deleted by the next [`Kms::decrypt`] or key lookup.
+    pub fn open_blob(&self, blob: &[u8], context: &BTreeMap<String, String>) -> Result<(Vec<u8>, String)> {
+        let header = cipher::header(blob).ok_or(KmsError::InvalidCiphertext)?;
+        let key = self.state().keys.get(&header.key_id).cloned();
+        let key = match key {
+            Some(k) if !self.expired(&k) => k,
+            _ => return Err(KmsError::NotFound(format!("Key '{}' does not exist", header.key_id))),
+        };
         Self::usable_state(&key)?;
         if key.spec != KeySpec::SymmetricDefault {
             return Err(KmsError::InvalidCiphertext);
@@ -1264,6 +1278,30 @@ impl Kms {
         let c = self.cipher_of(&key, header.version)?;
         let plain = cipher::open(&c, &header, context, blob).ok_or(KmsError::InvalidCiphertext)?;
         Ok((plain, key.arn()))
+    }
+
+    /// Whether the key a blob names may be used now (enabled, not pending deletion, not
+    /// deleted): a cached plaintext of one of its blobs is used only then.
+    pub fn blob_key_usable(&self, blob: &[u8]) -> Result<()> {
+        let header = cipher::header(blob).ok_or(KmsError::InvalidCiphertext)?;
+        let s = self.state();
+        match s.keys.get(&header.key_id) {
+            Some(k) if !self.expired(k) => Self::usable_state(k),
+            _ => Err(KmsError::NotFound(format!("Key '{}' does not exist", header.key_id))),
+        }
+    }
+
+    /// The ARN of the key a reference names in `account`, if it is a symmetric encryption key
+    /// (for services that encrypt under it).
+    pub async fn encryption_key_arn(&self, account: &str, reference: &str) -> Result<String> {
+        let key = self.key(account, reference).await?;
+        if key.spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is GENERATE_VERIFY_MAC which is not valid for this operation.",
+                key.arn()
+            )));
+        }
+        Ok(key.arn())
     }
 
     /// GenerateDataKey: (plaintext key, its blob, key ARN).

@@ -16,6 +16,7 @@ mod list;
 mod multipart;
 mod object;
 pub mod record;
+mod sse;
 
 use std::pin::Pin;
 
@@ -31,6 +32,7 @@ pub use list::{ListPage, ListParams, ListedObject, VersionsPage, VersionsParams}
 pub use multipart::{CompletedPart, PartOutcome, PartsPage, UploadSummary, UploadsPage};
 pub use object::{CopySource, DeleteOutcome, Found, GetTarget, PutOutcome, PutRequest, WriteConditions, etag_matches};
 pub use record::{BucketRecord, ObjectMeta, ObjectRecord, Versioning};
+pub use sse::{CustomerKey, CustomerSse, KmsSse, S3_ARN_CONTEXT, Sse, SseRequest, names_managed_key, s3_arn};
 
 /// A request body as it arrives.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
@@ -116,6 +118,10 @@ pub enum ObjectsError {
     MalformedPolicy(String),
     #[error("access denied")]
     AccessDenied,
+    /// The KMS key an object is kept under refused (disabled, pending deletion, deleted, not
+    /// found).
+    #[error(transparent)]
+    Kms(tarn_kms::KmsError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -170,6 +176,8 @@ pub struct Objects {
     /// Held across a policy change's commit and cache update (and bucket deletion), so the
     /// cache and the table agree.
     policy_changes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The KMS that keeps SSE-KMS data keys, and the bucket keys it made.
+    keyring: sse::SharedKeyring,
 }
 
 /// Bucket policies, as sent (JSON text), by bucket.
@@ -281,6 +289,7 @@ impl Objects {
             owners: std::sync::Arc::new(std::sync::RwLock::new(owners)),
             account_blocks: std::sync::Arc::new(std::sync::RwLock::new(account_blocks)),
             policy_changes: std::sync::Arc::default(),
+            keyring: std::sync::Arc::default(),
         })
     }
 

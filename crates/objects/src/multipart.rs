@@ -15,6 +15,7 @@ use crate::ingest::{ChecksumInput, Ingested};
 use crate::list::{common_prefix, skip_past};
 use crate::object::{Found, PutOutcome, WriteConditions, commit_version, validate_key, validate_meta};
 use crate::record::{self, DataRef, ObjectMeta, ObjectRecord, PARTS, PartRecord, UPLOADS, UploadRecord};
+use crate::sse::{CustomerKey, SseRequest};
 use crate::{BodyStream, Objects, ObjectsError, Result, bucket_in};
 
 /// A part named in CompleteMultipartUpload.
@@ -75,6 +76,11 @@ fn read_upload(txn: &redb::ReadTransaction, bucket: &str, key: &str, upload_id: 
 }
 
 impl Objects {
+    /// A multipart upload in progress.
+    pub fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord> {
+        read_upload(&self.store.read()?, bucket, key, upload_id)
+    }
+
     pub async fn create_multipart_upload(
         &self,
         bucket: &str,
@@ -82,6 +88,7 @@ impl Objects {
         meta: ObjectMeta,
         checksum_algorithm: Option<ChecksumAlgorithm>,
         checksum_type: Option<ChecksumType>,
+        sse: SseRequest,
     ) -> Result<String> {
         validate_key(key)?;
         validate_meta(&meta)?;
@@ -102,13 +109,14 @@ impl Objects {
                 "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into(),
             ));
         }
-        let (_, wrapped_key) = self.store.master_key().new_data_key();
+        let (_, wrapped_key, sse) = self.new_data_key(bucket, key, sse).await?;
         let upload = UploadRecord {
             initiated_ns: tarn_common::now_unix_nanos(),
             meta,
             wrapped_key,
             checksum_algorithm,
             checksum_type,
+            sse,
         };
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.store
@@ -136,6 +144,7 @@ impl Objects {
         declared_len: Option<u64>,
         content_md5: Option<[u8; 16]>,
         checksum: Option<ChecksumInput>,
+        customer_key: Option<&CustomerKey>,
     ) -> Result<PartOutcome> {
         let number = check_part_number(part_number)?;
         let upload = read_upload(&self.store.read()?, bucket, key, upload_id)?;
@@ -152,7 +161,7 @@ impl Objects {
             (None, None) => ChecksumInput::Compute(ChecksumAlgorithm::Crc64Nvme),
         };
         let algorithm = checksum.algorithm();
-        let data_key = self.store.master_key().unwrap_data_key(&upload.wrapped_key)?;
+        let data_key = self.open_data_key(&upload.sse, &upload.wrapped_key, customer_key)?;
         let ingested = self.ingest(body, data_key, limits::PART_SIZE_MAX, declared_len, content_md5, checksum).await?;
         self.commit_part(bucket, key, upload_id, number, ingested, algorithm).await
     }
@@ -166,6 +175,7 @@ impl Objects {
         part_number: i32,
         source: Found,
         range: Option<(u64, u64)>,
+        customer_key: Option<&CustomerKey>,
     ) -> Result<PartOutcome> {
         let number = check_part_number(part_number)?;
         let upload = read_upload(&self.store.read()?, bucket, key, upload_id)?;
@@ -174,7 +184,7 @@ impl Objects {
         let body: BodyStream =
             Box::pin(futures::StreamExt::map(stream, |r| r.map_err(|e| Box::new(e) as crate::BoxError)));
         let algorithm = upload.checksum_algorithm.unwrap_or(ChecksumAlgorithm::Crc64Nvme);
-        let data_key = self.store.master_key().unwrap_data_key(&upload.wrapped_key)?;
+        let data_key = self.open_data_key(&upload.sse, &upload.wrapped_key, customer_key)?;
         let ingested = self
             .ingest(body, data_key, limits::PART_SIZE_MAX, Some(end - start), None, ChecksumInput::Compute(algorithm))
             .await?;
@@ -277,6 +287,7 @@ impl Objects {
             checksum: rec.checksum.clone(),
             size: rec.size,
             last_modified_ns: rec.last_modified_ns,
+            sse: rec.sse.clone(),
         })
     }
 
@@ -498,6 +509,7 @@ fn complete_in(
             wrapped_key: upload.wrapped_key.clone(),
             extents: chosen.iter().map(|p| p.extent.clone()).collect(),
         }),
+        sse: upload.sse.clone(),
     };
     let committed = match commit_version(txn, bucket, key, rec, conditions, None)? {
         Ok(committed) => committed,

@@ -13,6 +13,7 @@ use crate::record::{
     self, CURRENT, DataRef, NULL_VERSIONS, ObjectMeta, ObjectRecord, VERSIONS, Versioning, parse_version_id,
     version_rank,
 };
+use crate::sse::{CustomerKey, SseRequest};
 use crate::{BodyStream, Objects, ObjectsError, Result, bucket_in};
 
 /// Preconditions on a write (`If-None-Match: *`, `If-Match: "etag"`).
@@ -31,6 +32,8 @@ pub struct PutRequest {
     pub content_md5: Option<[u8; 16]>,
     pub checksum: ChecksumInput,
     pub conditions: WriteConditions,
+    /// The encryption asked for.
+    pub sse: SseRequest,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +44,8 @@ pub struct PutOutcome {
     pub checksum: Option<Checksum>,
     pub size: u64,
     pub last_modified_ns: i64,
+    /// How the new version's data key is kept.
+    pub sse: crate::Sse,
 }
 
 /// Which version a read addresses.
@@ -61,6 +66,8 @@ impl GetTarget {
 pub struct Found {
     pub record: ObjectRecord,
     txn: redb::ReadTransaction,
+    /// The customer's key, for reading an SSE-C object.
+    pub customer_key: Option<CustomerKey>,
 }
 
 /// The source of a copy.
@@ -235,7 +242,7 @@ impl Objects {
         validate_key(&req.key)?;
         validate_meta(&req.meta)?;
         self.bucket(&req.bucket)?;
-        let (data_key, wrapped_key) = self.store.master_key().new_data_key();
+        let (data_key, wrapped_key, sse) = self.new_data_key(&req.bucket, &req.key, req.sse).await?;
         let algorithm = req.checksum.algorithm();
         let ingested = self
             .ingest(req.body, data_key, limits::PUT_OBJECT_SIZE_MAX, req.declared_len, req.content_md5, req.checksum)
@@ -252,6 +259,7 @@ impl Objects {
             checksum: Some(Checksum { algorithm, value: checksum, kind: ChecksumType::FullObject }),
             part_sizes: Vec::new(),
             data: Some(DataRef { wrapped_key, extents: vec![extent.clone()] }),
+            sse,
         };
         self.commit_new_version(req.bucket, req.key, rec, req.conditions, inline_sealed, Some(extent)).await
     }
@@ -279,6 +287,7 @@ impl Objects {
                     checksum: rec.checksum.clone(),
                     size: rec.size,
                     last_modified_ns: rec.last_modified_ns,
+                    sse: rec.sse.clone(),
                 })
             }
             Ok(Err(err)) => {
@@ -355,7 +364,7 @@ impl Objects {
                 rec
             }
         };
-        Ok(Found { record, txn })
+        Ok(Found { record, txn, customer_key: None })
     }
 
     /// Streams bytes `[start, end)` of a found object.
@@ -366,7 +375,7 @@ impl Objects {
         end: u64,
     ) -> Result<impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static + use<>> {
         let data = found.record.data.as_ref().ok_or_else(|| StoreError::Bug("object version without data".into()))?;
-        let key = self.store.master_key().unwrap_data_key(&data.wrapped_key)?;
+        let key = self.open_data_key(&found.record.sse, &data.wrapped_key, found.customer_key.as_ref())?;
         Ok(self.store.read_range(&found.txn, key, &data.extents, start, end)?)
     }
 
@@ -374,7 +383,7 @@ impl Objects {
     /// caller runs [`tarn_store::RangesRead::read`] off the async runtime.
     pub fn read_ranges(&self, found: &Found, ranges: &[(u64, u64)]) -> Result<tarn_store::RangesRead> {
         let data = found.record.data.as_ref().ok_or_else(|| StoreError::Bug("object version without data".into()))?;
-        let key = self.store.master_key().unwrap_data_key(&data.wrapped_key)?;
+        let key = self.open_data_key(&found.record.sse, &data.wrapped_key, found.customer_key.as_ref())?;
         Ok(self.store.read_ranges(&found.txn, key, &data.extents, ranges)?)
     }
 
@@ -387,6 +396,7 @@ impl Objects {
         meta: Option<ObjectMeta>,
         checksum_algorithm: Option<crate::checksum::ChecksumAlgorithm>,
         conditions: WriteConditions,
+        sse: SseRequest,
     ) -> Result<PutOutcome> {
         validate_key(&key)?;
         if let Some(meta) = &meta {
@@ -401,7 +411,7 @@ impl Objects {
         let algorithm = checksum_algorithm
             .or_else(|| src.checksum.as_ref().map(|c| c.algorithm))
             .unwrap_or(crate::checksum::ChecksumAlgorithm::Crc64Nvme);
-        let (data_key, wrapped_key) = self.store.master_key().new_data_key();
+        let (data_key, wrapped_key, sse) = self.new_data_key(&bucket, &key, sse).await?;
         let ingested = self
             .ingest(body, data_key, limits::PUT_OBJECT_SIZE_MAX, Some(size), None, ChecksumInput::Compute(algorithm))
             .await?;
@@ -419,6 +429,7 @@ impl Objects {
             checksum: Some(Checksum { algorithm, value: checksum, kind: ChecksumType::FullObject }),
             part_sizes: Vec::new(),
             data: Some(DataRef { wrapped_key, extents: vec![extent.clone()] }),
+            sse,
         };
         drop(source);
         self.commit_new_version(bucket, key, rec, conditions, inline_sealed, Some(extent)).await
@@ -470,6 +481,7 @@ impl Objects {
                                 checksum: None,
                                 part_sizes: Vec::new(),
                                 data: None,
+                                sse: crate::Sse::S3,
                             };
                             let committed =
                                 commit_version(txn, bucket, key, marker, &WriteConditions::default(), Some(None))?;

@@ -3,9 +3,10 @@
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 use tarn_store::Extent;
-use tarn_store::record::Record;
+use tarn_store::record::{self, Record};
 
 use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
+pub use crate::sse::Sse;
 
 /// Bucket name -> [`BucketRecord`].
 pub const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s3_buckets");
@@ -86,11 +87,24 @@ pub struct ObjectRecord {
     /// Sizes of the parts, for objects made by multipart upload.
     pub part_sizes: Vec<u64>,
     pub data: Option<DataRef>,
+    /// Who keeps the data key (v2; a v1 record is SSE-S3). Encoded after the other fields.
+    #[serde(skip)]
+    pub sse: Sse,
 }
 
 impl Record for ObjectRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const NAME: &'static str = "object";
+
+    fn encode(&self) -> Vec<u8> {
+        record::encode_extended(Self::VERSION, self, &self.sse)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, tarn_store::StoreError> {
+        let (mut rec, sse): (Self, Sse) = record::decode_extended(bytes, Self::NAME, 1, Self::VERSION)?;
+        rec.sse = sse;
+        Ok(rec)
+    }
 }
 
 impl ObjectRecord {
@@ -112,11 +126,24 @@ pub struct UploadRecord {
     pub wrapped_key: Vec<u8>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// Who keeps the upload's data key (v2; a v1 record is SSE-S3), encoded last.
+    #[serde(skip)]
+    pub sse: Sse,
 }
 
 impl Record for UploadRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const NAME: &'static str = "upload";
+
+    fn encode(&self) -> Vec<u8> {
+        record::encode_extended(Self::VERSION, self, &self.sse)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, tarn_store::StoreError> {
+        let (mut rec, sse): (Self, Sse) = record::decode_extended(bytes, Self::NAME, 1, Self::VERSION)?;
+        rec.sse = sse;
+        Ok(rec)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -165,4 +192,44 @@ pub fn make_upload_id(seq: u64) -> String {
     let mut bytes = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     format!("{seq:016x}{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(sse: Sse) -> ObjectRecord {
+        ObjectRecord {
+            version_id: Some("v".into()),
+            seq: 7,
+            delete_marker: false,
+            last_modified_ns: 1,
+            size: 3,
+            etag: "e".into(),
+            meta: ObjectMeta::default(),
+            checksum: None,
+            part_sizes: vec![1, 2],
+            data: Some(DataRef { wrapped_key: vec![9; 60], extents: Vec::new() }),
+            sse,
+        }
+    }
+
+    /// A v1 record (written before SSE-KMS) is v2's bytes without the tail: it still reads,
+    /// as SSE-S3; a v2 record keeps how its key is kept.
+    #[test]
+    fn object_records_of_v1_read_as_sse_s3_and_v2_round_trips() {
+        let v1 = record::encode_extended(1, &object(Sse::S3), &());
+        let read = ObjectRecord::decode(&v1).unwrap();
+        assert_eq!((read.sse, read.seq, read.part_sizes), (Sse::S3, 7, vec![1, 2]));
+        let kms = Sse::Kms(crate::KmsSse {
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/k".into(),
+            context: vec![("aws:s3:arn".into(), "arn:aws:s3:::b/k".into())],
+            bucket_key: Some(vec![1, 2, 3]),
+            dsse: false,
+        });
+        let v2 = object(kms.clone()).encode();
+        assert_eq!(v2[0], 2);
+        assert_eq!(ObjectRecord::decode(&v2).unwrap().sse, kms);
+        assert!(ObjectRecord::decode(&[3, 0]).is_err(), "an unknown version is refused");
+    }
 }

@@ -172,6 +172,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let objects = tarn_objects::Objects::open(store.clone(), &args.region).await?;
+    // SSE-KMS objects are kept under KMS keys: every writer and reader of objects needs them
+    let kms = tarn_kms::Kms::open(store.clone(), &args.region).await?;
+    objects.set_kms(kms.clone(), &args.account_id);
     let streams = tarn_streams::Streams::open(
         store.clone(),
         tarn_streams::StreamsConfig {
@@ -217,7 +220,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     crawlers.set_iam(iam.clone());
     delivery.set_iam(iam.clone());
     tokio::spawn(crawlers.clone().run_scheduler());
-    let kms = tarn_kms::Kms::open(store.clone(), &args.region).await?;
     let services = tarn_api::Services { objects, streams, crawlers, athena, delivery, redshift_data, kms };
     let api = tarn_api::Api::new(services, iam.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

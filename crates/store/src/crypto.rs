@@ -120,43 +120,83 @@ impl MasterKey {
     /// Creates a fresh data key and returns it with its wrapped (sealed) form for the record.
     #[must_use]
     pub fn new_data_key(&self) -> (DataKey, Vec<u8>) {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        let mut nonce = [0u8; WRAP_NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let mut sealed = key.to_vec();
-        let tag = self
-            .cipher
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(b"tarn-data-key"), &mut sealed)
-            .expect("aes-gcm encryption of 32 bytes cannot fail");
-        let mut wrapped = Vec::with_capacity(WRAP_NONCE_LEN + 32 + TAG_LEN);
-        wrapped.extend_from_slice(&nonce);
-        wrapped.extend_from_slice(&sealed);
-        wrapped.extend_from_slice(tag.as_ref());
-        (DataKey::from_bytes(&key), wrapped)
+        wrap_new(&self.cipher)
     }
 
     /// Unwraps a data key stored in a record.
     pub fn unwrap_data_key(&self, wrapped: &[u8]) -> Result<DataKey, StoreError> {
-        if wrapped.len() != WRAP_NONCE_LEN + 32 + TAG_LEN {
-            return Err(StoreError::Corrupt("wrapped data key has the wrong length".into()));
-        }
-        let (nonce, rest) = wrapped.split_at(WRAP_NONCE_LEN);
-        let (sealed, tag) = rest.split_at(32);
-        let mut key = sealed.to_vec();
-        let nonce: [u8; WRAP_NONCE_LEN] = nonce.try_into().expect("length checked above");
-        let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked above");
-        self.cipher
-            .open_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(b"tarn-data-key"),
-                Tag::from(tag),
-                &mut key,
-                0..,
-            )
-            .map_err(|_| StoreError::Corrupt("data key does not unwrap under the master key".into()))?;
-        Ok(DataKey::from_bytes(&key))
+        unwrap(&self.cipher, wrapped)
+            .ok_or_else(|| StoreError::Corrupt("data key does not unwrap under the master key".into()))
     }
+}
+
+/// A key that wraps data keys as the master key does, from 32 bytes held elsewhere (a bucket
+/// key that KMS keeps, a customer's SSE-C key).
+#[derive(Clone)]
+pub struct KeyWrapper {
+    cipher: LessSafeKey,
+}
+
+impl KeyWrapper {
+    /// `None` unless `bytes` is 32 bytes long.
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(Self { cipher: aes_256_gcm(bytes)? })
+    }
+
+    /// A fresh data key and its wrapped form.
+    #[must_use]
+    pub fn new_data_key(&self) -> (DataKey, Vec<u8>) {
+        wrap_new(&self.cipher)
+    }
+
+    /// The data key `wrapped` holds, or `None` when it was not wrapped by this key.
+    #[must_use]
+    pub fn unwrap_data_key(&self, wrapped: &[u8]) -> Option<DataKey> {
+        unwrap(&self.cipher, wrapped)
+    }
+}
+
+fn wrap_new(cipher: &LessSafeKey) -> (DataKey, Vec<u8>) {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let mut nonce = [0u8; WRAP_NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let mut sealed = key.to_vec();
+    let tag = cipher
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(b"tarn-data-key"), &mut sealed)
+        .expect("aes-gcm encryption of 32 bytes cannot fail");
+    let mut wrapped = Vec::with_capacity(WRAP_NONCE_LEN + 32 + TAG_LEN);
+    wrapped.extend_from_slice(&nonce);
+    wrapped.extend_from_slice(&sealed);
+    wrapped.extend_from_slice(tag.as_ref());
+    let data_key = DataKey::from_bytes(&key);
+    key.fill(0);
+    sealed.fill(0);
+    (data_key, wrapped)
+}
+
+fn unwrap(cipher: &LessSafeKey, wrapped: &[u8]) -> Option<DataKey> {
+    if wrapped.len() != WRAP_NONCE_LEN + 32 + TAG_LEN {
+        return None;
+    }
+    let (nonce, rest) = wrapped.split_at(WRAP_NONCE_LEN);
+    let (sealed, tag) = rest.split_at(32);
+    let mut key = sealed.to_vec();
+    let nonce: [u8; WRAP_NONCE_LEN] = nonce.try_into().ok()?;
+    let tag: [u8; TAG_LEN] = tag.try_into().ok()?;
+    cipher
+        .open_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(b"tarn-data-key"),
+            Tag::from(tag),
+            &mut key,
+            0..,
+        )
+        .ok()?;
+    let data_key = DataKey::from_bytes(&key);
+    key.fill(0);
+    Some(data_key)
 }
 
 /// Writes a new file readable only by its owner.
@@ -186,6 +226,12 @@ pub struct DataKey {
 impl DataKey {
     fn from_bytes(key: &[u8]) -> Self {
         Self { cipher: aes_256_gcm(key).expect("data keys are 32 bytes") }
+    }
+
+    /// The data key whose 32 bytes another keeper handed out (the plaintext of a KMS data key).
+    #[must_use]
+    pub fn from_secret(key: &[u8]) -> Option<Self> {
+        Some(Self { cipher: aes_256_gcm(key)? })
     }
 
     /// Seals `plain` as chunk `index` of the blob whose nonce prefix is `prefix`, appending the

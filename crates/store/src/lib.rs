@@ -28,7 +28,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use blob::{BlobDir, BlobFileWriter, BlobId, Extent, Sealer};
 pub use commit::Committer;
-pub use crypto::{DataKey, MasterKey};
+pub use crypto::{DataKey, KeyWrapper, MasterKey};
 pub use redb;
 
 /// redb's in-memory page cache.

@@ -30,6 +30,35 @@ pub trait Record: Serialize + DeserializeOwned {
     }
 }
 
+/// Encodes a record that grew a trailing part: `version || postcard(base) || postcard(ext)`.
+/// Postcard is a plain concatenation, so the older version's bytes are a prefix of the shape
+/// and an older record decodes with `ext` at its default ([`decode_extended`]).
+pub fn encode_extended<B: Serialize, X: Serialize>(version: u8, base: &B, ext: &X) -> Vec<u8> {
+    let out = postcard::to_extend(base, vec![version]).expect("records serialize infallibly");
+    postcard::to_extend(ext, out).expect("records serialize infallibly")
+}
+
+/// Reads what [`encode_extended`] wrote as version `version`, or the older `base_version`
+/// (the base alone: `ext` is its default).
+pub fn decode_extended<B: DeserializeOwned, X: DeserializeOwned + Default>(
+    bytes: &[u8],
+    name: &str,
+    base_version: u8,
+    version: u8,
+) -> Result<(B, X), StoreError> {
+    let bad = |e: postcard::Error| StoreError::Corrupt(format!("{name} record does not decode: {e}"));
+    match bytes.split_first() {
+        Some((&v, rest)) if v == version => {
+            let (base, rest) = postcard::take_from_bytes::<B>(rest).map_err(bad)?;
+            let ext = postcard::from_bytes::<X>(rest).map_err(bad)?;
+            Ok((base, ext))
+        }
+        Some((&v, rest)) if v == base_version => Ok((postcard::from_bytes(rest).map_err(bad)?, X::default())),
+        Some((&v, _)) => Err(StoreError::Corrupt(format!("{name} record has unknown version {v}"))),
+        None => Err(StoreError::Corrupt(format!("{name} record is empty"))),
+    }
+}
+
 /// A JSON document behind version byte `1`: for records that keep an AWS API shape whose
 /// members tarn does not all interpret (Glue, Athena), so unknown members round-trip.
 pub fn json_encode<T: Serialize>(value: &T) -> Vec<u8> {

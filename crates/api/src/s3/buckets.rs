@@ -141,8 +141,9 @@ pub(super) async fn delete_bucket_policy(
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
-/// PutBucketEncryption: one rule, SSE-S3 (AES256). SSE-KMS defaults wait for SSE-KMS objects
-/// (issue 18): until then a default tarn could not honour is refused, not stored.
+/// PutBucketEncryption: one rule, SSE-S3 (AES256) or SSE-KMS (with a key, else the account's
+/// `aws/s3` key) and its bucket-key switch. A KMS key that does not exist is refused now rather
+/// than at the first PUT.
 pub(super) async fn put_bucket_encryption(
     s3: &TarnS3,
     req: S3Request<PutBucketEncryptionInput>,
@@ -155,8 +156,9 @@ pub(super) async fn put_bucket_encryption(
         return Err(s3_error!(MalformedXML, "The rule has no ApplyServerSideEncryptionByDefault"));
     };
     let algorithm = default.sse_algorithm.as_str().to_string();
+    let kms_key = default.kms_master_key_id.clone().filter(|k| !k.is_empty());
     match algorithm.as_str() {
-        "AES256" if default.kms_master_key_id.is_some() => {
+        "AES256" if kms_key.is_some() => {
             return Err(s3_error!(
                 InvalidArgument,
                 "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse"
@@ -164,15 +166,16 @@ pub(super) async fn put_bucket_encryption(
         }
         "AES256" => {}
         "aws:kms" | "aws:kms:dsse" => {
-            return Err(s3_error!(NotImplemented, "SSE-KMS default encryption is not served by tarn yet"));
+            if let Some(key) = kms_key.as_ref().filter(|k| !tarn_objects::names_managed_key(k)) {
+                let account =
+                    s3.objects.bucket_owner(&req.input.bucket).unwrap_or_else(|| s3.gate.iam.account_id().to_string());
+                s3.gate.kms.encryption_key_arn(&account, key).await.map_err(|e| errors::kms_error(&e))?;
+            }
         }
         other => return Err(s3_error!(MalformedXML, "Unknown SSEAlgorithm {other}")),
     }
-    let rule = tarn_objects::DefaultEncryption {
-        algorithm,
-        kms_key: None,
-        bucket_key: rule.bucket_key_enabled.unwrap_or(false),
-    };
+    let rule =
+        tarn_objects::DefaultEncryption { algorithm, kms_key, bucket_key: rule.bucket_key_enabled.unwrap_or(false) };
     s3.objects.put_bucket_encryption(&req.input.bucket, rule).await.map_err(err)?;
     Ok(S3Response::new(PutBucketEncryptionOutput {}))
 }

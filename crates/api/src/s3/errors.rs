@@ -116,10 +116,31 @@ pub fn to_s3_error(err: ObjectsError) -> S3Error {
             S3ErrorCode::MalformedXML,
             "The XML you provided was not well-formed or did not validate against our published schema",
         ),
+        E::Kms(k) => kms_error(&k),
         E::Store(inner) => {
             tracing::error!(error = %inner, "storage failure");
             let _ = msg;
             with(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.")
         }
     }
+}
+
+/// A KMS refusal met while keeping or opening an SSE-KMS object's key, as S3 reports it: the
+/// KMS exception's name behind `KMS.`, 400.
+pub fn kms_error(err: &tarn_kms::KmsError) -> S3Error {
+    use tarn_kms::KmsError as K;
+    let (code, message) = match err {
+        K::Disabled(_) => ("KMS.DisabledException", err.to_string()),
+        K::InvalidState(m) => ("KMS.KMSInvalidStateException", m.clone()),
+        K::NotFound(m) => ("KMS.NotFoundException", m.clone()),
+        K::InvalidKeyUsage(m) => ("KMS.InvalidKeyUsageException", m.clone()),
+        K::InvalidArn(m) => ("KMS.NotFoundException", m.clone()),
+        K::InvalidCiphertext => ("KMS.InvalidCiphertextException", "The ciphertext is not valid.".to_string()),
+        K::AccessDenied(m) => ("AccessDenied", m.clone()),
+        K::LimitExceeded(m) => ("KMS.LimitExceededException", m.clone()),
+        other => ("InvalidArgument", other.to_string()),
+    };
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+    e.set_status_code(if code == "AccessDenied" { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST });
+    e
 }

@@ -11,7 +11,7 @@ use tarn_common::limits::s3 as limits;
 use tarn_objects::checksum::{self as cks, ChecksumAlgorithm as Alg, ChecksumType as CkType};
 use tarn_objects::{
     ChecksumInput, CopySource as DomainCopySource, Found, GetTarget, ListParams, ObjectMeta, ObjectRecord, Objects,
-    PutOutcome, PutRequest, Versioning, VersionsParams, WriteConditions, etag_matches,
+    PutOutcome, PutRequest, Sse, SseRequest, Versioning, VersionsParams, WriteConditions, etag_matches,
 };
 use time::OffsetDateTime;
 
@@ -54,6 +54,86 @@ impl TarnS3 {
     fn authorize_copy_source(&self, ext: &http::Extensions, bucket: &str, key: &str, versioned: bool) -> S3Result<()> {
         let action = if versioned { "s3:GetObjectVersion" } else { "s3:GetObject" };
         self.allowed(ext, action, bucket, Some(key))
+    }
+
+    fn caller(ext: &http::Extensions) -> Option<&crate::S3Caller> {
+        ext.get::<std::sync::Arc<crate::S3Caller>>().map(std::convert::AsRef::as_ref)
+    }
+
+    /// What a write of `bucket` asks for, from its headers (the bucket's default bucket-key
+    /// switch applies to an SSE-KMS request that does not say).
+    fn write_sse(
+        &self,
+        ext: &http::Extensions,
+        bucket: &str,
+        algorithm: Option<&ServerSideEncryption>,
+        kms_key_id: Option<&String>,
+        context: Option<&String>,
+        bucket_key: Option<bool>,
+    ) -> S3Result<SseRequest> {
+        let account = Self::caller(ext).map(|c| c.principal.account_id.clone()).unwrap_or_default();
+        let default_bucket_key = bucket_key.is_none()
+            && algorithm.is_some()
+            && self.objects.bucket_encryption(bucket).is_ok_and(|d| d.algorithm.starts_with("aws:kms") && d.bucket_key);
+        sse_request(&account, default_bucket_key, algorithm, kms_key_id, context, bucket_key)
+    }
+
+    /// Resolves what a write of `bucket/key` will be sealed with and, for a KMS key, asks
+    /// whether the caller may have a data key made under it (kms:GenerateDataKey).
+    async fn resolve_write_sse(
+        &self,
+        ext: &http::Extensions,
+        bucket: &str,
+        key: &str,
+        request: SseRequest,
+    ) -> S3Result<SseRequest> {
+        let resolved = self.objects.resolve_sse(bucket, request).await.map_err(err)?;
+        if let SseRequest::Kms { key: Some(arn), context, bucket_key, .. } = &resolved {
+            let mut context = context.clone();
+            let object = (!bucket_key).then_some(key);
+            context.insert(tarn_objects::S3_ARN_CONTEXT.into(), tarn_objects::s3_arn(bucket, object));
+            self.allowed_key(ext, "GenerateDataKey", arn, &context)?;
+        }
+        Ok(resolved)
+    }
+
+    /// Reading a stored SSE-KMS object (or writing a part of an SSE-KMS upload) opens its
+    /// data key: the caller needs kms:Decrypt on its key, and a signature.
+    fn allowed_to_open(&self, ext: &http::Extensions, sse: &Sse) -> S3Result<()> {
+        let Sse::Kms(k) = sse else { return Ok(()) };
+        let anonymous = Self::caller(ext).is_none_or(|c| c.principal.identity == tarn_iam::Identity::Anonymous);
+        if anonymous {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4."
+            ));
+        }
+        let context = k.context.iter().cloned().collect();
+        self.allowed_key(ext, "Decrypt", &k.key_arn, &context)
+    }
+
+    /// Whether the caller may do `kms:<operation>` with the key `arn` (its policies, the key
+    /// policy, grants under `context`): S3 answers a refusal 403 AccessDenied.
+    fn allowed_key(
+        &self,
+        ext: &http::Extensions,
+        operation: &str,
+        arn: &str,
+        context: &std::collections::BTreeMap<String, String>,
+    ) -> S3Result<()> {
+        let Some(caller) = Self::caller(ext) else {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        };
+        if self.gate.iam.is_home_root(&caller.principal) {
+            return Ok(());
+        }
+        let account = arn.split(':').nth(4).unwrap_or_default();
+        let Some(key) = self.gate.key_access(account, arn) else {
+            return Err(errors::kms_error(&tarn_kms::KmsError::NotFound(format!("Key '{arn}' does not exist"))));
+        };
+        self.gate
+            .key(&caller.principal, &format!("kms:{operation}"), operation, &key, &caller.context, context)
+            .map_err(|d| S3Error::with_message(S3ErrorCode::AccessDenied, d.message))
     }
 
     fn owner(&self) -> Owner {
@@ -110,18 +190,94 @@ fn condition_str(c: &ETagCondition) -> String {
     }
 }
 
-fn sse() -> Option<ServerSideEncryption> {
-    Some(ServerSideEncryption::from_static(ServerSideEncryption::AES256))
+/// The encryption headers a stored object (or upload) answers with.
+#[derive(Default)]
+struct SseOut {
+    algorithm: Option<ServerSideEncryption>,
+    kms_key_id: Option<String>,
+    bucket_key: Option<bool>,
+    context: Option<String>,
+    customer_algorithm: Option<String>,
+    customer_key_md5: Option<String>,
 }
 
-fn check_sse_request(sse: Option<&ServerSideEncryption>) -> S3Result<()> {
-    match sse.map(ServerSideEncryption::as_str) {
-        None | Some("AES256") => Ok(()),
-        Some(other) => Err(s3_error!(
-            InvalidArgument,
-            "tarn encrypts every object with SSE-S3 (AES256); server-side encryption '{other}' is not available yet"
-        )),
+impl SseOut {
+    fn of(sse: &Sse) -> Self {
+        let mut out =
+            Self { algorithm: Some(ServerSideEncryption::from(sse.algorithm().to_string())), ..Self::default() };
+        match sse {
+            Sse::S3 => {}
+            Sse::Kms(k) => {
+                out.kms_key_id = Some(k.key_arn.clone());
+                out.bucket_key = k.bucket_key.is_some().then_some(true);
+                let context: serde_json::Map<String, serde_json::Value> =
+                    k.context.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+                out.context = Some(B64.encode(serde_json::Value::Object(context).to_string()));
+            }
+            Sse::Customer(c) => {
+                // an SSE-C object reports the customer's algorithm, not x-amz-server-side-encryption
+                out.algorithm = None;
+                out.customer_algorithm = Some("AES256".into());
+                out.customer_key_md5 = Some(c.key_md5.clone());
+            }
+        }
+        out
     }
+}
+
+/// The encryption a write's headers ask for (`x-amz-server-side-encryption`, its KMS key,
+/// context and bucket-key switch); none named: the bucket's default.
+fn sse_request(
+    account: &str,
+    default_bucket_key: bool,
+    algorithm: Option<&ServerSideEncryption>,
+    kms_key_id: Option<&String>,
+    context: Option<&String>,
+    bucket_key: Option<bool>,
+) -> S3Result<SseRequest> {
+    let algorithm = algorithm.map(ServerSideEncryption::as_str);
+    if !matches!(algorithm, Some("aws:kms" | "aws:kms:dsse")) && (kms_key_id.is_some() || context.is_some()) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms"
+        ));
+    }
+    match algorithm {
+        None => Ok(SseRequest::BucketDefault),
+        Some("AES256") => Ok(SseRequest::S3),
+        Some(kms @ ("aws:kms" | "aws:kms:dsse")) => {
+            let context = match context {
+                None => std::collections::BTreeMap::new(),
+                Some(text) => parse_kms_context(text)?,
+            };
+            if account.is_empty() {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4."
+                ));
+            }
+            Ok(SseRequest::Kms {
+                account: account.to_string(),
+                key: kms_key_id.filter(|k| !k.is_empty()).cloned(),
+                context,
+                bucket_key: bucket_key.unwrap_or(default_bucket_key),
+                dsse: kms == "aws:kms:dsse",
+            })
+        }
+        Some(_) => Err(s3_error!(InvalidArgument, "The encryption method specified is not supported")),
+    }
+}
+
+/// `x-amz-server-side-encryption-context`: base64 of a JSON object of strings.
+fn parse_kms_context(text: &str) -> S3Result<std::collections::BTreeMap<String, String>> {
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map"
+        )
+    };
+    let bytes = B64.decode(text.trim()).map_err(|_| bad())?;
+    serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&bytes).map_err(|_| bad())
 }
 
 fn parse_alg(a: &ChecksumAlgorithm) -> S3Result<Alg> {
@@ -273,6 +429,7 @@ struct ObjectHeaders {
     website_redirect_location: Option<String>,
     parts_count: Option<i32>,
     checksums: OutChecksums,
+    sse: SseOut,
 }
 
 impl ObjectHeaders {
@@ -310,6 +467,7 @@ impl ObjectHeaders {
             parts_count: (part_number.is_some() && !rec.part_sizes.is_empty())
                 .then(|| i32::try_from(rec.part_sizes.len()).unwrap_or(i32::MAX)),
             checksums,
+            sse: SseOut::of(&rec.sse),
         }
     }
 }

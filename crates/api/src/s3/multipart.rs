@@ -10,7 +10,14 @@ pub(super) async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
-    check_sse_request(input.server_side_encryption.as_ref())?;
+    let sse = s3.write_sse(
+        &req.extensions,
+        &input.bucket,
+        input.server_side_encryption.as_ref(),
+        input.ssekms_key_id.as_ref(),
+        input.ssekms_encryption_context.as_ref(),
+        input.bucket_key_enabled,
+    )?;
     check_acl_headers!(s3, input);
     let algorithm = input.checksum_algorithm.as_ref().map(parse_alg).transpose()?;
     let kind = match input.checksum_type.as_ref().map(ChecksumType::as_str) {
@@ -32,13 +39,21 @@ pub(super) async fn create_multipart_upload(
         input.storage_class,
         input.metadata,
     )?;
+    let sse = s3.resolve_write_sse(&req.extensions, &input.bucket, &input.key, sse).await?;
     let upload_id =
-        s3.objects.create_multipart_upload(&input.bucket, &input.key, meta, algorithm, kind).await.map_err(err)?;
+        s3.objects.create_multipart_upload(&input.bucket, &input.key, meta, algorithm, kind, sse).await.map_err(err)?;
+    let upload = s3.objects.upload(&input.bucket, &input.key, &upload_id).map_err(err)?;
+    let sse = SseOut::of(&upload.sse);
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload_id),
-        server_side_encryption: sse(),
+        server_side_encryption: sse.algorithm,
+        ssekms_key_id: sse.kms_key_id,
+        ssekms_encryption_context: sse.context,
+        bucket_key_enabled: sse.bucket_key,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         checksum_algorithm: input.checksum_algorithm,
         checksum_type: input.checksum_type.or_else(|| {
             algorithm
@@ -70,6 +85,9 @@ pub(super) async fn upload_part(
         None,
     )?;
     let declared_len = input.content_length.and_then(|l| u64::try_from(l).ok());
+    let upload = s3.objects.upload(&input.bucket, &input.key, &input.upload_id).map_err(err)?;
+    s3.allowed_to_open(&req.extensions, &upload.sse)?;
+    let sse = SseOut::of(&upload.sse);
     let outcome = s3
         .objects
         .upload_part(
@@ -81,6 +99,7 @@ pub(super) async fn upload_part(
             declared_len,
             content_md5,
             checksum,
+            None,
         )
         .await
         .map_err(err)?;
@@ -92,7 +111,11 @@ pub(super) async fn upload_part(
     );
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag_of(outcome.etag.trim_matches('"'))),
-        server_side_encryption: sse(),
+        server_side_encryption: sse.algorithm,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
         checksum_crc64nvme: c.crc64nvme,
@@ -119,9 +142,13 @@ pub(super) async fn upload_part_copy(
         input.copy_source_if_unmodified_since.as_ref(),
     )?;
     let range = input.copy_source_range.as_deref().map(|r| parse_copy_range(r, rec.size)).transpose()?;
+    let upload = s3.objects.upload(&input.bucket, &input.key, &input.upload_id).map_err(err)?;
+    s3.allowed_to_open(&req.extensions, &rec.sse)?;
+    s3.allowed_to_open(&req.extensions, &upload.sse)?;
+    let sse = SseOut::of(&upload.sse);
     let outcome = s3
         .objects
-        .upload_part_copy(&input.bucket, &input.key, &input.upload_id, input.part_number, found, range)
+        .upload_part_copy(&input.bucket, &input.key, &input.upload_id, input.part_number, found, range, None)
         .await
         .map_err(err)?;
     let c = out_checksums(
@@ -141,7 +168,11 @@ pub(super) async fn upload_part_copy(
             checksum_sha256: c.sha256,
         }),
         copy_source_version_id: rec.version_id,
-        server_side_encryption: sse(),
+        server_side_encryption: sse.algorithm,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
     }))
 }
@@ -181,13 +212,16 @@ pub(super) async fn complete_multipart_upload(
         .await
         .map_err(err)?;
     let c = put_outcome_checksums(&outcome);
+    let sse = SseOut::of(&outcome.sse);
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
         e_tag: Some(etag_of(outcome.etag.trim_matches('"'))),
         version_id: outcome.version_id,
-        server_side_encryption: sse(),
+        server_side_encryption: sse.algorithm,
+        ssekms_key_id: sse.kms_key_id,
+        bucket_key_enabled: sse.bucket_key,
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
         checksum_crc64nvme: c.crc64nvme,

@@ -23,7 +23,11 @@ macro_rules! object_output {
             last_modified: h.last_modified,
             metadata: h.metadata,
             version_id: h.version_id,
-            server_side_encryption: sse(),
+            server_side_encryption: h.sse.algorithm,
+            ssekms_key_id: h.sse.kms_key_id,
+            bucket_key_enabled: h.sse.bucket_key,
+            sse_customer_algorithm: h.sse.customer_algorithm,
+            sse_customer_key_md5: h.sse.customer_key_md5,
             storage_class: h.storage_class,
             website_redirect_location: h.website_redirect_location,
             parts_count: h.parts_count,
@@ -42,7 +46,14 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
     let headers = req.headers;
     let trailing = req.trailing_headers;
     let input = req.input;
-    check_sse_request(input.server_side_encryption.as_ref())?;
+    let sse = s3.write_sse(
+        &req.extensions,
+        &input.bucket,
+        input.server_side_encryption.as_ref(),
+        input.ssekms_key_id.as_ref(),
+        input.ssekms_encryption_context.as_ref(),
+        input.bucket_key_enabled,
+    )?;
     check_acl_headers!(s3, input);
     let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
     let checksum = checksum_input(
@@ -79,6 +90,7 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
         },
         if_match: input.if_match.as_ref().map(condition_str),
     };
+    let sse = s3.resolve_write_sse(&req.extensions, &input.bucket, &input.key, sse).await?;
     let outcome = s3
         .objects
         .put_object(PutRequest {
@@ -90,14 +102,21 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
             content_md5,
             checksum,
             conditions,
+            sse,
         })
         .await
         .map_err(err)?;
     let c = put_outcome_checksums(&outcome);
+    let sse = SseOut::of(&outcome.sse);
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag_of(outcome.etag.trim_matches('"'))),
         version_id: outcome.version_id.clone(),
-        server_side_encryption: sse(),
+        server_side_encryption: sse.algorithm,
+        ssekms_key_id: sse.kms_key_id,
+        ssekms_encryption_context: sse.context,
+        bucket_key_enabled: sse.bucket_key,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
         checksum_crc64nvme: c.crc64nvme,
@@ -123,6 +142,7 @@ pub(super) async fn get_object(s3: &TarnS3, req: S3Request<GetObjectInput>) -> S
     )?;
     let range = resolve_range(&rec, input.range.as_ref(), input.part_number)?;
     let (start, end) = range.unwrap_or((0, rec.size));
+    s3.allowed_to_open(&req.extensions, &rec.sse)?;
     let stream = s3.objects.open_range(&found, start, end).map_err(err)?;
     drop(found);
     let h = ObjectHeaders::new(&rec, range, input.part_number, input.checksum_mode.as_ref());
@@ -233,7 +253,14 @@ pub(super) async fn copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
-    check_sse_request(input.server_side_encryption.as_ref())?;
+    let sse = s3.write_sse(
+        &req.extensions,
+        &input.bucket,
+        input.server_side_encryption.as_ref(),
+        input.ssekms_key_id.as_ref(),
+        input.ssekms_encryption_context.as_ref(),
+        input.bucket_key_enabled,
+    )?;
     check_acl_headers!(s3, input);
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
     s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
@@ -266,6 +293,7 @@ pub(super) async fn copy_object(
         && !storage_changes
         && checksum_algorithm.is_none()
         && input.website_redirect_location.is_none()
+        && input.server_side_encryption.is_none()
     {
         return Err(s3_error!(
             InvalidRequest,
@@ -296,6 +324,8 @@ pub(super) async fn copy_object(
     } else {
         None
     };
+    s3.allowed_to_open(&req.extensions, &rec.sse)?;
+    let sse = s3.resolve_write_sse(&req.extensions, &input.bucket, &input.key, sse).await?;
     let outcome = s3
         .objects
         .copy_object(
@@ -305,10 +335,12 @@ pub(super) async fn copy_object(
             meta,
             checksum_algorithm,
             WriteConditions::default(),
+            sse,
         )
         .await
         .map_err(err)?;
     let c = put_outcome_checksums(&outcome);
+    let sse = SseOut::of(&outcome.sse);
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag_of(outcome.etag.trim_matches('"'))),
@@ -322,7 +354,12 @@ pub(super) async fn copy_object(
         }),
         copy_source_version_id: rec.version_id.clone(),
         version_id: outcome.version_id,
-        server_side_encryption: sse(),
+        server_side_encryption: sse.algorithm,
+        ssekms_key_id: sse.kms_key_id,
+        ssekms_encryption_context: sse.context,
+        bucket_key_enabled: sse.bucket_key,
+        sse_customer_algorithm: sse.customer_algorithm,
+        sse_customer_key_md5: sse.customer_key_md5,
         ..Default::default()
     }))
 }

@@ -36,6 +36,7 @@ async fn put(objects: &Objects, key: &str, body: impl Into<Vec<u8>>) {
             content_md5: None,
             checksum: ChecksumInput::Compute(ChecksumAlgorithm::Crc32),
             conditions: WriteConditions::default(),
+            sse: tarn_objects::SseRequest::BucketDefault,
         })
         .await
         .unwrap();

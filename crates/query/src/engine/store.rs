@@ -267,6 +267,7 @@ impl BucketStore {
             content_md5: None,
             checksum: ChecksumInput::Compute(tarn_objects::checksum::ChecksumAlgorithm::Crc64Nvme),
             conditions: WriteConditions::default(),
+            sse: tarn_objects::SseRequest::BucketDefault,
         };
         let out = self.objects.put_object(req).await.map_err(|e| to_os_error(&self.bucket, &key, e))?;
         Ok(PutResult { e_tag: Some(out.etag), version: out.version_id })
@@ -477,6 +478,7 @@ impl ObjectStore for BucketStore {
                 None,
                 None,
                 WriteConditions::default(),
+                tarn_objects::SseRequest::BucketDefault,
             )
             .await
             .map_err(|e| to_os_error(&self.bucket, &to, e))?;

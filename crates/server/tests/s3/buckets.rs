@@ -170,8 +170,8 @@ async fn concurrent_puts_share_commits() {
 }
 
 /// Default encryption: every bucket answers SSE-S3 (AES256), as S3 does since 2023; a rule put
-/// is kept (and survives a restart) and deleted; an SSE-KMS default is refused until tarn serves
-/// SSE-KMS objects, and stores nothing.
+/// is kept (and survives a restart) and deleted; an SSE-KMS default under a missing key is
+/// refused and stores nothing (tests/py/sse_kms.py drives SSE-KMS defaults themselves).
 #[tokio::test]
 async fn bucket_default_encryption() {
     use aws_sdk_s3::error::ProvideErrorMetadata as _;
@@ -219,11 +219,11 @@ async fn bucket_default_encryption() {
     let refused = s3
         .put_bucket_encryption()
         .bucket("enc")
-        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, Some("alias/aws/s3")))
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, Some("alias/no-such-key")))
         .send()
         .await
-        .expect_err("SSE-KMS defaults are not served yet");
-    assert_eq!(refused.code(), Some("NotImplemented"), "{refused:?}");
+        .expect_err("an SSE-KMS default under a key that does not exist");
+    assert_eq!(refused.code(), Some("KMS.NotFoundException"), "{refused:?}");
     let bad = s3
         .put_bucket_encryption()
         .bucket("enc")
@@ -234,6 +234,14 @@ async fn bucket_default_encryption() {
     assert_eq!(bad.code(), Some("InvalidArgument"), "{bad:?}");
     let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
     assert_eq!(algorithm(got), (Some("AES256".into()), Some(true)), "refused rules changed nothing");
+    s3.put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, Some("alias/aws/s3")))
+        .send()
+        .await
+        .expect("the aws/s3 key may be named before it exists");
+    let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
+    assert_eq!(algorithm(got), (Some("aws:kms".into()), Some(true)), "an SSE-KMS default");
     s3.delete_bucket_encryption().bucket("enc").send().await.unwrap();
     let got = s3.get_bucket_encryption().bucket("enc").send().await.unwrap();
     assert_eq!(algorithm(got), (Some("AES256".into()), Some(false)), "deleted: S3's default again");
