@@ -781,11 +781,23 @@ fn security_token(header: Option<&HeaderValue>, query: Option<&str>) -> Option<S
 /// the request sends them as headers itself.
 fn sigv2_query_amz_headers<B>(req: &mut Request<B>) {
     let Some(query) = req.uri().query() else { return };
-    if !query.contains("AWSAccessKeyId=") || !query.contains("Signature=") {
+    let sigv2 = query.contains("AWSAccessKeyId=") && query.contains("Signature=");
+    // a SigV4 presigned URL carries an SSE-C key in its query when the SDK hoisted it there
+    // (botocore does); S3 reads it as the header
+    let sigv4 = query.contains("X-Amz-Signature=");
+    if !sigv2 && !sigv4 {
         return;
     }
-    let pairs: Vec<(String, String)> =
-        parse_form(query).into_iter().filter(|(k, _)| k.to_ascii_lowercase().starts_with("x-amz-")).collect();
+    let hoisted = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        if sigv2 {
+            k.starts_with("x-amz-")
+        } else {
+            k.starts_with("x-amz-server-side-encryption-customer-")
+                || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+        }
+    };
+    let pairs: Vec<(String, String)> = parse_form(query).into_iter().filter(|(k, _)| hoisted(k)).collect();
     for (k, v) in pairs {
         let (Ok(name), Ok(value)) =
             (http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), HeaderValue::from_str(&v))
@@ -956,13 +968,11 @@ impl s3s::access::S3Access for Access {
                 return Err(s3_error!(ExpiredToken, "The provided token has expired."));
             }
         };
-        if carries_sse_customer_key(cx.headers(), cx.uri().query()) {
-            let secure = cx.extensions_mut().get::<Peer>().is_some_and(|p| p.1);
-            return Err(if secure {
-                s3_error!(NotImplemented, "tarn does not keep objects under customer-provided keys (SSE-C) yet")
-            } else {
-                sse_c_refused()
-            });
+        // S3 takes a customer's key only over TLS
+        if carries_sse_customer_key(cx.headers(), cx.uri().query())
+            && !cx.extensions_mut().get::<Peer>().is_some_and(|p| p.1)
+        {
+            return Err(sse_c_refused());
         }
         CallerSlot::record(cx.extensions_mut(), &principal);
         // an unsigned request may reach objects and listings through a public policy, never a
@@ -1048,9 +1058,8 @@ fn carries_sse_customer_key(headers: &http::HeaderMap, query: Option<&str>) -> b
         })
 }
 
-/// SSE-C needs the customer's key on every request, and S3 takes such a key only over TLS; tarn's
-/// one listener is plain HTTP, so it answers what S3 answers there rather than store the object
-/// under a key the caller did not give.
+/// SSE-C needs the customer's key on every request, and S3 takes such a key only over TLS: over
+/// plain HTTP tarn answers what S3 answers there (and the key, sent in the clear, is not used).
 fn sse_c_refused() -> s3s::S3Error {
     s3_error!(
         InvalidRequest,

@@ -317,6 +317,18 @@ impl Objects {
         }
     }
 
+    /// Whether a read may go on with the customer key it carries (or none): an SSE-C object
+    /// needs its own key, any other object refuses one. Asks no KMS key (HEAD of an SSE-KMS
+    /// object works while its key is disabled, as in S3).
+    pub fn check_customer_key(&self, found: &crate::Found) -> Result<()> {
+        let rec = &found.record;
+        if found.customer_key.is_none() && !matches!(rec.sse, Sse::Customer(_)) {
+            return Ok(());
+        }
+        let wrapped = rec.data.as_ref().map(|d| d.wrapped_key.as_slice()).unwrap_or_default();
+        self.open_data_key(&rec.sse, wrapped, found.customer_key.as_ref()).map(drop)
+    }
+
     fn opened_bucket_key(&self, kms: &Kms, blob: &[u8], context: &[(String, String)]) -> Result<KeyWrapper> {
         // a cached bucket key is used only while its KMS key may be used
         kms.blob_key_usable(blob).map_err(kms_error)?;

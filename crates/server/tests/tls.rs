@@ -68,3 +68,60 @@ fn https_listener_secure_transport_and_postgres_ssl() {
         eprintln!("psql not installed: the PostgreSQL SSL half of this test did not run");
     }
 }
+
+/// SSE-C over HTTPS through boto3 (tests/py/sse_c.py); then neither the plaintext nor the
+/// customer's keys (raw or base64) are in any file of the data dir.
+#[test]
+fn sse_c_over_tls_and_no_customer_key_on_disk() {
+    use base64::Engine as _;
+    let https = free_addr();
+    let https_arg = https.to_string();
+    let mut server = TestServer::start_with(
+        env!("CARGO_BIN_EXE_tarn"),
+        &["--tls-listen", &https_arg, "--tls-self-signed"],
+        &[],
+        true,
+    );
+    let ca = server.data_dir().join("keys/tls-cert.pem");
+    let canary = "tarn-sse-c-canary-4e81d2";
+    let keys: Vec<Vec<u8>> = (0..2u64).map(|i| tarn_testkit::pseudo_random_bytes(0x55ec + i, 32)).collect();
+    let hex: Vec<String> = keys.iter().map(|k| k.iter().map(|b| format!("{b:02x}")).collect()).collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/sse_c.py");
+    let endpoint = format!("https://localhost:{}", https.port());
+    let out = run_script(
+        &mut server,
+        &script,
+        &[&endpoint, ca.to_str().expect("utf-8"), canary, &hex[0], &hex[1]],
+        Duration::from_secs(300),
+    );
+    assert!(out.contains("sse-c: 0 failures"), "{out}");
+    server.stop();
+    let mut secrets: Vec<(String, Vec<u8>)> = vec![("the plaintext".into(), canary.as_bytes().to_vec())];
+    for (i, key) in keys.iter().enumerate() {
+        secrets.push((format!("customer key {i}"), key.clone()));
+        secrets.push((
+            format!("customer key {i} in base64"),
+            base64::engine::general_purpose::STANDARD.encode(key).into_bytes(),
+        ));
+    }
+    for file in files(server.data_dir()) {
+        let bytes = std::fs::read(&file).expect("read");
+        for (what, secret) in &secrets {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()), "{what} is in {}", file.display());
+        }
+    }
+}
+
+/// Every file under `dir`.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -268,6 +268,70 @@ fn sse_request(
     }
 }
 
+/// The customer's key an SSE-C request names (`x-amz-server-side-encryption-customer-*`, or the
+/// copy source's), checked as S3 checks it: AES256, 32 bytes, the MD5 the client computed.
+fn customer_key(
+    algorithm: Option<&String>,
+    key: Option<&String>,
+    key_md5: Option<&String>,
+) -> S3Result<Option<tarn_objects::CustomerKey>> {
+    use md5::Digest as _;
+    if algorithm.is_none() && key.is_none() && key_md5.is_none() {
+        return Ok(None);
+    }
+    let Some(algorithm) = algorithm else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm."
+        ));
+    };
+    if algorithm != "AES256" {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("InvalidEncryptionAlgorithmError".into()),
+            "The Encryption request you specified is not valid. Supported value: AES256.".to_string(),
+        );
+        e.set_status_code(http::StatusCode::BAD_REQUEST);
+        return Err(e);
+    }
+    let Some(key) = key else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key."
+        ));
+    };
+    let bytes = B64
+        .decode(key.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| s3_error!(InvalidArgument, "The secret key was invalid for the specified algorithm."))?;
+    let Some(key_md5) = key_md5 else {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key."
+        ));
+    };
+    let computed = B64.encode(md5::Md5::digest(bytes));
+    if key_md5.trim() != computed {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The calculated MD5 hash of the key did not match the hash that was provided."
+        ));
+    }
+    Ok(Some(tarn_objects::CustomerKey { key: bytes, key_md5: computed }))
+}
+
+/// A write naming a customer's key: SSE-C, which no other encryption header may accompany.
+fn with_customer_key(request: SseRequest, customer: Option<tarn_objects::CustomerKey>) -> S3Result<SseRequest> {
+    match (customer, request) {
+        (None, request) => Ok(request),
+        (Some(c), SseRequest::BucketDefault) => Ok(SseRequest::Customer(c)),
+        (Some(_), _) => Err(s3_error!(
+            InvalidArgument,
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified"
+        )),
+    }
+}
+
 /// `x-amz-server-side-encryption-context`: base64 of a JSON object of strings.
 fn parse_kms_context(text: &str) -> S3Result<std::collections::BTreeMap<String, String>> {
     let bad = || {

@@ -18,6 +18,14 @@ pub(super) async fn create_multipart_upload(
         input.ssekms_encryption_context.as_ref(),
         input.bucket_key_enabled,
     )?;
+    let sse = with_customer_key(
+        sse,
+        customer_key(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+        )?,
+    )?;
     check_acl_headers!(s3, input);
     let algorithm = input.checksum_algorithm.as_ref().map(parse_alg).transpose()?;
     let kind = match input.checksum_type.as_ref().map(ChecksumType::as_str) {
@@ -88,6 +96,11 @@ pub(super) async fn upload_part(
     let upload = s3.objects.upload(&input.bucket, &input.key, &input.upload_id).map_err(err)?;
     s3.allowed_to_open(&req.extensions, &upload.sse)?;
     let sse = SseOut::of(&upload.sse);
+    let customer = customer_key(
+        input.sse_customer_algorithm.as_ref(),
+        input.sse_customer_key.as_ref(),
+        input.sse_customer_key_md5.as_ref(),
+    )?;
     let outcome = s3
         .objects
         .upload_part(
@@ -99,7 +112,7 @@ pub(super) async fn upload_part(
             declared_len,
             content_md5,
             checksum,
-            None,
+            customer.as_ref(),
         )
         .await
         .map_err(err)?;
@@ -132,7 +145,13 @@ pub(super) async fn upload_part_copy(
     let input = req.input;
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
     s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
-    let found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
+    let mut found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
+    found.customer_key = customer_key(
+        input.copy_source_sse_customer_algorithm.as_ref(),
+        input.copy_source_sse_customer_key.as_ref(),
+        input.copy_source_sse_customer_key_md5.as_ref(),
+    )?;
+    s3.objects.check_customer_key(&found).map_err(err)?;
     let rec = found.record.clone();
     check_copy_conditions(
         &rec,
@@ -146,9 +165,22 @@ pub(super) async fn upload_part_copy(
     s3.allowed_to_open(&req.extensions, &rec.sse)?;
     s3.allowed_to_open(&req.extensions, &upload.sse)?;
     let sse = SseOut::of(&upload.sse);
+    let customer = customer_key(
+        input.sse_customer_algorithm.as_ref(),
+        input.sse_customer_key.as_ref(),
+        input.sse_customer_key_md5.as_ref(),
+    )?;
     let outcome = s3
         .objects
-        .upload_part_copy(&input.bucket, &input.key, &input.upload_id, input.part_number, found, range, None)
+        .upload_part_copy(
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+            input.part_number,
+            found,
+            range,
+            customer.as_ref(),
+        )
         .await
         .map_err(err)?;
     let c = out_checksums(

@@ -54,6 +54,14 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
         input.ssekms_encryption_context.as_ref(),
         input.bucket_key_enabled,
     )?;
+    let sse = with_customer_key(
+        sse,
+        customer_key(
+            input.sse_customer_algorithm.as_ref(),
+            input.sse_customer_key.as_ref(),
+            input.sse_customer_key_md5.as_ref(),
+        )?,
+    )?;
     check_acl_headers!(s3, input);
     let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
     let checksum = checksum_input(
@@ -131,7 +139,12 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
 pub(super) async fn get_object(s3: &TarnS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     let target = GetTarget::from_version_id(input.version_id.as_deref());
-    let found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
+    let mut found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
+    found.customer_key = customer_key(
+        input.sse_customer_algorithm.as_ref(),
+        input.sse_customer_key.as_ref(),
+        input.sse_customer_key_md5.as_ref(),
+    )?;
     let rec = found.record.clone();
     check_read_conditions(
         &rec,
@@ -164,7 +177,14 @@ pub(super) async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
     let target = GetTarget::from_version_id(input.version_id.as_deref());
-    let found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
+    let mut found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
+    found.customer_key = customer_key(
+        input.sse_customer_algorithm.as_ref(),
+        input.sse_customer_key.as_ref(),
+        input.sse_customer_key_md5.as_ref(),
+    )?;
+    // an SSE-C object answers HEAD only to its key
+    s3.objects.check_customer_key(&found).map_err(err)?;
     let rec = found.record;
     check_read_conditions(
         &rec,
@@ -261,10 +281,23 @@ pub(super) async fn copy_object(
         input.ssekms_encryption_context.as_ref(),
         input.bucket_key_enabled,
     )?;
+    let destination_key = customer_key(
+        input.sse_customer_algorithm.as_ref(),
+        input.sse_customer_key.as_ref(),
+        input.sse_customer_key_md5.as_ref(),
+    )?;
+    let changes_key = destination_key.is_some();
+    let sse = with_customer_key(sse, destination_key)?;
     check_acl_headers!(s3, input);
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
     s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
-    let found: Found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
+    let mut found: Found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
+    found.customer_key = customer_key(
+        input.copy_source_sse_customer_algorithm.as_ref(),
+        input.copy_source_sse_customer_key.as_ref(),
+        input.copy_source_sse_customer_key_md5.as_ref(),
+    )?;
+    s3.objects.check_customer_key(&found).map_err(err)?;
     let rec = found.record.clone();
     check_copy_conditions(
         &rec,
@@ -294,6 +327,7 @@ pub(super) async fn copy_object(
         && checksum_algorithm.is_none()
         && input.website_redirect_location.is_none()
         && input.server_side_encryption.is_none()
+        && !changes_key
     {
         return Err(s3_error!(
             InvalidRequest,

@@ -1,7 +1,7 @@
 //! SSE-C used to be ignored: a PUT naming a customer key was stored under tarn's own key, and a
-//! GET without the customer's key read it back in plaintext. Until SSE-C is built (and it needs
-//! TLS, which tarn does not serve yet), every request naming a customer key is refused with the
-//! answer S3 gives over plain HTTP, and nothing it carried is stored.
+//! GET without the customer's key read it back in plaintext. S3 takes a customer's key only over
+//! TLS, so over plain HTTP every request naming one is refused with S3's answer and nothing it
+//! carried is stored (SSE-C over HTTPS: tests/tls.rs and tests/py/sse_c.py).
 
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
