@@ -307,6 +307,14 @@ pub fn resources(
         },
         // a key's ARN is found by the KMS branch of the authorizer (aliases resolved)
         Service::Iam | Service::Sts | Service::Kms => vec!["*".to_string()],
+        // a trail, by name or ARN (LookupEvents, ListTrails and DescribeTrails name none)
+        Service::Cloudtrail => {
+            match text(doc, "Name").or_else(|| text(doc, "TrailName")).or_else(|| text(doc, "ResourceId")) {
+                Some(arn) if arn.starts_with("arn:") => vec![arn.to_string()],
+                Some(name) => vec![format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}")],
+                None => vec!["*".to_string()],
+            }
+        }
     }
 }
 
@@ -393,6 +401,7 @@ pub fn prefix(service: Service) -> &'static str {
         Service::Athena => "athena",
         Service::RedshiftData => "redshift-data",
         Service::Kms => "kms",
+        Service::Cloudtrail => "cloudtrail",
         Service::Iam => "iam",
         Service::Sts => "sts",
     }

@@ -10,7 +10,9 @@
 //! one place per protocol (`s3/errors.rs`, `json.rs`, `sts.rs`).
 
 mod athena;
+mod audit;
 pub mod authz;
+mod cloudtrail;
 mod firehose;
 mod glue;
 mod iam;
@@ -48,11 +50,17 @@ pub struct ApiConfig {
     pub region: String,
     /// Base domains for virtual-host addressing: `BUCKET.<domain>`.
     pub base_domains: Vec<String>,
+    /// Whether every call is recorded in the audit trail (`--audit-trail`).
+    pub audit_trail: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { region: "us-east-1".into(), base_domains: vec!["localhost".into(), "s3.localhost".into()] }
+        Self {
+            region: "us-east-1".into(),
+            base_domains: vec!["localhost".into(), "s3.localhost".into()],
+            audit_trail: true,
+        }
     }
 }
 
@@ -71,6 +79,7 @@ pub struct Services {
     pub delivery: tarn_delivery::Delivery,
     pub redshift_data: tarn_query::redshift_data::RedshiftData,
     pub kms: tarn_kms::Kms,
+    pub audit: tarn_audit::Audit,
 }
 
 struct ApiInner {
@@ -82,6 +91,10 @@ struct ApiInner {
     athena: athena::Athena,
     redshift_data: redshift_data::RedshiftData,
     kms: kms::Kms,
+    cloudtrail: cloudtrail::CloudTrail,
+    /// Every call is recorded here when `record_calls` (`--audit-trail`).
+    audit: tarn_audit::Audit,
+    record_calls: bool,
     delivery: tarn_delivery::Delivery,
     gate: authz::Gate,
     /// The region tarn serves: resources' ARNs name it, whatever region a client signed for.
@@ -97,13 +110,16 @@ struct OperationSlot(Arc<Mutex<Option<String>>>);
 /// Slot in a request's extensions where authentication leaves the caller's ARN, for the
 /// request's log line.
 #[derive(Clone, Default)]
-struct CallerSlot(Arc<Mutex<Option<String>>>);
+struct CallerSlot(Arc<Mutex<Option<Caller>>>);
+
+/// Who a request acts as, and the access key it was signed with.
+type Caller = (Principal, Option<String>);
 
 impl CallerSlot {
-    fn record(extensions: &http::Extensions, who: &Principal) {
+    /// Records who the request acts as and the access key it was signed with.
+    fn record(extensions: &http::Extensions, who: &Principal, access_key: Option<&str>) {
         if let Some(slot) = extensions.get::<Self>() {
-            let arn = if who.arn.is_empty() { "anonymous".to_string() } else { who.arn.clone() };
-            *slot.0.lock().expect("caller slot") = Some(arn);
+            *slot.0.lock().expect("caller slot") = Some((who.clone(), access_key.map(str::to_string)));
         }
     }
 }
@@ -124,7 +140,7 @@ pub(crate) struct S3Caller {
 impl Api {
     #[must_use]
     pub fn new(services: Services, identities: tarn_iam::Iam, config: &ApiConfig) -> Self {
-        let Services { objects, streams, crawlers, athena, delivery, redshift_data, kms } = services;
+        let Services { objects, streams, crawlers, athena, delivery, redshift_data, kms, audit } = services;
         let store = objects.store().clone();
         objects.set_kms(kms.clone(), identities.account_id());
         let gate = authz::Gate { iam: identities.clone(), objects: objects.clone(), kms: kms.clone() };
@@ -147,6 +163,9 @@ impl Api {
                     region: config.region.clone(),
                 },
                 kms: kms::Kms { keys: kms },
+                cloudtrail: cloudtrail::CloudTrail { audit: audit.clone(), objects: objects.clone() },
+                audit,
+                record_calls: config.audit_trail,
                 delivery,
                 gate,
                 region: config.region.clone(),
@@ -170,6 +189,10 @@ impl Api {
         let source = req.extensions().get::<Peer>().map(|p| p.0);
         let caller = CallerSlot::default();
         req.extensions_mut().insert(caller.clone());
+        let audit_slot = audit::AuditSlot::default();
+        req.extensions_mut().insert(audit_slot.clone());
+        let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let tls = req.extensions().get::<Peer>().is_some_and(|p| p.1);
         let origin = req.headers().contains_key(http::header::ORIGIN);
         let has_body = req.headers().contains_key(http::header::TRANSFER_ENCODING)
             || req
@@ -182,6 +205,45 @@ impl Api {
             Some(resp) => ("cors", "OPTIONS".to_string(), resp),
             None => self.route(req, &request_id).await,
         };
+        let who = caller.0.lock().expect("caller slot").take();
+        // every authenticated call (and every anonymous S3 call) is recorded before it is
+        // answered; a record that cannot be made fails the call
+        if self.inner.record_calls
+            && let Some((principal, access_key)) = &who
+            && !matches!(service, "tarn" | "cors" | "unknown")
+        {
+            let mut note = audit_slot.take();
+            let status = resp.status().as_u16();
+            if status >= 400 && note.error.is_none() && method != http::Method::HEAD {
+                let (parts, body) = resp.into_parts();
+                let bytes = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()).unwrap_or_default();
+                note.error = Some(audit::error_of(status, &bytes));
+                resp = Response::from_parts(parts, s3s::Body::from(bytes));
+            }
+            let call = audit::Call {
+                service: if service == "s3control" { "s3" } else { service },
+                operation: &operation,
+                region: &self.inner.region,
+                home_account: self.inner.gate.iam.account_id(),
+                who: principal,
+                access_key: access_key.as_deref(),
+                source: source.map(|s| s.ip()),
+                user_agent: user_agent.as_deref(),
+                request_id: &request_id,
+                status,
+                tls,
+            };
+            let event = audit::record(&call, note, tarn_common::now_unix_nanos() / 1_000_000);
+            if let Err(e) = self.inner.audit.record(&event).await {
+                tracing::error!(error = %e, "an API call could not be recorded in the audit trail: answered 500");
+                resp = s3_error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    &request_id,
+                );
+            }
+        }
         let headers = resp.headers_mut();
         // browser SDKs calling the JSON and REST services may read what they need
         if origin && !matches!(service, "s3" | "tarn") {
@@ -211,7 +273,8 @@ impl Api {
         if service != "tarn" {
             self.inner.metrics.record(service, &operation, status, elapsed);
         }
-        let principal = caller.0.lock().expect("caller slot").take().unwrap_or_else(|| "-".to_string());
+        let principal = who
+            .map_or_else(|| "-".to_string(), |(p, _)| if p.arn.is_empty() { "anonymous".to_string() } else { p.arn });
         let source = source.map_or_else(|| "-".to_string(), |s| s.to_string());
         tracing::info!(
             service,
@@ -332,7 +395,7 @@ impl Api {
         /// PutRecords carries up to 5 MiB of data, base64-encoded in JSON.
         const BODY_MAX: usize = 8 * 1024 * 1024;
         let format = json::Format::of(req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()));
-        let named = target.split_once('.').map_or(target, |(_, op)| op).to_string();
+        let named = target.rsplit_once('.').map_or(target, |(_, op)| op).to_string();
         let (model, op) = match tarn_wire::by_target(target) {
             Some((model, Some(op))) => (model, op),
             Some((model, None)) => {
@@ -396,11 +459,25 @@ impl Api {
         if let Err(e) = tarn_wire::prepare(model, op, &mut doc, tarn_wire::Scalars::Typed) {
             return answer(json::error(&e, format));
         }
+        if self.inner.record_calls {
+            let resources = self.audit_resources(model, op, &cx, &doc);
+            let parameters = audit::redacted(model, op.input, &doc);
+            audit::AuditSlot::note(&parts.extensions, |n| {
+                n.request_parameters = Some(parameters);
+                n.resources = resources;
+            });
+        }
         if let Err(e) = self.authorize_operation(&parts, model, op, &cx, &who, &doc) {
             return answer(json::error(&e, format));
         }
         let resp = match self.dispatch(model, op, &cx, doc).await {
-            Ok(out) => json::ok(&out, format),
+            Ok(out) => {
+                if self.inner.record_calls {
+                    let elements = audit::small(audit::redacted(model, op.output, &out));
+                    audit::AuditSlot::note(&parts.extensions, |n| n.response_elements = elements);
+                }
+                json::ok(&out, format)
+            }
             Err(e) => json::error(&e, format),
         };
         answer(resp)
@@ -434,7 +511,7 @@ impl Api {
                 "The security token included in the request is expired",
             ),
         })?;
-        CallerSlot::record(&parts.extensions, &principal);
+        CallerSlot::record(&parts.extensions, &principal, Some(&verified.access_key_id));
         let cx = tarn_wire::Context {
             request_id: request_id.to_string(),
             region: verified.region,
@@ -449,6 +526,42 @@ impl Api {
 
     /// The one authorizer, for a JSON or REST request whose members are checked: the
     /// operation's action on the resources its members name.
+    /// The resources a JSON call names, typed, for its audit record: the ARNs the authorizer
+    /// asks about (a KMS key's, resolved from KeyId or the ciphertext).
+    fn audit_resources(
+        &self,
+        model: &'static tarn_wire::model::ServiceModel,
+        op: &'static tarn_wire::model::OperationModel,
+        cx: &tarn_wire::Context,
+        doc: &tarn_wire::Doc,
+    ) -> Vec<(String, String, Option<String>)> {
+        let arns: Vec<String> = if model.service == tarn_wire::generated::Service::Kms {
+            kms::checks(&self.inner.kms.keys, &cx.account_id, op.name, doc)
+                .into_iter()
+                .filter_map(|(_, _, key)| key.map(|k| k.arn))
+                .collect()
+        } else {
+            let scope = authz::Scope { region: &self.inner.region, account: self.inner.gate.iam.account_id() };
+            let athena = &self.inner.athena.athena;
+            let workgroup_of = |id: &str, named: bool| {
+                if named {
+                    athena.get_named_query(id).ok().map(|q| q.work_group.unwrap_or_else(|| "primary".into()))
+                } else {
+                    athena.get_execution(id).ok().map(|e| e.workgroup)
+                }
+            };
+            authz::resources(model.service, op.name, doc, &scope, &workgroup_of)
+        };
+        arns.into_iter()
+            .filter(|a| !a.ends_with('*'))
+            .filter_map(|arn| {
+                let kind = audit::resource_type(&arn)?;
+                let account = arn.split(':').nth(4).map(str::to_string).filter(|a| !a.is_empty());
+                Some((kind.to_string(), arn, account))
+            })
+            .collect()
+    }
+
     fn authorize_operation(
         &self,
         parts: &http::request::Parts,
@@ -646,6 +759,10 @@ impl Api {
                 let op = generated::kms::Operation::from_name(op.name).ok_or_else(unknown)?;
                 generated::kms::dispatch(&self.inner.kms, cx, op, doc).await
             }
+            Service::Cloudtrail => {
+                let op = generated::cloudtrail::Operation::from_name(op.name).ok_or_else(unknown)?;
+                generated::cloudtrail::dispatch(&self.inner.cloudtrail, cx, op, doc).await
+            }
             // the query protocol has its own front door (query_protocol)
             Service::Sts | Service::Iam => Err(unknown()),
         }
@@ -717,7 +834,7 @@ impl Api {
                 );
             }
         };
-        CallerSlot::record(&parts.extensions, &principal);
+        CallerSlot::record(&parts.extensions, &principal, Some(&verified.access_key_id));
         let cx = tarn_wire::Context {
             request_id: request_id.to_string(),
             region: verified.region,
@@ -968,13 +1085,38 @@ impl s3s::access::S3Access for Access {
                 return Err(s3_error!(ExpiredToken, "The provided token has expired."));
             }
         };
+        let access_key = cx.credentials().map(|c| c.access_key.clone());
+        CallerSlot::record(cx.extensions_mut(), &principal, access_key.as_deref());
+        {
+            let (bucket, key) = match cx.s3_path() {
+                s3s::path::S3Path::Root => (None, None),
+                s3s::path::S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+                s3s::path::S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+            };
+            let host = cx.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let parameters = audit::s3_parameters(bucket.as_deref(), key.as_deref(), host.as_deref(), cx.uri().query());
+            let owner = bucket
+                .as_deref()
+                .map(|b| self.gate.objects.bucket_owner(b).unwrap_or_else(|| self.gate.iam.account_id().to_string()));
+            let mut resources = Vec::new();
+            if let (Some(b), Some(k)) = (&bucket, &key) {
+                resources.push(("AWS::S3::Object".to_string(), format!("arn:aws:s3:::{b}/{k}"), None));
+            }
+            if let Some(b) = &bucket {
+                resources.push(("AWS::S3::Bucket".to_string(), format!("arn:aws:s3:::{b}"), owner.clone()));
+            }
+            audit::AuditSlot::note(cx.extensions_mut(), |n| {
+                n.request_parameters = Some(parameters);
+                n.resources = resources;
+                n.recipient = owner;
+            });
+        }
         // S3 takes a customer's key only over TLS
         if carries_sse_customer_key(cx.headers(), cx.uri().query())
             && !cx.extensions_mut().get::<Peer>().is_some_and(|p| p.1)
         {
             return Err(sse_c_refused());
         }
-        CallerSlot::record(cx.extensions_mut(), &principal);
         // an unsigned request may reach objects and listings through a public policy, never a
         // bucket's configuration (its policy, Block Public Access, versioning, the bucket itself)
         if principal.identity == tarn_iam::Identity::Anonymous && !anonymous_may(&name) {

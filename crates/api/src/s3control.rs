@@ -129,7 +129,7 @@ impl Api {
                 ));
             }
         };
-        crate::CallerSlot::record(&parts.extensions, &who);
+        crate::CallerSlot::record(&parts.extensions, &who, None);
         // an account configures only itself
         let account = parts.headers.get("x-amz-account-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let action = if operation == "GetPublicAccessBlock" {

@@ -67,6 +67,24 @@ struct Target {
     /// Stop after this many requests in total (0: run for --seconds).
     #[arg(long, default_value_t = 0)]
     requests: u64,
+    /// An extra header, signed, on every request (`name:value`; repeatable), e.g.
+    /// `x-amz-server-side-encryption:aws:kms`.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+}
+
+impl Target {
+    /// The extra headers, names lower-cased, sorted (as SigV4 signs them).
+    fn extra_headers(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter_map(|h| h.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        out.sort();
+        out
+    }
 }
 
 #[derive(Subcommand)]
@@ -262,17 +280,21 @@ impl Signer {
         Self { key: t.access_key.clone(), secret: t.secret_key.clone(), region: t.region.clone(), host }
     }
 
-    fn sign(&self, method: &str, path: &str, date: &str) -> String {
+    fn sign(&self, method: &str, path: &str, date: &str, extra: &[(String, String)]) -> String {
         let payload = "UNSIGNED-PAYLOAD";
-        let canonical = format!(
-            "{method}\n{path}\n\nhost:{}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}",
-            self.host
-        );
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".into(), self.host.clone()),
+            ("x-amz-content-sha256".into(), payload.into()),
+            ("x-amz-date".into(), date.into()),
+        ];
+        headers.extend(extra.iter().cloned());
+        headers.sort();
+        let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        let signed = signed.join(";");
+        let canonical = format!("{method}\n{path}\n\n{canonical_headers}\n{signed}\n{payload}");
         let (scope, sig) = sigv4_signature(&self.secret, &self.region, "s3", date, &canonical);
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}",
-            self.key
-        )
+        format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={sig}", self.key)
     }
 }
 
@@ -289,16 +311,20 @@ fn amz_date() -> String {
 
 async fn send(client: &HttpClient, signer: &Signer, t: &Target, method: &str, path: &str, body: Bytes) -> u16 {
     let date = amz_date();
-    let req = http::Request::builder()
+    // a bucket's creation takes none of the object headers
+    let extra = if path.matches('/').count() > 1 { t.extra_headers() } else { Vec::new() };
+    let mut req = http::Request::builder()
         .method(method)
         .uri(format!("{}{path}", t.endpoint))
         .header("host", &signer.host)
         .header("x-amz-date", &date)
         .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-        .header("authorization", signer.sign(method, path, &date))
-        .header("content-length", body.len())
-        .body(Full::new(body))
-        .unwrap();
+        .header("authorization", signer.sign(method, path, &date, &extra))
+        .header("content-length", body.len());
+    for (k, v) in &extra {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req.body(Full::new(body)).unwrap();
     match client.request(req).await {
         Ok(resp) => {
             let status = resp.status().as_u16();

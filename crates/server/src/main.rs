@@ -44,7 +44,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve every API on one port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run SQL against a running tarn (an interactive shell when no SQL is given).
     Sql(sql::SqlArgs),
 }
@@ -107,6 +107,14 @@ struct ServeArgs {
     /// a session past its expiry; signatures keep the real clock).
     #[arg(long, env = "TARN_SESSION_CLOCK_OFFSET_SECS", default_value_t = 0, hide = true)]
     session_clock_offset_secs: i64,
+    /// Record every API call in the audit trail (CloudTrail's format; durable before the call
+    /// is answered); `--audit-trail=false` records nothing.
+    #[arg(long, env = "TARN_AUDIT_TRAIL", default_value_t = true, action = clap::ArgAction::Set)]
+    audit_trail: bool,
+    /// How often trails deliver their records into their buckets (CloudTrail: about every
+    /// five minutes).
+    #[arg(long, env = "TARN_CLOUDTRAIL_DELIVERY_SECS", default_value_t = 300)]
+    cloudtrail_delivery_secs: u64,
     /// Then how long in-flight HTTP requests and PostgreSQL queries may run before the process
     /// exits anyway (milliseconds).
     #[arg(long, env = "TARN_SHUTDOWN_DRAIN_MS", default_value_t = 30_000)]
@@ -132,7 +140,7 @@ fn main() -> std::process::ExitCode {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("tarn-io").build().expect("tokio runtime");
     let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Sql(args) => runtime.block_on(sql::run(args)),
     };
     match result {
@@ -187,7 +195,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
     )
     .await?;
-    let config = tarn_api::ApiConfig { region: args.region.clone(), base_domains: args.domains.clone() };
+    let config = tarn_api::ApiConfig {
+        region: args.region.clone(),
+        base_domains: args.domains.clone(),
+        audit_trail: args.audit_trail,
+    };
     spawn_retention(streams.clone());
     let catalog = tarn_catalog::Catalog::open(store.clone(), &args.account_id).await?;
     catalog.ensure_default_database().await?;
@@ -220,7 +232,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     crawlers.set_iam(iam.clone());
     delivery.set_iam(iam.clone());
     tokio::spawn(crawlers.clone().run_scheduler());
-    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery, redshift_data, kms };
+    let audit = tarn_audit::Audit::open(store.clone(), &args.data_dir.join("audit"), &args.region).await?;
+    tokio::spawn(
+        audit.clone().run(objects.clone(), std::time::Duration::from_secs(args.cloudtrail_delivery_secs.max(1))),
+    );
+    let services = tarn_api::Services { objects, streams, crawlers, athena, delivery, redshift_data, kms, audit };
     let api = tarn_api::Api::new(services, iam.clone(), &config);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;

@@ -6,6 +6,7 @@
 //! `kinesis::`, `readme::`, ...).
 
 mod athena;
+mod audit;
 mod cli_smoke;
 mod crash;
 mod firehose;

@@ -107,7 +107,7 @@ pub fn to_json_value<T: ToDoc>(value: T) -> serde_json::Value {
 /// Finds the service and operation an `X-Amz-Target: <prefix>.<Operation>` names.
 #[must_use]
 pub fn by_target(target: &str) -> Option<(&'static model::ServiceModel, Option<&'static model::OperationModel>)> {
-    let (prefix, operation) = target.split_once('.')?;
+    let (prefix, operation) = target.rsplit_once('.')?;
     let service = generated::SERVICES.iter().copied().find(|s| s.target_prefixes.contains(&prefix))?;
     Some((service, service.operation(operation)))
 }

@@ -5,6 +5,7 @@ pub mod firehose;
 pub mod glue;
 pub mod iam;
 pub mod redshift_data;
+pub mod cloudtrail;
 pub mod kms;
 pub mod kinesis;
 pub mod sts;
@@ -19,6 +20,7 @@ pub static SERVICES: &[&crate::model::ServiceModel] = &[
     &glue::MODEL,
     &iam::MODEL,
     &redshift_data::MODEL,
+    &cloudtrail::MODEL,
     &kms::MODEL,
     &kinesis::MODEL,
     &sts::MODEL,

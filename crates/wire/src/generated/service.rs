@@ -7,6 +7,7 @@ pub enum Service {
     Glue,
     Iam,
     RedshiftData,
+    Cloudtrail,
     Kms,
     Kinesis,
     Sts,

@@ -1,0 +1,127 @@
+//! Delivery: each logging trail's records, after its checkpoint, as gzip JSON objects in its
+//! bucket; then the checkpoint, in its own commit. A file's name derives from its first record,
+//! so delivering again after a crash rewrites the same object.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use serde_json::Value;
+use tarn_objects::checksum::ChecksumAlgorithm;
+use tarn_objects::{ChecksumInput, ObjectMeta, Objects, PutRequest, SseRequest, WriteConditions};
+use tarn_store::StoreError;
+
+use crate::{Audit, Result};
+
+/// Records read per delivered file at most.
+const FILE_RECORDS_MAX: usize = 1000;
+
+/// `YYYY/MM/DD` and `YYYYMMDDTHHmmZ` of a record's eventTime (`2026-12-08T00:00:00Z`).
+fn stamps(event_time: &str) -> (String, String) {
+    let d = event_time.as_bytes();
+    if d.len() < 16 || !event_time.is_ascii() {
+        return ("1970/01/01".into(), "19700101T0000Z".into());
+    }
+    let (y, m, day, h, min) =
+        (&event_time[0..4], &event_time[5..7], &event_time[8..10], &event_time[11..13], &event_time[14..16]);
+    (format!("{y}/{m}/{day}"), format!("{y}{m}{day}T{h}{min}Z"))
+}
+
+/// The object key of a trail's file whose first record is `first` (CloudTrail's layout).
+#[must_use]
+pub fn file_key(prefix: Option<&str>, account: &str, region: &str, event_time: &str, first: u64) -> String {
+    let (day, minute) = stamps(event_time);
+    let prefix = prefix.map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default();
+    format!(
+        "{prefix}AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{minute}_{first:016X}.json.gz"
+    )
+}
+
+impl Audit {
+    /// Delivers every logging trail's new records; answers the files written.
+    pub async fn deliver(&self, objects: &Objects) -> Result<usize> {
+        let mut files = 0;
+        for trail in self.trails() {
+            if trail.logging {
+                files += self.deliver_trail(objects, &trail.name).await?;
+            }
+        }
+        Ok(files)
+    }
+
+    async fn deliver_trail(&self, objects: &Objects, name: &str) -> Result<usize> {
+        let mut files = 0;
+        loop {
+            let trail = self.trail(name)?;
+            if !trail.logging || trail.checkpoint >= self.next_record() {
+                return Ok(files);
+            }
+            let records = self.read(trail.checkpoint, FILE_RECORDS_MAX)?;
+            let Some(&(last, _)) = records.last() else { return Ok(files) };
+            let first = records[0].0;
+            let taken: Vec<Value> = records.into_iter().filter(|(_, e)| trail.takes(e)).map(|(_, e)| e).collect();
+            let now = self.now();
+            if let Some(head) = taken.first() {
+                let time = head.get("eventTime").and_then(Value::as_str).unwrap_or_default().to_string();
+                let key = file_key(trail.prefix.as_deref(), &trail.account, &trail.region, &time, first);
+                let body = serde_json::to_vec(&serde_json::json!({ "Records": taken }))
+                    .map_err(|e| StoreError::Bug(format!("a trail file: {e}")))?;
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(&body).and_then(|()| gz.flush()).map_err(StoreError::from)?;
+                let gz = gz.finish().map_err(StoreError::from)?;
+                let len = gz.len() as u64;
+                let put = objects
+                    .put_object(PutRequest {
+                        bucket: trail.bucket.clone(),
+                        key,
+                        meta: ObjectMeta { content_type: Some("application/json".into()), ..ObjectMeta::default() },
+                        body: Box::pin(futures::stream::once(async move {
+                            Ok::<_, tarn_objects::BoxError>(bytes::Bytes::from(gz))
+                        })),
+                        declared_len: Some(len),
+                        content_md5: None,
+                        checksum: ChecksumInput::Compute(ChecksumAlgorithm::Crc64Nvme),
+                        conditions: WriteConditions::default(),
+                        sse: SseRequest::BucketDefault,
+                    })
+                    .await;
+                if let Err(e) = put {
+                    let message = e.to_string();
+                    tracing::warn!(trail = name, error = %message, "a trail's delivery failed; it is retried");
+                    self.change_trail(name, |t| {
+                        t.latest_delivery_attempt_ms = Some(now);
+                        t.last_delivery_error = Some(message);
+                        Ok(())
+                    })
+                    .await?;
+                    return Ok(files);
+                }
+                files += 1;
+            }
+            let delivered = !taken.is_empty();
+            self.change_trail(name, |t| {
+                t.checkpoint = t.checkpoint.max(last + 1);
+                if delivered {
+                    t.last_delivery_ms = Some(now);
+                    t.latest_delivery_attempt_ms = Some(now);
+                    t.last_delivery_error = None;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+    }
+
+    /// Delivers every `interval` and drops records past the retention window, until the
+    /// process ends.
+    pub async fn run(self, objects: Objects, interval: Duration) {
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = self.deliver(&objects).await {
+                tracing::warn!(error = %e, "trail delivery failed");
+            }
+            if let Err(e) = self.enforce_retention() {
+                tracing::warn!(error = %e, "dropping old audit records failed");
+            }
+        }
+    }
+}
