@@ -111,9 +111,19 @@ pub fn small(v: Value) -> Option<Value> {
 /// `2026-12-08T00:00:00Z` (CloudTrail's eventTime has whole seconds).
 #[must_use]
 pub fn iso(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.format(&f).unwrap_or_default()
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 /// The `userIdentity` of a caller.
@@ -326,59 +336,147 @@ pub(crate) struct Call<'a> {
     pub tls: bool,
 }
 
-/// The CloudTrail record of a call.
-pub(crate) fn record(call: &Call<'_>, note: AuditNote, now_ms: i64) -> Value {
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'static str,
+    user_identity: UserIdentity<'a>,
+    event_time: String,
+    event_source: String,
+    event_name: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: String,
+    user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<String>,
+    request_parameters: Option<Value>,
+    response_elements: Option<Value>,
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: String,
+    read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<Resource<'a>>,
+    event_type: &'static str,
+    management_event: bool,
+    recipient_account_id: String,
+    event_category: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_details: Option<Value>,
+}
+
+#[derive(serde::Serialize)]
+struct Resource<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(rename = "ARN")]
+    arn: &'a str,
+    #[serde(rename = "accountId", skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    account_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<Value>,
+}
+
+fn identity<'a>(who: &'a Principal, access_key: Option<&'a str>) -> UserIdentity<'a> {
+    let base = |kind, principal_id| UserIdentity {
+        kind,
+        principal_id,
+        arn: Some(who.arn.as_str()),
+        account_id: &who.account_id,
+        access_key_id: access_key,
+        user_name: None,
+        session_context: None,
+    };
+    match &who.identity {
+        Identity::Root => base("Root", who.account_id.clone()),
+        Identity::User { name } => UserIdentity { user_name: Some(name), ..base("IAMUser", who.user_id.clone()) },
+        Identity::Session(_) => {
+            let full = user_identity(who, access_key);
+            UserIdentity {
+                session_context: full.get("sessionContext").cloned(),
+                ..base("AssumedRole", full["principalId"].as_str().unwrap_or_default().to_string())
+            }
+        }
+        Identity::Anonymous => UserIdentity {
+            arn: None,
+            account_id: "anonymous",
+            access_key_id: None,
+            ..base("AWSAccount", String::new())
+        },
+    }
+}
+
+/// The CloudTrail record of a call, as the JSON bytes the trail keeps (written in one pass:
+/// this runs for every call).
+pub(crate) fn record(call: &Call<'_>, note: AuditNote, now_ms: i64) -> Vec<u8> {
     let data = note.data_event || data_event(call.service, call.operation);
-    let mut v = json!({
-        "eventVersion": "1.09",
-        "userIdentity": user_identity(call.who, call.access_key),
-        "eventTime": iso(now_ms),
-        "eventSource": format!("{}.amazonaws.com", call.service),
-        "eventName": call.operation,
-        "awsRegion": call.region,
-        "sourceIPAddress": call.source.map_or_else(|| "AWS Internal".to_string(), |ip| ip.to_string()),
-        "userAgent": call.user_agent.unwrap_or_default(),
-        "requestParameters": note.request_parameters.unwrap_or(Value::Null),
-        "responseElements": note.response_elements.unwrap_or(Value::Null),
-        "requestID": call.request_id,
-        "eventID": event_id(),
-        "readOnly": read_only(call.service, call.operation),
-        "eventType": "AwsApiCall",
-        "managementEvent": !data,
-        "recipientAccountId": note.recipient.unwrap_or_else(|| {
-            if call.who.account_id.is_empty() { call.home_account.to_string() } else { call.who.account_id.clone() }
-        }),
-        "eventCategory": if data { "Data" } else { "Management" },
-    });
-    let obj = v.as_object_mut().expect("an object");
-    if !note.resources.is_empty() {
-        let resources: Vec<Value> = note
+    let (error_code, error_message) = if call.status >= 400 {
+        let (code, message) = note.error.unwrap_or_else(|| error_of(call.status, &[]));
+        (Some(code), Some(message))
+    } else {
+        (None, None)
+    };
+    let record = Record {
+        event_version: "1.09",
+        user_identity: identity(call.who, call.access_key),
+        event_time: iso(now_ms),
+        event_source: format!("{}.amazonaws.com", call.service),
+        event_name: call.operation,
+        aws_region: call.region,
+        source_ip_address: call.source.map_or_else(|| "AWS Internal".to_string(), |ip| ip.to_string()),
+        user_agent: call.user_agent.unwrap_or_default(),
+        error_code,
+        error_message,
+        request_parameters: note.request_parameters,
+        response_elements: note.response_elements,
+        request_id: call.request_id,
+        event_id: event_id(),
+        read_only: read_only(call.service, call.operation),
+        resources: note
             .resources
             .iter()
-            .map(|(t, arn, account)| {
-                let mut r = json!({"type": t, "ARN": arn});
-                if let Some(a) = account {
-                    r["accountId"] = Value::String(a.clone());
-                }
-                r
-            })
-            .collect();
-        obj.insert("resources".into(), Value::Array(resources));
-    }
-    if call.status >= 400 {
-        let (code, message) = note.error.unwrap_or_else(|| error_of(call.status, &[]));
-        obj.insert("errorCode".into(), Value::String(code));
-        obj.insert("errorMessage".into(), Value::String(message));
-    }
-    if call.tls {
-        obj.insert("tlsDetails".into(), json!({"tlsVersion": "TLSv1.3", "clientProvidedHostHeader": Value::Null}));
-    }
-    v
+            .map(|(kind, arn, account)| Resource { kind, arn, account: account.as_deref() })
+            .collect(),
+        event_type: "AwsApiCall",
+        management_event: !data,
+        recipient_account_id: note.recipient.clone().unwrap_or_else(|| {
+            if call.who.account_id.is_empty() { call.home_account.to_string() } else { call.who.account_id.clone() }
+        }),
+        event_category: if data { "Data" } else { "Management" },
+        tls_details: call.tls.then(|| json!({"tlsVersion": "TLSv1.3", "clientProvidedHostHeader": Value::Null})),
+    };
+    serde_json::to_vec(&record).expect("records serialize")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_times_are_iso_seconds() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(1_796_688_000_123), "2026-12-08T00:00:00Z");
+        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
 
     #[test]
     fn error_codes_from_json_xml_and_bare_statuses() {

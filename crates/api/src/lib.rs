@@ -234,7 +234,7 @@ impl Api {
                 tls,
             };
             let event = audit::record(&call, note, tarn_common::now_unix_nanos() / 1_000_000);
-            if let Err(e) = self.inner.audit.record(&event).await {
+            if let Err(e) = self.inner.audit.record_json(&event) {
                 tracing::error!(error = %e, "an API call could not be recorded in the audit trail: answered 500");
                 resp = s3_error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -634,6 +634,9 @@ impl Kms {
     /// The AWS managed key of a service (`aws/s3`), made on first use.
     pub async fn managed_key(&self, account: &str, service: &str) -> Result<KeyMetadata> {
         let alias = format!("alias/aws/{service}");
+        if let Ok(id) = self.resolve(account, &alias) {
+            return Ok(self.key(account, &id).await?.metadata());
+        }
         // two first uses at once make one key
         let _made = self.inner.managed.lock().await;
         if let Ok(id) = self.resolve(account, &alias) {

@@ -167,6 +167,32 @@ impl SegmentLog {
 
     /// Appends a batch durably (one write, one fdatasync); returns each record's (n, ts).
     pub fn append<P: AsRef<[u8]>>(&mut self, payloads: &[P], now_ms: i64) -> Result<Vec<(u64, i64)>, StoreError> {
+        self.append_with(payloads, now_ms, true)
+    }
+
+    /// Appends a batch with one write and no fdatasync: in the kernel once this returns (a
+    /// crash of the process loses none of it), on disk after the caller's next
+    /// [`SegmentLog::sync_handle`] sync (a power loss may lose what was not synced yet).
+    pub fn append_unsynced<P: AsRef<[u8]>>(
+        &mut self,
+        payloads: &[P],
+        now_ms: i64,
+    ) -> Result<Vec<(u64, i64)>, StoreError> {
+        self.append_with(payloads, now_ms, false)
+    }
+
+    /// A handle on the segment being appended to, to fdatasync outside the log's lock.
+    #[must_use]
+    pub fn sync_handle(&self) -> Option<File> {
+        self.current.as_ref()?.try_clone().ok()
+    }
+
+    fn append_with<P: AsRef<[u8]>>(
+        &mut self,
+        payloads: &[P],
+        now_ms: i64,
+        sync: bool,
+    ) -> Result<Vec<(u64, i64)>, StoreError> {
         if payloads.is_empty() {
             return Ok(Vec::new());
         }
@@ -206,7 +232,8 @@ impl SegmentLog {
                 "the log refused appends after a write it could not undo; reopen it",
             )));
         };
-        if let Err(err) = file.write_all(&buf).and_then(|()| file.sync_data()) {
+        let written = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        if let Err(err) = written {
             // cut what may have reached the file, so the next append and a later open see the
             // log as it was; if even that fails, refuse appends rather than number wrongly
             let good = self.segments[segment].len;
@@ -235,6 +262,10 @@ impl SegmentLog {
     }
 
     fn roll(&mut self) -> Result<(), StoreError> {
+        // what an unsynced append left in the segment being closed reaches the disk first
+        if let Some(old) = &self.current {
+            old.sync_data()?;
+        }
         let path = self.dir.join(segment_name(self.next_n));
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         fsync_dir(&self.dir)?;
