@@ -140,7 +140,27 @@ async fn flush(
             .map(|p| std::sync::Arc::new((iam.clone(), p))),
         None => None,
     };
-    let uploads = Uploads { runtime: tokio::runtime::Handle::current(), objects: inner.objects.clone(), access };
+    // the destination's KMSEncryptionConfig: every delivered object is SSE-KMS under that key
+    let sse = match doc
+        .destination
+        .pointer("/EncryptionConfiguration/KMSEncryptionConfig/AWSKMSKeyARN")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(arn) => tarn_objects::SseRequest::Kms {
+            account: arn.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or(&account).to_string(),
+            key: Some(arn.to_string()),
+            context: std::collections::BTreeMap::new(),
+            bucket_key: false,
+            dsse: false,
+        },
+        None => tarn_objects::SseRequest::BucketDefault,
+    };
+    let uploads = Uploads {
+        runtime: tokio::runtime::Handle::current(),
+        objects: inner.objects.clone(),
+        access,
+        sse: Arc::new(sse),
+    };
     let built = tokio::task::spawn_blocking(move || {
         build(&buffer, &dest2, spec, &doc2, p, &uploads, &account, give_up.as_deref())
     })
@@ -198,6 +218,8 @@ struct Uploads {
     runtime: tokio::runtime::Handle,
     objects: tarn_objects::Objects,
     access: Option<std::sync::Arc<(tarn_iam::Iam, tarn_iam::Principal)>>,
+    /// The encryption of every object the flush writes.
+    sse: Arc<tarn_objects::SseRequest>,
 }
 
 impl Uploads {
@@ -208,6 +230,7 @@ impl Uploads {
             bucket: bucket.to_string(),
             key,
             access: self.access.clone(),
+            sse: self.sse.clone(),
         })
     }
 }

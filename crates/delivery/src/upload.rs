@@ -30,6 +30,9 @@ pub(crate) struct Target {
     pub key: String,
     /// The role the put acts as (a delivery stream's RoleARN), when the directory has it.
     pub access: Option<std::sync::Arc<(tarn_iam::Iam, tarn_iam::Principal)>>,
+    /// How the object is encrypted (the destination's KMSEncryptionConfig, else the bucket's
+    /// default).
+    pub sse: Arc<tarn_objects::SseRequest>,
 }
 
 /// Starts the message of an upload its role may not make.
@@ -76,7 +79,7 @@ impl Upload {
                     }
                 }
             });
-            let Target { runtime, objects, bucket, key, access } = self.target.clone();
+            let Target { runtime, objects, bucket, key, access, sse } = self.target.clone();
             runtime.spawn(async move {
                 if let Some((iam, who)) = access.as_deref() {
                     let mut context = tarn_iam::policy::Context::new();
@@ -101,7 +104,7 @@ impl Upload {
                     content_md5: None,
                     checksum: ChecksumInput::Compute(ChecksumAlgorithm::Crc64Nvme),
                     conditions: WriteConditions::default(),
-                    sse: tarn_objects::SseRequest::BucketDefault,
+                    sse: (*sse).clone(),
                 };
                 let result = objects
                     .put_object(req)
@@ -178,6 +181,7 @@ mod tests {
             bucket: bucket.into(),
             key: key.into(),
             access: None,
+            sse: Arc::default(),
         }
     }
 

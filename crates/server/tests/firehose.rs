@@ -1207,3 +1207,60 @@ async fn delivered_parquet_is_crawled_and_queried_through_athena() {
     assert_eq!(row[1]["VarCharValue"], total_ms.to_string());
     assert_eq!(row[2]["VarCharValue"], "10");
 }
+
+/// A destination's KMSEncryptionConfig is used: every delivered object is SSE-KMS under that key
+/// (GET reports it and reads it back), and a disabled key stops delivery until it is enabled.
+#[tokio::test]
+async fn delivered_objects_are_sse_kms_under_the_destinations_key() {
+    use aws_sdk_firehose::types::{EncryptionConfiguration, KmsEncryptionConfig};
+    let _timing = TIMING.lock().await;
+    let srv = server();
+    let (f, s3) = (srv.firehose(), srv.s3());
+    s3.create_bucket().bucket("sealed").send().await.unwrap();
+    let (status, key) = json_call(&srv, "kms", "TrentService.CreateKey", &serde_json::json!({}));
+    assert_eq!(status, 200, "{key}");
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let encryption = EncryptionConfiguration::builder()
+        .kms_encryption_config(KmsEncryptionConfig::builder().awskms_key_arn(&arn).build().unwrap())
+        .build();
+    f.create_delivery_stream()
+        .delivery_stream_name("sealed")
+        .extended_s3_destination_configuration(
+            s3_dest("sealed")
+                .prefix("in/")
+                .buffering_hints(hints(1, 1))
+                .encryption_configuration(encryption)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_active(&f, "sealed").await;
+    let line = "{\"secret\": 1}\n";
+    f.put_record()
+        .delivery_stream_name("sealed")
+        .record(Record::builder().data(Blob::new(line)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let keys = wait_keys(&s3, "sealed", "in/", 1, Duration::from_secs(10)).await;
+    let got = s3.get_object().bucket("sealed").key(&keys[0]).send().await.unwrap();
+    assert_eq!(got.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
+    assert_eq!(got.ssekms_key_id(), Some(arn.as_str()), "under the destination's key");
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), line.as_bytes());
+    let (status, _) = json_call(&srv, "kms", "TrentService.DisableKey", &serde_json::json!({"KeyId": arn}));
+    assert_eq!(status, 200);
+    f.put_record()
+        .delivery_stream_name("sealed")
+        .record(Record::builder().data(Blob::new(line)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(list_keys(&s3, "sealed", "in/").await.len(), 1, "nothing is delivered under a disabled key");
+    let (status, _) = json_call(&srv, "kms", "TrentService.EnableKey", &serde_json::json!({"KeyId": arn}));
+    assert_eq!(status, 200);
+    let keys = wait_keys(&s3, "sealed", "in/", 2, Duration::from_secs(15)).await;
+    assert_eq!(keys.len(), 2, "the held record is delivered once the key is enabled: {keys:?}");
+}
