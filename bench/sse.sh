@@ -2,19 +2,24 @@
 # Encryption and audit side by side (issue 18): 4 KiB and 64 MiB PUT/GET under SSE-S3 and
 # SSE-KMS (the aws/s3 key, with and without a bucket key), with the audit trail off and on, in
 # one run against one binary; every rate as a ratio of SSE-S3 with the trail off.
+# Two servers run at once (trail off, trail on), measured one at a time; the configurations are
+# measured in rounds, interleaved, and each figure is the median of its rounds, so the drift of a
+# shared machine falls on every configuration alike.
 # Run from the repo root: bench/sse.sh   (see bench/README.md)
 #
 # Env knobs:
-#   BENCH_SECONDS   seconds per 4 KiB measurement (default 6)
+#   BENCH_SECONDS   seconds per 4 KiB measurement (default 4)
+#   BENCH_ROUNDS    rounds (default 3)
 #   BENCH_CONNS     concurrent connections for 4 KiB (default 16)
-#   BENCH_LARGE_REQ 64 MiB PUTs/GETs per configuration (default 4)
+#   BENCH_LARGE_REQ 64 MiB PUTs/GETs per configuration and round (default 2)
 #   BENCH_PROFILE   release (default) or debug (the dev profile is optimised too: quicker to build)
 #   BENCH_TMP       parent dir of the temp data dirs (default target/)
 set -euo pipefail
 
-SECS=${BENCH_SECONDS:-6}
+SECS=${BENCH_SECONDS:-4}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-16}
-LARGE_REQ=${BENCH_LARGE_REQ:-4}
+LARGE_REQ=${BENCH_LARGE_REQ:-2}
 PROFILE=${BENCH_PROFILE:-release}
 OUT=target/bench-sse.md
 if [[ -z ${RUSTFLAGS:-} ]] && command -v mold >/dev/null; then export RUSTFLAGS="-C link-arg=-fuse-ld=mold"; fi
@@ -26,10 +31,12 @@ export TARN_ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID TARN_ROOT_SECRET_ACCESS_KEY=$A
 [[ -f Cargo.toml && -d crates/bench ]] || { echo "run from the repo root" >&2; exit 2; }
 log() { printf '\n==> %s\n' "$*" >&2; }
 
-PID=""
+PIDS=()
 WORK=""
 cleanup() {
-    [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     [[ -n "$WORK" && -d "$WORK" ]] && rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,67 +52,79 @@ TARN=$BIN/tarn
 BENCH=$BIN/tarn-bench
 mkdir -p "${BENCH_TMP:-target}"
 WORK=$(mktemp -d "${BENCH_TMP:-target}/bench-sse.XXXXXX")
-PORT=47566
-EP=http://127.0.0.1:$PORT
+OFF=http://127.0.0.1:47566
+ON=http://127.0.0.1:47567
 
-start() { # start <audit on|off>
-    rm -rf "$WORK/data"
-    "$TARN" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --pg-listen off \
-        --audit-trail="$1" >"$WORK/tarn-$1.log" 2>&1 &
-    PID=$!
-    for _ in $(seq 100); do curl -sf "$EP/_tarn/health" >/dev/null && return; sleep 0.1; done
-    echo "tarn did not start" >&2; exit 1
+start() { # start <port> <audit true|false>
+    "$TARN" serve --data-dir "$WORK/data-$2" --listen "127.0.0.1:$1" --pg-listen off \
+        --audit-trail="$2" >"$WORK/tarn-$2.log" 2>&1 &
+    PIDS+=($!)
+    local ep=http://127.0.0.1:$1
+    for _ in $(seq 100); do curl -sf "$ep/_tarn/health" >/dev/null && break; sleep 0.1; done
+    curl -sf "$ep/_tarn/health" >/dev/null || { echo "tarn did not start" >&2; exit 1; }
+    # warm up (page cache, allocator, connections)
+    "$BENCH" mb --endpoint "$ep" --bucket warmup >/dev/null
+    "$BENCH" put --endpoint "$ep" --bucket warmup --size 4096 --conns "$CONNS" --seconds 2 >/dev/null
 }
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
-
-declare -A RATE
-# run <label> <bucket> [--header ...]: 4 KiB and 64 MiB, PUT then GET
-run() {
-    local label=$1 bucket=$2; shift 2
-    "$BENCH" mb --endpoint "$EP" --bucket "$bucket" >/dev/null
-    local line
-    line=$("$BENCH" put --endpoint "$EP" --bucket "$bucket" --size 4096 --conns "$CONNS" --seconds "$SECS" "$@" | tail -1)
-    RATE[$label,put4k]=$(sed -E 's/.*rate=([0-9]+).*/\1/' <<<"$line"); echo "$label PUT 4KiB: $line" >&2
-    line=$("$BENCH" get --endpoint "$EP" --bucket "$bucket" --size 4096 --conns "$CONNS" --seconds "$SECS" | tail -1)
-    RATE[$label,get4k]=$(sed -E 's/.*rate=([0-9]+).*/\1/' <<<"$line"); echo "$label GET 4KiB: $line" >&2
-    "$BENCH" mb --endpoint "$EP" --bucket "$bucket-l" >/dev/null
-    line=$("$BENCH" put --endpoint "$EP" --bucket "$bucket-l" --size $((64 << 20)) --conns 1 --keys 1 \
-        --requests "$LARGE_REQ" "$@" | tail -1)
-    RATE[$label,put64m]=$(sed -E 's/.*throughput=([0-9.]+)MB.*/\1/' <<<"$line"); echo "$label PUT 64MiB: $line" >&2
-    line=$("$BENCH" get --endpoint "$EP" --bucket "$bucket-l" --size $((64 << 20)) --conns 1 --keys 1 \
-        --requests "$LARGE_REQ" | tail -1)
-    RATE[$label,get64m]=$(sed -E 's/.*throughput=([0-9.]+)MB.*/\1/' <<<"$line"); echo "$label GET 64MiB: $line" >&2
-}
+log "starting a server with the audit trail off and one with it on"
+start 47566 false
+start 47567 true
 
 KMS=(--header "x-amz-server-side-encryption:aws:kms")
 KMSBK=(--header "x-amz-server-side-encryption:aws:kms" --header "x-amz-server-side-encryption-bucket-key-enabled:true")
+# label | endpoint | bucket | headers
+CONFIGS=("SSE-S3|$OFF|s3|" "SSE-KMS|$OFF|kms|kms" "SSE-KMS, bucket key|$OFF|kmsbk|kmsbk"
+         "SSE-S3 + trail|$ON|s3|" "SSE-KMS + trail|$ON|kms|kms" "SSE-KMS, bucket key + trail|$ON|kmsbk|kmsbk")
+for c in "${CONFIGS[@]}"; do
+    IFS='|' read -r _ ep bucket _ <<<"$c"
+    "$BENCH" mb --endpoint "$ep" --bucket "$bucket-small" >/dev/null
+    "$BENCH" mb --endpoint "$ep" --bucket "$bucket-large" >/dev/null
+done
 
-log "audit trail off"
-start false
-run "SSE-S3" s3-off
-run "SSE-KMS, bucket key" kmsbk-off "${KMSBK[@]}"
-stop
-log "audit trail on"
-start true
-run "SSE-S3 + trail" s3-on
-run "SSE-KMS + trail" kms-on "${KMS[@]}"
-run "SSE-KMS, bucket key + trail" kmsbk-on "${KMSBK[@]}"
-stop
+declare -A SAMPLES
+measure() { # measure <label> <metric> <field> cmd...
+    local label=$1 metric=$2 field=$3; shift 3
+    local line value
+    line=$("$BENCH" "$@" | tail -1)
+    value=$(sed -E "s/.*$field=([0-9.]+).*/\1/" <<<"$line")
+    SAMPLES[$label,$metric]+="$value "
+    echo "$label $metric: $line" >&2
+}
+for round in $(seq "$ROUNDS"); do
+    log "round $round of $ROUNDS"
+    for c in "${CONFIGS[@]}"; do
+        IFS='|' read -r label ep bucket h <<<"$c"
+        hdr=()
+        [[ $h == kms ]] && hdr=("${KMS[@]}")
+        [[ $h == kmsbk ]] && hdr=("${KMSBK[@]}")
+        measure "$label" put4k rate put --endpoint "$ep" --bucket "$bucket-small" --size 4096 --conns "$CONNS" --seconds "$SECS" "${hdr[@]}"
+        measure "$label" get4k rate get --endpoint "$ep" --bucket "$bucket-small" --size 4096 --conns "$CONNS" --seconds "$SECS"
+        measure "$label" put64m throughput put --endpoint "$ep" --bucket "$bucket-large" --size $((64 << 20)) --conns 1 --keys 1 --requests "$LARGE_REQ" "${hdr[@]}"
+        measure "$label" get64m throughput get --endpoint "$ep" --bucket "$bucket-large" --size $((64 << 20)) --conns 1 --keys 1 --requests "$LARGE_REQ"
+    done
+done
 
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+declare -A MED
+for c in "${CONFIGS[@]}"; do
+    IFS='|' read -r label _ _ _ <<<"$c"
+    for m in put4k get4k put64m get64m; do MED[$label,$m]=$(median "${SAMPLES[$label,$m]}"); done
+done
 {
-    echo "# Encryption and audit: rates against SSE-S3 without the trail ($(date -u +%F), $(nproc) cores)"
+    echo "# Encryption and audit: rates against SSE-S3 without the trail ($(date -u +%F), $(nproc) cores, $PROFILE)"
     echo
     echo "| configuration | PUT 4 KiB/s | ratio | GET 4 KiB/s | ratio | PUT 64 MiB MB/s | ratio | GET 64 MiB MB/s | ratio |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for label in "SSE-S3" "SSE-KMS, bucket key" "SSE-S3 + trail" "SSE-KMS + trail" "SSE-KMS, bucket key + trail"; do
+    for c in "${CONFIGS[@]}"; do
+        IFS='|' read -r label _ _ _ <<<"$c"
         row="| $label"
         for m in put4k get4k put64m get64m; do
-            row+=" | ${RATE[$label,$m]} | $(ratio "${RATE[$label,$m]}" "${RATE[SSE-S3,$m]}")"
+            row+=" | ${MED[$label,$m]} | $(ratio "${MED[$label,$m]}" "${MED[SSE-S3,$m]}")"
         done
         echo "$row |"
     done
     echo
-    echo "4 KiB: $CONNS connections, $SECS s each; 64 MiB: $LARGE_REQ requests on one connection."
+    echo "Medians of $ROUNDS interleaved rounds. 4 KiB: $CONNS connections, $SECS s each; 64 MiB: $LARGE_REQ requests on one connection."
 } >"$OUT"
 cat "$OUT"

@@ -74,6 +74,7 @@ check(error_and_status(s3.put_object, Bucket="vault", Key="bad-context", Body=b"
 check(error_and_status(s3.put_object, Bucket="vault", Key="bad-context", Body=b"x", ServerSideEncryption="AES256",
                        SSEKMSKeyId=kid) == ("InvalidArgument", 400),
       "a KMS key id without aws:kms: InvalidArgument 400")
+check(error_code(s3.head_object, Bucket="vault", Key="bad-context") == "404", "the refused PUTs stored nothing")
 
 # --- bucket keys ---
 out = s3.put_object(Bucket="vault", Key="bucket-key", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=kid,
@@ -96,6 +97,7 @@ check(error_and_status(s3.put_object, Bucket="vault", Key="nokey", Body=body, Se
 check(error_code(s3.head_object, Bucket="vault", Key="nokey") == "404", "a refused SSE-KMS PUT stores nothing")
 check(error_and_status(s3.put_object, Bucket="vault", Key="nokey", Body=body, ServerSideEncryption="aws:fancy")
       == ("InvalidArgument", 400), "an unknown encryption: InvalidArgument 400")
+check(error_code(s3.head_object, Bucket="vault", Key="nokey") == "404", "... and stored nothing")
 
 # --- multipart ---
 mp = s3.create_multipart_upload(Bucket="vault", Key="multi", ServerSideEncryption="aws:kms", SSEKMSKeyId=kid)
@@ -175,6 +177,16 @@ out = s3.put_object(Bucket="defaults", Key="d", Body=body)
 check(out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == arn and out.get("BucketKeyEnabled") is True,
       "a PUT naming no encryption gets the bucket's SSE-KMS default, bucket key included")
 check(reads(s3, "defaults", "d"), "the default-encrypted object reads back")
+out = s3.copy_object(Bucket="defaults", Key="copied-in", CopySource={"Bucket": "vault", "Key": "unwrapped"})
+check(out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == arn,
+      "a copy into the bucket naming no encryption gets its SSE-KMS default")
+mp = s3.create_multipart_upload(Bucket="defaults", Key="multi-default")
+check(mp["ServerSideEncryption"] == "aws:kms" and mp["SSEKMSKeyId"] == arn and mp.get("BucketKeyEnabled") is True,
+      "a multipart upload naming no encryption gets the default")
+part = s3.upload_part(Bucket="defaults", Key="multi-default", UploadId=mp["UploadId"], PartNumber=1, Body=body)
+s3.complete_multipart_upload(Bucket="defaults", Key="multi-default", UploadId=mp["UploadId"],
+                             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+check(reads(s3, "defaults", "multi-default"), "and reads back")
 out = s3.put_object(Bucket="defaults", Key="explicit", Body=body, ServerSideEncryption="AES256")
 check(out["ServerSideEncryption"] == "AES256", "a PUT naming AES256 overrides the default")
 check(error_and_status(s3.put_bucket_encryption, Bucket="defaults", ServerSideEncryptionConfiguration={"Rules": [{
@@ -194,6 +206,8 @@ s3.put_bucket_policy(Bucket="defaults", Policy=json.dumps({"Version": "2012-10-1
 check(error_and_status(s3.put_object, Bucket="defaults", Key="aes", Body=b"x", ServerSideEncryption="AES256")
       == ("AccessDenied", 403), "a policy requiring aws:kms refuses an AES256 PUT")
 check(error_code(s3.head_object, Bucket="defaults", Key="aes") == "404", "the refused PUT stored nothing")
+check(error_and_status(s3.put_object, Bucket="defaults", Key="none", Body=b"x") == ("AccessDenied", 403),
+      "a PUT naming no encryption is refused too (the condition key is absent: StringNotEquals holds)")
 s3.put_object(Bucket="defaults", Key="kms", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=kid)
 check(reads(s3, "defaults", "kms"), "and lets an aws:kms PUT through")
 s3.delete_bucket_policy(Bucket="defaults")
