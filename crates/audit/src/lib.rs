@@ -62,6 +62,41 @@ pub type Result<T, E = AuditError> = std::result::Result<T, E>;
 /// The clock the trail reads (Unix milliseconds); tests move it.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
+/// The syncer thread's share: the segment written to since its last fdatasync, if any.
+#[derive(Default)]
+struct Syncer {
+    pending: Mutex<Option<std::fs::File>>,
+    wake: std::sync::Condvar,
+}
+
+/// The syncer: fdatasyncs the log's segment whenever records were written since its last sync,
+/// at most every [`SYNC_INTERVAL`], outside the log's lock (writers go on meanwhile). Ends
+/// once the trail is dropped.
+fn sync_loop(syncer: &Arc<Syncer>) {
+    loop {
+        let file = {
+            let mut pending = syncer.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            while pending.is_none() {
+                if Arc::strong_count(syncer) == 1 {
+                    return;
+                }
+                pending = syncer
+                    .wake
+                    .wait_timeout(pending, std::time::Duration::from_millis(200))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            pending.take()
+        };
+        if let Some(file) = file
+            && let Err(e) = file.sync_data()
+        {
+            tracing::error!(error = %e, "the audit trail could not be synced to disk");
+        }
+        std::thread::sleep(SYNC_INTERVAL);
+    }
+}
+
 /// A LookupEvents question.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
@@ -85,9 +120,8 @@ struct Inner {
     store: Store,
     region: String,
     log: Mutex<SegmentLog>,
-    /// Set when records were written since the last fdatasync; the syncer waits on it.
-    dirty: std::sync::Mutex<bool>,
-    wake: std::sync::Condvar,
+    /// What the syncer thread shares (not the store: dropping the trail closes it).
+    syncer: Arc<Syncer>,
     key: DataKey,
     clock: Clock,
     trails: RwLock<std::collections::BTreeMap<String, Trail>>,
@@ -141,18 +175,17 @@ impl Audit {
                 store,
                 region: region.to_string(),
                 log: Mutex::new(log),
-                dirty: std::sync::Mutex::new(false),
-                wake: std::sync::Condvar::new(),
+                syncer: Arc::default(),
                 key,
                 clock,
                 trails: RwLock::new(trails),
                 writer: tokio::sync::Mutex::new(()),
             }),
         };
-        let inner = audit.inner.clone();
+        let syncer = audit.inner.syncer.clone();
         std::thread::Builder::new()
             .name("tarn-audit-sync".into())
-            .spawn(move || Self::sync_loop(&inner))
+            .spawn(move || sync_loop(&syncer))
             .map_err(|e| StoreError::Bug(format!("starting the audit syncer: {e}")))?;
         Ok(audit)
     }
@@ -179,36 +212,16 @@ impl Audit {
     pub fn record_json(&self, plain: &[u8]) -> Result<()> {
         let sealed = self.seal(plain);
         let now = self.now();
-        self.inner.log.lock().unwrap_or_else(PoisonError::into_inner).append_unsynced(&[sealed], now)?;
-        let mut dirty = self.inner.dirty.lock().unwrap_or_else(PoisonError::into_inner);
-        if !*dirty {
-            *dirty = true;
-            self.inner.wake.notify_one();
+        let log = &mut *self.inner.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.append_unsynced(&[sealed], now)?;
+        let syncer = &self.inner.syncer;
+        let mut pending = syncer.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.is_none() {
+            // the segment to sync (a segment the log rolled away from was synced as it rolled)
+            *pending = log.sync_handle();
+            syncer.wake.notify_one();
         }
         Ok(())
-    }
-
-    /// The syncer: fdatasyncs the log whenever records were written since its last sync, outside
-    /// the log's lock (writers go on meanwhile). Runs for the life of the process.
-    fn sync_loop(inner: &Inner) {
-        loop {
-            {
-                let mut dirty = inner.dirty.lock().unwrap_or_else(PoisonError::into_inner);
-                while !*dirty {
-                    dirty = inner.wake.wait(dirty).unwrap_or_else(PoisonError::into_inner);
-                }
-                *dirty = false;
-            }
-            let handle = inner.log.lock().unwrap_or_else(PoisonError::into_inner).sync_handle();
-            if let Some(file) = handle
-                && let Err(e) = file.sync_data()
-            {
-                tracing::error!(error = %e, "the audit trail could not be synced to disk");
-            }
-            // at most one sync per SYNC_INTERVAL: under load each takes the records of the
-            // interval, and the disk's journal is not kept busy by the trail alone
-            std::thread::sleep(SYNC_INTERVAL);
-        }
     }
 
     fn seal(&self, plain: &[u8]) -> Vec<u8> {

@@ -15,7 +15,9 @@ fn a_scripted_session_is_recorded_once_per_call_and_delivered() {
     let mut server =
         TestServer::start_with(env!("CARGO_BIN_EXE_tarn"), &["--cloudtrail-delivery-secs", "1"], &[], true);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/audit_trail.py");
-    let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[], Duration::from_secs(300));
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = readme.to_str().expect("utf-8 path");
+    let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[readme], Duration::from_secs(300));
     assert!(out.contains("audit trail: 0 failures"), "{out}");
 }
 

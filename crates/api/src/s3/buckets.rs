@@ -142,8 +142,8 @@ pub(super) async fn delete_bucket_policy(
 }
 
 /// PutBucketEncryption: one rule, SSE-S3 (AES256) or SSE-KMS (with a key, else the account's
-/// `aws/s3` key) and its bucket-key switch. A KMS key that does not exist is refused now rather
-/// than at the first PUT.
+/// `aws/s3` key) and its bucket-key switch. As in S3, the key is looked up by the PUTs that use
+/// it, not here.
 pub(super) async fn put_bucket_encryption(
     s3: &TarnS3,
     req: S3Request<PutBucketEncryptionInput>,
@@ -165,13 +165,14 @@ pub(super) async fn put_bucket_encryption(
             ));
         }
         "AES256" => {}
-        "aws:kms" | "aws:kms:dsse" => {
-            if let Some(key) = kms_key.as_ref().filter(|k| !tarn_objects::names_managed_key(k)) {
-                let account =
-                    s3.objects.bucket_owner(&req.input.bucket).unwrap_or_else(|| s3.gate.iam.account_id().to_string());
-                s3.gate.kms.encryption_key_arn(&account, key).await.map_err(|e| errors::kms_error(&e))?;
-            }
+        // as S3, the key is not looked up now: a PUT under a key that does not exist fails then
+        "aws:kms" | "aws:kms:dsse" if default.kms_master_key_id.as_deref() == Some("") => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "if the default sse algorithm is aws:kms and a KMSMasterKeyID is specified, it must be non-empty"
+            ));
         }
+        "aws:kms" | "aws:kms:dsse" => {}
         other => return Err(s3_error!(MalformedXML, "Unknown SSEAlgorithm {other}")),
     }
     let rule =

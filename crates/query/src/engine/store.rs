@@ -99,6 +99,8 @@ pub struct BucketStore {
     /// For text tables (`tarn-text://` URLs): compressed objects are decoded as they are read,
     /// by their extension's codec, else by this one (the table's `compressionType`).
     text: Option<Option<Codec>>,
+    /// For CloudTrail tables (`tarn-cloudtrail://`): each file's `Records` become JSON rows.
+    cloudtrail: bool,
     /// Who the statement runs as (None: the account root, checked against bucket policies).
     caller: Option<Arc<Caller>>,
     /// Where each object is recorded before it is written (a PostgreSQL transaction block).
@@ -184,6 +186,7 @@ impl BucketStore {
             spool_dir,
             scanned,
             text: None,
+            cloudtrail: false,
             caller,
             journal: None,
         }
@@ -209,6 +212,14 @@ impl BucketStore {
     #[must_use]
     pub fn decoding_text(mut self, default: Option<Codec>) -> Self {
         self.text = Some(default);
+        self
+    }
+
+    /// This store reading CloudTrail log files as rows (see
+    /// [`crate::engine::textcodec::cloudtrail_rows`]).
+    #[must_use]
+    pub fn cloudtrail_records(mut self) -> Self {
+        self.cloudtrail = true;
         self
     }
 
@@ -369,6 +380,11 @@ impl ObjectStore for BucketStore {
         let payload = match codec {
             Some(codec) => crate::engine::textcodec::decode(codec, payload, format!("s3://{}/{key}", self.bucket)),
             None => payload,
+        };
+        let payload = if self.cloudtrail && !options.head {
+            crate::engine::textcodec::cloudtrail_rows(payload, format!("s3://{}/{key}", self.bucket))
+        } else {
+            payload
         };
         Ok(GetResult { payload: GetResultPayload::Stream(payload), meta, range, attributes: Default::default() })
     }
@@ -588,6 +604,9 @@ mod dashmap_like {
 /// decoding compressed objects by extension, `tarn-text-gzip://` (any [`Codec::name`]) decodes
 /// objects without a codec extension with that codec.
 pub const TEXT_SCHEME: &str = "tarn-text";
+/// The URL scheme of CloudTrail tables' locations: files decoded by extension, each file's
+/// `Records` read as rows.
+pub const CLOUDTRAIL_SCHEME: &str = "tarn-cloudtrail";
 
 /// Resolves `s3://bucket/...` (and `s3a://`) to that bucket's [`BucketStore`], and
 /// `tarn-text://` URLs to one decoding compressed text.
@@ -656,6 +675,16 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for TarnRegistry {
     fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
         match (url.scheme(), url.host_str()) {
             ("s3" | "s3a" | "s3n", Some(bucket)) => Ok(self.bucket(bucket)),
+            (CLOUDTRAIL_SCHEME, Some(bucket)) => {
+                let store = BucketStore::new(
+                    self.objects.clone(),
+                    &self.account,
+                    bucket,
+                    self.scanned.clone(),
+                    self.caller.clone(),
+                );
+                Ok(Arc::new(store.decoding_text(None).cloudtrail_records()))
+            }
             (scheme, Some(bucket)) if scheme.starts_with(TEXT_SCHEME) => {
                 let default =
                     match scheme[TEXT_SCHEME.len()..].strip_prefix('-') {

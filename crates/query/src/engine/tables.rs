@@ -75,7 +75,7 @@ fn format_of(t: &Table) -> Result<Format> {
     let lower = format!("{serde} {input}").to_ascii_lowercase();
     if lower.contains("parquet") || class == "parquet" {
         Ok(Format::Parquet)
-    } else if lower.contains("json") || class == "json" {
+    } else if lower.contains("json") || lower.contains("cloudtrail") || class == "json" {
         Ok(Format::Json)
     } else if lower.contains("lazysimpleserde")
         || lower.contains("opencsv")
@@ -280,6 +280,37 @@ impl FileFormat for NamedParquet {
     }
 }
 
+/// Whether a table reads CloudTrail log files (`com.amazon.emr.cloudtrail.CloudTrailInputFormat`).
+fn is_cloudtrail(t: &Table) -> bool {
+    let input = t.storage_descriptor.as_ref().and_then(|s| s.input_format.as_deref()).unwrap_or("");
+    input.to_ascii_lowercase().contains("cloudtrail")
+}
+
+/// A CloudTrail table's location in the store that reads log files as rows
+/// ([`crate::engine::store::CLOUDTRAIL_SCHEME`]).
+fn cloudtrail_url(location: &str) -> Result<ListingTableUrl> {
+    let Some((_, rest)) = location.split_once("://") else {
+        return location_url(location);
+    };
+    location_url(&format!("{}://{rest}", crate::engine::store::CLOUDTRAIL_SCHEME))
+}
+
+/// Every folder under `url` (itself included) that holds files, as listing URLs.
+async fn folders_with_files(state: &dyn Session, url: &ListingTableUrl) -> Result<Vec<ListingTableUrl>> {
+    let store = state.runtime_env().object_store(url)?;
+    let mut keys = store.list(Some(url.prefix()));
+    let mut folders = std::collections::BTreeSet::new();
+    while let Some(meta) = futures::StreamExt::next(&mut keys).await {
+        let location = meta?.location;
+        if let Some((folder, _)) = location.as_ref().rsplit_once('/') {
+            folders.insert(folder.to_string());
+        }
+    }
+    let base = url.as_str().split_once("://").map_or("", |(scheme, _)| scheme).to_string();
+    let bucket = url.get_url().host_str().unwrap_or_default().to_string();
+    folders.into_iter().map(|f| ListingTableUrl::parse(format!("{base}://{bucket}/{f}/"))).collect()
+}
+
 /// A text table's location in the store that decodes compressed files
 /// ([`crate::engine::store::TEXT_SCHEME`]).
 fn text_url(location: &str, default: Option<Codec>) -> Result<ListingTableUrl> {
@@ -422,8 +453,18 @@ impl GlueTable {
         let options = ListingOptions::new(format).with_file_extension(ext);
         let text = matches!(kind, Format::Csv | Format::Json);
         let default_codec = default_codec_of(&self.table);
-        let url = if text { text_url(location, default_codec)? } else { location_url(location)? };
-        let mut config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema.clone());
+        let mut config = if is_cloudtrail(&self.table) {
+            // CloudTrail's files lie in region/YYYY/MM/DD folders under the table's location:
+            // every folder that holds files is read (a listing table reads one folder's files)
+            let url = cloudtrail_url(location)?;
+            let urls = folders_with_files(state, &url).await?;
+            if urls.is_empty() { ListingTableConfig::new(url) } else { ListingTableConfig::new_with_multi_paths(urls) }
+        } else if text {
+            ListingTableConfig::new(text_url(location, default_codec)?)
+        } else {
+            ListingTableConfig::new(location_url(location)?)
+        };
+        config = config.with_listing_options(options).with_schema(file_schema.clone());
         if kind == Format::Parquet {
             config = config.with_expr_adapter_factory(Arc::new(CaseInsensitiveColumns));
         }

@@ -284,6 +284,79 @@ impl<R: Read> Read for HadoopSnappy<R> {
     }
 }
 
+/// The most of one CloudTrail log file (decoded) read into memory: CloudTrail's files hold a few
+/// minutes of events (tarn's at most 1,000 records).
+const CLOUDTRAIL_FILE_MAX: usize = 256 << 20;
+
+/// A CloudTrail log file (`{"Records": [...]}`) as JSON rows, one record a line, as Athena's
+/// `CloudTrailInputFormat` and its SerDe read them: keys lower-cased (column and struct field
+/// names match whatever their case), `requestParameters`, `responseElements`,
+/// `additionalEventData` and `serviceEventDetails` kept as their JSON text (STRING columns), and
+/// `readOnly` as text, as AWS's documented table declares it. The file is read whole (bounded).
+pub fn cloudtrail_rows(
+    input: BoxStream<'static, object_store::Result<Bytes>>,
+    what: String,
+) -> BoxStream<'static, object_store::Result<Bytes>> {
+    futures::stream::once(async move {
+        let bad = |m: String| object_store::Error::Generic { store: "tarn", source: format!("{what}: {m}").into() };
+        let mut all = Vec::new();
+        let mut input = input;
+        while let Some(chunk) = input.next().await {
+            let chunk = chunk?;
+            if all.len() + chunk.len() > CLOUDTRAIL_FILE_MAX {
+                return Err(bad(format!("a CloudTrail file larger than {CLOUDTRAIL_FILE_MAX} bytes")));
+            }
+            all.extend_from_slice(&chunk);
+        }
+        let doc: serde_json::Value =
+            serde_json::from_slice(&all).map_err(|e| bad(format!("not a CloudTrail log file: {e}")))?;
+        let records = doc
+            .get("Records")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| bad("not a CloudTrail log file: no Records array".into()))?;
+        let mut out = Vec::with_capacity(all.len());
+        for record in records {
+            let row = match record {
+                serde_json::Value::Object(m) => serde_json::Value::Object(
+                    m.iter()
+                        .map(|(k, v)| {
+                            let key = k.to_ascii_lowercase();
+                            let value = match key.as_str() {
+                                "requestparameters"
+                                | "responseelements"
+                                | "additionaleventdata"
+                                | "serviceeventdetails"
+                                    if !v.is_null() =>
+                                {
+                                    serde_json::Value::String(v.to_string())
+                                }
+                                "readonly" if v.is_boolean() => serde_json::Value::String(v.to_string()),
+                                _ => lower_keys(v),
+                            };
+                            (key, value)
+                        })
+                        .collect(),
+                ),
+                other => lower_keys(other),
+            };
+            serde_json::to_writer(&mut out, &row).map_err(|e| bad(e.to_string()))?;
+            out.push(b'\n');
+        }
+        Ok(Bytes::from(out))
+    })
+    .boxed()
+}
+
+fn lower_keys(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(lower_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::io::Write;

@@ -4,16 +4,18 @@ KMS, one call of it denied; then exactly one record per call in the delivered fi
 CloudTrail JSON, the user as principal, the denied call marked), and LookupEvents by EventName
 and Username.
 
-Usage: audit_trail.py   (the server delivers every second: --cloudtrail-delivery-secs 1)"""
+Usage: audit_trail.py <README.md>   (the server delivers every second: --cloudtrail-delivery-secs 1;
+the README's CloudTrail table is created over the delivered files and queried)"""
 import gzip
 import json
 import re
+import sys
 import time
 
 import boto3
 from botocore.exceptions import ClientError
 
-from tarn_checks import check, error_and_status, finish
+from tarn_checks import check, error_and_status, finish, wait_query
 
 s3 = boto3.client("s3")
 iam = boto3.client("iam")
@@ -130,6 +132,38 @@ check(denied_record["errorCode"] == "AccessDenied" and denied_record["errorMessa
       "the denied call is recorded as denied, with its message")
 check(not any(r["eventName"] == "GetObject" and r["requestParameters"].get("bucketName") == "trail-logs"
               for r in records), "S3 data events outside the selected prefix are not delivered")
+
+# --- Athena over the delivered files, with the README's table ---
+athena = boto3.client("athena")
+s3.create_bucket(Bucket="athena-results")
+readme = open(sys.argv[1], encoding="utf-8").read()
+ddl = readme.split("<!-- cloudtrail-table:start -->")[1].split("<!-- cloudtrail-table:end -->")[0]
+ddl = ddl.strip().removeprefix("```sql").removesuffix("```").strip()
+ddl = ddl.replace("s3://results/audit/", "s3://trail-logs/audit/")
+
+
+def athena_rows(sql):
+    qid = athena.start_query_execution(QueryString=sql, ResultConfiguration={
+        "OutputLocation": "s3://athena-results/"})["QueryExecutionId"]
+    q = wait_query(athena, qid)
+    if q["Status"]["State"] != "SUCCEEDED":
+        return q["Status"].get("StateChangeReason")
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    return [[c.get("VarCharValue") for c in r["Data"]] for r in rows[1:]]
+
+
+check(athena_rows(ddl) == [], "the README's CloudTrail table is created")
+rows = athena_rows("SELECT eventname, useridentity.arn, errorcode, readonly, requestid FROM cloudtrail_logs "
+                   "WHERE useridentity.username = 'carol' ORDER BY eventtime, eventname")
+check(isinstance(rows, list) and sorted(r[4] for r in rows) == sorted(ids),
+      f"Athena finds every call of the session in the delivered files, once ({rows if not isinstance(rows, list) else len(rows)})")
+if isinstance(rows, list):
+    check(all(r[1] == carol_arn for r in rows), "with the user's ARN")
+    check([r[2] for r in rows if r[2]] == ["AccessDenied"], "and the denied call's errorCode")
+    check({r[3] for r in rows} == {"true", "false"}, "readOnly as text, as AWS's table declares it")
+params = athena_rows("SELECT requestparameters FROM cloudtrail_logs WHERE eventname = 'CreateStream'")
+check(isinstance(params, list) and len(params) == 1 and json.loads(params[0][0]) == {"streamName": "clicks", "shardCount": 1},
+      f"requestparameters is the parameters' JSON text ({params})")
 
 # --- LookupEvents ---
 by_name = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateStream"}])

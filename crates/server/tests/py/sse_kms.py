@@ -189,9 +189,12 @@ s3.complete_multipart_upload(Bucket="defaults", Key="multi-default", UploadId=mp
 check(reads(s3, "defaults", "multi-default"), "and reads back")
 out = s3.put_object(Bucket="defaults", Key="explicit", Body=body, ServerSideEncryption="AES256")
 check(out["ServerSideEncryption"] == "AES256", "a PUT naming AES256 overrides the default")
-check(error_and_status(s3.put_bucket_encryption, Bucket="defaults", ServerSideEncryptionConfiguration={"Rules": [{
+s3.create_bucket(Bucket="missing-key")
+s3.put_bucket_encryption(Bucket="missing-key", ServerSideEncryptionConfiguration={"Rules": [{
     "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/missing"}}]})
-      == ("KMS.NotFoundException", 400), "a default naming a missing key: KMS.NotFoundException 400")
+check(error_and_status(s3.put_object, Bucket="missing-key", Key="k", Body=body) == ("KMS.NotFoundException", 400),
+      "a default naming a missing key is kept (as S3 keeps it); PUTs under it: KMS.NotFoundException 400")
+check(error_code(s3.head_object, Bucket="missing-key", Key="k") == "404", "and store nothing")
 s3.put_bucket_encryption(Bucket="defaults", ServerSideEncryptionConfiguration={"Rules": [{
     "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
 out = s3.put_object(Bucket="defaults", Key="managed-default", Body=body)
