@@ -54,6 +54,34 @@ fn trail_shape(t: &tarn_audit::Trail) -> c::Trail {
     }
 }
 
+/// CreateTrail's and UpdateTrail's answers (the same members) for a trail.
+trait FromTrail: Default {
+    fn from_trail(t: &tarn_audit::Trail) -> Self;
+}
+
+macro_rules! from_trail {
+    ($ty:ty) => {
+        impl FromTrail for $ty {
+            fn from_trail(t: &tarn_audit::Trail) -> Self {
+                Self {
+                    name: Some(t.name.clone()),
+                    s3_bucket_name: Some(t.bucket.clone()),
+                    s3_key_prefix: t.prefix.clone(),
+                    include_global_service_events: Some(t.include_global),
+                    is_multi_region_trail: Some(t.multi_region),
+                    trail_arn: Some(t.arn()),
+                    log_file_validation_enabled: Some(t.log_file_validation),
+                    kms_key_id: t.kms_key_id.clone(),
+                    is_organization_trail: Some(false),
+                    ..Self::default()
+                }
+            }
+        }
+    };
+}
+from_trail!(c::CreateTrailResponse);
+from_trail!(c::UpdateTrailResponse);
+
 fn selector_shape(s: &EventSelector) -> c::EventSelector {
     c::EventSelector {
         read_write_type: c::ReadWriteType::from_name(&s.read_write_type),
@@ -111,18 +139,7 @@ impl c::CloudTrailApi for CloudTrail {
                 .collect(),
         };
         let t = self.audit.create_trail(&cx.account_id, new, exists).await.map_err(err)?;
-        Ok(c::CreateTrailResponse {
-            name: Some(t.name.clone()),
-            s3_bucket_name: Some(t.bucket.clone()),
-            s3_key_prefix: t.prefix.clone(),
-            include_global_service_events: Some(t.include_global),
-            is_multi_region_trail: Some(t.multi_region),
-            trail_arn: Some(t.arn()),
-            log_file_validation_enabled: Some(t.log_file_validation),
-            kms_key_id: t.kms_key_id.clone(),
-            is_organization_trail: Some(false),
-            ..c::CreateTrailResponse::default()
-        })
+        Ok(c::CreateTrailResponse::from_trail(&t))
     }
 
     async fn update_trail(
@@ -160,18 +177,7 @@ impl c::CloudTrailApi for CloudTrail {
             })
             .await
             .map_err(err)?;
-        Ok(c::UpdateTrailResponse {
-            name: Some(t.name.clone()),
-            s3_bucket_name: Some(t.bucket.clone()),
-            s3_key_prefix: t.prefix.clone(),
-            include_global_service_events: Some(t.include_global),
-            is_multi_region_trail: Some(t.multi_region),
-            trail_arn: Some(t.arn()),
-            log_file_validation_enabled: Some(t.log_file_validation),
-            kms_key_id: t.kms_key_id.clone(),
-            is_organization_trail: Some(false),
-            ..c::UpdateTrailResponse::default()
-        })
+        Ok(c::UpdateTrailResponse::from_trail(&t))
     }
 
     async fn delete_trail(

@@ -526,6 +526,16 @@ impl Api {
 
     /// The one authorizer, for a JSON or REST request whose members are checked: the
     /// operation's action on the resources its members name.
+    /// The Athena work group a query execution (or, `named`, a named query) belongs to.
+    fn workgroup_of(&self, id: &str, named: bool) -> Option<String> {
+        let athena = &self.inner.athena.athena;
+        if named {
+            athena.get_named_query(id).ok().map(|q| q.work_group.unwrap_or_else(|| "primary".into()))
+        } else {
+            athena.get_execution(id).ok().map(|e| e.workgroup)
+        }
+    }
+
     /// The resources a JSON call names, typed, for its audit record: the ARNs the authorizer
     /// asks about (a KMS key's, resolved from KeyId or the ciphertext).
     fn audit_resources(
@@ -542,14 +552,7 @@ impl Api {
                 .collect()
         } else {
             let scope = authz::Scope { region: &self.inner.region, account: self.inner.gate.iam.account_id() };
-            let athena = &self.inner.athena.athena;
-            let workgroup_of = |id: &str, named: bool| {
-                if named {
-                    athena.get_named_query(id).ok().map(|q| q.work_group.unwrap_or_else(|| "primary".into()))
-                } else {
-                    athena.get_execution(id).ok().map(|e| e.workgroup)
-                }
-            };
+            let workgroup_of = |id: &str, named: bool| self.workgroup_of(id, named);
             authz::resources(model.service, op.name, doc, &scope, &workgroup_of)
         };
         arns.into_iter()
@@ -577,14 +580,7 @@ impl Api {
         let action = format!("{}:{}", authz::prefix(model.service), op.name);
         // every service's resources are the home account's
         let scope = authz::Scope { region: &self.inner.region, account: self.inner.gate.iam.account_id() };
-        let athena = &self.inner.athena.athena;
-        let workgroup_of = |id: &str, named: bool| {
-            if named {
-                athena.get_named_query(id).ok().map(|q| q.work_group.unwrap_or_else(|| "primary".into()))
-            } else {
-                athena.get_execution(id).ok().map(|e| e.workgroup)
-            }
-        };
+        let workgroup_of = |id: &str, named: bool| self.workgroup_of(id, named);
         let resources = authz::resources(model.service, op.name, doc, &scope, &workgroup_of);
         let mut context = authz::base_context(parts.extensions.get::<Peer>());
         authz::request_tags(&mut context, doc);

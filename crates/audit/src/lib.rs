@@ -144,27 +144,7 @@ impl Audit {
 
     /// [`Audit::open`] on a given clock.
     pub async fn open_with_clock(store: Store, dir: &Path, region: &str, clock: Clock) -> Result<Self> {
-        let wrapped = {
-            let txn = store.read()?;
-            match txn.open_table(META) {
-                Ok(t) => t.get(DATA_KEY)?.map(|v| v.value().to_vec()),
-                Err(redb::TableError::TableDoesNotExist(_)) => None,
-                Err(e) => return Err(StoreError::from(e).into()),
-            }
-        };
-        let key = match wrapped {
-            Some(w) => store.master_key().unwrap_data_key(&w)?,
-            None => {
-                let (key, wrapped) = store.master_key().new_data_key();
-                store
-                    .write(move |txn| {
-                        txn.open_table(META)?.insert(DATA_KEY, wrapped.as_slice())?;
-                        Ok(())
-                    })
-                    .await?;
-                key
-            }
-        };
+        let key = store.service_data_key(META, DATA_KEY).await?;
         let trails = trail::load(&store)?;
         let dir = dir.to_path_buf();
         let log = tokio::task::spawn_blocking(move || SegmentLog::open(&dir, SEGMENT_BYTES))

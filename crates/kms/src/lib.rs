@@ -357,24 +357,11 @@ impl Kms {
 
     /// [`Kms::open`] on a given clock (tests move it).
     pub async fn open_with_clock(store: Store, region: &str, clock: Clock) -> Result<Self> {
-        let (meta, keys, aliases, grants) = {
+        let (keys, aliases, grants) = {
             let txn = store.read()?;
-            (rows(&txn, META)?, rows(&txn, KEYS)?, rows(&txn, ALIASES)?, rows(&txn, GRANTS)?)
+            (rows(&txn, KEYS)?, rows(&txn, ALIASES)?, rows(&txn, GRANTS)?)
         };
-        let master = store.master_key();
-        let sealer = match meta.iter().find(|(k, _)| k == DATA_KEY) {
-            Some((_, wrapped)) => master.unwrap_data_key(wrapped)?,
-            None => {
-                let (key, wrapped) = master.new_data_key();
-                store
-                    .write(move |txn| {
-                        txn.open_table(META)?.insert(DATA_KEY, wrapped.as_slice())?;
-                        Ok(())
-                    })
-                    .await?;
-                key
-            }
-        };
+        let sealer = store.service_data_key(META, DATA_KEY).await?;
         let mut state = State { keys: HashMap::new(), aliases: BTreeMap::new(), grants: BTreeMap::new() };
         for (k, v) in keys {
             state.keys.insert(k, serde_json::from_slice(&v).map_err(corrupt)?);

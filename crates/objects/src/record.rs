@@ -8,6 +8,27 @@ use tarn_store::record::{self, Record};
 use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 pub use crate::sse::Sse;
 
+/// `Record` v2 of a record whose v1 had no `sse`: v1's bytes followed by the `Sse` (v1 reads as
+/// SSE-S3).
+macro_rules! sse_record {
+    ($ty:ty, $name:literal) => {
+        impl Record for $ty {
+            const VERSION: u8 = 2;
+            const NAME: &'static str = $name;
+
+            fn encode(&self) -> Vec<u8> {
+                record::encode_extended(Self::VERSION, self, &self.sse)
+            }
+
+            fn decode(bytes: &[u8]) -> Result<Self, tarn_store::StoreError> {
+                let (mut rec, sse): (Self, Sse) = record::decode_extended(bytes, Self::NAME, 1, Self::VERSION)?;
+                rec.sse = sse;
+                Ok(rec)
+            }
+        }
+    };
+}
+
 /// Bucket name -> [`BucketRecord`].
 pub const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s3_buckets");
 /// (bucket, key) -> [`ObjectRecord`] of the current version, absent when the key has no current
@@ -92,20 +113,7 @@ pub struct ObjectRecord {
     pub sse: Sse,
 }
 
-impl Record for ObjectRecord {
-    const VERSION: u8 = 2;
-    const NAME: &'static str = "object";
-
-    fn encode(&self) -> Vec<u8> {
-        record::encode_extended(Self::VERSION, self, &self.sse)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, tarn_store::StoreError> {
-        let (mut rec, sse): (Self, Sse) = record::decode_extended(bytes, Self::NAME, 1, Self::VERSION)?;
-        rec.sse = sse;
-        Ok(rec)
-    }
-}
+sse_record!(ObjectRecord, "object");
 
 impl ObjectRecord {
     #[must_use]
@@ -131,20 +139,7 @@ pub struct UploadRecord {
     pub sse: Sse,
 }
 
-impl Record for UploadRecord {
-    const VERSION: u8 = 2;
-    const NAME: &'static str = "upload";
-
-    fn encode(&self) -> Vec<u8> {
-        record::encode_extended(Self::VERSION, self, &self.sse)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, tarn_store::StoreError> {
-        let (mut rec, sse): (Self, Sse) = record::decode_extended(bytes, Self::NAME, 1, Self::VERSION)?;
-        rec.sse = sse;
-        Ok(rec)
-    }
-}
+sse_record!(UploadRecord, "upload");
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct PartRecord {

@@ -7,20 +7,6 @@ use std::time::Duration;
 use tarn_testkit::TestServer;
 use tarn_testkit::python::{LATEST_BOTO3, SMOKE, run_script_in};
 
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[test]
 fn kms_keys_from_boto3_and_no_plaintext_on_disk() {
     let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
@@ -29,7 +15,7 @@ fn kms_keys_from_boto3_and_no_plaintext_on_disk() {
     let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[canary], Duration::from_secs(300));
     assert!(out.contains("kms: 0 failures"), "{out}");
     server.stop();
-    let found: Vec<_> = files(server.data_dir())
+    let found: Vec<_> = tarn_testkit::files_under(server.data_dir())
         .into_iter()
         .filter(|f| std::fs::read(f).unwrap().windows(canary.len()).any(|w| w == canary.as_bytes()))
         .collect();
@@ -46,7 +32,7 @@ fn sse_kms_objects_from_boto3_and_aws_cli() {
     let out = run_script_in(&SMOKE, &mut server, &script, &[canary], Duration::from_secs(600));
     assert!(out.contains("sse_kms: 0 failures"), "{out}");
     server.stop();
-    let found: Vec<_> = files(server.data_dir())
+    let found: Vec<_> = tarn_testkit::files_under(server.data_dir())
         .into_iter()
         .filter(|f| std::fs::read(f).unwrap().windows(canary.len()).any(|w| w == canary.as_bytes()))
         .collect();

@@ -104,24 +104,10 @@ fn sse_c_over_tls_and_no_customer_key_on_disk() {
             base64::engine::general_purpose::STANDARD.encode(key).into_bytes(),
         ));
     }
-    for file in files(server.data_dir()) {
+    for file in tarn_testkit::files_under(server.data_dir()) {
         let bytes = std::fs::read(&file).expect("read");
         for (what, secret) in &secrets {
             assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()), "{what} is in {}", file.display());
         }
     }
-}
-
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

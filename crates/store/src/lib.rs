@@ -158,6 +158,33 @@ impl Store {
         &self.inner.master
     }
 
+    /// A service's own data key, kept wrapped by the master key as `name` in `table` (made and
+    /// stored durably on first use).
+    pub async fn service_data_key(
+        &self,
+        table: redb::TableDefinition<'static, &'static str, &'static [u8]>,
+        name: &'static str,
+    ) -> Result<DataKey, StoreError> {
+        let wrapped = {
+            let txn = self.read()?;
+            match txn.open_table(table) {
+                Ok(t) => redb::ReadableTable::get(&t, name)?.map(|v| v.value().to_vec()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(w) = wrapped {
+            return self.master_key().unwrap_data_key(&w);
+        }
+        let (key, wrapped) = self.master_key().new_data_key();
+        self.write(move |txn| {
+            txn.open_table(table)?.insert(name, wrapped.as_slice())?;
+            Ok(())
+        })
+        .await?;
+        Ok(key)
+    }
+
     #[must_use]
     pub fn blobs(&self) -> &BlobDir {
         &self.inner.blobs

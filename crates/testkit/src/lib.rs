@@ -757,6 +757,21 @@ pub mod sign {
     }
 }
 
+/// Every file under `dir` (recursively): what a data-dir scan for leaked plaintext reads.
+#[must_use]
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so failures replay.
 #[must_use]
 pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {

@@ -15,6 +15,46 @@ use tarn_objects::{
 };
 use time::OffsetDateTime;
 
+/// The customer key (SSE-C) an input's `sse_customer_*` members name, checked.
+macro_rules! customer_key {
+    ($input:expr) => {
+        customer_key(
+            $input.sse_customer_algorithm.as_ref(),
+            $input.sse_customer_key.as_ref(),
+            $input.sse_customer_key_md5.as_ref(),
+        )
+    };
+}
+
+/// The customer key a copy's source needs (`copy_source_sse_customer_*`), checked.
+macro_rules! copy_source_customer_key {
+    ($input:expr) => {
+        customer_key(
+            $input.copy_source_sse_customer_algorithm.as_ref(),
+            $input.copy_source_sse_customer_key.as_ref(),
+            $input.copy_source_sse_customer_key_md5.as_ref(),
+        )
+    };
+}
+
+/// The encryption a write's input asks for: its SSE headers, or SSE-C's (PutObject, CopyObject,
+/// CreateMultipartUpload).
+macro_rules! write_sse {
+    ($s3:expr, $req:expr, $input:expr) => {
+        with_customer_key(
+            $s3.write_sse(
+                &$req.extensions,
+                &$input.bucket,
+                $input.server_side_encryption.as_ref(),
+                $input.ssekms_key_id.as_ref(),
+                $input.ssekms_encryption_context.as_ref(),
+                $input.bucket_key_enabled,
+            )?,
+            customer_key!($input)?,
+        )
+    };
+}
+
 mod acl;
 mod buckets;
 mod errors;

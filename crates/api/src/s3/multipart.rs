@@ -10,22 +10,7 @@ pub(super) async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
-    let sse = s3.write_sse(
-        &req.extensions,
-        &input.bucket,
-        input.server_side_encryption.as_ref(),
-        input.ssekms_key_id.as_ref(),
-        input.ssekms_encryption_context.as_ref(),
-        input.bucket_key_enabled,
-    )?;
-    let sse = with_customer_key(
-        sse,
-        customer_key(
-            input.sse_customer_algorithm.as_ref(),
-            input.sse_customer_key.as_ref(),
-            input.sse_customer_key_md5.as_ref(),
-        )?,
-    )?;
+    let sse = write_sse!(s3, req, input)?;
     check_acl_headers!(s3, input);
     let algorithm = input.checksum_algorithm.as_ref().map(parse_alg).transpose()?;
     let kind = match input.checksum_type.as_ref().map(ChecksumType::as_str) {
@@ -96,11 +81,7 @@ pub(super) async fn upload_part(
     let upload = s3.objects.upload(&input.bucket, &input.key, &input.upload_id).map_err(err)?;
     s3.allowed_to_open(&req.extensions, &upload.sse)?;
     let sse = SseOut::of(&upload.sse);
-    let customer = customer_key(
-        input.sse_customer_algorithm.as_ref(),
-        input.sse_customer_key.as_ref(),
-        input.sse_customer_key_md5.as_ref(),
-    )?;
+    let customer = customer_key!(input)?;
     let outcome = s3
         .objects
         .upload_part(
@@ -146,11 +127,7 @@ pub(super) async fn upload_part_copy(
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
     s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
     let mut found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
-    found.customer_key = customer_key(
-        input.copy_source_sse_customer_algorithm.as_ref(),
-        input.copy_source_sse_customer_key.as_ref(),
-        input.copy_source_sse_customer_key_md5.as_ref(),
-    )?;
+    found.customer_key = copy_source_customer_key!(input)?;
     s3.objects.check_customer_key(&found).map_err(err)?;
     let rec = found.record.clone();
     check_copy_conditions(
@@ -165,11 +142,7 @@ pub(super) async fn upload_part_copy(
     s3.allowed_to_open(&req.extensions, &rec.sse)?;
     s3.allowed_to_open(&req.extensions, &upload.sse)?;
     let sse = SseOut::of(&upload.sse);
-    let customer = customer_key(
-        input.sse_customer_algorithm.as_ref(),
-        input.sse_customer_key.as_ref(),
-        input.sse_customer_key_md5.as_ref(),
-    )?;
+    let customer = customer_key!(input)?;
     let outcome = s3
         .objects
         .upload_part_copy(

@@ -46,22 +46,7 @@ pub(super) async fn put_object(s3: &TarnS3, req: S3Request<PutObjectInput>) -> S
     let headers = req.headers;
     let trailing = req.trailing_headers;
     let input = req.input;
-    let sse = s3.write_sse(
-        &req.extensions,
-        &input.bucket,
-        input.server_side_encryption.as_ref(),
-        input.ssekms_key_id.as_ref(),
-        input.ssekms_encryption_context.as_ref(),
-        input.bucket_key_enabled,
-    )?;
-    let sse = with_customer_key(
-        sse,
-        customer_key(
-            input.sse_customer_algorithm.as_ref(),
-            input.sse_customer_key.as_ref(),
-            input.sse_customer_key_md5.as_ref(),
-        )?,
-    )?;
+    let sse = write_sse!(s3, req, input)?;
     check_acl_headers!(s3, input);
     let content_md5 = parse_content_md5(input.content_md5.as_ref())?;
     let checksum = checksum_input(
@@ -140,11 +125,7 @@ pub(super) async fn get_object(s3: &TarnS3, req: S3Request<GetObjectInput>) -> S
     let input = req.input;
     let target = GetTarget::from_version_id(input.version_id.as_deref());
     let mut found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
-    found.customer_key = customer_key(
-        input.sse_customer_algorithm.as_ref(),
-        input.sse_customer_key.as_ref(),
-        input.sse_customer_key_md5.as_ref(),
-    )?;
+    found.customer_key = customer_key!(input)?;
     let rec = found.record.clone();
     check_read_conditions(
         &rec,
@@ -178,11 +159,7 @@ pub(super) async fn head_object(
     let input = req.input;
     let target = GetTarget::from_version_id(input.version_id.as_deref());
     let mut found = s3.objects.lookup(&input.bucket, &input.key, &target).map_err(err)?;
-    found.customer_key = customer_key(
-        input.sse_customer_algorithm.as_ref(),
-        input.sse_customer_key.as_ref(),
-        input.sse_customer_key_md5.as_ref(),
-    )?;
+    found.customer_key = customer_key!(input)?;
     // an SSE-C object answers HEAD only to its key
     s3.objects.check_customer_key(&found).map_err(err)?;
     let rec = found.record;
@@ -273,30 +250,13 @@ pub(super) async fn copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
-    let sse = s3.write_sse(
-        &req.extensions,
-        &input.bucket,
-        input.server_side_encryption.as_ref(),
-        input.ssekms_key_id.as_ref(),
-        input.ssekms_encryption_context.as_ref(),
-        input.bucket_key_enabled,
-    )?;
-    let destination_key = customer_key(
-        input.sse_customer_algorithm.as_ref(),
-        input.sse_customer_key.as_ref(),
-        input.sse_customer_key_md5.as_ref(),
-    )?;
-    let changes_key = destination_key.is_some();
-    let sse = with_customer_key(sse, destination_key)?;
+    let changes_key = input.sse_customer_key.is_some();
+    let sse = write_sse!(s3, req, input)?;
     check_acl_headers!(s3, input);
     let (src_bucket, src_key, target) = parse_copy_source(&input.copy_source)?;
     s3.authorize_copy_source(&req.extensions, &src_bucket, &src_key, matches!(target, GetTarget::Version(_)))?;
     let mut found: Found = s3.objects.lookup(&src_bucket, &src_key, &target).map_err(err)?;
-    found.customer_key = customer_key(
-        input.copy_source_sse_customer_algorithm.as_ref(),
-        input.copy_source_sse_customer_key.as_ref(),
-        input.copy_source_sse_customer_key_md5.as_ref(),
-    )?;
+    found.customer_key = copy_source_customer_key!(input)?;
     s3.objects.check_customer_key(&found).map_err(err)?;
     let rec = found.record.clone();
     check_copy_conditions(
