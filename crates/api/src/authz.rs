@@ -97,16 +97,19 @@ impl Gate {
         context: &Context,
         encryption_context: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), Denied> {
-        let arn = std::slice::from_ref(&key.arn);
-        let Err(denied) = self.check(who, action, arn, context, key.policy.as_ref(), &key.account) else {
-            return Ok(());
-        };
-        let verdict = self.iam.authorize(who, action, &key.arn, context, key.policy.as_ref(), &key.account);
-        if verdict == Verdict::ImplicitDeny && self.kms.granted(&key.arn, &who.arn, grant_operation, encryption_context)
-        {
-            return Ok(());
-        }
-        Err(denied)
+        self.objects
+            .authorize_key(
+                &self.iam,
+                who,
+                action,
+                grant_operation,
+                &key.arn,
+                &key.account,
+                key.policy.as_ref(),
+                context,
+                encryption_context,
+            )
+            .map_err(|verdict| denied(who, action, &key.arn, verdict, key.policy.is_some()))
     }
 
     /// The key `reference` (an id, ARN or alias) names in `account`, for [`Gate::key`].

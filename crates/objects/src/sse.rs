@@ -317,6 +317,69 @@ impl Objects {
         }
     }
 
+    /// Whether `who` may do `action` (`kms:<Operation>`) with the key `key_arn` of `key_account`
+    /// under `key_policy`: its identity policies and the key's policy, or else a grant to it for
+    /// `grant_operation` whose constraints `encryption_context` meets (never against an explicit
+    /// Deny). The one decision of key use: the KMS API, S3's SSE-KMS and the query engine's reads
+    /// all ask it. `Err` is the policies' verdict.
+    #[allow(clippy::too_many_arguments)]
+    pub fn authorize_key(
+        &self,
+        iam: &tarn_iam::Iam,
+        who: &tarn_iam::Principal,
+        action: &str,
+        grant_operation: &str,
+        key_arn: &str,
+        key_account: &str,
+        key_policy: Option<&tarn_iam::policy::Policy>,
+        context: &tarn_iam::policy::Context,
+        encryption_context: &BTreeMap<String, String>,
+    ) -> std::result::Result<(), tarn_iam::policy::Verdict> {
+        let verdict = iam.authorize(who, action, key_arn, context, key_policy, key_account);
+        if verdict.allowed() {
+            return Ok(());
+        }
+        let granted = verdict == tarn_iam::policy::Verdict::ImplicitDeny
+            && self.kms().is_ok_and(|k| k.granted(key_arn, &who.arn, grant_operation, encryption_context));
+        if granted { Ok(()) } else { Err(verdict) }
+    }
+
+    /// [`Objects::authorize_key`] of kms:Decrypt for reading a stored SSE-KMS object as `who`
+    /// (the query engine's reads); Ok for every other object.
+    pub fn authorize_read_key(
+        &self,
+        iam: &tarn_iam::Iam,
+        who: &tarn_iam::Principal,
+        sse: &Sse,
+        context: &tarn_iam::policy::Context,
+    ) -> std::result::Result<(), String> {
+        let Sse::Kms(k) = sse else { return Ok(()) };
+        if iam.is_home_root(who) {
+            return Ok(());
+        }
+        let account = k.key_arn.split(':').nth(4).unwrap_or_default();
+        let Some((_, policy)) = self.kms().ok().and_then(|kms| kms.access_of(account, &k.key_arn)) else {
+            return Err(format!("the KMS key {} does not exist", k.key_arn));
+        };
+        let policy = tarn_iam::policy::Policy::parse_as(&policy, tarn_iam::policy::Kind::Resource).ok();
+        let encryption_context: BTreeMap<String, String> = k.context.iter().cloned().collect();
+        self.authorize_key(
+            iam,
+            who,
+            "kms:Decrypt",
+            "Decrypt",
+            &k.key_arn,
+            account,
+            policy.as_ref(),
+            context,
+            &encryption_context,
+        )
+        .map_err(|_| {
+            let who = if who.arn.is_empty() { "anonymous" } else { who.arn.as_str() };
+            format!("User: {who} is not authorized to perform: kms:Decrypt on resource: {}", k.key_arn)
+        })
+    }
+
     /// Whether a read may go on with the customer key it carries (or none): an SSE-C object
     /// needs its own key, any other object refuses one. Asks no KMS key (HEAD of an SSE-KMS
     /// object works while its key is disabled, as in S3).

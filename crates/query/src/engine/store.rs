@@ -263,6 +263,22 @@ impl BucketStore {
         })
     }
 
+    /// Reading an SSE-KMS object opens its data key: the statement's caller needs kms:Decrypt
+    /// on the key (as S3's GET asks it).
+    fn authorize_key_use(&self, key: &str, sse: &tarn_objects::Sse) -> object_store::Result<()> {
+        let Some(c) = &self.caller else { return Ok(()) };
+        let mut context = tarn_iam::policy::Context::new();
+        context.set("aws:SecureTransport", if c.secure { "true" } else { "false" });
+        context.set("aws:CalledVia", "athena.amazonaws.com");
+        self.objects.authorize_read_key(&c.iam, &c.principal, sse, &context).map_err(|why| {
+            let path = format!("s3://{}/{key}", self.bucket);
+            object_store::Error::PermissionDenied {
+                path: path.clone(),
+                source: format!("Permission denied on S3 path: {path}: {why}").into(),
+            }
+        })
+    }
+
     async fn put_stream(
         &self,
         key: String,
@@ -343,6 +359,9 @@ impl ObjectStore for BucketStore {
         self.authorize("s3:GetObject", Some(&key))?;
         let target = GetTarget::from_version_id(options.version.as_deref());
         let found = self.objects.lookup(&self.bucket, &key, &target).map_err(|e| to_os_error(&self.bucket, &key, e))?;
+        if !options.head {
+            self.authorize_key_use(&key, &found.record.sse)?;
+        }
         let meta = meta_of(&key, &found.record);
         options.check_preconditions(&meta)?;
         let size = found.record.size;
@@ -402,6 +421,7 @@ impl ObjectStore for BucketStore {
             .objects
             .lookup(&self.bucket, &key, &GetTarget::Current)
             .map_err(|e| to_os_error(&self.bucket, &key, e))?;
+        self.authorize_key_use(&key, &found.record.sse)?;
         let size = found.record.size;
         let spans: Vec<(u64, u64)> = ranges.iter().map(|r| (r.start.min(size), r.end.min(size))).collect();
         let read = self.objects.read_ranges(&found, &spans).map_err(|e| to_os_error(&self.bucket, &key, e))?;
@@ -486,6 +506,7 @@ impl ObjectStore for BucketStore {
             .objects
             .lookup(&self.bucket, &from, &GetTarget::Current)
             .map_err(|e| to_os_error(&self.bucket, &from, e))?;
+        self.authorize_key_use(&from, &found.record.sse)?;
         self.objects
             .copy_object(
                 tarn_objects::CopySource { found },

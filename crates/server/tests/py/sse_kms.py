@@ -13,7 +13,7 @@ import tempfile
 
 import boto3
 
-from tarn_checks import check, error_and_status, error_code, finish
+from tarn_checks import check, error_and_status, error_code, finish, wait_query
 
 canary = sys.argv[1]
 s3 = boto3.client("s3")
@@ -225,6 +225,37 @@ reader = boto3.client("s3", aws_access_key_id=k["AccessKeyId"], aws_secret_acces
 code, status = error_and_status(reader.get_object, Bucket="vault", Key="by-id")
 check((code, status) == ("AccessDenied", 403), f"GET of an SSE-KMS object without kms:Decrypt: AccessDenied 403 ({code})")
 check(reads(reader, "vault", "unwrapped"), "the same caller reads an SSE-S3 object it may read")
+
+# Athena reads SSE-KMS objects as its caller: kms:Decrypt is asked there too
+s3.create_bucket(Bucket="vault-results")
+s3.put_object(Bucket="vault", Key="athena/rows.csv", Body=b"alpha\nbeta\n", ServerSideEncryption="aws:kms",
+              SSEKMSKeyId=kid)
+iam.put_user_policy(UserName="reader", PolicyName="athena", PolicyDocument=json.dumps({"Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["athena:*", "glue:*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+         "Resource": ["arn:aws:s3:::vault", "arn:aws:s3:::vault-results"]},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::vault-results/*"}]}))
+athena = boto3.client("athena")
+reader_athena = boto3.client("athena", aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"])
+
+
+def athena_state(client, sql):
+    qid = client.start_query_execution(QueryString=sql, ResultConfiguration={
+        "OutputLocation": "s3://vault-results/"})["QueryExecutionId"]
+    q = wait_query(client, qid)
+    rows = None
+    if q["Status"]["State"] == "SUCCEEDED":
+        rows = [[c.get("VarCharValue") for c in r["Data"]] for r in
+                client.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1:]]
+    return q["Status"]["State"], q["Status"].get("StateChangeReason", ""), rows
+
+
+check(athena_state(athena, "CREATE EXTERNAL TABLE vault_lines (line string) LOCATION 's3://vault/athena/'")[0]
+      == "SUCCEEDED", "a table over SSE-KMS objects")
+state, reason, _ = athena_state(reader_athena, "SELECT count(*) FROM vault_lines")
+check(state == "FAILED" and "kms:Decrypt" in reason,
+      f"Athena as a caller without kms:Decrypt cannot read SSE-KMS objects ({state}: {reason})")
 check(error_and_status(reader.put_object, Bucket="vault", Key="r", Body=b"x", ServerSideEncryption="aws:kms",
                        SSEKMSKeyId=kid) == ("AccessDenied", 403),
       "PUT under a key without kms:GenerateDataKey: AccessDenied 403")
@@ -239,6 +270,8 @@ kms.revoke_grant(KeyId=kid, GrantId=grant["GrantId"])
 iam.put_user_policy(UserName="reader", PolicyName="kms", PolicyDocument=json.dumps({"Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": arn}]}))
 check(reads(reader, "vault", "by-alias"), "with kms:Decrypt on the key the reader reads SSE-KMS objects")
+check(athena_state(reader_athena, "SELECT count(*) FROM vault_lines")[::2] == ("SUCCEEDED", [["2"]]),
+      "and Athena reads them as that caller")
 reader.put_object(Bucket="vault", Key="r", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=arn)
 check(reads(s3, "vault", "r"), "and with kms:GenerateDataKey writes them")
 
