@@ -15,11 +15,7 @@ fn kms_keys_from_boto3_and_no_plaintext_on_disk() {
     let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[canary], Duration::from_secs(300));
     assert!(out.contains("kms: 0 failures"), "{out}");
     server.stop();
-    let found: Vec<_> = tarn_testkit::files_under(server.data_dir())
-        .into_iter()
-        .filter(|f| std::fs::read(f).unwrap().windows(canary.len()).any(|w| w == canary.as_bytes()))
-        .collect();
-    assert!(found.is_empty(), "the plaintext is in {found:?}");
+    tarn_testkit::assert_in_no_file(server.data_dir(), &[("the plaintext".into(), canary.as_bytes().to_vec())]);
 }
 
 /// SSE-KMS through boto3 and aws-cli (tests/py/sse_kms.py); then no plaintext anywhere in the
@@ -32,11 +28,7 @@ fn sse_kms_objects_from_boto3_and_aws_cli() {
     let out = run_script_in(&SMOKE, &mut server, &script, &[canary], Duration::from_secs(600));
     assert!(out.contains("sse_kms: 0 failures"), "{out}");
     server.stop();
-    let found: Vec<_> = tarn_testkit::files_under(server.data_dir())
-        .into_iter()
-        .filter(|f| std::fs::read(f).unwrap().windows(canary.len()).any(|w| w == canary.as_bytes()))
-        .collect();
-    assert!(found.is_empty(), "the plaintext is in {found:?}");
+    tarn_testkit::assert_in_no_file(server.data_dir(), &[("the plaintext".into(), canary.as_bytes().to_vec())]);
     server.start_again();
     let body = format!("{canary} object under a customer managed key. ").repeat(16);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -104,10 +104,5 @@ fn sse_c_over_tls_and_no_customer_key_on_disk() {
             base64::engine::general_purpose::STANDARD.encode(key).into_bytes(),
         ));
     }
-    for file in tarn_testkit::files_under(server.data_dir()) {
-        let bytes = std::fs::read(&file).expect("read");
-        for (what, secret) in &secrets {
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()), "{what} is in {}", file.display());
-        }
-    }
+    tarn_testkit::assert_in_no_file(server.data_dir(), &secrets);
 }

@@ -772,6 +772,17 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Fails naming the first (what, bytes) found in any file under `dir`: a data-dir scan for a
+/// leaked plaintext or key.
+pub fn assert_in_no_file(dir: &Path, secrets: &[(String, Vec<u8>)]) {
+    for file in files_under(dir) {
+        let bytes = std::fs::read(&file).expect("read a data-dir file");
+        for (what, secret) in secrets {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()), "{what} is in {}", file.display());
+        }
+    }
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so failures replay.
 #[must_use]
 pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {

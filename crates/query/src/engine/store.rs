@@ -681,6 +681,12 @@ impl TarnRegistry {
         })
     }
 
+    /// A store of `bucket` of its own (not the shared one [`TarnRegistry::bucket`] hands out),
+    /// for reads that decode what they read.
+    fn unshared(&self, bucket: &str) -> BucketStore {
+        BucketStore::new(self.objects.clone(), &self.account, bucket, self.scanned.clone(), self.caller.clone())
+    }
+
     /// Bytes read through this registry's stores so far.
     #[must_use]
     pub fn scanned(&self) -> u64 {
@@ -697,14 +703,7 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for TarnRegistry {
         match (url.scheme(), url.host_str()) {
             ("s3" | "s3a" | "s3n", Some(bucket)) => Ok(self.bucket(bucket)),
             (CLOUDTRAIL_SCHEME, Some(bucket)) => {
-                let store = BucketStore::new(
-                    self.objects.clone(),
-                    &self.account,
-                    bucket,
-                    self.scanned.clone(),
-                    self.caller.clone(),
-                );
-                Ok(Arc::new(store.decoding_text(None).cloudtrail_records()))
+                Ok(Arc::new(self.unshared(bucket).decoding_text(None).cloudtrail_records()))
             }
             (scheme, Some(bucket)) if scheme.starts_with(TEXT_SCHEME) => {
                 let default =
@@ -714,14 +713,7 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for TarnRegistry {
                             datafusion::error::DataFusionError::Internal(format!("no codec in '{url}'"))
                         })?),
                     };
-                let store = BucketStore::new(
-                    self.objects.clone(),
-                    &self.account,
-                    bucket,
-                    self.scanned.clone(),
-                    self.caller.clone(),
-                );
-                Ok(Arc::new(store.decoding_text(default)))
+                Ok(Arc::new(self.unshared(bucket).decoding_text(default)))
             }
             _ => Err(datafusion::error::DataFusionError::Plan(format!(
                 "tarn reads tables from s3://BUCKET/ locations; '{url}' is not one"
