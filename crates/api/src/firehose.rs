@@ -24,6 +24,7 @@ fn err(e: DeliveryError) -> ServiceError {
         DeliveryError::LimitExceeded(m) => ServiceError::new(&errors::LIMIT_EXCEEDED_EXCEPTION, m),
         DeliveryError::ConcurrentModification(m) => ServiceError::new(&errors::CONCURRENT_MODIFICATION_EXCEPTION, m),
         DeliveryError::ServiceUnavailable(m) => ServiceError::new(&errors::SERVICE_UNAVAILABLE_EXCEPTION, m),
+        DeliveryError::InvalidKmsResource(m) => ServiceError::new(&errors::INVALID_KMS_RESOURCE_EXCEPTION, m),
         DeliveryError::Store(inner) => {
             tracing::error!(error = %inner, "firehose storage failure");
             ServiceError::new(

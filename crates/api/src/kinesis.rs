@@ -25,6 +25,9 @@ fn err(e: StreamsError) -> ServiceError {
         StreamsError::ProvisionedThroughputExceeded(m) => {
             ServiceError::new(&errors::PROVISIONED_THROUGHPUT_EXCEEDED_EXCEPTION, m)
         }
+        StreamsError::KmsDisabled(m) => ServiceError::new(&errors::KMS_DISABLED_EXCEPTION, m),
+        StreamsError::KmsInvalidState(m) => ServiceError::new(&errors::KMS_INVALID_STATE_EXCEPTION, m),
+        StreamsError::KmsNotFound(m) => ServiceError::new(&errors::KMS_NOT_FOUND_EXCEPTION, m),
         StreamsError::Internal(m) => {
             tracing::error!(error = %m, "kinesis internal failure");
             ServiceError::internal()
@@ -44,6 +47,9 @@ fn record_failure(e: StreamsError) -> (String, String) {
         StreamsError::InvalidArgument(_) | StreamsError::Validation(_) => &errors::INVALID_ARGUMENT_EXCEPTION,
         StreamsError::ResourceNotFound(_) => &errors::RESOURCE_NOT_FOUND_EXCEPTION,
         StreamsError::ProvisionedThroughputExceeded(_) => &errors::PROVISIONED_THROUGHPUT_EXCEEDED_EXCEPTION,
+        StreamsError::KmsDisabled(_) => &errors::KMS_DISABLED_EXCEPTION,
+        StreamsError::KmsInvalidState(_) => &errors::KMS_INVALID_STATE_EXCEPTION,
+        StreamsError::KmsNotFound(_) => &errors::KMS_NOT_FOUND_EXCEPTION,
         StreamsError::ResourceInUse(_)
         | StreamsError::LimitExceeded(_)
         | StreamsError::ExpiredIterator(_)
@@ -86,6 +92,10 @@ fn mode(m: StreamMode) -> k::StreamModeDetails {
             StreamMode::OnDemand => k::StreamMode::OnDemand,
         },
     }
+}
+
+fn encryption(s: &StreamRecord) -> k::EncryptionType {
+    if s.sse.enabled { k::EncryptionType::Kms } else { k::EncryptionType::None }
 }
 
 fn status(streams: &Streams, s: &StreamRecord) -> k::StreamStatus {
@@ -212,10 +222,10 @@ impl k::KinesisApi for Kinesis {
                 retention_period_hours: i32::try_from(stream.retention_hours).unwrap_or(i32::MAX),
                 stream_creation_timestamp: created(stream.created_ns),
                 enhanced_monitoring: no_monitoring(),
-                encryption_type: Some(k::EncryptionType::None),
+                encryption_type: Some(encryption(&stream)),
+                key_id: stream.sse.enabled.then(|| stream.sse.key_id.clone()),
                 shards: shards.into_iter().map(shard).collect(),
                 has_more_shards,
-                ..Default::default()
             },
         })
     }
@@ -258,7 +268,8 @@ impl k::KinesisApi for Kinesis {
                 retention_period_hours: i32::try_from(stream.retention_hours).unwrap_or(i32::MAX),
                 stream_creation_timestamp: created(stream.created_ns),
                 enhanced_monitoring: no_monitoring(),
-                encryption_type: Some(k::EncryptionType::None),
+                encryption_type: Some(encryption(&stream)),
+                key_id: stream.sse.enabled.then(|| stream.sse.key_id.clone()),
                 open_shard_count: count(stream.open_shards()),
                 consumer_count: Some(count(consumers.len())),
                 ..Default::default()
@@ -283,7 +294,7 @@ impl k::KinesisApi for Kinesis {
                     approximate_arrival_timestamp: Some(Timestamp::from_millis(r.arrival_ms)),
                     data: r.data,
                     partition_key: Some(r.partition_key),
-                    encryption_type: None,
+                    encryption_type: r.encrypted.then_some(k::EncryptionType::Kms),
                 })
                 .collect(),
             millis_behind_latest: Some(page.millis_behind_latest),
@@ -450,7 +461,8 @@ impl k::KinesisApi for Kinesis {
         let key = input.partition_key.ok_or_else(|| missing("partitionKey"))?;
         let (shard_id, sequence_number) =
             self.streams.put_record(&name, &key, input.explicit_hash_key.as_deref(), &input.data).await.map_err(err)?;
-        Ok(k::PutRecordOutput { shard_id, sequence_number, encryption_type: Some(k::EncryptionType::None) })
+        let encryption_type = Some(self.put_encryption(&name));
+        Ok(k::PutRecordOutput { shard_id, sequence_number, encryption_type })
     }
 
     async fn put_records(&self, _: &Context, input: k::PutRecordsInput) -> Result<k::PutRecordsOutput, ServiceError> {
@@ -466,6 +478,7 @@ impl k::KinesisApi for Kinesis {
             return Err(invalid("Records size exceeds 5 MB limit"));
         }
         let results = self.streams.put_records_rerouted(&name, records).await.map_err(err)?;
+        let encryption_type = Some(self.put_encryption(&name));
         let failed = results.iter().filter(|r| r.is_err()).count();
         Ok(k::PutRecordsOutput {
             failed_record_count: Some(count(failed)),
@@ -487,7 +500,7 @@ impl k::KinesisApi for Kinesis {
                     }
                 })
                 .collect(),
-            encryption_type: Some(k::EncryptionType::None),
+            encryption_type,
         })
     }
 
@@ -532,6 +545,30 @@ impl k::KinesisApi for Kinesis {
         })
     }
 
+    async fn start_stream_encryption(
+        &self,
+        _: &Context,
+        input: k::StartStreamEncryptionInput,
+    ) -> Result<(), ServiceError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        if input.encryption_type != k::EncryptionType::Kms {
+            return Err(invalid("EncryptionType must be KMS to start stream encryption."));
+        }
+        self.streams.start_encryption(&name, &input.key_id).await.map_err(err)
+    }
+
+    async fn stop_stream_encryption(
+        &self,
+        _: &Context,
+        input: k::StopStreamEncryptionInput,
+    ) -> Result<(), ServiceError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        if input.encryption_type != k::EncryptionType::Kms {
+            return Err(invalid("EncryptionType must be KMS to stop stream encryption."));
+        }
+        self.streams.stop_encryption(&name).await.map_err(err)
+    }
+
     async fn update_stream_mode(&self, _: &Context, input: k::UpdateStreamModeInput) -> Result<(), ServiceError> {
         let name = self.name(None, Some(&input.stream_arn))?;
         let mode = match input.stream_mode_details.stream_mode {
@@ -543,6 +580,11 @@ impl k::KinesisApi for Kinesis {
 }
 
 impl Kinesis {
+    /// The EncryptionType a put to `stream` answers.
+    fn put_encryption(&self, stream: &str) -> k::EncryptionType {
+        self.streams.describe(stream).map_or(k::EncryptionType::None, |s| encryption(&s))
+    }
+
     /// A consumer named by its ARN, or by its stream's ARN and its name.
     fn consumer_of(
         &self,

@@ -143,6 +143,7 @@ impl Api {
         let Services { objects, streams, crawlers, athena, delivery, redshift_data, kms, audit } = services;
         let store = objects.store().clone();
         objects.set_kms(kms.clone(), identities.account_id());
+        streams.set_kms(kms.clone());
         let gate = authz::Gate { iam: identities.clone(), objects: objects.clone(), kms: kms.clone() };
         let mut builder = S3ServiceBuilder::new(s3::TarnS3::new(objects.clone(), gate.clone()));
         builder.set_auth(Auth { iam: identities.clone() });
@@ -616,6 +617,9 @@ impl Api {
             .gate
             .service(who, &action, &resources, &context)
             .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
+        if model.service == tarn_wire::generated::Service::Kinesis {
+            self.authorize_stream_key(op.name, doc, who, &context)?;
+        }
         // handing a service a role to act as needs iam:PassRole on that role
         for role in authz::passed_roles(model.service, op.name, doc, &cx.account_id) {
             // a role the directory does not hold would let the service act for the account
@@ -634,6 +638,44 @@ impl Api {
                 .map_err(|d| tarn_wire::ServiceError::common("AccessDeniedException", 400, d.message))?;
         }
         Ok(())
+    }
+
+    /// Producers of a stream sealed under a KMS key need kms:GenerateDataKey on it, and
+    /// consumers of one that holds sealed records kms:Decrypt, as Kinesis asks; a key that is
+    /// gone is the handler's to answer (KMSNotFoundException).
+    fn authorize_stream_key(
+        &self,
+        operation: &str,
+        doc: &tarn_wire::Doc,
+        who: &Principal,
+        context: &tarn_iam::policy::Context,
+    ) -> Result<(), tarn_wire::ServiceError> {
+        let text = |member: &str| match doc.get(member) {
+            Some(tarn_wire::Doc::Str(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        let streams = &self.inner.kinesis.streams;
+        let (stream, action) = match operation {
+            "PutRecord" | "PutRecords" => {
+                (streams.resolve_name(text("StreamName"), text("StreamARN")).ok(), "GenerateDataKey")
+            }
+            "GetRecords" => (text("ShardIterator").and_then(tarn_streams::iterator_stream), "Decrypt"),
+            _ => return Ok(()),
+        };
+        let Some(stream) = stream.and_then(|name| streams.describe(&name).ok()) else { return Ok(()) };
+        let sealed = if action == "Decrypt" { !stream.sse.keys.is_empty() } else { stream.sse.enabled };
+        if !sealed {
+            return Ok(());
+        }
+        let Some(key) = self.inner.gate.key_access(self.inner.gate.iam.account_id(), &stream.sse.key_arn) else {
+            return Ok(());
+        };
+        let encryption_context =
+            std::collections::BTreeMap::from([("aws:kinesis:arn".to_string(), streams.arn(&stream.name))]);
+        self.inner
+            .gate
+            .key(who, &format!("kms:{action}"), action, &key, context, &encryption_context)
+            .map_err(|d| tarn_wire::ServiceError::common("KMSAccessDeniedException", 400, d.message))
     }
 
     /// Answers a REST-JSON request (Athena as current SDKs send it): the operation is the

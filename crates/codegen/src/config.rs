@@ -310,6 +310,8 @@ pub const SERVICES: &[ServiceConfig] = &[
             "RegisterStreamConsumer",
             "RemoveTagsFromStream",
             "SplitShard",
+            "StartStreamEncryption",
+            "StopStreamEncryption",
             "UpdateShardCount",
             "UpdateStreamMode",
         ],

@@ -158,6 +158,12 @@ impl Buffer {
         })
     }
 
+    /// Whether the buffer holds its data key (a customer key that could not be used at start
+    /// leaves it without one until it can).
+    pub fn has_key(&self) -> bool {
+        self.key.lock().expect("key lock").0.is_some()
+    }
+
     /// Turns sealing of new records on (with `key`) or off.
     pub fn set_sealing(&self, key: Option<DataKey>, seal: bool) {
         let mut k = self.key.lock().expect("key lock");

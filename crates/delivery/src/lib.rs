@@ -59,11 +59,23 @@ pub enum DeliveryError {
     ConcurrentModification(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// The stream's customer managed key cannot be used (disabled, pending deletion, gone).
+    #[error("{0}")]
+    InvalidKmsResource(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 tarn_store::from_redb_errors!(DeliveryError, DeliveryError::Store);
+
+/// A customer key's state as Firehose answers it.
+fn kms_error(e: tarn_kms::KmsError) -> DeliveryError {
+    match e {
+        tarn_kms::KmsError::Store(s) => DeliveryError::Store(s),
+        tarn_kms::KmsError::Disabled(m) => DeliveryError::InvalidKmsResource(format!("{m} is disabled.")),
+        other => DeliveryError::InvalidKmsResource(other.to_string()),
+    }
+}
 
 pub type Result<T, E = DeliveryError> = std::result::Result<T, E>;
 
@@ -138,6 +150,8 @@ pub(crate) struct Inner {
     running: Mutex<HashMap<String, Arc<Runtime>>>,
     /// The IAM directory: delivery acts as the stream's RoleARN (unset in unit tests).
     pub iam: std::sync::OnceLock<tarn_iam::Iam>,
+    /// Keeps the data keys of buffers under customer managed keys.
+    pub kms: tarn_kms::Kms,
     /// Serializes control-plane changes (create, delete, update) so checks and commits agree.
     control: tokio::sync::Mutex<()>,
 }
@@ -212,12 +226,22 @@ impl Delivery {
         let _ = self.inner.iam.set(iam);
     }
 
+    fn kms(&self) -> Result<&tarn_kms::Kms> {
+        Ok(&self.inner.kms)
+    }
+
+    /// The encryption context of a stream's buffer key.
+    fn key_context(&self, name: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("aws:firehose:arn".to_string(), self.arn(name))])
+    }
+
     /// Opens the service and starts a delivery task (and a Kinesis reader) per stream.
     pub async fn open(
         store: Store,
         objects: Objects,
         catalog: Catalog,
         streams: Streams,
+        kms: tarn_kms::Kms,
         config: DeliveryConfig,
     ) -> Result<Self> {
         // output objects used to be spooled here before they were stored; they now stream
@@ -237,6 +261,7 @@ impl Delivery {
             config,
             running: Mutex::default(),
             iam: std::sync::OnceLock::new(),
+            kms,
             control: tokio::sync::Mutex::new(()),
         });
         let delivery = Self { inner };
@@ -264,23 +289,59 @@ impl Delivery {
         self.inner.store.log_dir(&["firehose", &format!("{}.{}", doc.name, doc.incarnation)])
     }
 
-    fn data_key(&self, doc: &StreamDoc) -> Result<Option<DataKey>> {
-        match &doc.encryption {
-            Some(e) => {
-                let wrapped = hex::decode(&e.wrapped_key)
-                    .map_err(|_| StoreError::Corrupt(format!("stream {} has a damaged data key", doc.name)))?;
-                Ok(Some(self.inner.store.master_key().unwrap_data_key(&wrapped)?))
+    /// The buffer's data key as the master key wraps it, opened from its customer key if one
+    /// keeps it.
+    fn master_wrapped(&self, name: &str, e: &EncryptionDoc) -> Result<Vec<u8>> {
+        let damaged = || StoreError::Corrupt(format!("stream {name} has a damaged data key"));
+        match &e.kms_blob {
+            Some(blob) => {
+                let blob = hex::decode(blob).map_err(|_| damaged())?;
+                let (plain, _) = self.kms()?.open_blob(&blob, &self.key_context(name)).map_err(kms_error)?;
+                Ok(plain)
             }
-            None => Ok(None),
+            None => Ok(hex::decode(&e.wrapped_key).map_err(|_| damaged())?),
         }
+    }
+
+    fn data_key(&self, doc: &StreamDoc) -> Result<Option<DataKey>> {
+        let wrapped = match (&doc.encryption, &doc.source_buffer_key) {
+            (Some(e), _) => self.master_wrapped(&doc.name, e)?,
+            (None, Some(k)) => hex::decode(k)
+                .map_err(|_| StoreError::Corrupt(format!("stream {} has a damaged data key", doc.name)))?,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(self.inner.store.master_key().unwrap_data_key(&wrapped)?))
+    }
+
+    /// A put to a buffer kept by a customer key needs the key usable now; a buffer that
+    /// started without its key (the key was disabled then) gets it back here.
+    fn ready_to_seal(&self, rt: &Runtime, doc: &StreamDoc) -> Result<()> {
+        let Some(e) = doc.encryption.as_ref().filter(|e| e.status == "ENABLED") else { return Ok(()) };
+        let Some(blob) = &e.kms_blob else { return Ok(()) };
+        let blob = hex::decode(blob)
+            .map_err(|_| StoreError::Corrupt(format!("stream {} has a damaged data key", doc.name)))?;
+        self.kms()?.blob_key_usable(&blob).map_err(kms_error)?;
+        if !rt.buffer.has_key() {
+            rt.buffer.set_sealing(self.data_key(doc)?, true);
+        }
+        Ok(())
     }
 
     /// Starts the tasks of a stored stream.
     fn start(&self, doc: StreamDoc) -> Result<()> {
         let dest = Destination::parse(&doc.destination)?;
         let progress = load_progress(&self.inner.store, &doc.name)?;
-        let key = self.data_key(&doc)?;
-        let seal = doc.encryption.as_ref().is_some_and(|e| e.status == "ENABLED");
+        // a customer key that cannot be used now leaves the buffer keyless: puts are refused
+        // until it can (`ready_to_seal`), delivery of sealed records waits for it
+        let key = match self.data_key(&doc) {
+            Ok(key) => key,
+            Err(DeliveryError::InvalidKmsResource(m)) => {
+                tracing::warn!(stream = %doc.name, reason = %m, "the buffer's customer key cannot be used now");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let seal = doc.encryption.as_ref().is_some_and(|e| e.status == "ENABLED") || doc.source_buffer_key.is_some();
         let buffer = Buffer::open(&self.buffer_dir(&doc), progress.delivered, key, seal)?;
         let rt = Arc::new(Runtime {
             doc: Mutex::new(doc.clone()),
@@ -393,7 +454,9 @@ impl Delivery {
         Destination::parse(&destination)?;
         let tags = check_tags(&req.tags, &BTreeMap::new())?;
         let encryption = match &req.encryption {
-            Some((key_type, key_arn)) => Some(self.new_encryption(key_type, key_arn.as_deref())?),
+            Some((key_type, key_arn)) => {
+                Some(self.new_encryption(&req.name, key_type, key_arn.as_deref(), None).await?)
+            }
             None => None,
         };
         let _guard = self.inner.control.lock().await;
@@ -413,6 +476,7 @@ impl Delivery {
             }
         }
         let now = now_ns();
+        let source_buffer_key = source.is_some().then(|| hex::encode(self.inner.store.master_key().new_data_key().1));
         let doc = StreamDoc {
             name: req.name.clone(),
             incarnation: u64::try_from(now).unwrap_or(0),
@@ -424,6 +488,7 @@ impl Delivery {
             destination,
             tags,
             encryption,
+            source_buffer_key,
             deleting: false,
         };
         let record = json_encode(&doc);
@@ -440,7 +505,16 @@ impl Delivery {
         Ok(self.arn(&req.name))
     }
 
-    fn new_encryption(&self, key_type: &str, key_arn: Option<&str>) -> Result<EncryptionDoc> {
+    /// The encryption a stream asks for, keeping `existing` (the buffer's data key, master-
+    /// wrapped) when there is one, so records sealed under it stay readable, else a new key.
+    /// A customer key must exist and be enabled; it then keeps the wrapped key.
+    async fn new_encryption(
+        &self,
+        name: &str,
+        key_type: &str,
+        key_arn: Option<&str>,
+        existing: Option<Vec<u8>>,
+    ) -> Result<EncryptionDoc> {
         match key_type {
             "AWS_OWNED_CMK" if key_arn.is_some() => {
                 return Err(DeliveryError::InvalidArgument(
@@ -460,12 +534,24 @@ impl Delivery {
                 )));
             }
         }
-        let (_, wrapped) = self.inner.store.master_key().new_data_key();
+        let wrapped = existing.unwrap_or_else(|| self.inner.store.master_key().new_data_key().1);
+        let kms_blob = match key_arn.filter(|_| key_type == "CUSTOMER_MANAGED_CMK") {
+            Some(arn) => {
+                let kms = self.kms()?;
+                let account = &self.inner.config.account_id;
+                let arn = kms.encryption_key_arn(account, arn).await.map_err(kms_error)?;
+                let (blob, _) =
+                    kms.encrypt(account, &arn, &wrapped, &self.key_context(name)).await.map_err(kms_error)?;
+                Some(hex::encode(blob))
+            }
+            None => None,
+        };
         Ok(EncryptionDoc {
             key_type: key_type.to_string(),
             key_arn: key_arn.map(str::to_string),
             status: "ENABLED".into(),
-            wrapped_key: hex::encode(wrapped),
+            wrapped_key: if kms_blob.is_some() { String::new() } else { hex::encode(wrapped) },
+            kms_blob,
         })
     }
 
@@ -661,6 +747,7 @@ impl Delivery {
         let bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
         let count = records.len() as u64;
         let encrypted = doc.encryption.as_ref().is_some_and(|e| e.status == "ENABLED");
+        self.ready_to_seal(&rt, &doc)?;
         let numbered = rt.buffer.append(records).await?;
         rt.metrics.incoming(count, bytes);
         let ids = numbered.iter().map(|&(n, _)| record_id(doc.incarnation, n)).collect();
@@ -730,10 +817,12 @@ impl Delivery {
         let _guard = self.inner.control.lock().await;
         let (rt, mut doc) = self.encryptable(name)?;
         let (key_type, key_arn) = key.unwrap_or_else(|| ("AWS_OWNED_CMK".into(), None));
-        let fresh = self.new_encryption(&key_type, key_arn.as_deref())?;
         // keep an existing data key: records sealed under it must stay readable
-        let wrapped_key = doc.encryption.as_ref().map_or(fresh.wrapped_key.clone(), |e| e.wrapped_key.clone());
-        doc.encryption = Some(EncryptionDoc { wrapped_key, ..fresh });
+        let existing = match &doc.encryption {
+            Some(e) => Some(self.master_wrapped(name, e)?),
+            None => None,
+        };
+        doc.encryption = Some(self.new_encryption(name, &key_type, key_arn.as_deref(), existing).await?);
         let key = self.data_key(&doc)?;
         self.save(&rt, doc).await?;
         rt.buffer.set_sealing(key, true);

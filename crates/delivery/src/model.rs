@@ -34,6 +34,11 @@ pub struct StreamDoc {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub encryption: Option<EncryptionDoc>,
+    /// KinesisStreamAsSource: the buffer's data key, wrapped by the master key (hex). Records
+    /// read from the source are sealed in the buffer, as the stream kept them sealed (streams
+    /// made before this field keep a plain buffer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_buffer_key: Option<String>,
     /// Set while DELETING: the task delivers nothing more and the record goes.
     #[serde(default)]
     pub deleting: bool,
@@ -55,8 +60,13 @@ pub struct EncryptionDoc {
     pub key_arn: Option<String>,
     /// `ENABLED` or `DISABLED`.
     pub status: String,
-    /// The buffer's data key, wrapped by the master key (hex).
+    /// The buffer's data key, wrapped by the master key (hex); empty when a customer key
+    /// keeps it (`kms_blob`).
     pub wrapped_key: String,
+    /// CUSTOMER_MANAGED_CMK: the master-wrapped data key as a KMS ciphertext blob under
+    /// `key_arn` (hex), so the buffer opens only while that key may be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_blob: Option<String>,
 }
 
 /// How far a stream's records have gone (redb `firehose_progress`).

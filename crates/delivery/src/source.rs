@@ -126,5 +126,18 @@ fn may_read(inner: &Inner, rt: &Runtime) -> Result<(), String> {
             return Err(denied(format!("{} may not {action} on {arn}", who.arn)));
         }
     }
+    // a stream that holds sealed records is read only with kms:Decrypt under its key
+    if let Ok(stream) = inner.streams.describe(&src.stream_name)
+        && !stream.sse.keys.is_empty()
+        && let Some((key_arn, policy)) = inner.kms.access_of(account, &stream.sse.key_arn)
+    {
+        let policy = tarn_iam::policy::Policy::parse_as(&policy, tarn_iam::policy::Kind::Resource).ok();
+        let encryption_context = BTreeMap::from([("aws:kinesis:arn".to_string(), arn.clone())]);
+        let (op, action) = ("Decrypt", "kms:Decrypt");
+        inner
+            .objects
+            .authorize_key(iam, &who, action, op, &key_arn, account, policy.as_ref(), &context, &encryption_context)
+            .map_err(|_| denied(format!("{} may not {action} on {key_arn}", who.arn)))?;
+    }
     Ok(())
 }

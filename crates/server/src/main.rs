@@ -195,6 +195,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
     )
     .await?;
+    // sealed records are opened by every reader (GetRecords, Firehose sources)
+    streams.set_kms(kms.clone());
     let config = tarn_api::ApiConfig {
         region: args.region.clone(),
         base_domains: args.domains.clone(),
@@ -221,6 +223,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         objects.clone(),
         catalog.clone(),
         streams.clone(),
+        kms.clone(),
         tarn_delivery::DeliveryConfig {
             region: args.region.clone(),
             account_id: args.account_id.clone(),

@@ -42,3 +42,21 @@ fn sse_kms_objects_from_boto3_and_aws_cli() {
         }
     });
 }
+
+/// Kinesis and Firehose at rest under KMS keys (tests/py/stream_sse.py); then no plaintext in
+/// the data dir (shard logs and the Firehose buffer included), and after a restart the sealed
+/// records still read back (their data keys are durable in the stream record).
+#[test]
+fn streams_and_firehose_buffers_under_kms_keys() {
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let canary = "tarn-stream-sse-canary-4a7c19";
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/stream_sse.py");
+    let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[canary], Duration::from_secs(300));
+    assert!(out.contains("stream_sse: 0 failures"), "{out}");
+    server.stop();
+    // the delivered objects are SSE-S3 sealed too: nothing anywhere holds the plaintext
+    tarn_testkit::assert_in_no_file(server.data_dir(), &[("the plaintext".into(), canary.as_bytes().to_vec())]);
+    server.start_again();
+    let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[canary, "after-restart"], Duration::from_secs(120));
+    assert!(out.contains("stream_sse: 0 failures"), "{out}");
+}

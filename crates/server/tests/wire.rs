@@ -618,13 +618,13 @@ fn unknown_operations_services_and_bodies() {
     // an operation of the model tarn does not serve says so
     let resp = target(
         &srv,
-        "Kinesis_20131202.StartStreamEncryption",
-        r#"{"StreamName":"s","EncryptionType":"KMS","KeyId":"k"}"#,
+        "Kinesis_20131202.EnableEnhancedMonitoring",
+        r#"{"StreamName":"s","ShardLevelMetrics":["ALL"]}"#,
         "application/x-amz-json-1.1",
     );
     let v: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException", "{v}");
-    assert!(v["message"].as_str().unwrap().contains("does not serve Kinesis StartStreamEncryption"), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("does not serve Kinesis EnableEnhancedMonitoring"), "{v}");
     // bodies that are not JSON documents: SerializationException without a message
     for body in ["", "{", "null", "\"x\"", "{\"Limit\": 1,}"] {
         let resp = target(&srv, "Kinesis_20131202.ListStreams", body, "application/x-amz-json-1.1");

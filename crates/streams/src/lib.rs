@@ -8,8 +8,10 @@
 mod admin;
 mod records;
 mod reshard;
+mod sse;
 
 pub use admin::{CONSUMERS_MAX, ConsumerRecord, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN, TAGS_MAX};
+pub use sse::StreamSse;
 
 use std::sync::Arc;
 
@@ -39,6 +41,15 @@ pub enum StreamsError {
     ExpiredIterator(String),
     #[error("{0}")]
     ProvisionedThroughputExceeded(String),
+    /// The stream's KMS key is disabled.
+    #[error("{0}")]
+    KmsDisabled(String),
+    /// The stream's KMS key is pending deletion.
+    #[error("{0}")]
+    KmsInvalidState(String),
+    /// The stream's KMS key does not exist (any more).
+    #[error("{0}")]
+    KmsNotFound(String),
     /// Our failure, not the caller's: a record the service could not take for its own reasons.
     #[error("{0}")]
     Internal(String),
@@ -64,7 +75,9 @@ impl From<redb::TransactionError> for StreamsError {
 
 pub type Result<T, E = StreamsError> = std::result::Result<T, E>;
 
-pub use records::{IteratorStart, RECORD_BYTES_MAX, RecordsPage, StreamRecordOut, hash_key, parse_sequence_number};
+pub use records::{
+    IteratorStart, RECORD_BYTES_MAX, RecordsPage, StreamRecordOut, hash_key, iterator_stream, parse_sequence_number,
+};
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamMode {
@@ -113,11 +126,25 @@ pub struct StreamRecord {
     pub tags: Vec<(String, String)>,
     /// Index the next shard created (by resharding) gets.
     pub next_shard_index: u32,
+    /// Server-side encryption (v2, after v1's bytes).
+    #[serde(skip)]
+    pub sse: StreamSse,
 }
 
 impl Record for StreamRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const NAME: &'static str = "kinesis stream";
+
+    fn encode(&self) -> Vec<u8> {
+        tarn_store::record::encode_extended(Self::VERSION, self, &self.sse)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let (mut rec, sse): (Self, StreamSse) =
+            tarn_store::record::decode_extended(bytes, Self::NAME, 1, Self::VERSION)?;
+        rec.sse = sse;
+        Ok(rec)
+    }
 }
 
 impl StreamRecord {
@@ -205,6 +232,7 @@ pub struct Streams {
     shards: Arc<records::ShardLogs>,
     /// Streams resharded recently: name -> until when (ns) they report UPDATING.
     updating: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    keyring: Arc<sse::Keyring>,
 }
 
 impl Streams {
@@ -218,7 +246,7 @@ impl Streams {
             })
             .await?;
         let shards = Arc::new(records::ShardLogs::new(config.segment_bytes_max));
-        let streams = Self { store, config, shards, updating: Arc::default() };
+        let streams = Self { store, config, shards, updating: Arc::default(), keyring: Arc::default() };
         streams.remove_orphan_logs()?;
         Ok(streams)
     }
@@ -412,6 +440,7 @@ impl Streams {
                     shards,
                     tags,
                     next_shard_index: count,
+                    sse: StreamSse::default(),
                 };
                 table.insert(name.as_str(), rec.encode().as_slice())?;
                 Ok(Ok(()))
@@ -538,6 +567,27 @@ mod tests {
         let page = streams.get_records(&it, 1000).unwrap();
         assert!(!page.records.is_empty() && page.records.len() < 50, "only the newest segment's records remain");
         assert!(page.records.last().unwrap().data.starts_with(b"record 49 "));
+    }
+
+    #[test]
+    fn a_v1_stream_record_reads_as_unencrypted_and_v2_keeps_its_keys() {
+        let mut rec = StreamRecord {
+            name: "s".into(),
+            created_ns: 7,
+            mode: StreamMode::Provisioned,
+            retention_hours: 24,
+            shards: Vec::new(),
+            tags: vec![("k".into(), "v".into())],
+            next_shard_index: 3,
+            sse: StreamSse::default(),
+        };
+        // what tarn wrote before streams could be encrypted: version 1 and the base alone
+        let v1 = tarn_store::record::encode_extended(1, &rec, &());
+        let old = StreamRecord::decode(&v1).unwrap();
+        assert_eq!((old.name.as_str(), old.next_shard_index, old.tags.len()), ("s", 3, 1));
+        assert_eq!(old.sse, StreamSse::default());
+        rec.sse = StreamSse { enabled: true, key_id: "alias/a".into(), key_arn: "arn".into(), keys: vec![vec![1, 2]] };
+        assert_eq!(StreamRecord::decode(&rec.encode()).unwrap().sse, rec.sse);
     }
 
     #[test]

@@ -214,6 +214,8 @@ pub struct StreamRecordOut {
     pub partition_key: String,
     pub data: Vec<u8>,
     pub arrival_ms: i64,
+    /// Whether the record is stored sealed under the stream's KMS key.
+    pub encrypted: bool,
 }
 
 /// How a shard iterator starts.
@@ -250,6 +252,12 @@ fn decode_iterator(token: &str) -> Option<Iterator> {
         issued_ms: parts.next()?.parse().ok()?,
     };
     parts.next().is_none().then_some(it)
+}
+
+/// The stream a shard iterator reads (for authorizing GetRecords), if the token is one.
+#[must_use]
+pub fn iterator_stream(iterator: &str) -> Option<String> {
+    decode_iterator(iterator).map(|it| it.stream)
 }
 
 fn shard_index(shard_id: &str) -> Option<u32> {
@@ -310,15 +318,15 @@ impl crate::Streams {
             })?,
             None => hash_key(partition_key),
         };
-        Ok((self.open_shard_for(stream, hash)?, encode_record(partition_key, data)))
+        Ok((self.open_shard_for(stream, hash)?, self.seal(stream, encode_record(partition_key, data))?))
     }
 
     /// Queues an append to a shard and makes sure a flush will take it.
     fn enqueue(&self, stream: &str, shard: &str, payload: Vec<u8>, limited: bool) -> Result<AppendReply> {
         // only open shards are routed to; a closed one refuses the append at flush time
         let log = self.shards.get(&self.store, stream, shard, false)?;
-        // the quota counts data plus partition key, not the 2-byte length tarn stores with them
-        if limited && !log.throughput.lock().expect("throughput lock").take_write(payload.len().saturating_sub(2)) {
+        // the quota counts data plus partition key, not what tarn stores with them
+        if limited && !log.throughput.lock().expect("throughput lock").take_write(crate::sse::billed_len(&payload)) {
             return Err(StreamsError::ProvisionedThroughputExceeded(format!(
                 "Rate exceeded for shard {shard} in stream {stream} under account {}.",
                 self.config.account_id
@@ -356,6 +364,7 @@ impl crate::Streams {
         // a shard closes before the commit that names its children: route again until it is in
         for _ in 0..400 {
             let rec = self.describe(stream)?;
+            self.check_sealing(&rec)?;
             let (shard, payload) = self.route(&rec, partition_key, explicit_hash_key, data)?;
             let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
             match self.append(stream, &shard, payload, limited).await {
@@ -377,6 +386,7 @@ impl crate::Streams {
         records: &[(String, Option<String>, Vec<u8>)],
     ) -> Result<impl std::future::Future<Output = Vec<Appended>> + use<>> {
         let rec = self.describe(stream)?;
+        self.check_sealing(&rec)?;
         let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
         let mut pending = Vec::with_capacity(records.len());
         for (partition_key, explicit, data) in records {
@@ -525,12 +535,13 @@ impl crate::Streams {
         }
         let mut records = Vec::with_capacity(read.len());
         for r in &read {
-            let (partition_key, data) = decode_record(&r.payload)?;
+            let (partition_key, data) = decode_record(&self.unseal(&rec, &r.payload)?)?;
             records.push(StreamRecordOut {
                 sequence_number: sequence_number(index, r.n),
                 partition_key,
                 data,
                 arrival_ms: r.ts_ms,
+                encrypted: crate::sse::is_sealed(&r.payload),
             });
         }
         let next_n = read.last().map_or(from, |r| r.n + 1);

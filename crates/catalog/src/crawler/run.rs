@@ -244,6 +244,19 @@ impl Ctx<'_> {
         })
     }
 
+    /// An SSE-KMS object is read only if the Role may also kms:Decrypt under its key, as S3
+    /// asks of any reader.
+    fn may_open(&self, bucket: &str, key: &str, sse: &tarn_objects::Sse) -> Result<(), Failure> {
+        let Some((iam, who)) = &self.access else { return Ok(()) };
+        let mut context = tarn_iam::policy::Context::new();
+        context.set("aws:SecureTransport", "true").set("aws:CalledVia", "glue.amazonaws.com");
+        self.crawlers.inner.objects.authorize_read_key(iam, who, sse, &context).map_err(|why| {
+            Failure::Failed(format!(
+                "Access Denied (Service: Amazon S3; Status Code: 403; Error Code: AccessDenied): {why} (reading s3://{bucket}/{key})"
+            ))
+        })
+    }
+
     fn list(&self, include: &S3Path, exclusions: &Exclusions) -> Result<Vec<(String, u64)>, Failure> {
         let objects = &self.crawlers.inner.objects;
         let mut out = Vec::new();
@@ -265,6 +278,7 @@ impl Ctx<'_> {
                     continue;
                 }
                 self.allowed("s3:GetObject", &include.bucket, Some(&o.key), None)?;
+                self.may_open(&include.bucket, &o.key, &o.record.sse)?;
                 out.push((rel.to_string(), o.record.size));
             }
             if !page.is_truncated || page.next_marker.is_none() {
