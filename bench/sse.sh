@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Encryption and audit side by side (issue 18): 4 KiB and 64 MiB PUT/GET under SSE-S3 and
-# SSE-KMS (the aws/s3 key, with and without a bucket key), with the audit trail off and on, in
-# one run against one binary; every rate as a ratio of SSE-S3 with the trail off.
+# Encryption and audit side by side (issue 18): 4 KiB and 64 MiB PUT/GET under SSE-S3, SSE-KMS
+# (the aws/s3 key, with and without a bucket key) and SSE-C (over HTTPS, as S3 requires; SSE-S3
+# over HTTPS beside it shows what TLS itself costs), with the audit trail off and on (on: a
+# logging trail with S3 data events delivering its files every 5 s), in one run against one
+# binary; every rate as a ratio of SSE-S3 over HTTP with the trail off.
 # Two servers run at once (trail off, trail on), measured one at a time; the configurations are
 # measured in rounds, interleaved, and each figure is the median of its rounds, so the drift of a
 # shared machine falls on every configuration alike.
@@ -54,9 +56,12 @@ mkdir -p "${BENCH_TMP:-target}"
 WORK=$(mktemp -d "${BENCH_TMP:-target}/bench-sse.XXXXXX")
 OFF=http://127.0.0.1:47566
 ON=http://127.0.0.1:47567
+OFF_TLS=https://127.0.0.1:47568
+ON_TLS=https://127.0.0.1:47569
 
-start() { # start <port> <audit true|false>
+start() { # start <port> <audit true|false> <https port>
     "$TARN" serve --data-dir "$WORK/data-$2" --listen "127.0.0.1:$1" --pg-listen off \
+        --tls-listen "127.0.0.1:$3" --tls-self-signed --cloudtrail-delivery-secs 5 \
         --audit-trail="$2" >"$WORK/tarn-$2.log" 2>&1 &
     PIDS+=($!)
     local ep=http://127.0.0.1:$1
@@ -67,18 +72,37 @@ start() { # start <port> <audit true|false>
     "$BENCH" put --endpoint "$ep" --bucket warmup --size 4096 --conns "$CONNS" --seconds 2 >/dev/null
 }
 log "starting a server with the audit trail off and one with it on"
-start 47566 false
-start 47567 true
+start 47566 false 47568
+start 47567 true 47569
+# the second server's trail logs every call, S3 objects' included, and delivers them
+"$BENCH" mb --endpoint "$ON" --bucket trail-logs >/dev/null
+"$BENCH" trail-create --endpoint "$ON" --bucket trail-logs >&2
 
 KMS=(--header "x-amz-server-side-encryption:aws:kms")
 KMSBK=(--header "x-amz-server-side-encryption:aws:kms" --header "x-amz-server-side-encryption-bucket-key-enabled:true")
+# a customer key (32 bytes) and its MD5, both base64, on every PUT and GET
+CKEY=$(head -c 32 /dev/urandom | base64)
+CKEY_MD5=$(base64 -d <<<"$CKEY" | openssl md5 -binary | base64)
+SSEC=(--header "x-amz-server-side-encryption-customer-algorithm:AES256"
+      --header "x-amz-server-side-encryption-customer-key:$CKEY"
+      --header "x-amz-server-side-encryption-customer-key-md5:$CKEY_MD5")
 # label | endpoint | bucket | headers
 CONFIGS=("SSE-S3|$OFF|s3|" "SSE-KMS|$OFF|kms|kms" "SSE-KMS, bucket key|$OFF|kmsbk|kmsbk"
-         "SSE-S3 + trail|$ON|s3|" "SSE-KMS + trail|$ON|kms|kms" "SSE-KMS, bucket key + trail|$ON|kmsbk|kmsbk")
+         "SSE-S3 over HTTPS|$OFF_TLS|s3tls|" "SSE-C (HTTPS)|$OFF_TLS|ssec|ssec"
+         "SSE-S3 + trail|$ON|s3|" "SSE-KMS + trail|$ON|kms|kms" "SSE-KMS, bucket key + trail|$ON|kmsbk|kmsbk"
+         "SSE-C (HTTPS) + trail|$ON_TLS|ssec|ssec")
+ca_of() { # the self-signed certificate an https endpoint is trusted by
+    case $1 in
+        "$OFF_TLS") echo --ca-file "$WORK/data-false/keys/tls-cert.pem" ;;
+        "$ON_TLS") echo --ca-file "$WORK/data-true/keys/tls-cert.pem" ;;
+    esac
+}
 for c in "${CONFIGS[@]}"; do
     IFS='|' read -r _ ep bucket _ <<<"$c"
-    "$BENCH" mb --endpoint "$ep" --bucket "$bucket-small" >/dev/null
-    "$BENCH" mb --endpoint "$ep" --bucket "$bucket-large" >/dev/null
+    # shellcheck disable=SC2046
+    "$BENCH" mb --endpoint "$ep" --bucket "$bucket-small" $(ca_of "$ep") >/dev/null
+    # shellcheck disable=SC2046
+    "$BENCH" mb --endpoint "$ep" --bucket "$bucket-large" $(ca_of "$ep") >/dev/null
 done
 
 declare -A SAMPLES
@@ -94,13 +118,16 @@ for round in $(seq "$ROUNDS"); do
     log "round $round of $ROUNDS"
     for c in "${CONFIGS[@]}"; do
         IFS='|' read -r label ep bucket h <<<"$c"
-        hdr=()
+        hdr=() get_hdr=()
         [[ $h == kms ]] && hdr=("${KMS[@]}")
         [[ $h == kmsbk ]] && hdr=("${KMSBK[@]}")
-        measure "$label" put4k rate put --endpoint "$ep" --bucket "$bucket-small" --size 4096 --conns "$CONNS" --seconds "$SECS" "${hdr[@]}"
-        measure "$label" get4k rate get --endpoint "$ep" --bucket "$bucket-small" --size 4096 --conns "$CONNS" --seconds "$SECS"
-        measure "$label" put64m throughput put --endpoint "$ep" --bucket "$bucket-large" --size $((64 << 20)) --conns 1 --keys 1 --requests "$LARGE_REQ" "${hdr[@]}"
-        measure "$label" get64m throughput get --endpoint "$ep" --bucket "$bucket-large" --size $((64 << 20)) --conns 1 --keys 1 --requests "$LARGE_REQ"
+        # an SSE-C object is read with its key, too
+        [[ $h == ssec ]] && hdr=("${SSEC[@]}") get_hdr=("${SSEC[@]}")
+        read -r -a ca <<<"$(ca_of "$ep")"
+        measure "$label" put4k rate put --endpoint "$ep" --bucket "$bucket-small" --size 4096 --conns "$CONNS" --seconds "$SECS" "${ca[@]}" "${hdr[@]}"
+        measure "$label" get4k rate get --endpoint "$ep" --bucket "$bucket-small" --size 4096 --conns "$CONNS" --seconds "$SECS" "${ca[@]}" "${get_hdr[@]}"
+        measure "$label" put64m throughput put --endpoint "$ep" --bucket "$bucket-large" --size $((64 << 20)) --conns 1 --keys 1 --requests "$LARGE_REQ" "${ca[@]}" "${hdr[@]}"
+        measure "$label" get64m throughput get --endpoint "$ep" --bucket "$bucket-large" --size $((64 << 20)) --conns 1 --keys 1 --requests "$LARGE_REQ" "${ca[@]}" "${get_hdr[@]}"
     done
 done
 
@@ -126,5 +153,6 @@ done
     done
     echo
     echo "Medians of $ROUNDS interleaved rounds. 4 KiB: $CONNS connections, $SECS s each; 64 MiB: $LARGE_REQ requests on one connection."
+    echo "The trail-on server logs every call to a trail with S3 data events, delivering gzip files every 5 s."
 } >"$OUT"
 cat "$OUT"

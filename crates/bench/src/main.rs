@@ -71,6 +71,10 @@ struct Target {
     /// `x-amz-server-side-encryption:aws:kms`.
     #[arg(long = "header")]
     headers: Vec<String>,
+    /// PEM certificate(s) an `https://` endpoint is trusted by (tarn's `keys/tls-cert.pem`
+    /// under `--tls-self-signed`).
+    #[arg(long)]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -172,6 +176,16 @@ enum Cmd {
         #[arg(long)]
         dump: Option<std::path::PathBuf>,
     },
+    /// CloudTrail CreateTrail into --bucket (which must exist), with S3 data events selected,
+    /// then StartLogging: the trail delivers every call as gzip JSON files into the bucket.
+    TrailCreate {
+        #[command(flatten)]
+        conn: KinesisConn,
+        #[arg(long, default_value = "bench-trail")]
+        name: String,
+        #[arg(long)]
+        bucket: String,
+    },
     /// What identity and authorization cost per S3 request, without the network: the root
     /// beside a user with 10 conditional policies (bench/iam.sh's setup), in nanoseconds.
     Authz {
@@ -203,7 +217,7 @@ fn main() {
         Cmd::Put(t) => rt.block_on(load(t, Op::Put)),
         Cmd::Get(t) => rt.block_on(load(t, Op::Get)),
         Cmd::Mb(t) => rt.block_on(async move {
-            let client = client();
+            let client = client_trusting(t.ca_file.as_deref());
             let signer = Signer::new(&t);
             let status = send(&client, &signer, &t, "PUT", &format!("/{}", t.bucket), Bytes::new()).await;
             println!("create bucket: {status}");
@@ -244,6 +258,12 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Cmd::TrailCreate { conn, name, bucket } => {
+            if let Err(e) = rt.block_on(trail_create(conn, &name, &bucket)) {
+                eprintln!("trail-create: {e}");
+                std::process::exit(1);
+            }
+        }
         Cmd::KinesisGet { conn, seconds, limit } => {
             if let Err(e) = rt.block_on(kinesis_get(conn, seconds, limit)) {
                 eprintln!("kinesis-get: {e}");
@@ -259,12 +279,41 @@ enum Op {
     Get,
 }
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type HttpClient = Client<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, Full<Bytes>>;
+
+/// A keep-alive client for `http://` endpoints and, trusting the certificates of `ca_file`,
+/// `https://` ones (HTTP/1.1 either way, as SDKs talk to S3).
+fn client_trusting(ca_file: Option<&std::path::Path>) -> HttpClient {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .unwrap_or_else(|e| panic!("--ca-file {}: {e}", path.display()));
+        for cert in certs {
+            roots.add(cert).unwrap_or_else(|e| panic!("--ca-file {}: {e}", path.display()));
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).build(connector)
+}
 
 fn client() -> HttpClient {
-    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1024).build(connector)
+    client_trusting(None)
 }
 
 struct Signer {
@@ -276,7 +325,7 @@ struct Signer {
 
 impl Signer {
     fn new(t: &Target) -> Self {
-        let host = t.endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let host = without_scheme(&t.endpoint).trim_end_matches('/').to_string();
         Self { key: t.access_key.clone(), secret: t.secret_key.clone(), region: t.region.clone(), host }
     }
 
@@ -335,8 +384,13 @@ async fn send(client: &HttpClient, signer: &Signer, t: &Target, method: &str, pa
     }
 }
 
+/// `host:port` of an `http://` or `https://` endpoint.
+fn without_scheme(endpoint: &str) -> &str {
+    endpoint.trim_start_matches("https://").trim_start_matches("http://")
+}
+
 async fn load(t: Target, op: Op) {
-    let client = client();
+    let client = client_trusting(t.ca_file.as_deref());
     let signer = Arc::new(Signer::new(&t));
     let body = Bytes::from((0..t.size).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>());
     let done = Arc::new(AtomicU64::new(0));
@@ -525,7 +579,7 @@ struct Kinesis {
 impl Kinesis {
     fn new(conn: KinesisConn) -> Self {
         let base = conn.endpoint.trim_end_matches('/');
-        let host = base.trim_start_matches("http://").to_string();
+        let host = without_scheme(base).to_string();
         let url = format!("{base}/");
         Self {
             client: client(),
@@ -583,6 +637,22 @@ impl Kinesis {
         serde_json::from_slice(&bytes)
             .map_err(|e| CallError { status: 200, body: format!("{op} response is not JSON: {e}") })
     }
+}
+
+async fn trail_create(conn: KinesisConn, name: &str, bucket: &str) -> Result<(), CallError> {
+    let trail = Kinesis {
+        service: "cloudtrail",
+        target_prefix: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
+        ..Kinesis::new(conn)
+    };
+    trail.call_json("CreateTrail", &serde_json::json!({"Name": name, "S3BucketName": bucket})).await?;
+    let selectors = serde_json::json!({"TrailName": name, "EventSelectors": [{
+        "ReadWriteType": "All", "IncludeManagementEvents": true,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]}]});
+    trail.call_json("PutEventSelectors", &selectors).await?;
+    trail.call_json("StartLogging", &serde_json::json!({"Name": name})).await?;
+    println!("trail {name} logging into s3://{bucket}");
+    Ok(())
 }
 
 /// SigV4 over a canonical request: (credential scope, hex signature).
