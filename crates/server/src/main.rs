@@ -107,6 +107,10 @@ struct ServeArgs {
     /// a session past its expiry; signatures keep the real clock).
     #[arg(long, env = "TARN_SESSION_CLOCK_OFFSET_SECS", default_value_t = 0, hide = true)]
     session_clock_offset_secs: i64,
+    /// Seconds added to the clock KMS reads (key deletion dates, rotation periods), for tests
+    /// that move a key past its deletion date.
+    #[arg(long, env = "TARN_KMS_CLOCK_OFFSET_SECS", default_value_t = 0, hide = true)]
+    kms_clock_offset_secs: i64,
     /// Record every API call in the audit trail (CloudTrail's format; durable before the call
     /// is answered); `--audit-trail=false` records nothing.
     #[arg(long, env = "TARN_AUDIT_TRAIL", default_value_t = true, action = clap::ArgAction::Set)]
@@ -181,7 +185,14 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let objects = tarn_objects::Objects::open(store.clone(), &args.region).await?;
     // SSE-KMS objects are kept under KMS keys: every writer and reader of objects needs them
-    let kms = tarn_kms::Kms::open(store.clone(), &args.region).await?;
+    let kms = match args.kms_clock_offset_secs {
+        0 => tarn_kms::Kms::open(store.clone(), &args.region).await?,
+        offset => {
+            let clock: tarn_kms::Clock =
+                std::sync::Arc::new(move || tarn_common::now_unix_nanos() / 1_000_000 + offset.saturating_mul(1000));
+            tarn_kms::Kms::open_with_clock(store.clone(), &args.region, clock).await?
+        }
+    };
     objects.set_kms(kms.clone(), &args.account_id);
     let streams = tarn_streams::Streams::open(
         store.clone(),

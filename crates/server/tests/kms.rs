@@ -60,3 +60,25 @@ fn streams_and_firehose_buffers_under_kms_keys() {
     let out = run_script_in(&LATEST_BOTO3, &mut server, &script, &[canary, "after-restart"], Duration::from_secs(120));
     assert!(out.contains("stream_sse: 0 failures"), "{out}");
 }
+
+/// SSE-KMS writes (PUT, CreateMultipartUpload, UploadPart, copies in and out) under a disabled
+/// and a pending-deletion key fail with S3's KMS codes and store nothing; then, with the
+/// server's KMS clock past the deletion date (a restart with TARN_KMS_CLOCK_OFFSET_SECS), the
+/// key is gone and its objects' reads fail with KMS.NotFoundException
+/// (tests/py/sse_kms_states.py).
+#[test]
+fn sse_kms_under_unusable_and_deleted_keys() {
+    let mut server = TestServer::start(env!("CARGO_BIN_EXE_tarn"));
+    let canary = "tarn-kms-states-canary-7e21b4";
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/sse_kms_states.py");
+    let out = run_script_in(&SMOKE, &mut server, &script, &[canary, "before"], Duration::from_secs(300));
+    assert!(out.contains("sse_kms_states: 0 failures"), "{out}");
+    server.stop();
+    // eight days on: past the seven-day window
+    server.set_env("TARN_KMS_CLOCK_OFFSET_SECS", &(8 * 86_400).to_string());
+    server.start_again();
+    let out = run_script_in(&SMOKE, &mut server, &script, &[canary, "after"], Duration::from_secs(120));
+    assert!(out.contains("sse_kms_states: 0 failures"), "{out}");
+    server.stop();
+    tarn_testkit::assert_in_no_file(server.data_dir(), &[("the plaintext".into(), canary.as_bytes().to_vec())]);
+}

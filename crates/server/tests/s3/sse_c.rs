@@ -137,8 +137,56 @@ async fn sse_c_requests_are_refused_and_store_nothing() {
             .send()
             .await,
     );
+    // a part copied in under a customer key, or out of an object named with one
+    for (to_customer_key, from_customer_key) in [(true, false), (false, true)] {
+        let mut copy = s3
+            .upload_part_copy()
+            .bucket("ssec")
+            .key("mp")
+            .upload_id(upload_id)
+            .part_number(1)
+            .copy_source("ssec/plain");
+        if to_customer_key {
+            copy = copy.sse_customer_algorithm("AES256").sse_customer_key(&key).sse_customer_key_md5(&md5);
+        }
+        if from_customer_key {
+            copy = copy
+                .copy_source_sse_customer_algorithm("AES256")
+                .copy_source_sse_customer_key(&key)
+                .copy_source_sse_customer_key_md5(&md5);
+        }
+        assert_refused(copy.send().await);
+    }
     let parts = s3.list_parts().bucket("ssec").key("mp").upload_id(upload_id).send().await.unwrap();
     assert!(parts.parts().is_empty(), "a refused part is not kept");
+    // completing an upload while naming a customer key
+    let part = s3
+        .upload_part()
+        .bucket("ssec")
+        .key("mp")
+        .upload_id(upload_id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"a plain part"))
+        .send()
+        .await
+        .unwrap();
+    let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+    assert_refused(
+        s3.complete_multipart_upload()
+            .bucket("ssec")
+            .key("mp")
+            .upload_id(upload_id)
+            .multipart_upload(completed)
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key)
+            .sse_customer_key_md5(&md5)
+            .send()
+            .await,
+    );
+    let (code, _) = failure(s3.head_object().bucket("ssec").key("mp").send().await);
+    assert_eq!(code, "NotFound", "a refused completion makes no object");
 
     // a presigned URL that names the key in its query
     let host = srv.addr.to_string();
@@ -172,20 +220,5 @@ async fn sse_c_requests_are_refused_and_store_nothing() {
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["plain"]);
     assert_eq!(get_bytes(&s3, "ssec", "plain").await, b"plain object");
-    assert_no_file_holds(srv.data_dir(), PLAINTEXT);
-}
-
-/// Reads every file under `dir` looking for `needle`.
-fn assert_no_file_holds(dir: &std::path::Path, needle: &[u8]) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{} holds the plaintext", path.display());
-            }
-        }
-    }
+    tarn_testkit::assert_in_no_file(srv.data_dir(), &[("the plaintext".into(), PLAINTEXT.to_vec())]);
 }
