@@ -21,6 +21,7 @@ mod shared;
 pub mod store;
 pub mod tables;
 mod textcodec;
+mod trino;
 pub mod txn;
 
 use std::sync::Arc;
@@ -188,6 +189,10 @@ impl Engine {
         let ctx = Arc::new(SessionContext::new_with_state(state.build()));
         // Athena's avg: a decimal's average keeps the decimal's type
         ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(avg::AthenaAvg::new()));
+        // Athena's JSON and ISO 8601 functions, on the PostgreSQL wire too
+        for udf in trino::udfs() {
+            ctx.register_udf(udf);
+        }
         let mut provider = tables::GlueCatalog::new(self.catalog.clone(), Arc::downgrade(&ctx));
         if self.postgres {
             pgcatalog::register(&ctx)?;
@@ -243,7 +248,12 @@ impl Engine {
                 .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
                 .await?);
         }
-        Ok(state.create_logical_plan(sql).await?)
+        let dialect = state.config().options().sql_parser.dialect;
+        let mut statement = state.sql_to_statement(sql, &dialect)?;
+        if let datafusion::sql::parser::Statement::Statement(s) = &mut statement {
+            trino::rewrite_unnest(s)?;
+        }
+        Ok(state.statement_to_plan(statement).await?)
     }
 
     /// [`Engine::plan`] of a query whose rows go to a client: on the PostgreSQL wire its

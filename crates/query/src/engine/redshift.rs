@@ -206,7 +206,7 @@ fn datediff(p: Part, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
     }
 }
 
-const TS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+pub(crate) const TS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
 
 fn timestamps(v: &datafusion::arrow::array::ArrayRef) -> Result<TimestampMicrosecondArray> {
     let cast = datafusion::arrow::compute::cast(v, &TS)?;
@@ -217,7 +217,7 @@ fn timestamps(v: &datafusion::arrow::array::ArrayRef) -> Result<TimestampMicrose
 /// any unit to microseconds, integers to BIGINT), then run on whole arrays. Functions are one
 /// by name.
 #[derive(Debug)]
-struct Function {
+pub(crate) struct Function {
     name: &'static str,
     signature: datafusion::logical_expr::Signature,
     returns: DataType,
@@ -241,7 +241,9 @@ impl std::hash::Hash for Function {
 }
 
 impl Function {
-    fn udf(
+    /// A UDF of `name`: its argument types by count (`takes`), coerced to before `run` sees
+    /// whole arrays, and what it returns.
+    pub(crate) fn udf(
         name: &'static str,
         returns: DataType,
         takes: fn(usize) -> Option<Vec<DataType>>,

@@ -165,6 +165,24 @@ params = athena_rows("SELECT requestparameters FROM cloudtrail_logs WHERE eventn
 check(isinstance(params, list) and len(params) == 1 and json.loads(params[0][0]) == {"streamName": "clicks", "shardCount": 1},
       f"requestparameters is the parameters' JSON text ({params})")
 
+# the queries AWS's CloudTrail examples run: JSON in requestparameters, ISO 8601 eventtime,
+# resources unnested
+rows = athena_rows("SELECT json_extract_scalar(requestparameters, '$.streamName'), "
+                   "json_extract_scalar(requestparameters, '$.shardCount') FROM cloudtrail_logs "
+                   "WHERE eventname = 'CreateStream' "
+                   "AND from_iso8601_timestamp(eventtime) > current_timestamp - interval '1' day")
+check(rows == [["clicks", "1"]], f"json_extract_scalar and from_iso8601_timestamp over the trail ({rows})")
+rows = athena_rows("SELECT eventname, r.arn, r.type FROM cloudtrail_logs CROSS JOIN UNNEST(resources) AS t(r) "
+                   "WHERE eventname = 'CreateStream'")
+check(isinstance(rows, list) and len(rows) == 1 and rows[0][1].endswith(":stream/clicks")
+      and rows[0][2] == "AWS::Kinesis::Stream", f"CROSS JOIN UNNEST(resources) names the stream ({rows})")
+
+example = readme.split("<!-- cloudtrail-query:start -->")[1].split("<!-- cloudtrail-query:end -->")[0]
+example = example.strip().removeprefix("```sql").removesuffix("```").strip()
+rows = athena_rows(example)
+check(isinstance(rows, list) and any(r[1] == "CreateStream" and r[3].endswith(":stream/clicks") for r in rows),
+      f"the README's example query answers ({rows if not isinstance(rows, list) else len(rows)})")
+
 # --- LookupEvents ---
 by_name = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateStream"}])
 check([(e["EventName"], e["Username"]) for e in by_name["Events"]] == [("CreateStream", "carol")],
