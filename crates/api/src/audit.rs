@@ -24,6 +24,17 @@ pub(crate) struct AuditNote {
     pub data_event: bool,
     /// The account the call's resources belong to (a bucket's owner), when not the caller's.
     pub recipient: Option<String>,
+    /// KMS operations the service asked for the caller (S3 asking for a data key or opening
+    /// one): each becomes its own KMS record, invoked by the service, as CloudTrail shows them.
+    pub key_uses: Vec<KeyUse>,
+}
+
+/// A KMS operation a service did for a caller.
+pub(crate) struct KeyUse {
+    /// `GenerateDataKey` or `Decrypt`.
+    pub operation: &'static str,
+    pub key_arn: String,
+    pub context: std::collections::BTreeMap<String, String>,
 }
 
 /// Slot in a request's extensions for its [`AuditNote`].
@@ -394,6 +405,9 @@ struct UserIdentity<'a> {
     user_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_context: Option<Value>,
+    /// The service that made the call for the caller (a KMS use by S3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'static str>,
 }
 
 fn identity<'a>(who: &'a Principal, access_key: Option<&'a str>) -> UserIdentity<'a> {
@@ -405,6 +419,7 @@ fn identity<'a>(who: &'a Principal, access_key: Option<&'a str>) -> UserIdentity
         access_key_id: access_key,
         user_name: None,
         session_context: None,
+        invoked_by: None,
     };
     match &who.identity {
         Identity::Root => base("Root", who.account_id.clone()),
@@ -463,6 +478,51 @@ pub(crate) fn record(call: &Call<'_>, note: AuditNote, now_ms: i64) -> Vec<u8> {
         }),
         event_category: if data { "Data" } else { "Management" },
         tls_details: call.tls.then(|| json!({"tlsVersion": "TLSv1.3", "clientProvidedHostHeader": Value::Null})),
+    };
+    serde_json::to_vec(&record).expect("records serialize")
+}
+
+/// The KMS record of a key use a service (`invoked_by`, e.g. `s3.amazonaws.com`) made for the
+/// call `call`: its own event and request ids, the caller's identity, the key as its resource;
+/// the S3 answer's `KMS.*` error, if the call failed on the key, as its error.
+pub(crate) fn key_use_record(
+    call: &Call<'_>,
+    invoked_by: &'static str,
+    key_use: &KeyUse,
+    error: Option<&(String, String)>,
+    now_ms: i64,
+) -> Vec<u8> {
+    let request_parameters = match key_use.operation {
+        "GenerateDataKey" => {
+            json!({"keyId": key_use.key_arn, "encryptionContext": key_use.context, "keySpec": "AES_256"})
+        }
+        _ => json!({"encryptionContext": key_use.context, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    };
+    let error = error.and_then(|(code, message)| code.strip_prefix("KMS.").map(|c| (c.to_string(), message.clone())));
+    let request_id = event_id();
+    let account = key_use.key_arn.split(':').nth(4).map(str::to_string);
+    let record = Record {
+        event_version: "1.09",
+        user_identity: UserIdentity { invoked_by: Some(invoked_by), ..identity(call.who, call.access_key) },
+        event_time: iso(now_ms),
+        event_source: "kms.amazonaws.com".into(),
+        event_name: key_use.operation,
+        aws_region: call.region,
+        source_ip_address: invoked_by.to_string(),
+        user_agent: invoked_by,
+        error_code: error.as_ref().map(|e| e.0.clone()),
+        error_message: error.map(|e| e.1),
+        request_parameters: Some(request_parameters),
+        response_elements: None,
+        request_id: &request_id,
+        event_id: event_id(),
+        read_only: true,
+        resources: vec![Resource { kind: "AWS::KMS::Key", arn: &key_use.key_arn, account: account.as_deref() }],
+        event_type: "AwsApiCall",
+        management_event: true,
+        recipient_account_id: account.clone().unwrap_or_else(|| call.home_account.to_string()),
+        event_category: "Management",
+        tls_details: None,
     };
     serde_json::to_vec(&record).expect("records serialize")
 }

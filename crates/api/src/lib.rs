@@ -234,8 +234,15 @@ impl Api {
                 status,
                 tls,
             };
-            let event = audit::record(&call, note, tarn_common::now_unix_nanos() / 1_000_000);
-            if let Err(e) = self.inner.audit.record_json(&event) {
+            let now_ms = tarn_common::now_unix_nanos() / 1_000_000;
+            let key_uses = std::mem::take(&mut note.key_uses);
+            let error = note.error.clone();
+            let event = audit::record(&call, note, now_ms);
+            let mut events = vec![event];
+            events.extend(
+                key_uses.iter().map(|u| audit::key_use_record(&call, "s3.amazonaws.com", u, error.as_ref(), now_ms)),
+            );
+            if let Err(e) = events.iter().try_for_each(|event| self.inner.audit.record_json(event)) {
                 tracing::error!(error = %e, "an API call could not be recorded in the audit trail: answered 500");
                 resp = s3_error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -10,7 +10,7 @@ use tarn_objects::checksum::ChecksumAlgorithm;
 use tarn_objects::{ChecksumInput, ObjectMeta, Objects, PutRequest, SseRequest, WriteConditions};
 use tarn_store::StoreError;
 
-use crate::{Audit, Result};
+use crate::{Audit, Result, Trail};
 
 /// Records read per delivered file at most.
 const FILE_RECORDS_MAX: usize = 1000;
@@ -55,19 +55,16 @@ impl Audit {
             if !trail.logging || trail.checkpoint >= self.next_record() {
                 return Ok(files);
             }
-            let records = self.read(trail.checkpoint, FILE_RECORDS_MAX)?;
-            let Some(&(last, _)) = records.last() else { return Ok(files) };
-            let first = records[0].0;
-            let taken: Vec<Value> = records.into_iter().filter(|(_, e)| trail.takes(e)).map(|(_, e)| e).collect();
+            // reading, opening, filtering and compressing a file's records is CPU work: off the
+            // async threads, which answer the calls being recorded
+            let (this, from, chosen) = (self.clone(), trail.checkpoint, trail.clone());
+            let built = tokio::task::spawn_blocking(move || this.build_file(&chosen, from))
+                .await
+                .map_err(|e| StoreError::Bug(format!("a trail file's builder stopped: {e}")))??;
+            let Some((last, file)) = built else { return Ok(files) };
             let now = self.now();
-            if let Some(head) = taken.first() {
-                let time = head.get("eventTime").and_then(Value::as_str).unwrap_or_default().to_string();
-                let key = file_key(trail.prefix.as_deref(), &trail.account, &trail.region, &time, first);
-                let body = serde_json::to_vec(&serde_json::json!({ "Records": taken }))
-                    .map_err(|e| StoreError::Bug(format!("a trail file: {e}")))?;
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                gz.write_all(&body).and_then(|()| gz.flush()).map_err(StoreError::from)?;
-                let gz = gz.finish().map_err(StoreError::from)?;
+            let delivered = file.is_some();
+            if let Some((key, gz)) = file {
                 let len = gz.len() as u64;
                 let put = objects
                     .put_object(PutRequest {
@@ -97,7 +94,6 @@ impl Audit {
                 }
                 files += 1;
             }
-            let delivered = !taken.is_empty();
             self.change_trail(name, |t| {
                 t.checkpoint = t.checkpoint.max(last + 1);
                 if delivered {
@@ -109,6 +105,26 @@ impl Audit {
             })
             .await?;
         }
+    }
+
+    /// The next file of `trail` from record `from` on: (the last record read, and the file's key
+    /// and gzip bytes if any record read is the trail's), or None when there is nothing new.
+    /// Compressed at gzip's fastest level: a trail with data events compresses every call
+    /// while the server answers them, and the files are as valid.
+    #[allow(clippy::type_complexity)]
+    fn build_file(&self, trail: &Trail, from: u64) -> Result<Option<(u64, Option<(String, Vec<u8>)>)>> {
+        let records = self.read(from, FILE_RECORDS_MAX)?;
+        let Some(&(last, _)) = records.last() else { return Ok(None) };
+        let first = records[0].0;
+        let taken: Vec<Value> = records.into_iter().filter(|(_, e)| trail.takes(e)).map(|(_, e)| e).collect();
+        let Some(head) = taken.first() else { return Ok(Some((last, None))) };
+        let time = head.get("eventTime").and_then(Value::as_str).unwrap_or_default().to_string();
+        let key = file_key(trail.prefix.as_deref(), &trail.account, &trail.region, &time, first);
+        let body = serde_json::to_vec(&serde_json::json!({ "Records": taken }))
+            .map_err(|e| StoreError::Bug(format!("a trail file: {e}")))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
+        gz.write_all(&body).and_then(|()| gz.flush()).map_err(StoreError::from)?;
+        Ok(Some((last, Some((key, gz.finish().map_err(StoreError::from)?)))))
     }
 
     /// Delivers every `interval` and drops records past the retention window, until the

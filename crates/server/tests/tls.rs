@@ -78,7 +78,7 @@ fn sse_c_over_tls_and_no_customer_key_on_disk() {
     let https_arg = https.to_string();
     let mut server = TestServer::start_with(
         env!("CARGO_BIN_EXE_tarn"),
-        &["--tls-listen", &https_arg, "--tls-self-signed"],
+        &["--tls-listen", &https_arg, "--tls-self-signed", "--cloudtrail-delivery-secs", "1"],
         &[],
         true,
     );

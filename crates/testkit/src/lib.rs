@@ -774,13 +774,21 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Fails naming the first (what, bytes) found in any file under `dir`: a data-dir scan for a
 /// leaked plaintext or key.
+///
+/// The scan must have read something: a data dir without its metadata database, or an empty
+/// one, would pass any scan (the wrong path, a server that wrote elsewhere), so it fails.
 pub fn assert_in_no_file(dir: &Path, secrets: &[(String, Vec<u8>)]) {
-    for file in files_under(dir) {
+    let files = files_under(dir);
+    assert!(files.iter().any(|f| f.ends_with("meta.redb")), "{} is not a data dir: no meta.redb", dir.display());
+    let mut scanned = 0usize;
+    for file in files {
         let bytes = std::fs::read(&file).expect("read a data-dir file");
+        scanned += bytes.len();
         for (what, secret) in secrets {
             assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()), "{what} is in {}", file.display());
         }
     }
+    assert!(scanned > 0, "the scan of {} read nothing", dir.display());
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures replay.

@@ -132,7 +132,8 @@ impl TarnS3 {
             let mut context = context.clone();
             let object = (!bucket_key).then_some(key);
             context.insert(tarn_objects::S3_ARN_CONTEXT.into(), tarn_objects::s3_arn(bucket, object));
-            self.allowed_key(ext, "GenerateDataKey", arn, &context)?;
+            // with a bucket key, S3 asks KMS once per bucket key, not per object: not recorded
+            self.allowed_key(ext, "GenerateDataKey", arn, &context, !bucket_key)?;
         }
         Ok(resolved)
     }
@@ -149,31 +150,38 @@ impl TarnS3 {
             ));
         }
         let context = k.context.iter().cloned().collect();
-        self.allowed_key(ext, "Decrypt", &k.key_arn, &context)
+        self.allowed_key(ext, "Decrypt", &k.key_arn, &context, k.bucket_key.is_none())
     }
 
     /// Whether the caller may do `kms:<operation>` with the key `arn` (its policies, the key
     /// policy, grants under `context`): S3 answers a refusal 403 AccessDenied.
+    /// An allowed use is noted for the call's audit record (`record`) as the KMS call S3 makes.
     fn allowed_key(
         &self,
         ext: &http::Extensions,
-        operation: &str,
+        operation: &'static str,
         arn: &str,
         context: &std::collections::BTreeMap<String, String>,
+        record: bool,
     ) -> S3Result<()> {
         let Some(caller) = Self::caller(ext) else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };
-        if self.gate.iam.is_home_root(&caller.principal) {
-            return Ok(());
+        if !self.gate.iam.is_home_root(&caller.principal) {
+            let account = arn.split(':').nth(4).unwrap_or_default();
+            let Some(key) = self.gate.key_access(account, arn) else {
+                return Err(errors::kms_error(&tarn_kms::KmsError::NotFound(format!("Key '{arn}' does not exist"))));
+            };
+            self.gate
+                .key(&caller.principal, &format!("kms:{operation}"), operation, &key, &caller.context, context)
+                .map_err(|d| S3Error::with_message(S3ErrorCode::AccessDenied, d.message))?;
         }
-        let account = arn.split(':').nth(4).unwrap_or_default();
-        let Some(key) = self.gate.key_access(account, arn) else {
-            return Err(errors::kms_error(&tarn_kms::KmsError::NotFound(format!("Key '{arn}' does not exist"))));
-        };
-        self.gate
-            .key(&caller.principal, &format!("kms:{operation}"), operation, &key, &caller.context, context)
-            .map_err(|d| S3Error::with_message(S3ErrorCode::AccessDenied, d.message))
+        if record {
+            crate::audit::AuditSlot::note(ext, |n| {
+                n.key_uses.push(crate::audit::KeyUse { operation, key_arn: arn.to_string(), context: context.clone() });
+            });
+        }
+        Ok(())
     }
 
     fn owner(&self) -> Owner {

@@ -34,6 +34,18 @@ check(error_and_status(kms.describe_key, KeyId="alias/none") == ("NotFoundExcept
 check(error_code(kms.describe_key, KeyId="00000000-0000-4000-8000-000000000000") == "NotFoundException", "an unknown key id")
 check(error_code(kms.encrypt, KeyId="not-a-key", Plaintext=b"x") == "NotFoundException", "a bad key id")
 check(error_code(kms.describe_key, KeyId="arn:aws:s3:::bucket") == "InvalidArnException", "an ARN of another service")
+spare = kms.create_key(Description="aliases move")["KeyMetadata"]["KeyId"]
+kms.create_alias(AliasName="alias/moving", TargetKeyId=kid)
+kms.update_alias(AliasName="alias/moving", TargetKeyId=spare)
+check(kms.describe_key(KeyId="alias/moving")["KeyMetadata"]["KeyId"] == spare, "UpdateAlias points the alias elsewhere")
+kms.delete_alias(AliasName="alias/moving")
+check(error_code(kms.describe_key, KeyId="alias/moving") == "NotFoundException", "DeleteAlias removes it")
+check(kms.describe_key(KeyId=spare)["KeyMetadata"]["KeyState"] == "Enabled", "... and leaves its key")
+check(error_code(kms.delete_alias, AliasName="alias/moving") == "NotFoundException", "deleting it again: NotFoundException")
+for days in (6, 31):
+    code, status = error_and_status(kms.schedule_key_deletion, KeyId=spare, PendingWindowInDays=days)
+    check((code, status) == ("ValidationException", 400), f"a deletion window of {days} days: {code} {status}")
+check(kms.describe_key(KeyId=spare)["KeyMetadata"]["KeyState"] == "Enabled", "... and the key stays enabled")
 
 # --- encryption with context, data keys, random
 ctx = {"purpose": "test", "bucket": "b"}

@@ -1,12 +1,19 @@
 """SSE-C over HTTPS through boto3 (default settings, the self-signed certificate as its CA
 bundle): objects under a customer's key round-trip with it and only with it, through PUT, GET,
-HEAD, ranges, copy, multipart, UploadPartCopy and a presigned URL; S3's answers to a missing,
-wrong or malformed key; plain HTTP refused.
+HEAD, ranges, copy, multipart, UploadPartCopy, a presigned URL and aws-cli's `--sse-c`; S3's
+answers to a missing, wrong or malformed key; plain HTTP refused; a trail logging the bucket's
+data events records the calls and never the key.
 
 Usage: sse_c.py <https endpoint> <CA bundle> <canary> <key hex> <second key hex>"""
 import base64
+import gzip
 import hashlib
+import json
+import os
+import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 import ssl
 
@@ -23,6 +30,16 @@ md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
 C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
 C2 = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key2}
 SRC = {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key}
+
+# a trail with the bucket's data events, delivering into another bucket (the server delivers
+# every second in this test)
+trail = boto3.client("cloudtrail")
+s3.create_bucket(Bucket="ssec-trail")
+trail.create_trail(Name="ssec", S3BucketName="ssec-trail")
+trail.put_event_selectors(TrailName="ssec", EventSelectors=[{
+    "ReadWriteType": "All", "IncludeManagementEvents": True,
+    "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::ssec/"]}]}])
+trail.start_logging(Name="ssec")
 
 s3.create_bucket(Bucket="ssec")
 out = s3.put_object(Bucket="ssec", Key="c", Body=body, **C)
@@ -113,5 +130,43 @@ try:
 except urllib.error.HTTPError as e:
     status = e.code
 check(status == 400, f"a presigned GET without the key: 400 ({status})")
+
+# --- aws-cli's --sse-c (v1, default settings, the CA bundle) ---
+aws = os.path.join(os.path.dirname(sys.executable), "aws")
+with tempfile.TemporaryDirectory() as tmp:
+    key_file, src, dst = (os.path.join(tmp, n) for n in ("key.bin", "src.bin", "dst.bin"))
+    open(key_file, "wb").write(key)
+    open(src, "wb").write(body)
+    common = ["--endpoint-url", https_endpoint, "--ca-bundle", ca]
+    up = subprocess.run([aws, "s3", "cp", src, "s3://ssec/cli", "--sse-c", "AES256", "--sse-c-key",
+                         f"fileb://{key_file}", *common], capture_output=True, text=True)
+    check(up.returncode == 0, f"aws s3 cp --sse-c uploads ({up.stderr.strip()[-300:]})")
+    down = subprocess.run([aws, "s3", "cp", "s3://ssec/cli", dst, "--sse-c", "AES256", "--sse-c-key",
+                           f"fileb://{key_file}", *common], capture_output=True, text=True)
+    check(down.returncode == 0 and open(dst, "rb").read() == body,
+          f"aws s3 cp --sse-c downloads it with the key ({down.stderr.strip()[-300:]})")
+    check(s3.get_object(Bucket="ssec", Key="cli", **C)["Body"].read() == body, "boto3 reads what aws-cli wrote")
+    check(error_code(s3.get_object, Bucket="ssec", Key="cli") == "InvalidRequest", "and only with the key")
+
+# --- the trail records the calls and never the key ---
+secrets = {"the key in base64": base64.b64encode(key).decode(), "the key in hex": key.hex(),
+           "the second key in base64": base64.b64encode(key2).decode()}
+records = []
+deadline = time.time() + 30
+while time.time() < deadline:
+    records = []
+    for o in plain.list_objects_v2(Bucket="ssec-trail").get("Contents", []):
+        doc = gzip.decompress(plain.get_object(Bucket="ssec-trail", Key=o["Key"])["Body"].read()).decode()
+        for name, secret in secrets.items():
+            check(secret not in doc, f"{name} is not in the delivered trail file {o['Key']}")
+        records += json.loads(doc)["Records"]
+    if any(r["eventName"] == "GetObject" and r["requestParameters"].get("key") == "cli" for r in records):
+        break
+    time.sleep(0.5)
+puts = [r for r in records if r["eventName"] == "PutObject" and r["requestParameters"].get("bucketName") == "ssec"]
+check(len(puts) >= 3 and any(r["requestParameters"].get("key") == "c" for r in puts),
+      f"the trail holds the bucket's SSE-C PUTs ({len(puts)})")
+check(any(r["eventName"] == "GetObject" and r["requestParameters"].get("key") == "cli" for r in records),
+      "and aws-cli's GET of the SSE-C object")
 
 finish("sse-c")

@@ -177,6 +177,10 @@ out = s3.put_object(Bucket="defaults", Key="d", Body=body)
 check(out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == arn and out.get("BucketKeyEnabled") is True,
       "a PUT naming no encryption gets the bucket's SSE-KMS default, bucket key included")
 check(reads(s3, "defaults", "d"), "the default-encrypted object reads back")
+kms.disable_key(KeyId=kid)
+check(error_and_status(s3.get_object, Bucket="defaults", Key="d") == ("KMS.DisabledException", 400),
+      "the default-encrypted object is really under the key: disabling it stops its reads")
+kms.enable_key(KeyId=kid)
 out = s3.copy_object(Bucket="defaults", Key="copied-in", CopySource={"Bucket": "vault", "Key": "unwrapped"})
 check(out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == arn,
       "a copy into the bucket naming no encryption gets its SSE-KMS default")
@@ -213,6 +217,20 @@ check(error_and_status(s3.put_object, Bucket="defaults", Key="none", Body=b"x") 
       "a PUT naming no encryption is refused too (the condition key is absent: StringNotEquals holds)")
 s3.put_object(Bucket="defaults", Key="kms", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=kid)
 check(reads(s3, "defaults", "kms"), "and lets an aws:kms PUT through")
+s3.delete_bucket_policy(Bucket="defaults")
+
+# --- a bucket policy that requires one KMS key (by ARN, as S3's condition key takes it) ---
+stranger = kms.create_key(Description="not the bucket's key")["KeyMetadata"]
+s3.put_bucket_policy(Bucket="defaults", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Sid": "RequireVaultKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+    "Resource": "arn:aws:s3:::defaults/*",
+    "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": arn}}}]}))
+check(error_and_status(s3.put_object, Bucket="defaults", Key="stranger", Body=body, ServerSideEncryption="aws:kms",
+                       SSEKMSKeyId=stranger["Arn"]) == ("AccessDenied", 403),
+      "a policy requiring one KMS key refuses a PUT under another")
+check(error_code(s3.head_object, Bucket="defaults", Key="stranger") == "404", "... and stores nothing")
+s3.put_object(Bucket="defaults", Key="vault-key", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=arn)
+check(reads(s3, "defaults", "vault-key"), "and lets a PUT under the required key through")
 s3.delete_bucket_policy(Bucket="defaults")
 
 # --- callers without kms:Decrypt / kms:GenerateDataKey ---
@@ -289,5 +307,32 @@ with tempfile.TemporaryDirectory() as tmp:
     head = json.loads(subprocess.run([aws, "s3api", "head-object", "--bucket", "vault", "--key", "cli"],
                                      check=True, capture_output=True).stdout)
     check(head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == arn, "aws s3api head-object reports it")
+
+# --- S3's KMS calls for its callers are in the audit trail, as CloudTrail shows them ---
+ct = boto3.client("cloudtrail")
+s3.put_object(Bucket="vault", Key="audited", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=kid)
+check(reads(s3, "vault", "audited"), "an audited SSE-KMS object reads back")
+s3.put_object(Bucket="vault", Key="audited-bk", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=kid,
+              BucketKeyEnabled=True)
+
+
+def kms_events(name, object_arn):
+    pages = ct.get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+    events = [json.loads(e["CloudTrailEvent"]) for page in pages for e in page["Events"]]
+    return [e for e in events if e["eventSource"] == "kms.amazonaws.com"
+            and e["requestParameters"].get("encryptionContext", {}).get("aws:s3:arn") == object_arn]
+
+
+made = kms_events("GenerateDataKey", "arn:aws:s3:::vault/audited")
+check(len(made) == 1 and made[0]["userIdentity"].get("invokedBy") == "s3.amazonaws.com"
+      and made[0]["resources"][0]["ARN"] == arn and made[0]["requestParameters"]["keyId"] == arn
+      and made[0]["readOnly"] is True,
+      f"the PUT's GenerateDataKey is recorded, invoked by S3 for the caller, on the key ({made})")
+opened = kms_events("Decrypt", "arn:aws:s3:::vault/audited")
+check(len(opened) == 1 and opened[0]["userIdentity"].get("invokedBy") == "s3.amazonaws.com",
+      f"the GET's Decrypt is recorded ({len(opened)})")
+check(kms_events("GenerateDataKey", "arn:aws:s3:::vault/audited-bk") == [],
+      "a bucket-key PUT makes no per-object KMS record (S3 asks KMS per bucket key)")
 
 finish("sse_kms")
