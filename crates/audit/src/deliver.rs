@@ -5,15 +5,14 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use serde_json::Value;
 use tarn_objects::checksum::ChecksumAlgorithm;
 use tarn_objects::{ChecksumInput, ObjectMeta, Objects, PutRequest, SseRequest, WriteConditions};
 use tarn_store::StoreError;
 
-use crate::{Audit, Result, Trail};
+use crate::{Audit, Facets, Result, Trail};
 
 /// Records read per delivered file at most.
-const FILE_RECORDS_MAX: usize = 1000;
+const FILE_RECORDS_MAX: usize = 10_000;
 
 /// `YYYY/MM/DD` and `YYYYMMDDTHHmmZ` of a record's eventTime (`2026-12-08T00:00:00Z`).
 fn stamps(event_time: &str) -> (String, String) {
@@ -113,15 +112,28 @@ impl Audit {
     /// while the server answers them, and the files are as valid.
     #[allow(clippy::type_complexity)]
     fn build_file(&self, trail: &Trail, from: u64) -> Result<Option<(u64, Option<(String, Vec<u8>)>)>> {
-        let records = self.read(from, FILE_RECORDS_MAX)?;
+        let records = self.read_bytes(from, FILE_RECORDS_MAX)?;
         let Some(&(last, _)) = records.last() else { return Ok(None) };
         let first = records[0].0;
-        let taken: Vec<Value> = records.into_iter().filter(|(_, e)| trail.takes(e)).map(|(_, e)| e).collect();
-        let Some(head) = taken.first() else { return Ok(Some((last, None))) };
-        let time = head.get("eventTime").and_then(Value::as_str).unwrap_or_default().to_string();
+        // the file is the taken records' own JSON, joined: nothing is parsed but the facets
+        // the selectors read
+        let mut body = b"{\"Records\":[".to_vec();
+        let mut time: Option<String> = None;
+        for (_, json) in &records {
+            let facets = Facets::parse(json)?;
+            if !trail.takes(&facets) {
+                continue;
+            }
+            if time.is_some() {
+                body.push(b',');
+            } else {
+                time = Some(facets.event_time.into_owned());
+            }
+            body.extend_from_slice(json);
+        }
+        let Some(time) = time else { return Ok(Some((last, None))) };
+        body.extend_from_slice(b"]}");
         let key = file_key(trail.prefix.as_deref(), &trail.account, &trail.region, &time, first);
-        let body = serde_json::to_vec(&serde_json::json!({ "Records": taken }))
-            .map_err(|e| StoreError::Bug(format!("a trail file: {e}")))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
         gz.write_all(&body).and_then(|()| gz.flush()).map_err(StoreError::from)?;
         Ok(Some((last, Some((key, gz.finish().map_err(StoreError::from)?)))))

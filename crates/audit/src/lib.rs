@@ -16,7 +16,7 @@ use serde_json::Value;
 use tarn_store::segment::SegmentLog;
 use tarn_store::{DataKey, Store, StoreError};
 
-pub use trail::{EventSelector, NewTrail, Trail, TrailStatus};
+pub use trail::{EventSelector, Facets, NewTrail, ResourceFacet, Trail, TrailStatus};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_meta");
 const DATA_KEY: &str = "data-key";
@@ -213,13 +213,25 @@ impl Audit {
     }
 
     fn open_record(&self, payload: &[u8]) -> Result<Value> {
+        let body = self.open_bytes(payload)?;
+        serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(format!("an audit record: {e}")).into())
+    }
+
+    /// A stored record's JSON bytes.
+    fn open_bytes(&self, payload: &[u8]) -> Result<Vec<u8>> {
         if payload.len() < 8 {
             return Err(StoreError::Corrupt("an audit record shorter than its nonce".into()).into());
         }
         let prefix: [u8; 8] = payload[..8].try_into().expect("8 bytes");
         let mut body = payload[8..].to_vec();
         self.inner.key.open_chunk(prefix, 0, true, &mut body)?;
-        serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(format!("an audit record: {e}")).into())
+        Ok(body)
+    }
+
+    /// [`Audit::read`] as each record's JSON bytes, unparsed.
+    pub(crate) fn read_bytes(&self, from: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let records = self.inner.log.lock().unwrap_or_else(PoisonError::into_inner).read(from, max, 64 << 20)?;
+        records.into_iter().map(|r| Ok((r.n, self.open_bytes(&r.payload)?))).collect()
     }
 
     /// Records `[from, from + max)` of the log, opened: (record number, record).

@@ -60,16 +60,25 @@ async fn records_survive_a_reopen_and_lookup_pages_newest_first_with_filters() {
 
 #[test]
 fn selectors_choose_management_and_data_events() {
+    // selectors read a record's facets from its JSON bytes, as delivery does
+    let json = |name: &str, data: bool| serde_json::to_vec(&event(name, "ana", data)).unwrap();
+    let (policy, get, put, put_policy) = (
+        json("GetBucketPolicy", false),
+        json("GetObject", true),
+        json("PutObject", true),
+        json("PutBucketPolicy", false),
+    );
+    let facets = |bytes| crate::Facets::parse(bytes).unwrap();
     let default = EventSelector::default();
-    assert!(default.takes(&event("GetBucketPolicy", "ana", false)));
-    assert!(!default.takes(&event("GetObject", "ana", true)), "no data events unless selected");
+    assert!(default.takes(&facets(&policy)));
+    assert!(!default.takes(&facets(&get)), "no data events unless selected");
     let data = EventSelector {
         read_write_type: "WriteOnly".into(),
         include_management_events: false,
         data_resources: vec![("AWS::S3::Object".into(), vec!["arn:aws:s3:::b/".into()])],
         exclude_management_event_sources: Vec::new(),
     };
-    assert!(data.takes(&event("PutObject", "ana", true)));
-    assert!(!data.takes(&event("GetObject", "ana", true)), "WriteOnly");
-    assert!(!data.takes(&event("PutBucketPolicy", "ana", false)), "no management events");
+    assert!(data.takes(&facets(&put)));
+    assert!(!data.takes(&facets(&get)), "WriteOnly");
+    assert!(!data.takes(&facets(&put_policy)), "no management events");
 }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tarn_store::{Store, StoreError};
 
 use crate::{Audit, AuditError, Result};
@@ -39,30 +38,61 @@ impl Default for EventSelector {
 impl EventSelector {
     /// Whether this selector takes a record.
     #[must_use]
-    pub fn takes(&self, event: &Value) -> bool {
-        let read_only = event.get("readOnly").and_then(Value::as_bool).unwrap_or(false);
+    pub fn takes(&self, event: &Facets<'_>) -> bool {
         let rw = match self.read_write_type.as_str() {
-            "ReadOnly" => read_only,
-            "WriteOnly" => !read_only,
+            "ReadOnly" => event.read_only,
+            "WriteOnly" => !event.read_only,
             _ => true,
         };
         if !rw {
             return false;
         }
-        if crate::is_management(event) {
-            let source = event.get("eventSource").and_then(Value::as_str).unwrap_or_default();
+        if event.management_event {
             return self.include_management_events
-                && !self.exclude_management_event_sources.iter().any(|s| s == source);
+                && !self.exclude_management_event_sources.iter().any(|s| *s == event.event_source);
         }
-        let resources = event.get("resources").and_then(Value::as_array).cloned().unwrap_or_default();
         self.data_resources.iter().any(|(kind, values)| {
-            resources.iter().any(|r| {
-                r.get("type").and_then(Value::as_str) == Some(kind.as_str())
-                    && r.get("ARN").and_then(Value::as_str).is_some_and(|arn| {
-                        values.iter().any(|v| v == "arn:aws:s3" || v == "arn:aws:s3:::" || arn.starts_with(v.as_str()))
-                    })
+            event.resources.iter().any(|r| {
+                r.kind == kind.as_str()
+                    && values.iter().any(|v| v == "arn:aws:s3" || v == "arn:aws:s3:::" || r.arn.starts_with(v.as_str()))
             })
         })
+    }
+}
+
+/// The members of a record that selectors and file names read, parsed from its JSON without
+/// building the rest (a trail delivering data events reads every call again).
+#[derive(Deserialize, Debug)]
+pub struct Facets<'a> {
+    #[serde(rename = "readOnly", default)]
+    pub read_only: bool,
+    #[serde(rename = "managementEvent", default = "yes")]
+    pub management_event: bool,
+    #[serde(rename = "eventSource", borrow, default)]
+    pub event_source: std::borrow::Cow<'a, str>,
+    #[serde(rename = "eventTime", borrow, default)]
+    pub event_time: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub resources: Vec<ResourceFacet<'a>>,
+}
+
+/// A record's resource, as [`Facets`] reads it.
+#[derive(Deserialize, Debug)]
+pub struct ResourceFacet<'a> {
+    #[serde(rename = "type", borrow, default)]
+    pub kind: std::borrow::Cow<'a, str>,
+    #[serde(rename = "ARN", borrow, default)]
+    pub arn: std::borrow::Cow<'a, str>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl<'a> Facets<'a> {
+    /// The facets of a record's JSON bytes.
+    pub fn parse(json: &'a [u8]) -> Result<Self> {
+        serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(format!("an audit record: {e}")).into())
     }
 }
 
@@ -100,7 +130,7 @@ impl Trail {
 
     /// Whether the trail delivers a record.
     #[must_use]
-    pub fn takes(&self, event: &Value) -> bool {
+    pub fn takes(&self, event: &Facets<'_>) -> bool {
         self.selectors.iter().any(|s| s.takes(event))
     }
 }
