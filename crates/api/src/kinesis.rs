@@ -95,7 +95,11 @@ fn mode(m: StreamMode) -> k::StreamModeDetails {
 }
 
 fn encryption(s: &StreamRecord) -> k::EncryptionType {
-    if s.sse.enabled { k::EncryptionType::Kms } else { k::EncryptionType::None }
+    encryption_type(s.sse.enabled)
+}
+
+fn encryption_type(sealed: bool) -> k::EncryptionType {
+    if sealed { k::EncryptionType::Kms } else { k::EncryptionType::None }
 }
 
 fn status(streams: &Streams, s: &StreamRecord) -> k::StreamStatus {
@@ -459,10 +463,9 @@ impl k::KinesisApi for Kinesis {
     async fn put_record(&self, _: &Context, input: k::PutRecordInput) -> Result<k::PutRecordOutput, ServiceError> {
         let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let key = input.partition_key.ok_or_else(|| missing("partitionKey"))?;
-        let (shard_id, sequence_number) =
+        let (shard_id, sequence_number, sealed) =
             self.streams.put_record(&name, &key, input.explicit_hash_key.as_deref(), &input.data).await.map_err(err)?;
-        let encryption_type = Some(self.put_encryption(&name));
-        Ok(k::PutRecordOutput { shard_id, sequence_number, encryption_type })
+        Ok(k::PutRecordOutput { shard_id, sequence_number, encryption_type: Some(encryption_type(sealed)) })
     }
 
     async fn put_records(&self, _: &Context, input: k::PutRecordsInput) -> Result<k::PutRecordsOutput, ServiceError> {
@@ -477,8 +480,7 @@ impl k::KinesisApi for Kinesis {
         if total > 5 * 1024 * 1024 {
             return Err(invalid("Records size exceeds 5 MB limit"));
         }
-        let results = self.streams.put_records_rerouted(&name, records).await.map_err(err)?;
-        let encryption_type = Some(self.put_encryption(&name));
+        let (results, sealed) = self.streams.put_records_rerouted(&name, records).await.map_err(err)?;
         let failed = results.iter().filter(|r| r.is_err()).count();
         Ok(k::PutRecordsOutput {
             failed_record_count: Some(count(failed)),
@@ -500,7 +502,7 @@ impl k::KinesisApi for Kinesis {
                     }
                 })
                 .collect(),
-            encryption_type,
+            encryption_type: Some(encryption_type(sealed)),
         })
     }
 
@@ -580,11 +582,6 @@ impl k::KinesisApi for Kinesis {
 }
 
 impl Kinesis {
-    /// The EncryptionType a put to `stream` answers.
-    fn put_encryption(&self, stream: &str) -> k::EncryptionType {
-        self.streams.describe(stream).map_or(k::EncryptionType::None, |s| encryption(&s))
-    }
-
     /// A consumer named by its ARN, or by its stream's ARN and its name.
     fn consumer_of(
         &self,

@@ -352,15 +352,16 @@ impl crate::Streams {
         Ok(sequence_number(index, n))
     }
 
-    /// PutRecord: the record is durable in its shard's log before this returns. A record routed
-    /// to a shard that a concurrent split or merge closed is routed again to its child.
+    /// PutRecord: the record is durable in its shard's log before this returns; (shard, sequence
+    /// number, whether it was sealed). A record routed to a shard that a concurrent split or
+    /// merge closed is routed again to its child.
     pub async fn put_record(
         &self,
         stream: &str,
         partition_key: &str,
         explicit_hash_key: Option<&str>,
         data: &[u8],
-    ) -> Result<(String, String)> {
+    ) -> Result<(String, String, bool)> {
         // a shard closes before the commit that names its children: route again until it is in
         for _ in 0..400 {
             let rec = self.describe(stream)?;
@@ -371,7 +372,7 @@ impl crate::Streams {
                 Err(StreamsError::Store(StoreError::Aborted(m))) if m == SHARD_CLOSED => {
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
-                other => return other.map(|seq| (shard, seq)),
+                other => return other.map(|seq| (shard, seq, rec.sse.enabled)),
             }
         }
         Err(StreamsError::ResourceInUse(format!("Stream {stream} is being resharded; retry the request.")))
@@ -384,7 +385,7 @@ impl crate::Streams {
         &self,
         stream: &str,
         records: &[(String, Option<String>, Vec<u8>)],
-    ) -> Result<impl std::future::Future<Output = Vec<Appended>> + use<>> {
+    ) -> Result<(bool, impl std::future::Future<Output = Vec<Appended>> + use<>)> {
         let rec = self.describe(stream)?;
         self.check_sealing(&rec)?;
         let limited = self.config.enforce_limits && rec.mode == crate::StreamMode::Provisioned;
@@ -403,7 +404,7 @@ impl crate::Streams {
                 Err(e) => pending.push(Err(e)),
             }
         }
-        Ok(async move {
+        Ok((rec.sse.enabled, async move {
             let mut out = Vec::with_capacity(pending.len());
             for p in pending {
                 out.push(match p {
@@ -421,18 +422,19 @@ impl crate::Streams {
                 });
             }
             out
-        })
+        }))
     }
 
     /// PutRecords, with records that a concurrent reshard refused routed again (in order) once
     /// the children are committed. Each record is its (shard, sequence number), or why it
-    /// failed.
+    /// failed; and whether the stream sealed them.
     pub async fn put_records_rerouted(
         &self,
         stream: &str,
         records: Vec<(String, Option<String>, Vec<u8>)>,
-    ) -> Result<Vec<std::result::Result<(String, String), StreamsError>>> {
-        let mut results = self.put_records_once(stream, &records)?.await;
+    ) -> Result<(Vec<std::result::Result<(String, String), StreamsError>>, bool)> {
+        let (sealed, put) = self.put_records_once(stream, &records)?;
+        let mut results = put.await;
         for _ in 0..400 {
             let retry: Vec<usize> = results
                 .iter()
@@ -445,12 +447,12 @@ impl crate::Streams {
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             let again_records: Vec<_> = retry.iter().map(|&i| records[i].clone()).collect();
-            let again = self.put_records_once(stream, &again_records)?.await;
+            let again = self.put_records_once(stream, &again_records)?.1.await;
             for (i, r) in retry.into_iter().zip(again) {
                 results[i] = r;
             }
         }
-        Ok(results
+        let results = results
             .into_iter()
             .map(|r| match r {
                 Appended::Done(shard, seq) => Ok((shard, seq)),
@@ -459,7 +461,8 @@ impl crate::Streams {
                 }
                 Appended::Failed(e) => Err(e),
             })
-            .collect())
+            .collect();
+        Ok((results, sealed))
     }
 
     /// GetShardIterator.

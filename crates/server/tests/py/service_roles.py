@@ -6,31 +6,12 @@ import time
 
 import boto3
 
-from tarn_checks import check, error_code, finish
+from tarn_checks import allow, check, crawl, error_code, finish, trust
 
 ACCOUNT = "000000000000"
 iam, s3, glue, firehose = (boto3.client(s) for s in ("iam", "s3", "glue", "firehose"))
 
 
-def trust(service):
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
-
-
-def allow(actions, resources):
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": actions, "Resource": resources}]})
-
-
-def crawl(name):
-    glue.start_crawler(Name=name)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        c = glue.get_crawler(Name=name)["Crawler"]
-        if c["State"] == "READY" and c.get("LastCrawl"):
-            return c["LastCrawl"]
-        time.sleep(0.1)
-    raise TimeoutError(name)
 
 
 s3.create_bucket(Bucket="lake")
@@ -48,17 +29,17 @@ iam.create_role(RoleName="untrusting", AssumeRolePolicyDocument=trust("firehose.
 iam.put_role_policy(RoleName="untrusting", PolicyName="read", PolicyDocument=allow("s3:*", "*"))
 targets = {"S3Targets": [{"Path": "s3://lake/sales/"}]}
 glue.create_crawler(Name="blind", Role="blind", DatabaseName="ml", Targets=targets)
-last = crawl("blind")
+last = crawl(glue, "blind")
 check(last["Status"] == "FAILED" and "AccessDenied" in last.get("ErrorMessage", ""),
       f"a crawler whose role cannot read the bucket fails with the reason ({last})")
 check(glue.get_tables(DatabaseName="ml")["TableList"] == [], "... and writes no table")
 glue.create_crawler(Name="untrusting", Role=f"arn:aws:iam::{ACCOUNT}:role/untrusting", DatabaseName="ml",
                     Targets=targets)
-last = crawl("untrusting")
+last = crawl(glue, "untrusting")
 check(last["Status"] == "FAILED" and "sts:AssumeRole" in last.get("ErrorMessage", ""),
       f"a role that does not trust Glue cannot be assumed ({last.get('ErrorMessage')})")
 glue.create_crawler(Name="reader", Role="reader", DatabaseName="ml", Targets=targets)
-last = crawl("reader")
+last = crawl(glue, "reader")
 check(last["Status"] == "SUCCEEDED", f"a crawler whose role reads the bucket succeeds ({last})")
 check([t["Name"] for t in glue.get_tables(DatabaseName="ml")["TableList"]] == ["sales"], "... and makes its table")
 

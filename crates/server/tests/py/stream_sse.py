@@ -10,7 +10,7 @@ import time
 
 import boto3
 
-from tarn_checks import check, error_and_status, error_code, finish
+from tarn_checks import allow, check, crawl, error_and_status, error_code, finish, trust
 
 canary = sys.argv[1]
 after_restart = len(sys.argv) > 2
@@ -197,25 +197,6 @@ check(body.decode().splitlines() == [f"{canary} buffered {i}" for i in (1, 2, 3)
 glue = boto3.client("glue")
 
 
-def trust(service):
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
-
-
-def allow(actions, resources):
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": actions, "Resource": resources}]})
-
-
-def crawl(name):
-    glue.start_crawler(Name=name)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        c = glue.get_crawler(Name=name)["Crawler"]
-        if c["State"] == "READY" and c.get("LastCrawl"):
-            return c["LastCrawl"]
-        time.sleep(0.1)
-    raise TimeoutError(name)
 
 
 s3.create_bucket(Bucket="sealed-data")
@@ -227,12 +208,12 @@ iam.put_role_policy(RoleName="crawl-reader", PolicyName="read", PolicyDocument=a
     ["s3:GetObject", "s3:ListBucket"], ["arn:aws:s3:::sealed-data", "arn:aws:s3:::sealed-data/*"]))
 glue.create_crawler(Name="sealed", Role="crawl-reader", DatabaseName="sealed",
                     Targets={"S3Targets": [{"Path": "s3://sealed-data/sales/"}]})
-last = crawl("sealed")
+last = crawl(glue, "sealed")
 check(last["Status"] == "FAILED" and "kms:Decrypt" in last.get("ErrorMessage", ""),
       f"a crawler whose role may read the bucket but not kms:Decrypt fails, naming it ({last.get('ErrorMessage')})")
 check(glue.get_tables(DatabaseName="sealed")["TableList"] == [], "... and writes no table")
 iam.put_role_policy(RoleName="crawl-reader", PolicyName="key", PolicyDocument=allow("kms:Decrypt", karn))
-last = crawl("sealed")
+last = crawl(glue, "sealed")
 check(last["Status"] == "SUCCEEDED", f"with kms:Decrypt the crawl succeeds ({last})")
 check([t["Name"] for t in glue.get_tables(DatabaseName="sealed")["TableList"]] == ["sales"], "... and makes its table")
 

@@ -1,4 +1,5 @@
 """What the boto3 test scripts share: checks that record failures, error codes, Athena polling."""
+import json
 import sys
 import time
 
@@ -41,3 +42,27 @@ def wait_query(athena, qid, timeout=60):
 def finish(name):
     print(f"{name}: {len(failures)} failures")
     sys.exit(1 if failures else 0)
+
+
+def trust(service):
+    """A role trust policy letting `service` assume the role."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+def allow(actions, resources):
+    """A policy document allowing `actions` on `resources`."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": resources}]})
+
+
+def crawl(glue, name, timeout=60):
+    """Starts a crawler and waits for its crawl to end; returns its LastCrawl."""
+    glue.start_crawler(Name=name)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        c = glue.get_crawler(Name=name)["Crawler"]
+        if c["State"] == "READY" and c.get("LastCrawl"):
+            return c["LastCrawl"]
+        time.sleep(0.1)
+    raise TimeoutError(name)
