@@ -415,3 +415,52 @@ impl Objects {
 
 /// Shared by clones of [`Objects`].
 pub(crate) type SharedKeyring = Arc<Keyring>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChecksumInput, GetTarget, ObjectMeta, PutRequest, WriteConditions};
+    use tarn_store::record::Record as _;
+
+    /// What S3's answers cannot show: an SSE-C object's data key is kept by the customer's key
+    /// alone. The master key does not open it (a regression that sealed SSE-C objects as SSE-S3
+    /// and kept the key check would still answer 403 to a wrong key over the wire).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_sse_c_data_key_opens_under_the_customers_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tarn_store::Store::open(dir.path()).unwrap();
+        let objects = crate::Objects::open(store.clone(), "us-east-1").await.unwrap();
+        objects.create_bucket("ssec").await.unwrap();
+        let secret = [7u8; 32];
+        let customer = || CustomerKey { key: secret, key_md5: "ignored-here".into() };
+        let body = bytes::Bytes::from_static(b"under the customer's own key");
+        objects
+            .put_object(PutRequest {
+                bucket: "ssec".into(),
+                key: "c".into(),
+                meta: ObjectMeta::default(),
+                body: Box::pin(futures::stream::once(async move { Ok::<_, crate::BoxError>(body) })),
+                declared_len: Some(28),
+                content_md5: None,
+                checksum: ChecksumInput::Compute(crate::checksum::ChecksumAlgorithm::Crc64Nvme),
+                conditions: WriteConditions::default(),
+                sse: SseRequest::Customer(customer()),
+            })
+            .await
+            .unwrap();
+        let found = objects.lookup("ssec", "c", &GetTarget::Current).unwrap();
+        assert!(matches!(found.record.sse, Sse::Customer(_)), "{:?}", found.record.sse);
+        let wrapped = &found.record.data.as_ref().unwrap().wrapped_key;
+        assert!(store.master_key().unwrap_data_key(wrapped).is_err(), "the master key opens an SSE-C data key");
+        assert!(KeyWrapper::from_bytes(&secret).unwrap().unwrap_data_key(wrapped).is_some());
+        assert!(KeyWrapper::from_bytes(&[8u8; 32]).unwrap().unwrap_data_key(wrapped).is_none());
+        // and the record keeps no copy of the key
+        let record = found.record.encode();
+        assert!(!record.windows(32).any(|w| w == secret), "the record holds the customer's key");
+        assert!(objects.open_data_key(&found.record.sse, wrapped, Some(&customer())).is_ok());
+        assert!(matches!(
+            objects.open_data_key(&found.record.sse, wrapped, None),
+            Err(ObjectsError::InvalidRequest(_))
+        ));
+    }
+}
