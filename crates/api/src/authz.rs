@@ -179,7 +179,7 @@ pub fn base_context(peer: Option<&crate::Peer>) -> Context {
     cx
 }
 
-fn text<'a>(doc: &'a Doc, name: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(doc: &'a Doc, name: &str) -> Option<&'a str> {
     match doc.get(name) {
         Some(Doc::Str(s)) if !s.is_empty() => Some(s.as_str()),
         _ => None,

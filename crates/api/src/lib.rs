@@ -657,10 +657,7 @@ impl Api {
         who: &Principal,
         context: &tarn_iam::policy::Context,
     ) -> Result<(), tarn_wire::ServiceError> {
-        let text = |member: &str| match doc.get(member) {
-            Some(tarn_wire::Doc::Str(s)) => Some(s.as_str()),
-            _ => None,
-        };
+        let text = |member: &str| authz::text(doc, member);
         let streams = &self.inner.kinesis.streams;
         let (stream, action) = match operation {
             "PutRecord" | "PutRecords" => {

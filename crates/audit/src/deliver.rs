@@ -11,6 +11,10 @@ use tarn_store::StoreError;
 
 use crate::{Audit, Facets, Result, Trail};
 
+/// What a delivery read: the last record number, and the file (key, gzip bytes) if any of the
+/// records is the trail's.
+type Built = (u64, Option<(String, Vec<u8>)>);
+
 /// Records read per delivered file at most.
 const FILE_RECORDS_MAX: usize = 10_000;
 
@@ -110,8 +114,7 @@ impl Audit {
     /// and gzip bytes if any record read is the trail's), or None when there is nothing new.
     /// Compressed at gzip's fastest level: a trail with data events compresses every call
     /// while the server answers them, and the files are as valid.
-    #[allow(clippy::type_complexity)]
-    fn build_file(&self, trail: &Trail, from: u64) -> Result<Option<(u64, Option<(String, Vec<u8>)>)>> {
+    fn build_file(&self, trail: &Trail, from: u64) -> Result<Option<Built>> {
         let records = self.read_bytes(from, FILE_RECORDS_MAX)?;
         let Some(&(last, _)) = records.last() else { return Ok(None) };
         let first = records[0].0;

@@ -226,10 +226,6 @@ impl Delivery {
         let _ = self.inner.iam.set(iam);
     }
 
-    fn kms(&self) -> Result<&tarn_kms::Kms> {
-        Ok(&self.inner.kms)
-    }
-
     /// The encryption context of a stream's buffer key.
     fn key_context(&self, name: &str) -> BTreeMap<String, String> {
         BTreeMap::from([("aws:firehose:arn".to_string(), self.arn(name))])
@@ -296,7 +292,7 @@ impl Delivery {
         match &e.kms_blob {
             Some(blob) => {
                 let blob = hex::decode(blob).map_err(|_| damaged())?;
-                let (plain, _) = self.kms()?.open_blob(&blob, &self.key_context(name)).map_err(kms_error)?;
+                let (plain, _) = self.inner.kms.open_blob(&blob, &self.key_context(name)).map_err(kms_error)?;
                 Ok(plain)
             }
             None => Ok(hex::decode(&e.wrapped_key).map_err(|_| damaged())?),
@@ -320,7 +316,7 @@ impl Delivery {
         let Some(blob) = &e.kms_blob else { return Ok(()) };
         let blob = hex::decode(blob)
             .map_err(|_| StoreError::Corrupt(format!("stream {} has a damaged data key", doc.name)))?;
-        self.kms()?.blob_key_usable(&blob).map_err(kms_error)?;
+        self.inner.kms.blob_key_usable(&blob).map_err(kms_error)?;
         if !rt.buffer.has_key() {
             rt.buffer.set_sealing(self.data_key(doc)?, true);
         }
@@ -537,7 +533,7 @@ impl Delivery {
         let wrapped = existing.unwrap_or_else(|| self.inner.store.master_key().new_data_key().1);
         let kms_blob = match key_arn.filter(|_| key_type == "CUSTOMER_MANAGED_CMK") {
             Some(arn) => {
-                let kms = self.kms()?;
+                let kms = &self.inner.kms;
                 let account = &self.inner.config.account_id;
                 let arn = kms.encryption_key_arn(account, arn).await.map_err(kms_error)?;
                 let (blob, _) =

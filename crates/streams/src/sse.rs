@@ -67,6 +67,12 @@ fn kms_error(e: KmsError) -> StreamsError {
     }
 }
 
+fn too_many_keys(stream: &str) -> StreamsError {
+    StreamsError::LimitExceeded(format!(
+        "Stream {stream} has changed its encryption {DATA_KEYS_MAX} times, the most tarn keeps keys for."
+    ))
+}
+
 /// Whether a stored record is sealed.
 pub(crate) fn is_sealed(payload: &[u8]) -> bool {
     payload.starts_with(&SEALED)
@@ -102,10 +108,9 @@ impl Streams {
         } else {
             kms.encryption_key_arn(account, key_id).await.map_err(kms_error)?
         };
+        // checked before KMS makes a key, and again in the commit
         if stream.sse.keys.len() >= DATA_KEYS_MAX {
-            return Err(StreamsError::LimitExceeded(format!(
-                "Stream {name} has changed its encryption {DATA_KEYS_MAX} times, the most tarn keeps keys for."
-            )));
+            return Err(too_many_keys(name));
         }
         let (mut plain, blob, _) =
             kms.generate_data_key(account, &key_arn, 32, &context(&self.arn(name))).await.map_err(kms_error)?;
@@ -116,10 +121,7 @@ impl Streams {
         let kept = blob.clone();
         self.update_stream(name, move |rec| {
             if rec.sse.keys.len() >= DATA_KEYS_MAX {
-                return Err(StreamsError::LimitExceeded(format!(
-                    "Stream {} has changed its encryption {DATA_KEYS_MAX} times, the most tarn keeps keys for.",
-                    rec.name
-                )));
+                return Err(too_many_keys(&rec.name));
             }
             rec.sse.enabled = true;
             rec.sse.key_id = key_id;
